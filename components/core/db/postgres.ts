@@ -1,0 +1,72 @@
+import pg from 'pg';
+import { errorMessage } from '../errors.js';
+import { maskUrl } from '../secrets.js';
+import { parseNumber, PG_TYPES, type Database, type Queryable, type QueryResult, type Row } from './database.js';
+
+const types = {
+  getTypeParser(oid: number, format?: 'text' | 'binary') {
+    if (oid === PG_TYPES.INT8 || oid === PG_TYPES.NUMERIC) return parseNumber;
+    return pg.types.getTypeParser(oid, format ?? 'text');
+  },
+};
+
+/** A Postgres server through a `pg` connection pool. */
+export async function openPostgres(url: string, options: { maxConnections?: number } = {}): Promise<Database> {
+  const description = maskUrl(url);
+  const pool = new pg.Pool({ connectionString: url, max: options.maxConnections ?? 4, types });
+  // An idle client losing its server must not crash the process; the next query reports it.
+  pool.on('error', () => undefined);
+
+  const wrap = (error: unknown): Error => {
+    const message = errorMessage(error);
+    const code = (error as { code?: string }).code;
+    if (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'ETIMEDOUT' || code === '57P01' || code === '57P03') {
+      return new Error(`cannot reach Postgres at ${description}: ${message}`, { cause: error });
+    }
+    return error instanceof Error ? error : new Error(message);
+  };
+
+  const run = async <R extends Row>(client: pg.Pool | pg.PoolClient, sql: string, params?: readonly unknown[]) => {
+    try {
+      const result = await client.query(sql, params ? [...params] : undefined);
+      return { rows: result.rows as R[], rowCount: result.rowCount ?? 0 } satisfies QueryResult<R>;
+    } catch (error) {
+      throw wrap(error);
+    }
+  };
+
+  // Fail now, with the masked address, rather than at the first real query.
+  await run(pool, 'SELECT 1');
+
+  return {
+    kind: 'postgres',
+    description,
+    query: (sql, params) => run(pool, sql, params),
+    // Without parameters pg uses the simple query protocol, which takes several statements.
+    exec: async (sql) => void (await run(pool, sql)),
+    async transaction<T>(work: (tx: Queryable) => Promise<T>): Promise<T> {
+      let client: pg.PoolClient;
+      try {
+        client = await pool.connect();
+      } catch (error) {
+        throw wrap(error);
+      }
+      const tx: Queryable = {
+        query: (sql, params) => run(client, sql, params),
+        exec: async (sql) => void (await run(client, sql)),
+      };
+      try {
+        await client.query('BEGIN');
+        const result = await work(tx);
+        await client.query('COMMIT');
+        return result;
+      } catch (error) {
+        await client.query('ROLLBACK').catch(() => undefined);
+        throw wrap(error);
+      } finally {
+        client.release();
+      }
+    },
+    close: () => pool.end(),
+  };
+}

@@ -1,0 +1,13 @@
+/**
+ * The shared library every component imports: configuration, logs and progress, CLI conventions,
+ * the database and the artifact store. Its surface is this file; nothing else is shared by copy.
+ */
+export * from './errors.js';
+export * from './secrets.js';
+export * from './log.js';
+export * from './config.js';
+export * from './progress.js';
+export * from './cli.js';
+export * from './db/index.js';
+export * from './artifacts/index.js';
+export * from './runtime.js';

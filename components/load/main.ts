@@ -1,0 +1,74 @@
+/**
+ * `npm run data:load -- <dir>`: loads an AiCore export into the raw layout production has
+ * (Postgres tables `products_raw`, `images_raw`; image objects `raw-images/<id>.jpg`).
+ */
+import { pathToFileURL } from 'node:url';
+import { createCommand, InputError, positiveInteger, printSummary, runMain, withRuntime } from '../core/index.js';
+import { findExportFiles } from './folder.js';
+import { folderImages, zipImages, type ImageFiles } from './image-files.js';
+import { loadRaw, type LoadSummary } from './load.js';
+import { IMAGES, PRODUCTS } from './raw-tables.js';
+import { csvSource, postgresTableSource, type RecordSource } from './sources.js';
+import type { Logger } from '../core/index.js';
+
+export interface LoadCommandOptions {
+  from?: string;
+  productsTable: string;
+  imagesTable: string;
+  imagesZip?: string;
+  batchSize: number;
+}
+
+/** Resolves the sources a command line names and loads them (shared with `npm start`). */
+export async function loadFromCommandLine(dir: string | undefined, options: LoadCommandOptions): Promise<LoadSummary> {
+  if ((dir === undefined) === (options.from === undefined)) {
+    throw new InputError('give either a data folder or --from <postgres-url>, not both or neither');
+  }
+  const folder = dir === undefined ? undefined : await findExportFiles(dir);
+  return withRuntime('load', async ({ db, store, log }) => {
+    const imageFiles: ImageFiles[] = [];
+    try {
+      if (folder) imageFiles.push(await folderImages(folder.imagesDir));
+      if (options.imagesZip) imageFiles.push(await zipImages(options.imagesZip, log));
+      const [products, images] = recordSources(folder, options);
+      logSources(log, products, images, imageFiles);
+      return await loadRaw({ db, store, log, products, images, imageFiles, batchSize: options.batchSize });
+    } finally {
+      await Promise.all(imageFiles.map((files) => files.close()));
+    }
+  });
+}
+
+function recordSources(folder: Awaited<ReturnType<typeof findExportFiles>> | undefined, options: LoadCommandOptions): [RecordSource, RecordSource] {
+  if (folder) return [csvSource(folder.products, PRODUCTS), csvSource(folder.images, IMAGES)];
+  const url = options.from ?? '';
+  return [postgresTableSource(url, options.productsTable, PRODUCTS), postgresTableSource(url, options.imagesTable, IMAGES)];
+}
+
+function logSources(log: Logger, products: RecordSource, images: RecordSource, imageFiles: ImageFiles[]): void {
+  const files = imageFiles.map((source) => `${source.label} (${source.files.size} image files)`);
+  log.info({ products: products.label, images: images.label, imageFiles: files }, 'loading');
+}
+
+export function loadCommand() {
+  return createCommand('data:load', 'Load an AiCore/Gumtree export into the raw tables and the raw image objects.')
+    .argument('[dir]', 'export folder with Products.csv, Images.csv and images/<image id>.jpg')
+    .option('--from <postgres-url>', "copy the seed's products and images tables from this source database instead")
+    .option('--products-table <name>', 'products table in the --from database', 'products')
+    .option('--images-table <name>', 'images table in the --from database', 'images')
+    .option('--images-zip <path-or-url>', "the seed's image archive (zip), local or http(s); its <image id>.jpg files are stored")
+    .option('--batch-size <rows>', 'rows per upsert transaction', positiveInteger, 500)
+    .addHelpText(
+      'after',
+      '\nPrints one JSON line: {"products":{"read","loaded","refused",…},"images":{…},"imageFiles":{"stored","missing",…}}.\n' +
+        'Exit codes: 0 loaded, 1 failure, 2 bad usage or input. Database and artifact store come from\n' +
+        'DATABASE_URL (unset: embedded) and ARTIFACT_ROOT (unset: $MARKETPLACE_HOME/artifacts).',
+    )
+    .action(async (dir: string | undefined, options: LoadCommandOptions) => {
+      printSummary(await loadFromCommandLine(dir, options));
+    });
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  await runMain(loadCommand());
+}
