@@ -50,7 +50,9 @@ export function csvSource(file: string, shape: RawTableShape): RecordSource {
       // csv-parse counts a bare CR as a line break in its own line numbers, so lines are counted here,
       // from the byte offsets of the LF characters in the file as it streams past.
       const lines = new LineIndex();
-      const skipped: SourceRecord[] = [];
+      // Refused records wait here with their byte offset, to be yielded in file order: the parser
+      // reports them while it reads ahead of the records we have yielded so far.
+      const skipped: { at: number; reason: string; raw: string }[] = [];
       const parser = createReadStream(file)
         .pipe(lines.observer())
         .pipe(
@@ -65,14 +67,25 @@ export function csvSource(file: string, shape: RawTableShape): RecordSource {
             on_skip: (error, raw) => {
               const at = (error as { bytes?: number } | undefined)?.bytes ?? 0;
               const reason = `CSV syntax: ${error?.message.replace(/ at line \d+/, '') ?? 'unreadable record'}`;
-              skipped.push({ ok: false, line: lines.lineOf(at), reason, raw: raw ?? '' });
+              skipped.push({ at, reason, raw: raw ?? '' });
               return undefined;
             },
           }),
         );
+      let lastRefusedLine = 0;
+      const skippedBefore = function* (offset: number): Generator<SourceRecord> {
+        while (skipped.length > 0 && (skipped[0]?.at ?? Infinity) < offset) {
+          const { at, reason, raw } = skipped.shift()!;
+          const text = lines.lineText(at) || raw;
+          const line = lines.lineOf(at);
+          // One broken record can raise several errors as the parser resyncs: report it once.
+          if (line !== lastRefusedLine) yield { ok: false, line, reason, raw: text };
+          lastRefusedLine = line;
+        }
+      };
       let header: string[] | undefined;
       for await (const item of parser as AsyncIterable<{ record: string[]; info: { bytes: number }; raw: string }>) {
-        yield* skipped.splice(0);
+        yield* skippedBefore(item.info.bytes);
         // raw ends with part or all of the record delimiter, depending on which one matched.
         const raw = item.raw.replace(/(\r\n|\n|\r)$/, '');
         // info.bytes is the offset just past the record's LF; the record starts as many lines above
@@ -91,7 +104,7 @@ export function csvSource(file: string, shape: RawTableShape): RecordSource {
         header.forEach((name, i) => (record[name] = item.record[i] ?? null));
         yield { ok: true, line, record, raw };
       }
-      yield* skipped.splice(0);
+      yield* skippedBefore(Infinity);
       if (!header) throw new InputError(`${file}: empty file (no header line)`);
     },
   };
@@ -104,35 +117,56 @@ function countLf(text: string): number {
 }
 
 /**
- * Byte offsets of LF characters seen so far, answering "which line holds byte N" for offsets that
- * only grow (the parser reports records in order), so consumed offsets are dropped as it goes.
+ * The file's lines as it streams past the parser: byte offsets of its LF characters, and the bytes
+ * themselves for as long as a query may still need them. Queries come in file order (records, and
+ * refused records, are yielded in order), so what lies before the last query is dropped as it goes.
  */
 class LineIndex {
-  private offsets: number[] = [];
-  private dropped = 0; // LFs before offsets[0]
+  private offsets: number[] = []; // LF offsets not yet dropped
+  private droppedLf = 0; // LFs dropped from the front of `offsets`
+  private lastDroppedLf = -1; // offset of the last dropped LF
+  private chunks: { start: number; data: Buffer }[] = [];
   private seen = 0; // bytes observed
 
   observer(): Transform {
     return new Transform({
       transform: (chunk: Buffer, _encoding, done) => {
         for (let i = chunk.indexOf(10); i !== -1; i = chunk.indexOf(10, i + 1)) this.offsets.push(this.seen + i);
+        this.chunks.push({ start: this.seen, data: chunk });
         this.seen += chunk.length;
         done(null, chunk);
       },
     });
   }
 
-  /** 1-based line number of the byte at `offset`. */
+  /** 1-based number of the line holding byte `offset`. */
   lineOf(offset: number): number {
     let before = 0;
     while (before < this.offsets.length && (this.offsets[before] ?? Infinity) < offset) before += 1;
-    // Keep the index small: offsets before this one will not be asked for again.
-    if (before > 4096) {
-      this.offsets = this.offsets.slice(before);
-      this.dropped += before;
-      before = 0;
-    }
-    return this.dropped + before + 1;
+    const line = this.droppedLf + before + 1;
+    this.dropBefore(before);
+    return line;
+  }
+
+  /** The text of the line holding byte `offset` (call before lineOf moves past it). */
+  lineText(offset: number): string {
+    const previous = [this.lastDroppedLf, ...this.offsets].filter((lf) => lf < offset).at(-1) ?? -1;
+    const next = this.offsets.find((lf) => lf >= offset) ?? this.seen;
+    const parts = this.chunks
+      .filter((chunk) => chunk.start + chunk.data.length > previous + 1 && chunk.start < next)
+      .map((chunk) => chunk.data.subarray(Math.max(0, previous + 1 - chunk.start), Math.max(0, next - chunk.start)));
+    return Buffer.concat(parts).toString('utf8').replace(/\r$/, '');
+  }
+
+  /** Forgets LFs before index `count` (keeping the one just before) and the bytes before them. */
+  private dropBefore(count: number): void {
+    if (count < 1024) return;
+    const keep = count - 1;
+    this.lastDroppedLf = this.offsets[keep - 1] ?? this.lastDroppedLf;
+    this.offsets = this.offsets.slice(keep);
+    this.droppedLf += keep;
+    const from = this.lastDroppedLf + 1;
+    this.chunks = this.chunks.filter((chunk) => chunk.start + chunk.data.length > from);
   }
 }
 

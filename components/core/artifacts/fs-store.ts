@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createWriteStream } from 'node:fs';
 import { link, mkdir, open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
@@ -96,7 +96,8 @@ export function openFsStore(rootDir: string): ArtifactStore {
       // Open first so that a missing object fails here, not on the first read.
       try {
         const handle = await open(file, 'r');
-        return createReadStream('', { fd: handle.fd, autoClose: true });
+        return handle.createReadStream(); // the stream owns the handle and closes it
+
       } catch (error) {
         return fail('read', key, error);
       }
