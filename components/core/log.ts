@@ -2,8 +2,10 @@
  * Structured logs on stderr (stdout is reserved for each command's one-line JSON summary).
  * pino writes JSON lines, which Kubernetes log collectors read as they are; every line passes
  * through `redact` before it is written, so a secret that slipped into a message is masked.
+ * On a terminal (a person running `npm start`) the same lines are printed readably instead.
  */
-import { pino, type Logger } from 'pino';
+import { pino, type DestinationStream, type Logger } from 'pino';
+import pretty from 'pino-pretty';
 import { redact } from './secrets.js';
 
 export type { Logger };
@@ -25,7 +27,14 @@ export function createLogger(name: string, level: LogLevel = 'info'): Logger {
       formatters: { level: (label) => ({ level: label }) },
       hooks: { streamWrite: (line) => redact(line) },
     },
-    // Synchronous so that the last lines before an exit are not lost.
-    pino.destination({ dest: 2, sync: true }),
+    destination(),
   );
+}
+
+/** stderr, synchronously so that the last lines before an exit are not lost. */
+function destination(): DestinationStream {
+  if (process.stderr.isTTY && !process.env['LOG_JSON']) {
+    return pretty({ destination: 2, sync: true, colorize: true, singleLine: true, ignore: 'name', translateTime: 'HH:MM:ss' });
+  }
+  return pino.destination({ dest: 2, sync: true });
 }

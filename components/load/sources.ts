@@ -127,6 +127,7 @@ class LineIndex {
   private lastDroppedLf = -1; // offset of the last dropped LF
   private chunks: { start: number; data: Buffer }[] = [];
   private seen = 0; // bytes observed
+  private cursor = 0; // index in `offsets` of the first LF at or after the last offset asked for
 
   observer(): Transform {
     return new Transform({
@@ -139,12 +140,11 @@ class LineIndex {
     });
   }
 
-  /** 1-based number of the line holding byte `offset`. */
+  /** 1-based number of the line holding byte `offset` (offsets asked for never decrease). */
   lineOf(offset: number): number {
-    let before = 0;
-    while (before < this.offsets.length && (this.offsets[before] ?? Infinity) < offset) before += 1;
-    const line = this.droppedLf + before + 1;
-    this.dropBefore(before);
+    while (this.cursor < this.offsets.length && (this.offsets[this.cursor] ?? Infinity) < offset) this.cursor += 1;
+    const line = this.droppedLf + this.cursor + 1;
+    this.dropBefore(this.cursor);
     return line;
   }
 
@@ -165,6 +165,7 @@ class LineIndex {
     this.lastDroppedLf = this.offsets[keep - 1] ?? this.lastDroppedLf;
     this.offsets = this.offsets.slice(keep);
     this.droppedLf += keep;
+    this.cursor -= keep;
     const from = this.lastDroppedLf + 1;
     this.chunks = this.chunks.filter((chunk) => chunk.start + chunk.data.length > from);
   }

@@ -1,0 +1,141 @@
+/**
+ * The commands as a user and a pipeline run them: separate processes, real exit codes, one JSON line
+ * on stdout, and the real Gumtree export (../shared/data) loaded end to end.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { freshBucket, freshPostgresDatabase, REPO_ROOT, s3ProcessEnv, SHARED_DATA, tempDir } from './helpers.js';
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function run(script: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, script), ...args], {
+      cwd: REPO_ROOT,
+      env: { PATH: process.env['PATH'], HOME: process.env['HOME'], AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+const LOAD = 'components/load/main.ts';
+const START = 'pipelines/main.ts';
+const fixture = (name: string) => path.join(REPO_ROOT, 'test', 'fixtures', name);
+
+/** The summary: exactly one line on stdout, JSON. */
+function summaryOf(result: Run): Record<string, Record<string, number>> {
+  const lines = result.stdout.trim().split('\n');
+  assert.equal(lines.length, 1, `one summary line on stdout, got: ${result.stdout}`);
+  return JSON.parse(lines[0]!) as Record<string, Record<string, number>>;
+}
+
+/** Data records in a file whose records end in LF only (the real Products.csv): LF bytes minus the header. */
+async function lfRecords(file: string): Promise<number> {
+  const bytes = await readFile(file);
+  let count = 0;
+  for (let i = bytes.indexOf(10); i !== -1; i = bytes.indexOf(10, i + 1)) count += 1;
+  return count - 1;
+}
+
+describe('data:load on the command line', () => {
+  let home: Awaited<ReturnType<typeof tempDir>>;
+  before(async () => (home = await tempDir('home-')));
+  after(() => home.remove());
+
+  it('--help describes the command and exits 0', async () => {
+    const result = await run(LOAD, ['--help']);
+    assert.equal(result.code, 0);
+    assert.match(result.stdout, /Usage: data:load \[options\] \[dir\]/);
+    assert.match(result.stdout, /--images-zip <path-or-url>/);
+    const start = await run(START, ['--help']);
+    assert.equal(start.code, 0);
+    assert.match(start.stdout, /--data <dir>/);
+  });
+
+  it('bad usage and bad input exit 2 with a message that says what is wrong', async () => {
+    const env = { MARKETPLACE_HOME: home.dir };
+    const cases: [string, string[], RegExp, NodeJS.ProcessEnv?][] = [
+      [LOAD, [], /give either a data folder or --from/],
+      [LOAD, [fixture('export-7col'), '--from', 'postgres://x@127.0.0.1/db'], /not both or neither/],
+      [LOAD, ['/no/such/folder'], /data folder \/no\/such\/folder not found/],
+      [LOAD, [path.join(REPO_ROOT, 'test')], /missing Products\.csv and Images\.csv/],
+      [LOAD, ['--batch-size', 'many', fixture('export-7col')], /'many' is not a positive integer/],
+      [LOAD, ['--no-such-option'], /unknown option/],
+      [LOAD, [fixture('export-7col')], /DATABASE_URL must be a postgres/, { DATABASE_URL: 'mysql://x' }],
+      [START, [], /no data: give --data/],
+    ];
+    for (const [script, args, message, extra] of cases) {
+      const result = await run(script, args, { ...env, ...extra });
+      assert.equal(result.code, 2, `${args.join(' ')}: ${result.stderr}`);
+      assert.match(result.stderr, message);
+      assert.equal(result.stdout, '', 'no summary on failure');
+    }
+  });
+
+  it('an unreachable database fails with exit 1, and the password never reaches the output', async () => {
+    const result = await run(LOAD, [fixture('export-7col')], {
+      MARKETPLACE_HOME: home.dir,
+      DATABASE_URL: 'postgres://loader:VerySecretPw9@127.0.0.1:1/market',
+    });
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /cannot reach Postgres at postgres:\/\/loader:\*\*\*@127\.0\.0\.1:1\/market/);
+    assert.doesNotMatch(result.stderr + result.stdout, /VerySecretPw9/);
+  });
+
+  it('loads into Postgres and S3 when DATABASE_URL and ARTIFACT_ROOT say so', async () => {
+    const database = await freshPostgresDatabase();
+    try {
+      const bucket = await freshBucket();
+      const result = await run(LOAD, [fixture('export-7col')], { DATABASE_URL: database.url, ...s3ProcessEnv(bucket) });
+      assert.equal(result.code, 0, result.stderr);
+      const summary = summaryOf(result);
+      assert.deepEqual(summary['products'], { read: 8, loaded: 4, refused: 4, inserted: 4, updated: 0, unchanged: 0 });
+      assert.deepEqual(summary['imageFiles'], { stored: 0, uploaded: 0, missing: 5, unreferenced: 0 });
+      assert.doesNotMatch(result.stderr, new RegExp(s3ProcessEnv(bucket)['AWS_SECRET_ACCESS_KEY']!.replace(/[/+]/g, '.')));
+    } finally {
+      await database.drop();
+    }
+  });
+
+  it('npm start on the real export: every row accounted for, and a second run changes nothing', async () => {
+    const products = await lfRecords(path.join(SHARED_DATA, 'Products.csv'));
+    const env = { MARKETPLACE_HOME: home.dir };
+    const first = await run(START, ['--data', SHARED_DATA], env);
+    assert.equal(first.code, 0, first.stderr);
+    const { load, catalogue } = summaryOf(first) as unknown as {
+      load: Record<string, Record<string, number>>;
+      catalogue: { products: number; images: number; rootCategories: Record<string, number> };
+    };
+    assert.equal(load['products']?.['read'], products, 'one record per LF-terminated line, bare CRs notwithstanding');
+    for (const table of ['products', 'images']) {
+      const counts = load[table]!;
+      assert.equal(counts['read'], (counts['loaded'] ?? 0) + (counts['refused'] ?? 0), `${table}: read = loaded + refused`);
+      assert.ok((counts['loaded'] ?? 0) > 0);
+    }
+    assert.equal(catalogue.products, load['products']?.['loaded']);
+    assert.equal(catalogue.images, load['images']?.['loaded']);
+    assert.equal(load['imageFiles']?.['missing'], load['images']?.['loaded'], 'the public export has no image files');
+    assert.ok(Object.keys(catalogue.rootCategories).length >= 10, 'root categories come out of the category paths');
+    assert.match(first.stderr, /root category\s+products/);
+
+    const second = await run(LOAD, [SHARED_DATA], env);
+    assert.equal(second.code, 0, second.stderr);
+    const again = summaryOf(second);
+    assert.equal(again['products']?.['unchanged'], load['products']?.['loaded']);
+    assert.equal(again['products']?.['inserted'], 0);
+    assert.equal(again['products']?.['updated'], 0);
+    assert.equal(again['images']?.['unchanged'], load['images']?.['loaded']);
+  });
+});
