@@ -19,7 +19,7 @@ export interface Runtime {
 export async function openRuntime(component: string, env: NodeJS.ProcessEnv = process.env): Promise<Runtime> {
   const config = loadConfig(env);
   const log = createLogger(component, config.logLevel);
-  log.debug(describeConfig(config), 'configuration');
+  log.info(describeConfig(config), `${component}: database ${describeConfig(config).database}, artifacts ${config.artifactRoot}`);
   const store = openArtifactStore(config);
   const db = await openDatabase(config.database, log);
   return { config, log, db, store, close: () => db.close() };
