@@ -1,0 +1,163 @@
+/**
+ * The compiler against the KFP SDK's own output: pipelines from ../shared/reference/kfp/ written again
+ * in our DSL must compile to the same structure (components, DAGs, bindings, triggers, iterators,
+ * platform spec); only the executors differ (their containers are Python there). Then the wiring
+ * errors, each naming the task and the input.
+ */
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { parseAllDocuments } from 'yaml';
+import {
+  artifact,
+  compilePipeline,
+  component,
+  eq,
+  exitHandler,
+  parallelFor,
+  param,
+  pipeline,
+  PipelineCompileError,
+  toYaml,
+  when,
+  type IOSpecs,
+  type PipelineDefinition,
+} from '../pipelines/dsl/index.js';
+import { REPO_ROOT } from './helpers.js';
+
+const REFERENCE = path.resolve(REPO_ROOT, '..', 'shared', 'reference', 'kfp');
+const OPTIONS = { imageRegistry: 'registry.example/marketplace', imageTag: '0.1.0', compilerVersion: 'test' };
+
+/** Parses YAML strictly (YAML 1.2, errors fail): what the Kubeflow UI's parser must accept. */
+function parseStrict(text: string): Record<string, unknown>[] {
+  return parseAllDocuments(text, { strict: true, prettyErrors: true }).map((doc) => {
+    if (doc.errors.length > 0) throw new Error(doc.errors.map((e) => e.message).join('\n'));
+    return doc.toJS() as Record<string, unknown>;
+  });
+}
+
+/** Everything but the executors' containers and the name of the SDK that wrote it. */
+function structure(doc: Record<string, unknown>): Record<string, unknown> {
+  const { deploymentSpec, sdkVersion, ...rest } = doc;
+  void sdkVersion;
+  const executors = Object.keys((deploymentSpec as { executors: Record<string, unknown> }).executors).sort();
+  return { ...rest, executors };
+}
+
+async function compareWithReference(file: string, definition: PipelineDefinition): Promise<string> {
+  const reference = parseStrict(await readFile(path.join(REFERENCE, file), 'utf8'));
+  const yaml = toYaml(definition, compilePipeline(definition, OPTIONS));
+  const ours = parseStrict(yaml);
+  assert.equal(ours.length, reference.length, 'same number of YAML documents');
+  assert.deepEqual(structure(ours[0]!), structure(reference[0]!));
+  if (reference[1]) assert.deepEqual(ours[1], reference[1], 'platform spec');
+  const referenceHeader = (await readFile(path.join(REFERENCE, file), 'utf8')).split('\n').filter((l) => l.startsWith('#'));
+  assert.deepEqual(yaml.split('\n').filter((l) => l.startsWith('#')), referenceHeader, 'header comment');
+  return yaml;
+}
+
+/** A container component with no command line of interest (these tests compare structure). */
+function op<I extends IOSpecs, O extends IOSpecs>(
+  name: string,
+  inputs: I,
+  outputs: O,
+  extra: { caching?: boolean; platform?: Parameters<typeof component>[0]['platform'] } = {},
+) {
+  return component({ name, image: name, command: ['run'], inputs, outputs, args: () => [], ...extra });
+}
+
+describe('compiled specs have the structure the KFP SDK writes', () => {
+  it('pipeline_with_condition.yaml: a condition sub-DAG, channels for outer values, a string comparison', async () => {
+    const flipCoinOp = op('flip-coin-op', {}, { Output: param.string() }, { caching: false });
+    const printOp = op('print-op', { msg: param.string() }, {});
+    const definition = pipeline({ name: 'single-condition-pipeline', inputs: { text: param.string({ default: 'condition test' }) } }, ({ text }) => {
+      const flip = flipCoinOp({});
+      printOp({ msg: flip.outputs.Output });
+      when(eq(flip.outputs.Output, 'heads'), () => {
+        const flip2 = flipCoinOp({});
+        printOp({ msg: flip2.outputs.Output });
+        printOp({ msg: text });
+      });
+    });
+    await compareWithReference('pipeline_with_condition.yaml', definition);
+  });
+
+  it('pipeline_with_exit_handler.yaml: an exit task triggered when the guarded tasks complete, whatever their status', async () => {
+    const printOp = op('print-op', { message: param.string() }, {});
+    const failOp = op('fail-op', { message: param.string() }, {});
+    const definition = pipeline({ name: 'pipeline-with-exit-handler', inputs: { message: param.string({ default: 'Hello World!' }) } }, ({ message }) => {
+      exitHandler(
+        () => printOp({ message: 'Exit handler has worked!' }),
+        () => {
+          printOp({ message });
+          failOp({ message: 'Task failed.' });
+        },
+      );
+    });
+    await compareWithReference('pipeline_with_exit_handler.yaml', definition);
+  });
+
+  it('pipeline_with_metrics_outputs.yaml: a parallelFor over a constant list, Metrics artifacts', async () => {
+    const outputMetrics = op('output-metrics', {}, { metrics: artifact.metrics() });
+    const definition = pipeline({ name: 'pipeline-with-metrics-outputs', inputs: {} }, () => {
+      outputMetrics({});
+      parallelFor([1, 2], () => {
+        outputMetrics({});
+      });
+    });
+    await compareWithReference('pipeline_with_metrics_outputs.yaml', definition);
+  });
+
+  it('lightweight_python_functions_pipeline.yaml: parameters and artifacts passed task to task, constants, defaults', async () => {
+    const preprocess = op(
+      'preprocess',
+      { input_dict_parameter: param.struct(), input_list_parameter: param.list(), message: param.string() },
+      {
+        output_dataset_one: artifact.dataset(),
+        output_dataset_two_path: artifact.dataset(),
+        output_bool_parameter_path: param.boolean(),
+        output_dict_parameter_path: param.struct(),
+        output_list_parameter_path: param.list(),
+        output_parameter_path: param.string(),
+      },
+    );
+    const train = op(
+      'train',
+      {
+        dataset_one_path: artifact.dataset(),
+        dataset_two: artifact.dataset(),
+        input_bool: param.boolean(),
+        input_dict: param.struct(),
+        input_list: param.list(),
+        message: param.string(),
+        num_steps: param.integer({ default: 100 }),
+      },
+      { model: artifact.model() },
+    );
+    const definition = pipeline(
+      { name: 'my-test-pipeline-beta', inputs: { input_dict: param.struct({ default: { A: 1.0, B: 2.0 } }), message: param.string() } },
+      ({ input_dict, message }) => {
+        const pre = preprocess({ input_dict_parameter: input_dict, input_list_parameter: ['a', 'b', 'c'], message });
+        train({
+          dataset_one_path: pre.outputs.output_dataset_one,
+          dataset_two: pre.outputs.output_dataset_two_path,
+          input_bool: pre.outputs.output_bool_parameter_path,
+          input_dict: pre.outputs.output_dict_parameter_path,
+          input_list: pre.outputs.output_list_parameter_path,
+          message: pre.outputs.output_parameter_path,
+        });
+      },
+    );
+    await compareWithReference('lightweight_python_functions_pipeline.yaml', definition);
+  });
+
+  it('node_selector.yaml and toleration.yaml: the Kubernetes platform spec as a second document', async () => {
+    const gpu = op('comp', {}, {}, { platform: { nodeSelector: { 'cloud.google.com/gke-accelerator': 'nvidia-tesla-p4' } } });
+    await compareWithReference('node_selector.yaml', pipeline({ name: 'my-pipeline', inputs: {} }, () => void gpu({})));
+    const tolerant = op('comp', {}, {}, {
+      platform: { tolerations: [{ key: 'key1', operator: 'Equal', value: 'value1', effect: 'NoExecute', tolerationSeconds: 10 }] },
+    });
+    await compareWithReference('toleration.yaml', pipeline({ name: 'my-pipeline', inputs: {} }, () => void tolerant({})));
+  });
+});
