@@ -161,3 +161,87 @@ describe('compiled specs have the structure the KFP SDK writes', () => {
     await compareWithReference('toleration.yaml', pipeline({ name: 'my-pipeline', inputs: {} }, () => void tolerant({})));
   });
 });
+
+describe('wiring errors name the task and the input', () => {
+  const makeData = op('make-data', {}, { data: artifact.dataset(), count: param.integer(), ok: param.boolean() });
+  const fit = op('fit', { data: artifact.dataset(), epochs: param.integer({ default: 3 }) }, { model: artifact.model() });
+  const use = op('use', { model: artifact.model(), note: param.string({ default: '' }) }, {});
+  const compile = (body: () => void) => compilePipeline(pipeline({ name: 'wiring', inputs: {} }, body), OPTIONS);
+
+  it('rejects an unknown input, a missing required input and a constant of the wrong type', () => {
+    assert.throws(
+      () => compile(() => void fit({ data: makeData({}).outputs.data, epochz: 3 } as never)),
+      /pipeline wiring, task 'fit': unknown input 'epochz' \(component fit takes: data, epochs\)/,
+    );
+    assert.throws(() => compile(() => void fit({} as never)), /task 'fit': missing required input 'data'/);
+    assert.throws(
+      () => compile(() => void fit({ data: makeData({}).outputs.data, epochs: 'ten' as never })),
+      /task 'fit', input 'epochs': expects NUMBER_INTEGER, got string "ten"/,
+    );
+    assert.throws(
+      () => compile(() => void fit({ data: makeData({}).outputs.data, epochs: 2.5 })),
+      /task 'fit', input 'epochs': expects NUMBER_INTEGER, got number 2.5/,
+    );
+  });
+
+  it('rejects an artifact of another type, and a parameter where an artifact goes (also at compile time)', () => {
+    assert.throws(
+      () =>
+        compile(() => {
+          const made = makeData({});
+          // @ts-expect-error a Dataset does not wire into a Model input
+          use({ model: made.outputs.data });
+        }),
+      /task 'use', input 'model': expects system.Model, got system.Dataset/,
+    );
+    assert.throws(
+      () =>
+        compile(() => {
+          const made = makeData({});
+          // @ts-expect-error an integer output does not wire into a string input
+          use({ model: fit({ data: made.outputs.data }).outputs.model, note: made.outputs.count });
+        }),
+      /task 'use', input 'note': expects STRING, got a NUMBER_INTEGER reference/,
+    );
+  });
+
+  it('rejects reading an output from inside a condition the reader is not in', () => {
+    assert.throws(
+      () =>
+        compile(() => {
+          const made = makeData({});
+          let trained: ReturnType<typeof fit> | undefined;
+          when(made.outputs.ok, () => {
+            trained = fit({ data: made.outputs.data });
+          });
+          use({ model: trained!.outputs.model });
+        }),
+      /task 'use', input 'model': 'fit' runs inside condition-1, which 'use' is not part of/,
+    );
+  });
+
+  it('rejects a dependency cycle made with after()', () => {
+    assert.throws(
+      () =>
+        compile(() => {
+          const made = makeData({});
+          const first = fit({ data: made.outputs.data });
+          const second = fit({ data: made.outputs.data }).after(first);
+          first.after(second);
+        }),
+      (error: unknown) => error instanceof PipelineCompileError && /dependency cycle: fit(-2)? -> fit(-2)? -> fit(-2)?/.test(error.message),
+    );
+  });
+
+  it('compiles the same pipeline to the same bytes', () => {
+    const definition = pipeline({ name: 'same', inputs: { n: param.integer({ default: 2 }) } }, () => {
+      const made = makeData({});
+      when(made.outputs.ok, () => void use({ model: fit({ data: made.outputs.data }).outputs.model }));
+    });
+    const a = toYaml(definition, compilePipeline(definition, OPTIONS));
+    const b = toYaml(definition, compilePipeline(definition, OPTIONS));
+    assert.equal(a, b);
+    assert.match(a, /condition: inputs\.parameter_values\['pipelinechannel--make-data-ok'\] == true/);
+    assert.match(a, /componentInputArtifact: pipelinechannel--make-data-data/);
+  });
+});

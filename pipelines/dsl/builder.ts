@@ -93,10 +93,10 @@ export function ne<T extends ParameterType>(ref: ParameterRef<T>, value: string 
 }
 
 /** Runs the tasks of `body` only when `condition` holds at run time (`dsl.If`): a boolean, or eq/ne. */
-export function when(condition: ParameterRef<'BOOLEAN'> | Comparison, body: () => void): void {
+export function when(condition: ParameterRef<'BOOLEAN'> | Comparison, body: () => void): { node: ConditionGroupNode } {
   const b = builder('when()');
   const group: ConditionGroupNode = { kind: 'condition', name: `condition-${++b.counter}`, parent: b.current, children: [], condition };
-  inGroup(b, group, body);
+  return { node: inGroup(b, group, body) };
 }
 
 type ItemType<Items> = Items extends readonly number[] ? 'NUMBER_INTEGER' : Items extends readonly string[] ? 'STRING' : ParameterType;
@@ -109,7 +109,7 @@ export function parallelFor<Items extends readonly unknown[] | ParameterRef<'LIS
   items: Items,
   body: (item: ParameterRef<Items extends readonly unknown[] ? ItemType<Items> : 'STRING'>) => void,
   options: { parallelism?: number } = {},
-): void {
+): { node: LoopGroupNode } {
   const b = builder('parallelFor()');
   const raw = Array.isArray(items);
   const itemNumber = raw ? ++b.counter : undefined;
@@ -124,19 +124,19 @@ export function parallelFor<Items extends readonly unknown[] | ParameterRef<'LIS
   if (itemNumber !== undefined) b.graph.loopItemNames.set(group, `pipelinechannel--loop-item-param-${itemNumber}`);
   const itemType = raw ? (items.every((i) => typeof i === 'number' && Number.isInteger(i)) ? 'NUMBER_INTEGER' : 'STRING') : 'STRING';
   const item = { kind: 'parameter-ref', type: itemType, source: { from: 'loop-item', loop: group } } as const;
-  inGroup(b, group, () => body(item as never));
+  return { node: inGroup(b, group, () => body(item as never)) };
 }
 
 /**
  * Runs `body`, then the task `exitTask` creates, whether the body succeeded or failed
  * (`dsl.ExitHandler`). The exit task's TASK_FINAL_STATUS input receives the body's final status.
  */
-export function exitHandler(exitTask: () => { node: TaskNode }, body: () => void): void {
+export function exitHandler(exitTask: () => { node: TaskNode }, body: () => void): { node: ExitHandlerGroupNode } {
   const b = builder('exitHandler()');
   // The exit task is created first, beside the group, as `dsl.ExitHandler(exit_task=…)` has it.
   const exit = exitTask().node;
   const group: ExitHandlerGroupNode = { kind: 'exit-handler', name: `exit-handler-${++b.counter}`, parent: b.current, children: [], exitTask: exit };
-  inGroup(b, group, body);
+  return { node: inGroup(b, group, body) };
 }
 
 export interface PipelineSpecInput<Inputs extends Readonly<Record<string, ParameterSpec>>> {

@@ -310,7 +310,9 @@ class CompileState {
   addAfterDependencies(): void {
     for (const task of this.graph.tasks) {
       for (const before of task.after) {
-        const common = ancestors(task.group).find((g) => ancestors(before.group).includes(g));
+        const beforeGroup = before.kind === 'task' ? before.group : before.parent;
+        if (!beforeGroup) continue;
+        const common = ancestors(task.group).find((g) => ancestors(beforeGroup).includes(g));
         if (!common) continue;
         const consumer = childOf(common, task);
         const producer = childOf(common, before);

@@ -7,7 +7,12 @@
  *   // in a pipeline: const t = train({ snapshot: clean.outputs.snapshot }); t.outputs.model …
  */
 import { addTask } from './builder.js';
-import type { IOSpecs, TaskInputs, TaskNode, TaskOptions, TaskOutputs } from './types.js';
+import type { GroupNode, IOSpecs, TaskInputs, TaskNode, TaskOutputs } from './types.js';
+
+/** What `after()` takes: a task, or the handle `when`/`parallelFor`/`exitHandler` return. */
+export interface Runnable {
+  readonly node: TaskNode | GroupNode;
+}
 
 export interface Resources {
   /** CPU limit and request, Kubernetes quantities: '2', '500m'. */
@@ -72,8 +77,8 @@ export interface ComponentDefinition<I extends IOSpecs = IOSpecs, O extends IOSp
 export interface Task<O extends IOSpecs = IOSpecs> {
   readonly name: string;
   readonly outputs: TaskOutputs<O>;
-  /** Runs after these tasks even without a data dependency. */
-  after(...tasks: Task[]): this;
+  /** Runs after these tasks or groups even without a data dependency. */
+  after(...tasks: Runnable[]): this;
   setDisplayName(name: string): this;
   setCaching(enabled: boolean): this;
   setRetries(count: number): this;

@@ -154,7 +154,8 @@ export interface TaskNode {
   readonly component: import('./component.js').ComponentDefinition;
   readonly inputs: Readonly<Record<string, unknown>>;
   readonly group: GroupNode;
-  readonly after: TaskNode[];
+  /** Tasks or groups (a loop, a condition) this task runs after, without a data dependency. */
+  readonly after: (TaskNode | GroupNode)[];
   options: TaskOptions;
 }
 
