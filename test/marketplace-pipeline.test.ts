@@ -63,7 +63,7 @@ describe('the marketplace-ranking pipeline spec', () => {
     const { spec, platform, yaml } = await compiled();
     const version = (JSON.parse(await readFile(path.join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
     const executors = at(spec, 'deploymentSpec', 'executors') as Obj;
-    assert.deepEqual(at(executors, 'exec-train', 'container', 'resources', 'accelerator'), { resourceCount: '1', resourceType: 'nvidia.com/gpu' });
+    assert.deepEqual(at(executors, 'exec-train', 'container', 'resources', 'accelerator'), { count: '1', resourceCount: '1', resourceType: 'nvidia.com/gpu', type: 'nvidia.com/gpu' });
     for (const [name, executor] of Object.entries(executors)) {
       const image = String(at(executor, 'container', 'image'));
       assert.match(image, new RegExp(`^registry\\.example/marketplace/marketplace-[a-z]+:${version.replace(/\./g, '\\.')}$`), name);

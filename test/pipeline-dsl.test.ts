@@ -162,6 +162,52 @@ describe('compiled specs have the structure the KFP SDK writes', () => {
   });
 });
 
+describe('shapes the KFP SDK writes that the shared references do not show', () => {
+  // Expected values quoted from kubeflow/pipelines test data: pipeline_with_resource_spec.yaml (kfp 2.13),
+  // pipeline_with_retry.yaml, pipeline_with_env.yaml, pipeline_with_task_final_status.yaml.
+  it('resources (new and legacy fields), retries with backoff defaults, env, and a final-status input', () => {
+    const trainer = component({
+      name: 'trainer',
+      image: 'trainer',
+      command: ['run'],
+      inputs: { status: param.taskFinalStatus() },
+      outputs: {},
+      args: () => [],
+      env: { ENV1: 'val0', ENV2: 'val2' },
+      resources: { cpu: '4', cpuRequest: '2', memory: '14Gi', memoryRequest: '4Gi', gpu: { count: 1, type: 'tpu-v3' } },
+      retries: 3,
+    });
+    const work = op('work', {}, {});
+    const definition = pipeline({ name: 'shapes', inputs: {} }, () => {
+      exitHandler(() => trainer({}), () => void work({}));
+    });
+    const [spec] = parseStrict(toYaml(definition, compilePipeline(definition, OPTIONS)));
+    const container = (spec as { deploymentSpec: { executors: Record<string, { container: Record<string, unknown> }> } }).deploymentSpec.executors['exec-trainer']!.container;
+    assert.deepEqual(container['resources'], {
+      accelerator: { count: '1', resourceCount: '1', resourceType: 'tpu-v3', type: 'tpu-v3' },
+      cpuLimit: 4.0,
+      cpuRequest: 2.0,
+      memoryLimit: 15.032385536,
+      memoryRequest: 4.294967296,
+      resourceCpuLimit: '4',
+      resourceCpuRequest: '2',
+      resourceMemoryLimit: '14Gi',
+      resourceMemoryRequest: '4Gi',
+    });
+    assert.deepEqual(container['env'], [{ name: 'ENV1', value: 'val0' }, { name: 'ENV2', value: 'val2' }]);
+    const root = (spec as { root: { dag: { tasks: Record<string, Record<string, unknown>> } } }).root.dag.tasks;
+    assert.deepEqual(root['trainer']?.['retryPolicy'], { backoffDuration: '0s', backoffFactor: 2.0, backoffMaxDuration: '3600s', maxRetryCount: 3 });
+    assert.deepEqual(root['trainer']?.['inputs'], { parameters: { status: { taskFinalStatus: { producerTask: 'exit-handler-1' } } } });
+    const definitions = (spec as { components: Record<string, { inputDefinitions?: unknown }> }).components['comp-trainer']?.inputDefinitions;
+    assert.deepEqual(definitions, { parameters: { status: { isOptional: true, parameterType: 'TASK_FINAL_STATUS' } } });
+  });
+
+  it('refuses quantities Kubernetes would refuse', () => {
+    const bad = component({ name: 'bad', image: 'b', command: ['b'], inputs: {}, outputs: {}, args: () => [], resources: { memory: '4 GB' } });
+    assert.throws(() => compilePipeline(pipeline({ name: 'bad', inputs: {} }, () => void bad({})), OPTIONS), /'4 GB' is not a memory quantity/);
+  });
+});
+
 describe('wiring errors name the task and the input', () => {
   const makeData = op('make-data', {}, { data: artifact.dataset(), count: param.integer(), ok: param.boolean() });
   const fit = op('fit', { data: artifact.dataset(), epochs: param.integer({ default: 3 }) }, { model: artifact.model() });

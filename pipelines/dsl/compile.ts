@@ -282,9 +282,11 @@ class CompileState {
       const { ref, op, value } = group.condition.kind === 'comparison' ? group.condition : { ref: group.condition, op: '==', value: true };
       const channel = this.resolve(group, group, ref.source, { parameter: ref.type });
       const name = String(channel['componentInputParameter']);
-      // Literals as the SDK writes them: strings single-quoted, booleans lower-case.
+      // CEL as the SDK writes it: strings single-quoted, booleans lower-case, integer channels cast.
       const literal = typeof value === 'string' ? `'${value.replace(/'/g, "\\'")}'` : String(value);
-      this.groupExtras.set(group, { triggerPolicy: { condition: `inputs.parameter_values['${name}'] ${op} ${literal}` } });
+      const channelValue = `inputs.parameter_values['${name}']`;
+      const left = ref.type === 'NUMBER_INTEGER' ? `int(${channelValue})` : channelValue;
+      this.groupExtras.set(group, { triggerPolicy: { condition: `${left} ${op} ${literal}` } });
     }
     if (group.kind === 'loop') {
       const itemName = this.loopItemName(group);
@@ -363,7 +365,8 @@ class CompileState {
           componentRef: { name: `comp-${child.name}` },
           ...dependentTasks,
           ...(Object.keys(inputs).length > 0 ? { inputs } : {}),
-          ...(retries ? { retryPolicy: { maxRetryCount: retries } } : {}),
+          // The SDK always writes the backoff defaults beside the count.
+          ...(retries ? { retryPolicy: { backoffDuration: '0s', backoffFactor: 2.0, backoffMaxDuration: '3600s', maxRetryCount: retries } } : {}),
           taskInfo: { name: child.options.displayName ?? child.name },
           ...(isExitTask ? { triggerPolicy: { strategy: 'ALL_UPSTREAM_TASKS_COMPLETED' } } : {}),
         };
@@ -410,10 +413,12 @@ function channelName(source: Source): string {
 }
 
 function parameterDefinition(spec: ParameterSpec): JsonObject {
+  // A final status is filled in by the backend, never by the caller: optional, as the SDK marks it.
+  const optional = spec.default !== undefined || spec.type === 'TASK_FINAL_STATUS';
   return {
-    ...(spec.default !== undefined ? { defaultValue: spec.default as Json } : {}),
-    ...(spec.description ? { description: spec.description } : {}),
-    ...(spec.default !== undefined ? { isOptional: true } : {}),
+    defaultValue: spec.default as Json | undefined,
+    description: spec.description,
+    isOptional: optional ? true : undefined,
     parameterType: spec.type,
   };
 }
@@ -440,14 +445,49 @@ function componentSpec(component: ComponentDefinition, executorLabel: string): J
   };
 }
 
+/** Kubernetes CPU quantity to cores: '500m' -> 0.5, '2' -> 2. */
+export function cpuToFloat(quantity: string): number {
+  const value = quantity.endsWith('m') ? Number(quantity.slice(0, -1)) / 1000 : Number(quantity);
+  if (!Number.isFinite(value) || value <= 0) throw new PipelineCompileError(`'${quantity}' is not a CPU quantity (e.g. 2, 500m)`);
+  return value;
+}
+
+const MEMORY_UNITS: Record<string, number> = {
+  '': 1, K: 1e3, M: 1e6, G: 1e9, T: 1e12, P: 1e15, E: 1e18,
+  Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, Pi: 2 ** 50, Ei: 2 ** 60,
+};
+
+/** Kubernetes memory quantity to decimal gigabytes, as the SDK writes the legacy fields: '14Gi' -> 15.032385536. */
+export function memoryToGb(quantity: string): number {
+  const match = /^(\d+(?:\.\d+)?)([KMGTPE]i?)?$/.exec(quantity);
+  const unit = MEMORY_UNITS[match?.[2] ?? ''];
+  if (!match || unit === undefined) throw new PipelineCompileError(`'${quantity}' is not a memory quantity (e.g. 512Mi, 4Gi, 2G)`);
+  return (Number(match[1]) * unit) / 1e9;
+}
+
+/**
+ * Resources as kfp 2.13+ writes them: the quantity strings (`resourceCpuLimit: '2'`) and, for backends
+ * that predate those fields, the numeric ones (`cpuLimit: 2.0`, memory in GB); the accelerator likewise.
+ */
+function resourcesSpec(resources: ComponentDefinition['resources']): JsonObject | undefined {
+  if (!resources) return undefined;
+  const spec: JsonObject = {};
+  const cpuRequest = resources.cpuRequest ?? resources.cpu;
+  const memoryRequest = resources.memoryRequest ?? resources.memory;
+  if (resources.cpu) Object.assign(spec, { cpuLimit: cpuToFloat(resources.cpu), resourceCpuLimit: resources.cpu });
+  if (cpuRequest) Object.assign(spec, { cpuRequest: cpuToFloat(cpuRequest), resourceCpuRequest: cpuRequest });
+  if (resources.memory) Object.assign(spec, { memoryLimit: memoryToGb(resources.memory), resourceMemoryLimit: resources.memory });
+  if (memoryRequest) Object.assign(spec, { memoryRequest: memoryToGb(memoryRequest), resourceMemoryRequest: memoryRequest });
+  if (resources.gpu) {
+    const type = resources.gpu.type ?? 'nvidia.com/gpu';
+    const count = String(resources.gpu.count);
+    spec['accelerator'] = { count, resourceCount: count, resourceType: type, type };
+  }
+  return Object.keys(spec).length > 0 ? spec : undefined;
+}
+
 function executorSpec(component: ComponentDefinition, options: CompileOptions): JsonObject {
-  const { resources } = component;
-  const resourceSpec: JsonObject = {};
-  if (resources?.cpu) resourceSpec['resourceCpuLimit'] = resources.cpu;
-  if (resources?.cpuRequest ?? resources?.cpu) resourceSpec['resourceCpuRequest'] = resources.cpuRequest ?? resources.cpu ?? '';
-  if (resources?.memory) resourceSpec['resourceMemoryLimit'] = resources.memory;
-  if (resources?.memoryRequest ?? resources?.memory) resourceSpec['resourceMemoryRequest'] = resources.memoryRequest ?? resources.memory ?? '';
-  if (resources?.gpu) resourceSpec['accelerator'] = { resourceCount: String(resources.gpu.count), resourceType: resources.gpu.type ?? 'nvidia.com/gpu' };
+  const resourceSpec = resourcesSpec(component.resources);
   const env = Object.entries(component.env ?? {}).map(([name, value]) => ({ name, value }));
   return {
     container: {
@@ -455,7 +495,7 @@ function executorSpec(component: ComponentDefinition, options: CompileOptions): 
       command: [...component.command],
       ...(env.length > 0 ? { env } : {}),
       image: `${options.imageRegistry.replace(/\/+$/, '')}/${component.image}:${options.imageTag}`,
-      ...(Object.keys(resourceSpec).length > 0 ? { resources: resourceSpec } : {}),
+      resources: resourceSpec,
     },
   };
 }

@@ -33,8 +33,12 @@ function pythonLiteral(value: unknown): string {
 
 export function header(definition: PipelineDefinition): string {
   const lines = ['# PIPELINE DEFINITION', `# Name: ${definition.name}`];
-  if (definition.description) lines.push(`# Description: ${definition.description.replace(/\n/g, ' ')}`);
-  const inputs = Object.entries(definition.inputs);
+  if (definition.description) {
+    const [first, ...rest] = definition.description.split('\n');
+    lines.push(`# Description: ${first}`, ...rest.map((line) => `#${' '.repeat(14)}${line}`));
+  }
+  // Sorted by name, as the SDK lists them.
+  const inputs = Object.entries(definition.inputs).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   if (inputs.length > 0) {
     lines.push('# Inputs:');
     for (const [name, spec] of inputs) {
