@@ -1,0 +1,196 @@
+/**
+ * The local runner executing compiled specs on this machine: dependency order, conditions, loops, exit
+ * handlers with the final status, retries, the cache that makes a rerun skip finished work, and
+ * failures that name the task and show its log.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { readFile, readdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { parse } from 'yaml';
+import { evaluateCondition } from '../pipelines/local/cel.js';
+import { runPipeline } from '../pipelines/local/runner.js';
+import { PipelineSpec } from '../pipelines/local/spec.js';
+import { artifact, compilePipeline, component, eq, exitHandler, param, parallelFor, pipeline, toYaml, when } from '../pipelines/dsl/index.js';
+import { REPO_ROOT, silentLog, tempDir } from './helpers.js';
+
+const STEP = path.join(REPO_ROOT, 'test', 'fixtures', 'pipeline-steps', 'step.mjs');
+const OPTIONS = { imageRegistry: 'local', imageTag: 'test', compilerVersion: 'test' };
+const step = (label: string) => ['node', STEP, label];
+
+const produce = component({
+  name: 'produce',
+  image: 'steps',
+  command: step('produce'),
+  inputs: { trace: param.string(), flag: param.string({ default: 'true' }) },
+  outputs: { ok: param.boolean(), items: param.list(), data: artifact.dataset() },
+  args: ({ inputs, outputs }) => [
+    '--trace', inputs.trace, '--param-out', outputs.ok, inputs.flag,
+    '--param-out', outputs.items, '["a","b","c"]', '--artifact-out', outputs.data, 'hello',
+  ],
+});
+const consume = component({
+  name: 'consume',
+  image: 'steps',
+  command: step('consume'),
+  inputs: { trace: param.string(), data: artifact.dataset(), note: param.string() },
+  outputs: {},
+  args: ({ inputs }) => ['--trace', inputs.trace, '--artifact-in', inputs.data, '--note', inputs.note],
+});
+const finalize = component({
+  name: 'finalize',
+  image: 'steps',
+  command: step('finalize'),
+  inputs: { trace: param.string(), status: param.taskFinalStatus() },
+  outputs: {},
+  args: ({ inputs }) => ['--trace', inputs.trace, '--note', inputs.status],
+  caching: false,
+});
+const flaky = component({
+  name: 'flaky',
+  image: 'steps',
+  command: step('flaky'),
+  inputs: { trace: param.string(), counter: param.string() },
+  outputs: {},
+  args: ({ inputs }) => ['--trace', inputs.trace, '--fail-times', inputs.counter, '2'],
+  retries: 2,
+  caching: false,
+});
+const boom = component({ name: 'boom', image: 'steps', command: step('boom'), inputs: {}, outputs: { out: param.string() }, args: () => ['--fail'] });
+
+const demo = pipeline(
+  { name: 'demo', inputs: { trace: param.string(), counter: param.string({ default: '' }), flag: param.string({ default: 'true' }) } },
+  ({ trace, counter, flag }) => {
+    exitHandler(
+      () => finalize({ trace }),
+      () => {
+        const made = produce({ trace, flag });
+        parallelFor(made.outputs.items, (item) => void consume({ trace, data: made.outputs.data, note: item }), { parallelism: 2 });
+        when(made.outputs.ok, () => void consume({ trace, data: made.outputs.data, note: 'when-true' }));
+        when(eq(made.outputs.ok, false), () => void consume({ trace, data: made.outputs.data, note: 'when-false' }));
+        when(eq(flag, 'retry'), () => void flaky({ trace, counter }));
+        when(eq(flag, 'boom'), () => {
+          const failing = boom({});
+          consume({ trace, data: made.outputs.data, note: failing.outputs.out });
+        });
+      },
+    );
+  },
+);
+const demoYaml = toYaml(demo, compilePipeline(demo, OPTIONS));
+
+const traceLines = async (file: string) => (await readFile(file, 'utf8')).trim().split('\n').sort();
+
+describe('the local runner', () => {
+  let tmp: Awaited<ReturnType<typeof tempDir>>;
+  before(async () => (tmp = await tempDir('runner-')));
+  after(() => tmp.remove());
+
+  it('runs tasks in dependency order, iterates loops, evaluates conditions, runs the exit task with the final status', async () => {
+    const trace = path.join(tmp.dir, 'trace-1.txt');
+    const runsDir = path.join(tmp.dir, 'runs-1');
+    const run = await runPipeline({ specYaml: demoYaml, parameters: { trace }, runsDir, log: silentLog });
+    assert.equal(run.status, 'SUCCEEDED', run.error);
+    const lines = await traceLines(trace);
+    assert.deepEqual(lines.filter((l) => l.startsWith('consume')), [
+      'consume read=hello a',
+      'consume read=hello b',
+      'consume read=hello c',
+      'consume read=hello when-true',
+    ]);
+    assert.ok(lines.includes('produce'));
+    const final = lines.find((l) => l.startsWith('finalize')) ?? '';
+    assert.match(final, /"state":"SUCCEEDED"/);
+    const recorded = JSON.parse(await readFile(path.join(run.folder, 'run.json'), 'utf8')) as typeof run;
+    assert.equal(recorded.status, 'SUCCEEDED');
+    assert.equal(recorded.tasks['exit-handler-1/condition-4']?.status, 'SKIPPED', 'the false condition');
+    assert.equal(recorded.tasks['exit-handler-1/for-loop-2/2/consume']?.status, 'SUCCEEDED');
+    assert.deepEqual(recorded.tasks['exit-handler-1/produce']?.parameters, { ok: true, items: ['a', 'b', 'c'] });
+    assert.ok((await readdir(path.join(run.folder, 'logs'))).includes('exit-handler-1.produce.log'));
+  });
+
+  it('a second run with the same inputs takes finished tasks from the cache', async () => {
+    const trace = path.join(tmp.dir, 'trace-2.txt');
+    const runsDir = path.join(tmp.dir, 'runs-2');
+    await runPipeline({ specYaml: demoYaml, parameters: { trace }, runsDir, log: silentLog });
+    const second = await runPipeline({ specYaml: demoYaml, parameters: { trace }, runsDir, log: silentLog });
+    assert.equal(second.status, 'SUCCEEDED');
+    assert.equal(second.tasks['exit-handler-1/produce']?.status, 'CACHED');
+    assert.equal(second.tasks['exit-handler-1/for-loop-2/0/consume']?.status, 'CACHED');
+    const lines = await traceLines(trace);
+    assert.equal(lines.filter((l) => l === 'produce').length, 1, 'produce ran once over two runs');
+    assert.equal(lines.filter((l) => l.startsWith('finalize')).length, 2, 'a task with caching off runs every time');
+  });
+
+  it('retries a failing task as its retry policy says', async () => {
+    const trace = path.join(tmp.dir, 'trace-3.txt');
+    const run = await runPipeline({
+      specYaml: demoYaml,
+      parameters: { trace, flag: 'retry', counter: path.join(tmp.dir, 'counter') },
+      runsDir: path.join(tmp.dir, 'runs-3'),
+      log: silentLog,
+    });
+    assert.equal(run.status, 'SUCCEEDED', run.error);
+    const flakyTask = Object.values(run.tasks).find((t) => t.path.endsWith('/flaky'));
+    assert.equal(flakyTask?.attempts, 3);
+    assert.equal((await traceLines(trace)).filter((l) => l === 'flaky').length, 1);
+  });
+
+  it('a failure names the task, shows its log, stops what depends on it, and still runs the exit task', async () => {
+    const trace = path.join(tmp.dir, 'trace-4.txt');
+    const run = await runPipeline({ specYaml: demoYaml, parameters: { trace, flag: 'boom' }, runsDir: path.join(tmp.dir, 'runs-4'), log: silentLog });
+    assert.equal(run.status, 'FAILED');
+    assert.match(run.error ?? '', /exit-handler-1\/condition-6\/boom failed \(exit code 1\); last lines of .*boom\.log:\n[\s\S]*boom: something went wrong on purpose/);
+    const downstream = Object.values(run.tasks).find((t) => t.path.startsWith('exit-handler-1/condition-6/consume'));
+    assert.equal(downstream?.status, 'NOT_RUN');
+    const final = (await traceLines(trace)).find((l) => l.startsWith('finalize')) ?? '';
+    assert.match(final, /"state":"FAILED"/);
+  });
+
+  it('refuses unknown parameters and a missing required one before running anything', async () => {
+    const runsDir = path.join(tmp.dir, 'runs-5');
+    await assert.rejects(runPipeline({ specYaml: demoYaml, parameters: { trace: 'x', tracee: 'y' }, runsDir, log: silentLog }), /unknown pipeline parameter\(s\) tracee/);
+    await assert.rejects(runPipeline({ specYaml: demoYaml, parameters: {}, runsDir, log: silentLog }), /pipeline parameter 'trace' has no default/);
+    await assert.rejects(runPipeline({ specYaml: 'components: 3', runsDir, log: silentLog }), /not a pipeline spec the local runner can run/);
+  });
+
+  it('npm run pipeline:run-local runs a spec file: exit 0 and a summary, or exit 1 naming the failed task', async () => {
+    const specFile = path.join(tmp.dir, 'demo.yaml');
+    await writeFile(specFile, demoYaml);
+    const cli = (...args: string[]) =>
+      spawnSync(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'pipelines', 'run-local.ts'), specFile, ...args], {
+        cwd: REPO_ROOT,
+        encoding: 'utf8',
+        env: { ...process.env, MARKETPLACE_HOME: path.join(tmp.dir, 'home'), LOG_LEVEL: 'warn' },
+      });
+    const ok = cli('--param', `trace=${path.join(tmp.dir, 'trace-cli.txt')}`);
+    assert.equal(ok.status, 0, ok.stderr);
+    const summary = JSON.parse(ok.stdout) as { status: string; tasks: Record<string, string> };
+    assert.equal(summary.status, 'SUCCEEDED');
+    assert.equal(summary.tasks['exit-handler-1/produce'], 'SUCCEEDED');
+    const failed = cli('--param', `trace=${path.join(tmp.dir, 'trace-cli.txt')}`, '--param', 'flag=boom');
+    assert.equal(failed.status, 1);
+    assert.match(failed.stderr, /error: exit-handler-1\/condition-6\/boom failed/);
+  });
+
+  it('reads the compiled marketplace pipeline (the spec npm start runs)', async () => {
+    const text = await readFile(path.join(REPO_ROOT, 'test', 'snapshots', 'marketplace-ranking.yaml'), 'utf8');
+    const parsed = PipelineSpec.safeParse(parse(text.split(/^---$/m)[0] ?? ''));
+    assert.ok(parsed.success, parsed.error?.message);
+  });
+});
+
+describe('conditions (the CEL the compiler writes)', () => {
+  const values = { 'pipelinechannel--a': true, 'pipelinechannel--s': 'heads', 'pipelinechannel--n': '3' };
+  it('evaluates comparisons, casts, conjunctions and negation', () => {
+    assert.equal(evaluateCondition("inputs.parameter_values['pipelinechannel--a'] == true", values), true);
+    assert.equal(evaluateCondition("inputs.parameter_values['pipelinechannel--s'] == 'tails'", values), false);
+    assert.equal(evaluateCondition("int(inputs.parameter_values['pipelinechannel--n']) >= 3 && inputs.parameter_values['pipelinechannel--a'] == true", values), true);
+    assert.equal(evaluateCondition("!(inputs.parameter_values['pipelinechannel--s'] == 'heads')", values), false);
+  });
+  it('refuses what it does not understand, and a parameter it was not given', () => {
+    assert.throws(() => evaluateCondition("size(inputs.parameter_values['x']) > 1", values), /unsupported/);
+    assert.throws(() => evaluateCondition("inputs.parameter_values['missing'] == true", values), /reads 'missing', which the task was not given/);
+  });
+});
