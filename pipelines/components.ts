@@ -39,12 +39,12 @@ export const clean = component({
 
 export const snapshot = component({
   name: 'snapshot',
-  description: 'Pins the catalogue as a snapshot (id, counts, content hash) and writes the EDA report.',
+  description: 'Pins the catalogue as a snapshot (id, counts, content hash) that train reads.',
   image: 'marketplace-clean',
   command: [...node('clean'), 'snapshot'],
   inputs: {},
-  outputs: { snapshot: artifact.dataset(), newListings: param.integer(), eda: artifact.html() },
-  args: ({ outputs }) => ['--snapshot', outputs.snapshot, '--new-listings-out', outputs.newListings, '--report', outputs.eda],
+  outputs: { snapshot: artifact.dataset(), newListings: param.integer() },
+  args: ({ outputs }) => ['--snapshot', outputs.snapshot, '--new-listings-out', outputs.newListings],
   resources: { cpu: '1', memory: '2Gi' },
   platform: STORAGE,
 });

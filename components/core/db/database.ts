@@ -5,14 +5,14 @@
  */
 export type Row = Record<string, unknown>;
 
-export interface QueryResult<R extends Row = Row> {
+export interface QueryResult<R extends object = Row> {
   rows: R[];
   rowCount: number;
 }
 
 export interface Queryable {
   /** One statement, with `$1…` parameters. */
-  query<R extends Row = Row>(sql: string, params?: readonly unknown[]): Promise<QueryResult<R>>;
+  query<R extends object = Row>(sql: string, params?: readonly unknown[]): Promise<QueryResult<R>>;
   /** A script of several statements, no parameters (migrations). */
   exec(sql: string): Promise<void>;
 }

@@ -2,7 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import { PGlite } from '@electric-sql/pglite';
 import lockfile from 'proper-lockfile';
 import type { Logger } from '../log.js';
-import { parseNumber, PG_TYPES, type Database, type Queryable, type QueryResult, type Row } from './database.js';
+import { parseNumber, PG_TYPES, type Database, type Queryable, type QueryResult } from './database.js';
 
 const parsers = { [PG_TYPES.INT8]: parseNumber, [PG_TYPES.NUMERIC]: parseNumber };
 
@@ -40,7 +40,7 @@ export async function openPglite(dir: string, log: Logger, options: { lockWaitSe
     throw error;
   }
 
-  const run = async <R extends Row>(target: Pick<PGlite, 'query'>, sql: string, params?: readonly unknown[]) => {
+  const run = async <R extends object>(target: Pick<PGlite, 'query'>, sql: string, params?: readonly unknown[]) => {
     const result = await target.query<R>(sql, params ? [...params] : undefined);
     return { rows: result.rows, rowCount: result.affectedRows || result.rows.length } satisfies QueryResult<R>;
   };

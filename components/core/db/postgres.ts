@@ -1,7 +1,7 @@
 import pg from 'pg';
 import { errorMessage } from '../errors.js';
 import { maskUrl } from '../secrets.js';
-import { parseNumber, PG_TYPES, type Database, type Queryable, type QueryResult, type Row } from './database.js';
+import { parseNumber, PG_TYPES, type Database, type Queryable, type QueryResult } from './database.js';
 
 const types = {
   getTypeParser(oid: number, format?: 'text' | 'binary') {
@@ -26,7 +26,7 @@ export async function openPostgres(url: string, options: { maxConnections?: numb
     return error instanceof Error ? error : new Error(message);
   };
 
-  const run = async <R extends Row>(client: pg.Pool | pg.PoolClient, sql: string, params?: readonly unknown[]) => {
+  const run = async <R extends object>(client: pg.Pool | pg.PoolClient, sql: string, params?: readonly unknown[]) => {
     try {
       const result = await client.query(sql, params ? [...params] : undefined);
       return { rows: result.rows as R[], rowCount: result.rowCount ?? 0 } satisfies QueryResult<R>;

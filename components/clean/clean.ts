@@ -1,0 +1,248 @@
+/**
+ * The clean step: raw rows that are new or changed since the last clean (by id and content hash) to
+ * the catalogue (`products`, `product_images`) or to `quarantine`, in batches, each batch one
+ * transaction: a kill leaves the catalogue as it was before or after a whole batch. Every row read
+ * ends in exactly one of the two, so read = upserted + quarantined.
+ */
+import pLimit from 'p-limit';
+import { Progress, upsertRows, type ArtifactStore, type Database, type Logger, type Queryable, type UpsertSpec } from '../core/index.js';
+import type { Gazetteer } from './gazetteer/index.js';
+import { decodeImage, DEFAULT_IMAGE_LIMITS, type ImageLimits } from './images.js';
+import { priceFences, type PriceFence } from './outliers.js';
+import { parseCategory, parsePrice } from './parse.js';
+import { cleanProduct, type Product, type RawProduct } from './products.js';
+
+export interface Partition {
+  index: number;
+  count: number;
+}
+
+export interface StepCounts {
+  read: number;
+  upserted: number;
+  quarantined: number;
+}
+
+export interface CleanOptions {
+  db: Database;
+  store: ArtifactStore;
+  log: Logger;
+  gazetteer: Gazetteer;
+  partition?: Partition;
+  batchSize?: number;
+  images?: ImageLimits;
+  /** Images decoded at once. */
+  imageConcurrency?: number;
+}
+
+export const RAW_IMAGE_KEY = (id: string) => `raw-images/${id}.jpg`;
+export const MODEL_IMAGE_KEY = (size: number, id: string) => `images/${size}/${id}.jpg`;
+
+const PRODUCTS_UPSERT: UpsertSpec = {
+  table: 'products',
+  columns: {
+    id: 'text', raw_hash: 'text', title: 'text', description: 'text', text_clean: 'text', root_category: 'text',
+    category_path: 'jsonb', price_minor: 'bigint', currency: 'text', location: 'text', town: 'text', county: 'text',
+    latitude: 'double precision', longitude: 'double precision', location_rule: 'text', location_reason: 'text',
+    url: 'text', page_id: 'text', create_time: 'timestamptz',
+  },
+  key: ['id'],
+  changeColumns: ['raw_hash'],
+  touch: ['updated_at'],
+};
+
+const IMAGES_UPSERT: UpsertSpec = {
+  table: 'product_images',
+  columns: {
+    id: 'text', product_id: 'text', raw_hash: 'text', width: 'integer', height: 'integer', channels: 'integer',
+    mode: 'text', bytes: 'bigint', sha256: 'text', model_key: 'text',
+  },
+  key: ['id'],
+  changeColumns: ['raw_hash', 'sha256'],
+  touch: ['updated_at'],
+};
+
+const QUARANTINE_UPSERT: UpsertSpec = {
+  table: 'quarantine',
+  columns: { source: 'text', source_id: 'text', raw_hash: 'text', rule: 'text', reason: 'text', raw: 'jsonb' },
+  key: ['source', 'source_id'],
+  changeColumns: ['raw_hash', 'rule', 'reason'],
+  touch: ['last_seen'],
+};
+
+/** SQL restricting raw rows `r` to one partition (by a hash of the id, the same on both engines). */
+function partitionClause(partition: Partition | undefined, param: number): { sql: string; params: number[] } {
+  if (!partition || partition.count === 1) return { sql: '', params: [] };
+  return { sql: ` AND abs(hashtext(r.id)) % $${param} = $${param + 1}`, params: [partition.count, partition.index] };
+}
+
+/** Price fences per root category, from every raw listing's price (outliers are judged against all). */
+async function loadFences(db: Database): Promise<Map<string, PriceFence>> {
+  const rows = await db.query<{ category: string | null; price: string | null }>('SELECT category, price FROM products_raw');
+  const byRoot = new Map<string, number[]>();
+  for (const row of rows.rows) {
+    const category = parseCategory(row.category);
+    const price = parsePrice(row.price);
+    if (!category.ok || !price.ok) continue;
+    const list = byRoot.get(category.value.root) ?? [];
+    list.push(price.value.minor);
+    byRoot.set(category.value.root, list);
+  }
+  return priceFences(byRoot);
+}
+
+interface Quarantined {
+  source: string;
+  source_id: string;
+  raw_hash: string;
+  rule: string;
+  reason: string;
+  raw: unknown;
+}
+
+/** Writes a batch: upserts, quarantine, and moves between the two, in one transaction. */
+async function writeBatch(
+  tx: Queryable,
+  spec: UpsertSpec,
+  source: 'products_raw' | 'images_raw',
+  cleaned: Record<string, unknown>[],
+  quarantined: Quarantined[],
+): Promise<void> {
+  await upsertRows(tx, spec, cleaned);
+  await upsertRows(tx, QUARANTINE_UPSERT, quarantined as unknown as Record<string, unknown>[]);
+  const cleanedIds = cleaned.map((row) => String(row['id']));
+  const quarantinedIds = quarantined.map((row) => row.source_id);
+  // A row that was clean and is now refused leaves the catalogue, and the other way round.
+  if (quarantinedIds.length > 0) await tx.query(`DELETE FROM ${spec.table} WHERE id = ANY($1::text[])`, [quarantinedIds]);
+  if (cleanedIds.length > 0) await tx.query('DELETE FROM quarantine WHERE source = $1 AND source_id = ANY($2::text[])', [source, cleanedIds]);
+}
+
+export async function cleanProducts(options: CleanOptions): Promise<StepCounts> {
+  const { db, log, gazetteer } = options;
+  const batchSize = options.batchSize ?? 1000;
+  const fences = await loadFences(db);
+  const counts: StepCounts = { read: 0, upserted: 0, quarantined: 0 };
+  const progress = new Progress(log, 'clean products');
+  const part = partitionClause(options.partition, 3);
+  let last = '';
+  for (;;) {
+    const batch = await db.query<RawProduct & { raw: unknown }>(
+      `SELECT r.id, r.product_name, r.category, r.product_description, r.price, r.location, r.url, r.page_id,
+              r.create_time, r.content_hash, to_jsonb(r) AS raw
+         FROM products_raw r
+         LEFT JOIN products p ON p.id = r.id
+         LEFT JOIN quarantine q ON q.source = 'products_raw' AND q.source_id = r.id
+        WHERE r.id > $1
+          AND p.raw_hash IS DISTINCT FROM r.content_hash
+          AND q.raw_hash IS DISTINCT FROM r.content_hash${part.sql}
+        ORDER BY r.id
+        LIMIT $2`,
+      [last, batchSize, ...part.params],
+    );
+    if (batch.rows.length === 0) break;
+    const cleaned: Product[] = [];
+    const quarantined: Quarantined[] = [];
+    for (const raw of batch.rows) {
+      const result = cleanProduct(raw, fences, gazetteer);
+      if (result.ok) cleaned.push(result.product);
+      else quarantined.push({ source: 'products_raw', source_id: raw.id, raw_hash: raw.content_hash, rule: result.rule, reason: result.reason, raw: raw.raw });
+    }
+    await db.transaction((tx) => writeBatch(tx, PRODUCTS_UPSERT, 'products_raw', cleaned as unknown as Record<string, unknown>[], quarantined));
+    counts.read += batch.rows.length;
+    counts.upserted += cleaned.length;
+    counts.quarantined += quarantined.length;
+    progress.tick(batch.rows.length);
+    last = batch.rows.at(-1)?.id ?? last;
+  }
+  progress.finish();
+  return counts;
+}
+
+interface RawImage {
+  id: string;
+  product_id: string | null;
+  content_hash: string;
+  raw: unknown;
+}
+
+export async function cleanImages(options: CleanOptions): Promise<StepCounts> {
+  const { db, store, log } = options;
+  const limits = options.images ?? DEFAULT_IMAGE_LIMITS;
+  const batchSize = options.batchSize ?? 1000;
+  const counts: StepCounts = { read: 0, upserted: 0, quarantined: 0 };
+  // One listing of the stored objects instead of one request per image.
+  const stored = new Set<string>();
+  for await (const object of store.list('raw-images/')) stored.add(object.key);
+  const progress = new Progress(log, 'clean images');
+  const limit = pLimit(options.imageConcurrency ?? 2);
+  const part = partitionClause(options.partition, 3);
+  let last = '';
+  for (;;) {
+    // New or changed image rows, and those refused earlier only because their product was not in
+    // the catalogue, when it now is.
+    const batch = await db.query<RawImage & { in_catalogue: boolean }>(
+      `SELECT r.id, r.product_id, r.content_hash, to_jsonb(r) AS raw,
+              EXISTS (SELECT 1 FROM products p WHERE p.id = r.product_id) AS in_catalogue
+         FROM images_raw r
+         LEFT JOIN product_images i ON i.id = r.id
+         LEFT JOIN quarantine q ON q.source = 'images_raw' AND q.source_id = r.id
+        WHERE r.id > $1
+          AND i.raw_hash IS DISTINCT FROM r.content_hash
+          AND (q.raw_hash IS DISTINCT FROM r.content_hash
+               OR (q.rule = 'image_product_not_in_catalogue' AND EXISTS (SELECT 1 FROM products p WHERE p.id = r.product_id)))${part.sql}
+        ORDER BY r.id
+        LIMIT $2`,
+      [last, batchSize, ...part.params],
+    );
+    if (batch.rows.length === 0) break;
+    const cleaned: Record<string, unknown>[] = [];
+    const quarantined: Quarantined[] = [];
+    const refuse = (row: RawImage, rule: string, reason: string) =>
+      quarantined.push({ source: 'images_raw', source_id: row.id, raw_hash: row.content_hash, rule, reason, raw: row.raw });
+    await Promise.all(
+      batch.rows.map((row) =>
+        limit(async () => {
+          if (!row.in_catalogue) return refuse(row, 'image_product_not_in_catalogue', `product ${row.product_id ?? '(none)'} is not in the catalogue`);
+          const key = RAW_IMAGE_KEY(row.id);
+          if (!stored.has(key)) return refuse(row, 'image_object_missing', `image object missing: ${store.uri(key)}`);
+          const decoded = await decodeImage(await store.get(key), limits);
+          if (!decoded.ok) return refuse(row, decoded.rule, decoded.reason);
+          const modelKey = MODEL_IMAGE_KEY(limits.size, row.id);
+          await store.put(modelKey, decoded.facts.modelReady, { contentType: 'image/jpeg' });
+          const { modelReady, ...facts } = decoded.facts;
+          void modelReady;
+          cleaned.push({ id: row.id, product_id: row.product_id, raw_hash: row.content_hash, ...facts, model_key: modelKey });
+        }),
+      ),
+    );
+    cleaned.sort((a, b) => String(a['id']).localeCompare(String(b['id'])));
+    await db.transaction((tx) => writeBatch(tx, IMAGES_UPSERT, 'images_raw', cleaned, quarantined));
+    counts.read += batch.rows.length;
+    counts.upserted += cleaned.length;
+    counts.quarantined += quarantined.length;
+    progress.tick(batch.rows.length);
+    last = batch.rows.at(-1)?.id ?? last;
+  }
+  progress.finish();
+  await flagDuplicates(db);
+  return counts;
+}
+
+/** Marks each image whose bytes equal an earlier image's (by id) as its duplicate; clears stale marks. */
+async function flagDuplicates(db: Database): Promise<void> {
+  await db.query(
+    `UPDATE product_images i
+        SET duplicate_of = d.first
+       FROM (SELECT id, first_value(id) OVER (PARTITION BY sha256 ORDER BY id) AS first FROM product_images) d
+      WHERE i.id = d.id
+        AND i.duplicate_of IS DISTINCT FROM (CASE WHEN d.first = i.id THEN NULL ELSE d.first END)
+        AND (d.first <> i.id OR i.duplicate_of IS NOT NULL)`,
+  );
+}
+
+export async function cleanCatalogue(options: CleanOptions): Promise<{ products: StepCounts; images: StepCounts }> {
+  const products = await cleanProducts(options);
+  const images = await cleanImages(options);
+  options.log.info({ products, images }, `clean: products ${products.upserted} upserted, ${products.quarantined} quarantined; images ${images.upserted} upserted, ${images.quarantined} quarantined`);
+  return { products, images };
+}

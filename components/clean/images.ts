@@ -1,0 +1,66 @@
+/**
+ * One raw image object to its catalogue record and a model-ready copy. Decoding is sharp's (libvips):
+ * a pixel limit stops decompression bombs before they are decoded, and `failOn: 'truncated'` refuses
+ * cut-off files instead of returning a half-grey picture.
+ */
+import { createHash } from 'node:crypto';
+import sharp from 'sharp';
+import type { Refusal } from './products.js';
+
+export interface ImageFacts {
+  width: number;
+  height: number;
+  channels: number;
+  mode: string;
+  bytes: number;
+  sha256: string;
+  /** The model-ready copy: `size`×`size` RGB JPEG, the whole picture letterboxed on white. */
+  modelReady: Buffer;
+}
+
+export type DecodedImage = { ok: true; facts: ImageFacts } | ({ ok: false } & Refusal);
+
+export interface ImageLimits {
+  /** Side of the model-ready square. */
+  size: number;
+  /** Pixels above which an image is refused undecoded (a decompression bomb, or simply too big). */
+  maxPixels: number;
+}
+
+export const DEFAULT_IMAGE_LIMITS: ImageLimits = { size: 224, maxPixels: 40_000_000 };
+
+/** Letterboxed, not centre-cropped: a listing photo's subject often reaches the edges, and a crop would cut it. */
+export async function decodeImage(bytes: Buffer, limits: ImageLimits = DEFAULT_IMAGE_LIMITS): Promise<DecodedImage> {
+  const options = { limitInputPixels: limits.maxPixels, failOn: 'truncated' as const };
+  try {
+    const metadata = await sharp(bytes, options).metadata();
+    const modelReady = await sharp(bytes, options)
+      .rotate() // honour EXIF orientation, as a browser shows the photo
+      .resize(limits.size, limits.size, { fit: 'contain', background: { r: 255, g: 255, b: 255 } })
+      .flatten({ background: { r: 255, g: 255, b: 255 } })
+      .toColourspace('srgb')
+      .jpeg({ quality: 90 })
+      .toBuffer();
+    return {
+      ok: true,
+      facts: {
+        width: metadata.width ?? 0,
+        height: metadata.height ?? 0,
+        channels: metadata.channels ?? 0,
+        mode: metadata.space ?? 'unknown',
+        bytes: bytes.length,
+        sha256: createHash('sha256').update(bytes).digest('hex'),
+        modelReady,
+      },
+    };
+  } catch (error) {
+    return { ok: false, ...classify(error instanceof Error ? error.message : String(error)) };
+  }
+}
+
+function classify(message: string): Refusal {
+  if (/pixel limit/i.test(message)) return { rule: 'image_too_large', reason: `image exceeds the pixel limit (${message})` };
+  if (/unsupported image format|Input buffer contains unsupported/i.test(message)) return { rule: 'image_not_an_image', reason: 'not an image sharp can read' };
+  if (/premature end|truncated|end of input|Corrupt JPEG/i.test(message)) return { rule: 'image_truncated', reason: `image is cut off (${message})` };
+  return { rule: 'image_corrupt', reason: `image cannot be decoded (${message})` };
+}

@@ -1,0 +1,94 @@
+/**
+ * `npm run clean`: the raw layer to the clean catalogue, then a snapshot of it.
+ *   clean [--partition k/N]   clean what is new or changed (one partition only: no snapshot)
+ *   clean snapshot            pin the catalogue as it is
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { InvalidArgumentError } from 'commander';
+import { createCommand, positiveInteger, printSummary, runMain, withRuntime } from '../core/index.js';
+import { cleanCatalogue, type Partition } from './clean.js';
+import { loadGazetteer } from './gazetteer/index.js';
+import { DEFAULT_IMAGE_LIMITS } from './images.js';
+import { takeSnapshot, type Snapshot } from './snapshot.js';
+
+/** `k/N`: the rows whose id hashes to k of N partitions. */
+export function parsePartition(value: string): Partition {
+  const match = /^(\d+)\/(\d+)$/.exec(value);
+  const index = Number(match?.[1]);
+  const count = Number(match?.[2]);
+  if (!match || count < 1 || index >= count) throw new InvalidArgumentError(`'${value}' is not a partition k/N with 0 <= k < N.`);
+  return { index, count };
+}
+
+/** Writes a KFP output parameter file (the pipeline passes its path). */
+async function writeOutput(file: string | undefined, value: string | number): Promise<void> {
+  if (!file) return;
+  await mkdir(path.dirname(file), { recursive: true });
+  await writeFile(file, String(value));
+}
+
+async function writeSnapshotOutputs(snapshot: Snapshot, options: { snapshot?: string; newListingsOut?: string }): Promise<void> {
+  if (options.snapshot) {
+    await mkdir(path.dirname(options.snapshot), { recursive: true });
+    await writeFile(options.snapshot, JSON.stringify(snapshot, null, 2));
+  }
+  await writeOutput(options.newListingsOut, snapshot.newListings);
+}
+
+interface CleanCommandOptions {
+  partition?: Partition;
+  batchSize: number;
+  imageSize: number;
+  imageMaxPixels: number;
+  cleanedOut?: string;
+  snapshot?: string;
+  newListingsOut?: string;
+}
+
+export function cleanCommand() {
+  const program = createCommand('clean', 'Clean raw listings and images into the catalogue; refused rows go to quarantine with their reason.')
+    .option('--partition <k/N>', 'clean only the rows whose id hashes to partition k of N (then no snapshot is taken)', parsePartition)
+    .option('--batch-size <rows>', 'rows per transaction', positiveInteger, 1000)
+    .option('--image-size <pixels>', 'side of the model-ready square image copies', positiveInteger, DEFAULT_IMAGE_LIMITS.size)
+    .option('--image-max-pixels <n>', 'larger images are refused undecoded (decompression bombs)', positiveInteger, DEFAULT_IMAGE_LIMITS.maxPixels)
+    .option('--cleaned-out <file>', 'write the number of rows cleaned or changed here (a pipeline output)')
+    .option('--snapshot <file>', 'also write the snapshot description (JSON) here')
+    .option('--new-listings-out <file>', 'write the number of listings new since the last snapshot here')
+    .addHelpText('after', '\nPrints one JSON line: {"products":{"read","upserted","quarantined"},"images":{…},"snapshot":{"id","hash"}}.')
+    .action(async (options: CleanCommandOptions) => {
+      const summary = await withRuntime('clean', async ({ db, store, log }) => {
+        const gazetteer = loadGazetteer();
+        const counts = await cleanCatalogue({
+          db, store, log, gazetteer,
+          partition: options.partition,
+          batchSize: options.batchSize,
+          images: { size: options.imageSize, maxPixels: options.imageMaxPixels },
+        });
+        await writeOutput(options.cleanedOut, counts.products.upserted + counts.images.upserted);
+        if (options.partition) return { ...counts, partition: `${options.partition.index}/${options.partition.count}` };
+        const snapshot = await takeSnapshot(db, store);
+        await writeSnapshotOutputs(snapshot, options);
+        return { ...counts, snapshot: { id: snapshot.id, hash: snapshot.hash, uri: store.uri(`snapshots/${snapshot.id}/snapshot.json`) } };
+      });
+      printSummary(summary);
+    });
+
+  program
+    .command('snapshot')
+    .description('Pin the catalogue as it is now (the same catalogue gives the same snapshot).')
+    .option('--snapshot <file>', 'write the snapshot description (JSON) here (a pipeline output artifact)')
+    .option('--new-listings-out <file>', 'write the number of listings new since the previous snapshot here')
+    .action(async (options: { snapshot?: string; newListingsOut?: string }) => {
+      const snapshot = await withRuntime('clean', async ({ db, store }) => {
+        const taken = await takeSnapshot(db, store);
+        await writeSnapshotOutputs(taken, options);
+        return taken;
+      });
+      printSummary({ snapshot: { id: snapshot.id, hash: snapshot.hash }, products: snapshot.products, newListings: snapshot.newListings });
+    });
+  return program;
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) await runMain(cleanCommand());
