@@ -1,0 +1,151 @@
+/**
+ * The clean step end to end on the raw layer the loader writes, against both database engines and
+ * both artifact stores: every row accounted for, images decoded or quarantined with their reason,
+ * reruns that change nothing, and only new or changed raw rows processed.
+ */
+import assert from 'node:assert/strict';
+import { appendFile, cp, mkdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import sharp from 'sharp';
+import { cleanCatalogue, type CleanOptions } from '../components/clean/clean.js';
+import { loadGazetteer } from '../components/clean/gazetteer/index.js';
+import { takeSnapshot } from '../components/clean/snapshot.js';
+import type { ArtifactStore, Database } from '../components/core/index.js';
+import { findExportFiles } from '../components/load/folder.js';
+import { folderImages } from '../components/load/image-files.js';
+import { loadRaw } from '../components/load/load.js';
+import { IMAGES, PRODUCTS } from '../components/load/raw-tables.js';
+import { csvSource } from '../components/load/sources.js';
+import { databaseBackends, REPO_ROOT, silentLog, storeBackends, tempDir } from './helpers.js';
+
+const LIMITS = { size: 64, maxPixels: 1_000_000 };
+
+/** The 7-column fixture plus images of every kind: good, duplicate, truncated, not an image, too large, missing. */
+async function exportWithImageKinds(dir: string): Promise<void> {
+  await cp(path.join(REPO_ROOT, 'test', 'fixtures', 'export-7col'), dir, { recursive: true });
+  // i6 (a decompression bomb) and i7 (no file) join the fixture's i1..i5, both on product p3.
+  await appendFile(path.join(dir, 'Images.csv'), '5,i6,p3,https://example.invalid/i6.jpg,ref6,2022-02-28\r\n6,i7,p3,https://example.invalid/i7.jpg,ref7,2022-02-28\r\n');
+  const images = path.join(dir, 'images');
+  await mkdir(images, { recursive: true });
+  const photo = await sharp({ create: { width: 300, height: 200, channels: 3, background: { r: 200, g: 30, b: 30 } } }).jpeg().toBuffer();
+  await writeFile(path.join(images, 'i1.jpg'), photo);
+  await writeFile(path.join(images, 'i2.jpg'), photo); // the same bytes: a duplicate
+  await writeFile(path.join(images, 'i3.jpg'), photo.subarray(0, Math.floor(photo.length / 2))); // cut off
+  await writeFile(path.join(images, 'i4.jpg'), Buffer.from('<html>not an image</html>'));
+  await writeFile(path.join(images, 'i5.jpg'), photo); // its product is not in the export
+  const bomb = await sharp({ create: { width: 2000, height: 2000, channels: 3, background: { r: 0, g: 0, b: 0 } } }).png().toBuffer();
+  await writeFile(path.join(images, 'i6.jpg'), bomb); // 4 million pixels in a few kilobytes
+}
+
+async function load(db: Database, store: ArtifactStore, dir: string) {
+  const files = await findExportFiles(dir);
+  return loadRaw({
+    db, store, log: silentLog,
+    products: csvSource(files.products, PRODUCTS),
+    images: csvSource(files.images, IMAGES),
+    imageFiles: [await folderImages(files.imagesDir)],
+  });
+}
+
+const combos = [
+  { db: databaseBackends[1]!, store: storeBackends[1]! },
+  { db: databaseBackends[0]!, store: storeBackends[0]! },
+];
+
+for (const combo of combos) {
+  describe(`clean on ${combo.db.name} + ${combo.store.name}`, () => {
+    let db: Database;
+    let store: ArtifactStore;
+    let dir: string;
+    let options: CleanOptions;
+    const disposers: (() => Promise<void>)[] = [];
+    before(async () => {
+      const opened = await combo.db.open();
+      const storeOpened = await combo.store.open();
+      const tmp = await tempDir();
+      ({ db } = opened);
+      ({ store } = storeOpened);
+      disposers.push(opened.dispose, storeOpened.dispose, tmp.remove);
+      dir = path.join(tmp.dir, 'export');
+      await exportWithImageKinds(dir);
+      await load(db, store, dir);
+      options = { db, store, log: silentLog, gazetteer: loadGazetteer(), images: LIMITS, batchSize: 2 };
+    });
+    after(async () => {
+      for (const dispose of disposers) await dispose();
+    });
+
+    it('cleans every raw row into the catalogue or quarantine, with the rule that caught it', async () => {
+      const counts = await cleanCatalogue(options);
+      assert.deepEqual(counts.products, { read: 4, upserted: 3, quarantined: 1 });
+      assert.deepEqual(counts.images, { read: 7, upserted: 2, quarantined: 5 });
+      const rules = await db.query<{ source_id: string; rule: string }>('SELECT source_id, rule FROM quarantine ORDER BY source_id');
+      assert.deepEqual(rules.rows.map((r) => [r.source_id, r.rule]), [
+        ['i3', 'image_truncated'],
+        ['i4', 'image_not_an_image'],
+        ['i5', 'image_product_not_in_catalogue'],
+        ['i6', 'image_too_large'],
+        ['i7', 'image_object_missing'],
+        ['p6', 'price_zero'],
+      ]);
+      const raw = await db.query<{ raw: { price: string } }>("SELECT raw FROM quarantine WHERE source_id = 'p6'");
+      assert.equal(raw.rows[0]?.raw.price, '£0.00', 'the raw row is kept with its refusal');
+    });
+
+    it('writes clean products: title, root category, price in pence, place, text for the model', async () => {
+      const rows = await db.query<{ id: string; title: string; root_category: string; category_path: string[]; price_minor: number; town: string; county: string; latitude: number | null; text_clean: string }>(
+        'SELECT id, title, root_category, category_path, price_minor, town, county, latitude, text_clean FROM products ORDER BY id',
+      );
+      const byId = new Map(rows.rows.map((r) => [r.id, r]));
+      const p1 = byId.get('p1')!;
+      assert.equal(p1.title, 'Mirror wall art');
+      assert.equal(p1.root_category, 'Home & Garden');
+      assert.deepEqual(p1.category_path, ['Home & Garden', 'Dining, Living Room Furniture', 'Mirrors, Clocks & Ornaments']);
+      assert.equal(p1.price_minor, 500);
+      assert.deepEqual([p1.town, p1.county], ['Wokingham', 'Berkshire']);
+      assert.ok(p1.latitude !== null && Math.abs(p1.latitude - 51.41) < 0.1, `Wokingham at ${p1.latitude}`);
+      assert.equal(byId.get('p3')?.price_minor, 120000);
+      assert.match(byId.get('p3')?.text_clean ?? '', /^iPhone 12\. Unlocked call <phone>$/);
+    });
+
+    it('decodes images: facts recorded, a model-ready square copy stored, duplicates flagged', async () => {
+      const images = await db.query<{ id: string; width: number; height: number; channels: number; duplicate_of: string | null; model_key: string }>(
+        'SELECT id, width, height, channels, duplicate_of, model_key FROM product_images ORDER BY id',
+      );
+      assert.deepEqual(images.rows.map((r) => [r.id, r.width, r.height, r.channels, r.duplicate_of]), [
+        ['i1', 300, 200, 3, null],
+        ['i2', 300, 200, 3, 'i1'],
+      ]);
+      const copy = await sharp(await store.get(images.rows[0]!.model_key)).metadata();
+      assert.deepEqual([copy.width, copy.height, copy.format, copy.channels], [64, 64, 'jpeg', 3]);
+    });
+
+    it('a second clean reads nothing and keeps the same snapshot', async () => {
+      const first = await takeSnapshot(db, store);
+      const counts = await cleanCatalogue(options);
+      assert.deepEqual(counts, { products: { read: 0, upserted: 0, quarantined: 0 }, images: { read: 0, upserted: 0, quarantined: 0 } });
+      const second = await takeSnapshot(db, store);
+      assert.equal(second.id, first.id);
+      assert.equal(second.hash, first.hash);
+      assert.equal(second.newListings, 0);
+      assert.ok(await store.exists(`snapshots/${first.id}/snapshot.json`));
+    });
+
+    it('picks up only changed raw rows, and moves a row out of quarantine when it becomes clean', async () => {
+      const before = await takeSnapshot(db, store);
+      const file = path.join(dir, 'Products.csv');
+      const text = await readFile(file, 'utf8');
+      await writeFile(file, text.replace('£0.00', '£3.00').replace('£1200.00', '£1100.00'));
+      await load(db, store, dir);
+      const counts = await cleanCatalogue(options);
+      assert.deepEqual(counts.products, { read: 2, upserted: 2, quarantined: 0 });
+      assert.deepEqual(counts.images, { read: 0, upserted: 0, quarantined: 0 });
+      const p6 = await db.query("SELECT 1 FROM quarantine WHERE source_id = 'p6'");
+      assert.equal(p6.rows.length, 0);
+      const after = await takeSnapshot(db, store);
+      assert.notEqual(after.hash, before.hash);
+      assert.equal(after.newListings, 2);
+    });
+  });
+}
