@@ -65,11 +65,12 @@ describe('categories, titles, locations, text', () => {
 });
 
 describe('price outliers', () => {
-  it('sets a per-category fence on log prices far above the typical, and falls back for small categories', () => {
+  it('sets per-category fences on log prices either side of the typical, and falls back for small categories', () => {
     const typical = Array.from({ length: 200 }, (_, i) => 1000 + i * 50); // £10 to £110
     const fences = priceFences(new Map([['Appliances', typical], ['Tiny', [100, 200]]]));
     const appliances = fences.get('Appliances')!;
-    assert.ok(appliances.maxMinor > 110_00 && appliances.maxMinor < 10_000_00, `fence ${appliances.maxMinor}`);
+    assert.ok(appliances.maxMinor > 110_00 && appliances.maxMinor < 1_000_00, `upper fence ${appliances.maxMinor}`);
+    assert.ok(appliances.minMinor < 10_00 && appliances.minMinor > 50, `lower fence ${appliances.minMinor}`);
     assert.equal(fences.get('Tiny'), fences.get('*'), 'too few prices: the fence of all');
   });
 });

@@ -59,11 +59,12 @@ export function cleanProduct(raw: RawProduct, fences: ReadonlyMap<string, PriceF
   const price = parsePrice(raw.price);
   if (!price.ok) return price;
   const fence = fences.get(category.value.root) ?? fences.get('*');
-  if (fence && price.value.minor > fence.maxMinor) {
+  if (fence && (price.value.minor > fence.maxMinor || price.value.minor < fence.minMinor)) {
+    const [side, limit] = price.value.minor > fence.maxMinor ? ['above', fence.maxMinor] : ['below', fence.minMinor];
     return {
       ok: false,
       rule: 'price_outlier',
-      reason: `${formatPrice(price.value.minor)} is above the ${category.value.root} limit of ${formatPrice(fence.maxMinor)} (Q3 + 3 IQR of log prices over ${fence.basis} listings)`,
+      reason: `${formatPrice(price.value.minor)} is ${side} the ${category.value.root} range limit of ${formatPrice(limit)} (Tukey fence on log prices of ${fence.basis} listings)`,
     };
   }
   const description = (raw.product_description ?? '').trim();
