@@ -1,10 +1,13 @@
 /**
  * `npm start`: the main job on one machine, on the embedded defaults (PGlite, a local artifact
- * folder) unless DATABASE_URL / ARTIFACT_ROOT say otherwise. Until the pipeline's components exist it
- * runs the first step, the raw load, and reports what the raw catalogue holds; the local runner of the
- * compiled pipeline takes its place as the components land.
+ * folder) unless DATABASE_URL / ARTIFACT_ROOT say otherwise. Today it runs the steps that exist (the
+ * raw load when --data is given, then clean and a snapshot) and reports the catalogue; the local runner
+ * of the compiled pipeline takes over as the remaining components land.
  */
-import { createCommand, InputError, positiveInteger, printSummary, runMain, withRuntime, type Database } from '../components/core/index.js';
+import { cleanCatalogue } from '../components/clean/clean.js';
+import { loadGazetteer } from '../components/clean/gazetteer/index.js';
+import { takeSnapshot, type Snapshot } from '../components/clean/snapshot.js';
+import { createCommand, InputError, positiveInteger, printSummary, runMain, withRuntime } from '../components/core/index.js';
 import { loadFromCommandLine } from '../components/load/main.js';
 
 interface StartOptions {
@@ -13,59 +16,43 @@ interface StartOptions {
   batchSize: number;
 }
 
-interface CatalogueReport {
-  products: number;
-  images: number;
-  productsWithImages: number;
-  refusals: number;
-  rootCategories: Record<string, number>;
-}
-
-/** What the raw tables hold now (all loads so far, not only this one). */
-async function describeRawCatalogue(db: Database): Promise<CatalogueReport> {
-  const one = async (sql: string) => (await db.query<{ n: number }>(sql)).rows[0]?.n ?? 0;
-  const roots = await db.query<{ root: string; n: number }>(
-    `SELECT coalesce(nullif(trim(split_part(category, ' / ', 1)), ''), '(none)') AS root, count(*) AS n
-       FROM products_raw GROUP BY 1 ORDER BY 2 DESC, 1`,
-  );
-  return {
-    products: await one('SELECT count(*) AS n FROM products_raw'),
-    images: await one('SELECT count(*) AS n FROM images_raw'),
-    productsWithImages: await one('SELECT count(DISTINCT p.id) AS n FROM products_raw p JOIN images_raw i ON i.product_id = p.id'),
-    refusals: await one('SELECT count(*) AS n FROM load_refusals'),
-    rootCategories: Object.fromEntries(roots.rows.map((row) => [row.root, row.n])),
-  };
-}
-
-function printReport(report: CatalogueReport): void {
-  const width = Math.max(...Object.keys(report.rootCategories).map((name) => name.length), 20);
+function printReport(snapshot: Snapshot): void {
+  const roots = Object.entries(snapshot.counts.rootCategories).sort((a, b) => b[1] - a[1]);
+  const rules = Object.entries(snapshot.counts.quarantineRules).sort((a, b) => b[1] - a[1]);
+  const width = Math.max(20, ...roots.map(([name]) => name.length), ...rules.map(([name]) => name.length));
+  const row = (name: string, count: number) => `${name.padEnd(width)}  ${String(count).padStart(8)}`;
   const lines = [
     '',
-    `raw catalogue: ${report.products} products (${report.productsWithImages} with image rows), ${report.images} image rows, ${report.refusals} refused rows on record`,
+    `catalogue ${snapshot.id}: ${snapshot.products} products (${snapshot.counts.located} placed on the map), ` +
+      `${snapshot.productImages} images; ${snapshot.quarantined} raw rows in quarantine`,
     '',
     `${'root category'.padEnd(width)}  products`,
-    ...Object.entries(report.rootCategories).map(([name, count]) => `${name.padEnd(width)}  ${String(count).padStart(8)}`),
+    ...roots.map(([name, count]) => row(name, count)),
+    '',
+    `${'quarantine rule'.padEnd(width)}      rows`,
+    ...rules.map(([name, count]) => row(name, count)),
     '',
   ];
   process.stderr.write(lines.join('\n'));
 }
 
-const program = createCommand('start', 'Run the main job on this machine: load the export and report the raw catalogue.')
-  .option('--data <dir>', 'export folder (Products.csv, Images.csv, images/); default $MARKETPLACE_DATA')
+const program = createCommand('start', 'Run the main job on this machine: load the export, clean it, pin a snapshot, report the catalogue.')
+  .option('--data <dir>', 'export folder (Products.csv, Images.csv, images/) to load first; default $MARKETPLACE_DATA, else what the raw tables hold')
   .option('--images-zip <path-or-url>', "the seed's image archive, if the images are not in <dir>/images")
-  .option('--batch-size <rows>', 'rows per upsert transaction', positiveInteger, 500)
+  .option('--batch-size <rows>', 'rows per transaction', positiveInteger, 500)
   .action(async (options: StartOptions) => {
     const data = options.data ?? process.env['MARKETPLACE_DATA'];
-    if (!data) throw new InputError('no data: give --data <dir> (for example --data ../shared/data) or set MARKETPLACE_DATA');
-    const load = await loadFromCommandLine(data, {
-      imagesZip: options.imagesZip,
-      batchSize: options.batchSize,
-      productsTable: 'products',
-      imagesTable: 'images',
+    const load = data
+      ? await loadFromCommandLine(data, { imagesZip: options.imagesZip, batchSize: options.batchSize, productsTable: 'products', imagesTable: 'images' })
+      : undefined;
+    const { clean, snapshot } = await withRuntime('start', async ({ db, store, log }) => {
+      const raw = await db.query<{ n: number }>('SELECT count(*) AS n FROM products_raw');
+      if ((raw.rows[0]?.n ?? 0) === 0) throw new InputError('no data: give --data <dir> (for example --data ../shared/data) or set MARKETPLACE_DATA');
+      const counts = await cleanCatalogue({ db, store, log, gazetteer: loadGazetteer(), batchSize: options.batchSize });
+      return { clean: counts, snapshot: await takeSnapshot(db, store) };
     });
-    const catalogue = await withRuntime('start', ({ db }) => describeRawCatalogue(db));
-    printReport(catalogue);
-    printSummary({ load, catalogue });
+    printReport(snapshot);
+    printSummary({ load, clean, snapshot: { id: snapshot.id, hash: snapshot.hash, products: snapshot.products, newListings: snapshot.newListings } });
   });
 
 await runMain(program);

@@ -75,6 +75,7 @@ describe('data:load on the command line', () => {
       [LOAD, ['--no-such-option'], /unknown option/],
       [LOAD, [fixture('export-7col')], /DATABASE_URL must be a postgres/, { DATABASE_URL: 'mysql://x' }],
       [START, [], /no data: give --data/],
+      ['components/clean/main.ts', ['--partition', '3/2'], /'3\/2' is not a partition k\/N/],
     ];
     for (const [script, args, message, extra] of cases) {
       const result = await run(script, args, { ...env, ...extra });
@@ -109,33 +110,42 @@ describe('data:load on the command line', () => {
     }
   });
 
-  it('npm start on the real export: every row accounted for, and a second run changes nothing', async () => {
+  it('npm start on the real export: every row accounted for by load and clean, and a second run changes nothing', async () => {
     const products = await lfRecords(path.join(SHARED_DATA, 'Products.csv'));
     const env = { MARKETPLACE_HOME: home.dir };
     const first = await run(START, ['--data', SHARED_DATA], env);
     assert.equal(first.code, 0, first.stderr);
-    const { load, catalogue } = summaryOf(first) as unknown as {
-      load: Record<string, Record<string, number>>;
-      catalogue: { products: number; images: number; rootCategories: Record<string, number> };
+    type Counts = Record<string, number>;
+    const { load, clean, snapshot } = summaryOf(first) as unknown as {
+      load: Record<string, Counts>;
+      clean: Record<string, Counts>;
+      snapshot: { id: string; hash: string; products: number };
     };
     assert.equal(load['products']?.['read'], products, 'one record per LF-terminated line, bare CRs notwithstanding');
     for (const table of ['products', 'images']) {
-      const counts = load[table]!;
-      assert.equal(counts['read'], (counts['loaded'] ?? 0) + (counts['refused'] ?? 0), `${table}: read = loaded + refused`);
-      assert.ok((counts['loaded'] ?? 0) > 0);
+      const loaded = load[table]!;
+      assert.equal(loaded['read'], (loaded['loaded'] ?? 0) + (loaded['refused'] ?? 0), `${table}: read = loaded + refused`);
+      const cleaned = clean[table]!;
+      assert.equal(cleaned['read'], loaded['loaded'], `${table}: clean reads every loaded row`);
+      assert.equal(cleaned['read'], (cleaned['upserted'] ?? 0) + (cleaned['quarantined'] ?? 0), `${table}: read = upserted + quarantined`);
     }
-    assert.equal(catalogue.products, load['products']?.['loaded']);
-    assert.equal(catalogue.images, load['images']?.['loaded']);
-    assert.equal(load['imageFiles']?.['missing'], load['images']?.['loaded'], 'the public export has no image files');
-    assert.ok(Object.keys(catalogue.rootCategories).length >= 10, 'root categories come out of the category paths');
+    assert.ok((clean['products']?.['upserted'] ?? 0) > 0.9 * products, 'most listings are clean');
+    assert.equal(clean['images']?.['upserted'], 0, 'the public export has no image files: every image row is quarantined');
+    assert.equal(snapshot.products, clean['products']?.['upserted']);
     assert.match(first.stderr, /root category\s+products/);
+    assert.match(first.stderr, /image_object_missing/);
 
-    const second = await run(LOAD, [SHARED_DATA], env);
-    assert.equal(second.code, 0, second.stderr);
-    const again = summaryOf(second);
+    const reload = await run(LOAD, [SHARED_DATA], env);
+    assert.equal(reload.code, 0, reload.stderr);
+    const again = summaryOf(reload);
     assert.equal(again['products']?.['unchanged'], load['products']?.['loaded']);
     assert.equal(again['products']?.['inserted'], 0);
-    assert.equal(again['products']?.['updated'], 0);
     assert.equal(again['images']?.['unchanged'], load['images']?.['loaded']);
+    const reclean = await run('components/clean/main.ts', [], env);
+    assert.equal(reclean.code, 0, reclean.stderr);
+    const recleaned = summaryOf(reclean) as unknown as { products: Counts; images: Counts; snapshot: { id: string; hash: string } };
+    assert.deepEqual(recleaned.products, { read: 0, upserted: 0, quarantined: 0 });
+    assert.deepEqual(recleaned.images, { read: 0, upserted: 0, quarantined: 0 });
+    assert.equal(recleaned.snapshot.hash, snapshot.hash, 'the same catalogue, the same snapshot');
   });
 });
