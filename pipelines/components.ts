@@ -39,12 +39,12 @@ export const clean = component({
 
 export const snapshot = component({
   name: 'snapshot',
-  description: 'Pins the catalogue as a snapshot (id, counts, content hash) that train reads.',
+  description: 'Pins the catalogue as a snapshot (id, counts, content hash) that train reads, with its EDA report.',
   image: 'marketplace-clean',
   command: [...node('clean'), 'snapshot'],
   inputs: {},
-  outputs: { snapshot: artifact.dataset(), newListings: param.integer() },
-  args: ({ outputs }) => ['--snapshot', outputs.snapshot, '--new-listings-out', outputs.newListings],
+  outputs: { snapshot: artifact.dataset(), newListings: param.integer(), eda: artifact.html() },
+  args: ({ outputs }) => ['--snapshot', outputs.snapshot, '--new-listings-out', outputs.newListings, '--report', outputs.eda],
   resources: { cpu: '1', memory: '2Gi' },
   platform: STORAGE,
 });

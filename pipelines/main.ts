@@ -6,6 +6,7 @@
  */
 import { cleanCatalogue } from '../components/clean/clean.js';
 import { loadGazetteer } from '../components/clean/gazetteer/index.js';
+import { publishReport } from '../components/clean/report.js';
 import { takeSnapshot, type Snapshot } from '../components/clean/snapshot.js';
 import { createCommand, InputError, positiveInteger, printSummary, runMain, withRuntime } from '../components/core/index.js';
 import { loadFromCommandLine } from '../components/load/main.js';
@@ -45,14 +46,16 @@ const program = createCommand('start', 'Run the main job on this machine: load t
     const load = data
       ? await loadFromCommandLine(data, { imagesZip: options.imagesZip, batchSize: options.batchSize, productsTable: 'products', imagesTable: 'images' })
       : undefined;
-    const { clean, snapshot } = await withRuntime('start', async ({ db, store, log }) => {
+    const { clean, snapshot, report } = await withRuntime('start', async ({ db, store, log }) => {
       const raw = await db.query<{ n: number }>('SELECT count(*) AS n FROM products_raw');
       if ((raw.rows[0]?.n ?? 0) === 0) throw new InputError('no data: give --data <dir> (for example --data ../shared/data) or set MARKETPLACE_DATA');
       const counts = await cleanCatalogue({ db, store, log, gazetteer: loadGazetteer(), batchSize: options.batchSize });
-      return { clean: counts, snapshot: await takeSnapshot(db, store) };
+      const taken = await takeSnapshot(db, store);
+      return { clean: counts, snapshot: taken, report: (await publishReport(db, store, taken)).uri };
     });
     printReport(snapshot);
-    printSummary({ load, clean, snapshot: { id: snapshot.id, hash: snapshot.hash, products: snapshot.products, newListings: snapshot.newListings } });
+    process.stderr.write(`EDA report (open in a browser): ${report}\n`);
+    printSummary({ load, clean, snapshot: { id: snapshot.id, hash: snapshot.hash, products: snapshot.products, newListings: snapshot.newListings }, report });
   });
 
 await runMain(program);

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { priceFences } from '../components/clean/outliers.js';
+import { topTerms } from '../components/clean/report.js';
 import { cleanText, parseCategory, parsePrice, parseTime, splitLocation, splitTitle } from '../components/clean/parse.js';
 
 describe('prices', () => {
@@ -72,6 +73,16 @@ describe('price outliers', () => {
     assert.ok(appliances.maxMinor > 110_00 && appliances.maxMinor < 1_000_00, `upper fence ${appliances.maxMinor}`);
     assert.ok(appliances.minMinor < 10_00 && appliances.minMinor > 50, `lower fence ${appliances.minMinor}`);
     assert.equal(fences.get('Tiny'), fences.get('*'), 'too few prices: the fence of all');
+  });
+});
+
+describe('top terms of the report', () => {
+  it('counts listings per word, leaves common words out, breaks ties alphabetically', () => {
+    assert.deepEqual(topTerms(['Oak desk, oak chair', 'Oak table and chair', 'the lamp'], 3), [
+      { term: 'oak', count: 2 },
+      { term: 'chair', count: 2 },
+      { term: 'desk', count: 1 },
+    ].sort((a, b) => b.count - a.count || (a.term < b.term ? -1 : 1)));
   });
 });
 

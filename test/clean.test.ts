@@ -10,6 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import sharp from 'sharp';
 import { cleanCatalogue, type CleanOptions } from '../components/clean/clean.js';
 import { loadGazetteer } from '../components/clean/gazetteer/index.js';
+import { publishReport } from '../components/clean/report.js';
 import { takeSnapshot } from '../components/clean/snapshot.js';
 import type { ArtifactStore, Database } from '../components/core/index.js';
 import { findExportFiles } from '../components/load/folder.js';
@@ -119,6 +120,18 @@ for (const combo of combos) {
       ]);
       const copy = await sharp(await store.get(images.rows[0]!.model_key)).metadata();
       assert.deepEqual([copy.width, copy.height, copy.format, copy.channels], [64, 64, 'jpeg', 3]);
+    });
+
+    it('writes a standalone EDA report of the snapshot to the artifact store', async () => {
+      const snapshot = await takeSnapshot(db, store);
+      const report = await publishReport(db, store, snapshot);
+      assert.ok(report.uri.endsWith(`/reports/${snapshot.id}/eda.html`));
+      const html = (await store.get(`reports/${snapshot.id}/eda.html`)).toString('utf8');
+      assert.equal(html, report.html);
+      assert.ok((html.match(/<svg /g) ?? []).length >= 6, 'one chart per figure');
+      assert.match(html, new RegExp(snapshot.id));
+      assert.match(html, /Listings on the map/);
+      assert.doesNotMatch(html, /<script|https?:\/\/(?!www\.w3\.org)/, 'standalone: no scripts, nothing fetched');
     });
 
     it('a second clean reads nothing and keeps the same snapshot', async () => {

@@ -7,11 +7,12 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { InvalidArgumentError } from 'commander';
-import { createCommand, positiveInteger, printSummary, runMain, withRuntime } from '../core/index.js';
+import { createCommand, positiveInteger, printSummary, runMain, withRuntime, type Runtime } from '../core/index.js';
 import { cleanCatalogue, type Partition } from './clean.js';
 import { loadGazetteer } from './gazetteer/index.js';
 import { DEFAULT_IMAGE_LIMITS } from './images.js';
-import { takeSnapshot, type Snapshot } from './snapshot.js';
+import { publishReport } from './report.js';
+import { SNAPSHOT_KEY, takeSnapshot, type Snapshot } from './snapshot.js';
 
 /** `k/N`: the rows whose id hashes to k of N partitions. */
 export function parsePartition(value: string): Partition {
@@ -22,19 +23,27 @@ export function parsePartition(value: string): Partition {
   return { index, count };
 }
 
-/** Writes a KFP output parameter file (the pipeline passes its path). */
-async function writeOutput(file: string | undefined, value: string | number): Promise<void> {
+/** Writes a KFP output file (the pipeline passes its path). */
+async function writeOutput(file: string | undefined, text: string): Promise<void> {
   if (!file) return;
   await mkdir(path.dirname(file), { recursive: true });
-  await writeFile(file, String(value));
+  await writeFile(file, text);
 }
 
-async function writeSnapshotOutputs(snapshot: Snapshot, options: { snapshot?: string; newListingsOut?: string }): Promise<void> {
-  if (options.snapshot) {
-    await mkdir(path.dirname(options.snapshot), { recursive: true });
-    await writeFile(options.snapshot, JSON.stringify(snapshot, null, 2));
-  }
-  await writeOutput(options.newListingsOut, snapshot.newListings);
+interface SnapshotOutputs {
+  snapshot?: string;
+  newListingsOut?: string;
+  report?: string;
+}
+
+/** Pins a snapshot, publishes its report, and writes the files a pipeline asked for. */
+async function snapshotAndReport(runtime: Runtime, outputs: SnapshotOutputs): Promise<{ snapshot: Snapshot; report: string }> {
+  const snapshot = await takeSnapshot(runtime.db, runtime.store);
+  const report = await publishReport(runtime.db, runtime.store, snapshot);
+  await writeOutput(outputs.snapshot, JSON.stringify(snapshot, null, 2));
+  await writeOutput(outputs.newListingsOut, String(snapshot.newListings));
+  await writeOutput(outputs.report, report.html);
+  return { snapshot, report: report.uri };
 }
 
 interface CleanCommandOptions {
@@ -45,6 +54,7 @@ interface CleanCommandOptions {
   cleanedOut?: string;
   snapshot?: string;
   newListingsOut?: string;
+  report?: string;
 }
 
 export function cleanCommand() {
@@ -56,9 +66,11 @@ export function cleanCommand() {
     .option('--cleaned-out <file>', 'write the number of rows cleaned or changed here (a pipeline output)')
     .option('--snapshot <file>', 'also write the snapshot description (JSON) here')
     .option('--new-listings-out <file>', 'write the number of listings new since the last snapshot here')
-    .addHelpText('after', '\nPrints one JSON line: {"products":{"read","upserted","quarantined"},"images":{…},"snapshot":{"id","hash"}}.')
+    .option('--report <file>', 'also write the EDA report (HTML) here')
+    .addHelpText('after', '\nPrints one JSON line: {"products":{"read","upserted","quarantined"},"images":{…},"snapshot":{"id","hash"},"report":"<uri>"}.')
     .action(async (options: CleanCommandOptions) => {
-      const summary = await withRuntime('clean', async ({ db, store, log }) => {
+      const summary = await withRuntime('clean', async (runtime) => {
+        const { db, store, log } = runtime;
         const gazetteer = loadGazetteer();
         const counts = await cleanCatalogue({
           db, store, log, gazetteer,
@@ -66,11 +78,10 @@ export function cleanCommand() {
           batchSize: options.batchSize,
           images: { size: options.imageSize, maxPixels: options.imageMaxPixels },
         });
-        await writeOutput(options.cleanedOut, counts.products.upserted + counts.images.upserted);
+        await writeOutput(options.cleanedOut, String(counts.products.upserted + counts.images.upserted));
         if (options.partition) return { ...counts, partition: `${options.partition.index}/${options.partition.count}` };
-        const snapshot = await takeSnapshot(db, store);
-        await writeSnapshotOutputs(snapshot, options);
-        return { ...counts, snapshot: { id: snapshot.id, hash: snapshot.hash, uri: store.uri(`snapshots/${snapshot.id}/snapshot.json`) } };
+        const { snapshot, report } = await snapshotAndReport(runtime, options);
+        return { ...counts, snapshot: { id: snapshot.id, hash: snapshot.hash, uri: store.uri(SNAPSHOT_KEY(snapshot.id)) }, report };
       });
       printSummary(summary);
     });
@@ -80,13 +91,10 @@ export function cleanCommand() {
     .description('Pin the catalogue as it is now (the same catalogue gives the same snapshot).')
     .option('--snapshot <file>', 'write the snapshot description (JSON) here (a pipeline output artifact)')
     .option('--new-listings-out <file>', 'write the number of listings new since the previous snapshot here')
-    .action(async (options: { snapshot?: string; newListingsOut?: string }) => {
-      const snapshot = await withRuntime('clean', async ({ db, store }) => {
-        const taken = await takeSnapshot(db, store);
-        await writeSnapshotOutputs(taken, options);
-        return taken;
-      });
-      printSummary({ snapshot: { id: snapshot.id, hash: snapshot.hash }, products: snapshot.products, newListings: snapshot.newListings });
+    .option('--report <file>', 'write the EDA report (HTML) here (a pipeline output artifact)')
+    .action(async (options: SnapshotOutputs) => {
+      const { snapshot, report } = await withRuntime('clean', (runtime) => snapshotAndReport(runtime, options));
+      printSummary({ snapshot: { id: snapshot.id, hash: snapshot.hash }, products: snapshot.products, newListings: snapshot.newListings, report });
     });
   return program;
 }
