@@ -60,7 +60,7 @@ export async function decodeImage(bytes: Buffer, limits: ImageLimits = DEFAULT_I
 
 function classify(message: string): Refusal {
   if (/pixel limit/i.test(message)) return { rule: 'image_too_large', reason: `image exceeds the pixel limit (${message})` };
-  if (/unsupported image format|Input buffer contains unsupported/i.test(message)) return { rule: 'image_not_an_image', reason: 'not an image sharp can read' };
+  if (/unsupported image format|Input buffer contains unsupported|Input Buffer is empty/i.test(message)) return { rule: 'image_not_an_image', reason: `not an image sharp can read (${message})` };
   if (/premature end|truncated|end of input|Corrupt JPEG/i.test(message)) return { rule: 'image_truncated', reason: `image is cut off (${message})` };
   return { rule: 'image_corrupt', reason: `image cannot be decoded (${message})` };
 }

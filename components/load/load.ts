@@ -7,7 +7,7 @@
 import pLimit from 'p-limit';
 import { Progress, upsertRows, type ArtifactStore, type Database, type Logger, type UpsertCounts } from '../core/index.js';
 import type { ImageFiles } from './image-files.js';
-import { IMAGES, normalizeRecord, PRODUCTS, rawHash, rawUpsertSpec, REFUSALS_UPSERT, toUpsertRow, type RawTableShape } from './raw-tables.js';
+import { IMAGES, normalizeRecord, PRODUCTS, rawHash, rawUpsertSpec, REFUSALS_UPSERT, storable, toUpsertRow, type RawTableShape } from './raw-tables.js';
 import type { RecordSource } from './sources.js';
 
 export interface TableCounts extends UpsertCounts {
@@ -89,7 +89,8 @@ async function loadTable(
   let rows: Record<string, unknown>[] = [];
   let refused = new Map<string, Record<string, unknown>>();
 
-  const refuse = (line: number, reason: string, raw: string) => {
+  const refuse = (line: number, reason: string, rawText: string) => {
+    const raw = storable(rawText);
     counts.refused += 1;
     const refusal = { source: source.label, line, reason };
     if (refusals.length < REFUSALS_IN_SUMMARY) refusals.push(refusal);

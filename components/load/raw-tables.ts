@@ -47,6 +47,11 @@ const ID = /^[A-Za-z0-9._=+@,-]{1,200}$/;
 
 export type Normalized = { ok: true; row: RawRow } | { ok: false; reason: string };
 
+/** Postgres text cannot hold NUL; it becomes U+FFFD (the replacement character), never a failed load. */
+export function storable(text: string): string {
+  return text.includes('\u0000') ? text.replace(/\u0000/g, '\uFFFD') : text;
+}
+
 /**
  * One record (column name -> text) to a raw row. Known columns go to their own column, unknown ones
  * to `extra` (kept, never dropped), index columns are dropped. Empty text is NULL, as pandas wrote it.
@@ -63,7 +68,7 @@ export function normalizeRecord(
   for (const column of known) values[column] = null;
   for (const [name, value] of Object.entries(record)) {
     if (isIndexColumn(name)) continue;
-    const text = value === null || value === '' ? null : value;
+    const text = value === null || value === '' ? null : storable(value);
     if (known.has(name)) values[name] = text;
     else extra[name] = text;
   }
