@@ -3,9 +3,7 @@
  * by Vega-Lite and rendered to SVG by Vega on the server: price distribution per root category,
  * listings on a map, category counts, text lengths, image sizes, top terms, quarantine rules.
  */
-import * as vega from 'vega';
-import { compile, type TopLevelSpec } from 'vega-lite';
-import type { ArtifactStore, Database } from '../core/index.js';
+import { chartSvg as svg, htmlReport, type ArtifactStore, type Database, type Figure } from '../core/index.js';
 import type { Snapshot } from './snapshot.js';
 
 /** Rows drawn per chart at most: the report stays a few hundred kilobytes at any catalogue size. */
@@ -14,25 +12,6 @@ const SAMPLE = 5000;
 const STOPWORDS = new Set(
   'the and for with you are this that from have has all any can but not was its our your per will just one two new used good great very also more only some into out off use set size sale each like well comes come please collection collect condition phone email item items excellent'.split(' '),
 );
-
-async function svg(spec: TopLevelSpec): Promise<string> {
-  // Category names are long ("Phones, Mobile Phones & Telecoms"): let axis labels use the room.
-  const withConfig = { ...spec, config: { axis: { labelLimit: 260 } } } as TopLevelSpec;
-  const view = new vega.View(vega.parse(compile(withConfig).spec), { renderer: 'none' });
-  try {
-    return await view.toSVG();
-  } finally {
-    view.finalize();
-  }
-}
-
-const escapeHtml = (text: string) => text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-
-interface Figure {
-  title: string;
-  note: string;
-  body: string;
-}
 
 export async function edaReport(db: Database, snapshot: Snapshot): Promise<string> {
   // A stable sample: the same catalogue draws the same rows (order by a hash of the id, not random()).
@@ -134,22 +113,19 @@ export function topTerms(texts: readonly string[], count: number): { term: strin
 }
 
 function page(snapshot: Snapshot, figures: Figure[]): string {
-  const sections = figures
-    .map((f) => `<section><h2>${escapeHtml(f.title)}</h2><p>${escapeHtml(f.note)}</p>${f.body}</section>`)
-    .join('\n');
-  return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Catalogue ${escapeHtml(snapshot.id)}: exploratory report</title>
-<style>body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#222}h2{margin-top:2.5rem}
-table{border-collapse:collapse}td,th{padding:.2rem .8rem;border-bottom:1px solid #ddd;text-align:left}svg{max-width:100%;height:auto}</style></head>
-<body><h1>Catalogue ${escapeHtml(snapshot.id)}</h1>
-<table><tr><th>snapshot hash</th><td><code>${escapeHtml(snapshot.hash)}</code></td></tr>
-<tr><th>taken</th><td>${escapeHtml(snapshot.createdAt)}</td></tr>
-<tr><th>products</th><td>${snapshot.products}</td></tr><tr><th>images</th><td>${snapshot.productImages}</td></tr>
-<tr><th>in quarantine</th><td>${snapshot.quarantined}</td></tr><tr><th>placed on the map</th><td>${snapshot.counts.located}</td></tr></table>
-${sections}
-<p><small>Charts: Vega-Lite, rendered to SVG. Place names and coordinates: GeoNames (CC BY 4.0).</small></p>
-</body></html>
-`;
+  return htmlReport({
+    title: `Catalogue ${snapshot.id}`,
+    facts: [
+      ['snapshot hash', snapshot.hash],
+      ['taken', snapshot.createdAt],
+      ['products', snapshot.products],
+      ['images', snapshot.productImages],
+      ['in quarantine', snapshot.quarantined],
+      ['placed on the map', snapshot.counts.located],
+    ],
+    figures,
+    footer: 'Charts: Vega-Lite, rendered to SVG. Place names and coordinates: GeoNames (CC BY 4.0).',
+  });
 }
 
 export const REPORT_KEY = (snapshotId: string) => `reports/${snapshotId}/eda.html`;

@@ -11,3 +11,6 @@ export * from './cli.js';
 export * from './db/index.js';
 export * from './artifacts/index.js';
 export * from './runtime.js';
+export * from './profile.js';
+export * from './serving.js';
+export * from './report-html.js';

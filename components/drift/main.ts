@@ -1,0 +1,57 @@
+/**
+ * `npm run drift`: are new listings still like the ones the production model learnt from?
+ * Writes the verdict for the pipeline (`--drifted-out`), the statistics (`--metrics`) and prints one
+ * JSON line: {"drifted", "reason", "psi": {"category", "price", "textLength"}, …}.
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { InvalidArgumentError } from 'commander';
+import { createCommand, printSummary, runMain, withRuntime } from '../core/index.js';
+import { checkDrift, driftReport, type DriftVerdict } from './drift.js';
+
+function threshold(value: string): number {
+  const parsed = Number(value);
+  if (!(parsed > 0)) throw new InvalidArgumentError(`'${value}' is not a positive number.`);
+  return parsed;
+}
+
+async function writeOutput(file: string | undefined, text: string): Promise<void> {
+  if (!file) return;
+  await mkdir(path.dirname(file), { recursive: true });
+  await writeFile(file, text);
+}
+
+/** The statistics as KFP system.Metrics scalars (name, numberValue). */
+export function metricsOf(verdict: DriftVerdict): { metrics: { name: string; numberValue: number }[] } {
+  const metrics = [
+    { name: 'drifted', numberValue: verdict.drifted ? 1 : 0 },
+    { name: 'new_listings', numberValue: verdict.newListings },
+    { name: 'threshold', numberValue: verdict.threshold },
+  ];
+  if (verdict.psi) for (const [name, value] of Object.entries(verdict.psi)) metrics.push({ name: `psi_${name}`, numberValue: Number(value.toFixed(6)) });
+  return { metrics };
+}
+
+export function driftCommand() {
+  return createCommand('drift', 'Compare new listings with the production model’s training profile (population stability index).')
+    .option('--snapshot <file>', 'the snapshot the pipeline pinned (read for its id only)')
+    .option('--threshold <psi>', 'PSI above which a feature has drifted', threshold, 0.2)
+    .option('--min-new-listings <n>', 'fewer new listings than this are no evidence of drift', (v) => Math.max(1, Math.floor(Number(v))), 50)
+    .option('--drifted-out <file>', 'write true or false here (a pipeline output)')
+    .option('--metrics <file>', 'write the statistics here (KFP system.Metrics JSON)')
+    .option('--report <file>', 'write the HTML report here')
+    .action(async (options: { threshold: number; minNewListings: number; driftedOut?: string; metrics?: string; report?: string }) => {
+      const verdict = await withRuntime('drift', async ({ db, store, log }) => {
+        const result = await checkDrift({ db, store, threshold: options.threshold, minNewListings: options.minNewListings });
+        log.info(result, result.reason);
+        return result;
+      });
+      await writeOutput(options.driftedOut, String(verdict.drifted));
+      await writeOutput(options.metrics, JSON.stringify(metricsOf(verdict), null, 2));
+      if (options.report) await writeOutput(options.report, await driftReport(verdict));
+      printSummary(verdict);
+    });
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) await runMain(driftCommand());

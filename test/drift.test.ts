@@ -1,0 +1,139 @@
+/**
+ * Drift: the PSI statistics on a shifted and an unshifted sample, and the verdict of the component
+ * against the catalogue and the production record.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { buildProfile, profileShift, psi, SERVING_KEY, type ArtifactStore, type Database, type ProfileRow } from '../components/core/index.js';
+import { checkDrift, PROFILE_FILE } from '../components/drift/drift.js';
+import { databaseBackends, REPO_ROOT, storeBackends, tempDir } from './helpers.js';
+
+/** A small seeded generator (mulberry32): the same samples every run. */
+function random(seed: number): () => number {
+  let a = seed;
+  return () => {
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const ROOTS = ['Appliances', 'Home & Garden', 'Phones', 'Video Games', 'Other Goods'];
+
+function sample(seed: number, count: number, shift: { roots?: string[]; priceFactor?: number } = {}): ProfileRow[] {
+  const next = random(seed);
+  const roots = shift.roots ?? ROOTS;
+  return Array.from({ length: count }, () => ({
+    root: roots[Math.floor(next() * roots.length)]!,
+    priceMinor: Math.round(10 ** (2 + next() * 3) * (shift.priceFactor ?? 1)), // £1 to £1,000
+    textLength: Math.round(40 + next() * 400),
+  }));
+}
+
+describe('population stability index', () => {
+  it('is zero for identical shares and grows with the shift', () => {
+    assert.equal(psi([0.5, 0.5], [0.5, 0.5]), 0);
+    assert.ok(psi([0.5, 0.5], [0.6, 0.4]) < psi([0.5, 0.5], [0.9, 0.1]));
+    assert.ok(Number.isFinite(psi([0.5, 0.5, 0], [0.4, 0.4, 0.2])), 'an empty training bin does not make it infinite');
+  });
+
+  it('stays low for another draw of the training distribution and flags a shifted one', () => {
+    const profile = buildProfile(sample(1, 2000), 'snap-a', '2026-01-01T00:00:00Z');
+    const same = profileShift(profile, sample(2, 500));
+    for (const [feature, value] of Object.entries(same)) assert.ok(value < 0.1, `${feature} PSI ${value} on an unshifted sample`);
+    const shifted = profileShift(profile, sample(3, 500, { roots: ['Phones', 'Phones', 'Video Games'], priceFactor: 10 }));
+    assert.ok(shifted.category > 0.2, `category PSI ${shifted.category}`);
+    assert.ok(shifted.price > 0.2, `price PSI ${shifted.price}`);
+    assert.ok(shifted.textLength < 0.1, 'text lengths did not move');
+  });
+});
+
+describe('the drift component', () => {
+  let db: Database;
+  let store: ArtifactStore;
+  const disposers: (() => Promise<void>)[] = [];
+  before(async () => {
+    const opened = await databaseBackends[1]!.open();
+    const storeOpened = await storeBackends[1]!.open();
+    ({ db } = opened);
+    ({ store } = storeOpened);
+    disposers.push(opened.dispose, storeOpened.dispose);
+  });
+  after(async () => {
+    for (const dispose of disposers) await dispose();
+  });
+
+  let counter = 0;
+  async function insert(rows: ProfileRow[]): Promise<void> {
+    for (const row of rows) {
+      counter += 1;
+      await db.query(
+        `INSERT INTO products (id, raw_hash, title, description, text_clean, root_category, category_path, price_minor, currency)
+         VALUES ($1, 'h', 't', 'd', repeat('x', $2::int), $3, '[]'::jsonb, $4, 'GBP')`,
+        [`p${counter}`, row.textLength, row.root, row.priceMinor],
+      );
+    }
+  }
+
+  it('says drifted when nothing is in production yet', async () => {
+    await insert(sample(10, 300));
+    const verdict = await checkDrift({ db, store, threshold: 0.2 });
+    assert.equal(verdict.drifted, true);
+    assert.match(verdict.reason, /no model in production/);
+  });
+
+  it('compares the listings changed after training with the production model’s profile', async () => {
+    const trainedAt = new Date().toISOString();
+    const profile = buildProfile(sample(10, 300), 'snap-trained', trainedAt);
+    await store.put(`models/m1/${PROFILE_FILE}`, JSON.stringify(profile));
+    await store.put(SERVING_KEY, JSON.stringify({ model: { version: 'm1', key: 'models/m1' }, snapshotId: 'snap-trained', deployedAt: trainedAt }));
+    await new Promise((resolve) => setTimeout(resolve, 5));
+
+    const none = await checkDrift({ db, store, threshold: 0.2 });
+    assert.deepEqual([none.drifted, none.newListings], [false, 0]);
+    assert.match(none.reason, /fewer than the 50/);
+
+    await insert(sample(11, 200));
+    const same = await checkDrift({ db, store, threshold: 0.2 });
+    assert.equal(same.drifted, false, same.reason);
+    assert.equal(same.newListings, 200);
+
+    await insert(sample(12, 400, { roots: ['Phones'], priceFactor: 20 }));
+    const shifted = await checkDrift({ db, store, threshold: 0.2 });
+    assert.equal(shifted.drifted, true);
+    assert.match(shifted.reason, /drift: category PSI [\d.]+, price PSI [\d.]+ above 0.2/);
+  });
+
+  it('refuses a malformed production record rather than calling it "none"', async () => {
+    await store.put(SERVING_KEY, '{"model": 3}');
+    await assert.rejects(checkDrift({ db, store, threshold: 0.2 }), /is not a serving record/);
+  });
+});
+
+describe('drift on the command line', () => {
+  it('writes the verdict, the metrics and the report for the pipeline', async () => {
+    const tmp = await tempDir('drift-cli-');
+    try {
+      const out = (name: string) => path.join(tmp.dir, 'out', name);
+      const result = spawnSync(
+        process.execPath,
+        ['--import', 'tsx', path.join(REPO_ROOT, 'components', 'drift', 'main.ts'), '--drifted-out', out('drifted'), '--metrics', out('metrics.json'), '--report', out('report.html')],
+        { cwd: REPO_ROOT, encoding: 'utf8', env: { ...process.env, MARKETPLACE_HOME: path.join(tmp.dir, 'home'), LOG_LEVEL: 'warn' } },
+      );
+      assert.equal(result.status, 0, result.stderr);
+      assert.equal((JSON.parse(result.stdout) as { drifted: boolean }).drifted, true);
+      assert.equal(await readFile(out('drifted'), 'utf8'), 'true');
+      const metrics = JSON.parse(await readFile(out('metrics.json'), 'utf8')) as { metrics: { name: string; numberValue: number }[] };
+      assert.deepEqual(metrics.metrics.find((m) => m.name === 'drifted'), { name: 'drifted', numberValue: 1 });
+      assert.match(await readFile(out('report.html'), 'utf8'), /<h1>Drift: drifted<\/h1>/);
+      const bad = spawnSync(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'components', 'drift', 'main.ts'), '--threshold', '-1'], { cwd: REPO_ROOT, encoding: 'utf8' });
+      assert.equal(bad.status, 2);
+    } finally {
+      await tmp.remove();
+    }
+  });
+});
