@@ -8,7 +8,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { InvalidArgumentError } from 'commander';
 import { createCommand, positiveInteger, printSummary, runMain, withRuntime, type Runtime } from '../core/index.js';
-import { cleanCatalogue, type Partition } from './clean.js';
+import { cleanCatalogue, cleanImages, type Partition } from './clean.js';
 import { loadGazetteer } from './gazetteer/index.js';
 import { DEFAULT_IMAGE_LIMITS } from './images.js';
 import { publishReport } from './report.js';
@@ -88,12 +88,17 @@ export function cleanCommand() {
 
   program
     .command('snapshot')
-    .description('Pin the catalogue as it is now (the same catalogue gives the same snapshot).')
+    .description('Pin the catalogue as it is now (the same catalogue gives the same snapshot), after the partitions are cleaned.')
     .option('--snapshot <file>', 'write the snapshot description (JSON) here (a pipeline output artifact)')
     .option('--new-listings-out <file>', 'write the number of listings new since the previous snapshot here')
     .option('--report <file>', 'write the EDA report (HTML) here (a pipeline output artifact)')
     .action(async (options: SnapshotOutputs) => {
-      const { snapshot, report } = await withRuntime('clean', (runtime) => snapshotAndReport(runtime, options));
+      const { snapshot, report } = await withRuntime('clean', async (runtime) => {
+        // Partitions clean side by side: an image whose product was cleaned in another partition was
+        // refused for now ("product not in the catalogue"); one pass over all images picks it up.
+        await cleanImages({ ...runtime, gazetteer: loadGazetteer() });
+        return snapshotAndReport(runtime, options);
+      });
       printSummary({ snapshot: { id: snapshot.id, hash: snapshot.hash }, products: snapshot.products, newListings: snapshot.newListings, report });
     });
   return program;
