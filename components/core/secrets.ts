@@ -9,6 +9,7 @@ const SECRET_ENV_NAMES = [
   'AWS_SESSION_TOKEN',
   'PGPASSWORD',
   'DATABASE_PASSWORD',
+  'KFP_TOKEN',
 ] as const;
 
 const MASK = '***';
