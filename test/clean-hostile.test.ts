@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { stringify } from 'csv-stringify/sync';
 import fc from 'fast-check';
 import sharp from 'sharp';
@@ -19,7 +19,7 @@ import { folderImages } from '../components/load/image-files.js';
 import { loadRaw } from '../components/load/load.js';
 import { IMAGES, PRODUCTS } from '../components/load/raw-tables.js';
 import { csvSource } from '../components/load/sources.js';
-import { databaseBackends, freshPostgresDatabase, REPO_ROOT, SHARED_DATA, silentLog, storeBackends, tempDir } from './helpers.js';
+import { databaseBackends, freshPostgresDatabase, REPO_ROOT, SHARED_DATA, silentLog, storeBackends, suiteStorage, tempDir } from './helpers.js';
 
 const HEADER = ['', 'id', 'product_name', 'category', 'product_description', 'price', 'location'];
 
@@ -34,23 +34,12 @@ async function loadExport(db: Database, store: ArtifactStore, dir: string) {
 }
 
 describe('clean on hostile rows', () => {
-  let db: Database;
-  let store: ArtifactStore;
-  const disposers: (() => Promise<void>)[] = [];
-  before(async () => {
-    const opened = await databaseBackends[1]!.open();
-    const storeOpened = await storeBackends[1]!.open();
-    ({ db } = opened);
-    ({ store } = storeOpened);
-    disposers.push(opened.dispose, storeOpened.dispose);
-  });
-  after(async () => {
-    for (const dispose of disposers) await dispose();
-  });
+  const storage = suiteStorage(databaseBackends[1]!, storeBackends[1]!);
 
   it('accounts for every row of a file of hostile and random rows, and keeps the catalogue clean', async () => {
+    const { db, store } = storage;
     const tmp = await tempDir('hostile-');
-    disposers.push(tmp.remove);
+    storage.defer(tmp.remove);
     const dir = path.join(tmp.dir, 'export');
     await mkdir(path.join(dir, 'images'), { recursive: true });
     const good = (id: string, overrides: Partial<Record<string, string>> = {}) => {

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { appendFile, cp, mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import sharp from 'sharp';
 import { cleanCatalogue, type CleanOptions } from '../components/clean/clean.js';
 import { loadGazetteer } from '../components/clean/gazetteer/index.js';
@@ -18,7 +18,7 @@ import { folderImages } from '../components/load/image-files.js';
 import { loadRaw } from '../components/load/load.js';
 import { IMAGES, PRODUCTS } from '../components/load/raw-tables.js';
 import { csvSource } from '../components/load/sources.js';
-import { databaseBackends, REPO_ROOT, silentLog, storeBackends, tempDir } from './helpers.js';
+import { databaseBackends, REPO_ROOT, silentLog, storeBackends, suiteStorage, tempDir } from './helpers.js';
 
 const LIMITS = { size: 64, maxPixels: 1_000_000 };
 
@@ -56,25 +56,19 @@ const combos = [
 
 for (const combo of combos) {
   describe(`clean on ${combo.db.name} + ${combo.store.name}`, () => {
+    const storage = suiteStorage(combo.db, combo.store);
     let db: Database;
     let store: ArtifactStore;
     let dir: string;
     let options: CleanOptions;
-    const disposers: (() => Promise<void>)[] = [];
     before(async () => {
-      const opened = await combo.db.open();
-      const storeOpened = await combo.store.open();
+      ({ db, store } = storage);
       const tmp = await tempDir();
-      ({ db } = opened);
-      ({ store } = storeOpened);
-      disposers.push(opened.dispose, storeOpened.dispose, tmp.remove);
+      storage.defer(tmp.remove);
       dir = path.join(tmp.dir, 'export');
       await exportWithImageKinds(dir);
       await load(db, store, dir);
       options = { db, store, log: silentLog, gazetteer: loadGazetteer(), images: LIMITS, batchSize: 2 };
-    });
-    after(async () => {
-      for (const dispose of disposers) await dispose();
     });
 
     it('cleans every raw row into the catalogue or quarantine, with the rule that caught it', async () => {

@@ -6,10 +6,10 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { after, before, describe, it } from 'node:test';
-import { buildProfile, profileShift, psi, SERVING_KEY, type ArtifactStore, type Database, type ProfileRow } from '../components/core/index.js';
+import { describe, it } from 'node:test';
+import { buildProfile, profileShift, psi, SERVING_KEY, type ProfileRow } from '../components/core/index.js';
 import { checkDrift, PROFILE_FILE } from '../components/drift/drift.js';
-import { databaseBackends, REPO_ROOT, storeBackends, tempDir } from './helpers.js';
+import { databaseBackends, REPO_ROOT, storeBackends, suiteStorage, tempDir } from './helpers.js';
 
 /** A small seeded generator (mulberry32): the same samples every run. */
 function random(seed: number): () => number {
@@ -53,25 +53,13 @@ describe('population stability index', () => {
 });
 
 describe('the drift component', () => {
-  let db: Database;
-  let store: ArtifactStore;
-  const disposers: (() => Promise<void>)[] = [];
-  before(async () => {
-    const opened = await databaseBackends[1]!.open();
-    const storeOpened = await storeBackends[1]!.open();
-    ({ db } = opened);
-    ({ store } = storeOpened);
-    disposers.push(opened.dispose, storeOpened.dispose);
-  });
-  after(async () => {
-    for (const dispose of disposers) await dispose();
-  });
+  const storage = suiteStorage(databaseBackends[1]!, storeBackends[1]!);
 
   let counter = 0;
   async function insert(rows: ProfileRow[]): Promise<void> {
     for (const row of rows) {
       counter += 1;
-      await db.query(
+      await storage.db.query(
         `INSERT INTO products (id, raw_hash, title, description, text_clean, root_category, category_path, price_minor, currency)
          VALUES ($1, 'h', 't', 'd', repeat('x', $2::int), $3, '[]'::jsonb, $4, 'GBP')`,
         [`p${counter}`, row.textLength, row.root, row.priceMinor],
@@ -81,7 +69,7 @@ describe('the drift component', () => {
 
   it('says drifted when nothing is in production yet', async () => {
     await insert(sample(10, 300));
-    const verdict = await checkDrift({ db, store, threshold: 0.2 });
+    const verdict = await checkDrift({ db: storage.db, store: storage.store, threshold: 0.2 });
     assert.equal(verdict.drifted, true);
     assert.match(verdict.reason, /no model in production/);
   });
@@ -89,28 +77,28 @@ describe('the drift component', () => {
   it('compares the listings changed after training with the production model’s profile', async () => {
     const trainedAt = new Date().toISOString();
     const profile = buildProfile(sample(10, 300), 'snap-trained', trainedAt);
-    await store.put(`models/m1/${PROFILE_FILE}`, JSON.stringify(profile));
-    await store.put(SERVING_KEY, JSON.stringify({ model: { version: 'm1', key: 'models/m1' }, snapshotId: 'snap-trained', deployedAt: trainedAt }));
+    await storage.store.put(`models/m1/${PROFILE_FILE}`, JSON.stringify(profile));
+    await storage.store.put(SERVING_KEY, JSON.stringify({ model: { version: 'm1', key: 'models/m1' }, snapshotId: 'snap-trained', deployedAt: trainedAt }));
     await new Promise((resolve) => setTimeout(resolve, 5));
 
-    const none = await checkDrift({ db, store, threshold: 0.2 });
+    const none = await checkDrift({ db: storage.db, store: storage.store, threshold: 0.2 });
     assert.deepEqual([none.drifted, none.newListings], [false, 0]);
     assert.match(none.reason, /fewer than the 50/);
 
     await insert(sample(11, 200));
-    const same = await checkDrift({ db, store, threshold: 0.2 });
+    const same = await checkDrift({ db: storage.db, store: storage.store, threshold: 0.2 });
     assert.equal(same.drifted, false, same.reason);
     assert.equal(same.newListings, 200);
 
     await insert(sample(12, 400, { roots: ['Phones'], priceFactor: 20 }));
-    const shifted = await checkDrift({ db, store, threshold: 0.2 });
+    const shifted = await checkDrift({ db: storage.db, store: storage.store, threshold: 0.2 });
     assert.equal(shifted.drifted, true);
     assert.match(shifted.reason, /drift: category PSI [\d.]+, price PSI [\d.]+ above 0.2/);
   });
 
   it('refuses a malformed production record rather than calling it "none"', async () => {
-    await store.put(SERVING_KEY, '{"model": 3}');
-    await assert.rejects(checkDrift({ db, store, threshold: 0.2 }), /is not a serving record/);
+    await storage.store.put(SERVING_KEY, '{"model": 3}');
+    await assert.rejects(checkDrift({ db: storage.db, store: storage.store, threshold: 0.2 }), /is not a serving record/);
   });
 });
 

@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { after, before } from 'node:test';
 import pg from 'pg';
 import {
   createLogger,
@@ -149,3 +150,37 @@ export async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
 export const REPO_ROOT = path.resolve(import.meta.dirname, '..');
 /** The real Gumtree export shared beside the repository (CI has a copy). */
 export const SHARED_DATA = process.env['MARKETPLACE_DATA'] ?? path.resolve(REPO_ROOT, '..', 'shared', 'data');
+
+/**
+ * A database and an artifact store of the given backends, opened before a suite's tests and disposed
+ * after them, with whatever else the suite hands to `defer` (disposed in reverse order).
+ */
+export function suiteStorage(databaseBackend: DatabaseBackend, storeBackend: StoreBackend) {
+  let opened: { db: Database; store: ArtifactStore } | undefined;
+  const disposers: (() => Promise<void>)[] = [];
+  before(async () => {
+    const database = await databaseBackend.open();
+    disposers.push(database.dispose);
+    const store = await storeBackend.open();
+    disposers.push(store.dispose);
+    opened = { db: database.db, store: store.store };
+  });
+  after(async () => {
+    for (const dispose of disposers.reverse()) await dispose();
+  });
+  const get = () => {
+    if (!opened) throw new Error('suiteStorage is only open inside the suite’s tests');
+    return opened;
+  };
+  return {
+    get db() {
+      return get().db;
+    },
+    get store() {
+      return get().store;
+    },
+    defer(dispose: () => Promise<void>) {
+      disposers.push(dispose);
+    },
+  };
+}

@@ -4,7 +4,7 @@ import { cp, mkdir, readFile, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import pg from 'pg';
 import yazl from 'yazl';
 import { InputError, type ArtifactStore, type Database } from '../components/core/index.js';
@@ -13,7 +13,7 @@ import { folderImages, zipImages, type ImageFiles } from '../components/load/ima
 import { loadRaw, rawImageKey } from '../components/load/load.js';
 import { IMAGES, PRODUCTS } from '../components/load/raw-tables.js';
 import { csvSource, postgresTableSource } from '../components/load/sources.js';
-import { databaseBackends, freshPostgresDatabase, REPO_ROOT, silentLog, storeBackends, tempDir } from './helpers.js';
+import { databaseBackends, freshPostgresDatabase, REPO_ROOT, silentLog, storeBackends, suiteStorage, tempDir } from './helpers.js';
 
 const fixture = (name: string) => path.join(REPO_ROOT, 'test', 'fixtures', name);
 
@@ -51,23 +51,17 @@ const combos = [
 
 for (const combo of combos) {
   describe(`loading an export into ${combo.db.name} + ${combo.store.name}`, () => {
+    const storage = suiteStorage(combo.db, combo.store);
     let db: Database;
     let store: ArtifactStore;
-    const disposers: (() => Promise<void>)[] = [];
     let dir: string;
     let images: Map<string, Buffer>;
     before(async () => {
-      const opened = await combo.db.open();
-      const storeOpened = await combo.store.open();
+      ({ db, store } = storage);
       const tmp = await tempDir();
-      ({ db } = opened);
-      ({ store } = storeOpened);
-      disposers.push(opened.dispose, storeOpened.dispose, tmp.remove);
+      storage.defer(tmp.remove);
       dir = path.join(tmp.dir, 'export');
       images = await exportWithImages('export-7col', dir);
-    });
-    after(async () => {
-      for (const dispose of disposers) await dispose();
     });
 
     it('accounts for every row: read = loaded + refused, each refusal stored with its line and reason', async () => {
@@ -125,19 +119,10 @@ for (const combo of combos) {
 }
 
 describe("loading from the seed's own sources", () => {
+  const storage = suiteStorage(databaseBackends[0]!, storeBackends[1]!);
   let db: Database;
   let store: ArtifactStore;
-  const disposers: (() => Promise<void>)[] = [];
-  before(async () => {
-    const opened = await databaseBackends[0]!.open();
-    const storeOpened = await storeBackends[1]!.open();
-    ({ db } = opened);
-    ({ store } = storeOpened);
-    disposers.push(opened.dispose, storeOpened.dispose);
-  });
-  after(async () => {
-    for (const dispose of disposers) await dispose();
-  });
+  before(() => void ({ db, store } = storage));
 
   it('--from postgres: copies the products and images tables; the same content loaded from CSV is unchanged', async () => {
     const files = await findExportFiles(fixture('export-10col'));
@@ -149,7 +134,7 @@ describe("loading from the seed's own sources", () => {
     assert.equal(fromCsv.products.inserted, 2);
 
     const source = await freshPostgresDatabase();
-    disposers.push(source.drop);
+    storage.defer(source.drop);
     const client = new pg.Client({ connectionString: source.url });
     await client.connect();
     // The seed's tables: a uuid-free schema with a pandas `index` column, as to_sql wrote it.
@@ -185,7 +170,7 @@ describe("loading from the seed's own sources", () => {
 
   it('--images-zip over HTTP: streams the archive and stores the files its rows name', async () => {
     const tmp = await tempDir('zip-');
-    disposers.push(tmp.remove);
+    storage.defer(tmp.remove);
     const zip = new yazl.ZipFile();
     const bytes = new Map([['j1', randomBytes(3000)], ['j2', randomBytes(4000)]]);
     for (const [id, data] of bytes) zip.addBuffer(data, `images/${id}.jpg`);
@@ -202,7 +187,7 @@ describe("loading from the seed's own sources", () => {
       response.writeHead(200, { 'content-length': data.length }).end(data);
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    disposers.push(() => new Promise((resolve) => server.close(() => resolve())));
+    storage.defer(() => new Promise((resolve) => server.close(() => resolve())));
     const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 
     const files = await findExportFiles(fixture('export-10col'));

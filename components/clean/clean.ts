@@ -10,7 +10,7 @@ import type { Gazetteer } from './gazetteer/index.js';
 import { decodeImage, DEFAULT_IMAGE_LIMITS, type ImageLimits } from './images.js';
 import { priceFences, type PriceFence } from './outliers.js';
 import { parseCategory, parsePrice } from './parse.js';
-import { cleanProduct, type Product, type RawProduct } from './products.js';
+import { cleanProduct, type RawProduct } from './products.js';
 
 export interface Partition {
   index: number;
@@ -117,45 +117,77 @@ async function writeBatch(
   if (cleanedIds.length > 0) await tx.query('DELETE FROM quarantine WHERE source = $1 AND source_id = ANY($2::text[])', [source, cleanedIds]);
 }
 
-export async function cleanProducts(options: CleanOptions): Promise<StepCounts> {
-  const { db, log, gazetteer } = options;
-  const batchSize = options.batchSize ?? 1000;
-  const fences = await loadFences(db);
+interface BatchStep<R extends { id: string }> {
+  db: Database;
+  log: Logger;
+  task: string;
+  spec: UpsertSpec;
+  source: 'products_raw' | 'images_raw';
+  /** The next raw rows to look at: ids after `after`, at most `limit`, in id order. */
+  select(after: string, limit: number): Promise<R[]>;
+  /** What each row becomes: catalogue rows and quarantine entries. */
+  decide(rows: R[]): Promise<{ cleaned: Record<string, unknown>[]; quarantined: Quarantined[] }>;
+  batchSize: number;
+}
+
+/** Walks the raw rows in id order, a batch at a time, each batch written in one transaction. */
+async function inBatches<R extends { id: string }>(step: BatchStep<R>): Promise<StepCounts> {
   const counts: StepCounts = { read: 0, upserted: 0, quarantined: 0 };
-  const progress = new Progress(log, 'clean products');
-  const part = partitionClause(options.partition, 3);
+  const progress = new Progress(step.log, step.task);
   let last = '';
   for (;;) {
-    const batch = await db.query<RawProduct & { raw: unknown }>(
-      `SELECT r.id, r.product_name, r.category, r.product_description, r.price, r.location, r.url, r.page_id,
-              r.create_time, r.content_hash, to_jsonb(r) AS raw
-         FROM products_raw r
-         LEFT JOIN products p ON p.id = r.id
-         LEFT JOIN quarantine q ON q.source = 'products_raw' AND q.source_id = r.id
-        WHERE r.id > $1
-          AND p.raw_hash IS DISTINCT FROM r.content_hash
-          AND q.raw_hash IS DISTINCT FROM r.content_hash${part.sql}
-        ORDER BY r.id
-        LIMIT $2`,
-      [last, batchSize, ...part.params],
-    );
-    if (batch.rows.length === 0) break;
-    const cleaned: Product[] = [];
-    const quarantined: Quarantined[] = [];
-    for (const raw of batch.rows) {
-      const result = cleanProduct(raw, fences, gazetteer);
-      if (result.ok) cleaned.push(result.product);
-      else quarantined.push({ source: 'products_raw', source_id: raw.id, raw_hash: raw.content_hash, rule: result.rule, reason: result.reason, raw: raw.raw });
-    }
-    await db.transaction((tx) => writeBatch(tx, PRODUCTS_UPSERT, 'products_raw', cleaned as unknown as Record<string, unknown>[], quarantined));
-    counts.read += batch.rows.length;
+    const rows = await step.select(last, step.batchSize);
+    if (rows.length === 0) break;
+    const { cleaned, quarantined } = await step.decide(rows);
+    await step.db.transaction((tx) => writeBatch(tx, step.spec, step.source, cleaned, quarantined));
+    counts.read += rows.length;
     counts.upserted += cleaned.length;
     counts.quarantined += quarantined.length;
-    progress.tick(batch.rows.length);
-    last = batch.rows.at(-1)?.id ?? last;
+    progress.tick(rows.length);
+    last = rows.at(-1)?.id ?? last;
   }
   progress.finish();
   return counts;
+}
+
+export async function cleanProducts(options: CleanOptions): Promise<StepCounts> {
+  const { db, gazetteer } = options;
+  const fences = await loadFences(db);
+  const part = partitionClause(options.partition, 3);
+  return inBatches({
+    db,
+    log: options.log,
+    task: 'clean products',
+    spec: PRODUCTS_UPSERT,
+    source: 'products_raw',
+    batchSize: options.batchSize ?? 1000,
+    select: async (after, limit) =>
+      (
+        await db.query<RawProduct & { raw: unknown }>(
+          `SELECT r.id, r.product_name, r.category, r.product_description, r.price, r.location, r.url, r.page_id,
+                  r.create_time, r.content_hash, to_jsonb(r) AS raw
+             FROM products_raw r
+             LEFT JOIN products p ON p.id = r.id
+             LEFT JOIN quarantine q ON q.source = 'products_raw' AND q.source_id = r.id
+            WHERE r.id > $1
+              AND p.raw_hash IS DISTINCT FROM r.content_hash
+              AND q.raw_hash IS DISTINCT FROM r.content_hash${part.sql}
+            ORDER BY r.id
+            LIMIT $2`,
+          [after, limit, ...part.params],
+        )
+      ).rows,
+    decide: async (rows) => {
+      const cleaned: Record<string, unknown>[] = [];
+      const quarantined: Quarantined[] = [];
+      for (const raw of rows) {
+        const result = cleanProduct(raw, fences, gazetteer);
+        if (result.ok) cleaned.push({ ...result.product });
+        else quarantined.push({ source: 'products_raw', source_id: raw.id, raw_hash: raw.content_hash, rule: result.rule, reason: result.reason, raw: raw.raw });
+      }
+      return { cleaned, quarantined };
+    },
+  });
 }
 
 interface RawImage {
@@ -166,64 +198,65 @@ interface RawImage {
 }
 
 export async function cleanImages(options: CleanOptions): Promise<StepCounts> {
-  const { db, store, log } = options;
+  const { db, store } = options;
   const limits = options.images ?? DEFAULT_IMAGE_LIMITS;
-  const batchSize = options.batchSize ?? 1000;
-  const counts: StepCounts = { read: 0, upserted: 0, quarantined: 0 };
   // One listing of the stored objects instead of one request per image.
   const stored = new Set<string>();
   for await (const object of store.list('raw-images/')) stored.add(object.key);
-  const progress = new Progress(log, 'clean images');
   const limit = pLimit(options.imageConcurrency ?? 2);
   const part = partitionClause(options.partition, 3);
-  let last = '';
-  for (;;) {
+  const counts = await inBatches({
+    db,
+    log: options.log,
+    task: 'clean images',
+    spec: IMAGES_UPSERT,
+    source: 'images_raw',
+    batchSize: options.batchSize ?? 1000,
     // New or changed image rows, and those refused earlier only because their product was not in
     // the catalogue, when it now is.
-    const batch = await db.query<RawImage & { in_catalogue: boolean }>(
-      `SELECT r.id, r.product_id, r.content_hash, to_jsonb(r) AS raw,
-              EXISTS (SELECT 1 FROM products p WHERE p.id = r.product_id) AS in_catalogue
-         FROM images_raw r
-         LEFT JOIN product_images i ON i.id = r.id
-         LEFT JOIN quarantine q ON q.source = 'images_raw' AND q.source_id = r.id
-        WHERE r.id > $1
-          AND i.raw_hash IS DISTINCT FROM r.content_hash
-          AND (q.raw_hash IS DISTINCT FROM r.content_hash
-               OR (q.rule = 'image_product_not_in_catalogue' AND EXISTS (SELECT 1 FROM products p WHERE p.id = r.product_id)))${part.sql}
-        ORDER BY r.id
-        LIMIT $2`,
-      [last, batchSize, ...part.params],
-    );
-    if (batch.rows.length === 0) break;
-    const cleaned: Record<string, unknown>[] = [];
-    const quarantined: Quarantined[] = [];
-    const refuse = (row: RawImage, rule: string, reason: string) =>
-      quarantined.push({ source: 'images_raw', source_id: row.id, raw_hash: row.content_hash, rule, reason, raw: row.raw });
-    await Promise.all(
-      batch.rows.map((row) =>
-        limit(async () => {
-          if (!row.in_catalogue) return refuse(row, 'image_product_not_in_catalogue', `product ${row.product_id ?? '(none)'} is not in the catalogue`);
-          const key = RAW_IMAGE_KEY(row.id);
-          if (!stored.has(key)) return refuse(row, 'image_object_missing', `image object missing: ${store.uri(key)}`);
-          const decoded = await decodeImage(await store.get(key), limits);
-          if (!decoded.ok) return refuse(row, decoded.rule, decoded.reason);
-          const modelKey = MODEL_IMAGE_KEY(limits.size, row.id);
-          await store.put(modelKey, decoded.facts.modelReady, { contentType: 'image/jpeg' });
-          const { modelReady, ...facts } = decoded.facts;
-          void modelReady;
-          cleaned.push({ id: row.id, product_id: row.product_id, raw_hash: row.content_hash, ...facts, model_key: modelKey });
-        }),
-      ),
-    );
-    cleaned.sort((a, b) => String(a['id']).localeCompare(String(b['id'])));
-    await db.transaction((tx) => writeBatch(tx, IMAGES_UPSERT, 'images_raw', cleaned, quarantined));
-    counts.read += batch.rows.length;
-    counts.upserted += cleaned.length;
-    counts.quarantined += quarantined.length;
-    progress.tick(batch.rows.length);
-    last = batch.rows.at(-1)?.id ?? last;
-  }
-  progress.finish();
+    select: async (after, size) =>
+      (
+        await db.query<RawImage & { in_catalogue: boolean }>(
+          `SELECT r.id, r.product_id, r.content_hash, to_jsonb(r) AS raw,
+                  EXISTS (SELECT 1 FROM products p WHERE p.id = r.product_id) AS in_catalogue
+             FROM images_raw r
+             LEFT JOIN product_images i ON i.id = r.id
+             LEFT JOIN quarantine q ON q.source = 'images_raw' AND q.source_id = r.id
+            WHERE r.id > $1
+              AND i.raw_hash IS DISTINCT FROM r.content_hash
+              AND (q.raw_hash IS DISTINCT FROM r.content_hash
+                   OR (q.rule = 'image_product_not_in_catalogue' AND EXISTS (SELECT 1 FROM products p WHERE p.id = r.product_id)))${part.sql}
+            ORDER BY r.id
+            LIMIT $2`,
+          [after, size, ...part.params],
+        )
+      ).rows,
+    decide: async (rows) => {
+      const cleaned: Record<string, unknown>[] = [];
+      const quarantined: Quarantined[] = [];
+      const refuse = (row: RawImage, rule: string, reason: string) =>
+        quarantined.push({ source: 'images_raw', source_id: row.id, raw_hash: row.content_hash, rule, reason, raw: row.raw });
+      await Promise.all(
+        rows.map((row) =>
+          limit(async () => {
+            if (!row.in_catalogue) return refuse(row, 'image_product_not_in_catalogue', `product ${row.product_id ?? '(none)'} is not in the catalogue`);
+            const key = RAW_IMAGE_KEY(row.id);
+            if (!stored.has(key)) return refuse(row, 'image_object_missing', `image object missing: ${store.uri(key)}`);
+            const decoded = await decodeImage(await store.get(key), limits);
+            if (!decoded.ok) return refuse(row, decoded.rule, decoded.reason);
+            const modelKey = MODEL_IMAGE_KEY(limits.size, row.id);
+            await store.put(modelKey, decoded.facts.modelReady, { contentType: 'image/jpeg' });
+            const { modelReady, ...facts } = decoded.facts;
+            void modelReady;
+            cleaned.push({ id: row.id, product_id: row.product_id, raw_hash: row.content_hash, ...facts, model_key: modelKey });
+          }),
+        ),
+      );
+      // Decoding finishes in any order; the batch is written in id order.
+      cleaned.sort((a, b) => String(a['id']).localeCompare(String(b['id'])));
+      return { cleaned, quarantined };
+    },
+  });
   await flagDuplicates(db);
   return counts;
 }

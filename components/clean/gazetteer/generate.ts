@@ -12,6 +12,7 @@
  * The output is sorted and written one place per line, so regenerating gives the same bytes and a
  * new data version gives a readable diff. Importing this module writes nothing.
  */
+import { distanceKm, normalizeName } from './names.js';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
@@ -45,30 +46,6 @@ export interface CitiesJsonRow {
 const UK_NATIONS = new Set(['ENG', 'SCT', 'WLS', 'NIR']);
 const SAME_PLACE_KM = 2;
 
-/**
- * The name key index.ts matches on (kept identical to its `normalizeName`): no diacritics, lower
- * case, `&` -> and, no apostrophes or dots, hyphens and brackets as spaces.
- */
-function nameKey(text: string): string {
-  return text
-    .normalize('NFD')
-    .replace(/[\u0300-\u036f]/g, '')
-    .toLowerCase()
-    .replace(/&/g, ' and ')
-    .replace(/['’.]/g, '')
-    .replace(/[-,/()]/g, ' ')
-    .replace(/\s+/g, ' ')
-    .trim();
-}
-
-function distanceKm(a: { lat: number; lon: number }, b: { lat: number; lon: number }): number {
-  const rad = Math.PI / 180;
-  const dLat = (b.lat - a.lat) * rad;
-  const dLon = (b.lon - a.lon) * rad;
-  const h = Math.sin(dLat / 2) ** 2 + Math.cos(a.lat * rad) * Math.cos(b.lat * rad) * Math.sin(dLon / 2) ** 2;
-  return 2 * 6371 * Math.asin(Math.sqrt(h));
-}
-
 const round5 = (x: number) => Math.round(x * 1e5) / 1e5;
 
 /** Alternate names in Latin script only: the others (Cyrillic, CJK, ...) never occur in Gumtree text. */
@@ -76,10 +53,10 @@ const LATIN = /^[\p{Script=Latin}\s'’.\-,()&]+$/u;
 
 /** Latin-script alternate names, without those that normalise to the name or to an earlier one. */
 function latinAltNames(name: string, alternates: string): string[] {
-  const seen = new Set([nameKey(name)]);
+  const seen = new Set([normalizeName(name)]);
   const out: string[] = [];
   for (const alt of alternates ? alternates.split(',') : []) {
-    const key = nameKey(alt);
+    const key = normalizeName(alt);
     if (!LATIN.test(alt) || !key || seen.has(key)) continue;
     seen.add(key);
     out.push(alt);
@@ -118,14 +95,14 @@ export function cities500Places(tsv: string): PlaceRecord[] {
 export function citiesJsonExtras(rows: readonly CitiesJsonRow[], base: readonly PlaceRecord[]): PlaceRecord[] {
   const byName = new Map<string, PlaceRecord[]>();
   for (const p of base) {
-    const key = nameKey(p.n);
+    const key = normalizeName(p.n);
     byName.set(key, [...(byName.get(key) ?? []), p]);
   }
   const out: PlaceRecord[] = [];
   for (const row of rows) {
     if (row.country !== 'GB' || !UK_NATIONS.has(row.admin1)) continue;
     const candidate = { lat: Number(row.lat), lon: Number(row.lng) };
-    const known = (byName.get(nameKey(row.name)) ?? []).some((p) => distanceKm(p, candidate) < SAME_PLACE_KM);
+    const known = (byName.get(normalizeName(row.name)) ?? []).some((p) => distanceKm(p, candidate) < SAME_PLACE_KM);
     if (!known) out.push(place(row.name, candidate.lat, candidate.lon, row.admin1, row.admin2, 0, []));
   }
   return out;

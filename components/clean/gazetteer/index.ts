@@ -15,6 +15,7 @@
  * The build must copy gb-places.json and regions.json next to the compiled index.js: they are read
  * relative to this module, from the source tree under tsx and from dist/ when compiled.
  */
+import { distanceKm, normalizeName } from './names.js';
 import { readFileSync } from 'node:fs';
 import type { PlaceRecord } from './generate.js';
 
@@ -59,19 +60,6 @@ interface Region {
 type Tier = 'name' | 'altname';
 type Failure = Extract<LocationResult, { ok: false }>;
 
-/** Diacritics off, lower case, `&` -> and, apostrophes and dots dropped, `- , / ( )` as spaces. */
-function normalizeName(text: string): string {
-  return text
-    .normalize('NFD')
-    .replace(/[\u0300-\u036f]/g, '')
-    .toLowerCase()
-    .replace(/&/g, ' and ')
-    .replace(/['’.]/g, '')
-    .replace(/[-,/()]/g, ' ')
-    .replace(/\s+/g, ' ')
-    .trim();
-}
-
 /** The keys a town may be listed under: "X City Centre" is X; "St" and "Saint" are the same word. */
 function nameVariants(town: string): string[] {
   const keys = [normalizeName(town)];
@@ -82,14 +70,6 @@ function nameVariants(town: string): string[] {
     else if (key.startsWith('saint ')) keys.push(`st ${key.slice(6)}`);
   }
   return [...new Set(keys)];
-}
-
-function distanceKm(a: { lat: number; lon: number }, b: { lat: number; lon: number }): number {
-  const rad = Math.PI / 180;
-  const dLat = (b.lat - a.lat) * rad;
-  const dLon = (b.lon - a.lon) * rad;
-  const h = Math.sin(dLat / 2) ** 2 + Math.cos(a.lat * rad) * Math.cos(b.lat * rad) * Math.sin(dLon / 2) ** 2;
-  return 2 * 6371 * Math.asin(Math.sqrt(h));
 }
 
 const fail = (reason: LocationReason, detail: string): Failure => ({ ok: false, reason, detail });
