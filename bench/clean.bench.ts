@@ -17,8 +17,7 @@ import { cleanImages, cleanProducts } from '../components/clean/clean.js';
 import { loadGazetteer } from '../components/clean/gazetteer/index.js';
 import { migrate, openFsStore, openPostgres, type Database } from '../components/core/index.js';
 import { findExportFiles } from '../components/load/folder.js';
-import { folderImages } from '../components/load/image-files.js';
-import { loadRaw } from '../components/load/load.js';
+import { loadExportFolder } from '../components/load/load.js';
 import { IMAGES, PRODUCTS } from '../components/load/raw-tables.js';
 import { csvSource } from '../components/load/sources.js';
 import { freshPostgresDatabase, SHARED_DATA, silentLog, tempDir } from '../test/helpers.js';
@@ -36,8 +35,7 @@ async function loadedDatabase(dir: string): Promise<{ db: Database; store: Retur
   const db = await openPostgres(fresh.url);
   await migrate(db);
   const store = openFsStore(path.join((await tempDir('bench-store-')).dir, 'artifacts'));
-  const files = await findExportFiles(dir);
-  await loadRaw({ db, store, log: silentLog, products: csvSource(files.products, PRODUCTS), images: csvSource(files.images, IMAGES), imageFiles: [await folderImages(files.imagesDir)] });
+  await loadExportFolder(dir, { db, store, log: silentLog });
   return { db, store };
 }
 

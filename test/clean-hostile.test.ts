@@ -13,25 +13,11 @@ import sharp from 'sharp';
 import { cleanCatalogue } from '../components/clean/clean.js';
 import { loadGazetteer } from '../components/clean/gazetteer/index.js';
 import { takeSnapshot } from '../components/clean/snapshot.js';
-import { migrate, openFsStore, openPostgres, type ArtifactStore, type Database } from '../components/core/index.js';
-import { findExportFiles } from '../components/load/folder.js';
-import { folderImages } from '../components/load/image-files.js';
-import { loadRaw } from '../components/load/load.js';
-import { IMAGES, PRODUCTS } from '../components/load/raw-tables.js';
-import { csvSource } from '../components/load/sources.js';
+import { migrate, openFsStore, openPostgres, type Database } from '../components/core/index.js';
+import { loadExportFolder } from '../components/load/load.js';
 import { databaseBackends, freshPostgresDatabase, REPO_ROOT, SHARED_DATA, silentLog, storeBackends, suiteStorage, tempDir } from './helpers.js';
 
 const HEADER = ['', 'id', 'product_name', 'category', 'product_description', 'price', 'location'];
-
-async function loadExport(db: Database, store: ArtifactStore, dir: string) {
-  const files = await findExportFiles(dir);
-  return loadRaw({
-    db, store, log: silentLog,
-    products: csvSource(files.products, PRODUCTS),
-    images: csvSource(files.images, IMAGES),
-    imageFiles: [await folderImages(files.imagesDir)],
-  });
-}
 
 describe('clean on hostile rows', () => {
   const storage = suiteStorage(databaseBackends[1]!, storeBackends[1]!);
@@ -71,7 +57,7 @@ describe('clean on hostile rows', () => {
     await writeFile(path.join(dir, 'images', 'img-zero.jpg'), Buffer.alloc(0));
     await writeFile(path.join(dir, 'images', 'img-svg.jpg'), await sharp({ create: { width: 8, height: 8, channels: 4, background: '#00ff0080' } }).png().toBuffer());
 
-    const loaded = await loadExport(db, store, dir);
+    const loaded = await loadExportFolder(dir, { db, store, log: silentLog });
     assert.equal(loaded.products.read, loaded.products.loaded + loaded.products.refused);
     assert.equal(loaded.products.refused, 1, 'the repeated id');
     const counts = await cleanCatalogue({ db, store, log: silentLog, gazetteer: loadGazetteer(), images: { size: 32, maxPixels: 1_000_000 } });
@@ -112,7 +98,7 @@ describe('clean killed with SIGKILL, then run again', () => {
         const db = await openPostgres(target.url);
         dbs.push(db);
         await migrate(db);
-        await loadExport(db, store, SHARED_DATA);
+        await loadExportFolder(SHARED_DATA, { db, store, log: silentLog });
       }
       const [killedDb, referenceDb] = dbs as [Database, Database];
       const env = { ...process.env, DATABASE_URL: killed.url, ARTIFACT_ROOT: `file://${tmp.dir}/artifacts`, LOG_LEVEL: 'warn' };

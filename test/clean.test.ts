@@ -13,11 +13,7 @@ import { loadGazetteer } from '../components/clean/gazetteer/index.js';
 import { publishReport } from '../components/clean/report.js';
 import { takeSnapshot } from '../components/clean/snapshot.js';
 import type { ArtifactStore, Database } from '../components/core/index.js';
-import { findExportFiles } from '../components/load/folder.js';
-import { folderImages } from '../components/load/image-files.js';
-import { loadRaw } from '../components/load/load.js';
-import { IMAGES, PRODUCTS } from '../components/load/raw-tables.js';
-import { csvSource } from '../components/load/sources.js';
+import { loadExportFolder } from '../components/load/load.js';
 import { databaseBackends, REPO_ROOT, silentLog, storeBackends, suiteStorage, tempDir } from './helpers.js';
 
 const LIMITS = { size: 64, maxPixels: 1_000_000 };
@@ -39,16 +35,6 @@ async function exportWithImageKinds(dir: string): Promise<void> {
   await writeFile(path.join(images, 'i6.jpg'), bomb); // 4 million pixels in a few kilobytes
 }
 
-async function load(db: Database, store: ArtifactStore, dir: string) {
-  const files = await findExportFiles(dir);
-  return loadRaw({
-    db, store, log: silentLog,
-    products: csvSource(files.products, PRODUCTS),
-    images: csvSource(files.images, IMAGES),
-    imageFiles: [await folderImages(files.imagesDir)],
-  });
-}
-
 const combos = [
   { db: databaseBackends[1]!, store: storeBackends[1]! },
   { db: databaseBackends[0]!, store: storeBackends[0]! },
@@ -67,7 +53,7 @@ for (const combo of combos) {
       storage.defer(tmp.remove);
       dir = path.join(tmp.dir, 'export');
       await exportWithImageKinds(dir);
-      await load(db, store, dir);
+      await loadExportFolder(dir, { db: db, store: store, log: silentLog });
       options = { db, store, log: silentLog, gazetteer: loadGazetteer(), images: LIMITS, batchSize: 2 };
     });
 
@@ -144,7 +130,7 @@ for (const combo of combos) {
       const file = path.join(dir, 'Products.csv');
       const text = await readFile(file, 'utf8');
       await writeFile(file, text.replace('£0.00', '£3.00').replace('£1200.00', '£1100.00'));
-      await load(db, store, dir);
+      await loadExportFolder(dir, { db: db, store: store, log: silentLog });
       const counts = await cleanCatalogue(options);
       assert.deepEqual(counts.products, { read: 2, upserted: 2, quarantined: 0 });
       assert.deepEqual(counts.images, { read: 0, upserted: 0, quarantined: 0 });
@@ -167,8 +153,8 @@ describe('clean fanned out over partitions', () => {
       await exportWithImageKinds(dir);
       const [split, whole] = opened.map((o) => o.db) as [Database, Database];
       const store = storeOpened.store;
-      await load(split, store, dir);
-      await load(whole, store, dir);
+      await loadExportFolder(dir, { db: split, store: store, log: silentLog });
+      await loadExportFolder(dir, { db: whole, store: store, log: silentLog });
       const base = { store, log: silentLog, gazetteer: loadGazetteer(), images: LIMITS };
       const first = await cleanCatalogue({ ...base, db: split, partition: { index: 0, count: 2 } });
       const second = await cleanCatalogue({ ...base, db: split, partition: { index: 1, count: 2 } });

@@ -9,8 +9,8 @@ import pg from 'pg';
 import yazl from 'yazl';
 import { InputError, type ArtifactStore, type Database } from '../components/core/index.js';
 import { findExportFiles } from '../components/load/folder.js';
-import { folderImages, zipImages, type ImageFiles } from '../components/load/image-files.js';
-import { loadRaw, rawImageKey } from '../components/load/load.js';
+import { zipImages } from '../components/load/image-files.js';
+import { loadExportFolder, loadRaw, rawImageKey } from '../components/load/load.js';
 import { IMAGES, PRODUCTS } from '../components/load/raw-tables.js';
 import { csvSource, postgresTableSource } from '../components/load/sources.js';
 import { databaseBackends, freshPostgresDatabase, REPO_ROOT, silentLog, storeBackends, suiteStorage, tempDir } from './helpers.js';
@@ -31,18 +31,8 @@ async function exportWithImages(name: string, dir: string): Promise<Map<string, 
   return files;
 }
 
-async function loadFolder(db: Database, store: ArtifactStore, dir: string, extra: ImageFiles[] = []) {
-  const files = await findExportFiles(dir);
-  return loadRaw({
-    db,
-    store,
-    log: silentLog,
-    products: csvSource(files.products, PRODUCTS),
-    images: csvSource(files.images, IMAGES),
-    imageFiles: [await folderImages(files.imagesDir), ...extra],
-    batchSize: 2, // several batches even for a fixture
-  });
-}
+/** Loads a fixture folder in batches of two rows (several batches even for a fixture). */
+const loadFolder = (db: Database, store: ArtifactStore, dir: string) => loadExportFolder(dir, { db, store, log: silentLog, batchSize: 2 });
 
 const combos = [
   { db: databaseBackends[1]!, store: storeBackends[1]! }, // the embedded defaults: PGlite + folder

@@ -6,9 +6,10 @@
  */
 import pLimit from 'p-limit';
 import { Progress, upsertRows, type ArtifactStore, type Database, type Logger, type UpsertCounts } from '../core/index.js';
-import type { ImageFiles } from './image-files.js';
+import { findExportFiles } from './folder.js';
+import { folderImages, type ImageFiles } from './image-files.js';
 import { IMAGES, normalizeRecord, PRODUCTS, rawHash, rawUpsertSpec, REFUSALS_UPSERT, storable, toUpsertRow, type RawTableShape } from './raw-tables.js';
-import type { RecordSource } from './sources.js';
+import { csvSource, type RecordSource } from './sources.js';
 
 export interface TableCounts extends UpsertCounts {
   read: number;
@@ -186,4 +187,19 @@ async function storeImageFiles(options: LoadOptions, imageIds: ReadonlySet<strin
     log.warn({ missing: counts.missing }, `${counts.missing} image row(s) have no file: they stay loaded, and clean quarantines them as 'image object missing'`);
   }
   return counts;
+}
+
+/** Loads an export folder (Products.csv, Images.csv, images/), with extra image sources searched after it. */
+export async function loadExportFolder(
+  dir: string,
+  options: Omit<LoadOptions, 'products' | 'images' | 'imageFiles'>,
+  extraImageFiles: readonly ImageFiles[] = [],
+): Promise<LoadSummary> {
+  const files = await findExportFiles(dir);
+  return loadRaw({
+    ...options,
+    products: csvSource(files.products, PRODUCTS),
+    images: csvSource(files.images, IMAGES),
+    imageFiles: [await folderImages(files.imagesDir), ...extraImageFiles],
+  });
 }

@@ -183,7 +183,7 @@ class Runner {
       const dependencies = (task.dependentTasks ?? []).map(start);
       const outcome = Promise.all(dependencies).then((done) => {
         const byName = new Map((task.dependentTasks ?? []).map((dep, i) => [dep, done[i]!]));
-        return this.runTask(name, task, scope, byName, `${prefix}${name}`);
+        return this.runTask(task, scope, byName, `${prefix}${name}`);
       });
       outcomes.set(name, outcome);
       return outcome;
@@ -192,7 +192,7 @@ class Runner {
     return results.some((r) => r.status === 'FAILED' || (r.status === 'NOT_RUN' && r.error)) ? 'FAILED' : 'SUCCEEDED';
   }
 
-  private async runTask(name: string, task: TaskSpec, scope: Scope, deps: Map<string, Outcome>, taskPath: string): Promise<Outcome> {
+  private async runTask(task: TaskSpec, scope: Scope, deps: Map<string, Outcome>, taskPath: string): Promise<Outcome> {
     const record: TaskRecord = { path: taskPath, status: 'RUNNING' };
     const finish = async (outcome: Outcome): Promise<Outcome> => {
       Object.assign(record, { status: outcome.status, finishedAt: new Date().toISOString(), error: outcome.error });
