@@ -11,7 +11,7 @@ import sharp from 'sharp';
 import { cleanCatalogue, type CleanOptions } from '../components/clean/clean.js';
 import { loadGazetteer } from '../components/clean/gazetteer/index.js';
 import { publishReport } from '../components/clean/report.js';
-import { takeSnapshot } from '../components/clean/snapshot.js';
+import { readSnapshotProducts, takeSnapshot } from '../components/clean/snapshot.js';
 import type { ArtifactStore, Database } from '../components/core/index.js';
 import { loadExportFolder } from '../components/load/load.js';
 import { databaseBackends, REPO_ROOT, silentLog, storeBackends, suiteStorage, tempDir } from './helpers.js';
@@ -100,6 +100,19 @@ for (const combo of combos) {
       ]);
       const copy = await sharp(await store.get(images.rows[0]!.model_key)).metadata();
       assert.deepEqual([copy.width, copy.height, copy.format, copy.channels], [64, 64, 'jpeg', 3]);
+    });
+
+    it('pins the snapshot’s rows in the artifact store, published before its manifest', async () => {
+      const snapshot = await takeSnapshot(db, store);
+      const rows = [];
+      for await (const row of readSnapshotProducts(store, snapshot.id)) rows.push(row);
+      assert.equal(rows.length, snapshot.products);
+      assert.deepEqual(rows.map((r) => r.id), ['p1', 'p2', 'p3']);
+      const p1 = rows[0]!;
+      assert.deepEqual([p1.title, p1.root, p1.priceMinor, p1.path.length], ['Mirror wall art', 'Home & Garden', 500, 3]);
+      assert.deepEqual(p1.images.map((i) => [i.id, i.duplicateOf]), [['i1', null], ['i2', 'i1']]);
+      assert.ok(p1.images[0]!.key.startsWith('images/64/'));
+      assert.ok(await store.exists(`snapshots/${snapshot.id}/snapshot.json`));
     });
 
     it('writes a standalone EDA report of the snapshot to the artifact store', async () => {
