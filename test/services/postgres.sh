@@ -3,6 +3,8 @@
 #   postgres.sh install            install Debian's postgresql if it is missing
 #   postgres.sh start <state-dir>  initdb + start; writes <state-dir>/env (DATABASE_URL for the tests)
 #   postgres.sh stop <state-dir>   fast shutdown; fine when nothing runs
+#   postgres.sh crash <state-dir>  immediate shutdown, as a crash would (for the fault tests); `start` brings
+#                                  the same cluster back on the same port
 # Postgres refuses to run as root, so the cluster belongs to the `postgres` user (created by the package).
 set -euo pipefail
 
@@ -31,13 +33,15 @@ case "${1:-}" in
   start)
     state=${2:?usage: postgres.sh start <state-dir>}
     bin=$(bin_dir) || { echo "postgres.sh: PostgreSQL is not installed (run: $0 install)" >&2; exit 1; }
-    port=${PG_PORT:-$(free_port)}
+    port=${PG_PORT:-$(cat "$state/port" 2>/dev/null || free_port)}
     mkdir -p "$state/data"
     [ "$(id -u)" = 0 ] && chown -R postgres "$state"
     chmod 700 "$state/data"
     started=$(date +%s%N)
-    run_as_postgres "'$bin/initdb' -D '$state/data' -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >'$state/initdb.log' 2>&1" ||
-      { echo "postgres.sh: initdb failed:" >&2; tail -n 20 "$state/initdb.log" >&2; exit 1; }
+    if [ ! -f "$state/data/PG_VERSION" ]; then
+      run_as_postgres "'$bin/initdb' -D '$state/data' -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >'$state/initdb.log' 2>&1" ||
+        { echo "postgres.sh: initdb failed:" >&2; tail -n 20 "$state/initdb.log" >&2; exit 1; }
+    fi
     # fsync off: the data is thrown away after the run and the tests go faster without it.
     run_as_postgres "'$bin/pg_ctl' -D '$state/data' -l '$state/server.log' -w -t 60 \
       -o \"-c listen_addresses=127.0.0.1 -p $port -k /tmp -c fsync=off -c max_connections=200\" start >/dev/null" ||
@@ -53,8 +57,13 @@ case "${1:-}" in
       run_as_postgres "'$bin/pg_ctl' -D '$state/data' -m fast -w stop >/dev/null" || true
     fi
     ;;
+  crash)
+    state=${2:?usage: postgres.sh crash <state-dir>}
+    bin=$(bin_dir) || exit 0
+    run_as_postgres "'$bin/pg_ctl' -D '$state/data' -m immediate -w stop >/dev/null" || true
+    ;;
   *)
-    echo "usage: $0 install | start <state-dir> | stop <state-dir>" >&2
+    echo "usage: $0 install | start <state-dir> | stop <state-dir> | crash <state-dir>" >&2
     exit 2
     ;;
 esac

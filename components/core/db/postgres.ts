@@ -20,7 +20,9 @@ export async function openPostgres(url: string, options: { maxConnections?: numb
   const wrap = (error: unknown): Error => {
     const message = errorMessage(error);
     const code = (error as { code?: string }).code;
-    if (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'ETIMEDOUT' || code === '57P01' || code === '57P03') {
+    // Refused, unreachable, shut down (57P01 admin shutdown, 57P02 crash, 57P03 starting) or dropped mid-query.
+    const lost = ['ECONNREFUSED', 'ENOTFOUND', 'ETIMEDOUT', 'ECONNRESET', 'EPIPE', '57P01', '57P02', '57P03'].includes(code ?? '');
+    if (lost || /Connection terminated|connection is closed/i.test(message)) {
       return new Error(`cannot reach Postgres at ${description}: ${message}`, { cause: error });
     }
     return error instanceof Error ? error : new Error(message);
@@ -51,20 +53,29 @@ export async function openPostgres(url: string, options: { maxConnections?: numb
       } catch (error) {
         throw wrap(error);
       }
+      // A connection that dies between two statements errors on the client, not on a query: without a
+      // listener that would crash the process instead of failing this transaction.
+      let lostConnection: unknown;
+      const onError = (error: unknown) => (lostConnection = error);
+      client.on('error', onError);
       const tx: Queryable = {
         query: (sql, params) => run(client, sql, params),
         exec: async (sql) => void (await run(client, sql)),
       };
+      let failed = false;
       try {
         await client.query('BEGIN');
         const result = await work(tx);
         await client.query('COMMIT');
         return result;
       } catch (error) {
+        failed = true;
         await client.query('ROLLBACK').catch(() => undefined);
-        throw wrap(error);
+        throw wrap(lostConnection ?? error);
       } finally {
-        client.release();
+        client.off('error', onError);
+        // A client whose connection failed is destroyed, not returned to the pool.
+        client.release(failed && lostConnection !== undefined ? true : undefined);
       }
     },
     close: () => pool.end(),
