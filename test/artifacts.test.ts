@@ -11,6 +11,7 @@ import {
   InputError,
   NotFoundError,
   openArtifactStore,
+  openFsStore,
   openS3Store,
   type ArtifactStore,
 } from '../components/core/index.js';
@@ -137,3 +138,37 @@ describe('artifact store on the filesystem: atomic writes', () => {
     }
   });
 });
+
+describe('artifact store on the filesystem: a full disk and a read-only root', () => {
+  it('fails with an error naming the artifact and the cause, and leaves nothing half-written', async () => {
+    const { tempDir } = await import('./helpers.js');
+    const { execFileSync, spawnSync } = await import('node:child_process');
+    const tmp = await tempDir('full-');
+    const small = path.join(tmp.dir, 'small');
+    const readOnly = path.join(tmp.dir, 'read-only');
+    const { mkdir } = await import('node:fs/promises');
+    await mkdir(small);
+    await mkdir(readOnly);
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=256k', 'tmpfs', small]);
+    try {
+      const store = openFsStore(small);
+      await store.put('models/ok.bin', randomBytes(10_000));
+      await assert.rejects(store.put('models/big.bin', randomBytes(1024 * 1024)), /cannot write artifact file:\/\/.*\/small\/models\/big\.bin: .*ENOSPC/);
+      await assert.rejects(store.put('models/streamed.bin', Readable.from([randomBytes(600_000), randomBytes(600_000)])), /ENOSPC/);
+      assert.deepEqual((await collect(store.list('models/'))).map((o) => o.key), ['models/ok.bin'], 'no partial object');
+      assert.deepEqual(await readdir(path.join(small, '.tmp')), [], 'no temporary file left');
+
+      await store.put('kept.txt', 'before');
+      execFileSync('mount', ['-o', 'bind,ro', small, readOnly]);
+      const frozen = openFsStore(readOnly);
+      await assert.rejects(frozen.put('kept.txt', 'after'), /cannot write artifact file:\/\/.*\/read-only\/kept\.txt: .*EROFS/);
+      assert.equal((await frozen.get('kept.txt')).toString(), 'before', 'what was stored is not lost');
+    } finally {
+      // The read-only bind exists only when the test got that far.
+      spawnSync('umount', [readOnly]);
+      spawnSync('umount', [small]);
+      await tmp.remove();
+    }
+  });
+});
+
