@@ -10,7 +10,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parse } from 'yaml';
 import { evaluateCondition } from '../pipelines/local/cel.js';
-import { runPipeline } from '../pipelines/local/runner.js';
+import { mapCommandToCheckout, runPipeline } from '../pipelines/local/runner.js';
 import { PipelineSpec } from '../pipelines/local/spec.js';
 import { artifact, compilePipeline, component, eq, exitHandler, param, parallelFor, pipeline, toYaml, when } from '../pipelines/dsl/index.js';
 import { REPO_ROOT, silentLog, tempDir } from './helpers.js';
@@ -178,6 +178,16 @@ describe('the local runner', () => {
     const text = await readFile(path.join(REPO_ROOT, 'test', 'snapshots', 'marketplace-ranking.yaml'), 'utf8');
     const parsed = PipelineSpec.safeParse(parse(text.split(/^---$/m)[0] ?? ''));
     assert.ok(parsed.success, parsed.error?.message);
+  });
+});
+
+describe('container commands on this machine', () => {
+  it('runs the image’s compiled entrypoint from the checkout’s source, and leaves other commands alone', () => {
+    const map = mapCommandToCheckout('/repo');
+    assert.deepEqual(map(['node', '/app/dist/components/clean/main.js', 'snapshot', '--report', '/x']), [
+      process.execPath, '--import', 'tsx', '/repo/components/clean/main.ts', 'snapshot', '--report', '/x',
+    ]);
+    assert.deepEqual(map(['sh', '-c', 'echo hi']), ['sh', '-c', 'echo hi']);
   });
 });
 
