@@ -15,6 +15,8 @@ export const EXIT_BAD_INPUT = 2;
 export function createCommand(name: string, description: string): Command {
   return new Command(name)
     .description(description)
+    // Options after a subcommand's name are the subcommand's, even where the parent has one of that name.
+    .enablePositionalOptions()
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride()
     .configureOutput({ outputError: (text, write) => write(redact(text)) });
