@@ -8,11 +8,14 @@ import { cleanCatalogue } from '../components/clean/clean.js';
 import { loadGazetteer } from '../components/clean/gazetteer/index.js';
 import { publishReport } from '../components/clean/report.js';
 import { takeSnapshot, type Snapshot } from '../components/clean/snapshot.js';
-import { createCommand, InputError, positiveInteger, printSummary, runMain, withRuntime } from '../components/core/index.js';
+import path from 'node:path';
+import { createCommand, loadConfig, positiveInteger, printSummary, runMain, withRuntime } from '../components/core/index.js';
+import { generateDemoExport } from '../components/load/demo.js';
 import { loadFromCommandLine } from '../components/load/main.js';
 
 interface StartOptions {
   data?: string;
+  demo?: boolean;
   imagesZip?: string;
   batchSize: number;
 }
@@ -39,16 +42,21 @@ function printReport(snapshot: Snapshot): void {
 
 const program = createCommand('start', 'Run the main job on this machine: load the export, clean it, pin a snapshot, report the catalogue.')
   .option('--data <dir>', 'export folder (Products.csv, Images.csv, images/) to load first; default $MARKETPLACE_DATA, else what the raw tables hold')
+  .option('--demo', 'load the generated demo catalogue (synthetic listings with pictures); the default when there is no data at all')
   .option('--images-zip <path-or-url>', "the seed's image archive, if the images are not in <dir>/images")
   .option('--batch-size <rows>', 'rows per transaction', positiveInteger, 500)
   .action(async (options: StartOptions) => {
-    const data = options.data ?? process.env['MARKETPLACE_DATA'];
+    let data = options.data ?? process.env['MARKETPLACE_DATA'];
+    const config = loadConfig();
+    if (!data && (options.demo || (await rawRows()) === 0)) {
+      data = path.join(config.home, 'demo-export');
+      const demo = await generateDemoExport(data);
+      process.stderr.write(`no data given: using the SYNTHETIC demo catalogue (${demo.products} listings, ${demo.images} generated pictures) in ${data}\n`);
+    }
     const load = data
       ? await loadFromCommandLine(data, { imagesZip: options.imagesZip, batchSize: options.batchSize, productsTable: 'products', imagesTable: 'images' })
       : undefined;
     const { clean, snapshot, report } = await withRuntime('start', async ({ db, store, log }) => {
-      const raw = await db.query<{ n: number }>('SELECT count(*) AS n FROM products_raw');
-      if ((raw.rows[0]?.n ?? 0) === 0) throw new InputError('no data: give --data <dir> (for example --data ../shared/data) or set MARKETPLACE_DATA');
       const counts = await cleanCatalogue({ db, store, log, gazetteer: loadGazetteer(), batchSize: options.batchSize });
       const taken = await takeSnapshot(db, store);
       return { clean: counts, snapshot: taken, report: (await publishReport(db, store, taken)).uri };
@@ -57,5 +65,10 @@ const program = createCommand('start', 'Run the main job on this machine: load t
     process.stderr.write(`EDA report (open in a browser): ${report}\n`);
     printSummary({ load, clean, snapshot: { id: snapshot.id, hash: snapshot.hash, products: snapshot.products, newListings: snapshot.newListings }, report });
   });
+
+/** Rows in the raw tables now (0 on a fresh machine). */
+async function rawRows(): Promise<number> {
+  return withRuntime('start', async ({ db }) => (await db.query<{ n: number }>('SELECT count(*) AS n FROM products_raw')).rows[0]?.n ?? 0);
+}
 
 await runMain(program);

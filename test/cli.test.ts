@@ -74,7 +74,6 @@ describe('data:load on the command line', () => {
       [LOAD, ['--batch-size', 'many', fixture('export-7col')], /'many' is not a positive integer/],
       [LOAD, ['--no-such-option'], /unknown option/],
       [LOAD, [fixture('export-7col')], /DATABASE_URL must be a postgres/, { DATABASE_URL: 'mysql://x' }],
-      [START, [], /no data: give --data/],
       ['components/clean/main.ts', ['--partition', '3/2'], /'3\/2' is not a partition k\/N/],
     ];
     for (const [script, args, message, extra] of cases) {
@@ -107,6 +106,20 @@ describe('data:load on the command line', () => {
       assert.doesNotMatch(result.stderr, new RegExp(s3ProcessEnv(bucket)['AWS_SECRET_ACCESS_KEY']!.replace(/[/+]/g, '.')));
     } finally {
       await database.drop();
+    }
+  });
+
+  it('npm start with no data at all runs on the generated demo catalogue, pictures included, and says it is synthetic', async () => {
+    const demoHome = await tempDir('demo-home-');
+    try {
+      const result = await run(START, [], { MARKETPLACE_HOME: demoHome.dir });
+      assert.equal(result.code, 0, result.stderr);
+      assert.match(result.stderr, /SYNTHETIC demo catalogue \(390 listings, \d+ generated pictures\)/);
+      const { clean } = summaryOf(result) as unknown as { clean: Record<string, Record<string, number>> };
+      assert.equal(clean['products']?.['read'], 390);
+      assert.ok((clean['images']?.['upserted'] ?? 0) > 500, 'the generated pictures are decoded and cleaned');
+    } finally {
+      await demoHome.remove();
     }
   });
 
