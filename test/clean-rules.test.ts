@@ -57,6 +57,13 @@ describe('categories, titles, locations, text', () => {
     );
     assert.equal(cleanText('Ring (0118) 496 0000 or +44 7700 900123.....'), 'Ring <phone> or <phone>.');
     assert.equal(cleanText('Size 45x45cm, 2 x 1.5m'), 'Size 45x45cm, 2 x 1.5m', 'measurements are not phone numbers');
+    for (const boilerplate of [
+      'Posted by Ann in Dining, Living Room Furniture in Leeds. 25. February 2022',
+      'Posted by Ann in Mobile Phones in Leeds. February 25, 2022',
+      'Posted by Ann in Sofas, Armchairs in Leeds.',
+    ]) {
+      assert.equal(cleanText(`Nice chair. ${boilerplate} Collect only`), 'Nice chair. Collect only', boilerplate);
+    }
   });
   it('reads times, and leaves unreadable ones out', () => {
     assert.equal(parseTime('2022-02-26'), '2022-02-26T00:00:00.000Z');

@@ -77,8 +77,16 @@ export function splitTitle(text: string | null): Parsed<{ title: string; tailLoc
 }
 
 const MONTHS = 'January|February|March|April|May|June|July|August|September|October|November|December';
-/** "Posted by Nisha in Dining, … Mirrors in Wokingham. 25 February 2022": site boilerplate that names the category. */
-const POSTED_BY = new RegExp(`Posted by .{0,300}? in .{0,300}?\\d{1,2} (?:${MONTHS}) \\d{4}`, 'gs');
+/**
+ * "Posted by Nisha in Dining, … Mirrors in Wokingham. 25 February 2022": site boilerplate that names
+ * the category. Its date comes as "25 February 2022", "25. February 2022" or "February 25, 2022", or
+ * not at all ("Posted by Sam in Sofas in Leeds.").
+ */
+const POSTED_BY = new RegExp(
+  `Posted by .{0,300}? in .{0,300}?(?:\\d{1,2}\\.? (?:${MONTHS}),? \\d{4}|(?:${MONTHS}) \\d{1,2},? \\d{4})`,
+  'gs',
+);
+const POSTED_BY_UNDATED = /Posted by [^.]{0,200}? in [^.]{0,300}? in [^.]{0,80}\./gs;
 const EMOJI = /[\p{Extended_Pictographic}\u{1F1E6}-\u{1F1FF}\u{FE0E}\u{FE0F}\u{200D}\u{20E3}]/gu;
 const EMAIL = /[\w.+-]+@[\w-]+(?:\.[\w-]+)+/g;
 /** UK numbers: 07700 900123, 07700900123, +44 7700 900123, (0118) 496 0000, 0118-496-0000. */
@@ -96,6 +104,7 @@ export function cleanText(text: string): string {
   return decodeHTML(text)
     .normalize('NFKC')
     .replace(POSTED_BY, ' ')
+    .replace(POSTED_BY_UNDATED, ' ')
     .replace(EMOJI, ' ')
     .replace(CONTROL, ' ')
     .replace(EMAIL, ' <email> ')
