@@ -3,11 +3,9 @@
  *   clean [--partition k/N]   clean what is new or changed (one partition only: no snapshot)
  *   clean snapshot            pin the catalogue as it is
  */
-import { mkdir, writeFile } from 'node:fs/promises';
-import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { InvalidArgumentError } from 'commander';
-import { createCommand, positiveInteger, printSummary, runMain, withRuntime, type Runtime } from '../core/index.js';
+import { createCommand, positiveInteger, printSummary, runMain, withRuntime, writeOutputFile, type Runtime } from '../core/index.js';
 import { cleanCatalogue, cleanImages, type Partition } from './clean.js';
 import { loadGazetteer } from './gazetteer/index.js';
 import { DEFAULT_IMAGE_LIMITS } from './images.js';
@@ -23,13 +21,6 @@ export function parsePartition(value: string): Partition {
   return { index, count };
 }
 
-/** Writes a KFP output file (the pipeline passes its path). */
-async function writeOutput(file: string | undefined, text: string): Promise<void> {
-  if (!file) return;
-  await mkdir(path.dirname(file), { recursive: true });
-  await writeFile(file, text);
-}
-
 interface SnapshotOutputs {
   snapshot?: string;
   newListingsOut?: string;
@@ -40,9 +31,9 @@ interface SnapshotOutputs {
 async function snapshotAndReport(runtime: Runtime, outputs: SnapshotOutputs): Promise<{ snapshot: Snapshot; report: string }> {
   const snapshot = await takeSnapshot(runtime.db, runtime.store);
   const report = await publishReport(runtime.db, runtime.store, snapshot);
-  await writeOutput(outputs.snapshot, JSON.stringify(snapshot, null, 2));
-  await writeOutput(outputs.newListingsOut, String(snapshot.newListings));
-  await writeOutput(outputs.report, report.html);
+  await writeOutputFile(outputs.snapshot, JSON.stringify(snapshot, null, 2));
+  await writeOutputFile(outputs.newListingsOut, String(snapshot.newListings));
+  await writeOutputFile(outputs.report, report.html);
   return { snapshot, report: report.uri };
 }
 
@@ -78,7 +69,7 @@ export function cleanCommand() {
           batchSize: options.batchSize,
           images: { size: options.imageSize, maxPixels: options.imageMaxPixels },
         });
-        await writeOutput(options.cleanedOut, String(counts.products.upserted + counts.images.upserted));
+        await writeOutputFile(options.cleanedOut, String(counts.products.upserted + counts.images.upserted));
         if (options.partition) return { ...counts, partition: `${options.partition.index}/${options.partition.count}` };
         const { snapshot, report } = await snapshotAndReport(runtime, options);
         return { ...counts, snapshot: { id: snapshot.id, hash: snapshot.hash, uri: store.uri(SNAPSHOT_KEY(snapshot.id)) }, report };

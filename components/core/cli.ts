@@ -3,6 +3,8 @@
  * `--help` on every command; progress and logs on stderr; exactly one JSON line on stdout, the
  * summary a pipeline or a person reads; exit 0 on success, 2 on bad usage or input, 1 otherwise.
  */
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { errorMessage, InputError } from './errors.js';
 import { redact } from './secrets.js';
@@ -65,4 +67,14 @@ export async function runMain(program: Command, argv: readonly string[] = proces
   }
   // Exit explicitly: a pool or socket left open by a failure must not keep a pipeline task alive.
   process.exit(code);
+}
+
+/**
+ * Writes one of a command's output files: a KFP output parameter (`…output_file`) or an artifact path
+ * the pipeline passed. Nothing when the option was not given.
+ */
+export async function writeOutputFile(file: string | undefined, text: string): Promise<void> {
+  if (!file) return;
+  await mkdir(path.dirname(file), { recursive: true });
+  await writeFile(file, text);
 }

@@ -3,23 +3,15 @@
  * Writes the verdict for the pipeline (`--drifted-out`), the statistics (`--metrics`) and prints one
  * JSON line: {"drifted", "reason", "psi": {"category", "price", "textLength"}, …}.
  */
-import { mkdir, writeFile } from 'node:fs/promises';
-import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { InvalidArgumentError } from 'commander';
-import { createCommand, printSummary, runMain, withRuntime } from '../core/index.js';
+import { createCommand, printSummary, runMain, withRuntime, writeOutputFile } from '../core/index.js';
 import { checkDrift, driftReport, type DriftVerdict } from './drift.js';
 
 function threshold(value: string): number {
   const parsed = Number(value);
   if (!(parsed > 0)) throw new InvalidArgumentError(`'${value}' is not a positive number.`);
   return parsed;
-}
-
-async function writeOutput(file: string | undefined, text: string): Promise<void> {
-  if (!file) return;
-  await mkdir(path.dirname(file), { recursive: true });
-  await writeFile(file, text);
 }
 
 /** The statistics as KFP system.Metrics scalars (name, numberValue). */
@@ -47,9 +39,9 @@ export function driftCommand() {
         log.info(result, result.reason);
         return result;
       });
-      await writeOutput(options.driftedOut, String(verdict.drifted));
-      await writeOutput(options.metrics, JSON.stringify(metricsOf(verdict), null, 2));
-      if (options.report) await writeOutput(options.report, await driftReport(verdict));
+      await writeOutputFile(options.driftedOut, String(verdict.drifted));
+      await writeOutputFile(options.metrics, JSON.stringify(metricsOf(verdict), null, 2));
+      if (options.report) await writeOutputFile(options.report, await driftReport(verdict));
       printSummary(verdict);
     });
 }
