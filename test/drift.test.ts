@@ -7,25 +7,14 @@ import { spawnSync } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { buildProfile, profileShift, psi, SERVING_KEY, type ProfileRow } from '../components/core/index.js';
+import { buildProfile, profileShift, psi, seededRandom, SERVING_KEY, type ProfileRow } from '../components/core/index.js';
 import { checkDrift, PROFILE_FILE } from '../components/drift/drift.js';
 import { databaseBackends, REPO_ROOT, storeBackends, suiteStorage, tempDir } from './helpers.js';
-
-/** A small seeded generator (mulberry32): the same samples every run. */
-function random(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const ROOTS = ['Appliances', 'Home & Garden', 'Phones', 'Video Games', 'Other Goods'];
 
 function sample(seed: number, count: number, shift: { roots?: string[]; priceFactor?: number } = {}): ProfileRow[] {
-  const next = random(seed);
+  const next = seededRandom(seed);
   const roots = shift.roots ?? ROOTS;
   return Array.from({ length: count }, () => ({
     root: roots[Math.floor(next() * roots.length)]!,

@@ -14,3 +14,4 @@ export * from './runtime.js';
 export * from './profile.js';
 export * from './serving.js';
 export * from './report-html.js';
+export * from './random.js';

@@ -9,6 +9,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { stringify } from 'csv-stringify/sync';
 import sharp from 'sharp';
+import { seededRandom } from '../core/index.js';
 
 interface CategoryTheme {
   root: string;
@@ -40,17 +41,6 @@ const THEMES: CategoryTheme[] = [
 const PLACES = ['Wokingham, Berkshire', 'Leeds, West Yorkshire', 'Bristol, Bristol', 'Camden, London', 'Manchester, Manchester', 'Glasgow, Glasgow', 'Cardiff, Cardiff', 'Norwich, Norfolk', 'York, North Yorkshire', 'Brighton, East Sussex', 'Belfast, Belfast', 'Exeter, Devon'];
 const CONDITIONS = ['in excellent condition', 'barely used', 'some signs of wear', 'like new, boxed', 'fully working'];
 
-/** A small seeded generator (mulberry32). */
-function random(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 function shapeSvg(shape: CategoryTheme['shape'], size: number, next: () => number): string {
   const c = size / 2 + (next() - 0.5) * size * 0.2;
   const r = size * (0.22 + next() * 0.12);
@@ -76,7 +66,7 @@ export interface DemoOptions {
 export async function generateDemoExport(dir: string, options: DemoOptions = {}): Promise<{ products: number; images: number }> {
   const perCategory = options.perCategory ?? 30;
   const size = options.imageSize ?? 256;
-  const next = random(options.seed ?? 2022);
+  const next = seededRandom(options.seed ?? 2022);
   const pick = <T>(list: readonly T[]): T => list[Math.floor(next() * list.length)] as T;
   await mkdir(path.join(dir, 'images'), { recursive: true });
   const products: string[][] = [];
