@@ -204,3 +204,49 @@ describe('conditions (the CEL the compiler writes)', () => {
     assert.throws(() => evaluateCondition("inputs.parameter_values['missing'] == true", values), /reads 'missing', which the task was not given/);
   });
 });
+
+describe('the local runner killed with SIGKILL in the middle of a task', () => {
+  it('a rerun takes what finished from the cache, reruns the rest, and ends with the same outputs', async () => {
+    const slow = component({
+      name: 'slow',
+      image: 'steps',
+      command: step('slow'),
+      inputs: { trace: param.string(), data: artifact.dataset() },
+      outputs: { copy: artifact.dataset() },
+      args: ({ inputs, outputs }) => ['--trace', inputs.trace, '--artifact-in', inputs.data, '--sleep', '1500', '--artifact-out', outputs.copy, 'copied'],
+    });
+    const chain = pipeline({ name: 'chain', inputs: { trace: param.string() } }, ({ trace }) => {
+      const made = produce({ trace });
+      const copied = slow({ trace, data: made.outputs.data });
+      consume({ trace, data: copied.outputs.copy, note: 'end' });
+    });
+    const tmp = await tempDir('kill-runner-');
+    try {
+      const specFile = path.join(tmp.dir, 'chain.yaml');
+      await writeFile(specFile, toYaml(chain, compilePipeline(chain, OPTIONS)));
+      const trace = path.join(tmp.dir, 'trace.txt');
+      const env = { ...process.env, MARKETPLACE_HOME: path.join(tmp.dir, 'home'), LOG_LEVEL: 'info', LOG_JSON: '1' };
+      const args = ['--import', 'tsx', path.join(REPO_ROOT, 'pipelines', 'run-local.ts'), specFile, '--param', `trace=${trace}`];
+      const { spawn } = await import('node:child_process');
+      const first = spawn(process.execPath, args, { cwd: REPO_ROOT, env });
+      let log = '';
+      first.stderr.on('data', (chunk: Buffer) => (log += chunk.toString()));
+      const exited = new Promise((resolve) => first.on('exit', resolve));
+      for (let i = 0; i < 600 && !/slow: running/.test(log); i++) await new Promise((resolve) => setTimeout(resolve, 20));
+      assert.match(log, /slow: running/, 'killed while slow runs');
+      first.kill('SIGKILL');
+      await exited;
+      await new Promise((resolve) => setTimeout(resolve, 2000)); // the orphaned task finishes on its own
+
+      const second = spawnSync(process.execPath, args, { cwd: REPO_ROOT, env, encoding: 'utf8' });
+      assert.equal(second.status, 0, second.stderr);
+      const summary = JSON.parse(second.stdout) as { tasks: Record<string, string> };
+      assert.deepEqual(summary.tasks, { produce: 'CACHED', slow: 'SUCCEEDED', consume: 'SUCCEEDED' });
+      const lines = await traceLines(trace);
+      assert.equal(lines.filter((l) => l === 'produce').length, 1, 'what finished before the kill ran once');
+      assert.deepEqual(lines.filter((l) => l.startsWith('consume')), ['consume read=copied end']);
+    } finally {
+      await tmp.remove();
+    }
+  });
+});
