@@ -3,19 +3,27 @@
  * (`pipelines/dist/marketplace-ranking.yaml` unless --out says otherwise), ready to upload in the
  * Kubeflow UI or with `pipelines/kfp.ts`. The same input gives the same bytes.
  */
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { createCommand, InputError, printSummary, runMain } from '../components/core/index.js';
 import { compilePipeline, PipelineCompileError, toYaml, type PipelineDefinition } from './dsl/index.js';
 import { marketplaceRanking } from './marketplace-ranking.js';
 
-const HERE = path.dirname(fileURLToPath(import.meta.url));
-export const DEFAULT_OUTPUT = path.join(HERE, 'dist', 'marketplace-ranking.yaml');
+/** The project's root: the nearest folder above this module with the package.json (source or dist/ alike). */
+function projectRoot(): string {
+  for (let dir = path.dirname(fileURLToPath(import.meta.url)); ; dir = path.dirname(dir)) {
+    if (existsSync(path.join(dir, 'package.json'))) return dir;
+    if (path.dirname(dir) === dir) throw new Error('cannot find the project package.json above pipelines/compile');
+  }
+}
+
+const ROOT = projectRoot();
+export const DEFAULT_OUTPUT = path.join(ROOT, 'pipelines', 'dist', 'marketplace-ranking.yaml');
 
 async function projectVersion(): Promise<string> {
-  const manifest = JSON.parse(await readFile(path.join(HERE, '..', 'package.json'), 'utf8')) as { version: string };
-  return manifest.version;
+  return (JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 }
 
 export interface CompileCommandOptions {

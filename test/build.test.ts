@@ -1,0 +1,37 @@
+/**
+ * The compiled output, which the container images run (`node dist/…/main.js`): every component's
+ * entrypoint starts, the files read at run time (migrations, gazetteer) are there, and the compiled
+ * compiler writes the same bytes as the source.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { REPO_ROOT, tempDir } from './helpers.js';
+
+describe('the build (what the images run)', () => {
+  it('compiles, carries its data files, and every entrypoint answers --help', async () => {
+    const build = spawnSync('npm', ['run', '-s', 'build'], { cwd: REPO_ROOT, encoding: 'utf8' });
+    assert.equal(build.status, 0, build.stderr + build.stdout);
+    const dist = path.join(REPO_ROOT, 'dist');
+    for (const file of ['components/core/db/migrations/0001_raw_tables.sql', 'components/clean/gazetteer/gb-places.json', 'components/clean/gazetteer/regions.json']) {
+      assert.ok(existsSync(path.join(dist, file)), `dist/${file}`);
+    }
+    for (const entry of ['components/load/main.js', 'components/clean/main.js', 'components/drift/main.js', 'pipelines/main.js', 'pipelines/compile.js', 'pipelines/run-local.js', 'pipelines/kfp.js']) {
+      const help = spawnSync(process.execPath, [path.join(dist, entry), '--help'], { encoding: 'utf8' });
+      assert.equal(help.status, 0, `${entry}: ${help.stderr}`);
+      assert.match(help.stdout, /^Usage: /, entry);
+    }
+    const tmp = await tempDir('build-');
+    try {
+      const compiled = path.join(tmp.dir, 'compiled.yaml');
+      const source = path.join(tmp.dir, 'source.yaml');
+      assert.equal(spawnSync(process.execPath, [path.join(dist, 'pipelines/compile.js'), '--out', compiled]).status, 0);
+      assert.equal(spawnSync(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'pipelines/compile.ts'), '--out', source], { cwd: REPO_ROOT }).status, 0);
+      assert.equal(readFileSync(compiled, 'utf8'), readFileSync(source, 'utf8'));
+    } finally {
+      await tmp.remove();
+    }
+  });
+});
