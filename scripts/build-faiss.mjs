@@ -1,0 +1,55 @@
+// Builds faiss-node's native binding against Debian's libfaiss (faiss 1.7.3), as ../shared/RECIPES.md
+// describes: faiss-node's own install script downloads a prebuilt binary or clones faiss from GitHub,
+// and neither can work offline, so package.json denies it (allowScripts) and this runs instead.
+//   node scripts/build-faiss.mjs            postinstall: build when libfaiss-dev is there, else say how
+//   node scripts/build-faiss.mjs --require  fail (exit 1) when it cannot be built
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+
+const require = createRequire(import.meta.url);
+const required = process.argv.includes('--require');
+const say = (text) => process.stderr.write(`build-faiss: ${text}\n`);
+
+let packageDir;
+try {
+  packageDir = path.dirname(require.resolve('faiss-node/package.json'));
+} catch {
+  say('faiss-node is not installed; nothing to build');
+  process.exit(required ? 1 : 0);
+}
+const target = path.join(packageDir, 'build', 'Release', 'faiss-node.node');
+const loads = () => spawnSync(process.execPath, ['-e', "require('faiss-node').IndexFlatIP"], { cwd: path.dirname(packageDir) }).status === 0;
+
+if (existsSync(target) && loads()) process.exit(0);
+const nodeHeaders = [path.join(path.dirname(process.execPath), '..', 'include', 'node'), '/usr/include/node'].find((dir) => existsSync(path.join(dir, 'node_api.h')));
+if (!existsSync('/usr/include/faiss/Index.h') || !nodeHeaders) {
+  say(`cannot build: ${nodeHeaders ? "Debian's libfaiss-dev is missing" : "Node's headers are missing"}.`);
+  say('install it with: apt-get install -y libfaiss-dev libopenblas0-pthread && npm run build:faiss');
+  say('(only the index component and the search service need faiss)');
+  process.exit(required ? 1 : 0);
+}
+
+mkdirSync(path.dirname(target), { recursive: true });
+// faiss 1.7.3 names the id type Index::idx_t; faiss-node expects faiss::idx_t.
+const compat = path.join(path.dirname(target), 'compat.h');
+writeFileSync(compat, '#include <cstdint>\nnamespace faiss { using idx_t = int64_t; }\n');
+const addonApi = path.dirname(require.resolve('node-addon-api/package.json', { paths: [packageDir] }));
+const started = Date.now();
+execFileSync(
+  'g++',
+  [
+    '-O2', '-std=c++17', '-shared', '-fPIC', '-fopenmp', '-DNAPI_VERSION=6', '-DNAPI_CPP_EXCEPTIONS',
+    '-include', compat, `-I${nodeHeaders}`, `-I${addonApi}`,
+    path.join(packageDir, 'src', 'faiss.cc'), '-o', target,
+    // -llapack -lblas resolve to OpenBLAS through Debian's alternatives (without them: undefined sgemm_).
+    '-Wl,--no-as-needed', '-lfaiss', '-llapack', '-lblas',
+  ],
+  { stdio: ['ignore', 'inherit', 'inherit'] },
+);
+if (!loads()) {
+  say(`built ${target}, but it does not load`);
+  process.exit(1);
+}
+say(`built ${target} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
