@@ -11,8 +11,8 @@ import sharp from 'sharp';
 import { cleanCatalogue, type CleanOptions } from '../components/clean/clean.js';
 import { loadGazetteer } from '../components/clean/gazetteer/index.js';
 import { publishReport } from '../components/clean/report.js';
-import { readSnapshotProducts, takeSnapshot } from '../components/clean/snapshot.js';
-import type { ArtifactStore, Database } from '../components/core/index.js';
+import { takeSnapshot } from '../components/clean/snapshot.js';
+import { readSnapshotProducts, type ArtifactStore, type Database } from '../components/core/index.js';
 import { loadExportFolder } from '../components/load/load.js';
 import { databaseBackends, REPO_ROOT, silentLog, storeBackends, suiteStorage, tempDir } from './helpers.js';
 

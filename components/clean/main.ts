@@ -5,12 +5,12 @@
  */
 import { pathToFileURL } from 'node:url';
 import { InvalidArgumentError } from 'commander';
-import { createCommand, positiveInteger, printSummary, runMain, withRuntime, writeOutputFile, type Runtime } from '../core/index.js';
+import { createCommand, positiveInteger, printSummary, runMain, SNAPSHOT_KEY, withRuntime, writeOutputFile, type Runtime } from '../core/index.js';
 import { cleanCatalogue, cleanImages, type Partition } from './clean.js';
 import { loadGazetteer } from './gazetteer/index.js';
 import { DEFAULT_IMAGE_LIMITS } from './images.js';
 import { publishReport } from './report.js';
-import { SNAPSHOT_KEY, takeSnapshot, type Snapshot } from './snapshot.js';
+import { takeSnapshot, type Snapshot } from './snapshot.js';
 
 /** `k/N`: the rows whose id hashes to k of N partitions. */
 export function parsePartition(value: string): Partition {

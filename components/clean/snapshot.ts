@@ -6,9 +6,8 @@
  * the catalogue moves on; `snapshot.json` is written last, as the sign that the export is complete.
  */
 import { Readable } from 'node:stream';
-import { createInterface } from 'node:readline';
-import { createGunzip, createGzip } from 'node:zlib';
-import { AlreadyExistsError, type ArtifactStore, type Database, type Queryable } from '../core/index.js';
+import { createGzip } from 'node:zlib';
+import { AlreadyExistsError, SNAPSHOT_KEY, SNAPSHOT_PRODUCTS_KEY, type ArtifactStore, type Database, type Queryable, type SnapshotProduct } from '../core/index.js';
 
 export interface Snapshot {
   id: string;
@@ -28,24 +27,6 @@ export interface Snapshot {
   productsKey: string;
 }
 
-/** One line of `products.jsonl.gz`: what train and evaluate read of a product. */
-export interface SnapshotProduct {
-  id: string;
-  title: string;
-  text: string;
-  root: string;
-  path: string[];
-  priceMinor: number;
-  town: string | null;
-  county: string | null;
-  latitude: number | null;
-  longitude: number | null;
-  /** Model-ready image copies in the artifact store, by image id. */
-  images: { id: string; key: string; duplicateOf: string | null }[];
-}
-
-export const SNAPSHOT_KEY = (id: string) => `snapshots/${id}/snapshot.json`;
-export const SNAPSHOT_PRODUCTS_KEY = (id: string) => `snapshots/${id}/products.jsonl.gz`;
 
 /** The catalogue's products as JSON lines, read in id order a page at a time. */
 async function* productLines(q: Queryable, pageSize = 1000): AsyncGenerator<string> {
@@ -113,10 +94,4 @@ export async function takeSnapshot(db: Database, store: ArtifactStore): Promise<
     }
     return snapshot;
   });
-}
-
-/** The pinned products of a snapshot, as train and evaluate read them. */
-export async function* readSnapshotProducts(store: ArtifactStore, snapshotId: string): AsyncGenerator<SnapshotProduct> {
-  const lines = createInterface({ input: (await store.getStream(SNAPSHOT_PRODUCTS_KEY(snapshotId))).pipe(createGunzip()), crlfDelay: Infinity });
-  for await (const line of lines) if (line) yield JSON.parse(line) as SnapshotProduct;
 }

@@ -15,3 +15,5 @@ export * from './profile.js';
 export * from './serving.js';
 export * from './report-html.js';
 export * from './random.js';
+export * from './geo.js';
+export * from './snapshots.js';
