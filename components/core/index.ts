@@ -1,6 +1,8 @@
 /**
  * The shared library every component imports: configuration, logs and progress, CLI conventions,
- * the database and the artifact store. Its surface is this file; nothing else is shared by copy.
+ * the database and the artifact store, and the contracts between components (snapshot files, the
+ * data profile, the serving record, HTML reports). Its surface is this file; nothing else is shared
+ * by copy.
  */
 export * from './errors.js';
 export * from './secrets.js';
