@@ -19,3 +19,4 @@ export * from './report-html.js';
 export * from './random.js';
 export * from './geo.js';
 export * from './snapshots.js';
+export * from './publish.js';
