@@ -4,7 +4,7 @@
 //   node scripts/build-faiss.mjs            postinstall: build when libfaiss-dev is there, else say how
 //   node scripts/build-faiss.mjs --require  fail (exit 1) when it cannot be built
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 
@@ -20,7 +20,9 @@ try {
   process.exit(required ? 1 : 0);
 }
 const target = path.join(packageDir, 'build', 'Release', 'faiss-node.node');
-const loads = () => spawnSync(process.execPath, ['-e', "require('faiss-node').IndexFlatIP"], { cwd: path.dirname(packageDir) }).status === 0;
+// Built by this script (not a stale binary): the patched method below is there.
+const loads = () =>
+  spawnSync(process.execPath, ['-e', "if (!require('faiss-node').Index.prototype.setSearchParameter) process.exit(1)"], { cwd: path.dirname(packageDir) }).status === 0;
 
 if (existsSync(target) && loads()) process.exit(0);
 const nodeHeaders = [path.join(path.dirname(process.execPath), '..', 'include', 'node'), '/usr/include/node'].find((dir) => existsSync(path.join(dir, 'node_api.h')));
@@ -36,13 +38,53 @@ mkdirSync(path.dirname(target), { recursive: true });
 const compat = path.join(path.dirname(target), 'compat.h');
 writeFileSync(compat, '#include <cstdint>\nnamespace faiss { using idx_t = int64_t; }\n');
 const addonApi = path.dirname(require.resolve('node-addon-api/package.json', { paths: [packageDir] }));
+
+// faiss-node exposes no search-time parameters, and HNSW (efSearch) and IVF (nprobe) indexes need
+// them to reach a useful recall: add Index#setSearchParameter(name, value), through faiss's own
+// ParameterSpace, to a copy of the binding's source.
+const METHOD = `
+  Napi::Value setSearchParameter(const Napi::CallbackInfo &info)
+  {
+    Napi::Env env = info.Env();
+    if (info.Length() != 2 || !info[0].IsString() || !info[1].IsNumber())
+    {
+      Napi::TypeError::New(env, "Expected (name: string, value: number).").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    try
+    {
+      faiss::ParameterSpace().set_index_parameter(index_.get(), info[0].As<Napi::String>().Utf8Value(), info[1].As<Napi::Number>().DoubleValue());
+    }
+    catch (const faiss::FaissException &ex)
+    {
+      Napi::Error::New(env, ex.what()).ThrowAsJavaScriptException();
+    }
+    return env.Undefined();
+  }
+
+  Napi::Value ntotal(const Napi::CallbackInfo &info)`;
+let source = readFileSync(path.join(packageDir, 'src', 'faiss.cc'), 'utf8');
+const patches = [
+  ['#include <faiss/index_factory.h>', '#include <faiss/index_factory.h>\n#include <faiss/AutoTune.h>'],
+  ['  Napi::Value ntotal(const Napi::CallbackInfo &info)', METHOD],
+  ['      InstanceMethod("toBuffer", &Index::toBuffer),', '      InstanceMethod("toBuffer", &Index::toBuffer),\n      InstanceMethod("setSearchParameter", &Index::setSearchParameter),'],
+];
+for (const [anchor, replacement] of patches) {
+  if (!source.includes(anchor)) {
+    say(`faiss-node's source changed: '${anchor.trim()}' not found; update scripts/build-faiss.mjs`);
+    process.exit(1);
+  }
+  source = source.replace(anchor, replacement);
+}
+const patched = path.join(path.dirname(target), 'faiss-patched.cc');
+writeFileSync(patched, source);
 const started = Date.now();
 execFileSync(
   'g++',
   [
     '-O2', '-std=c++17', '-shared', '-fPIC', '-fopenmp', '-DNAPI_VERSION=6', '-DNAPI_CPP_EXCEPTIONS',
     '-include', compat, `-I${nodeHeaders}`, `-I${addonApi}`,
-    path.join(packageDir, 'src', 'faiss.cc'), '-o', target,
+    patched, '-o', target,
     // -llapack -lblas resolve to OpenBLAS through Debian's alternatives (without them: undefined sgemm_).
     '-Wl,--no-as-needed', '-lfaiss', '-llapack', '-lblas',
   ],
