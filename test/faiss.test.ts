@@ -6,36 +6,18 @@
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import { describe, it } from 'node:test';
-import { seededRandom } from '../components/core/index.js';
+import { recallAt } from '../components/index/vector-index.js';
+import { unitVectors } from './helpers.js';
 
 const require = createRequire(import.meta.url);
 const faiss = require('faiss-node') as typeof import('faiss-node');
 
-function normalisedVectors(count: number, dims: number, seed: number): number[] {
-  const next = seededRandom(seed);
-  const out: number[] = [];
-  for (let i = 0; i < count; i++) {
-    const v = Array.from({ length: dims }, () => next() - 0.5);
-    const norm = Math.hypot(...v);
-    out.push(...v.map((x) => x / norm));
-  }
-  return out;
-}
 
-/** Share of the exact top-k found by `index` for each query. */
-function recallAt(k: number, index: { search(q: number[], k: number): { labels: number[] } }, exact: { search(q: number[], k: number): { labels: number[] } }, queries: number[][]): number {
-  let found = 0;
-  for (const query of queries) {
-    const truth = new Set(exact.search(query, k).labels);
-    found += index.search(query, k).labels.filter((label) => truth.has(label)).length;
-  }
-  return found / (k * queries.length);
-}
 
 describe('faiss-node (built from source against libfaiss)', () => {
   it('finds every vector as its own nearest neighbour by inner product, and round-trips through a buffer', () => {
     const dims = 64;
-    const vectors = normalisedVectors(2000, dims, 7);
+    const vectors = unitVectors(2000, dims, 7);
     const index = new faiss.IndexFlatIP(dims);
     index.add(vectors);
     assert.equal(index.ntotal(), 2000);
@@ -50,12 +32,12 @@ describe('faiss-node (built from source against libfaiss)', () => {
 
   it('sets HNSW efSearch through the method the build adds, and recall rises with it', () => {
     const dims = 32;
-    const vectors = normalisedVectors(4000, dims, 11);
+    const vectors = unitVectors(4000, dims, 11);
     const exact = new faiss.IndexFlatIP(dims);
     exact.add(vectors);
     const hnsw = faiss.Index.fromFactory(dims, 'HNSW16,Flat', faiss.MetricType.METRIC_INNER_PRODUCT);
     hnsw.add(vectors);
-    const queries = Array.from({ length: 100 }, (_, i) => normalisedVectors(1, dims, 1000 + i));
+    const queries = Array.from({ length: 100 }, (_, i) => unitVectors(1, dims, 1000 + i));
     hnsw.setSearchParameter('efSearch', 8);
     const low = recallAt(10, hnsw, exact, queries);
     hnsw.setSearchParameter('efSearch', 256);

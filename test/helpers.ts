@@ -17,6 +17,7 @@ import {
   openPglite,
   openPostgres,
   openS3Store,
+  seededRandom,
   type ArtifactStore,
   type Database,
   type Logger,
@@ -183,4 +184,16 @@ export function suiteStorage(databaseBackend: DatabaseBackend, storeBackend: Sto
       disposers.push(dispose);
     },
   };
+}
+
+/** `count` random unit vectors of `dims`, flattened, the same for the same seed. */
+export function unitVectors(count: number, dims: number, seed: number): number[] {
+  const next = seededRandom(seed);
+  const out: number[] = [];
+  for (let i = 0; i < count; i++) {
+    const v = Array.from({ length: dims }, () => next() - 0.5);
+    const norm = Math.hypot(...v);
+    out.push(...v.map((x) => x / norm));
+  }
+  return out;
 }
