@@ -12,8 +12,6 @@ import { unitVectors } from './helpers.js';
 const require = createRequire(import.meta.url);
 const faiss = require('faiss-node') as typeof import('faiss-node');
 
-
-
 describe('faiss-node (built from source against libfaiss)', () => {
   it('finds every vector as its own nearest neighbour by inner product, and round-trips through a buffer', () => {
     const dims = 64;
