@@ -3,13 +3,12 @@
  * (Postgres tables `products_raw`, `images_raw`; image objects `raw-images/<id>.jpg`).
  */
 import { pathToFileURL } from 'node:url';
-import { createCommand, InputError, positiveInteger, printSummary, runMain, withRuntime } from '../core/index.js';
-import { findExportFiles } from './folder.js';
+import { createCommand, InputError, positiveInteger, printSummary, runMain, withRuntime, type Logger } from '../core/index.js';
+import { findExportFiles, type ExportFolder } from './folder.js';
 import { folderImages, zipImages, type ImageFiles } from './image-files.js';
 import { loadRaw, type LoadSummary } from './load.js';
 import { IMAGES, PRODUCTS } from './raw-tables.js';
 import { csvSource, postgresTableSource, type RecordSource } from './sources.js';
-import type { Logger } from '../core/index.js';
 
 export interface LoadCommandOptions {
   from?: string;
@@ -39,7 +38,7 @@ export async function loadFromCommandLine(dir: string | undefined, options: Load
   });
 }
 
-function recordSources(folder: Awaited<ReturnType<typeof findExportFiles>> | undefined, options: LoadCommandOptions): [RecordSource, RecordSource] {
+function recordSources(folder: ExportFolder | undefined, options: LoadCommandOptions): [RecordSource, RecordSource] {
   if (folder) return [csvSource(folder.products, PRODUCTS), csvSource(folder.images, IMAGES)];
   const url = options.from ?? '';
   return [postgresTableSource(url, options.productsTable, PRODUCTS), postgresTableSource(url, options.imagesTable, IMAGES)];
