@@ -20,3 +20,4 @@ export * from './random.js';
 export * from './geo.js';
 export * from './snapshots.js';
 export * from './publish.js';
+export * from './kfp-outputs.js';

@@ -5,7 +5,7 @@
  */
 import { pathToFileURL } from 'node:url';
 import { InvalidArgumentError } from 'commander';
-import { createCommand, printSummary, runMain, withRuntime, writeOutputFile } from '../core/index.js';
+import { createCommand, kfpMetrics, printSummary, runMain, withRuntime, writeOutputFile } from '../core/index.js';
 import { checkDrift, driftReport, type DriftVerdict } from './drift.js';
 
 function threshold(value: string): number {
@@ -14,15 +14,11 @@ function threshold(value: string): number {
   return parsed;
 }
 
-/** The statistics as KFP system.Metrics scalars (name, numberValue). */
-export function metricsOf(verdict: DriftVerdict): { metrics: { name: string; numberValue: number }[] } {
-  const metrics = [
-    { name: 'drifted', numberValue: verdict.drifted ? 1 : 0 },
-    { name: 'new_listings', numberValue: verdict.newListings },
-    { name: 'threshold', numberValue: verdict.threshold },
-  ];
-  if (verdict.psi) for (const [name, value] of Object.entries(verdict.psi)) metrics.push({ name: `psi_${name}`, numberValue: Number(value.toFixed(6)) });
-  return { metrics };
+/** The statistics as KFP system.Metrics scalars. */
+export function metricsOf(verdict: DriftVerdict) {
+  const values: Record<string, number> = { drifted: verdict.drifted ? 1 : 0, new_listings: verdict.newListings, threshold: verdict.threshold };
+  for (const [name, value] of Object.entries(verdict.psi ?? {})) values[`psi_${name}`] = Number(value.toFixed(6));
+  return kfpMetrics(values);
 }
 
 export function driftCommand() {
