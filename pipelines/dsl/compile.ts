@@ -101,8 +101,7 @@ function validate(definition: PipelineDefinition, graph: Graph): void {
       const value = task.inputs[key];
       if (value === undefined) {
         if (io.kind === 'parameter' && io.type === 'TASK_FINAL_STATUS') {
-          const handler = graph.groups.find((g) => g.kind === 'exit-handler' && g.exitTask === task);
-          if (!handler) throw new PipelineCompileError(`${where}: input '${key}' takes a final status, so the task must be an exitHandler's exit task`);
+          if (!exitHandlerOf(graph, task)) throw new PipelineCompileError(`${where}: input '${key}' takes a final status, so the task must be an exitHandler's exit task`);
           continue;
         }
         if (io.kind === 'artifact' || io.default === undefined) throw new PipelineCompileError(`${where}: missing required input '${key}'`);
@@ -169,6 +168,11 @@ function checkValue(where: string, io: IOSpec, value: unknown): void {
 function describe(value: unknown): string {
   if (isRef(value)) return value.kind === 'artifact-ref' ? `an artifact (${value.schema})` : `a ${value.type} reference`;
   return `${typeof value} ${JSON.stringify(value)}`;
+}
+
+/** The exit handler whose exit task `task` is, if any. */
+function exitHandlerOf(graph: Graph, task: TaskNode): GroupNode | undefined {
+  return graph.groups.find((g) => g.kind === 'exit-handler' && g.exitTask === task);
 }
 
 /** The group itself and every group above it, innermost first. */
@@ -263,7 +267,7 @@ class CompileState {
         parameters[key] = { runtimeValue: { constant: value as Json } };
       }
     }
-    const handler = this.graph.groups.find((g) => g.kind === 'exit-handler' && g.exitTask === task);
+    const handler = exitHandlerOf(this.graph, task);
     if (handler) {
       this.depend(task, handler);
       for (const [key, io] of Object.entries(task.component.inputs)) {
@@ -359,7 +363,7 @@ class CompileState {
         const caching = child.options.caching ?? child.component.caching ?? true;
         const retries = child.options.retries ?? child.component.retries;
         const inputs = taskInputs.get(child) ?? {};
-        const isExitTask = this.graph.groups.some((g) => g.kind === 'exit-handler' && g.exitTask === child);
+        const isExitTask = exitHandlerOf(this.graph, child) !== undefined;
         tasks[child.name] = {
           cachingOptions: caching ? { enableCache: true } : {},
           componentRef: { name: `comp-${child.name}` },
