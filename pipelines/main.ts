@@ -9,9 +9,9 @@ import { loadGazetteer } from '../components/clean/gazetteer/index.js';
 import { publishReport } from '../components/clean/report.js';
 import { takeSnapshot, type Snapshot } from '../components/clean/snapshot.js';
 import path from 'node:path';
-import { createCommand, loadConfig, positiveInteger, printSummary, runMain, withRuntime } from '../components/core/index.js';
+import { createCommand, positiveInteger, printSummary, runMain, withRuntime, type Database } from '../components/core/index.js';
 import { generateDemoExport } from '../components/load/demo.js';
-import { loadFromCommandLine } from '../components/load/main.js';
+import { loadFromCommandLine, resolveSource } from '../components/load/main.js';
 
 interface StartOptions {
   data?: string;
@@ -46,20 +46,24 @@ const program = createCommand('start', 'Run the main job on this machine: load t
   .option('--images-zip <path-or-url>', "the seed's image archive, if the images are not in <dir>/images")
   .option('--batch-size <rows>', 'rows per transaction', positiveInteger, 500)
   .action(async (options: StartOptions) => {
-    let data = options.data ?? process.env['MARKETPLACE_DATA'];
-    const config = loadConfig();
-    if (!data && (options.demo || (await rawRows()) === 0)) {
-      data = path.join(config.home, 'demo-export');
-      const demo = await generateDemoExport(data);
-      process.stderr.write(`no data given: using the SYNTHETIC demo catalogue (${demo.products} listings, ${demo.images} generated pictures) in ${data}\n`);
-    }
-    const load = data
-      ? await loadFromCommandLine(data, { imagesZip: options.imagesZip, batchSize: options.batchSize, productsTable: 'products', imagesTable: 'images' })
-      : undefined;
-    const { clean, snapshot, report } = await withRuntime('start', async ({ db, store, log }) => {
+    // A folder given is checked before anything is opened; then one runtime serves every step, so the
+    // embedded database is opened (and locked) once.
+    const given = options.data ?? process.env['MARKETPLACE_DATA'];
+    let folder = given ? await resolveSource(given, {}) : undefined;
+    const { load, clean, snapshot, report } = await withRuntime('start', async (runtime) => {
+      const { db, store, log, config } = runtime;
+      if (!folder && (options.demo || (await rawRows(db)) === 0)) {
+        const dir = path.join(config.home, 'demo-export');
+        const demo = await generateDemoExport(dir);
+        process.stderr.write(`no data given: using the SYNTHETIC demo catalogue (${demo.products} listings, ${demo.images} generated pictures) in ${dir}\n`);
+        folder = await resolveSource(dir, {});
+      }
+      const loaded = folder
+        ? await loadFromCommandLine(runtime, folder, { imagesZip: options.imagesZip, batchSize: options.batchSize, productsTable: 'products', imagesTable: 'images' })
+        : undefined;
       const counts = await cleanCatalogue({ db, store, log, gazetteer: loadGazetteer(), batchSize: options.batchSize });
       const taken = await takeSnapshot(db, store);
-      return { clean: counts, snapshot: taken, report: (await publishReport(db, store, taken)).uri };
+      return { load: loaded, clean: counts, snapshot: taken, report: (await publishReport(db, store, taken)).uri };
     });
     printReport(snapshot);
     process.stderr.write(`EDA report (open in a browser): ${report}\n`);
@@ -67,8 +71,8 @@ const program = createCommand('start', 'Run the main job on this machine: load t
   });
 
 /** Rows in the raw tables now (0 on a fresh machine). */
-async function rawRows(): Promise<number> {
-  return withRuntime('start', async ({ db }) => (await db.query<{ n: number }>('SELECT count(*) AS n FROM products_raw')).rows[0]?.n ?? 0);
+async function rawRows(db: Database): Promise<number> {
+  return (await db.query<{ n: number }>('SELECT count(*) AS n FROM products_raw')).rows[0]?.n ?? 0;
 }
 
 await runMain(program);

@@ -133,7 +133,8 @@ export const REPORT_KEY = (snapshotId: string) => `reports/${snapshotId}/eda.htm
 /** Writes the snapshot's report to the artifact store (once per snapshot: the same catalogue, the same report). */
 export async function publishReport(db: Database, store: ArtifactStore, snapshot: Snapshot): Promise<{ uri: string; html: string }> {
   const key = REPORT_KEY(snapshot.id);
-  const html = (await store.exists(key)) ? (await store.get(key)).toString('utf8') : await edaReport(db, snapshot);
-  if (!(await store.exists(key))) await store.put(key, html, { contentType: 'text/html; charset=utf-8' });
+  if (await store.exists(key)) return { uri: store.uri(key), html: (await store.get(key)).toString('utf8') };
+  const html = await edaReport(db, snapshot);
+  await store.put(key, html, { contentType: 'text/html; charset=utf-8' });
   return { uri: store.uri(key), html };
 }

@@ -67,7 +67,7 @@ export async function checkDrift(options: DriftOptions): Promise<DriftVerdict> {
   const minNew = options.minNewListings ?? 50;
   const serving = await readServingRecord(store);
   if (!serving) {
-    const count = (await profileRows(db)).length;
+    const count = (await db.query<{ n: number }>('SELECT count(*) AS n FROM products')).rows[0]?.n ?? 0;
     return { drifted: true, reason: 'no model in production yet: train the first one', model: null, newListings: count, threshold, psi: null };
   }
   const profile = await readProfile(store, serving.model.key);

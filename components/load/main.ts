@@ -3,7 +3,7 @@
  * (Postgres tables `products_raw`, `images_raw`; image objects `raw-images/<id>.jpg`).
  */
 import { pathToFileURL } from 'node:url';
-import { createCommand, InputError, positiveInteger, printSummary, runMain, withRuntime, type Logger } from '../core/index.js';
+import { createCommand, InputError, positiveInteger, printSummary, runMain, withRuntime, type Logger, type Runtime } from '../core/index.js';
 import { findExportFiles, type ExportFolder } from './folder.js';
 import { folderImages, zipImages, type ImageFiles } from './image-files.js';
 import { loadRaw, type LoadSummary } from './load.js';
@@ -18,24 +18,29 @@ export interface LoadCommandOptions {
   batchSize: number;
 }
 
-/** Resolves the sources a command line names and loads them (shared with `npm start`). */
-export async function loadFromCommandLine(dir: string | undefined, options: LoadCommandOptions): Promise<LoadSummary> {
+/**
+ * The export folder a command line names, checked before anything is opened (a missing folder is bad
+ * input, reported without touching the database); undefined when it names a --from database instead.
+ */
+export async function resolveSource(dir: string | undefined, options: Pick<LoadCommandOptions, 'from'>): Promise<ExportFolder | undefined> {
   if ((dir === undefined) === (options.from === undefined)) {
     throw new InputError('give either a data folder or --from <postgres-url>, not both or neither');
   }
-  const folder = dir === undefined ? undefined : await findExportFiles(dir);
-  return withRuntime('load', async ({ db, store, log }) => {
-    const imageFiles: ImageFiles[] = [];
-    try {
-      if (folder) imageFiles.push(await folderImages(folder.imagesDir));
-      if (options.imagesZip) imageFiles.push(await zipImages(options.imagesZip, log));
-      const [products, images] = recordSources(folder, options);
-      logSources(log, products, images, imageFiles);
-      return await loadRaw({ db, store, log, products, images, imageFiles, batchSize: options.batchSize });
-    } finally {
-      await Promise.all(imageFiles.map((files) => files.close()));
-    }
-  });
+  return dir === undefined ? undefined : findExportFiles(dir);
+}
+
+/** Loads a resolved source with an open runtime (shared with `npm start`). */
+export async function loadFromCommandLine({ db, store, log }: Runtime, folder: ExportFolder | undefined, options: LoadCommandOptions): Promise<LoadSummary> {
+  const imageFiles: ImageFiles[] = [];
+  try {
+    if (folder) imageFiles.push(await folderImages(folder.imagesDir));
+    if (options.imagesZip) imageFiles.push(await zipImages(options.imagesZip, log));
+    const [products, images] = recordSources(folder, options);
+    logSources(log, products, images, imageFiles);
+    return await loadRaw({ db, store, log, products, images, imageFiles, batchSize: options.batchSize });
+  } finally {
+    await Promise.all(imageFiles.map((files) => files.close()));
+  }
 }
 
 function recordSources(folder: ExportFolder | undefined, options: LoadCommandOptions): [RecordSource, RecordSource] {
@@ -64,7 +69,8 @@ export function loadCommand() {
         'DATABASE_URL (unset: embedded) and ARTIFACT_ROOT (unset: $MARKETPLACE_HOME/artifacts).',
     )
     .action(async (dir: string | undefined, options: LoadCommandOptions) => {
-      printSummary(await loadFromCommandLine(dir, options));
+      const folder = await resolveSource(dir, options);
+      printSummary(await withRuntime('load', (runtime) => loadFromCommandLine(runtime, folder, options)));
     });
 }
 
