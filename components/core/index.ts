@@ -21,3 +21,4 @@ export * from './geo.js';
 export * from './snapshots.js';
 export * from './publish.js';
 export * from './kfp-outputs.js';
+export * from './text-features.js';

@@ -1,0 +1,75 @@
+/**
+ * The examples train reads from a pinned snapshot: text and listing fields, the label, and the
+ * model-ready image keys (duplicates left out: a repost's picture must not count twice). Test rows are
+ * dropped here, as they are read, so no later step of training can touch them.
+ */
+import { readSnapshotProducts, type ArtifactStore, InputError } from '../core/index.js';
+import { splitOf, type Split } from './split.js';
+
+export interface Example {
+  id: string;
+  split: Exclude<Split, 'test'>;
+  title: string;
+  text: string;
+  root: string;
+  priceMinor: number;
+  town: string | null;
+  county: string | null;
+  imageKeys: string[];
+}
+
+export interface Dataset {
+  train: Example[];
+  val: Example[];
+  /** Ids of the held-out test products (their content is not kept). */
+  testIds: string[];
+  /** Root categories, sorted: the label index is the position here. */
+  labels: string[];
+}
+
+export interface DatasetOptions {
+  /** Keep at most this many training examples (a deterministic sample): for quick runs. */
+  sample?: number;
+}
+
+export async function readDataset(store: ArtifactStore, snapshotId: string, options: DatasetOptions = {}): Promise<Dataset> {
+  const train: Example[] = [];
+  const val: Example[] = [];
+  const testIds: string[] = [];
+  for await (const product of readSnapshotProducts(store, snapshotId)) {
+    const split = splitOf(product.id);
+    if (split === 'test') {
+      testIds.push(product.id);
+      continue;
+    }
+    const example: Example = {
+      id: product.id,
+      split,
+      title: product.title,
+      text: product.text,
+      root: product.root,
+      priceMinor: product.priceMinor,
+      town: product.town,
+      county: product.county,
+      imageKeys: product.images.filter((image) => image.duplicateOf === null).map((image) => image.key),
+    };
+    (split === 'train' ? train : val).push(example);
+  }
+  // Snapshot order is the catalogue's; sort by id so that a sample and the shuffles are reproducible.
+  const byId = (a: Example, b: Example) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+  train.sort(byId);
+  val.sort(byId);
+  testIds.sort();
+  const sampledTrain = options.sample && options.sample < train.length ? everyNth(train, options.sample) : train;
+  const sampledVal = options.sample && options.sample < train.length ? everyNth(val, Math.max(50, Math.round(options.sample / 8))) : val;
+  const labels = [...new Set(sampledTrain.map((example) => example.root))].sort();
+  if (labels.length < 2) throw new InputError(`snapshot ${snapshotId} has ${labels.length} root categories in its training split; a classifier needs at least 2`);
+  if (sampledVal.length === 0) throw new InputError(`snapshot ${snapshotId} has no validation products (it has ${train.length} training products); it is too small to train on`);
+  return { train: sampledTrain, val: sampledVal, testIds, labels };
+}
+
+function everyNth<T>(items: readonly T[], count: number): T[] {
+  if (count >= items.length) return [...items];
+  const step = items.length / count;
+  return Array.from({ length: count }, (_, i) => items[Math.floor(i * step)]!);
+}

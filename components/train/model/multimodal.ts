@@ -1,0 +1,78 @@
+/**
+ * The multimodal model, as three small TF.js models that share one embedding space:
+ *
+ *   text tower   [ids, weights] ─ WeightedBag(buckets → textDim) ─ dropout ─ Dense(embeddingDim) ─ L2 ─► t
+ *                               └ WeightedBag(buckets → classes, bias) ─────────────────────────────► wide
+ *   image tower  backbone features ─ Dense(hidden, relu) ─ dropout ─ Dense(embeddingDim) ─ L2 ─────► i
+ *   head         embedding ─ Dense(classes) ─► logits      (one head for t, i and the fused f)
+ *   fusion       f = L2(mt·t + mi·i)   (mt, mi: does the product have text / an image)
+ *
+ * Why this shape:
+ * - The deep bag is a learned low-rank projection of hashed TF-IDF features: a text query and a
+ *   listing land in the same space as pictures (the InfoNCE loss pulls t and i of one product together).
+ * - The "wide" bag is a full-rank linear classifier over the same features (Wide & Deep, Cheng et al.
+ *   2016): on this data a linear model over word and character n-grams is the strongest text classifier
+ *   (the TF-IDF + linear SVM floor), and the deep bag alone stays below it. Its logits are added to the
+ *   head's wherever the product has text.
+ * - Fusion is a masked sum, not a learned layer: a product without a picture gets exactly its text
+ *   embedding (no invented image), and one head serves every subset of modalities.
+ * - The image tower reads features of a frozen backbone (cached per image) or, for users without one,
+ *   is trained end to end with a from-scratch CNN in front (see image-encoder.ts).
+ */
+import * as tf from '@tensorflow/tfjs';
+import { L2Normalize, WeightedBag } from './layers.js';
+
+export interface ModelShape {
+  buckets: number;
+  textDim: number;
+  embeddingDim: number;
+  classes: number;
+  imageFeatureDim: number;
+  imageHidden: number;
+  dropout: number;
+}
+
+export interface Towers {
+  /** [ids int32 [N,L], weights [N,L]] → [t [N,E], wide [N,C]] */
+  text: tf.LayersModel;
+  /** features [N,F] → i [N,E] */
+  image: tf.LayersModel;
+  /** embedding [N,E] → logits [N,C] */
+  head: tf.LayersModel;
+}
+
+export function buildTowers(shape: ModelShape): Towers {
+  const ids = tf.input({ shape: [null], dtype: 'int32', name: 'ids' });
+  const weights = tf.input({ shape: [null], name: 'weights' });
+  const bag = new WeightedBag({ name: 'text_bag', inputDim: shape.buckets, outputDim: shape.textDim }).apply([ids, weights]) as tf.SymbolicTensor;
+  const dropped = tf.layers.dropout({ name: 'text_dropout', rate: shape.dropout }).apply(bag) as tf.SymbolicTensor;
+  const projected = tf.layers.dense({ name: 'text_projection', units: shape.embeddingDim }).apply(dropped) as tf.SymbolicTensor;
+  const t = new L2Normalize({ name: 'text_embedding' }).apply(projected) as tf.SymbolicTensor;
+  const wide = new WeightedBag({ name: 'text_wide', inputDim: shape.buckets, outputDim: shape.classes, useBias: true, initScale: 0 }).apply([ids, weights]) as tf.SymbolicTensor;
+  const text = tf.model({ name: 'text_tower', inputs: [ids, weights], outputs: [t, wide] });
+
+  const features = tf.input({ shape: [shape.imageFeatureDim], name: 'image_features' });
+  let x = tf.layers.dense({ name: 'image_hidden', units: shape.imageHidden, activation: 'relu' }).apply(features) as tf.SymbolicTensor;
+  x = tf.layers.dropout({ name: 'image_dropout', rate: shape.dropout }).apply(x) as tf.SymbolicTensor;
+  x = tf.layers.dense({ name: 'image_projection', units: shape.embeddingDim }).apply(x) as tf.SymbolicTensor;
+  const i = new L2Normalize({ name: 'image_embedding' }).apply(x) as tf.SymbolicTensor;
+  const image = tf.model({ name: 'image_tower', inputs: features, outputs: i });
+
+  const embedding = tf.input({ shape: [shape.embeddingDim], name: 'embedding' });
+  const logits = tf.layers.dense({ name: 'category', units: shape.classes }).apply(embedding) as tf.SymbolicTensor;
+  const head = tf.model({ name: 'head', inputs: embedding, outputs: logits });
+  return { text, image, head };
+}
+
+/** f = L2(mt·t + mi·i); masks are [N,1] of 0/1. */
+export function fuse(t: tf.Tensor, i: tf.Tensor, textMask: tf.Tensor, imageMask: tf.Tensor): tf.Tensor {
+  return tf.tidy(() => {
+    const sum = tf.add(tf.mul(t, textMask), tf.mul(i, imageMask));
+    return tf.mul(sum, tf.rsqrt(tf.maximum(tf.sum(tf.square(sum), -1, true), 1e-12)));
+  });
+}
+
+export function trainableWeights(towers: Towers, withImage: boolean): tf.Variable[] {
+  const models = withImage ? [towers.text, towers.image, towers.head] : [towers.text, towers.head];
+  return models.flatMap((model) => model.trainableWeights.map((weight) => (weight as unknown as { val: tf.Variable }).val));
+}
