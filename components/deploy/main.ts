@@ -1,0 +1,124 @@
+/**
+ * `npm run deploy`: put a model and index in service, on Kubernetes (patch the search Deployment,
+ * wait for the rollout, roll back on failure) or on this machine (switch `serving/current.json`,
+ * which the local search service hot-swaps to). The record is written only after success.
+ *   deploy --model <artifact> --index <artifact> [--target kubernetes|local] …
+ *   deploy record-run --status <json>        the pipeline's exit handler
+ * Prints one JSON line: {"target","outcome":"deployed"|"unchanged","model","index","snapshotId",
+ * "deployment":{…,"patched"},"servingRecord":{"changed","previous"},"message"}. Exit 1 when the
+ * rollout failed (after rolling back), 2 on bad input.
+ */
+import { pathToFileURL } from 'node:url';
+import { InvalidArgumentError, Option } from 'commander';
+import {
+  createCommand,
+  createLogger,
+  loadConfig,
+  openArtifactStore,
+  positiveInteger,
+  printSummary,
+  runMain,
+  writeOutputFile,
+  type ArtifactStore,
+  type Logger,
+} from '../core/index.js';
+import { deploy, type Target } from './deploy.js';
+import { deploymentApi, loadConnection } from './kube-api.js';
+import { RolloutFailedError } from './kubernetes.js';
+import { recordRun, parseFinalStatus } from './record-run.js';
+import { resolveRelease } from './release.js';
+
+/**
+ * Deploy needs the artifact store and a logger, never the catalogue database: it opens only those
+ * (core's withRuntime would also open, and on the embedded default lock, the database).
+ */
+function openStore(component: string): { store: ArtifactStore; log: Logger } {
+  const config = loadConfig();
+  const log = createLogger(component, config.logLevel);
+  log.info(`${component}: artifacts ${config.artifactRoot}`);
+  return { store: openArtifactStore(config), log };
+}
+
+function positiveSeconds(value: string): number {
+  const parsed = Number(value);
+  if (!(parsed > 0) || !Number.isFinite(parsed)) throw new InvalidArgumentError(`'${value}' is not a positive number of seconds.`);
+  return parsed;
+}
+
+interface DeployOptions {
+  target: 'kubernetes' | 'local';
+  model?: string;
+  index?: string;
+  modelVersion?: string;
+  modelKey?: string;
+  indexVersion?: string;
+  indexKey?: string;
+  snapshotId?: string;
+  namespace: string;
+  deployment: string;
+  container?: string;
+  timeoutSeconds: number;
+  pollSeconds: number;
+  kubeconfig?: string;
+  versionOut?: string;
+}
+
+export function deployCommand() {
+  const program = createCommand('deploy', 'Put a model and index in service (Kubernetes rollout with rollback, or the local serving record); record it after success.')
+    .addOption(new Option('--target <target>', 'where the search service runs').choices(['kubernetes', 'local']).default('kubernetes'))
+    .option('--model <artifact>', "the model artifact (train's output: a JSON file with a version, or a folder with manifest.json)")
+    .option('--index <artifact>', "the index artifact (index's output: the published manifest.json)")
+    .option('--model-version <version>', 'the model version (overrides the artifact)')
+    .option('--model-key <key>', 'the model folder in the artifact store (default models/<version>)')
+    .option('--index-version <version>', 'the index version (overrides the artifact)')
+    .option('--index-key <key>', 'the index folder in the artifact store (default indexes/<version>)')
+    .option('--snapshot-id <id>', "the training snapshot (default: from the model's manifest)")
+    .option('--namespace <namespace>', 'Kubernetes namespace of the search service', 'marketplace')
+    .option('--deployment <name>', 'the search service Deployment', 'search')
+    .option('--container <name>', 'the search container (default: the only one, or the one named like the Deployment)')
+    .option('--timeout-seconds <n>', 'deadline for the rollout (and again for a rollback)', positiveInteger, 600)
+    .option('--poll-seconds <s>', 'how often the rollout status is read', positiveSeconds, 2)
+    .option('--kubeconfig <file>', 'kubeconfig file (default: the pod service account, else $KUBECONFIG or ~/.kube/config)')
+    .option('--version-out <file>', 'write the model version now in service here (a pipeline output)')
+    .addHelpText('after', '\nOn Kubernetes the container env MODEL_VERSION / INDEX_VERSION and the pod template annotations marketplace.io/* are patched;\nserving/current.json is written only after every replica runs the new template and is available.')
+    .action(async (options: DeployOptions) => {
+      const { store, log } = openStore('deploy');
+      const release = await resolveRelease(store, options);
+      const target: Target =
+        options.target === 'local'
+          ? { kind: 'local' }
+          : {
+              kind: 'kubernetes',
+              api: deploymentApi(loadConnection(options.kubeconfig)),
+              namespace: options.namespace,
+              deployment: options.deployment,
+              ...(options.container ? { container: options.container } : {}),
+              timeoutMs: options.timeoutSeconds * 1000,
+              pollMs: options.pollSeconds * 1000,
+            };
+      try {
+        const summary = await deploy({ store, log, release, target });
+        await writeOutputFile(options.versionOut, summary.model.version);
+        printSummary(summary);
+      } catch (error) {
+        if (error instanceof RolloutFailedError) {
+          // The pipeline reads stdout: say what happened there too, then fail the task.
+          printSummary({ target: options.target, outcome: 'rolled-back', model: release.model, index: release.index ?? null, rollback: error.rollback, message: error.message });
+        }
+        throw error;
+      }
+    });
+
+  program
+    .command('record-run')
+    .description("Record a pipeline run's final status (the exit handler's input) as runs/<job>/status.json.")
+    .requiredOption('--status <json>', "KFP's PipelineTaskFinalStatus: {state, pipelineJobResourceName, pipelineTaskName, error}")
+    .action(async (options: { status: string }) => {
+      const status = parseFinalStatus(options.status);
+      const { store } = openStore('record-run');
+      printSummary(await recordRun(store, status));
+    });
+  return program;
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) await runMain(deployCommand());

@@ -1,0 +1,201 @@
+/**
+ * The deploy component against a FAKE Kubernetes API server (test/fake-kube-api.ts: no kube-apiserver
+ * can run here) and a folder artifact store: a rollout that completes writes the serving record; one
+ * whose pods never become ready is rolled back, fails the command and leaves the record alone; a 409
+ * is retried on a fresh read; the same release twice is a no-op; the local target switches the record.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { afterEach, beforeEach, describe, it } from 'node:test';
+import { openFsStore, publish, readServingRecord, SERVING_KEY, type ArtifactStore } from '../components/core/index.js';
+import { deploy, type Target } from '../components/deploy/deploy.js';
+import { deploymentApi, loadConnection } from '../components/deploy/kube-api.js';
+import { RolloutFailedError } from '../components/deploy/kubernetes.js';
+import { parseFinalStatus, recordRun } from '../components/deploy/record-run.js';
+import { resolveRelease, type Release } from '../components/deploy/release.js';
+import { writeServingRecord } from '../components/deploy/serving-record.js';
+import { FakeKubeApi } from './fake-kube-api.js';
+import { REPO_ROOT, silentLog, tempDir } from './helpers.js';
+
+const V1: Release = { model: { version: 'm1', key: 'models/m1' }, index: { version: 'i1', key: 'indexes/i1' }, snapshotId: 'snap-1' };
+const V2: Release = { model: { version: 'm2', key: 'models/m2' }, index: { version: 'i2', key: 'indexes/i2' }, snapshotId: 'snap-2' };
+
+async function publishRelease(store: ArtifactStore, release: Release): Promise<void> {
+  await publish(store, release.model.key, [{ name: 'model.json', body: Buffer.from('{}') }], { kind: 'model', version: release.model.version, metadata: { snapshotId: release.snapshotId } });
+  if (release.index) await publish(store, release.index.key, [{ name: 'products.faiss', body: Buffer.from('x') }], { kind: 'index', version: release.index.version, metadata: { model: release.model.version } });
+}
+
+/** The deploy CLI in a child process (async: the fake server lives in this process's event loop). */
+function runDeploy(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'components', 'deploy', 'main.ts'), ...args], {
+      cwd: REPO_ROOT,
+      env: { PATH: process.env['PATH'], LOG_JSON: '1', ...env },
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+describe('deploy', () => {
+  let fake: FakeKubeApi;
+  let tmp: { dir: string; remove(): Promise<void> };
+  let store: ArtifactStore;
+  let kubeconfig: string;
+  let artifactRoot: string;
+  const kubeTarget = (): Target => ({
+    kind: 'kubernetes',
+    api: deploymentApi(loadConnection(kubeconfig)),
+    namespace: 'marketplace',
+    deployment: 'search',
+    timeoutMs: 5000,
+    pollMs: 10,
+  });
+
+  beforeEach(async () => {
+    fake = await FakeKubeApi.start();
+    fake.addDeployment({ env: [{ name: 'PORT', value: '8080' }, { name: 'MODEL_VERSION', value: 'm1' }, { name: 'INDEX_VERSION', value: 'i1' }] });
+    tmp = await tempDir('deploy-');
+    store = openFsStore(path.join(tmp.dir, 'artifacts'));
+    artifactRoot = pathToFileURL(path.join(tmp.dir, 'artifacts')).href;
+    kubeconfig = path.join(tmp.dir, 'kubeconfig');
+    await writeFile(kubeconfig, fake.kubeconfig());
+    await publishRelease(store, V1);
+    await publishRelease(store, V2);
+    await writeServingRecord(store, V1, new Date('2024-01-01T00:00:00Z'));
+  });
+
+  afterEach(async () => {
+    await fake.close();
+    await tmp.remove();
+  });
+
+  it('rolls out on the fake Kubernetes API server, then writes the serving record', async () => {
+    const summary = await deploy({ store, log: silentLog, release: await resolveRelease(store, { modelVersion: 'm2', indexVersion: 'i2' }), target: kubeTarget() });
+    assert.equal(summary.outcome, 'deployed');
+    assert.equal(summary.deployment?.patched, true);
+    assert.deepEqual(summary.deployment?.previous, { modelVersion: 'm1', indexVersion: 'i1' });
+    assert.deepEqual(summary.servingRecord.previous, { model: 'm1', index: 'i1' });
+    // Other variables stay, in order; the versions change in place.
+    assert.deepEqual(fake.env(), { PORT: '8080', MODEL_VERSION: 'm2', INDEX_VERSION: 'i2' });
+    const template = fake.deployment()['spec'] as { template: { metadata: { annotations: Record<string, string> } } };
+    assert.equal(template.template.metadata.annotations['marketplace.io/snapshot-id'], 'snap-2');
+    const record = await readServingRecord(store);
+    assert.deepEqual({ model: record?.model, index: record?.index, snapshotId: record?.snapshotId }, { model: V2.model, index: V2.index, snapshotId: 'snap-2' });
+    const patches = fake.requests.filter((request) => request.method === 'PATCH');
+    assert.equal(patches.length, 1);
+    assert.equal(patches[0]?.contentType, 'application/json-patch+json');
+    assert.equal(patches[0]?.authorization, `Bearer ${fake.token}`);
+    // It waited: status was read until the fake controller reported every replica updated and available.
+    assert.ok(fake.requests.filter((request) => request.path.endsWith('/status')).length >= fake.readsToComplete);
+  });
+
+  it('rolls back a rollout that never becomes ready on the fake Kubernetes API server, exits non-zero, keeps the serving record', async () => {
+    const templateBefore = JSON.stringify((fake.deployment()['spec'] as { template: unknown }).template);
+    const recordBefore = await readFile(path.join(tmp.dir, 'artifacts', ...SERVING_KEY.split('/')), 'utf8');
+    // Pods of the new release never pass readiness.
+    fake.podsBecomeReady = (template) => !JSON.stringify(template).includes('"m2"');
+    const result = await runDeploy(
+      ['--model-version', 'm2', '--index-version', 'i2', '--timeout-seconds', '1', '--poll-seconds', '0.05', '--kubeconfig', kubeconfig],
+      { ARTIFACT_ROOT: artifactRoot },
+    );
+    assert.equal(result.code, 1, result.stderr);
+    const summary = JSON.parse(result.stdout.trim()) as { outcome: string; rollback: { attempted: boolean; complete: boolean } };
+    assert.equal(summary.outcome, 'rolled-back');
+    assert.deepEqual({ attempted: summary.rollback.attempted, complete: summary.rollback.complete }, { attempted: true, complete: true });
+    assert.match(result.stderr, /rolled back/);
+    assert.equal(JSON.stringify((fake.deployment()['spec'] as { template: unknown }).template), templateBefore);
+    assert.deepEqual(fake.env(), { PORT: '8080', MODEL_VERSION: 'm1', INDEX_VERSION: 'i1' });
+    assert.equal(await readFile(path.join(tmp.dir, 'artifacts', ...SERVING_KEY.split('/')), 'utf8'), recordBefore);
+    // The service account token the client sent never reaches a log line or the summary.
+    assert.ok(!result.stdout.includes(fake.token) && !result.stderr.includes(fake.token));
+  });
+
+  it('rolls a resumed rollout back to the previous ReplicaSet revision on the fake Kubernetes API server', async () => {
+    // An earlier run patched the Deployment to m2 and died; its pods never become ready.
+    const template = (fake.deployment()['spec'] as { template: Record<string, unknown> }).template;
+    fake.setTemplate(JSON.parse(JSON.stringify(template).replace('"m1"', '"m2"').replace('"i1"', '"i2"').replace('"annotations":{}', '"annotations":{"marketplace.io/snapshot-id":"snap-2"}')));
+    fake.podsBecomeReady = (t) => !JSON.stringify(t).includes('"m2"');
+    await assert.rejects(
+      deploy({ store, log: silentLog, release: V2, target: { ...kubeTarget(), timeoutMs: 300 } as Target }),
+      (error: unknown) => error instanceof RolloutFailedError && error.rollback.revision === '1' && error.rollback.complete,
+    );
+    assert.equal(fake.requests.filter((request) => request.path.endsWith('/replicasets')).length, 1);
+    assert.equal(fake.env()['MODEL_VERSION'], 'm1');
+    assert.equal((await readServingRecord(store))?.model.version, 'm1');
+  });
+
+  it('retries a patch answered 409 Conflict by the fake Kubernetes API server, on a fresh read', async () => {
+    fake.concurrentWrites = 2;
+    const summary = await deploy({ store, log: silentLog, release: V2, target: kubeTarget() });
+    assert.equal(summary.outcome, 'deployed');
+    const patches = fake.requests.filter((request) => request.method === 'PATCH').map((request) => request.status);
+    assert.deepEqual(patches, [409, 409, 200]);
+    assert.equal(fake.env()['MODEL_VERSION'], 'm2');
+    // Re-reading before each attempt kept the other writer's change (no lost update).
+    const annotations = (fake.deployment()['metadata'] as { annotations: Record<string, string> }).annotations;
+    assert.ok(annotations['example.com/other-writer']);
+    assert.equal((await readServingRecord(store))?.model.version, 'm2');
+  });
+
+  it('deploying the same release twice on the fake Kubernetes API server is a no-op the second time', async () => {
+    await deploy({ store, log: silentLog, release: V2, target: kubeTarget() });
+    const firstRecord = await readServingRecord(store);
+    const patchesBefore = fake.requests.filter((request) => request.method === 'PATCH').length;
+    const generation = (fake.deployment()['metadata'] as { generation: number }).generation;
+    const result = await runDeploy(['--model-version', 'm2', '--index-version', 'i2', '--poll-seconds', '0.05', '--kubeconfig', kubeconfig], { ARTIFACT_ROOT: artifactRoot });
+    assert.equal(result.code, 0, result.stderr);
+    const summary = JSON.parse(result.stdout.trim()) as { outcome: string; message: string; deployment: { patched: boolean }; servingRecord: { changed: boolean } };
+    assert.equal(summary.outcome, 'unchanged');
+    assert.match(summary.message, /^no-op/);
+    assert.equal(summary.deployment.patched, false);
+    assert.equal(summary.servingRecord.changed, false);
+    assert.equal(fake.requests.filter((request) => request.method === 'PATCH').length, patchesBefore);
+    assert.equal((fake.deployment()['metadata'] as { generation: number }).generation, generation);
+    assert.deepEqual(await readServingRecord(store), firstRecord);
+  });
+
+  it('the local target switches the serving record from the pipeline artifacts, and only once', async () => {
+    // The artifacts the pipeline hands over: train's model folder pointer and index's manifest.
+    const modelArtifact = path.join(tmp.dir, 'model.json');
+    await writeFile(modelArtifact, JSON.stringify({ version: 'm2', uri: store.uri('models/m2') }));
+    const indexArtifact = path.join(tmp.dir, 'index-manifest.json');
+    await writeFile(indexArtifact, (await store.get('indexes/i2/manifest.json')).toString());
+    const versionOut = path.join(tmp.dir, 'out', 'version');
+    const args = ['--target', 'local', '--model', modelArtifact, '--index', indexArtifact, '--version-out', versionOut];
+    const first = await runDeploy(args, { ARTIFACT_ROOT: artifactRoot });
+    assert.equal(first.code, 0, first.stderr);
+    assert.deepEqual(JSON.parse(first.stdout.trim()).servingRecord.previous, { model: 'm1', index: 'i1' });
+    const record = await readServingRecord(store);
+    assert.deepEqual({ model: record?.model, index: record?.index, snapshotId: record?.snapshotId }, { model: V2.model, index: V2.index, snapshotId: 'snap-2' });
+    assert.equal(await readFile(versionOut, 'utf8'), 'm2');
+    const second = await runDeploy(args, { ARTIFACT_ROOT: artifactRoot });
+    assert.equal(JSON.parse(second.stdout.trim()).outcome, 'unchanged');
+    assert.deepEqual(await readServingRecord(store), record);
+    assert.equal(fake.requests.length, 0);
+  });
+
+  it('refuses a model that is not published (exit 2), and --help documents the options', async () => {
+    await assert.rejects(resolveRelease(store, { modelVersion: 'm9' }), /model m9 is not published/);
+    const bad = await runDeploy(['--target', 'local', '--model-version', 'm9'], { ARTIFACT_ROOT: artifactRoot });
+    assert.equal(bad.code, 2);
+    const help = await runDeploy(['--help'], {});
+    assert.equal(help.code, 0);
+    for (const option of ['--model', '--index', '--snapshot-id', '--namespace', '--deployment', '--container', '--timeout-seconds', '--target']) assert.ok(help.stdout.includes(option), option);
+  });
+
+  it('record-run keeps the run’s final status in the artifact store', async () => {
+    const status = parseFinalStatus(JSON.stringify({ state: 'FAILED', pipelineJobResourceName: 'projects/p/runs/run-42', pipelineTaskName: 'exit-handler-1', error: { message: 'train failed' } }));
+    const recorded = await recordRun(store, status, new Date('2024-02-02T00:00:00Z'));
+    assert.equal(recorded.key, 'runs/run-42/status.json');
+    assert.deepEqual(JSON.parse((await store.get(recorded.key)).toString()), { ...status, recordedAt: '2024-02-02T00:00:00.000Z' });
+    assert.throws(() => parseFinalStatus('{"nope":1}'), /not a task final status/);
+  });
+});
