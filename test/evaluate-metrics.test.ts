@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { kfpConfusionMatrix } from '../components/core/index.js';
-import { classification, ndcgAtK, recallAtK } from '../components/evaluate/metrics.js';
+import { classification, ndcgAtK, recallAtK } from '../components/core/metrics.js';
 
 const close = (actual: number, expected: number) => assert.ok(Math.abs(actual - expected) < 1e-9, `${actual} != ${expected}`);
 

@@ -15,6 +15,11 @@ export const DataProfile = z.object({
   categories: z.record(z.string(), z.number()),
   price: z.object({ edges: z.array(z.number()), shares: z.array(z.number()) }),
   textLength: z.object({ edges: z.array(z.number()), shares: z.array(z.number()) }),
+  /**
+   * Summary of the training products' embeddings (written by train): per-dimension mean and variance,
+   * so drift can measure how far new listings' embeddings moved without keeping the vectors.
+   */
+  embeddings: z.object({ dim: z.number().int().positive(), mean: z.array(z.number()), variance: z.array(z.number()) }).optional(),
 });
 export type DataProfile = z.infer<typeof DataProfile>;
 

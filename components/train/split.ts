@@ -12,3 +12,6 @@ export function splitOf(id: string): Split {
   const bucket = createHash('sha256').update(id).digest().readUInt32BE(0) % 10;
   return bucket < 8 ? 'train' : bucket === 8 ? 'val' : 'test';
 }
+
+/** The rule above in words, written into split.json beside each model. */
+export const SPLIT_RULE = 'sha256(product id) first 4 bytes big-endian mod 10: 0-7 train, 8 validation, 9 test';

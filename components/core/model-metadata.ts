@@ -1,0 +1,42 @@
+/**
+ * What a published model folder (`models/<version>/`, see publish.ts) says about itself in its
+ * manifest's metadata: the contract between train, which writes it, and evaluate, index, drift and
+ * the search service, which read it.
+ */
+import { z } from 'zod';
+import { FeaturizerConfig } from './text-features.js';
+
+export const MODEL_PREFIX = (version: string) => `models/${version}`;
+
+export const MODEL_FILES = {
+  textEncoder: 'text_encoder.onnx',
+  imageEncoder: 'image_encoder.onnx',
+  fusion: 'fusion.onnx',
+  idf: 'idf.bin',
+  split: 'split.json',
+  profile: 'profile.json',
+  curves: 'curves.json',
+  curvesHtml: 'curves.html',
+} as const;
+
+const Accuracy = z.object({ text: z.number().nullable(), image: z.number().nullable(), combined: z.number() });
+
+export const ModelMetadata = z.object({
+  snapshotId: z.string(),
+  labels: z.array(z.string()).min(2),
+  embeddingDim: z.number().int().positive(),
+  featurizer: FeaturizerConfig,
+  /** Which inputs the model was trained on: an image query to a text-only model is refused, not guessed. */
+  modalities: z.object({ text: z.boolean(), image: z.boolean() }),
+  image: z.object({ backbone: z.string(), inputSize: z.number().int().positive() }).nullable(),
+  backend: z.object({ name: z.string(), engine: z.string(), version: z.string() }),
+  hyperparameters: z.record(z.string(), z.unknown()),
+  validation: z.object({ rows: z.number().int(), accuracy: Accuracy, macroF1: Accuracy.partial() }),
+  onnxMaxAbsDiff: z.number(),
+  bestEpoch: z.number().int(),
+  trainSeconds: z.number(),
+});
+export type ModelMetadata = z.infer<typeof ModelMetadata>;
+
+export const SplitFile = z.object({ rule: z.string(), val: z.array(z.string()), test: z.array(z.string()) });
+export type SplitFile = z.infer<typeof SplitFile>;

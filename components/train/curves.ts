@@ -1,0 +1,34 @@
+/** Training curves: the epoch history as JSON and as a standalone HTML page with two charts. */
+import { chartSvg, htmlReport } from '../core/index.js';
+import type { EpochRecord } from './loop.js';
+
+export async function curvesHtml(version: string, history: readonly EpochRecord[], bestEpoch: number): Promise<string> {
+  const losses = history.flatMap((h) => [
+    { epoch: h.epoch, split: 'train', loss: h.trainLoss },
+    { epoch: h.epoch, split: 'validation', loss: h.valLoss },
+  ]);
+  const accuracy = history.flatMap((h) =>
+    (['text', 'image', 'combined'] as const).flatMap((modality) => (h.valAccuracy[modality] === null ? [] : [{ epoch: h.epoch, modality, accuracy: h.valAccuracy[modality] }])),
+  );
+  const line = (values: object[], y: string, color: string) =>
+    chartSvg({
+      width: 520,
+      height: 240,
+      data: { values },
+      mark: { type: 'line', point: true },
+      encoding: { x: { field: 'epoch', type: 'quantitative', axis: { tickMinStep: 1 } }, y: { field: y, type: 'quantitative', scale: { zero: false } }, color: { field: color, type: 'nominal' } },
+    });
+  return htmlReport({
+    title: `Training curves: ${version}`,
+    facts: [
+      ['epochs run', history.length],
+      ['best epoch (restored)', bestEpoch],
+      ['samples/s (mean)', Math.round(history.reduce((s, h) => s + h.samplesPerSecond, 0) / Math.max(1, history.length))],
+    ],
+    figures: [
+      { title: 'Loss', note: 'Training loss includes dropout; validation loss does not. Early stopping watches the validation loss.', body: await line(losses, 'loss', 'split') },
+      { title: 'Validation accuracy', note: 'Root-category accuracy per modality on the validation split.', body: await line(accuracy, 'accuracy', 'modality') },
+    ],
+    footer: 'Written by the train component.',
+  });
+}

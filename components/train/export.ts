@@ -1,0 +1,101 @@
+/**
+ * The trained towers as serving artifacts: TF.js models (to fine-tune or inspect) and three ONNX graphs
+ * (serving needs onnxruntime-node only):
+ *   text_encoder.onnx   ids int32 [N,L], weights [N,L] → embedding [N,E], logits [N,C], wide_logits [N,C]
+ *   image_encoder.onnx  pixels [N,224,224,3] in [0,1]  → embedding [N,E], logits [N,C]   (backbone included)
+ *   fusion.onnx         text_embedding, image_embedding [N,E], wide_logits [N,C], text_mask, image_mask [N,1]
+ *                       → embedding [N,E], logits [N,C]
+ * After export, ONNX Runtime and TF.js run the same inputs and must agree to 1e-4 (the export is
+ * refused otherwise): an exporter bug must not reach production as a silently different model.
+ */
+import * as tf from '@tensorflow/tfjs';
+import * as ort from 'onnxruntime-node';
+import { L2Normalize } from './model/layers.js';
+import type { Towers } from './model/multimodal.js';
+import { exportLayersModel } from './onnx/index.js';
+
+export const ONNX_AGREEMENT = 1e-4;
+
+export interface ExportModels {
+  text: tf.LayersModel;
+  image: tf.LayersModel | null;
+  fusion: tf.LayersModel;
+}
+
+/** Composes the export graphs from the towers (sharing their weights). */
+export function exportModels(towers: Towers, backbone: tf.LayersModel | null, shape: { embeddingDim: number; classes: number }): ExportModels {
+  const ids = tf.input({ shape: [null], dtype: 'int32', name: 'ids' });
+  const weights = tf.input({ shape: [null], name: 'weights' });
+  const [t, wide] = towers.text.apply([ids, weights]) as tf.SymbolicTensor[];
+  const textLogits = tf.layers.add({ name: 'text_logits' }).apply([towers.head.apply(t!) as tf.SymbolicTensor, wide!]) as tf.SymbolicTensor;
+  const text = tf.model({ name: 'text_encoder', inputs: [ids, weights], outputs: [t!, textLogits, wide!] });
+
+  let image: tf.LayersModel | null = null;
+  if (backbone) {
+    const pixels = tf.input({ shape: backbone.inputs[0]!.shape.slice(1) as number[], name: 'pixels' });
+    const i = towers.image.apply(backbone.apply(pixels) as tf.SymbolicTensor) as tf.SymbolicTensor;
+    image = tf.model({ name: 'image_encoder', inputs: pixels, outputs: [i, towers.head.apply(i) as tf.SymbolicTensor] });
+  }
+
+  const te = tf.input({ shape: [shape.embeddingDim], name: 'text_embedding' });
+  const ie = tf.input({ shape: [shape.embeddingDim], name: 'image_embedding' });
+  const wl = tf.input({ shape: [shape.classes], name: 'wide_logits' });
+  const tm = tf.input({ shape: [1], name: 'text_mask' });
+  const im = tf.input({ shape: [1], name: 'image_mask' });
+  const sum = tf.layers.add().apply([tf.layers.multiply().apply([te, tm]) as tf.SymbolicTensor, tf.layers.multiply().apply([ie, im]) as tf.SymbolicTensor]) as tf.SymbolicTensor;
+  const f = new L2Normalize({ name: 'fused_embedding' }).apply(sum) as tf.SymbolicTensor;
+  const logits = tf.layers.add().apply([towers.head.apply(f) as tf.SymbolicTensor, tf.layers.multiply().apply([wl, tm]) as tf.SymbolicTensor]) as tf.SymbolicTensor;
+  const fusion = tf.model({ name: 'fusion', inputs: [te, ie, wl, tm, im], outputs: [f, logits] });
+  return { text, image, fusion };
+}
+
+export const ONNX_NAMES = {
+  text: { inputNames: ['ids', 'weights'], outputNames: ['embedding', 'logits', 'wide_logits'] },
+  image: { inputNames: ['pixels'], outputNames: ['embedding', 'logits'] },
+  fusion: { inputNames: ['text_embedding', 'image_embedding', 'wide_logits', 'text_mask', 'image_mask'], outputNames: ['embedding', 'logits'] },
+} as const;
+
+export function toOnnx(model: tf.LayersModel, which: keyof typeof ONNX_NAMES, docString: string): Uint8Array {
+  return exportLayersModel(model, { name: model.name, docString, inputNames: [...ONNX_NAMES[which].inputNames], outputNames: [...ONNX_NAMES[which].outputNames] });
+}
+
+/** Runs TF.js and ONNX Runtime on the same inputs; the largest absolute difference over all outputs. */
+export async function onnxAgreement(model: tf.LayersModel, onnxBytes: Uint8Array, which: keyof typeof ONNX_NAMES, inputs: tf.Tensor[]): Promise<number> {
+  const session = await ort.InferenceSession.create(onnxBytes);
+  try {
+    const feeds: Record<string, ort.Tensor> = {};
+    ONNX_NAMES[which].inputNames.forEach((name, k) => {
+      const tensor = inputs[k]!;
+      feeds[name] = new ort.Tensor(tensor.dtype === 'int32' ? 'int32' : 'float32', tensor.dataSync() as Int32Array | Float32Array, tensor.shape);
+    });
+    const onnxOut = await session.run(feeds);
+    const tfOut = model.predict(inputs) as tf.Tensor[];
+    let worst = 0;
+    ONNX_NAMES[which].outputNames.forEach((name, k) => {
+      const a = onnxOut[name]!.data as Float32Array;
+      const b = tfOut[k]!.dataSync();
+      for (let j = 0; j < b.length; j++) worst = Math.max(worst, Math.abs((a[j] ?? NaN) - b[j]!) || (Number.isNaN(a[j]!) ? Infinity : 0));
+    });
+    tf.dispose(tfOut);
+    return worst;
+  } finally {
+    await session.release();
+  }
+}
+
+/** A TF.js LayersModel as `model.json` (topology + weights manifest) and `weights.bin`. */
+export async function tfjsFiles(model: tf.LayersModel, prefix: string): Promise<{ name: string; body: Buffer }[]> {
+  let artifacts: tf.io.ModelArtifacts | undefined;
+  await model.save(tf.io.withSaveHandler(async (saved) => {
+    artifacts = saved;
+    return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+  }));
+  if (!artifacts?.weightData || !artifacts.weightSpecs) throw new Error(`TF.js did not serialise ${model.name}`);
+  const weightData = artifacts.weightData;
+  const weights = Buffer.concat((Array.isArray(weightData) ? weightData : [weightData]).map((part) => Buffer.from(part)));
+  const json = { format: 'layers-model', generatedBy: `TensorFlow.js tfjs-layers v${tf.version.tfjs}`, modelTopology: artifacts.modelTopology, weightsManifest: [{ paths: ['weights.bin'], weights: artifacts.weightSpecs }] };
+  return [
+    { name: `${prefix}/model.json`, body: Buffer.from(JSON.stringify(json)) },
+    { name: `${prefix}/weights.bin`, body: weights },
+  ];
+}
