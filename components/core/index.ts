@@ -26,3 +26,6 @@ export * from './image-pixels.js';
 export * from './model-metadata.js';
 export * from './metrics.js';
 export * from './refs.js';
+export * from './vector-index.js';
+export * from './embedder.js';
+export * from './index-bundle.js';

@@ -1,0 +1,149 @@
+/**
+ * A published model, opened for inference with ONNX Runtime only (no TF.js in evaluate, index or the
+ * search service): the text encoder, the image encoder when the model has one, the fusion graph, and
+ * the featuriser whose idf table was saved beside them.
+ *
+ * Vectors travel as one flat Float32Array of n × dim (row-major), the form FAISS and ONNX both take.
+ */
+import * as ort from 'onnxruntime-node';
+import { InputError } from './errors.js';
+import type { ArtifactStore } from './artifacts/index.js';
+import { MODEL_FILES, MODEL_PREFIX, ModelMetadata } from './model-metadata.js';
+import { openPublished } from './publish.js';
+import { padBatch, TextFeaturizer, type TextInput } from './text-features.js';
+
+export interface Encoded {
+  /** n × embeddingDim, L2-normalised rows. */
+  embeddings: Float32Array;
+  /** n × classes. */
+  logits: Float32Array;
+  n: number;
+}
+
+export interface TextEncoded extends Encoded {
+  /** n × classes: the linear ("wide") part of the text logits, which fusion adds back. */
+  wide: Float32Array;
+}
+
+export interface ProductInput extends TextInput {
+  /** Pixels of the product's pictures (model input form), any number. */
+  pictures?: Float32Array[];
+}
+
+export interface Embedder {
+  version: string;
+  metadata: ModelMetadata;
+  featurizer: TextFeaturizer;
+  embedTexts(inputs: readonly TextInput[]): Promise<TextEncoded>;
+  /** Each item: inputSize × inputSize × 3 floats. Refused when the model has no image tower. */
+  embedImages(pixels: readonly Float32Array[]): Promise<Encoded>;
+  /** The product embedding: text and pictures fused; a product without pictures gets no invented one. */
+  embedProducts(products: readonly ProductInput[]): Promise<Encoded>;
+  close(): Promise<void>;
+}
+
+/** Rows per ONNX call: large enough to amortise the call, small enough to bound padding and memory. */
+const BATCH = 64;
+
+export class ModalityError extends InputError {
+  override name = 'ModalityError';
+}
+
+export async function openEmbedder(store: ArtifactStore, version: string): Promise<Embedder> {
+  const published = await openPublished(store, MODEL_PREFIX(version));
+  const metadata = ModelMetadata.parse(published.manifest.metadata);
+  const options: ort.InferenceSession.SessionOptions = { graphOptimizationLevel: 'all', intraOpNumThreads: 0 };
+  const text = await ort.InferenceSession.create(await published.read(MODEL_FILES.textEncoder), options);
+  const fusion = await ort.InferenceSession.create(await published.read(MODEL_FILES.fusion), options);
+  const image = metadata.modalities.image ? await ort.InferenceSession.create(await published.read(MODEL_FILES.imageEncoder), options) : null;
+  const featurizer = TextFeaturizer.fromBytes(metadata.featurizer, await published.read(MODEL_FILES.idf));
+  const dim = metadata.embeddingDim;
+  const classes = metadata.labels.length;
+
+  async function embedTexts(inputs: readonly TextInput[]): Promise<TextEncoded> {
+    const out = { embeddings: new Float32Array(inputs.length * dim), logits: new Float32Array(inputs.length * classes), wide: new Float32Array(inputs.length * classes), n: inputs.length };
+    for (let start = 0; start < inputs.length; start += BATCH) {
+      const docs = inputs.slice(start, start + BATCH).map((input) => featurizer.featurize(input));
+      const { ids, weights, length } = padBatch(docs);
+      const result = await text.run({ ids: new ort.Tensor('int32', ids, [docs.length, length]), weights: new ort.Tensor('float32', weights, [docs.length, length]) });
+      out.embeddings.set(result['embedding']!.data as Float32Array, start * dim);
+      out.logits.set(result['logits']!.data as Float32Array, start * classes);
+      out.wide.set(result['wide_logits']!.data as Float32Array, start * classes);
+    }
+    return out;
+  }
+
+  async function embedImages(pixels: readonly Float32Array[]): Promise<Encoded> {
+    if (!image || !metadata.image) throw new ModalityError(`model ${version} was trained without pictures: it cannot embed an image`);
+    const size = metadata.image.inputSize;
+    const out = { embeddings: new Float32Array(pixels.length * dim), logits: new Float32Array(pixels.length * classes), n: pixels.length };
+    for (let start = 0; start < pixels.length; start += BATCH / 4) {
+      const part = pixels.slice(start, start + BATCH / 4);
+      const flat = new Float32Array(part.length * size * size * 3);
+      part.forEach((p, k) => {
+        if (p.length !== size * size * 3) throw new InputError(`image ${start + k} has ${p.length} values; the model takes ${size}×${size}×3`);
+        flat.set(p, k * size * size * 3);
+      });
+      const result = await image.run({ pixels: new ort.Tensor('float32', flat, [part.length, size, size, 3]) });
+      out.embeddings.set(result['embedding']!.data as Float32Array, start * dim);
+      out.logits.set(result['logits']!.data as Float32Array, start * classes);
+    }
+    return out;
+  }
+
+  async function embedProducts(products: readonly ProductInput[]): Promise<Encoded> {
+    const texts = await embedTexts(products);
+    const n = products.length;
+    const imageEmbeddings = new Float32Array(n * dim);
+    const imageMask = new Float32Array(n);
+    const textMask = Float32Array.from(products, (p) => (p.title || p.text ? 1 : 0));
+    if (image) {
+      for (const [row, product] of products.entries()) {
+        const pictures = product.pictures ?? [];
+        if (pictures.length === 0) continue;
+        // A product's pictures: the mean of their embeddings (the fusion graph normalises the sum).
+        const encoded = await embedImages(pictures);
+        for (let k = 0; k < encoded.n; k++) for (let d = 0; d < dim; d++) imageEmbeddings[row * dim + d]! += encoded.embeddings[k * dim + d]! / encoded.n;
+        imageMask[row] = 1;
+      }
+    }
+    const out = { embeddings: new Float32Array(n * dim), logits: new Float32Array(n * classes), n };
+    for (let start = 0; start < n; start += BATCH) {
+      const m = Math.min(BATCH, n - start);
+      const result = await fusion.run({
+        text_embedding: new ort.Tensor('float32', texts.embeddings.subarray(start * dim, (start + m) * dim), [m, dim]),
+        image_embedding: new ort.Tensor('float32', imageEmbeddings.subarray(start * dim, (start + m) * dim), [m, dim]),
+        wide_logits: new ort.Tensor('float32', texts.wide.subarray(start * classes, (start + m) * classes), [m, classes]),
+        text_mask: new ort.Tensor('float32', textMask.subarray(start, start + m), [m, 1]),
+        image_mask: new ort.Tensor('float32', imageMask.subarray(start, start + m), [m, 1]),
+      });
+      out.embeddings.set(result['embedding']!.data as Float32Array, start * dim);
+      out.logits.set(result['logits']!.data as Float32Array, start * classes);
+    }
+    return out;
+  }
+
+  return {
+    version,
+    metadata,
+    featurizer,
+    embedTexts,
+    embedImages,
+    embedProducts,
+    async close() {
+      await Promise.all([text.release(), fusion.release(), image?.release()]);
+    },
+  };
+}
+
+/** Row `k` of a flat n × dim array, as a plain array (faiss-node takes number[]). */
+export function row(flat: Float32Array, k: number, dim: number): number[] {
+  return Array.from(flat.subarray(k * dim, (k + 1) * dim));
+}
+
+/** Index of the largest of row k's `width` values. */
+export function argmaxRow(flat: Float32Array, k: number, width: number): number {
+  let best = 0;
+  for (let j = 1; j < width; j++) if (flat[k * width + j]! > flat[k * width + best]!) best = j;
+  return best;
+}
