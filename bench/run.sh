@@ -11,6 +11,16 @@ services_up
 if ! /usr/bin/python3 -c 'import pandas' 2>/dev/null; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-pandas >/dev/null
 fi
+# The training baselines: scikit-learn for the accuracy floor (bench/train_floor.py), PyTorch for the
+# training throughput (bench/train_torch.py). python3-torch is large (about 135 MB to download, 540 MiB
+# installed with its dependencies, no recommends); where it cannot be installed, the scripts print
+# {"available": false} and exit 69, and the bench reports the baseline as not available.
+for module_package in sklearn:python3-sklearn torch:python3-torch; do
+  if ! /usr/bin/python3 -c "import ${module_package%%:*}" 2>/dev/null; then
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${module_package#*:}" >/dev/null \
+      || echo "bench: could not install ${module_package#*:}; its baseline will report not available" >&2
+  fi
+done
 
 for bench in bench/*.bench.ts; do
   node --import tsx "$bench" "$@"
