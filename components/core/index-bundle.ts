@@ -4,6 +4,8 @@
  *
  *   products.faiss   FAISS index of the products' fused embeddings (inner product on unit vectors)
  *   products.json    the products in vector order: what a search answer shows and filters on
+ *   products.vectors.f32  the same vectors, n × dim little-endian float32 (an HNSW index cannot give a
+ *                    vector back, and "similar to P" / "buyers for P" start from P's vector)
  *   buyers.faiss     FAISS index of buyer vectors (interest part in the product space ⊕ demographics)
  *   buyers.json      the buyers in vector order
  */
@@ -18,6 +20,7 @@ export const INDEX_PREFIX = (version: string) => `indexes/${version}`;
 export const INDEX_FILES = {
   products: 'products.faiss',
   productRows: 'products.json',
+  productVectors: 'products.vectors.f32',
   buyers: 'buyers.faiss',
   buyerRows: 'buyers.json',
 } as const;
@@ -66,6 +69,8 @@ export interface SearchIndex {
   metadata: IndexMetadata;
   products: Faiss.Index;
   productRows: IndexedProduct[];
+  /** n × products.dim, in vector order. */
+  productVectors: Float32Array;
   buyers: Faiss.Index;
   buyerRows: IndexedBuyer[];
 }
@@ -76,9 +81,13 @@ export async function openSearchIndex(store: ArtifactStore, version: string): Pr
   const metadata = IndexMetadata.parse(published.manifest.metadata);
   const productRows = z.array(IndexedProduct).parse(JSON.parse((await published.read(INDEX_FILES.productRows)).toString('utf8')));
   const buyerRows = z.array(IndexedBuyer).parse(JSON.parse((await published.read(INDEX_FILES.buyerRows)).toString('utf8')));
+  const vectorBytes = await published.read(INDEX_FILES.productVectors);
+  const productVectors = new Float32Array(vectorBytes.byteLength / 4);
+  Buffer.from(productVectors.buffer).set(vectorBytes);
+  if (productVectors.length !== productRows.length * metadata.products.dim) throw new Error(`index ${version}: products.vectors.f32 holds ${productVectors.length} floats for ${productRows.length} products of ${metadata.products.dim} dimensions`);
   const products = loadVectorIndex(await published.read(INDEX_FILES.products), metadata.products);
   const buyers = loadVectorIndex(await published.read(INDEX_FILES.buyers), metadata.buyers);
   if (products.ntotal() !== productRows.length) throw new Error(`index ${version}: products.faiss holds ${products.ntotal()} vectors for ${productRows.length} products`);
   if (buyers.ntotal() !== buyerRows.length) throw new Error(`index ${version}: buyers.faiss holds ${buyers.ntotal()} vectors for ${buyerRows.length} buyers`);
-  return { version, metadata, products, productRows, buyers, buyerRows };
+  return { version, metadata, products, productRows, productVectors, buyers, buyerRows };
 }
