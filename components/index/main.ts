@@ -1,0 +1,45 @@
+/**
+ * `npm run index`: embeds a snapshot's products with a trained model, builds the FAISS product and buyer
+ * indexes and publishes them under `indexes/<version>/`. Prints one JSON line:
+ * {"index": "<uri>", "version", "products": {type, vectors, recall…}, "buyers": {…}}.
+ */
+import { pathToFileURL } from 'node:url';
+import { createCommand, kfpMetrics, modelVersionFrom, positiveInteger, printSummary, runMain, snapshotIdFrom, withRuntime, writeOutputFile } from '../core/index.js';
+import { buildIndex } from './build.js';
+
+export function indexCommand() {
+  return createCommand('index', 'Embed every product of a snapshot with a trained model and publish the FAISS product and buyer indexes.')
+    .requiredOption('--model <version|file>', 'the model: its version (m-…) or the pointer file train wrote')
+    .requiredOption('--snapshot <id|file>', 'the snapshot: its id (snap-…) or the snapshot.json the snapshot step wrote')
+    .option('--buyers <n>', 'size of the generated buyer population', positiveInteger, 2000)
+    .option('--seed <n>', 'seed of the buyer population', positiveInteger, 7)
+    .option('--exact-up-to <n>', 'up to this many products the index is exact (FAISS Flat); above, HNSW with measured recall', positiveInteger, 100_000)
+    .option('--manifest <file>', 'write the index pointer (JSON: version, key, uri) here (a pipeline output)')
+    .option('--metrics <file>', 'write the index statistics here (KFP system.Metrics JSON)')
+    .action(async (options: { model: string; snapshot: string; buyers: number; seed: number; exactUpTo: number; manifest?: string; metrics?: string }) => {
+      const modelVersion = await modelVersionFrom(options.model);
+      const snapshotId = await snapshotIdFrom(options.snapshot);
+      const result = await withRuntime('index', ({ store, db, log }) =>
+        buildIndex(store, db, { modelVersion, snapshotId, buyers: options.buyers, seed: options.seed, exactUpTo: options.exactUpTo }, log),
+      );
+      const { metadata } = result;
+      await writeOutputFile(options.manifest, JSON.stringify({ version: result.version, key: result.key, uri: result.uri }));
+      await writeOutputFile(
+        options.metrics,
+        JSON.stringify(
+          kfpMetrics({
+            products: metadata.products.vectors,
+            product_recall_at_k: metadata.products.recall,
+            buyers: metadata.buyers.vectors,
+            buyer_recall_at_k: metadata.buyers.recall,
+            build_seconds: Math.round(metadata.buildSeconds * 10) / 10,
+          }),
+          null,
+          2,
+        ),
+      );
+      printSummary({ index: result.uri, version: result.version, reused: result.reused, model: modelVersion, snapshot: snapshotId, products: metadata.products, buyers: metadata.buyers, productsPerSecond: Math.round(result.productsPerSecond), buildSeconds: metadata.buildSeconds });
+    });
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) await runMain(indexCommand());
