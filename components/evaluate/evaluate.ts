@@ -1,0 +1,42 @@
+/**
+ * The evaluate component's work: score the candidate and the production model on the candidate's
+ * held-out test split (split.json, written by train), decide, and keep the evidence in the artifact
+ * store under `evaluations/<model version>/` (metrics.json, report.html).
+ */
+
+import { MODEL_FILES, MODEL_PREFIX, openPublished, readServingRecord, SplitFile, type ArtifactStore, type Logger } from '../core/index.js';
+import { decide, headline, type Verdict } from './gate.js';
+import { evaluationReport } from './report.js';
+import { scoreModel, type Scores } from './score.js';
+
+export interface Evaluation {
+  candidate: Scores;
+  production: Scores | null;
+  productionVersion: string | null;
+  verdict: Verdict;
+  metrics: Record<string, number>;
+  report: string;
+  key: string;
+}
+
+export async function evaluateModel(store: ArtifactStore, request: { modelVersion: string; snapshotId: string; tolerance: number }, log: Logger): Promise<Evaluation> {
+  const model = await openPublished(store, MODEL_PREFIX(request.modelVersion));
+  const split = SplitFile.parse(JSON.parse((await model.read(MODEL_FILES.split)).toString('utf8')));
+  const testIds = new Set(split.test);
+  log.info({ model: request.modelVersion, snapshot: request.snapshotId, testProducts: testIds.size }, 'scoring the candidate');
+  const candidate = await scoreModel(store, request.modelVersion, request.snapshotId, testIds, log);
+  const serving = await readServingRecord(store);
+  let production: Scores | null = null;
+  if (serving && serving.model.version !== request.modelVersion) {
+    log.info({ production: serving.model.version }, 'scoring the production model on the same products');
+    production = await scoreModel(store, serving.model.version, request.snapshotId, testIds, log);
+  }
+  const verdict = decide(candidate, production, request.tolerance, serving?.model.version ?? null);
+  const report = await evaluationReport(candidate, production, verdict);
+  const key = `evaluations/${request.modelVersion}`;
+  const document = { model: request.modelVersion, snapshot: request.snapshotId, production: serving?.model.version ?? null, tolerance: request.tolerance, verdict, candidate, productionScores: production };
+  await store.put(`${key}/metrics.json`, JSON.stringify(document, null, 2), { contentType: 'application/json' });
+  await store.put(`${key}/report.html`, report, { contentType: 'text/html' });
+  return { candidate, production, productionVersion: serving?.model.version ?? null, verdict, metrics: headline(candidate), report, key };
+}
+

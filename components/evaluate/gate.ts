@@ -1,0 +1,48 @@
+/**
+ * The promote gate: the new model goes on only when it is not worse than production on the primary
+ * metric (combined accuracy) by more than the tolerance, and not worse by more than the tolerance on
+ * any guard metric (text accuracy, retrieval recall@10, nDCG@10, and image accuracy when both models
+ * read pictures). Both models are scored on the same test products in the same run.
+ */
+import type { Scores } from './score.js';
+
+export interface Verdict {
+  promote: boolean;
+  reason: string;
+  comparisons: { metric: string; candidate: number; production: number | null; ok: boolean }[];
+}
+
+export function headline(scores: Scores): Record<string, number> {
+  return {
+    accuracy_combined: scores.classification.combined.accuracy,
+    accuracy_text: scores.classification.text.accuracy,
+    ...(scores.classification.image ? { accuracy_image: scores.classification.image.accuracy } : {}),
+    macro_f1_combined: scores.classification.combined.macroF1,
+    macro_f1_text: scores.classification.text.macroF1,
+    ...(scores.classification.image ? { macro_f1_image: scores.classification.image.macroF1 } : {}),
+    recall_at_1: scores.retrieval.recall['at1'] ?? 0,
+    recall_at_10: scores.retrieval.recall['at10'] ?? 0,
+    recall_at_100: scores.retrieval.recall['at100'] ?? 0,
+    ndcg_at_10: scores.retrieval.ndcgAt10,
+  };
+}
+
+export const PRIMARY = 'accuracy_combined';
+export const GUARDS = ['accuracy_text', 'accuracy_image', 'recall_at_10', 'ndcg_at_10'] as const;
+
+export function decide(candidate: Scores, production: Scores | null, tolerance: number, productionVersion: string | null): Verdict {
+  const mine = headline(candidate);
+  if (!production) {
+    return { promote: true, reason: 'nothing is in production yet', comparisons: Object.entries(mine).map(([metric, value]) => ({ metric, candidate: value, production: null, ok: true })) };
+  }
+  if (productionVersion === candidate.model) return { promote: false, reason: `model ${candidate.model} is already in production`, comparisons: [] };
+  const theirs = headline(production);
+  const comparisons = [PRIMARY, ...GUARDS]
+    .filter((metric) => mine[metric] !== undefined && theirs[metric] !== undefined)
+    .map((metric) => ({ metric, candidate: mine[metric]!, production: theirs[metric]!, ok: mine[metric]! >= theirs[metric]! - tolerance }));
+  const failed = comparisons.filter((c) => !c.ok);
+  const fmt = (c: (typeof comparisons)[number]) => `${c.metric} ${c.candidate.toFixed(4)} vs ${c.production.toFixed(4)}`;
+  if (failed.length > 0) return { promote: false, reason: `worse than production ${productionVersion} beyond the tolerance ${tolerance}: ${failed.map(fmt).join('; ')}`, comparisons };
+  const primary = comparisons[0]!;
+  return { promote: true, reason: `not worse than production ${productionVersion} (${fmt(primary)}, tolerance ${tolerance}) on any guard`, comparisons };
+}

@@ -1,0 +1,44 @@
+/**
+ * `npm run evaluate`: held-out metrics of a trained model, compared with the model in production; says
+ * whether to promote it. Prints one JSON line: {"promote", "reason", "metrics": {…}, "production"}.
+ * Writes Kubeflow-native outputs: system.Metrics scalars and a system.ClassificationMetrics confusion
+ * matrix (shown in the Kubeflow UI), the HTML report, and the verdict (`--promote-out`).
+ */
+import { pathToFileURL } from 'node:url';
+import { InvalidArgumentError } from 'commander';
+import { createCommand, kfpConfusionMatrix, kfpMetrics, modelVersionFrom, printSummary, runMain, snapshotIdFrom, withRuntime, writeOutputFile } from '../core/index.js';
+import { evaluateModel } from './evaluate.js';
+
+function tolerance(value: string): number {
+  const parsed = Number(value);
+  if (!(parsed >= 0 && parsed < 1)) throw new InvalidArgumentError(`'${value}' is not a number in [0, 1).`);
+  return parsed;
+}
+
+export function evaluateCommand() {
+  return createCommand('evaluate', 'Score a trained model on its held-out test split, compare it with production, and decide whether to promote it.')
+    .requiredOption('--model <version|file>', 'the candidate model: its version (m-…) or the pointer file train wrote')
+    .requiredOption('--snapshot <id|file>', 'the snapshot: its id (snap-…) or the snapshot.json the snapshot step wrote')
+    .option('--tolerance <x>', 'how much worse than production a metric may be and still pass', tolerance, 0.005)
+    .option('--promote-out <file>', 'write true or false here (a pipeline output)')
+    .option('--metrics <file>', 'write the headline metrics here (KFP system.Metrics JSON)')
+    .option('--confusion <file>', 'write the combined confusion matrix here (KFP system.ClassificationMetrics JSON)')
+    .option('--report <file>', 'write the HTML report here')
+    .action(async (options: { model: string; snapshot: string; tolerance: number; promoteOut?: string; metrics?: string; confusion?: string; report?: string }) => {
+      const modelVersion = await modelVersionFrom(options.model);
+      const snapshotId = await snapshotIdFrom(options.snapshot);
+      const result = await withRuntime('evaluate', async ({ store, log }) => {
+        const evaluation = await evaluateModel(store, { modelVersion, snapshotId, tolerance: options.tolerance }, log);
+        log.info({ promote: evaluation.verdict.promote }, evaluation.verdict.reason);
+        return { ...evaluation, uri: store.uri(evaluation.key) };
+      });
+      const combined = result.candidate.classification.combined;
+      await writeOutputFile(options.promoteOut, String(result.verdict.promote));
+      await writeOutputFile(options.metrics, JSON.stringify(kfpMetrics(result.metrics), null, 2));
+      await writeOutputFile(options.confusion, JSON.stringify(kfpConfusionMatrix(combined.labels, combined.confusion), null, 2));
+      await writeOutputFile(options.report, result.report);
+      printSummary({ promote: result.verdict.promote, reason: result.verdict.reason, model: modelVersion, production: result.productionVersion, testProducts: result.candidate.testProducts, metrics: result.metrics, evaluation: result.uri });
+    });
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) await runMain(evaluateCommand());

@@ -1,0 +1,117 @@
+/**
+ * Scores one model on the held-out test products: root-category classification per modality (text
+ * only, image only, combined) and text-to-product retrieval (query = the product's cleaned title;
+ * relevant = that product, gain 2, and same-category products, gain 1), against exact search over
+ * the whole snapshot.
+ */
+import { createRequire } from 'node:module';
+import type * as Faiss from 'faiss-node';
+import {
+  argmaxRow,
+  classification,
+  imagePixels,
+  ndcgAtK,
+  openEmbedder,
+  Progress,
+  readSnapshotProducts,
+  recallAtK,
+  row,
+  type ArtifactStore,
+  type Classification,
+  type Logger,
+  type ProductInput,
+  type SnapshotProduct,
+} from '../core/index.js';
+
+const require = createRequire(import.meta.url);
+const faiss = require('faiss-node') as typeof Faiss;
+
+export const RECALL_KS = [1, 5, 10, 20, 50, 100] as const;
+
+export interface Scores {
+  model: string;
+  testProducts: number;
+  classification: { text: Classification; image: Classification | null; combined: Classification };
+  retrieval: { queries: number; recall: Record<string, number>; ndcgAt10: number };
+}
+
+async function pictures(store: ArtifactStore, product: SnapshotProduct, size: number, log: Logger): Promise<Float32Array[]> {
+  const out: Float32Array[] = [];
+  for (const image of product.images.filter((i) => i.duplicateOf === null)) {
+    try {
+      out.push(await imagePixels(await store.get(image.key), { size }));
+    } catch (error) {
+      log.warn({ product: product.id, key: image.key, error: (error as Error).message }, 'picture left out of evaluation');
+    }
+  }
+  return out;
+}
+
+export async function scoreModel(store: ArtifactStore, modelVersion: string, snapshotId: string, testIds: ReadonlySet<string>, log: Logger): Promise<Scores> {
+  const embedder = await openEmbedder(store, modelVersion);
+  try {
+    const { labels, embeddingDim: dim, modalities } = embedder.metadata;
+    const classes = labels.length;
+    const all: SnapshotProduct[] = [];
+    for await (const product of readSnapshotProducts(store, snapshotId)) all.push(product);
+    const test = all.filter((p) => testIds.has(p.id));
+    if (test.length === 0) throw new Error(`none of the ${testIds.size} test products is in snapshot ${snapshotId}`);
+    const truth = test.map((p) => p.root);
+    const names = [...new Set([...labels, ...truth])].sort();
+
+    const text = await embedder.embedTexts(test);
+    const textPredicted = test.map((_, k) => labels[argmaxRow(text.logits, k, classes)]!);
+
+    let image: Classification | null = null;
+    const inputs: ProductInput[] = [];
+    const imageTruth: string[] = [];
+    const imagePredicted: string[] = [];
+    for (const product of test) {
+      const pixels = modalities.image && embedder.metadata.image ? await pictures(store, product, embedder.metadata.image.inputSize, log) : [];
+      inputs.push({ ...product, pictures: pixels });
+      if (pixels.length > 0) {
+        const encoded = await embedder.embedImages(pixels);
+        const mean = new Float32Array(classes);
+        for (let k = 0; k < encoded.n; k++) for (let c = 0; c < classes; c++) mean[c]! += encoded.logits[k * classes + c]!;
+        imageTruth.push(product.root);
+        imagePredicted.push(labels[argmaxRow(mean, 0, classes)]!);
+      }
+    }
+    if (imageTruth.length > 0) image = classification(imageTruth, imagePredicted, names);
+    const fused = await embedder.embedProducts(inputs);
+    const combinedPredicted = test.map((_, k) => labels[argmaxRow(fused.logits, k, classes)]!);
+
+    // Retrieval over the whole snapshot with exact inner-product search (the ground truth any ANN index is measured against).
+    const progress = new Progress(log, 'embedding the catalogue for retrieval', all.length);
+    const corpus = new faiss.IndexFlatIP(dim);
+    for (let start = 0; start < all.length; start += 512) {
+      const part = all.slice(start, start + 512);
+      const encoded = await embedder.embedProducts(
+        await Promise.all(part.map(async (p) => ({ ...p, pictures: modalities.image && embedder.metadata.image ? await pictures(store, p, embedder.metadata.image.inputSize, log) : [] }))),
+      );
+      corpus.add(Array.from(encoded.embeddings));
+      progress.tick(part.length);
+    }
+    progress.finish();
+    const queries = await embedder.embedTexts(test.map((p) => ({ title: p.title })));
+    const k = Math.min(100, all.length);
+    const recallSums: Record<string, number> = Object.fromEntries(RECALL_KS.map((at) => [`at${at}`, 0]));
+    let ndcg = 0;
+    test.forEach((product, q) => {
+      const ranked = corpus.search(row(queries.embeddings, q, dim), k).labels.map((label) => all[label]!.id);
+      const relevant = new Set([product.id]);
+      for (const at of RECALL_KS) recallSums[`at${at}`]! += recallAtK(ranked, relevant, at);
+      const gains = new Map<string, number>(all.filter((p) => p.root === product.root).map((p) => [p.id, 1]));
+      gains.set(product.id, 2);
+      ndcg += ndcgAtK(ranked, gains, 10);
+    });
+    return {
+      model: modelVersion,
+      testProducts: test.length,
+      classification: { text: classification(truth, textPredicted, names), image, combined: classification(truth, combinedPredicted, names) },
+      retrieval: { queries: test.length, recall: Object.fromEntries(Object.entries(recallSums).map(([at, sum]) => [at, sum / test.length])), ndcgAt10: ndcg / test.length },
+    };
+  } finally {
+    await embedder.close();
+  }
+}
