@@ -25,6 +25,24 @@ export async function openRuntime(component: string, env: NodeJS.ProcessEnv = pr
   return { config, log, db, store, close: () => db.close() };
 }
 
+export interface StoreRuntime {
+  config: Config;
+  log: Logger;
+  store: ArtifactStore;
+}
+
+/**
+ * Configuration, logger and artifact store, without the database: for components that read and write
+ * artifacts only (train, evaluate, deploy). They must not hold the embedded database's lock for
+ * minutes of CPU-bound work, which would also block every other step of a local run.
+ */
+export async function withStore<T>(component: string, work: (runtime: StoreRuntime) => Promise<T>, env: NodeJS.ProcessEnv = process.env): Promise<T> {
+  const config = loadConfig(env);
+  const log = createLogger(component, config.logLevel);
+  log.info(describeConfig(config), `${component}: artifacts ${config.artifactRoot}`);
+  return work({ config, log, store: openArtifactStore(config) });
+}
+
 /** Runs `work` with a runtime, closing it whatever happens. */
 export async function withRuntime<T>(component: string, work: (runtime: Runtime) => Promise<T>): Promise<T> {
   const runtime = await openRuntime(component);

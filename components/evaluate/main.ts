@@ -6,7 +6,7 @@
  */
 import { pathToFileURL } from 'node:url';
 import { InvalidArgumentError } from 'commander';
-import { createCommand, kfpConfusionMatrix, kfpMetrics, modelVersionFrom, printSummary, runMain, snapshotIdFrom, withRuntime, writeOutputFile } from '../core/index.js';
+import { createCommand, kfpConfusionMatrix, kfpMetrics, modelVersionFrom, printSummary, runMain, snapshotIdFrom, withStore, writeOutputFile } from '../core/index.js';
 import { evaluateModel } from './evaluate.js';
 
 function tolerance(value: string): number {
@@ -27,7 +27,7 @@ export function evaluateCommand() {
     .action(async (options: { model: string; snapshot: string; tolerance: number; promoteOut?: string; metrics?: string; confusion?: string; report?: string }) => {
       const modelVersion = await modelVersionFrom(options.model);
       const snapshotId = await snapshotIdFrom(options.snapshot);
-      const result = await withRuntime('evaluate', async ({ store, log }) => {
+      const result = await withStore('evaluate', async ({ store, log }) => {
         const evaluation = await evaluateModel(store, { modelVersion, snapshotId, tolerance: options.tolerance }, log);
         log.info({ promote: evaluation.verdict.promote }, evaluation.verdict.reason);
         return { ...evaluation, uri: store.uri(evaluation.key) };

@@ -5,7 +5,7 @@
  */
 import { pathToFileURL } from 'node:url';
 import { InvalidArgumentError, Option } from 'commander';
-import { createCommand, positiveInteger, printSummary, runMain, snapshotIdFrom, withRuntime, writeOutputFile } from '../core/index.js';
+import { createCommand, positiveInteger, printSummary, runMain, snapshotIdFrom, withStore, writeOutputFile } from '../core/index.js';
 import { BACKENDS, type BackendChoice } from './tf/backend.js';
 import { DEFAULTS, QUICK, trainModel, type Hyperparameters } from './train.js';
 
@@ -60,7 +60,7 @@ export function trainCommand() {
       const snapshotId = await snapshotIdFrom(options.snapshot);
       const chosen = Object.fromEntries(Object.keys(DEFAULTS).filter((k) => options[k as keyof Hyperparameters] !== undefined).map((k) => [k, options[k as keyof Hyperparameters]]));
       const hyperparameters: Hyperparameters = { ...DEFAULTS, ...(options.quick ? QUICK : {}), ...chosen, ...(options.sample ? { sample: options.sample } : {}) };
-      const result = await withRuntime('train', async ({ store, log }) => {
+      const result = await withStore('train', async ({ store, log }) => {
         const trained = await trainModel(store, { snapshotId, hyperparameters, backend: options.backend, maxSteps: options.maxSteps }, log);
         const curves = options.curves ? (await store.get(`${trained.key}/curves.html`)).toString('utf8') : undefined;
         return { ...trained, curves };

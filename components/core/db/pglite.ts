@@ -58,7 +58,9 @@ export async function openPglite(dir: string, log: Logger, options: { lockWaitSe
       try {
         await db.close();
       } finally {
-        await release();
+        // A lock that went stale (the event loop was blocked past the update interval) was reported
+        // by onCompromised already; releasing it again must not turn a finished step into a failure.
+        await release().catch((error: unknown) => log.warn({ err: error }, `could not release the lock on ${dir}`));
       }
     },
   };
