@@ -2,7 +2,9 @@
  * The deploy component against a FAKE Kubernetes API server (test/fake-kube-api.ts: no kube-apiserver
  * can run here) and a folder artifact store: a rollout that completes writes the serving record; one
  * whose pods never become ready is rolled back, fails the command and leaves the record alone; a 409
- * is retried on a fresh read; the same release twice is a no-op; the local target switches the record.
+ * is retried on a fresh read; refused calls (404, 401, 403) and a hung server become named errors that
+ * never carry the token; the same release twice is a no-op; the local target switches the record.
+ * The client is @kubernetes/client-node (AppsV1Api over the fake's kubeconfig).
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -10,9 +12,9 @@ import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterEach, beforeEach, describe, it } from 'node:test';
-import { openFsStore, publish, readServingRecord, SERVING_KEY, type ArtifactStore } from '../components/core/index.js';
+import { InputError, openFsStore, publish, readServingRecord, SERVING_KEY, type ArtifactStore } from '../components/core/index.js';
 import { deploy, type Target } from '../components/deploy/deploy.js';
-import { deploymentApi, loadConnection } from '../components/deploy/kube-api.js';
+import { deploymentApi, KubeForbiddenError, KubeNotFoundError, KubeUnauthorizedError, loadKubeConfig } from '../components/deploy/kube-api.js';
 import { RolloutFailedError } from '../components/deploy/kubernetes.js';
 import { parseFinalStatus, recordRun } from '../components/deploy/record-run.js';
 import { resolveRelease, type Release } from '../components/deploy/release.js';
@@ -52,7 +54,7 @@ describe('deploy', () => {
   let artifactRoot: string;
   const kubeTarget = (): Target => ({
     kind: 'kubernetes',
-    api: deploymentApi(loadConnection(kubeconfig)),
+    api: deploymentApi(loadKubeConfig(kubeconfig)),
     namespace: 'marketplace',
     deployment: 'search',
     timeoutMs: 5000,
@@ -98,7 +100,7 @@ describe('deploy', () => {
   });
 
   it('rolls back a rollout that never becomes ready on the fake Kubernetes API server, exits non-zero, keeps the serving record', async () => {
-    const templateBefore = JSON.stringify((fake.deployment()['spec'] as { template: unknown }).template);
+    const templateBefore = (fake.deployment()['spec'] as { template: unknown }).template;
     const recordBefore = await readFile(path.join(tmp.dir, 'artifacts', ...SERVING_KEY.split('/')), 'utf8');
     // Pods of the new release never pass readiness.
     fake.podsBecomeReady = (template) => !JSON.stringify(template).includes('"m2"');
@@ -111,7 +113,8 @@ describe('deploy', () => {
     assert.equal(summary.outcome, 'rolled-back');
     assert.deepEqual({ attempted: summary.rollback.attempted, complete: summary.rollback.complete }, { attempted: true, complete: true });
     assert.match(result.stderr, /rolled back/);
-    assert.equal(JSON.stringify((fake.deployment()['spec'] as { template: unknown }).template), templateBefore);
+    // The same template (the client library orders object keys its own way; the API server compares values).
+    assert.deepEqual((fake.deployment()['spec'] as { template: unknown }).template, templateBefore);
     assert.deepEqual(fake.env(), { PORT: '8080', MODEL_VERSION: 'm1', INDEX_VERSION: 'i1' });
     assert.equal(await readFile(path.join(tmp.dir, 'artifacts', ...SERVING_KEY.split('/')), 'utf8'), recordBefore);
     // The service account token the client sent never reaches a log line or the summary.
@@ -160,6 +163,28 @@ describe('deploy', () => {
     assert.equal(fake.requests.filter((request) => request.method === 'PATCH').length, patchesBefore);
     assert.equal((fake.deployment()['metadata'] as { generation: number }).generation, generation);
     assert.deepEqual(await readServingRecord(store), firstRecord);
+  });
+
+  it('names the calls the fake Kubernetes API server refuses (404, 401, 403) or never answers, without the token', async () => {
+    const api = deploymentApi(loadKubeConfig(kubeconfig));
+    await assert.rejects(api.read('marketplace', 'nope'), (error: unknown) =>
+      error instanceof KubeNotFoundError && error.message === 'read Deployment marketplace/nope: not found (404): deployments.apps "nope" not found');
+    fake.forbid.add('PATCH');
+    await assert.rejects(api.patch('marketplace', 'search', []), (error: unknown) =>
+      error instanceof KubeForbiddenError && error.code === 403 && /^patch Deployment marketplace\/search: forbidden \(403\).*cannot patch resource "deployments"/.test(error.message));
+    const stale = path.join(tmp.dir, 'stale-kubeconfig');
+    await writeFile(stale, fake.kubeconfig().replace(fake.token, 'stale-token'));
+    await assert.rejects(deploymentApi(loadKubeConfig(stale)).read('marketplace', 'search'), (error: unknown) =>
+      error instanceof KubeUnauthorizedError && /refused the credentials \(401 Unauthorized\)/.test(error.message) && !error.message.includes('stale-token'));
+    fake.stall = true;
+    await assert.rejects(deploymentApi(loadKubeConfig(kubeconfig), 100).readStatus('marketplace', 'search'), /no answer from http:\/\/127\.0\.0\.1:\d+ in 0\.1 s/);
+    fake.stall = false;
+    // The CLI: exit 1, the named error on stderr, the token nowhere.
+    const result = await runDeploy(['--model-version', 'm2', '--index-version', 'i2', '--deployment', 'nope', '--kubeconfig', kubeconfig], { ARTIFACT_ROOT: artifactRoot });
+    assert.equal(result.code, 1, result.stderr);
+    assert.match(result.stderr, /read Deployment marketplace\/nope: not found \(404\)/);
+    assert.ok(!result.stdout.includes(fake.token) && !result.stderr.includes(fake.token));
+    assert.throws(() => loadKubeConfig(path.join(tmp.dir, 'missing')), (error: unknown) => error instanceof InputError && /cannot load the kubeconfig/.test(error.message));
   });
 
   it('the local target switches the serving record from the pipeline artifacts, and only once', async () => {

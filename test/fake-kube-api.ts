@@ -4,8 +4,9 @@
  *   GET   /apis/apps/v1/namespaces/:ns/deployments/:name[/status]
  *   PATCH /apis/apps/v1/namespaces/:ns/deployments/:name      (application/json-patch+json)
  *   GET   /apis/apps/v1/namespaces/:ns/replicasets?labelSelector=…
- * It imitates what deploy relies on: a patch that sets a stale metadata.resourceVersion gets 409
- * Conflict; a changed pod template bumps metadata.generation and makes a ReplicaSet of a new revision
+ * It answers 401 to any bearer token but its own, 403 to the methods in `forbid`, and nothing at all
+ * while `stall` is set. It imitates what deploy relies on: a patch that sets a stale
+ * metadata.resourceVersion gets 409 Conflict; a changed pod template bumps metadata.generation and makes a ReplicaSet of a new revision
  * (or brings back the one with the same template, as a rollback does); and a tiny "controller" moves
  * the status on each read: the rollout completes when the template's pods become ready, and stays
  * stuck (one surge pod never ready) when they do not.
@@ -40,7 +41,14 @@ interface Stored {
 }
 
 const clone = <T extends Json>(value: T): T => JSON.parse(JSON.stringify(value)) as T;
-const same = (a: Json | undefined, b: Json | undefined) => JSON.stringify(a) === JSON.stringify(b);
+/** JSON with object keys sorted: the client library re-orders keys (its models' order), the API server compares values. */
+const canonical = (value: Json | undefined): string =>
+  JSON.stringify(value, (_key, member: unknown) =>
+    member && typeof member === 'object' && !Array.isArray(member)
+      ? Object.fromEntries(Object.entries(member).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+      : member,
+  );
+const same = (a: Json | undefined, b: Json | undefined) => canonical(a) === canonical(b);
 const obj = (value: Json | undefined): JsonObject => (value && typeof value === 'object' && !Array.isArray(value) ? value : {});
 
 class HttpProblem extends Error {
@@ -100,6 +108,10 @@ export class FakeKubeApi {
   readsToComplete = 2;
   /** The next N patches find that another writer changed the Deployment just before (so a conditional patch gets 409). */
   concurrentWrites = 0;
+  /** HTTP methods the caller's RBAC role does not allow (answered 403 Forbidden). */
+  readonly forbid = new Set<string>();
+  /** Never answer (a hung API server). */
+  stall = false;
   private readonly deployments = new Map<string, Stored>();
   private readonly replicaSets: JsonObject[] = [];
   private resourceVersion = 100;
@@ -119,13 +131,16 @@ export class FakeKubeApi {
     await new Promise<void>((resolve) => this.server?.close(() => resolve()));
   }
 
-  /** A kubeconfig that points a client at this server, with a bearer token the tests look for in logs. */
+  /**
+   * A kubeconfig that points a client at this server, with a bearer token the tests look for in logs.
+   * The server is plain http: @kubernetes/client-node refuses http unless the cluster skips TLS verification.
+   */
   kubeconfig(): string {
     return [
       'apiVersion: v1',
       'kind: Config',
       'clusters:',
-      `- name: fake\n  cluster:\n    server: ${this.url}`,
+      `- name: fake\n  cluster:\n    server: ${this.url}\n    insecure-skip-tls-verify: true`,
       'users:',
       `- name: fake\n  user:\n    token: ${this.token}`,
       'contexts:',
@@ -272,9 +287,14 @@ export class FakeKubeApi {
     for await (const chunk of request) chunks.push(chunk as Buffer);
     const url = new URL(request.url ?? '/', this.url);
     const contentType = request.headers['content-type']?.split(';')[0];
+    if (this.stall) return;
     let status = 200;
     let answer: Json;
     try {
+      if (request.headers.authorization !== `Bearer ${this.token}`) throw new HttpProblem(401, 'Unauthorized', 'Unauthorized');
+      if (this.forbid.has(request.method ?? '')) {
+        throw new HttpProblem(403, 'Forbidden', `deployments.apps is forbidden: User "system:serviceaccount:marketplace:deploy" cannot ${request.method?.toLowerCase()} resource "deployments" in API group "apps" in the namespace "marketplace"`);
+      }
       const deploymentPath = /^\/apis\/apps\/v1\/namespaces\/([^/]+)\/deployments\/([^/]+)(\/status)?$/.exec(url.pathname);
       const replicaSetsPath = /^\/apis\/apps\/v1\/namespaces\/([^/]+)\/replicasets$/.exec(url.pathname);
       if (deploymentPath && request.method === 'GET') {

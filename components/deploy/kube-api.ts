@@ -1,24 +1,26 @@
 /**
- * The few Kubernetes calls deploy makes: read a Deployment (and its status), JSON-patch it, list its
- * ReplicaSets (the revisions a rollback returns to). Credentials come from the cluster (the pod's
- * service account) or a kubeconfig (KUBECONFIG, ~/.kube/config; token, client certificate or an exec
- * plugin such as `aws eks get-token`); they are never logged.
- *
- * Why not @kubernetes/client-node's AppsV1Api: its 2.x release loads undici 8, which needs Node
- * >= 22.19 and fails at import on the Node 20 this project runs (`createZstdDecompress` is
- * undefined). Its types are used (type-only imports, nothing loaded at run time); the transport is
- * these four requests over node:https, which is all deploy needs.
+ * The few Kubernetes calls deploy makes, through @kubernetes/client-node's AppsV1Api: read a
+ * Deployment (and its status), JSON-patch it, list its ReplicaSets (the revisions a rollback returns
+ * to). The library's KubeConfig finds the cluster and the credentials (the pod's service account, or
+ * a kubeconfig: token, client certificate or an exec plugin such as `aws eks get-token`). Credentials
+ * are never logged: a refused call becomes a KubeApiError that carries the HTTP status and the
+ * server's own message, never our request.
  */
-import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import http from 'node:http';
-import https from 'node:https';
-import os from 'node:os';
-import path from 'node:path';
-import type { V1Deployment, V1ReplicaSet, V1ReplicaSetList } from '@kubernetes/client-node';
-import { parse as parseYaml } from 'yaml';
-import { z } from 'zod';
-import { InputError } from '../core/index.js';
+import {
+  AbortError,
+  ApiException,
+  AppsV1Api,
+  KubeConfig,
+  Observable,
+  PatchStrategy,
+  setHeaderOptions,
+  type ConfigurationOptions,
+  type RequestContext,
+  type ResponseContext,
+  type V1Deployment,
+  type V1ReplicaSet,
+} from '@kubernetes/client-node';
+import { errorMessage, InputError } from '../core/index.js';
 
 /** One RFC 6902 operation. */
 export interface JsonPatchOperation {
@@ -34,17 +36,6 @@ export interface DeploymentApi {
   listReplicaSets(namespace: string, labelSelector: string): Promise<V1ReplicaSet[]>;
 }
 
-/** Where the API server is and how to prove who we are. */
-export interface KubeConnection {
-  server: string;
-  ca?: Buffer;
-  insecureSkipTlsVerify?: boolean;
-  /** A bearer token, or a function that fetches one (exec plugins, a rotating projected token). */
-  token?: () => string;
-  clientCert?: Buffer;
-  clientKey?: Buffer;
-}
-
 /** A refused API call: the HTTP status and the server's own message (never our request headers). */
 export class KubeApiError extends Error {
   override name = 'KubeApiError';
@@ -52,162 +43,109 @@ export class KubeApiError extends Error {
     super(message);
   }
 }
-
-const SERVICE_ACCOUNT = '/var/run/secrets/kubernetes.io/serviceaccount';
-
-const Kubeconfig = z.object({
-  'current-context': z.string().optional(),
-  contexts: z.array(z.object({ name: z.string(), context: z.object({ cluster: z.string(), user: z.string().optional() }) })).default([]),
-  clusters: z
-    .array(z.object({
-      name: z.string(),
-      cluster: z.object({
-        server: z.string(),
-        'certificate-authority': z.string().optional(),
-        'certificate-authority-data': z.string().optional(),
-        'insecure-skip-tls-verify': z.boolean().optional(),
-      }),
-    }))
-    .default([]),
-  users: z
-    .array(z.object({
-      name: z.string(),
-      user: z.object({
-        token: z.string().optional(),
-        tokenFile: z.string().optional(),
-        'client-certificate': z.string().optional(),
-        'client-certificate-data': z.string().optional(),
-        'client-key': z.string().optional(),
-        'client-key-data': z.string().optional(),
-        exec: z.object({ command: z.string(), args: z.array(z.string()).nullish(), env: z.array(z.object({ name: z.string(), value: z.string() })).nullish() }).optional(),
-      }).default({}),
-    }))
-    .default([]),
-});
-
-const ExecCredential = z.object({ status: z.object({ token: z.string() }) });
-
-/** A kubeconfig file's current context as a connection (paths relative to the file, as kubectl reads them). */
-export function connectionFromKubeconfig(file: string): KubeConnection {
-  const parsed = Kubeconfig.safeParse(parseYaml(readFileSync(file, 'utf8')));
-  if (!parsed.success) throw new InputError(`${file} is not a kubeconfig: ${parsed.error.issues[0]?.message}`);
-  const config = parsed.data;
-  const context = config.contexts.find((entry) => entry.name === config['current-context']) ?? config.contexts[0];
-  const cluster = config.clusters.find((entry) => entry.name === context?.context.cluster)?.cluster;
-  if (!cluster) throw new InputError(`${file}: its current context names no cluster`);
-  const user = config.users.find((entry) => entry.name === context?.context.user)?.user ?? {};
-  const relative = (p: string) => path.resolve(path.dirname(file), p);
-  const bytes = (data: string | undefined, fileName: string | undefined) =>
-    data ? Buffer.from(data, 'base64') : fileName ? readFileSync(relative(fileName)) : undefined;
-  let token: (() => string) | undefined;
-  if (user.token) {
-    const value = user.token;
-    token = () => value;
-  } else if (user.tokenFile) {
-    const tokenFile = relative(user.tokenFile);
-    token = () => readFileSync(tokenFile, 'utf8').trim();
-  } else if (user.exec) {
-    const exec = user.exec;
-    // The plugin (e.g. `aws eks get-token`) prints an ExecCredential; its token lives ~15 minutes.
-    token = () => {
-      const output = execFileSync(exec.command, exec.args ?? [], {
-        env: { ...process.env, ...Object.fromEntries((exec.env ?? []).map((variable) => [variable.name, variable.value])) },
-        encoding: 'utf8',
-        stdio: ['ignore', 'pipe', 'inherit'],
-      });
-      return ExecCredential.parse(JSON.parse(output)).status.token;
-    };
-  }
-  return {
-    server: cluster.server.replace(/\/+$/, ''),
-    ca: bytes(cluster['certificate-authority-data'], cluster['certificate-authority']),
-    insecureSkipTlsVerify: cluster['insecure-skip-tls-verify'],
-    token,
-    clientCert: bytes(user['client-certificate-data'], user['client-certificate']),
-    clientKey: bytes(user['client-key-data'], user['client-key']),
-  };
+/** 404: no such object (a wrong namespace or Deployment name, usually). */
+export class KubeNotFoundError extends KubeApiError {
+  override name = 'KubeNotFoundError';
 }
-
-/** Inside a pod: the API server from the environment Kubernetes sets, the projected service account token. */
-export function inClusterConnection(env: NodeJS.ProcessEnv = process.env): KubeConnection | undefined {
-  const host = env['KUBERNETES_SERVICE_HOST'];
-  if (!host) return undefined;
-  const port = env['KUBERNETES_SERVICE_PORT'] ?? '443';
-  return {
-    server: `https://${host.includes(':') ? `[${host}]` : host}:${port}`,
-    ca: readFileSync(path.join(SERVICE_ACCOUNT, 'ca.crt')),
-    // Re-read each time: the kubelet rotates the projected token.
-    token: () => readFileSync(path.join(SERVICE_ACCOUNT, 'token'), 'utf8').trim(),
-  };
+/** 409: a conditional write met a newer resourceVersion; read again and retry. */
+export class KubeConflictError extends KubeApiError {
+  override name = 'KubeConflictError';
+}
+/** 401: the API server does not accept the credentials. */
+export class KubeUnauthorizedError extends KubeApiError {
+  override name = 'KubeUnauthorizedError';
+}
+/** 403: the credentials are accepted, but RBAC does not allow the call. */
+export class KubeForbiddenError extends KubeApiError {
+  override name = 'KubeForbiddenError';
 }
 
 /** What kubectl would use: --kubeconfig, else the pod's service account, else $KUBECONFIG, else ~/.kube/config. */
-export function loadConnection(kubeconfig?: string, env: NodeJS.ProcessEnv = process.env): KubeConnection {
-  if (kubeconfig) return connectionFromKubeconfig(kubeconfig);
-  const inCluster = inClusterConnection(env);
-  if (inCluster) return inCluster;
-  const file = env['KUBECONFIG']?.split(path.delimiter).find(Boolean) ?? path.join(os.homedir(), '.kube', 'config');
-  return connectionFromKubeconfig(file);
-}
-
-/** One JSON request to the API server. */
-async function request<T>(connection: KubeConnection, method: string, apiPath: string, body?: { contentType: string; json: unknown }): Promise<T> {
-  const url = new URL(apiPath, `${connection.server}/`);
-  const headers: Record<string, string> = { accept: 'application/json' };
-  const token = connection.token?.();
-  if (token) headers['authorization'] = `Bearer ${token}`;
-  const payload = body ? JSON.stringify(body.json) : undefined;
-  if (body && payload !== undefined) {
-    headers['content-type'] = body.contentType;
-    headers['content-length'] = String(Buffer.byteLength(payload));
-  }
-  const transport = url.protocol === 'https:' ? https : http;
-  const options: https.RequestOptions = {
-    method,
-    headers,
-    timeout: 30_000,
-    ...(url.protocol === 'https:'
-      ? { ca: connection.ca, cert: connection.clientCert, key: connection.clientKey, rejectUnauthorized: !connection.insecureSkipTlsVerify }
-      : {}),
-  };
-  const { status, text } = await new Promise<{ status: number; text: string }>((resolve, reject) => {
-    const outgoing = transport.request(url, options, (response) => {
-      const chunks: Buffer[] = [];
-      response.on('data', (chunk: Buffer) => chunks.push(chunk));
-      response.on('end', () => resolve({ status: response.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
-      response.on('error', reject);
-    });
-    outgoing.on('timeout', () => outgoing.destroy(new Error(`${method} ${url.pathname}: no answer in 30 s`)));
-    outgoing.on('error', reject);
-    outgoing.end(payload);
-  });
-  if (status < 200 || status >= 300) {
-    let message = text.slice(0, 300);
+export function loadKubeConfig(file?: string): KubeConfig {
+  const config = new KubeConfig();
+  if (file) {
     try {
-      const parsed = JSON.parse(text) as { message?: unknown };
-      if (typeof parsed.message === 'string') message = parsed.message;
-    } catch {
-      // not a Status object: keep the text
+      config.loadFromFile(file);
+    } catch (error) {
+      throw new InputError(`cannot load the kubeconfig ${file}: ${errorMessage(error)}`);
     }
-    throw new KubeApiError(status, `${method} ${url.pathname}: Kubernetes API answered ${status}: ${message}`);
-  }
-  return JSON.parse(text) as T;
+  } else if (process.env['KUBERNETES_SERVICE_HOST']) config.loadFromCluster();
+  else config.loadFromDefault();
+  if (!config.getCurrentCluster()) throw new InputError(`${file ?? 'the kubeconfig'}: its current context names no cluster`);
+  return config;
 }
 
-export function deploymentApi(connection: KubeConnection): DeploymentApi {
-  const deploymentPath = (namespace: string, name: string) =>
-    `/apis/apps/v1/namespaces/${encodeURIComponent(namespace)}/deployments/${encodeURIComponent(name)}`;
+/** The server's message from an error body: a Status object (as JSON text or parsed), else the text. */
+function serverMessage(body: unknown): string {
+  if (typeof body === 'string') {
+    try {
+      return serverMessage(JSON.parse(body));
+    } catch {
+      return body.slice(0, 300);
+    }
+  }
+  const message = (body as { message?: unknown } | null | undefined)?.message;
+  return typeof message === 'string' ? message : '';
+}
+
+/** A failed call as a clear error: the ApiException's status named, anything else as unreachable. */
+function kubeError(what: string, error: unknown, server: string, timeoutMs: number): Error {
+  if (error instanceof ApiException) {
+    const said = serverMessage(error.body);
+    const detail = said ? `: ${said}` : '';
+    switch (error.code) {
+      case 404:
+        return new KubeNotFoundError(404, `${what}: not found (404)${detail}`);
+      case 409:
+        return new KubeConflictError(409, `${what}: conflict (409), the object changed since it was read${detail}`);
+      case 401:
+        return new KubeUnauthorizedError(401, `${what}: ${server} refused the credentials (401 Unauthorized): the kubeconfig's token, client certificate or exec plugin gave none it accepts${detail}`);
+      case 403:
+        return new KubeForbiddenError(403, `${what}: forbidden (403), the credentials lack the RBAC permission${detail}`);
+      default:
+        return new KubeApiError(error.code, `${what}: Kubernetes API answered ${error.code}${detail}`);
+    }
+  }
+  if (error instanceof AbortError) return new Error(`${what}: no answer from ${server} in ${timeoutMs / 1000} s`);
+  return new Error(`${what}: cannot reach the Kubernetes API server at ${server}: ${errorMessage(error)}`);
+}
+
+/** Abandons a request the API server has not answered in `timeoutMs` (so the rollout deadline holds). */
+function timeoutOptions(timeoutMs: number): ConfigurationOptions {
   return {
-    read: (namespace, name) => request<V1Deployment>(connection, 'GET', deploymentPath(namespace, name)),
-    readStatus: (namespace, name) => request<V1Deployment>(connection, 'GET', `${deploymentPath(namespace, name)}/status`),
-    patch: (namespace, name, operations) =>
-      request<V1Deployment>(connection, 'PATCH', deploymentPath(namespace, name), { contentType: 'application/json-patch+json', json: operations }),
-    listReplicaSets: async (namespace, labelSelector) =>
-      (await request<V1ReplicaSetList>(connection, 'GET', `/apis/apps/v1/namespaces/${encodeURIComponent(namespace)}/replicasets?labelSelector=${encodeURIComponent(labelSelector)}`)).items,
+    middleware: [
+      {
+        pre: (request: RequestContext) => {
+          request.setSignal(AbortSignal.timeout(timeoutMs));
+          return new Observable(Promise.resolve(request));
+        },
+        post: (response: ResponseContext) => new Observable(Promise.resolve(response)),
+      },
+    ],
+    middlewareMergeStrategy: 'append',
   };
 }
 
-/** The HTTP status of a failed API call, if it was one. */
-export function apiStatus(error: unknown): number | undefined {
-  return error instanceof KubeApiError ? error.code : undefined;
+export function deploymentApi(config: KubeConfig, timeoutMs = 30_000): DeploymentApi {
+  const apps = config.makeApiClient(AppsV1Api);
+  const server = config.getCurrentCluster()?.server ?? 'the API server';
+  const options = timeoutOptions(timeoutMs);
+  // The generated patch call would pick its own Content-Type: this one is an RFC 6902 JSON patch.
+  const patchOptions = setHeaderOptions('Content-Type', PatchStrategy.JsonPatch, options);
+  const call = async <T>(what: string, request: () => Promise<T>): Promise<T> => {
+    try {
+      return await request();
+    } catch (error) {
+      throw kubeError(what, error, server, timeoutMs);
+    }
+  };
+  return {
+    read: (namespace, name) => call(`read Deployment ${namespace}/${name}`, () => apps.readNamespacedDeployment({ namespace, name }, options)),
+    readStatus: (namespace, name) =>
+      call(`read the status of Deployment ${namespace}/${name}`, () => apps.readNamespacedDeploymentStatus({ namespace, name }, options)),
+    patch: (namespace, name, operations) =>
+      call(`patch Deployment ${namespace}/${name}`, () => apps.patchNamespacedDeployment({ namespace, name, body: operations }, patchOptions)),
+    listReplicaSets: async (namespace, labelSelector) =>
+      (await call(`list ReplicaSets in ${namespace} (${labelSelector})`, () => apps.listNamespacedReplicaSet({ namespace, labelSelector }, options))).items,
+  };
 }

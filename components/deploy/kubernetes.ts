@@ -7,7 +7,7 @@
  */
 import type { V1Container, V1Deployment, V1EnvVar, V1PodTemplateSpec } from '@kubernetes/client-node';
 import { errorMessage, InputError, type Logger } from '../core/index.js';
-import { apiStatus, type DeploymentApi, type JsonPatchOperation } from './kube-api.js';
+import { KubeConflictError, type DeploymentApi, type JsonPatchOperation } from './kube-api.js';
 import { describeRelease, type Release } from './release.js';
 import { rolloutState, type RolloutState } from './rollout-status.js';
 
@@ -140,7 +140,7 @@ async function retryConflicts<T>(attempts: number, log: Logger, what: string, wr
     try {
       return await write();
     } catch (error) {
-      if (apiStatus(error) !== 409 || attempt >= attempts) throw error;
+      if (!(error instanceof KubeConflictError) || attempt >= attempts) throw error;
       log.warn(`${what}: conflict (409), the Deployment changed meanwhile; retrying on a fresh read (attempt ${attempt + 1} of ${attempts})`);
       await sleep(Math.min(100 * 2 ** (attempt - 1), 2000));
     }

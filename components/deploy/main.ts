@@ -23,7 +23,7 @@ import {
   type Logger,
 } from '../core/index.js';
 import { deploy, type Target } from './deploy.js';
-import { deploymentApi, loadConnection } from './kube-api.js';
+import { deploymentApi, loadKubeConfig } from './kube-api.js';
 import { RolloutFailedError } from './kubernetes.js';
 import { recordRun, parseFinalStatus } from './record-run.js';
 import { resolveRelease } from './release.js';
@@ -89,7 +89,7 @@ export function deployCommand() {
           ? { kind: 'local' }
           : {
               kind: 'kubernetes',
-              api: deploymentApi(loadConnection(options.kubeconfig)),
+              api: deploymentApi(loadKubeConfig(options.kubeconfig)),
               namespace: options.namespace,
               deployment: options.deployment,
               ...(options.container ? { container: options.container } : {}),
