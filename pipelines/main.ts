@@ -1,32 +1,47 @@
 /**
- * `npm start`: the main job on one machine, on the embedded defaults (PGlite, a local artifact
- * folder) unless DATABASE_URL / ARTIFACT_ROOT say otherwise. Today it runs the steps that exist (the
- * raw load when --data is given, then clean and a snapshot) and reports the catalogue; the local runner
- * of the compiled pipeline takes over as the remaining components land.
+ * `npm start`: the main job on one machine, on the embedded defaults (PGlite, a local artifact folder)
+ * unless DATABASE_URL / ARTIFACT_ROOT say otherwise. It loads the export (the real data with --data,
+ * else the synthetic demo catalogue on a fresh machine), then runs the compiled Kubeflow pipeline,
+ * the same IR YAML that Kubeflow runs, with the local runner:
+ *   clean -> snapshot -> drift -[drifted]-> train -> evaluate -[promote]-> index -> deploy (local)
+ * and ends with what a user wants to see: the catalogue, the model's held-out metrics, what is now in
+ * production, and how to query it (`npm run serve`).
  */
-import { cleanCatalogue } from '../components/clean/clean.js';
-import { loadGazetteer } from '../components/clean/gazetteer/index.js';
-import { publishReport } from '../components/clean/report.js';
-import { takeSnapshot, type Snapshot } from '../components/clean/snapshot.js';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { createCommand, positiveInteger, printSummary, runMain, withRuntime, type Database } from '../components/core/index.js';
+import { fileURLToPath } from 'node:url';
+import { createCommand, positiveInteger, printSummary, readServingRecord, runMain, withRuntime, withStore, type Database } from '../components/core/index.js';
 import { generateDemoExport } from '../components/load/demo.js';
 import { loadFromCommandLine, resolveSource } from '../components/load/main.js';
+import { compileToYaml } from './compile.js';
+import { mapCommandToCheckout, runPipeline, TaskFailedError, type RunRecord } from './local/runner.js';
+import { marketplaceRanking } from './marketplace-ranking.js';
+
+const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 interface StartOptions {
   data?: string;
   demo?: boolean;
   imagesZip?: string;
   batchSize: number;
+  epochs: number;
+  cache: boolean;
 }
 
-function printReport(snapshot: Snapshot): void {
+interface SnapshotFacts {
+  id: string;
+  products: number;
+  productImages: number;
+  quarantined: number;
+  counts: { rootCategories: Record<string, number>; quarantineRules: Record<string, number>; located: number };
+}
+
+function catalogueLines(snapshot: SnapshotFacts): string[] {
   const roots = Object.entries(snapshot.counts.rootCategories).sort((a, b) => b[1] - a[1]);
   const rules = Object.entries(snapshot.counts.quarantineRules).sort((a, b) => b[1] - a[1]);
   const width = Math.max(20, ...roots.map(([name]) => name.length), ...rules.map(([name]) => name.length));
   const row = (name: string, count: number) => `${name.padEnd(width)}  ${String(count).padStart(8)}`;
-  const lines = [
-    '',
+  return [
     `catalogue ${snapshot.id}: ${snapshot.products} products (${snapshot.counts.located} placed on the map), ` +
       `${snapshot.productImages} images; ${snapshot.quarantined} raw rows in quarantine`,
     '',
@@ -35,23 +50,34 @@ function printReport(snapshot: Snapshot): void {
     '',
     `${'quarantine rule'.padEnd(width)}      rows`,
     ...rules.map(([name, count]) => row(name, count)),
-    '',
   ];
-  process.stderr.write(lines.join('\n'));
 }
 
-const program = createCommand('start', 'Run the main job on this machine: load the export, clean it, pin a snapshot, report the catalogue.')
+const task = (run: RunRecord, name: string) => Object.values(run.tasks).find((t) => t.path === name || t.path.endsWith(`/${name}`));
+
+async function readJson<T>(file: string | undefined): Promise<T | undefined> {
+  if (!file) return undefined;
+  try {
+    return JSON.parse(await readFile(file, 'utf8')) as T;
+  } catch {
+    return undefined;
+  }
+}
+
+const program = createCommand('start', 'Run the main job on this machine: load the export, then the whole pipeline (clean, snapshot, drift, train, evaluate, index, deploy) with the local runner.')
   .option('--data <dir>', 'export folder (Products.csv, Images.csv, images/) to load first; default $MARKETPLACE_DATA, else what the raw tables hold')
   .option('--demo', 'load the generated demo catalogue (synthetic listings with pictures); the default when there is no data at all')
   .option('--images-zip <path-or-url>', "the seed's image archive, if the images are not in <dir>/images")
   .option('--batch-size <rows>', 'rows per transaction', positiveInteger, 500)
+  .option('--epochs <n>', 'most training epochs (early stopping usually ends sooner)', positiveInteger, 30)
+  .option('--no-cache', 'run every pipeline task, even those an earlier run finished with the same inputs')
   .action(async (options: StartOptions) => {
-    // A folder given is checked before anything is opened; then one runtime serves every step, so the
-    // embedded database is opened (and locked) once.
+    // A folder given is checked before anything is opened. The load runs in this process; the database
+    // is closed before the pipeline starts, since its tasks open the embedded database themselves.
     const given = options.data ?? process.env['MARKETPLACE_DATA'];
     let folder = given ? await resolveSource(given, {}) : undefined;
-    const { load, clean, snapshot, report } = await withRuntime('start', async (runtime) => {
-      const { db, store, log, config } = runtime;
+    const { load, home, log } = await withRuntime('start', async (runtime) => {
+      const { db, config } = runtime;
       if (!folder && (options.demo || (await rawRows(db)) === 0)) {
         const dir = path.join(config.home, 'demo-export');
         const demo = await generateDemoExport(dir);
@@ -61,13 +87,39 @@ const program = createCommand('start', 'Run the main job on this machine: load t
       const loaded = folder
         ? await loadFromCommandLine(runtime, folder, { imagesZip: options.imagesZip, batchSize: options.batchSize, productsTable: 'products', imagesTable: 'images' })
         : undefined;
-      const counts = await cleanCatalogue({ db, store, log, gazetteer: loadGazetteer(), batchSize: options.batchSize });
-      const taken = await takeSnapshot(db, store);
-      return { load: loaded, clean: counts, snapshot: taken, report: (await publishReport(db, store, taken)).uri };
+      return { load: loaded, home: config.home, log: runtime.log };
     });
-    printReport(snapshot);
-    process.stderr.write(`EDA report (open in a browser): ${report}\n`);
-    printSummary({ load, clean, snapshot: { id: snapshot.id, hash: snapshot.hash, products: snapshot.products, newListings: snapshot.newListings }, report });
+
+    const specYaml = await compileToYaml(marketplaceRanking, { imageRegistry: 'marketplace' });
+    const run = await runPipeline({
+      specYaml,
+      parameters: { deployTarget: 'local', cleanBatchSize: options.batchSize, epochs: options.epochs },
+      runsDir: path.join(home, 'runs'),
+      cache: options.cache,
+      mapCommand: mapCommandToCheckout(REPO_ROOT),
+      log,
+    });
+
+    const snapshot = await readJson<SnapshotFacts>(task(run, 'snapshot')?.artifacts?.['snapshot']);
+    const trained = await readJson<{ uri: string }>(task(run, 'train')?.artifacts?.['model']);
+    const metrics = await readJson<{ metrics: { name: string; numberValue: number }[] }>(task(run, 'evaluate')?.artifacts?.['metrics']);
+    const serving = await withStore('start', ({ store }) => readServingRecord(store));
+    const lines = ['', ...(snapshot ? catalogueLines(snapshot) : []), ''];
+    lines.push(`pipeline run ${run.id}: ${run.status.toLowerCase()} (${path.join(run.folder, 'run.json')})`);
+    for (const t of Object.values(run.tasks)) lines.push(`  ${t.path.padEnd(28)} ${t.status.toLowerCase()}${t.seconds !== undefined ? ` in ${Math.round(t.seconds)} s` : ''}`);
+    if (trained) lines.push('', `model: ${trained.uri}`);
+    if (metrics) lines.push(...metrics.metrics.map((m) => `  ${m.name.padEnd(24)} ${m.numberValue.toFixed(4)}`));
+    lines.push('', serving ? `in production: model ${serving.model.version}, index ${serving.index?.version ?? '(none)'}; query it with: npm run serve` : 'nothing in production yet', '');
+    process.stderr.write(lines.join('\n'));
+    printSummary({
+      load,
+      run: { id: run.id, status: run.status, record: path.join(run.folder, 'run.json'), tasks: Object.fromEntries(Object.values(run.tasks).map((t) => [t.path, t.status])) },
+      snapshot: snapshot ? { id: snapshot.id, products: snapshot.products } : null,
+      model: trained?.uri ?? null,
+      metrics: metrics ? Object.fromEntries(metrics.metrics.map((m) => [m.name, m.numberValue])) : null,
+      serving,
+    });
+    if (run.status !== 'SUCCEEDED') throw new TaskFailedError(run.error ?? 'the pipeline run failed');
   });
 
 /** Rows in the raw tables now (0 on a fresh machine). */
