@@ -1,0 +1,64 @@
+/**
+ * How failures become HTTP answers. Anything the caller can fix is a 4xx that says what to fix
+ * (the bad parameter by name); a 5xx means the service itself failed, never the input.
+ */
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { InputError, ModalityError } from '../core/index.js';
+import { NotReadyError } from './state.js';
+
+/** An answer with a chosen status (an unknown product id: 404). */
+export class HttpError extends Error {
+  override name = 'HttpError';
+  constructor(
+    readonly statusCode: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface ErrorAnswer {
+  statusCode: number;
+  error: string;
+  message: string;
+  /** The request parameter at fault, when schema validation names one. */
+  parameter?: string;
+}
+
+const STATUS_TEXT: Record<number, string> = {
+  400: 'Bad Request', 404: 'Not Found', 413: 'Payload Too Large', 415: 'Unsupported Media Type', 422: 'Unprocessable Entity', 500: 'Internal Server Error', 503: 'Service Unavailable',
+};
+
+function answer(statusCode: number, message: string, parameter?: string): ErrorAnswer {
+  return { statusCode, error: STATUS_TEXT[statusCode] ?? 'Error', message, ...(parameter ? { parameter } : {}) };
+}
+
+/** The parameter a schema failure is about: `k` for "querystring/k must be <= 100", `q` when q is missing. */
+function parameterOf(error: FastifyError): string | undefined {
+  const first = error.validation?.[0];
+  if (!first) return undefined;
+  const missing = (first.params as { missingProperty?: unknown }).missingProperty;
+  if (typeof missing === 'string') return missing;
+  return first.instancePath.replace(/^\//, '').replace(/\//g, '.') || undefined;
+}
+
+export function toErrorAnswer(error: FastifyError | Error): ErrorAnswer {
+  const fastifyError = error as FastifyError;
+  if (fastifyError.validation) return answer(400, error.message, parameterOf(fastifyError));
+  if (error instanceof HttpError) return answer(error.statusCode, error.message);
+  if (error instanceof NotReadyError) return answer(503, error.message);
+  // A model without an image tower asked for an image search: well-formed, but not answerable here.
+  if (error instanceof ModalityError) return answer(422, error.message);
+  if (error instanceof InputError) return answer(400, error.message);
+  // Fastify's own refusals (body too large 413, unsupported media type 415, malformed body 400).
+  const status = fastifyError.statusCode;
+  if (status !== undefined && status >= 400 && status < 500) return answer(status, error.message);
+  return answer(500, 'internal error');
+}
+
+export async function errorHandler(this: unknown, error: FastifyError, request: FastifyRequest, reply: FastifyReply): Promise<ErrorAnswer> {
+  const body = toErrorAnswer(error);
+  if (body.statusCode >= 500 && body.statusCode !== 503) request.log.error({ err: error, url: request.url }, 'request failed');
+  reply.code(body.statusCode);
+  return body;
+}

@@ -1,0 +1,65 @@
+/**
+ * One servable version: a model (ONNX encoders) and the index built with it, opened together and
+ * checked against each other, with the lookups every request needs built once at load time.
+ */
+import { openEmbedder, openSearchIndex, type ArtifactStore, type Embedder, type IndexedProduct, type SearchIndex } from '../core/index.js';
+
+/** What the service is told to serve: from `serving/current.json`, or pinned by the environment. */
+export interface ServingTarget {
+  modelVersion: string;
+  indexVersion: string;
+}
+
+export const sameTarget = (a: ServingTarget | null | undefined, b: ServingTarget | null | undefined): boolean =>
+  !!a && !!b && a.modelVersion === b.modelVersion && a.indexVersion === b.indexVersion;
+
+export const describeTarget = (target: ServingTarget): string => `model ${target.modelVersion} + index ${target.indexVersion}`;
+
+export interface LoadedVersion extends ServingTarget {
+  embedder: Embedder;
+  index: SearchIndex;
+  /** Product embedding width (= the model's embeddingDim = the products index's dim). */
+  dim: number;
+  /** Product id → its position in vector order. */
+  positionById: ReadonlyMap<string, number>;
+  loadedAt: Date;
+}
+
+/** A version that cannot be served (an index built with another model, mismatched widths). */
+export class IncompatibleVersionError extends Error {
+  override name = 'IncompatibleVersionError';
+}
+
+/**
+ * Opens the model and the index in parallel. The index must have been built with this very model:
+ * its vectors live in that model's embedding space, and a query embedded by any other model would
+ * return confident nonsense.
+ */
+export async function loadVersion(store: ArtifactStore, target: ServingTarget): Promise<LoadedVersion> {
+  const [embedder, index] = await Promise.allSettled([openEmbedder(store, target.modelVersion), openSearchIndex(store, target.indexVersion)]);
+  if (embedder.status === 'rejected' || index.status === 'rejected') {
+    if (embedder.status === 'fulfilled') await embedder.value.close();
+    throw embedder.status === 'rejected' ? embedder.reason : (index as PromiseRejectedResult).reason;
+  }
+  try {
+    return assemble(target, embedder.value, index.value);
+  } catch (error) {
+    await embedder.value.close();
+    throw error;
+  }
+}
+
+function assemble(target: ServingTarget, embedder: Embedder, index: SearchIndex): LoadedVersion {
+  const { metadata } = index;
+  if (metadata.modelVersion !== target.modelVersion) {
+    throw new IncompatibleVersionError(`index ${target.indexVersion} was built with model ${metadata.modelVersion}, not ${target.modelVersion}`);
+  }
+  const dim = embedder.metadata.embeddingDim;
+  if (metadata.products.dim !== dim) throw new IncompatibleVersionError(`index ${target.indexVersion} holds ${metadata.products.dim}-d product vectors; model ${target.modelVersion} embeds in ${dim}`);
+  if (metadata.buyers.dim !== dim + metadata.buyers.demographicDim) {
+    throw new IncompatibleVersionError(`index ${target.indexVersion}: buyer vectors of ${metadata.buyers.dim} are not ${dim} interest + ${metadata.buyers.demographicDim} demographic dimensions`);
+  }
+  const positionById = new Map<string, number>();
+  index.productRows.forEach((product: IndexedProduct, position) => positionById.set(product.id, position));
+  return { ...target, embedder, index, dim, positionById, loadedAt: new Date() };
+}
