@@ -1,0 +1,172 @@
+/**
+ * The train component on a small real catalogue (demo listings with pictures): the loss falls, the
+ * model folder is complete, ONNX agrees with TF.js, training is idempotent, and a run resumes from its
+ * checkpoint. Then evaluate and index on the trained model, as the pipeline runs them.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import {
+  DEFAULT_FEATURIZER,
+  MODEL_FILES,
+  MODEL_PREFIX,
+  openEmbedder,
+  openPublished,
+  openSearchIndex,
+  row,
+  SplitFile,
+  TextFeaturizer,
+  type Embedder,
+} from '../components/core/index.js';
+import { decide } from '../components/evaluate/gate.js';
+import { evaluateModel } from '../components/evaluate/evaluate.js';
+import type { Scores } from '../components/evaluate/score.js';
+import { buildIndex } from '../components/index/build.js';
+import { storeCheckpoints } from '../components/train/checkpoint.js';
+import { readDataset } from '../components/train/dataset.js';
+import { trainLoop } from '../components/train/loop.js';
+import { buildTowers } from '../components/train/model/multimodal.js';
+import { splitOf } from '../components/train/split.js';
+import { initBackend } from '../components/train/tf/backend.js';
+import { trainModel, type TrainResult } from '../components/train/train.js';
+import { silentLog } from './helpers.js';
+import { demoCatalogue, TINY, type DemoCatalogue } from './model-fixture.js';
+
+const norm = (v: number[]) => Math.sqrt(v.reduce((s, x) => s + x * x, 0));
+
+describe('train, evaluate and index on the demo catalogue', () => {
+  let catalogue: DemoCatalogue;
+  let trained: TrainResult;
+
+  before(async () => {
+    catalogue = await demoCatalogue(8);
+    trained = await trainModel(catalogue.store, { snapshotId: catalogue.snapshotId, hyperparameters: TINY }, silentLog);
+  });
+  after(() => catalogue.remove());
+
+  it('trains both towers: the loss falls and validation accuracy is above chance for each modality', async () => {
+    const published = await openPublished(catalogue.store, trained.key);
+    const curves = JSON.parse((await published.read(MODEL_FILES.curves)).toString('utf8')) as { trainLoss: number }[];
+    assert.ok(curves.length >= 2);
+    assert.ok(curves.at(-1)!.trainLoss < curves[0]!.trainLoss, `loss ${curves.map((c) => c.trainLoss.toFixed(3)).join(' → ')}`);
+    const { accuracy } = trained.metadata.validation;
+    const chance = 1 / trained.metadata.labels.length;
+    assert.equal(trained.metadata.modalities.image, true);
+    assert.ok(accuracy.image! > 2 * chance && accuracy.text! > 2 * chance && accuracy.combined > 2 * chance, JSON.stringify(accuracy));
+    assert.match(trained.metadata.backend.name, /^(tensorflow-gpu|tensorflow|wasm|cpu)$/);
+  });
+
+  it('publishes a complete model folder whose ONNX encoders agree with TF.js', async () => {
+    const published = await openPublished(catalogue.store, trained.key);
+    const names = published.manifest.files.map((f) => f.name);
+    for (const file of Object.values(MODEL_FILES)) assert.ok(names.includes(file), `${file} missing from ${names.join(', ')}`);
+    for (const file of ['tfjs/text_tower/model.json', 'tfjs/image_tower/weights.bin', 'tfjs/head/model.json']) assert.ok(names.includes(file), file);
+    assert.ok(trained.metadata.onnxMaxAbsDiff < 1e-4, String(trained.metadata.onnxMaxAbsDiff));
+    const profile = JSON.parse((await published.read(MODEL_FILES.profile)).toString('utf8')) as { embeddings: { dim: number; mean: number[] } };
+    assert.equal(profile.embeddings.dim, TINY.embeddingDim);
+  });
+
+  it('writes the test split down, and trains on none of it', async () => {
+    const published = await openPublished(catalogue.store, trained.key);
+    const split = SplitFile.parse(JSON.parse((await published.read(MODEL_FILES.split)).toString('utf8')));
+    assert.ok(split.test.length > 0);
+    assert.ok(split.test.every((id) => splitOf(id) === 'test'));
+    const dataset = await readDataset(catalogue.store, catalogue.snapshotId);
+    const test = new Set(split.test);
+    assert.ok([...dataset.train, ...dataset.val].every((e) => !test.has(e.id)));
+  });
+
+  it('embeds text, pictures and products with ONNX Runtime into unit vectors in one space', async () => {
+    const embedder: Embedder = await openEmbedder(catalogue.store, trained.version);
+    try {
+      const dim = embedder.metadata.embeddingDim;
+      const texts = await embedder.embedTexts([{ title: 'wooden dining table' }, { title: '' }]);
+      assert.ok(Math.abs(norm(row(texts.embeddings, 0, dim)) - 1) < 1e-4);
+      const size = embedder.metadata.image!.inputSize;
+      const pixels = new Float32Array(size * size * 3).fill(0.5);
+      const images = await embedder.embedImages([pixels]);
+      assert.ok(Math.abs(norm(row(images.embeddings, 0, dim)) - 1) < 1e-4);
+      // A product without pictures gets exactly its text embedding: no invented image.
+      const product = await embedder.embedProducts([{ title: 'wooden dining table', pictures: [] }]);
+      assert.ok(row(product.embeddings, 0, dim).every((v, d) => Math.abs(v - texts.embeddings[d]!) < 1e-5));
+    } finally {
+      await embedder.close();
+    }
+  });
+
+  it('finds the published model instead of training it twice', async () => {
+    const again = await trainModel(catalogue.store, { snapshotId: catalogue.snapshotId, hyperparameters: TINY }, silentLog);
+    assert.equal(again.reused, true);
+    assert.equal(again.version, trained.version);
+  });
+
+  it('evaluates on the test split and promotes the first model', async () => {
+    const evaluation = await evaluateModel(catalogue.store, { modelVersion: trained.version, snapshotId: catalogue.snapshotId, tolerance: 0.005 }, silentLog);
+    assert.equal(evaluation.verdict.promote, true);
+    const combined = evaluation.candidate.classification.combined;
+    assert.equal(combined.confusion.flat().reduce((a, b) => a + b, 0), evaluation.candidate.testProducts);
+    const recall = evaluation.candidate.retrieval.recall;
+    assert.ok(recall['at1']! <= recall['at10']! && recall['at10']! <= recall['at100']!);
+    assert.ok(await catalogue.store.exists(`evaluations/${trained.version}/report.html`));
+  });
+
+  it('indexes every product and finds a product first from its own vector', async () => {
+    const built = await buildIndex(catalogue.store, catalogue.db, { modelVersion: trained.version, snapshotId: catalogue.snapshotId, buyers: 50 }, silentLog);
+    const index = await openSearchIndex(catalogue.store, built.version);
+    assert.equal(index.productRows.length, catalogue.products);
+    assert.equal(index.buyerRows.length, 50);
+    const dim = index.metadata.products.dim;
+    const hit = index.products.search(row(index.productVectors, 3, dim), 1);
+    assert.equal(index.productRows[hit.labels[0]!]!.id, index.productRows[3]!.id);
+    assert.equal((await buildIndex(catalogue.store, catalogue.db, { modelVersion: trained.version, snapshotId: catalogue.snapshotId, buyers: 50 }, silentLog)).reused, true);
+  });
+
+  it('resumes a crashed run from its last finished epoch', async () => {
+    await initBackend(silentLog);
+    const dataset = await readDataset(catalogue.store, catalogue.snapshotId);
+    const featurizer = TextFeaturizer.fit(dataset.train, { ...DEFAULT_FEATURIZER, buckets: 2 ** 10 });
+    const encode = (examples: typeof dataset.train) => ({
+      ids: examples.map((e) => e.id),
+      docs: examples.map((e) => featurizer.featurize(e)),
+      images: examples.map(() => null),
+      labels: Int32Array.from(examples, (e) => dataset.labels.indexOf(e.root)),
+    });
+    const shape = { buckets: 2 ** 10, textDim: 8, embeddingDim: 8, classes: dataset.labels.length, imageFeatureDim: 4, imageHidden: 4, dropout: 0 };
+    const options = { epochs: 1, batchSize: 16, learningRate: 1e-2, patience: 5, seed: 3, imageFeatureDim: 4, contrastive: 0, temperature: 0.1, modalityDropout: 0 };
+    const checkpoints = storeCheckpoints(catalogue.store, 'resume-test');
+    const first = await trainLoop(buildTowers(shape), encode(dataset.train), encode(dataset.val), options, checkpoints, silentLog);
+    assert.equal(first.resumedFrom, null);
+    // "After the crash": a new process builds fresh towers and finds the checkpoint.
+    const towers = buildTowers(shape);
+    const resumed = await trainLoop(towers, encode(dataset.train), encode(dataset.val), { ...options, epochs: 2 }, storeCheckpoints(catalogue.store, 'resume-test'), silentLog);
+    assert.equal(resumed.resumedFrom, 1);
+    assert.equal(resumed.history.length, 2);
+    assert.deepEqual(resumed.history[0], first.history[0]);
+  });
+
+  it('has the model in its own folder', () => {
+    assert.equal(trained.key, MODEL_PREFIX(trained.version));
+  });
+});
+
+describe('the promote gate', () => {
+  const scores = (model: string, combined: number, text: number, recall10: number): Scores => ({
+    model,
+    testProducts: 100,
+    classification: {
+      text: { labels: [], accuracy: text, macroF1: text, confusion: [], perClass: {} },
+      image: null,
+      combined: { labels: [], accuracy: combined, macroF1: combined, confusion: [], perClass: {} },
+    },
+    retrieval: { queries: 100, recall: { at1: recall10 / 2, at10: recall10, at100: 1 }, ndcgAt10: 0.5 },
+  });
+
+  it('promotes the first model', () => assert.equal(decide(scores('m-new', 0.5, 0.5, 0.5), null, 0.005, null).promote, true));
+  it('promotes a model within the tolerance on every metric', () => assert.equal(decide(scores('m-new', 0.838, 0.84, 0.6), scores('m-old', 0.84, 0.84, 0.6), 0.005, 'm-old').promote, true));
+  it('keeps production when the primary metric is worse', () => {
+    const verdict = decide(scores('m-new', 0.80, 0.84, 0.6), scores('m-old', 0.84, 0.84, 0.6), 0.005, 'm-old');
+    assert.equal(verdict.promote, false);
+    assert.match(verdict.reason, /accuracy_combined 0\.8000 vs 0\.8400/);
+  });
+  it('keeps production when a guard metric is worse', () => assert.equal(decide(scores('m-new', 0.9, 0.84, 0.4), scores('m-old', 0.84, 0.84, 0.6), 0.005, 'm-old').promote, false));
+  it('does not promote the model already in production', () => assert.equal(decide(scores('m-old', 0.9, 0.9, 0.9), scores('m-old', 0.9, 0.9, 0.9), 0.005, 'm-old').promote, false));
+});
