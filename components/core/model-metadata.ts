@@ -34,6 +34,8 @@ export const ModelMetadata = z.object({
   validation: z.object({ rows: z.number().int(), accuracy: Accuracy, macroF1: Accuracy.partial() }),
   onnxMaxAbsDiff: z.number(),
   bestEpoch: z.number().int(),
+  /** Mean over the epochs run, training steps only. */
+  trainSamplesPerSecond: z.number(),
   trainSeconds: z.number(),
 });
 export type ModelMetadata = z.infer<typeof ModelMetadata>;

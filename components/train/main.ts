@@ -79,6 +79,7 @@ export function trainCommand() {
         macroF1: metadata.validation.macroF1,
         validationRows: metadata.validation.rows,
         bestEpoch: metadata.bestEpoch,
+        samplesPerSecond: Math.round(metadata.trainSamplesPerSecond * 10) / 10,
         trainSeconds: Math.round(metadata.trainSeconds),
       });
     });

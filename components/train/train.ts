@@ -95,8 +95,9 @@ export interface TrainResult {
   metadata: ModelMetadata;
 }
 
-export function modelVersion(snapshotId: string, hyperparameters: Hyperparameters): string {
-  const hash = createHash('sha256').update(JSON.stringify({ snapshotId, hyperparameters })).digest('hex');
+/** A hash of everything that decides the weights; a capped (--max-steps) run is a different model. */
+export function modelVersion(snapshotId: string, hyperparameters: Hyperparameters, maxSteps?: number): string {
+  const hash = createHash('sha256').update(JSON.stringify({ snapshotId, hyperparameters, ...(maxSteps ? { maxSteps } : {}) })).digest('hex');
   return `m-${hash.slice(0, 16)}`;
 }
 
@@ -155,7 +156,7 @@ function predictions(towers: Towers, data: Encoded, labels: readonly string[], f
 
 export async function trainModel(store: ArtifactStore, request: TrainRequest, log: Logger): Promise<TrainResult> {
   const hp = request.hyperparameters;
-  const version = modelVersion(request.snapshotId, hp);
+  const version = modelVersion(request.snapshotId, hp, request.maxSteps);
   const key = MODEL_PREFIX(version);
   try {
     const existing = await openPublished(store, key);
@@ -253,6 +254,7 @@ export async function trainModel(store: ArtifactStore, request: TrainRequest, lo
     validation: { rows: val.labels.length, accuracy: valuation.accuracy, macroF1 },
     onnxMaxAbsDiff: maxDiff,
     bestEpoch: loop.bestEpoch,
+    trainSamplesPerSecond: loop.history.reduce((sum, h) => sum + h.samplesPerSecond, 0) / Math.max(1, loop.history.length),
     trainSeconds: (Date.now() - started) / 1000,
   };
   try {

@@ -1,0 +1,100 @@
+/**
+ * The model on the real catalogue, against baselines measured in the same run:
+ *  - quality: test accuracy / macro-F1 of our model (text and listing fields; the real export has no
+ *    pictures) vs the floor a user could pick instead, word + char TF-IDF with a linear SVM
+ *    (bench/train_floor.py, Debian's python3-sklearn), on the same split and the same cleaned text;
+ *  - training throughput: samples/s of our TF.js loop on each backend that starts here vs the same text
+ *    architecture in PyTorch on the same features and cores (bench/train_torch.py, python3-torch).
+ * Usage: node --import tsx bench/train.bench.ts [--data dir] [--epochs n] [--steps n]
+ */
+import { spawnSync } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { cleanCatalogue } from '../components/clean/clean.js';
+import { loadGazetteer } from '../components/clean/gazetteer/index.js';
+import { takeSnapshot } from '../components/clean/snapshot.js';
+import { DEFAULT_FEATURIZER, migrate, openFsStore, openPglite, readSnapshotProducts, TextFeaturizer } from '../components/core/index.js';
+import { evaluateModel } from '../components/evaluate/evaluate.js';
+import { loadExportFolder } from '../components/load/load.js';
+import { splitOf } from '../components/train/split.js';
+import { BACKENDS } from '../components/train/tf/backend.js';
+import { DEFAULTS, trainModel } from '../components/train/train.js';
+import { SHARED_DATA, silentLog, tempDir } from '../test/helpers.js';
+
+const { values } = parseArgs({ options: { data: { type: 'string', default: SHARED_DATA }, epochs: { type: 'string', default: String(DEFAULTS.epochs) }, steps: { type: 'string', default: '30' } } });
+const tmp = await tempDir('bench-train-');
+const home = tmp.dir;
+const store = openFsStore(path.join(home, 'artifacts'));
+const db = await openPglite(path.join(home, 'pg'), silentLog);
+await migrate(db);
+await loadExportFolder(values.data, { db, store, log: silentLog });
+await cleanCatalogue({ db, store, log: silentLog, gazetteer: loadGazetteer(), batchSize: 1000 });
+const snapshot = await takeSnapshot(db, store);
+await db.close();
+process.stderr.write(`bench: snapshot ${snapshot.id}, ${snapshot.products} products\n`);
+
+function python(script: string, args: string[]): Record<string, unknown> {
+  const run = spawnSync('/usr/bin/python3', [path.join('bench', script), ...args], { encoding: 'utf8', maxBuffer: 64 << 20 });
+  const line = run.stdout.trim().split('\n').at(-1) ?? '';
+  try {
+    return JSON.parse(line) as Record<string, unknown>;
+  } catch {
+    return { available: false, reason: `${script} exited ${run.status}: ${run.stderr.trim().split('\n').at(-1)}` };
+  }
+}
+
+// Quality: the floor and our model on the same split and text.
+const products = [];
+for await (const product of readSnapshotProducts(store, snapshot.id)) products.push(product);
+const floorFile = path.join(home, 'floor.jsonl');
+await writeFile(floorFile, products.map((p) => JSON.stringify({ id: p.id, split: splitOf(p.id), text: `${p.title} ${p.text}`, label: p.root })).join('\n') + '\n');
+const floor = python('train_floor.py', [floorFile]) as { test?: { accuracy: number; macroF1: number }; fitSeconds?: number; reason?: string };
+process.stderr.write(`bench: floor ${JSON.stringify(floor.test ?? floor.reason)}\n`);
+
+const hyperparameters = { ...DEFAULTS, epochs: Number(values.epochs) };
+const trained = await trainModel(store, { snapshotId: snapshot.id, hyperparameters }, silentLog);
+const evaluation = await evaluateModel(store, { modelVersion: trained.version, snapshotId: snapshot.id, tolerance: 0 }, silentLog);
+const ours = evaluation.candidate.classification;
+
+// Throughput: a fixed number of steps on each backend that starts, and PyTorch on the same features.
+const throughput: { runner: string; samplesPerSecond: number | null; note: string }[] = [];
+for (const backend of BACKENDS) {
+  const run = spawnSync(process.execPath, ['--import', 'tsx', 'components/train/main.ts', '--snapshot', snapshot.id, '--backend', backend, '--epochs', '1', '--max-steps', backend === 'cpu' ? '3' : values.steps], {
+    encoding: 'utf8',
+    env: { ...process.env, MARKETPLACE_HOME: home, DATABASE_URL: '', ARTIFACT_ROOT: '', LOG_LEVEL: 'warn' },
+  });
+  const summary = run.status === 0 ? (JSON.parse(run.stdout.trim().split('\n').at(-1) ?? '{}') as { samplesPerSecond?: number }) : null;
+  throughput.push({ runner: `TF.js ${backend}`, samplesPerSecond: summary?.samplesPerSecond ?? null, note: summary ? `${backend === 'cpu' ? 3 : values.steps} steps of ${DEFAULTS.batchSize}` : `does not start here: ${run.stderr.trim().split('\n').at(-1)?.slice(0, 120)}` });
+}
+const train = products.filter((p) => splitOf(p.id) === 'train');
+const featurizer = TextFeaturizer.fit(train, DEFAULT_FEATURIZER);
+const labels = [...new Set(train.map((p) => p.root))].sort();
+const torchFile = path.join(home, 'torch.jsonl');
+await writeFile(torchFile, train.map((p) => {
+  const doc = featurizer.featurize(p);
+  return JSON.stringify({ ids: Array.from(doc.ids), weights: Array.from(doc.weights, (w) => Math.round(w * 1e6) / 1e6), label: labels.indexOf(p.root) });
+}).join('\n') + '\n');
+const torch = python('train_torch.py', [torchFile, '--buckets', String(DEFAULTS.buckets), '--dim', String(DEFAULTS.textDim), '--embedding', String(DEFAULTS.embeddingDim), '--classes', String(labels.length), '--batch', String(DEFAULTS.batchSize), '--lr', String(DEFAULTS.learningRate), '--scale', '1', '--dropout', String(DEFAULTS.dropout), '--epochs', '1']) as { samplesPerSecond?: number; torch?: string; reason?: string };
+throughput.push({ runner: `PyTorch ${torch.torch ?? ''} (same text tower, 2 threads)`.trim(), samplesPerSecond: torch.samplesPerSecond ?? null, note: torch.samplesPerSecond ? '1 epoch' : String(torch.reason) });
+await tmp.remove();
+
+const torchRate = torch.samplesPerSecond ?? null;
+const fmt = (x: number | null | undefined) => (x === null || x === undefined ? 'n/a' : x.toFixed(4));
+const lines = [
+  `Train benchmark: ${values.data}, snapshot ${snapshot.id} (${snapshot.products} products), test split ${evaluation.candidate.testProducts} products, backend ${trained.metadata.backend.name}`,
+  '',
+  '| model | test accuracy | test macro-F1 | vs floor (accuracy points) |',
+  '|---|---:|---:|---:|',
+  `| floor: TF-IDF word+char, LinearSVC (scikit-learn) | ${fmt(floor.test?.accuracy)} | ${fmt(floor.test?.macroF1)} | baseline |`,
+  `| ours, text and listing fields | ${fmt(ours.text.accuracy)} | ${fmt(ours.text.macroF1)} | ${floor.test ? ((ours.text.accuracy - floor.test.accuracy) * 100).toFixed(1) : 'n/a'} |`,
+  `| ours, combined (fused embedding) | ${fmt(ours.combined.accuracy)} | ${fmt(ours.combined.macroF1)} | ${floor.test ? ((ours.combined.accuracy - floor.test.accuracy) * 100).toFixed(1) : 'n/a'} |`,
+  '',
+  `Training: ${Math.round(trained.metadata.trainSeconds)} s, best epoch ${trained.metadata.bestEpoch}; retrieval recall@10 ${fmt(evaluation.candidate.retrieval.recall['at10'])}, nDCG@10 ${fmt(evaluation.candidate.retrieval.ndcgAt10)}`,
+  '',
+  '| training runner | samples/s | vs PyTorch | note |',
+  '|---|---:|---:|---|',
+  ...throughput.map((t) => `| ${t.runner} | ${t.samplesPerSecond?.toFixed(1) ?? 'n/a'} | ${t.samplesPerSecond && torchRate ? `${(t.samplesPerSecond / torchRate).toFixed(2)}x` : 'n/a'} | ${t.note} |`),
+];
+console.log(lines.join('\n'));
+console.log(JSON.stringify({ benchmark: 'train', data: values.data, snapshot: snapshot.id, floor: floor.test ?? null, ours: { text: { accuracy: ours.text.accuracy, macroF1: ours.text.macroF1 }, combined: { accuracy: ours.combined.accuracy, macroF1: ours.combined.macroF1 } }, retrieval: evaluation.candidate.retrieval, throughput }));
