@@ -8,7 +8,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { buildProfile, profileShift, psi, seededRandom, SERVING_KEY, type ProfileRow } from '../components/core/index.js';
-import { checkDrift, PROFILE_FILE } from '../components/drift/drift.js';
+import { checkDrift, embeddingShift, PROFILE_FILE } from '../components/drift/drift.js';
 import { databaseBackends, REPO_ROOT, storeBackends, suiteStorage, tempDir } from './helpers.js';
 
 const ROOTS = ['Appliances', 'Home & Garden', 'Phones', 'Video Games', 'Other Goods'];
@@ -38,6 +38,23 @@ describe('population stability index', () => {
     assert.ok(shifted.category > 0.2, `category PSI ${shifted.category}`);
     assert.ok(shifted.price > 0.2, `price PSI ${shifted.price}`);
     assert.ok(shifted.textLength < 0.1, 'text lengths did not move');
+  });
+});
+
+describe('embedding shift', () => {
+  const draw = (seed: number, count: number, dim: number, offset: number) => {
+    const next = seededRandom(seed);
+    // Roughly normal (sum of uniforms), unit variance per dimension, shifted by `offset`.
+    return Float32Array.from({ length: count * dim }, () => (next() + next() + next() - 1.5) * 2 + offset);
+  };
+  const dim = 16;
+  const training = { dim, mean: new Array<number>(dim).fill(0), variance: new Array<number>(dim).fill(1) };
+
+  it('stays small for another draw of the training distribution and grows with a shift of the mean', () => {
+    const same = embeddingShift(training, draw(1, 400, dim, 0), 400);
+    const moved = embeddingShift(training, draw(2, 400, dim, 0.5), 400);
+    assert.ok(same < 0.1, `unshifted ${same}`);
+    assert.ok(Math.abs(moved - 0.5) < 0.1, `shifted by half a standard deviation: ${moved}`);
   });
 });
 
@@ -82,7 +99,8 @@ describe('the drift component', () => {
     await insert(sample(12, 400, { roots: ['Phones'], priceFactor: 20 }));
     const shifted = await checkDrift({ db: storage.db, store: storage.store, threshold: 0.2 });
     assert.equal(shifted.drifted, true);
-    assert.match(shifted.reason, /drift: category PSI [\d.]+, price PSI [\d.]+ above 0.2/);
+    assert.match(shifted.reason, /drift: category PSI [\d.]+ above 0.2, price PSI [\d.]+ above 0.2/);
+    assert.equal(shifted.embeddingShift, null, 'this profile has no embeddings');
   });
 
   it('refuses a malformed production record rather than calling it "none"', async () => {

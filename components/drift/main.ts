@@ -6,7 +6,7 @@
 import { pathToFileURL } from 'node:url';
 import { InvalidArgumentError } from 'commander';
 import { createCommand, kfpMetrics, printSummary, runMain, withRuntime, writeOutputFile } from '../core/index.js';
-import { checkDrift, driftReport, type DriftVerdict } from './drift.js';
+import { checkDrift, DEFAULT_EMBEDDING_THRESHOLD, driftReport, type DriftVerdict } from './drift.js';
 
 function threshold(value: string): number {
   const parsed = Number(value);
@@ -18,6 +18,7 @@ function threshold(value: string): number {
 export function metricsOf(verdict: DriftVerdict) {
   const values: Record<string, number> = { drifted: verdict.drifted ? 1 : 0, new_listings: verdict.newListings, threshold: verdict.threshold };
   for (const [name, value] of Object.entries(verdict.psi ?? {})) values[`psi_${name}`] = Number(value.toFixed(6));
+  if (verdict.embeddingShift !== null) values['embedding_shift'] = Number(verdict.embeddingShift.toFixed(6));
   return kfpMetrics(values);
 }
 
@@ -25,13 +26,14 @@ export function driftCommand() {
   return createCommand('drift', 'Compare new listings with the production model’s training profile (population stability index).')
     .option('--snapshot <file>', 'the snapshot the pipeline pinned (read for its id only)')
     .option('--threshold <psi>', 'PSI above which a feature has drifted', threshold, 0.2)
+    .option('--embedding-threshold <x>', 'mean absolute standardised shift of the new listings’ embeddings above which they have drifted', threshold, DEFAULT_EMBEDDING_THRESHOLD)
     .option('--min-new-listings <n>', 'fewer new listings than this are no evidence of drift', (v) => Math.max(1, Math.floor(Number(v))), 50)
     .option('--drifted-out <file>', 'write true or false here (a pipeline output)')
     .option('--metrics <file>', 'write the statistics here (KFP system.Metrics JSON)')
     .option('--report <file>', 'write the HTML report here')
-    .action(async (options: { threshold: number; minNewListings: number; driftedOut?: string; metrics?: string; report?: string }) => {
+    .action(async (options: { threshold: number; embeddingThreshold: number; minNewListings: number; driftedOut?: string; metrics?: string; report?: string }) => {
       const verdict = await withRuntime('drift', async ({ db, store, log }) => {
-        const result = await checkDrift({ db, store, threshold: options.threshold, minNewListings: options.minNewListings });
+        const result = await checkDrift({ db, store, threshold: options.threshold, embeddingThreshold: options.embeddingThreshold, minNewListings: options.minNewListings });
         log.info(result, result.reason);
         return result;
       });
