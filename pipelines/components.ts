@@ -76,11 +76,12 @@ export const train = component({
     epochs: param.integer({ default: 30 }),
     embeddingDim: param.integer({ default: 256 }),
     seed: param.integer({ default: 42 }),
+    quick: param.boolean({ default: false, description: 'the small smoke-run configuration' }),
   },
   outputs: { model: artifact.model(), curves: artifact.html() },
   args: ({ inputs, outputs }) => [
     '--snapshot', inputs.snapshot, '--epochs', inputs.epochs, '--embedding-dim', inputs.embeddingDim,
-    '--seed', inputs.seed, '--model', outputs.model, '--curves', outputs.curves,
+    '--seed', inputs.seed, '--quick', inputs.quick, '--model', outputs.model, '--curves', outputs.curves,
   ],
   resources: { cpu: '4', memory: '16Gi', gpu: { count: 1 } },
   platform: GPU_NODES,

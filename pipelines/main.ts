@@ -15,6 +15,7 @@ import { generateDemoExport } from '../components/load/demo.js';
 import { loadFromCommandLine, resolveSource } from '../components/load/main.js';
 import { compileToYaml } from './compile.js';
 import { mapCommandToCheckout, runPipeline, TaskFailedError, type RunRecord } from './local/runner.js';
+import { QUICK } from '../components/train/train.js';
 import { marketplaceRanking } from './marketplace-ranking.js';
 
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -24,12 +25,14 @@ interface StartOptions {
   demo?: boolean;
   imagesZip?: string;
   batchSize: number;
-  epochs: number;
+  epochs?: number;
+  quick?: boolean;
   cache: boolean;
 }
 
 interface SnapshotFacts {
   id: string;
+  hash: string;
   products: number;
   productImages: number;
   quarantined: number;
@@ -69,7 +72,8 @@ const program = createCommand('start', 'Run the main job on this machine: load t
   .option('--demo', 'load the generated demo catalogue (synthetic listings with pictures); the default when there is no data at all')
   .option('--images-zip <path-or-url>', "the seed's image archive, if the images are not in <dir>/images")
   .option('--batch-size <rows>', 'rows per transaction', positiveInteger, 500)
-  .option('--epochs <n>', 'most training epochs (early stopping usually ends sooner)', positiveInteger, 30)
+  .option('--epochs <n>', 'most training epochs (early stopping usually ends sooner; default 30, 2 with --quick)', positiveInteger)
+  .option('--quick', 'train the small smoke-run configuration (a sample, two epochs): minutes instead of tens of minutes')
   .option('--no-cache', 'run every pipeline task, even those an earlier run finished with the same inputs')
   .action(async (options: StartOptions) => {
     // A folder given is checked before anything is opened. The load runs in this process; the database
@@ -93,7 +97,7 @@ const program = createCommand('start', 'Run the main job on this machine: load t
     const specYaml = await compileToYaml(marketplaceRanking, { imageRegistry: 'marketplace' });
     const run = await runPipeline({
       specYaml,
-      parameters: { deployTarget: 'local', cleanBatchSize: options.batchSize, epochs: options.epochs },
+      parameters: { deployTarget: 'local', cleanBatchSize: options.batchSize, epochs: options.epochs ?? (options.quick ? QUICK.epochs : 30), trainQuick: options.quick ?? false },
       runsDir: path.join(home, 'runs'),
       cache: options.cache,
       mapCommand: mapCommandToCheckout(REPO_ROOT),
@@ -104,6 +108,7 @@ const program = createCommand('start', 'Run the main job on this machine: load t
     const trained = await readJson<{ uri: string }>(task(run, 'train')?.artifacts?.['model']);
     const metrics = await readJson<{ metrics: { name: string; numberValue: number }[] }>(task(run, 'evaluate')?.artifacts?.['metrics']);
     const serving = await withStore('start', ({ store }) => readServingRecord(store));
+    const clean = await withRuntime('start', ({ db }) => cleanAccounting(db));
     const lines = ['', ...(snapshot ? catalogueLines(snapshot) : []), ''];
     lines.push(`pipeline run ${run.id}: ${run.status.toLowerCase()} (${path.join(run.folder, 'run.json')})`);
     for (const t of Object.values(run.tasks)) lines.push(`  ${t.path.padEnd(28)} ${t.status.toLowerCase()}${t.seconds !== undefined ? ` in ${Math.round(t.seconds)} s` : ''}`);
@@ -113,14 +118,29 @@ const program = createCommand('start', 'Run the main job on this machine: load t
     process.stderr.write(lines.join('\n'));
     printSummary({
       load,
+      clean,
       run: { id: run.id, status: run.status, record: path.join(run.folder, 'run.json'), tasks: Object.fromEntries(Object.values(run.tasks).map((t) => [t.path, t.status])) },
-      snapshot: snapshot ? { id: snapshot.id, products: snapshot.products } : null,
+      snapshot: snapshot ? { id: snapshot.id, hash: snapshot.hash, products: snapshot.products } : null,
       model: trained?.uri ?? null,
       metrics: metrics ? Object.fromEntries(metrics.metrics.map((m) => [m.name, m.numberValue])) : null,
       serving,
     });
     if (run.status !== 'SUCCEEDED') throw new TaskFailedError(run.error ?? 'the pipeline run failed');
   });
+
+/**
+ * Where every raw row ended up, read back from the database after the run: read (raw rows) =
+ * upserted (in the catalogue) + quarantined (with the rule that refused it).
+ */
+async function cleanAccounting(db: Database) {
+  const count = async (sql: string) => (await db.query<{ n: number }>(sql)).rows[0]?.n ?? 0;
+  const side = async (raw: string, clean: string, source: string) => ({
+    read: await count(`SELECT count(*) AS n FROM ${raw}`),
+    upserted: await count(`SELECT count(*) AS n FROM ${clean}`),
+    quarantined: await count(`SELECT count(*) AS n FROM quarantine WHERE source = '${source}'`),
+  });
+  return { products: await side('products_raw', 'products', 'products_raw'), images: await side('images_raw', 'product_images', 'images_raw') };
+}
 
 /** Rows in the raw tables now (0 on a fresh machine). */
 async function rawRows(db: Database): Promise<number> {

@@ -20,6 +20,7 @@ export const marketplaceRanking = pipeline(
       epochs: param.integer({ default: 30 }),
       embeddingDim: param.integer({ default: 256 }),
       seed: param.integer({ default: 42 }),
+      trainQuick: param.boolean({ default: false }),
       promoteTolerance: param.double({ default: 0.005 }),
       deployTarget: param.string({ default: 'kubernetes' }),
     },
@@ -39,6 +40,7 @@ export const marketplaceRanking = pipeline(
             epochs: inputs.epochs,
             embeddingDim: inputs.embeddingDim,
             seed: inputs.seed,
+            quick: inputs.trainQuick,
           });
           const verdict = evaluate({ model: trained.outputs.model, snapshot: pinned.outputs.snapshot, tolerance: inputs.promoteTolerance });
           when(verdict.outputs.promote, () => {

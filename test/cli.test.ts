@@ -112,12 +112,25 @@ describe('data:load on the command line', () => {
   it('npm start with no data at all runs on the generated demo catalogue, pictures included, and says it is synthetic', async () => {
     const demoHome = await tempDir('demo-home-');
     try {
-      const result = await run(START, [], { MARKETPLACE_HOME: demoHome.dir });
+      const result = await run(START, ['--quick'], { MARKETPLACE_HOME: demoHome.dir });
       assert.equal(result.code, 0, result.stderr);
       assert.match(result.stderr, /SYNTHETIC demo catalogue \(390 listings, \d+ generated pictures\)/);
-      const { clean } = summaryOf(result) as unknown as { clean: Record<string, Record<string, number>> };
+      const { clean, run: pipelineRun, serving, metrics } = summaryOf(result) as unknown as {
+        clean: Record<string, Record<string, number>>;
+        run: { status: string; tasks: Record<string, string> };
+        serving: { model: { version: string }; index: { version: string } } | null;
+        metrics: Record<string, number>;
+      };
       assert.equal(clean['products']?.['read'], 390);
       assert.ok((clean['images']?.['upserted'] ?? 0) > 500, 'the generated pictures are decoded and cleaned');
+      // The whole compiled pipeline ran, the first model was promoted and deployed locally.
+      assert.equal(pipelineRun.status, 'SUCCEEDED');
+      for (const step of ['clean', 'snapshot', 'drift', 'train', 'evaluate', 'index', 'deploy']) {
+        assert.ok(Object.entries(pipelineRun.tasks).some(([task, status]) => task.endsWith(step) && status === 'SUCCEEDED'), `${step}: ${JSON.stringify(pipelineRun.tasks)}`);
+      }
+      assert.match(serving?.model.version ?? '', /^m-/);
+      assert.match(serving?.index.version ?? '', /^ix-/);
+      assert.ok((metrics['accuracy_image'] ?? 0) > 0.5, 'the demo pictures carry their category');
     } finally {
       await demoHome.remove();
     }
@@ -126,7 +139,7 @@ describe('data:load on the command line', () => {
   it('npm start on the real export: every row accounted for by load and clean, and a second run changes nothing', async () => {
     const products = await lfRecords(path.join(SHARED_DATA, 'Products.csv'));
     const env = { MARKETPLACE_HOME: home.dir };
-    const first = await run(START, ['--data', SHARED_DATA], env);
+    const first = await run(START, ['--data', SHARED_DATA, '--quick'], env);
     assert.equal(first.code, 0, first.stderr);
     type Counts = Record<string, number>;
     const { load, clean, snapshot } = summaryOf(first) as unknown as {

@@ -146,6 +146,25 @@ describe('train, evaluate and index on the demo catalogue', () => {
   it('has the model in its own folder', () => {
     assert.equal(trained.key, MODEL_PREFIX(trained.version));
   });
+
+  it('trains a from-scratch CNN on the pictures when there is no pretrained backbone, and exports it', async () => {
+    const scratch = await trainModel(catalogue.store, { snapshotId: catalogue.snapshotId, hyperparameters: { ...TINY, imageBackbone: 'scratch', scratchEpochs: 4 } }, silentLog);
+    assert.match(scratch.metadata.image?.backbone ?? '', /^scratch-[0-9a-f]{16}$/);
+    assert.equal(scratch.metadata.image?.inputSize, 64);
+    assert.ok(scratch.metadata.onnxMaxAbsDiff < 1e-4);
+    // Its accuracy needs more pictures and epochs than a test can afford; that it learns, it must show.
+    const losses = scratch.metadata.image?.pretrainingLosses ?? [];
+    assert.equal(losses.length, 4);
+    assert.ok(losses.at(-1)! < losses[0]!, `scratch CNN loss ${losses.map((l) => l.toFixed(3)).join(' → ')}`);
+    assert.notEqual(scratch.metadata.validation.accuracy.image, null);
+    const embedder = await openEmbedder(catalogue.store, scratch.version);
+    try {
+      const images = await embedder.embedImages([new Float32Array(64 * 64 * 3).fill(0.2)]);
+      assert.equal(images.n, 1);
+    } finally {
+      await embedder.close();
+    }
+  });
 });
 
 describe('the promote gate', () => {

@@ -28,7 +28,14 @@ export const ModelMetadata = z.object({
   featurizer: FeaturizerConfig,
   /** Which inputs the model was trained on: an image query to a text-only model is refused, not guessed. */
   modalities: z.object({ text: z.boolean(), image: z.boolean() }),
-  image: z.object({ backbone: z.string(), inputSize: z.number().int().positive() }).nullable(),
+  image: z
+    .object({
+      backbone: z.string(),
+      inputSize: z.number().int().positive(),
+      /** A from-scratch backbone's own training loss per epoch. */
+      pretrainingLosses: z.array(z.number()).optional(),
+    })
+    .nullable(),
   backend: z.object({ name: z.string(), engine: z.string(), version: z.string() }),
   hyperparameters: z.record(z.string(), z.unknown()),
   validation: z.object({ rows: z.number().int(), accuracy: Accuracy, macroF1: Accuracy.partial() }),

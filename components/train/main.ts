@@ -21,6 +21,12 @@ function share(value: string): number {
   return parsed;
 }
 
+function onOff(value: string): boolean {
+  if (value === 'true') return true;
+  if (value === 'false') return false;
+  throw new InvalidArgumentError(`'${value}' is not true or false.`);
+}
+
 function powerOfTwo(value: string): number {
   const parsed = positiveInteger(value);
   if ((parsed & (parsed - 1)) !== 0 || parsed < 256) throw new InvalidArgumentError(`'${value}' is not a power of two ≥ 256.`);
@@ -39,7 +45,7 @@ interface TrainOptions extends Partial<Hyperparameters> {
 export function trainCommand() {
   return createCommand('train', 'Train the multimodal search model (text + image towers, fused embedding) on a catalogue snapshot and publish it with its ONNX encoders.')
     .requiredOption('--snapshot <id|file>', 'the snapshot to train on: its id (snap-…) or the snapshot.json the snapshot step wrote')
-    .option('--quick', `a small configuration for smoke runs (${Object.entries(QUICK).map(([k, v]) => `${k} ${v}`).join(', ')})`)
+    .option('--quick [on]', `a small configuration for smoke runs (${Object.entries(QUICK).map(([k, v]) => `${k} ${v}`).join(', ')}); --quick false turns it off (a pipeline passes the value)`, onOff)
     .option('--epochs <n>', 'most epochs (early stopping may end sooner)', positiveInteger)
     .option('--batch-size <n>', 'examples per step', positiveInteger)
     .option('--learning-rate <x>', 'Adam learning rate', positiveNumber)
@@ -51,7 +57,7 @@ export function trainCommand() {
     .option('--dropout <x>', 'dropout rate', share)
     .option('--contrastive <x>', 'weight of the image-text InfoNCE loss', (v) => Number(v))
     .option('--sample <n>', 'train on a deterministic sample of this many products', positiveInteger)
-    .addOption(new Option('--image-backbone <name>', 'image feature extractor (none: text only)').choices(['mobilenet_v2', 'none']))
+    .addOption(new Option('--image-backbone <name>', 'image feature extractor: mobilenet_v2 (pretrained, frozen), scratch (a small CNN trained here first), none (text only)').choices(['mobilenet_v2', 'scratch', 'none']))
     .addOption(new Option('--backend <name>', 'TF.js backend (default: the best available)').choices([...BACKENDS]))
     .option('--max-steps <n>', 'stop after this many optimiser steps (smoke tests)', positiveInteger)
     .option('--model <file>', 'write the model pointer (JSON: version, key, uri) here (a pipeline output)')
@@ -59,6 +65,7 @@ export function trainCommand() {
     .action(async (options: TrainOptions) => {
       const snapshotId = await snapshotIdFrom(options.snapshot);
       const chosen = Object.fromEntries(Object.keys(DEFAULTS).filter((k) => options[k as keyof Hyperparameters] !== undefined).map((k) => [k, options[k as keyof Hyperparameters]]));
+      // Options given on the command line win over the quick configuration, which wins over the defaults.
       const hyperparameters: Hyperparameters = { ...DEFAULTS, ...(options.quick ? QUICK : {}), ...chosen, ...(options.sample ? { sample: options.sample } : {}) };
       const result = await withStore('train', async ({ store, log }) => {
         const trained = await trainModel(store, { snapshotId, hyperparameters, backend: options.backend, maxSteps: options.maxSteps }, log);

@@ -34,6 +34,7 @@ import { imageFeatures, productFeature, type FeatureExtractor } from './image-fe
 import { evaluate, trainLoop, type Accuracy } from './loop.js';
 import { forward } from './losses.js';
 import { buildTowers, fuse, type ModelShape, type Towers } from './model/multimodal.js';
+import { pretrainScratchBackbone, SCRATCH_DEFAULTS } from './scratch-backbone.js';
 import { SPLIT_RULE } from './split.js';
 import { initBackend, type BackendChoice, type BackendInfo } from './tf/backend.js';
 
@@ -54,8 +55,13 @@ export interface Hyperparameters {
   modalityDropout: number;
   /** Training examples kept (a deterministic sample); undefined: all. */
   sample?: number;
-  /** `mobilenet_v2` (pretrained, frozen, from nsfwjs) or `none` (text only). */
-  imageBackbone: 'mobilenet_v2' | 'none';
+  /**
+   * `mobilenet_v2`: pretrained, frozen (from the nsfwjs package); `scratch`: a small CNN trained here
+   * on the catalogue's pictures first (for users without a pretrained backbone); `none`: text only.
+   */
+  imageBackbone: 'mobilenet_v2' | 'scratch' | 'none';
+  /** Epochs of the scratch CNN's own training (with imageBackbone `scratch`). */
+  scratchEpochs: number;
 }
 
 export const DEFAULTS: Hyperparameters = {
@@ -74,6 +80,7 @@ export const DEFAULTS: Hyperparameters = {
   temperature: 0.07,
   modalityDropout: 0.2,
   imageBackbone: 'mobilenet_v2',
+  scratchEpochs: SCRATCH_DEFAULTS.epochs,
 };
 
 /** `--quick`: a small configuration for smoke runs (minutes on 2 cores). */
@@ -175,9 +182,16 @@ export async function trainModel(store: ArtifactStore, request: TrainRequest, lo
 
   const imageKeys = [...dataset.train, ...dataset.val].flatMap((e) => e.imageKeys);
   let extractor: FeatureExtractor | null = null;
+  let pretrainingLosses: number[] | undefined;
   let features = new Map<string, Float32Array>();
   if (hp.imageBackbone !== 'none' && imageKeys.length > 0) {
-    extractor = { id: hp.imageBackbone, model: await loadMobileNetBackbone(), inputSize: BACKBONE_INPUT_SIZE, featureDim: BACKBONE_FEATURE_DIM };
+    if (hp.imageBackbone === 'scratch') {
+      const scratch = await pretrainScratchBackbone(store, dataset.train, dataset.labels, { ...SCRATCH_DEFAULTS, epochs: hp.scratchEpochs, seed: hp.seed }, log);
+      extractor = scratch.extractor;
+      pretrainingLosses = scratch.losses;
+    } else {
+      extractor = { id: hp.imageBackbone, model: await loadMobileNetBackbone(), inputSize: BACKBONE_INPUT_SIZE, featureDim: BACKBONE_FEATURE_DIM };
+    }
     features = await imageFeatures(store, extractor, imageKeys, log);
   }
   const featureDim = extractor?.featureDim ?? BACKBONE_FEATURE_DIM;
@@ -211,7 +225,7 @@ export async function trainModel(store: ArtifactStore, request: TrainRequest, lo
   const probeI = withImages ? (towers.image.predict(probe.imageFeatures) as tf.Tensor) : tf.zerosLike(probeT[0]!);
   maxDiff = Math.max(maxDiff, await onnxAgreement(exported.fusion, fusionOnnx, 'fusion', [probeT[0]!, probeI, probeT[2]!, probe.textMask, probe.imageMask]));
   if (imageOnnx && exported.image) {
-    const pixels = tf.randomUniform([2, BACKBONE_INPUT_SIZE, BACKBONE_INPUT_SIZE, 3], 0, 1, 'float32', 7);
+    const pixels = tf.randomUniform([2, extractor!.inputSize, extractor!.inputSize, 3], 0, 1, 'float32', 7);
     maxDiff = Math.max(maxDiff, await onnxAgreement(exported.image, imageOnnx, 'image', [pixels]));
     pixels.dispose();
   }
@@ -248,7 +262,7 @@ export async function trainModel(store: ArtifactStore, request: TrainRequest, lo
     embeddingDim: hp.embeddingDim,
     featurizer: featurizerConfig,
     modalities: { text: true, image: withImages },
-    image: withImages ? { backbone: extractor!.id, inputSize: extractor!.inputSize } : null,
+    image: withImages ? { backbone: extractor!.id, inputSize: extractor!.inputSize, ...(pretrainingLosses ? { pretrainingLosses } : {}) } : null,
     backend,
     hyperparameters: { ...hp },
     validation: { rows: val.labels.length, accuracy: valuation.accuracy, macroF1 },
