@@ -17,18 +17,12 @@ import { buildIndex } from '../components/index/build.js';
 import { generateDemoExport } from '../components/load/demo.js';
 import { loadExportFolder } from '../components/load/load.js';
 import { buildApp, type SearchApp } from '../components/serve/app.js';
+import type { ProductHit } from '../components/serve/search.js';
 import { ServingState, servingRecordSource } from '../components/serve/state.js';
 import { DEFAULTS, QUICK, trainModel } from '../components/train/train.js';
 import { silentLog, tempDir } from './helpers.js';
 
-interface Hit {
-  id: string;
-  title: string;
-  root: string;
-  priceMinor: number;
-  town: string | null;
-  score: number;
-}
+type Hit = ProductHit;
 interface SearchBody {
   model: string;
   index: string;

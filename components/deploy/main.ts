@@ -26,7 +26,7 @@ import { deploy, type Target } from './deploy.js';
 import { deploymentApi, loadKubeConfig } from './kube-api.js';
 import { RolloutFailedError } from './kubernetes.js';
 import { recordRun, parseFinalStatus } from './record-run.js';
-import { resolveRelease } from './release.js';
+import { resolveRelease, type ReleaseOptions } from './release.js';
 
 /**
  * Deploy needs the artifact store and a logger, never the catalogue database: it opens only those
@@ -45,15 +45,8 @@ function positiveSeconds(value: string): number {
   return parsed;
 }
 
-interface DeployOptions {
+interface DeployOptions extends ReleaseOptions {
   target: 'kubernetes' | 'local';
-  model?: string;
-  index?: string;
-  modelVersion?: string;
-  modelKey?: string;
-  indexVersion?: string;
-  indexKey?: string;
-  snapshotId?: string;
   namespace: string;
   deployment: string;
   container?: string;
