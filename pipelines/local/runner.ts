@@ -8,7 +8,7 @@
  * only what did not finish. Everything is recorded in `<run>/run.json`, with a log file per task.
  */
 import { createHash, randomUUID } from 'node:crypto';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import { mkdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
@@ -28,6 +28,8 @@ export interface TaskRecord {
   finishedAt?: string;
   seconds?: number;
   attempts?: number;
+  /** The task's process while it runs (recorded so that run.json shows what was running if the runner dies). */
+  pid?: number;
   log?: string;
   parameters?: Record<string, unknown>;
   artifacts?: Record<string, string>;
@@ -330,7 +332,11 @@ class Runner {
     for (let attempt = 1; attempt <= attempts; attempt++) {
       record.attempts = attempt;
       log.info({ task: taskPath, attempt }, `${taskPath}: running${attempt > 1 ? ` (attempt ${attempt} of ${attempts})` : ''}`);
-      exit = await runProcess(command, env, logFile, attempt > 1);
+      exit = await runProcess(command, env, logFile, attempt > 1, (pid) => {
+        // Saved at start, not only at the end: after a crash of the runner, run.json says which task was running.
+        record.pid = pid;
+        void this.save();
+      });
       if (exit.code === 0) break;
     }
     if (exit.code !== 0) {
@@ -402,15 +408,32 @@ async function readCache(file: string): Promise<{ runId: string; parameters: Rec
   }
 }
 
-function runProcess(command: string[], env: NodeJS.ProcessEnv, logFile: string, append: boolean): Promise<{ code: number | null; error?: string }> {
+/**
+ * Task processes die with the runner. Without this, a runner killed by SIGKILL (kill -9, the OOM
+ * killer) leaves its running task behind as an orphan that goes on writing to the database and the
+ * store with nobody to record its result; the resumed run then races it, or finds its work half or
+ * wholly done (a snapshot pinned twice says "0 new listings"), and does not end with the outputs of an
+ * uninterrupted run. Linux's parent-death signal (util-linux `setpriv --pdeathsig`, exec'd in place,
+ * so the task stays the runner's child) sends the task SIGTERM the moment the runner dies: SIGTERM
+ * rather than SIGKILL, so the task still releases its locks (the embedded database's lock would stay
+ * for 30 s until it goes stale). Where setpriv is missing (macOS), tasks start as before.
+ */
+let pdeathsig: boolean | undefined;
+function withParentDeathSignal(command: string[]): string[] {
+  pdeathsig ??= process.platform === 'linux' && /--pdeathsig/.test(spawnSync('setpriv', ['--help'], { encoding: 'utf8' }).stdout ?? '');
+  return pdeathsig ? ['setpriv', '--pdeathsig', 'TERM', '--', ...command] : command;
+}
+
+function runProcess(command: string[], env: NodeJS.ProcessEnv, logFile: string, append: boolean, started: (pid: number) => void): Promise<{ code: number | null; error?: string }> {
   return new Promise((resolve) => {
-    const [program, ...args] = command;
+    const [program, ...args] = withParentDeathSignal(command);
     const out = createWriteStream(logFile, { flags: append ? 'a' : 'w' });
     out.write(`$ ${command.join(' ')}\n`);
     const child = spawn(program ?? '', args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    if (child.pid !== undefined) started(child.pid);
     child.stdout.pipe(out, { end: false });
     child.stderr.pipe(out, { end: false });
-    child.on('error', (error) => out.end(() => resolve({ code: null, error: `could not start ${program}: ${error.message}` })));
+    child.on('error', (error) => out.end(() => resolve({ code: null, error: `could not start ${command[0]}: ${error.message}` })));
     child.on('close', (code, signal) => out.end(() => resolve({ code, error: signal ? `killed by ${signal}` : undefined })));
   });
 }

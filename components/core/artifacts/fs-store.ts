@@ -12,6 +12,24 @@ import { checkKey, checkPrefix, type ArtifactStore, type Body, type ObjectInfo, 
 const TMP_DIR = '.tmp';
 
 /**
+ * `mkdir -p` whose error tells the real cause. Node 20's recursive mkdir reports ENOENT ("no such file
+ * or directory") when the filesystem is read-only, which sent a user hunting for a missing folder
+ * (found by the read-only artifact root fault test): on ENOENT, the first missing level is created
+ * on its own, and its error (EROFS, EACCES, ENOSPC…) is the one thrown.
+ */
+async function makeDir(dir: string): Promise<void> {
+  try {
+    await mkdir(dir, { recursive: true });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    let missing = dir;
+    while (path.dirname(missing) !== missing && !(await stat(path.dirname(missing)).then(() => true, () => false))) missing = path.dirname(missing);
+    await mkdir(missing); // throws the true cause; if it succeeds, the folder appeared meanwhile
+    await mkdir(dir, { recursive: true });
+  }
+}
+
+/**
  * A folder as an artifact store. Writes go to a temporary file in the same filesystem, are flushed
  * to disk, then renamed into place: rename is atomic, so an object is either absent or whole, even
  * after a crash or a full disk.
@@ -29,7 +47,7 @@ export function openFsStore(rootDir: string): ArtifactStore {
 
   async function writeTemp(body: Body): Promise<string> {
     const tmpDir = path.join(root, TMP_DIR);
-    await mkdir(tmpDir, { recursive: true });
+    await makeDir(tmpDir);
     const tmp = path.join(tmpDir, `${randomUUID()}`);
     try {
       if (body instanceof Readable) {
@@ -66,7 +84,7 @@ export function openFsStore(rootDir: string): ArtifactStore {
       let tmp: string | undefined;
       try {
         tmp = await writeTemp(body);
-        await mkdir(path.dirname(file), { recursive: true });
+        await makeDir(path.dirname(file));
         if (options.ifAbsent) {
           // link() fails with EEXIST when the target exists: an atomic create-if-absent.
           await link(tmp, file);
