@@ -9,18 +9,13 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import sharp from 'sharp';
-import { cleanCatalogue } from '../components/clean/clean.js';
-import { loadGazetteer } from '../components/clean/gazetteer/index.js';
-import { takeSnapshot } from '../components/clean/snapshot.js';
-import { INDEX_FILES, INDEX_PREFIX, migrate, openFsStore, openPglite, SERVING_KEY, ServingRecord, type ArtifactStore, type Database } from '../components/core/index.js';
+import { INDEX_FILES, INDEX_PREFIX, openFsStore, type ArtifactStore, type Database } from '../components/core/index.js';
 import { buildIndex } from '../components/index/build.js';
-import { generateDemoExport } from '../components/load/demo.js';
-import { loadExportFolder } from '../components/load/load.js';
 import { buildApp, type SearchApp } from '../components/serve/app.js';
 import type { ProductHit } from '../components/serve/search.js';
 import { ServingState, servingRecordSource } from '../components/serve/state.js';
-import { DEFAULTS, QUICK, trainModel } from '../components/train/train.js';
 import { silentLog, tempDir } from './helpers.js';
+import { demoService, publishServing as serve } from './serve-fixture.js';
 
 type Hit = ProductHit;
 interface SearchBody {
@@ -38,20 +33,9 @@ interface BuyersBody {
   results: { id: string; score: number; distanceKm: number | null; priceBand: { minMinor: number; maxMinor: number }; interest: { category: string; weight: number } | null; reasons: string[] }[];
 }
 
-async function serve(store: ArtifactStore, modelVersion: string, indexVersion: string, snapshotId: string): Promise<void> {
-  const record = ServingRecord.parse({
-    model: { version: modelVersion, key: `models/${modelVersion}` },
-    index: { version: indexVersion, key: INDEX_PREFIX(indexVersion) },
-    snapshotId,
-    deployedAt: new Date().toISOString(),
-  });
-  await store.put(SERVING_KEY, JSON.stringify(record));
-}
-
 const descending = (scores: number[]) => scores.every((score, k) => k === 0 || scores[k - 1]! >= score - 1e-6);
 
 describe('search service on a demo model and index', () => {
-  let remove: () => Promise<void>;
   let exportDir: string;
   let db: Database;
   let store: ArtifactStore;
@@ -60,37 +44,20 @@ describe('search service on a demo model and index', () => {
   let indexVersion: string;
   let state: ServingState;
   let service: SearchApp;
+  let closeDemo: (() => Promise<void>) | undefined;
   const closers: (() => Promise<unknown>)[] = [];
 
   before(async () => {
-    const tmp = await tempDir('serve-');
-    remove = tmp.remove;
-    exportDir = path.join(tmp.dir, 'export');
     // 6 listings in each of the 13 categories, with generated pictures: a model with both towers.
-    await generateDemoExport(exportDir, { perCategory: 6, imageSize: 96 });
-    db = await openPglite(path.join(tmp.dir, 'pg'), silentLog);
-    await migrate(db);
-    store = openFsStore(path.join(tmp.dir, 'artifacts'));
-    await loadExportFolder(exportDir, { db, store, log: silentLog });
-    await cleanCatalogue({ db, store, log: silentLog, gazetteer: loadGazetteer() });
-    snapshotId = (await takeSnapshot(db, store)).id;
-    const model = await trainModel(store, { snapshotId, hyperparameters: { ...DEFAULTS, ...QUICK, epochs: 1, sample: 200 } }, silentLog);
-    modelVersion = model.version;
-    assert.ok(model.metadata.modalities.image, 'the demo pictures give the model an image tower');
-    indexVersion = (await buildIndex(store, db, { modelVersion, snapshotId, buyers: 1000 }, silentLog)).version;
-    await serve(store, modelVersion, indexVersion, snapshotId);
-
-    state = new ServingState({ store, log: silentLog, source: servingRecordSource(store) });
-    closers.push(() => state.close());
-    service = await buildApp({ state, log: silentLog });
-    closers.push(() => service.app.close());
-    assert.equal(await state.refresh(), 'swapped');
+    const demo = await demoService({ perCategory: 6, imageSize: 96 });
+    ({ exportDir, db, store, snapshotId, modelVersion, indexVersion, state, service } = demo);
+    closeDemo = demo.close;
+    assert.ok(demo.imageTower, 'the demo pictures give the model an image tower');
   });
 
   after(async () => {
     for (const close of closers.reverse()) await close();
-    await db?.close();
-    await remove?.();
+    await closeDemo?.();
   });
 
   const get = async <T>(url: string, status = 200): Promise<T> => {

@@ -12,6 +12,8 @@ export class HttpError extends Error {
   constructor(
     readonly statusCode: number,
     message: string,
+    /** The request parameter at fault, when there is one. */
+    readonly parameter?: string,
   ) {
     super(message);
   }
@@ -45,7 +47,7 @@ function parameterOf(error: FastifyError): string | undefined {
 export function toErrorAnswer(error: FastifyError | Error): ErrorAnswer {
   const fastifyError = error as FastifyError;
   if (fastifyError.validation) return answer(400, error.message, parameterOf(fastifyError));
-  if (error instanceof HttpError) return answer(error.statusCode, error.message);
+  if (error instanceof HttpError) return answer(error.statusCode, error.message, error.parameter);
   if (error instanceof NotReadyError) return answer(503, error.message);
   // A model without an image tower asked for an image search: well-formed, but not answerable here.
   if (error instanceof ModalityError) return answer(422, error.message);
@@ -61,4 +63,18 @@ export async function errorHandler(this: unknown, error: FastifyError, request: 
   if (body.statusCode >= 500 && body.statusCode !== 503) request.log.error({ err: error, url: request.url }, 'request failed');
   reply.code(body.statusCode);
   return body;
+}
+
+/**
+ * Refuses a query parameter that schema coercion turned into ±Infinity. Fastify's Ajv coerces the
+ * string "Infinity", "-Infinity" or "1e309" to a non-finite number and the integer / minimum / maximum
+ * checks then let it through: `k=-Infinity` reached faiss as k < 1, which aborts the whole process
+ * (a native assertion, not an exception), and `radius_km=1e309` disabled the distance filter.
+ */
+export async function refuseNonFiniteQuery(request: FastifyRequest): Promise<void> {
+  const query = request.query;
+  if (typeof query !== 'object' || query === null) return;
+  for (const [name, value] of Object.entries(query)) {
+    if (typeof value === 'number' && !Number.isFinite(value)) throw new HttpError(400, `querystring/${name} must be a finite number`, name);
+  }
 }

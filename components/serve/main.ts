@@ -8,7 +8,7 @@
 import { pathToFileURL } from 'node:url';
 import { InvalidArgumentError, Option } from 'commander';
 import { createCommand, createLogger, InputError, loadConfig, openArtifactStore, positiveInteger, printSummary, runMain } from '../core/index.js';
-import { buildApp } from './app.js';
+import { buildApp, DEFAULT_TIMEOUTS } from './app.js';
 import { DEFAULT_LIMITS } from './routes/context.js';
 import { pinnedSource, servingRecordSource, ServingState } from './state.js';
 
@@ -21,6 +21,9 @@ interface ServeOptions {
   maxUploadBytes: number;
   maxImagePixels: number;
   logRequests?: boolean;
+  connectionTimeoutSeconds: number;
+  requestTimeoutSeconds: number;
+  keepAliveTimeoutSeconds: number;
 }
 
 function port(value: string): number {
@@ -44,6 +47,9 @@ export function serveCommand(env: NodeJS.ProcessEnv = process.env) {
     .addOption(new Option('--index-version <version>', 'serve this index (with --model-version)').env('INDEX_VERSION'))
     .option('--max-upload-bytes <n>', 'largest image upload (413 above)', positiveInteger, DEFAULT_LIMITS.maxUploadBytes)
     .option('--max-image-pixels <n>', 'largest decoded image, width × height (400 above)', positiveInteger, DEFAULT_LIMITS.maxImagePixels)
+    .option('--connection-timeout-seconds <s>', 'close a connection silent this long (a stalled client)', seconds, DEFAULT_TIMEOUTS.connectionTimeoutMs / 1000)
+    .option('--request-timeout-seconds <s>', 'answer 408 and close when a whole request has not arrived in this time (a trickling client)', seconds, DEFAULT_TIMEOUTS.requestTimeoutMs / 1000)
+    .option('--keep-alive-timeout-seconds <s>', 'close an idle keep-alive connection after this', seconds, DEFAULT_TIMEOUTS.keepAliveTimeoutMs / 1000)
     .option('--log-requests', 'log every request')
     .action(async (options: ServeOptions) => {
       if (!options.modelVersion !== !options.indexVersion) throw new InputError('--model-version and --index-version (MODEL_VERSION, INDEX_VERSION) go together: set both or neither');
@@ -52,7 +58,17 @@ export function serveCommand(env: NodeJS.ProcessEnv = process.env) {
       const store = openArtifactStore(config);
       const pinned = options.modelVersion && options.indexVersion ? { modelVersion: options.modelVersion, indexVersion: options.indexVersion } : null;
       const state = new ServingState({ store, log, source: pinned ? pinnedSource(pinned) : servingRecordSource(store) });
-      const { app } = await buildApp({ state, log, limits: { maxUploadBytes: options.maxUploadBytes, maxImagePixels: options.maxImagePixels }, logRequests: options.logRequests });
+      const { app } = await buildApp({
+        state,
+        log,
+        limits: { maxUploadBytes: options.maxUploadBytes, maxImagePixels: options.maxImagePixels },
+        logRequests: options.logRequests,
+        timeouts: {
+          connectionTimeoutMs: Math.round(options.connectionTimeoutSeconds * 1000),
+          requestTimeoutMs: Math.round(options.requestTimeoutSeconds * 1000),
+          keepAliveTimeoutMs: Math.round(options.keepAliveTimeoutSeconds * 1000),
+        },
+      });
 
       const address = await app.listen({ port: options.port, host: options.host });
       log.info({ address, artifacts: config.artifactRoot, follows: pinned ? 'MODEL_VERSION/INDEX_VERSION' : 'serving/current.json' }, `search service listening on ${address}`);

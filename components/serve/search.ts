@@ -29,7 +29,8 @@ export function nearestProducts(version: LoadedVersion, query: number[], k: numb
   const total = products.ntotal();
   // faiss-node refuses k above ntotal; one extra when a position will be dropped.
   const asked = Math.min(total, k + (exclude === undefined ? 0 : 1));
-  if (asked === 0) return [];
+  // faiss asserts k > 0 in native code, which aborts the process: never hand it anything else.
+  if (!Number.isSafeInteger(asked) || asked < 1) return [];
   const { labels, distances } = products.search(query, asked);
   const hits: ProductHit[] = [];
   labels.forEach((label, rank) => {
