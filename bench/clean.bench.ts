@@ -5,7 +5,8 @@
  *    rules in memory (bench/clean_baseline.py, Debian's python3-pandas);
  *  - images: the image clean (read from the store, decode, record, write the model-ready copy, upsert)
  *    vs sharp's bare resize of the same files at the same concurrency, the physical limit of the step.
- * Usage: node --import tsx bench/clean.bench.ts [--data dir] [--repeat n] [--images n]
+ * Usage: node --import tsx bench/clean.bench.ts [--data dir] [--repeat n] [--images n] [--quick]
+ * --quick: one repeat and 30 images (the defaults are 3 and 300), for `npm run bench -- --quick`.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
@@ -22,9 +23,9 @@ import { IMAGES, PRODUCTS } from '../components/load/raw-tables.js';
 import { csvSource } from '../components/load/sources.js';
 import { freshPostgresDatabase, SHARED_DATA, silentLog, tempDir } from '../test/helpers.js';
 
-const { values } = parseArgs({ options: { data: { type: 'string', default: SHARED_DATA }, repeat: { type: 'string', default: '3' }, images: { type: 'string', default: '300' } } });
-const repeat = Number(values.repeat);
-const imageCount = Number(values.images);
+const { values } = parseArgs({ options: { data: { type: 'string', default: SHARED_DATA }, repeat: { type: 'string' }, images: { type: 'string' }, quick: { type: 'boolean', default: false } } });
+const repeat = Number(values.repeat ?? (values.quick ? 1 : 3));
+const imageCount = Number(values.images ?? (values.quick ? 30 : 300));
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
 const seconds = (start: bigint) => Number(process.hrtime.bigint() - start) / 1e9;
 const tmp = await tempDir('bench-clean-');

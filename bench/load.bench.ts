@@ -22,9 +22,10 @@ import { IMAGES, normalizeRecord, PRODUCTS, rawUpsertSpec, toUpsertRow, type Raw
 import { csvSource } from '../components/load/sources.js';
 import { freshBucket, freshPostgresDatabase, SHARED_DATA, silentLog, tempDir, testS3Client } from '../test/helpers.js';
 
-const { values } = parseArgs({ options: { data: { type: 'string', default: SHARED_DATA }, repeat: { type: 'string', default: '3' }, images: { type: 'string', default: '1000' } } });
-const repeat = Number(values.repeat);
-const imageCount = Number(values.images);
+// --quick (`npm run bench -- --quick`): one repeat and 100 image files instead of 3 and 1000.
+const { values } = parseArgs({ options: { data: { type: 'string', default: SHARED_DATA }, repeat: { type: 'string' }, images: { type: 'string' }, quick: { type: 'boolean', default: false } } });
+const repeat = Number(values.repeat ?? (values.quick ? 1 : 3));
+const imageCount = Number(values.images ?? (values.quick ? 100 : 1000));
 const dataDir = values.data;
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;

@@ -8,7 +8,8 @@
  * ORT runs with its default threads (one per core) and with one thread, to separate the runtime from
  * the parallelism (TF.js's wasm backend runs on one thread in Node). Each figure: batches after one
  * warm-up batch, outputs read back to JS; the runtimes take turns batch by batch.
- * Usage: node --import tsx bench/onnx.bench.ts [--batches n] [--batch n] [--text-batch n] [--buckets n]
+ * Usage: node --import tsx bench/onnx.bench.ts [--batches n] [--batch n] [--text-batch n] [--buckets n] [--quick]
+ * --quick: 2 batches of 8 images and 64 texts (defaults 4, 16, 256), for `npm run bench -- --quick`.
  */
 import os from 'node:os';
 import { parseArgs } from 'node:util';
@@ -21,16 +22,17 @@ import { initBackend, tf } from '../components/train/tf/backend.js';
 
 const { values } = parseArgs({
   options: {
-    batches: { type: 'string', default: '4' },
-    batch: { type: 'string', default: '16' },
-    'text-batch': { type: 'string', default: '256' },
+    batches: { type: 'string' },
+    batch: { type: 'string' },
+    'text-batch': { type: 'string' },
     'text-length': { type: 'string', default: '256' },
     buckets: { type: 'string', default: String(2 ** 18) },
+    quick: { type: 'boolean', default: false },
   },
 });
-const batches = Number(values.batches);
-const imageBatch = Number(values.batch);
-const textBatch = Number(values['text-batch']);
+const batches = Number(values.batches ?? (values.quick ? 2 : 4));
+const imageBatch = Number(values.batch ?? (values.quick ? 8 : 16));
+const textBatch = Number(values['text-batch'] ?? (values.quick ? 64 : 256));
 const textLength = Number(values['text-length']);
 const buckets = Number(values.buckets);
 

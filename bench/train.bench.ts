@@ -5,7 +5,8 @@
  *    (bench/train_floor.py, Debian's python3-sklearn), on the same split and the same cleaned text;
  *  - training throughput: samples/s of our TF.js loop on each backend that starts here vs the same text
  *    architecture in PyTorch on the same features and cores (bench/train_torch.py, python3-torch).
- * Usage: node --import tsx bench/train.bench.ts [--data dir] [--epochs n] [--steps n]
+ * Usage: node --import tsx bench/train.bench.ts [--data dir] [--epochs n] [--steps n] [--quick]
+ * --quick: 2 epochs and 5 steps per backend (same architecture), for `npm run bench -- --quick`.
  */
 import { spawnSync } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
@@ -22,7 +23,8 @@ import { BACKENDS } from '../components/train/tf/backend.js';
 import { DEFAULTS, trainModel } from '../components/train/train.js';
 import { SHARED_DATA, silentLog, tempDir } from '../test/helpers.js';
 
-const { values } = parseArgs({ options: { data: { type: 'string', default: SHARED_DATA }, epochs: { type: 'string', default: String(DEFAULTS.epochs) }, steps: { type: 'string', default: '30' } } });
+const parsed = parseArgs({ options: { data: { type: 'string', default: SHARED_DATA }, epochs: { type: 'string' }, steps: { type: 'string' }, quick: { type: 'boolean', default: false } } });
+const values = { ...parsed.values, epochs: parsed.values.epochs ?? String(parsed.values.quick ? 2 : DEFAULTS.epochs), steps: parsed.values.steps ?? (parsed.values.quick ? '5' : '30') };
 const tmp = await tempDir('bench-train-');
 const home = tmp.dir;
 const store = openFsStore(path.join(home, 'artifacts'));
