@@ -1,0 +1,258 @@
+/**
+ * The search service under load on the real catalogue, with a hot swap in the middle, and against
+ * the seed's serving stack measured in the same run:
+ *  - load: `components/serve/main.ts` as its own process on loopback, following serving/current.json;
+ *    autocannon in another process (this file run with --client), 64 connections of
+ *    `GET /search?q=<catalogue titles>` in three phases (before / during / after the swap). At the
+ *    start of the middle phase a second model and index (another quick train, another seed, built
+ *    before the load so the build does not compete for the 2 cores) are deployed with the local
+ *    target (`serving/current.json` switched); the service loads them beside the old ones and swaps.
+ *    Reported: failed requests (errors + timeouts + non-2xx), p50 / p99 per phase, the server's RSS.
+ *  - baseline: FastAPI + uvicorn + faiss (Debian's python3-fastapi, python3-uvicorn, python3-faiss;
+ *    bench/serve_baseline.py) serving `/products/<id>/similar` from the same products.faiss,
+ *    products.json and products.vectors.f32, against our `/products/:id/similar` (there is no ONNX
+ *    runtime for Python in Debian, so the baseline cannot embed a text query). Throughput, p50, p99.
+ * Usage: node --import tsx bench/serve.bench.ts [--data dir] [--seconds 60] [--compare-seconds 20] [--quick]
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { mkdir, writeFile } from 'node:fs/promises';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import { cleanCatalogue } from '../components/clean/clean.js';
+import { loadGazetteer } from '../components/clean/gazetteer/index.js';
+import { takeSnapshot } from '../components/clean/snapshot.js';
+import { INDEX_FILES, INDEX_PREFIX, migrate, openFsStore, openPglite, type ArtifactStore } from '../components/core/index.js';
+import { deploy } from '../components/deploy/deploy.js';
+import { resolveRelease } from '../components/deploy/release.js';
+import { buildIndex } from '../components/index/build.js';
+import { loadExportFolder } from '../components/load/load.js';
+import { DEFAULTS, QUICK, trainModel } from '../components/train/train.js';
+import { SHARED_DATA, silentLog, tempDir } from '../test/helpers.js';
+
+/** The part of autocannon's API used here (it ships no types, and none are installed). */
+interface AutocannonResult {
+  duration: number;
+  requests: { total: number };
+  latency: { p50: number; p99: number };
+  errors: number;
+  timeouts: number;
+  non2xx: number;
+}
+type Autocannon = (options: {
+  url: string;
+  connections: number;
+  duration: number;
+  timeout: number;
+  requests: { setupRequest: (request: Record<string, unknown>) => Record<string, unknown> }[];
+}) => Promise<AutocannonResult>;
+const autocannon = createRequire(import.meta.url)('autocannon') as Autocannon;
+
+interface Phase {
+  name: string;
+  requests: number;
+  seconds: number;
+  perSecond: number;
+  p50: number;
+  p99: number;
+  errors: number;
+  timeouts: number;
+  non2xx: number;
+}
+
+// Not strict: `npm run bench -- …` hands every benchmark the same arguments.
+const { values: parsed } = parseArgs({
+  strict: false,
+  options: {
+    data: { type: 'string', default: SHARED_DATA },
+    seconds: { type: 'string' },
+    'compare-seconds': { type: 'string' },
+    connections: { type: 'string', default: '64' },
+    quick: { type: 'boolean', default: false },
+    // The load generator's own role (this file in a child process): one autocannon run, its summary on stdout.
+    client: { type: 'string' },
+  },
+});
+const text = (value: string | boolean | undefined) => (typeof value === 'string' ? value : undefined);
+const values = { data: text(parsed.data) ?? SHARED_DATA, seconds: text(parsed.seconds), 'compare-seconds': text(parsed['compare-seconds']), connections: text(parsed.connections) ?? '64', quick: parsed.quick === true, client: text(parsed.client) };
+
+if (values.client) {
+  const job = JSON.parse(values.client) as { url: string; paths: string[]; connections: number; seconds: number; name: string };
+  let next = 0;
+  const result = await autocannon({
+    url: job.url,
+    connections: job.connections,
+    duration: job.seconds,
+    timeout: 10,
+    // Each request a different path from the list, round robin: varied queries, no cache can help.
+    requests: [{ setupRequest: (request) => ({ ...request, path: job.paths[next++ % job.paths.length]! }) }],
+  });
+  const phase: Phase = {
+    name: job.name,
+    requests: result.requests.total,
+    seconds: result.duration,
+    perSecond: result.requests.total / result.duration,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    errors: result.errors,
+    timeouts: result.timeouts,
+    non2xx: result.non2xx,
+  };
+  console.log(JSON.stringify(phase));
+  process.exit(0);
+}
+
+const quick = values.quick;
+const seconds = Number(values.seconds ?? (quick ? 10 : 60));
+const compareSeconds = Number(values['compare-seconds'] ?? (quick ? 5 : 20));
+const connections = Number(values.connections);
+const here = path.dirname(new URL(import.meta.url).pathname);
+const tmp = await tempDir('bench-serve-');
+const children: ChildProcess[] = [];
+const stopAll = () => children.forEach((child) => child.exitCode === null && child.kill('SIGTERM'));
+process.on('exit', stopAll);
+
+/** Runs one phase of load from a separate process, so load generation never shares the server's event loop. */
+function load(name: string, url: string, paths: string[], phaseSeconds: number): Promise<Phase> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(here, 'serve.bench.ts'), '--client', JSON.stringify({ url, paths, connections, seconds: phaseSeconds, name })], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    child.on('exit', (code) => {
+      const line = out.trim().split('\n').at(-1) ?? '';
+      if (code !== 0) reject(new Error(`load client exited ${code}: ${out}`));
+      else resolve(JSON.parse(line) as Phase);
+    });
+  });
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+    server.on('error', reject);
+  });
+}
+
+const rssMb = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? NaN) / 1024;
+
+async function waitFor(url: string, accept: (body: Record<string, unknown>) => boolean, timeoutSeconds = 120): Promise<Record<string, unknown>> {
+  const until = Date.now() + timeoutSeconds * 1000;
+  for (;;) {
+    try {
+      const response = await fetch(url);
+      const body = (await response.json()) as Record<string, unknown>;
+      if (response.ok && accept(body)) return body;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > until) throw new Error(`${url} not ready after ${timeoutSeconds} s`);
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}
+
+// The real catalogue, two quick models (different seeds) and their indexes.
+const store: ArtifactStore = openFsStore(path.join(tmp.dir, 'artifacts'));
+const db = await openPglite(path.join(tmp.dir, 'pg'), silentLog);
+await migrate(db);
+await loadExportFolder(values.data, { db, store, log: silentLog });
+await cleanCatalogue({ db, store, log: silentLog, gazetteer: loadGazetteer(), batchSize: 1000 });
+const snapshot = await takeSnapshot(db, store);
+process.stderr.write(`bench: snapshot ${snapshot.id}, ${snapshot.products} products\n`);
+const versions: { model: string; index: string }[] = [];
+for (const seed of [1, 2]) {
+  const model = await trainModel(store, { snapshotId: snapshot.id, hyperparameters: { ...DEFAULTS, ...QUICK, seed } }, silentLog);
+  const index = await buildIndex(store, db, { modelVersion: model.version, snapshotId: snapshot.id }, silentLog);
+  versions.push({ model: model.version, index: index.version });
+  process.stderr.write(`bench: model ${model.version} + index ${index.version} (seed ${seed})\n`);
+}
+await db.close();
+const [first, second] = versions as [{ model: string; index: string }, { model: string; index: string }];
+const deployVersion = async (version: { model: string; index: string }) =>
+  deploy({ store, log: silentLog, release: await resolveRelease(store, { modelVersion: version.model, indexVersion: version.index, snapshotId: snapshot.id }), target: { kind: 'local' } });
+await deployVersion(first);
+
+// The service, as `npm run serve` starts it, polling the record every second.
+const port = await freePort();
+const base = `http://127.0.0.1:${port}`;
+const server = spawn(process.execPath, ['--import', 'tsx', path.join(here, '..', 'components', 'serve', 'main.ts'), '--port', String(port), '--host', '127.0.0.1', '--poll-seconds', '1'], {
+  env: { ...process.env, ARTIFACT_ROOT: pathToFileURL(path.join(tmp.dir, 'artifacts')).href, LOG_LEVEL: 'warn' },
+  stdio: ['ignore', 'ignore', 'inherit'],
+});
+children.push(server);
+await waitFor(`${base}/readyz`, (body) => body['index'] === first.index);
+
+// Queries: catalogue titles (what buyers type is closest to them), and product ids for "similar".
+const rows = JSON.parse((await store.get(`${INDEX_PREFIX(first.index)}/${INDEX_FILES.productRows}`)).toString('utf8')) as { id: string; title: string }[];
+const searchPaths = rows.slice(0, 2000).map((row) => `/search?q=${encodeURIComponent(row.title.slice(0, 120))}&k=10`);
+const similarPaths = rows.slice(0, 2000).map((row) => `/products/${encodeURIComponent(row.id)}/similar?k=10`);
+
+// A warm-up long enough for V8 and ONNX Runtime to settle, so 'before' measures the service, not its start.
+await load('warm-up', base, searchPaths, quick ? 5 : 10);
+const rssBefore = rssMb(server.pid!);
+const phases: Phase[] = [];
+phases.push(await load('before the swap', base, searchPaths, seconds / 3));
+
+// The swap: deployed one second into the middle phase; /readyz polled lightly to see when it lands.
+const swap: { after: number | null } = { after: null };
+const during = load('during the swap', base, searchPaths, seconds / 3);
+const duringStarted = performance.now();
+await new Promise((resolve) => setTimeout(resolve, 1000));
+await deployVersion(second);
+const watch = waitFor(`${base}/readyz`, (body) => body['index'] === second.index, seconds).then(() => (swap.after = (performance.now() - duringStarted) / 1000));
+phases.push(await during);
+await watch;
+phases.push(await load('after the swap', base, searchPaths, seconds / 3));
+const rssAfter = rssMb(server.pid!);
+process.stderr.write(`bench: swapped ${swap.after?.toFixed(1)} s into the middle phase; rss ${rssBefore.toFixed(0)} -> ${rssAfter.toFixed(0)} MB\n`);
+
+// Ours vs the baseline on "similar": the same index files, the same ids, one process each.
+const ours = await load('ours: /products/:id/similar', base, similarPaths, compareSeconds);
+server.kill('SIGTERM');
+const baselineDir = path.join(tmp.dir, 'baseline');
+await mkdir(baselineDir, { recursive: true });
+for (const file of [INDEX_FILES.products, INDEX_FILES.productRows, INDEX_FILES.productVectors]) await writeFile(path.join(baselineDir, file), await store.get(`${INDEX_PREFIX(second.index)}/${file}`));
+let theirs: Phase | { name: string; available: false; reason: string };
+const hasBaseline = spawnSync('/usr/bin/python3', ['-c', 'import fastapi, uvicorn, faiss'], { encoding: 'utf8' });
+if (hasBaseline.status !== 0) {
+  theirs = { name: 'baseline', available: false, reason: hasBaseline.stderr.trim().split('\n').at(-1) ?? 'python3-fastapi, python3-uvicorn or python3-faiss missing' };
+} else {
+  const pyPort = await freePort();
+  const python = spawn('/usr/bin/python3', [path.join(here, 'serve_baseline.py'), baselineDir, String(pyPort)], { stdio: ['ignore', 'ignore', 'inherit'] });
+  children.push(python);
+  await waitFor(`http://127.0.0.1:${pyPort}/readyz`, () => true);
+  await load('warm-up', `http://127.0.0.1:${pyPort}`, similarPaths, 2);
+  theirs = { ...(await load('baseline: FastAPI + uvicorn + faiss /products/{id}/similar', `http://127.0.0.1:${pyPort}`, similarPaths, compareSeconds)) };
+  python.kill('SIGTERM');
+}
+await tmp.remove();
+
+const failed = (phase: Phase) => phase.errors + phase.timeouts + phase.non2xx;
+const row = (phase: Phase) => `| ${phase.name} | ${phase.requests} | ${phase.perSecond.toFixed(0)} | ${phase.p50} | ${phase.p99} | ${failed(phase)} |`;
+const machine = `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}`;
+const lines = [
+  `Search service benchmark: ${snapshot.products} products (${values.data}), ${connections} connections on loopback, load from another process; ${machine}`,
+  '',
+  '| phase | requests | requests/s | p50 ms | p99 ms | failed |',
+  '|---|---:|---:|---:|---:|---:|',
+  ...phases.map(row),
+  row(ours),
+  ...('available' in theirs ? [`| ${theirs.name} | not available: ${theirs.reason} | | | | |`] : [row(theirs)]),
+  '',
+  `Swap landed ${swap.after === null ? 'never' : `${swap.after.toFixed(1)} s`} into the middle phase; server RSS ${rssBefore.toFixed(0)} MB before the load, ${rssAfter.toFixed(0)} MB after; failed requests over the three phases: ${phases.reduce((sum, phase) => sum + failed(phase), 0)}.`,
+];
+let ratios: { throughput: number; p50: number; p99: number } | null = null;
+if (!('available' in theirs)) {
+  ratios = { throughput: ours.perSecond / theirs.perSecond, p50: ours.p50 / theirs.p50, p99: ours.p99 / theirs.p99 };
+  lines.push(`Ours vs FastAPI + uvicorn + faiss on /similar: throughput ${ratios.throughput.toFixed(2)}x, p50 ${ratios.p50.toFixed(2)}x, p99 ${ratios.p99.toFixed(2)}x (latency: lower is better).`);
+}
+console.log(lines.join('\n'));
+console.log(JSON.stringify({ benchmark: 'serve', data: values.data, products: snapshot.products, connections, seconds, compareSeconds, machine, versions, swappedAfterSeconds: swap.after, rssMb: { before: rssBefore, after: rssAfter }, phases, ours, baseline: theirs, ratios }));
+process.exit(0);
