@@ -1,21 +1,23 @@
 /**
  * Fault: kill -9 of the local runner in the middle of a task. The front of the marketplace pipeline
  * (clean in two partitions, snapshot, drift) runs under `npm run pipeline:run-local` as a child
- * process on the embedded defaults; the runner is sent SIGKILL while a clean partition is running,
+ * process against the Postgres server (the embedded PGlite is not crash-safe: a task killed in the
+ * middle of a write can leave its data folder unreadable, which the README says); the runner is sent
+ * SIGKILL while a clean partition is running,
  * after the other one finished. Run again on the same home (same runs folder and task cache), it
  * reruns only what did not finish, and ends with the outputs of an uninterrupted run of a copy.
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { cp, readdir, readFile, writeFile } from 'node:fs/promises';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { migrate, openFsStore, openPglite } from '../components/core/index.js';
+import { migrate, openFsStore, openPostgres } from '../components/core/index.js';
 import { loadExportFolder } from '../components/load/load.js';
 import { clean, drift, snapshot } from '../pipelines/components.js';
 import { compilePipeline, param, parallelFor, pipeline, toYaml } from '../pipelines/dsl/index.js';
 import type { RunRecord } from '../pipelines/local/runner.js';
-import { REPO_ROOT, silentLog, tempDir } from './helpers.js';
+import { freshPostgresDatabase, REPO_ROOT, silentLog, tempDir } from './helpers.js';
 
 const front = pipeline({ name: 'marketplace-front', inputs: { partitions: param.list({ default: ['0/2', '1/2'] }) } }, (inputs) => {
   const cleaning = parallelFor(inputs.partitions, (partition) => void clean({ partition, batchSize: 1 }), { parallelism: 2 });
@@ -45,21 +47,27 @@ async function runRecords(home: string): Promise<RunRecord[]> {
 describe('kill -9 of the local runner mid-task', () => {
   let tmp: Awaited<ReturnType<typeof tempDir>>;
   let spec: string;
-  const env = (home: string): NodeJS.ProcessEnv => ({ ...process.env, MARKETPLACE_HOME: home, LOG_LEVEL: 'warn', DATABASE_URL: '', ARTIFACT_ROOT: '' });
+  const databases: Record<string, Awaited<ReturnType<typeof freshPostgresDatabase>>> = {};
+  const env = (home: string): NodeJS.ProcessEnv => ({ ...process.env, MARKETPLACE_HOME: home, LOG_LEVEL: 'warn', DATABASE_URL: databases[home]!.url, ARTIFACT_ROOT: '' });
   const runLocal = ['--import', 'tsx', path.join(REPO_ROOT, 'pipelines', 'run-local.ts')];
 
   before(async () => {
     tmp = await tempDir('faults-runner-');
-    const home = path.join(tmp.dir, 'home');
-    const db = await openPglite(path.join(home, 'pg'), silentLog);
-    await migrate(db);
-    await loadExportFolder(path.join(REPO_ROOT, 'test', 'fixtures', 'export-7col'), { db, store: openFsStore(path.join(home, 'artifacts')), log: silentLog });
-    await db.close();
-    await cp(home, path.join(tmp.dir, 'reference'), { recursive: true }); // the same loaded state, for the uninterrupted run
+    // The same loaded state twice: one run gets killed, the other (the reference) runs uninterrupted.
+    for (const home of [path.join(tmp.dir, 'home'), path.join(tmp.dir, 'reference')]) {
+      databases[home] = await freshPostgresDatabase();
+      const db = await openPostgres(databases[home].url);
+      await migrate(db);
+      await loadExportFolder(path.join(REPO_ROOT, 'test', 'fixtures', 'export-7col'), { db, store: openFsStore(path.join(home, 'artifacts')), log: silentLog });
+      await db.close();
+    }
     spec = path.join(tmp.dir, 'front.yaml');
     await writeFile(spec, toYaml(front, compilePipeline(front, { imageRegistry: 'local', imageTag: 'test', compilerVersion: 'test' })));
   });
-  after(() => tmp.remove());
+  after(async () => {
+    for (const database of Object.values(databases)) await database.drop();
+    await tmp.remove();
+  });
 
   it('resumes: reruns only the unfinished tasks and ends with the outputs of an uninterrupted run', async () => {
     const home = path.join(tmp.dir, 'home');

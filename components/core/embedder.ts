@@ -20,10 +20,8 @@ export interface Encoded {
   n: number;
 }
 
-export interface TextEncoded extends Encoded {
-  /** n × classes: the linear ("wide") part of the text logits, which fusion adds back. */
-  wide: Float32Array;
-}
+/** Text: the embedding, and the logits of the model's text classifier (which fusion adds back). */
+export type TextEncoded = Encoded;
 
 export interface ProductInput extends TextInput {
   /** Pixels of the product's pictures (model input form), any number. */
@@ -61,14 +59,13 @@ export async function openEmbedder(store: ArtifactStore, version: string): Promi
   const classes = metadata.labels.length;
 
   async function embedTexts(inputs: readonly TextInput[]): Promise<TextEncoded> {
-    const out = { embeddings: new Float32Array(inputs.length * dim), logits: new Float32Array(inputs.length * classes), wide: new Float32Array(inputs.length * classes), n: inputs.length };
+    const out = { embeddings: new Float32Array(inputs.length * dim), logits: new Float32Array(inputs.length * classes), n: inputs.length };
     for (let start = 0; start < inputs.length; start += BATCH) {
       const docs = inputs.slice(start, start + BATCH).map((input) => featurizer.featurize(input));
       const { ids, weights, length } = padBatch(docs);
       const result = await text.run({ ids: new ort.Tensor('int32', ids, [docs.length, length]), weights: new ort.Tensor('float32', weights, [docs.length, length]) });
       out.embeddings.set(result['embedding']!.data as Float32Array, start * dim);
       out.logits.set(result['logits']!.data as Float32Array, start * classes);
-      out.wide.set(result['wide_logits']!.data as Float32Array, start * classes);
     }
     return out;
   }
@@ -113,7 +110,7 @@ export async function openEmbedder(store: ArtifactStore, version: string): Promi
       const result = await fusion.run({
         text_embedding: new ort.Tensor('float32', texts.embeddings.subarray(start * dim, (start + m) * dim), [m, dim]),
         image_embedding: new ort.Tensor('float32', imageEmbeddings.subarray(start * dim, (start + m) * dim), [m, dim]),
-        wide_logits: new ort.Tensor('float32', texts.wide.subarray(start * classes, (start + m) * classes), [m, classes]),
+        text_logits: new ort.Tensor('float32', texts.logits.subarray(start * classes, (start + m) * classes), [m, classes]),
         text_mask: new ort.Tensor('float32', textMask.subarray(start, start + m), [m, 1]),
         image_mask: new ort.Tensor('float32', imageMask.subarray(start, start + m), [m, 1]),
       });

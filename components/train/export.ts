@@ -1,9 +1,9 @@
 /**
  * The trained towers as serving artifacts: TF.js models (to fine-tune or inspect) and three ONNX graphs
  * (serving needs onnxruntime-node only):
- *   text_encoder.onnx   ids int32 [N,L], weights [N,L] → embedding [N,E], logits [N,C], wide_logits [N,C]
+ *   text_encoder.onnx   ids int32 [N,L], weights [N,L] → embedding [N,E], logits [N,C] (the linear SVM's)
  *   image_encoder.onnx  pixels [N,224,224,3] in [0,1]  → embedding [N,E], logits [N,C]   (backbone included)
- *   fusion.onnx         text_embedding, image_embedding [N,E], wide_logits [N,C], text_mask, image_mask [N,1]
+ *   fusion.onnx         text_embedding, image_embedding [N,E], text_logits [N,C], text_mask, image_mask [N,1]
  *                       → embedding [N,E], logits [N,C]
  * After export, ONNX Runtime and TF.js run the same inputs and must agree to 1e-4 (the export is
  * refused otherwise): an exporter bug must not reach production as a silently different model.
@@ -27,8 +27,7 @@ export function exportModels(towers: Towers, backbone: tf.LayersModel | null, sh
   const ids = tf.input({ shape: [null], dtype: 'int32', name: 'ids' });
   const weights = tf.input({ shape: [null], name: 'weights' });
   const [t, wide] = towers.text.apply([ids, weights]) as tf.SymbolicTensor[];
-  const textLogits = tf.layers.add({ name: 'text_logits' }).apply([towers.head.apply(t!) as tf.SymbolicTensor, wide!]) as tf.SymbolicTensor;
-  const text = tf.model({ name: 'text_encoder', inputs: [ids, weights], outputs: [t!, textLogits, wide!] });
+  const text = tf.model({ name: 'text_encoder', inputs: [ids, weights], outputs: [t!, wide!] });
 
   let image: tf.LayersModel | null = null;
   if (backbone) {
@@ -39,20 +38,22 @@ export function exportModels(towers: Towers, backbone: tf.LayersModel | null, sh
 
   const te = tf.input({ shape: [shape.embeddingDim], name: 'text_embedding' });
   const ie = tf.input({ shape: [shape.embeddingDim], name: 'image_embedding' });
-  const wl = tf.input({ shape: [shape.classes], name: 'wide_logits' });
+  const tl = tf.input({ shape: [shape.classes], name: 'text_logits' });
   const tm = tf.input({ shape: [1], name: 'text_mask' });
   const im = tf.input({ shape: [1], name: 'image_mask' });
   const sum = tf.layers.add().apply([tf.layers.multiply().apply([te, tm]) as tf.SymbolicTensor, tf.layers.multiply().apply([ie, im]) as tf.SymbolicTensor]) as tf.SymbolicTensor;
   const f = new L2Normalize({ name: 'fused_embedding' }).apply(sum) as tf.SymbolicTensor;
-  const logits = tf.layers.add().apply([towers.head.apply(f) as tf.SymbolicTensor, tf.layers.multiply().apply([wl, tm]) as tf.SymbolicTensor]) as tf.SymbolicTensor;
-  const fusion = tf.model({ name: 'fusion', inputs: [te, ie, wl, tm, im], outputs: [f, logits] });
+  // As losses.ts fusedClassifier: the head where there is a picture, plus the text classifier where there is text.
+  const pictured = tf.layers.multiply().apply([towers.head.apply(f) as tf.SymbolicTensor, im]) as tf.SymbolicTensor;
+  const logits = tf.layers.add().apply([pictured, tf.layers.multiply().apply([tl, tm]) as tf.SymbolicTensor]) as tf.SymbolicTensor;
+  const fusion = tf.model({ name: 'fusion', inputs: [te, ie, tl, tm, im], outputs: [f, logits] });
   return { text, image, fusion };
 }
 
 export const ONNX_NAMES = {
-  text: { inputNames: ['ids', 'weights'], outputNames: ['embedding', 'logits', 'wide_logits'] },
+  text: { inputNames: ['ids', 'weights'], outputNames: ['embedding', 'logits'] },
   image: { inputNames: ['pixels'], outputNames: ['embedding', 'logits'] },
-  fusion: { inputNames: ['text_embedding', 'image_embedding', 'wide_logits', 'text_mask', 'image_mask'], outputNames: ['embedding', 'logits'] },
+  fusion: { inputNames: ['text_embedding', 'image_embedding', 'text_logits', 'text_mask', 'image_mask'], outputNames: ['embedding', 'logits'] },
 } as const;
 
 export function toOnnx(model: tf.LayersModel, which: keyof typeof ONNX_NAMES, docString: string): Uint8Array {

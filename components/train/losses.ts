@@ -49,8 +49,10 @@ function infoNce(t: tf.Tensor, i: tf.Tensor, pairs: tf.Tensor1D, temperature: nu
  */
 export function forward(towers: Towers, batch: Batch, weights: LossWeights, training: boolean, random: () => number): Forward {
   const [t, wide] = towers.text.apply([batch.ids, batch.weights], { training }) as tf.Tensor2D[];
-  const textLogits = tf.add(towers.head.apply(t!, { training }) as tf.Tensor2D, wide!) as tf.Tensor2D;
-  let loss = maskedCrossEntropy(batch.labels, textLogits, batch.textMask);
+  // The text classifier is the frozen linear SVM (the wide part); the head on t is trained so the
+  // text embedding space is organised by category, as the image and fused ones are.
+  const textLogits = wide!;
+  let loss = maskedCrossEntropy(batch.labels, towers.head.apply(t!, { training }) as tf.Tensor2D, batch.textMask);
   const hasImages = batch.imageMask.sum().dataSync()[0]! > 0;
   if (!hasImages) return { loss, textLogits, imageLogits: null, fusedLogits: textLogits };
 
@@ -61,11 +63,19 @@ export function forward(towers: Towers, batch: Batch, weights: LossWeights, trai
   let textMask = batch.textMask;
   let imageMask = batch.imageMask;
   if (training && weights.modalityDropout > 0) [textMask, imageMask] = dropModalities(batch, weights.modalityDropout, random);
-  const f = fuse(t!, i, textMask, imageMask);
-  const fusedLogits = tf.add(towers.head.apply(f, { training }) as tf.Tensor2D, tf.mul(wide!, textMask)) as tf.Tensor2D;
+  const fusedLogits = fusedClassifier(towers, t!, i, wide!, textMask, imageMask, training);
   loss = tf.add(loss, maskedCrossEntropy(batch.labels, fusedLogits, tf.onesLike(batch.textMask)));
   if (batch.pairs && weights.contrastive > 0) loss = tf.add(loss, tf.mul(infoNce(t!, i, batch.pairs, weights.temperature), weights.contrastive));
   return { loss, textLogits, imageLogits, fusedLogits };
+}
+
+/**
+ * Logits of a product from whatever it has: the head on the fused embedding where there is a picture,
+ * plus the SVM's where there is text. A text-only product is classified exactly as the SVM does.
+ */
+export function fusedClassifier(towers: Towers, t: tf.Tensor, i: tf.Tensor, wide: tf.Tensor, textMask: tf.Tensor, imageMask: tf.Tensor, training = false): tf.Tensor2D {
+  const f = fuse(t, i, textMask, imageMask);
+  return tf.add(tf.mul(towers.head.apply(f, { training }) as tf.Tensor2D, imageMask), tf.mul(wide, textMask)) as tf.Tensor2D;
 }
 
 function dropModalities(batch: Batch, rate: number, random: () => number): [tf.Tensor2D, tf.Tensor2D] {

@@ -56,6 +56,8 @@ export function trainCommand() {
     .option('--embedding-dim <n>', 'width of the shared embedding', positiveInteger)
     .option('--dropout <x>', 'dropout rate', share)
     .option('--contrastive <x>', 'weight of the image-text InfoNCE loss', (v) => Number(v))
+    .option('--svm-c <x>', 'C of the linear SVM', positiveNumber)
+    .option('--wide-scale <x>', 'factor from SVM decision values to logits', positiveNumber)
     .option('--sample <n>', 'train on a deterministic sample of this many products', positiveInteger)
     .addOption(new Option('--image-backbone <name>', 'image feature extractor: mobilenet_v2 (pretrained, frozen), scratch (a small CNN trained here first), none (text only)').choices(['mobilenet_v2', 'scratch', 'none']))
     .addOption(new Option('--backend <name>', 'TF.js backend (default: the best available)').choices([...BACKENDS]))

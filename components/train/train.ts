@@ -35,6 +35,7 @@ import { evaluate, trainLoop, type Accuracy } from './loop.js';
 import { forward } from './losses.js';
 import { buildTowers, fuse, type ModelShape, type Towers } from './model/multimodal.js';
 import { pretrainScratchBackbone, SCRATCH_DEFAULTS } from './scratch-backbone.js';
+import { fitLinearSvm, SVM_DEFAULTS } from './linear-svm.js';
 import { SPLIT_RULE } from './split.js';
 import { initBackend, type BackendChoice, type BackendInfo } from './tf/backend.js';
 
@@ -62,6 +63,10 @@ export interface Hyperparameters {
   imageBackbone: 'mobilenet_v2' | 'scratch' | 'none';
   /** Epochs of the scratch CNN's own training (with imageBackbone `scratch`). */
   scratchEpochs: number;
+  /** C of the linear SVM that is the wide (text classifier) part. */
+  svmC: number;
+  /** SVM decision values are multiplied by this to become logits (they are margins near ±1). */
+  wideScale: number;
 }
 
 export const DEFAULTS: Hyperparameters = {
@@ -81,6 +86,8 @@ export const DEFAULTS: Hyperparameters = {
   modalityDropout: 0.2,
   imageBackbone: 'mobilenet_v2',
   scratchEpochs: SCRATCH_DEFAULTS.epochs,
+  svmC: 1,
+  wideScale: 5,
 };
 
 /** `--quick`: a small configuration for smoke runs (minutes on 2 cores). */
@@ -161,6 +168,19 @@ function predictions(towers: Towers, data: Encoded, labels: readonly string[], f
   return { text, image, combined, embeddings: { dim: sum.length, mean, variance: Array.from(squares, (s, d) => s / n - mean[d]! ** 2) } };
 }
 
+/** Solves the wide part as a linear SVM on the training split and freezes it in the text tower. */
+function freezeSvmWidePart(towers: Towers, train: Encoded, shape: ModelShape, hp: Hyperparameters, log: Logger): void {
+  const started = Date.now();
+  const svm = fitLinearSvm(train.docs, train.labels, shape.classes, shape.buckets, { ...SVM_DEFAULTS, c: hp.svmC, seed: hp.seed });
+  const wide = towers.text.getLayer('text_wide');
+  const scaled = (values: Float32Array) => values.map((v) => v * hp.wideScale);
+  const [table, bias] = [tf.tensor2d(scaled(svm.weights), [shape.buckets, shape.classes]), tf.tensor1d(scaled(svm.bias))];
+  wide.setWeights([table, bias]);
+  tf.dispose([table, bias]);
+  wide.trainable = false;
+  log.info({ seconds: (Date.now() - started) / 1000, c: hp.svmC }, 'wide part: linear SVM solved and frozen');
+}
+
 export async function trainModel(store: ArtifactStore, request: TrainRequest, log: Logger): Promise<TrainResult> {
   const hp = request.hyperparameters;
   const version = modelVersion(request.snapshotId, hp, request.maxSteps);
@@ -202,6 +222,7 @@ export async function trainModel(store: ArtifactStore, request: TrainRequest, lo
 
   const shape: ModelShape = { buckets: hp.buckets, textDim: hp.textDim, embeddingDim: hp.embeddingDim, classes: dataset.labels.length, imageFeatureDim: featureDim, imageHidden: hp.imageHidden, dropout: hp.dropout };
   const towers = buildTowers(shape);
+  freezeSvmWidePart(towers, train, shape, hp, log);
   const checkpoints = storeCheckpoints(store, version);
   const loop = await trainLoop(towers, train, val, { ...hp, imageFeatureDim: featureDim, maxSteps: request.maxSteps }, checkpoints, log);
   const valuation = evaluate(towers, val, { ...hp, imageFeatureDim: featureDim });
@@ -223,7 +244,7 @@ export async function trainModel(store: ArtifactStore, request: TrainRequest, lo
   let maxDiff = await onnxAgreement(exported.text, textOnnx, 'text', [probe.ids, probe.weights]);
   const probeT = tf.tidy(() => exported.text.predict([probe.ids, probe.weights]) as tf.Tensor[]);
   const probeI = withImages ? (towers.image.predict(probe.imageFeatures) as tf.Tensor) : tf.zerosLike(probeT[0]!);
-  maxDiff = Math.max(maxDiff, await onnxAgreement(exported.fusion, fusionOnnx, 'fusion', [probeT[0]!, probeI, probeT[2]!, probe.textMask, probe.imageMask]));
+  maxDiff = Math.max(maxDiff, await onnxAgreement(exported.fusion, fusionOnnx, 'fusion', [probeT[0]!, probeI, probeT[1]!, probe.textMask, probe.imageMask]));
   if (imageOnnx && exported.image) {
     const pixels = tf.randomUniform([2, extractor!.inputSize, extractor!.inputSize, 3], 0, 1, 'float32', 7);
     maxDiff = Math.max(maxDiff, await onnxAgreement(exported.image, imageOnnx, 'image', [pixels]));

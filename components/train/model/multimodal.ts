@@ -2,18 +2,20 @@
  * The multimodal model, as three small TF.js models that share one embedding space:
  *
  *   text tower   [ids, weights] ─ WeightedBag(buckets → textDim) ─ dropout ─ Dense(embeddingDim) ─ L2 ─► t
- *                               └ WeightedBag(buckets → classes, bias) ─────────────────────────────► wide
+ *                               └ WeightedBag(buckets → classes, bias): a linear SVM, frozen ──────► wide
  *   image tower  backbone features ─ Dense(hidden, relu) ─ dropout ─ Dense(embeddingDim) ─ L2 ─────► i
  *   head         embedding ─ Dense(classes) ─► logits      (one head for t, i and the fused f)
  *   fusion       f = L2(mt·t + mi·i)   (mt, mi: does the product have text / an image)
+ *   classifiers  text: wide; image: head(i); product: mi·head(f) + mt·wide
  *
  * Why this shape:
  * - The deep bag is a learned low-rank projection of hashed TF-IDF features: a text query and a
  *   listing land in the same space as pictures (the InfoNCE loss pulls t and i of one product together).
  * - The "wide" bag is a full-rank linear classifier over the same features (Wide & Deep, Cheng et al.
  *   2016): on this data a linear model over word and character n-grams is the strongest text classifier
- *   (the TF-IDF + linear SVM floor), and the deep bag alone stays below it. Its logits are added to the
- *   head's wherever the product has text.
+ *   (the TF-IDF + linear SVM floor), and the deep bag alone, or the wide bag trained by Adam beside it,
+ *   stays 1–2 points below it. So it is solved exactly as a linear SVM first (../linear-svm.ts) and
+ *   frozen; it is the text classifier, and the product classifier wherever a product has text.
  * - Fusion is a masked sum, not a learned layer: a product without a picture gets exactly its text
  *   embedding (no invented image), and one head serves every subset of modalities.
  * - The image tower reads features of a frozen backbone (cached per image) or, for users without one,
