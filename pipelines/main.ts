@@ -112,6 +112,15 @@ const program = createCommand('start', 'Run the main job on this machine: load t
     const lines = ['', ...(snapshot ? catalogueLines(snapshot) : []), ''];
     lines.push(`pipeline run ${run.id}: ${run.status.toLowerCase()} (${path.join(run.folder, 'run.json')})`);
     for (const t of Object.values(run.tasks)) lines.push(`  ${t.path.padEnd(28)} ${t.status.toLowerCase()}${t.seconds !== undefined ? ` in ${Math.round(t.seconds)} s` : ''}`);
+    const reports = Object.entries({
+      'EDA report': task(run, 'snapshot')?.artifacts?.['eda'],
+      'drift report': task(run, 'drift')?.artifacts?.['report'],
+      'training curves': task(run, 'train')?.artifacts?.['curves'],
+      'evaluation report': task(run, 'evaluate')?.artifacts?.['report'],
+    }).filter((entry): entry is [string, string] => entry[1] !== undefined);
+    const drift = task(run, 'drift');
+    if (drift?.parameters?.['drifted'] === false) lines.push('', 'no drift: the model in production stays, nothing was retrained');
+    if (reports.length > 0) lines.push('', 'reports (open in a browser):', ...reports.map(([name, file]) => `  ${name.padEnd(18)} file://${file}`));
     if (trained) lines.push('', `model: ${trained.uri}`);
     if (metrics) lines.push(...metrics.metrics.map((m) => `  ${m.name.padEnd(24)} ${m.numberValue.toFixed(4)}`));
     lines.push('', serving ? `in production: model ${serving.model.version}, index ${serving.index?.version ?? '(none)'}; query it with: npm run serve` : 'nothing in production yet', '');
@@ -121,6 +130,8 @@ const program = createCommand('start', 'Run the main job on this machine: load t
       clean,
       run: { id: run.id, status: run.status, record: path.join(run.folder, 'run.json'), tasks: Object.fromEntries(Object.values(run.tasks).map((t) => [t.path, t.status])) },
       snapshot: snapshot ? { id: snapshot.id, hash: snapshot.hash, products: snapshot.products } : null,
+      drifted: drift?.parameters?.['drifted'] ?? null,
+      reports: Object.fromEntries(reports),
       model: trained?.uri ?? null,
       metrics: metrics ? Object.fromEntries(metrics.metrics.map((m) => [m.name, m.numberValue])) : null,
       serving,

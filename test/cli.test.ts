@@ -132,6 +132,15 @@ describe('data:load on the command line', () => {
       assert.match(serving?.index.version ?? '', /^ix-/);
       // A --quick model is a smoke run (a few steps): that it was scored on pictures is what counts here.
       assert.ok(metrics['accuracy_image'] !== undefined && metrics['accuracy_image'] >= 0, 'the model read the demo pictures');
+
+      // Again, with nothing new: the pipeline cleans nothing, sees no drift and stops there.
+      const again = await run(START, ['--quick'], { MARKETPLACE_HOME: demoHome.dir });
+      assert.equal(again.code, 0, again.stderr);
+      const second = summaryOf(again) as unknown as { drifted: boolean; run: { tasks: Record<string, string> }; serving: { model: { version: string } } };
+      assert.equal(second.drifted, false);
+      assert.match(again.stderr, /no drift/);
+      assert.ok(!Object.entries(second.run.tasks).some(([task, status]) => task.endsWith('/train') && status === 'SUCCEEDED'), 'nothing was retrained');
+      assert.equal(second.serving.model.version, serving?.model.version);
     } finally {
       await demoHome.remove();
     }
