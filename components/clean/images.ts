@@ -54,8 +54,20 @@ export async function decodeImage(bytes: Buffer, limits: ImageLimits = DEFAULT_I
       },
     };
   } catch (error) {
+    // libvips keeps its error text in a buffer shared by threads: under concurrent decodes a failure
+    // can come back as "Unknown error". The bytes themselves say whether the file was cut off.
+    if (cutOff(bytes)) return { ok: false, rule: 'image_truncated', reason: `image is cut off (no end marker; ${error instanceof Error ? error.message : String(error)})` };
     return { ok: false, ...classify(error instanceof Error ? error.message : String(error)) };
   }
+}
+
+/** A JPEG without its end-of-image marker, or a PNG without its IEND chunk. */
+function cutOff(bytes: Buffer): boolean {
+  const jpeg = bytes.length >= 3 && bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff;
+  if (jpeg) return bytes.subarray(-16).indexOf(Buffer.from([0xff, 0xd9])) === -1;
+  const png = bytes.length >= 8 && bytes.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]));
+  if (png) return bytes.subarray(-12).indexOf(Buffer.from('IEND')) === -1;
+  return false;
 }
 
 function classify(message: string): Refusal {
