@@ -117,9 +117,9 @@ const stopAll = () => children.forEach((child) => child.exitCode === null && chi
 process.on('exit', stopAll);
 
 /** Runs one phase of load from a separate process, so load generation never shares the server's event loop. */
-function load(name: string, url: string, paths: string[], phaseSeconds: number): Promise<Phase> {
+function load(name: string, url: string, paths: string[], phaseSeconds: number, clients = connections): Promise<Phase> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(here, 'serve.bench.ts'), '--client', JSON.stringify({ url, paths, connections, seconds: phaseSeconds, name })], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(here, 'serve.bench.ts'), '--client', JSON.stringify({ url, paths, connections: clients, seconds: phaseSeconds, name })], { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
     child.on('exit', (code) => {
@@ -213,6 +213,10 @@ phases.push(await load('after the swap', base, searchPaths, seconds / 3));
 const rssAfter = rssMb(server.pid!);
 process.stderr.write(`bench: swapped ${swap.after?.toFixed(1)} s into the middle phase; rss ${rssBefore.toFixed(0)} -> ${rssAfter.toFixed(0)} MB\n`);
 
+// Text search at fewer connections: latency without queueing (1) and a moderate load (16).
+const sweep: Phase[] = [];
+for (const clients of [1, 16]) sweep.push(await load(`text search, ${clients} connection${clients > 1 ? 's' : ''}`, base, searchPaths, compareSeconds, clients));
+
 // Ours vs the baseline on "similar": the same index files, the same ids, one process each.
 const ours = await load('ours: /products/:id/similar', base, similarPaths, compareSeconds);
 server.kill('SIGTERM');
@@ -243,6 +247,7 @@ const lines = [
   '| phase | requests | requests/s | p50 ms | p99 ms | failed |',
   '|---|---:|---:|---:|---:|---:|',
   ...phases.map(row),
+  ...sweep.map(row),
   row(ours),
   ...('available' in theirs ? [`| ${theirs.name} | not available: ${theirs.reason} | | | | |`] : [row(theirs)]),
   '',
@@ -254,5 +259,5 @@ if (!('available' in theirs)) {
   lines.push(`Ours vs FastAPI + uvicorn + faiss on /similar: throughput ${ratios.throughput.toFixed(2)}x, p50 ${ratios.p50.toFixed(2)}x, p99 ${ratios.p99.toFixed(2)}x (latency: lower is better).`);
 }
 console.log(lines.join('\n'));
-console.log(JSON.stringify({ benchmark: 'serve', data: values.data, products: snapshot.products, connections, seconds, compareSeconds, machine, versions, swappedAfterSeconds: swap.after, rssMb: { before: rssBefore, after: rssAfter }, phases, ours, baseline: theirs, ratios }));
+console.log(JSON.stringify({ benchmark: 'serve', data: values.data, products: snapshot.products, connections, seconds, compareSeconds, machine, versions, swappedAfterSeconds: swap.after, rssMb: { before: rssBefore, after: rssAfter }, phases, sweep, ours, baseline: theirs, ratios }));
 process.exit(0);
