@@ -95,12 +95,16 @@ function trainRatios(line: Line): Ratio[] {
   const data = [dataName(line), str(line['snapshot'])].filter(Boolean).join(', ');
   const floor = (line['floor'] ?? null) as Line | null;
   const ours = (line['ours'] ?? {}) as Record<string, Line>;
+  const paired = (line['paired'] ?? null) as Line | null;
+  // McNemar's test says whether the accuracy difference on this test split is more than chance.
+  const pairedNote = paired ? `; paired: ${str(paired['oursOnly'])} only ours right, ${str(paired['floorOnly'])} only floor, McNemar p ${num(paired['p'])?.toFixed(3) ?? 'n/a'}` : '';
+  const examples = num(line['trainExamples']);
   const out: Ratio[] = [];
   for (const [name, figures] of Object.entries(ours)) {
     out.push({
       benchmark: 'train',
       measure: `test accuracy, ours (${name})`,
-      data,
+      data: `${data}${examples ? `, ${examples} training examples` : ''}${name === 'text' ? pairedNote : ''}`,
       ours: { label: `ours, ${name}`, value: num(figures['accuracy']), unit: 'accuracy' },
       baseline: { label: 'TF-IDF + LinearSVC (scikit-learn)', value: num(floor?.['accuracy']), unit: 'accuracy' },
       higherIsBetter: true,
@@ -219,10 +223,53 @@ const ratioText = (r: Ratio) => {
   return x === null ? 'n/a' : `${fmt(x)}×`;
 };
 
+/** The search service under load across a hot swap (serve): no baseline, the figures themselves. */
+export interface ServiceLoad {
+  connections: number | null;
+  seconds: number | null;
+  swappedAfterSeconds: number | null;
+  rssMb: { before: number | null; after: number | null };
+  phases: { name: string; requests: number | null; perSecond: number | null; p50: number | null; p99: number | null; failed: number }[];
+}
+
+function serviceLoadOf(line: Line): ServiceLoad | null {
+  const phases = [...list(line['phases']), ...list(line['sweep'])];
+  if (line['benchmark'] !== 'serve' || phases.length === 0) return null;
+  const rss = (line['rssMb'] ?? {}) as Line;
+  return {
+    connections: num(line['connections']),
+    seconds: num(line['seconds']),
+    swappedAfterSeconds: num(line['swappedAfterSeconds']),
+    rssMb: { before: num(rss['before']), after: num(rss['after']) },
+    phases: phases.map((p) => ({
+      name: str(p['name'], '?'),
+      requests: num(p['requests']),
+      perSecond: num(p['perSecond']),
+      p50: num(p['p50']),
+      p99: num(p['p99']),
+      failed: (num(p['errors']) ?? 0) + (num(p['timeouts']) ?? 0) + (num(p['non2xx']) ?? 0),
+    })),
+  };
+}
+
+const whole = (x: number | null) => (x === null ? 'n/a' : String(Math.round(x)));
+
+function serviceLoadRows(load: ServiceLoad): string[][] {
+  return load.phases.map((p) => [p.name, whole(p.requests), whole(p.perSecond), whole(p.p50), whole(p.p99), String(p.failed)]);
+}
+
+const SERVICE_LOAD_HEADER = ['phase', 'requests', 'requests/s', 'p50 ms', 'p99 ms', 'failed'];
+
+function serviceLoadSummary(load: ServiceLoad): string {
+  const failed = load.phases.filter((p) => !p.name.startsWith('text search, ')).reduce((sum, p) => sum + p.failed, 0);
+  return `${whole(load.connections)} connections for ${whole(load.seconds)} s in three phases; the new model and index landed ${fmt(load.swappedAfterSeconds)} s into the middle one; failed requests across the swap: ${failed}; server RSS ${fmt(load.rssMb.before)} MB before the load, ${fmt(load.rssMb.after)} MB after.`;
+}
+
 export interface Report {
   machine: Machine;
   quick: boolean;
   ratios: Ratio[];
+  serviceLoad: ServiceLoad | null;
   /** Benchmarks that failed or printed nothing this report understands. */
   notes: string[];
 }
@@ -230,7 +277,9 @@ export interface Report {
 export function buildReport(lines: Line[], machine: Machine, quick: boolean): Report {
   const ratios: Ratio[] = [];
   const notes: string[] = [];
+  let serviceLoad: ServiceLoad | null = null;
   for (const line of lines) {
+    serviceLoad = serviceLoadOf(line) ?? serviceLoad;
     const name = str(line['benchmark'], '(unnamed)');
     if (line['failed'] === true) {
       notes.push(`${name}: failed (exit code ${str(line['exitCode'], '?')}), no figures`);
@@ -240,7 +289,7 @@ export function buildReport(lines: Line[], machine: Machine, quick: boolean): Re
     if (found.length === 0) notes.push(`${name}: printed no side-by-side figures this report understands: ${JSON.stringify(line).slice(0, 300)}`);
     ratios.push(...found);
   }
-  return { machine, quick, ratios, notes };
+  return { machine, quick, ratios, serviceLoad, notes };
 }
 
 export function markdown(report: Report): string {
@@ -254,6 +303,18 @@ export function markdown(report: Report): string {
     '| benchmark | measure | machine | data | ours | baseline | ours vs baseline |',
     '|---|---|---|---|---:|---:|---:|',
     ...report.ratios.map((r) => `| ${[r.benchmark, r.measure, machine, r.data, figureText(r.ours), figureText(r.baseline), ratioText(r)].map(cell).join(' | ')} |`),
+    ...(report.serviceLoad
+      ? [
+          '',
+          '## The search service under load, across a hot swap',
+          '',
+          serviceLoadSummary(report.serviceLoad),
+          '',
+          `| ${SERVICE_LOAD_HEADER.join(' | ')} |`,
+          `|---|${SERVICE_LOAD_HEADER.slice(1).map(() => '---:').join('|')}|`,
+          ...serviceLoadRows(report.serviceLoad).map((row) => `| ${row.map(cell).join(' | ')} |`),
+        ]
+      : []),
     ...(report.notes.length ? ['', '## Not measured', '', ...report.notes.map((n) => `- ${n}`)] : []),
     '',
   ].join('\n');
@@ -289,6 +350,12 @@ export async function html(report: Report): Promise<string> {
     .map((r) => `<tr>${[r.benchmark, r.measure, describeMachine(report.machine), r.data, figureText(r.ours), figureText(r.baseline), ratioText(r)].map((c) => `<td>${escapeHtml(c)}</td>`).join('')}</tr>`)
     .join('\n');
   const table = `<table><tr>${['benchmark', 'measure', 'machine', 'data', 'ours', 'baseline', 'ours vs baseline'].map((h) => `<th>${h}</th>`).join('')}</tr>\n${rows}</table>`;
+  const load = report.serviceLoad;
+  const loadTable = load
+    ? `<table><tr>${SERVICE_LOAD_HEADER.map((h) => `<th>${h}</th>`).join('')}</tr>\n${serviceLoadRows(load)
+        .map((row) => `<tr>${row.map((c) => `<td>${escapeHtml(c)}</td>`).join('')}</tr>`)
+        .join('\n')}</table>`
+    : '';
   return htmlReport({
     title: `Benchmark report${report.quick ? ' (--quick: a sample)' : ''}`,
     facts: [
@@ -301,6 +368,7 @@ export async function html(report: Report): Promise<string> {
     figures: [
       { title: 'Ours vs baseline', note: 'How many times better ours is than the baseline measured in the same run (log scale).', body: chart },
       { title: 'Every figure', note: 'Both figures of every ratio, with the data size.', body: table },
+      ...(load ? [{ title: 'The search service under load, across a hot swap', note: serviceLoadSummary(load), body: loadTable }] : []),
       ...(report.notes.length ? [{ title: 'Not measured', note: report.notes.join(' · '), body: '' }] : []),
     ],
     footer: `Generated by bench/report.ts on ${new Date().toISOString()}.`,
