@@ -229,7 +229,7 @@ export interface ServiceLoad {
   seconds: number | null;
   swappedAfterSeconds: number | null;
   rssMb: { before: number | null; after: number | null };
-  phases: { name: string; requests: number | null; perSecond: number | null; p50: number | null; p99: number | null; failed: number }[];
+  phases: { name: string; requests: number | null; perSecond: number | null; p50: number | null; p99: number | null; failed: number; rssMb: number | null }[];
 }
 
 function serviceLoadOf(line: Line): ServiceLoad | null {
@@ -248,6 +248,7 @@ function serviceLoadOf(line: Line): ServiceLoad | null {
       p50: num(p['p50']),
       p99: num(p['p99']),
       failed: (num(p['errors']) ?? 0) + (num(p['timeouts']) ?? 0) + (num(p['non2xx']) ?? 0),
+      rssMb: num(p['rssMb']),
     })),
   };
 }
@@ -255,10 +256,10 @@ function serviceLoadOf(line: Line): ServiceLoad | null {
 const whole = (x: number | null) => (x === null ? 'n/a' : String(Math.round(x)));
 
 function serviceLoadRows(load: ServiceLoad): string[][] {
-  return load.phases.map((p) => [p.name, whole(p.requests), whole(p.perSecond), whole(p.p50), whole(p.p99), String(p.failed)]);
+  return load.phases.map((p) => [p.name, whole(p.requests), whole(p.perSecond), whole(p.p50), whole(p.p99), String(p.failed), whole(p.rssMb)]);
 }
 
-const SERVICE_LOAD_HEADER = ['phase', 'requests', 'requests/s', 'p50 ms', 'p99 ms', 'failed'];
+const SERVICE_LOAD_HEADER = ['phase', 'requests', 'requests/s', 'p50 ms', 'p99 ms', 'failed', 'server RSS MB at the end'];
 
 function serviceLoadSummary(load: ServiceLoad): string {
   const failed = load.phases.filter((p) => !p.name.startsWith('text search, ')).reduce((sum, p) => sum + p.failed, 0);

@@ -62,6 +62,8 @@ interface Phase {
   errors: number;
   timeouts: number;
   non2xx: number;
+  /** The server's resident memory when the phase ended (our server's phases only). */
+  rssMb?: number;
 }
 
 // Not strict: `npm run bench -- …` hands every benchmark the same arguments.
@@ -197,8 +199,11 @@ const similarPaths = rows.slice(0, 2000).map((row) => `/products/${encodeURIComp
 // A warm-up long enough for V8 and ONNX Runtime to settle, so 'before' measures the service, not its start.
 await load('warm-up', base, searchPaths, quick ? 5 : 10);
 const rssBefore = rssMb(server.pid!);
+// RSS at the end of every phase: growth with the number of requests served (a leak) shows as a rise
+// from phase to phase on the same version; a new version's first load shows as one step.
+const withRss = (phase: Phase): Phase => ({ ...phase, rssMb: rssMb(server.pid!) });
 const phases: Phase[] = [];
-phases.push(await load('before the swap', base, searchPaths, seconds / 3));
+phases.push(withRss(await load('before the swap', base, searchPaths, seconds / 3)));
 
 // The swap: deployed one second into the middle phase; /readyz polled lightly to see when it lands.
 const swap: { after: number | null } = { after: null };
@@ -207,18 +212,18 @@ const duringStarted = performance.now();
 await new Promise((resolve) => setTimeout(resolve, 1000));
 await deployVersion(second);
 const watch = waitFor(`${base}/readyz`, (body) => body['index'] === second.index, seconds).then(() => (swap.after = (performance.now() - duringStarted) / 1000));
-phases.push(await during);
+phases.push(withRss(await during));
 await watch;
-phases.push(await load('after the swap', base, searchPaths, seconds / 3));
+phases.push(withRss(await load('after the swap', base, searchPaths, seconds / 3)));
 const rssAfter = rssMb(server.pid!);
 process.stderr.write(`bench: swapped ${swap.after?.toFixed(1)} s into the middle phase; rss ${rssBefore.toFixed(0)} -> ${rssAfter.toFixed(0)} MB\n`);
 
 // Text search at fewer connections: latency without queueing (1) and a moderate load (16).
 const sweep: Phase[] = [];
-for (const clients of [1, 16]) sweep.push(await load(`text search, ${clients} connection${clients > 1 ? 's' : ''}`, base, searchPaths, compareSeconds, clients));
+for (const clients of [1, 16]) sweep.push(withRss(await load(`text search, ${clients} connection${clients > 1 ? 's' : ''}`, base, searchPaths, compareSeconds, clients)));
 
 // Ours vs the baseline on "similar": the same index files, the same ids, one process each.
-const ours = await load('ours: /products/:id/similar', base, similarPaths, compareSeconds);
+const ours = withRss(await load('ours: /products/:id/similar', base, similarPaths, compareSeconds));
 server.kill('SIGTERM');
 const baselineDir = path.join(tmp.dir, 'baseline');
 await mkdir(baselineDir, { recursive: true });
@@ -239,17 +244,17 @@ if (hasBaseline.status !== 0) {
 await tmp.remove();
 
 const failed = (phase: Phase) => phase.errors + phase.timeouts + phase.non2xx;
-const row = (phase: Phase) => `| ${phase.name} | ${phase.requests} | ${phase.perSecond.toFixed(0)} | ${phase.p50} | ${phase.p99} | ${failed(phase)} |`;
+const row = (phase: Phase) => `| ${phase.name} | ${phase.requests} | ${phase.perSecond.toFixed(0)} | ${phase.p50} | ${phase.p99} | ${failed(phase)} | ${phase.rssMb?.toFixed(0) ?? ''} |`;
 const machine = `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}`;
 const lines = [
   `Search service benchmark: ${snapshot.products} products (${values.data}), ${connections} connections on loopback, load from another process; ${machine}`,
   '',
-  '| phase | requests | requests/s | p50 ms | p99 ms | failed |',
-  '|---|---:|---:|---:|---:|---:|',
+  '| phase | requests | requests/s | p50 ms | p99 ms | failed | server RSS MB at the end |',
+  '|---|---:|---:|---:|---:|---:|---:|',
   ...phases.map(row),
   ...sweep.map(row),
   row(ours),
-  ...('available' in theirs ? [`| ${theirs.name} | not available: ${theirs.reason} | | | | |`] : [row(theirs)]),
+  ...('available' in theirs ? [`| ${theirs.name} | not available: ${theirs.reason} | | | | | |`] : [row(theirs)]),
   '',
   `Swap landed ${swap.after === null ? 'never' : `${swap.after.toFixed(1)} s`} into the middle phase; server RSS ${rssBefore.toFixed(0)} MB before the load, ${rssAfter.toFixed(0)} MB after; failed requests over the three phases: ${phases.reduce((sum, phase) => sum + failed(phase), 0)}.`,
 ];

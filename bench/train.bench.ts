@@ -21,7 +21,7 @@ import { parseArgs } from 'node:util';
 import { cleanCatalogue } from '../components/clean/clean.js';
 import { loadGazetteer } from '../components/clean/gazetteer/index.js';
 import { takeSnapshot } from '../components/clean/snapshot.js';
-import { argmaxRow, DEFAULT_FEATURIZER, migrate, openEmbedder, openFsStore, openPglite, readSnapshotProducts, TextFeaturizer } from '../components/core/index.js';
+import { argmaxRow, DEFAULT_FEATURIZER, migrate, openEmbedder, openFsStore, openPglite, readSnapshotProducts, TextFeaturizer, type SnapshotProduct } from '../components/core/index.js';
 import { evaluateModel } from '../components/evaluate/evaluate.js';
 import { loadExportFolder } from '../components/load/load.js';
 import { splitOf } from '../components/train/split.js';
@@ -60,7 +60,7 @@ function python(script: string, args: string[]): Record<string, unknown> {
 
 // Quality: the floor and our model on the same training examples (all, or train's quick sample), the
 // same test split and the same text.
-const products = [];
+const products: SnapshotProduct[] = [];
 for await (const product of readSnapshotProducts(store, snapshot.id)) products.push(product);
 const dataset = await readDataset(store, snapshot.id, { sample });
 const fitted = new Set([...dataset.train, ...dataset.val].map((example) => example.id));

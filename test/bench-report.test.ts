@@ -46,7 +46,7 @@ describe('the benchmark report', () => {
       rssMb: { before: 270, after: 280 },
       phases: [
         { name: 'before the swap', requests: 1000, perSecond: 500, p50: 40, p99: 70, errors: 0, timeouts: 0, non2xx: 0 },
-        { name: 'during the swap', requests: 900, perSecond: 450, p50: 45, p99: 90, errors: 0, timeouts: 1, non2xx: 2 },
+        { name: 'during the swap', requests: 900, perSecond: 450, p50: 45, p99: 90, errors: 0, timeouts: 1, non2xx: 2, rssMb: 281.4 },
       ],
       ours: { perSecond: 1500, p50: 40, p99: 60 },
       baseline: { perSecond: 1000, p50: 60, p99: 90 },
@@ -69,7 +69,7 @@ describe('the benchmark report', () => {
     assert.match(text, /^# Benchmark report \(--quick: a sample\)/);
     assert.match(text, /1200 training examples; paired: 30 only ours right, 10 only floor, McNemar p 0\.002/);
     assert.match(text, /^64 connections for 60 s in three phases; the new model and index landed 3\.50 s into the middle one; failed requests across the swap: 3; server RSS 270 MB before the load, 280 MB after/m);
-    assert.match(text, /\| during the swap \| 900 \| 450 \| 45 \| 90 \| 3 \|/);
+    assert.match(text, /\| during the swap \| 900 \| 450 \| 45 \| 90 \| 3 \| 281 \|/);
     assert.match(text, /- load: failed \(exit code 1\), no figures/);
     assert.match(text, /did not finish 2 steps within 60 s/);
   });
