@@ -36,15 +36,18 @@ export async function imageFeatures(store: ArtifactStore, extractor: FeatureExtr
     const batch = pending.splice(0, pending.length);
     const pixels: Float32Array[] = [];
     const usable: typeof batch = [];
-    for (const item of batch) {
-      try {
-        pixels.push(await imagePixels(item.bytes, { size: extractor.inputSize }));
+    // Decoded together: sharp works on libuv's thread pool, off the main thread the backend computes on.
+    const decoded = await Promise.allSettled(batch.map((item) => imagePixels(item.bytes, { size: extractor.inputSize })));
+    decoded.forEach((outcome, k) => {
+      const item = batch[k]!;
+      if (outcome.status === 'fulfilled') {
+        pixels.push(outcome.value);
         usable.push(item);
-      } catch (error) {
+      } else {
         unreadable++;
-        log.warn({ key: item.key, error: (error as Error).message }, 'image left out of training: unreadable');
+        log.warn({ key: item.key, error: (outcome.reason as Error).message }, 'image left out of training: unreadable');
       }
-    }
+    });
     if (usable.length === 0) return;
     const size = extractor.inputSize;
     const flat = new Float32Array(usable.length * size * size * 3);

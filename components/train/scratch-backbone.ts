@@ -41,10 +41,22 @@ export async function pretrainScratchBackbone(store: ArtifactStore, examples: re
     let accuracy = 0;
     let batches = 0;
     const started = Date.now();
+    // Batch i+1 is read and decoded while batch i trains: the wasm backend computes on the main thread,
+    // sharp decodes on libuv's thread pool, so the two overlap on separate cores.
+    const decode = (batch: readonly (typeof pictures)[number][]) =>
+      Promise.all(batch.map(async (item) => imagePixels(await store.get(item.key), { size })));
+    const prefetch = (start: number) => {
+      const decoded = start < order.length ? decode(order.slice(start, start + options.batchSize)) : null;
+      decoded?.catch(() => undefined); // awaited on the next step; this only keeps it from counting as unhandled meanwhile
+      return decoded;
+    };
+    let next = prefetch(0);
     for (let start = 0; start < order.length; start += options.batchSize) {
       const batch = order.slice(start, start + options.batchSize);
+      const decoded = await next!;
+      next = prefetch(start + options.batchSize);
       const pixels = new Float32Array(batch.length * size * size * 3);
-      for (const [k, item] of batch.entries()) pixels.set(await imagePixels(await store.get(item.key), { size }), k * size * size * 3);
+      decoded.forEach((p, k) => pixels.set(p, k * size * size * 3));
       const x = tf.tensor4d(pixels, [batch.length, size, size, 3]);
       const y = tf.tensor1d(batch.map((item) => item.label), 'float32');
       const [batchLoss, batchAccuracy] = (await classifier.trainOnBatch(x, y)) as number[];
