@@ -266,16 +266,23 @@ function serviceLoadSummary(load: ServiceLoad): string {
   return `${whole(load.connections)} connections for ${whole(load.seconds)} s in three phases; the new model and index landed ${fmt(load.swappedAfterSeconds)} s into the middle one; failed requests across the swap: ${failed}; server RSS ${fmt(load.rssMb.before)} MB before the load, ${fmt(load.rssMb.after)} MB after.`;
 }
 
+/** Wall time of each benchmark (and of the whole run), as bench/run.sh measured it. */
+export interface Duration {
+  benchmark: string;
+  seconds: number;
+}
+
 export interface Report {
   machine: Machine;
   quick: boolean;
   ratios: Ratio[];
   serviceLoad: ServiceLoad | null;
+  durations: Duration[];
   /** Benchmarks that failed or printed nothing this report understands. */
   notes: string[];
 }
 
-export function buildReport(lines: Line[], machine: Machine, quick: boolean): Report {
+export function buildReport(lines: Line[], machine: Machine, quick: boolean, durations: Duration[] = []): Report {
   const ratios: Ratio[] = [];
   const notes: string[] = [];
   let serviceLoad: ServiceLoad | null = null;
@@ -290,7 +297,7 @@ export function buildReport(lines: Line[], machine: Machine, quick: boolean): Re
     if (found.length === 0) notes.push(`${name}: printed no side-by-side figures this report understands: ${JSON.stringify(line).slice(0, 300)}`);
     ratios.push(...found);
   }
-  return { machine, quick, ratios, serviceLoad, notes };
+  return { machine, quick, ratios, serviceLoad, durations, notes };
 }
 
 export function markdown(report: Report): string {
@@ -317,6 +324,7 @@ export function markdown(report: Report): string {
         ]
       : []),
     ...(report.notes.length ? ['', '## Not measured', '', ...report.notes.map((n) => `- ${n}`)] : []),
+    ...(report.durations.length ? ['', '## Run time', '', '| benchmark | seconds |', '|---|---:|', ...report.durations.map((d) => `| ${cell(d.benchmark)} | ${whole(d.seconds)} |`)] : []),
     '',
   ].join('\n');
 }
@@ -365,6 +373,7 @@ export async function html(report: Report): Promise<string> {
       ['memory', `${report.machine.memoryGiB} GiB`],
       ['Node', report.machine.node],
       ['ratios measured', measured.length],
+      ...report.durations.map((d): [string, string] => [`${d.benchmark} (s)`, whole(d.seconds)]),
     ],
     figures: [
       { title: 'Ours vs baseline', note: 'How many times better ours is than the baseline measured in the same run (log scale).', body: chart },
@@ -377,19 +386,26 @@ export async function html(report: Report): Promise<string> {
 }
 
 async function main(): Promise<void> {
-  const { values, positionals } = parseArgs({ allowPositionals: true, options: { out: { type: 'string', default: path.join('bench', 'report') }, quick: { type: 'boolean', default: false } } });
+  const { values, positionals } = parseArgs({
+    allowPositionals: true,
+    options: { out: { type: 'string', default: path.join('bench', 'report') }, quick: { type: 'boolean', default: false }, durations: { type: 'string' } },
+  });
   const input = positionals[0];
-  if (!input) throw new Error('usage: node --import tsx bench/report.ts <results.jsonl> [--out dir] [--quick]');
-  const lines: Line[] = [];
-  for (const text of (await readFile(input, 'utf8')).split('\n')) {
-    if (!text.trim()) continue;
-    try {
-      lines.push(JSON.parse(text) as Line);
-    } catch {
-      lines.push({ benchmark: '(unreadable line)', failed: true, exitCode: 'n/a' });
-    }
-  }
-  const report = buildReport(lines, thisMachine(), values.quick);
+  if (!input) throw new Error('usage: node --import tsx bench/report.ts <results.jsonl> [--out dir] [--quick] [--durations durations.jsonl]');
+  const readLines = async (file: string): Promise<Line[]> =>
+    (await readFile(file, 'utf8'))
+      .split('\n')
+      .filter((text) => text.trim())
+      .map((text) => {
+        try {
+          return JSON.parse(text) as Line;
+        } catch {
+          return { benchmark: '(unreadable line)', failed: true, exitCode: 'n/a' };
+        }
+      });
+  const lines = await readLines(input);
+  const durations = values.durations ? (await readLines(values.durations)).flatMap((d) => (num(d['seconds']) === null ? [] : [{ benchmark: str(d['benchmark'], '?'), seconds: num(d['seconds'])! }])) : [];
+  const report = buildReport(lines, thisMachine(), values.quick, durations);
   await mkdir(values.out, { recursive: true });
   await writeFile(path.join(values.out, 'report.md'), markdown(report));
   await writeFile(path.join(values.out, 'report.html'), await html(report));

@@ -53,7 +53,10 @@ describe('the benchmark report', () => {
     },
     { benchmark: 'load', failed: true, exitCode: 1 },
   ];
-  const report = buildReport(lines, machine, true);
+  const report = buildReport(lines, machine, true, [
+    { benchmark: 'serve', seconds: 101.4 },
+    { benchmark: '(whole run, servers included)', seconds: 206 },
+  ]);
 
   it('turns each benchmark line into ratios: rates ours ÷ baseline, latencies baseline ÷ ours', () => {
     const byMeasure = new Map(report.ratios.map((r) => [`${r.benchmark}: ${r.measure}`, r]));
@@ -64,7 +67,7 @@ describe('the benchmark report', () => {
     close(betterBy(byMeasure.get('serve: p99 latency on /similar')!)!, 1.5);
   });
 
-  it('writes the paired test, the load phases across the swap and what was not measured', () => {
+  it('writes the paired test, the load phases across the swap, what was not measured and the run time', () => {
     const text = markdown(report);
     assert.match(text, /^# Benchmark report \(--quick: a sample\)/);
     assert.match(text, /1200 training examples; paired: 30 only ours right, 10 only floor, McNemar p 0\.002/);
@@ -72,5 +75,6 @@ describe('the benchmark report', () => {
     assert.match(text, /\| during the swap \| 900 \| 450 \| 45 \| 90 \| 3 \| 281 \|/);
     assert.match(text, /- load: failed \(exit code 1\), no figures/);
     assert.match(text, /did not finish 2 steps within 60 s/);
+    assert.match(text, /## Run time\n\n\| benchmark \| seconds \|\n\|---\|---:\|\n\| serve \| 101 \|\n\| \(whole run, servers included\) \| 206 \|/);
   });
 });
