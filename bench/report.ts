@@ -229,11 +229,36 @@ export interface ServiceLoad {
   seconds: number | null;
   swappedAfterSeconds: number | null;
   rssMb: { before: number | null; after: number | null };
-  phases: { name: string; requests: number | null; perSecond: number | null; p50: number | null; p99: number | null; failed: number; rssMb: number | null }[];
+  /** The three phases across the swap. */
+  phases: LoadPhase[];
+  /** Text search at fewer connections, after the swap. */
+  sweep: LoadPhase[];
+}
+
+interface LoadPhase {
+  name: string;
+  requests: number | null;
+  perSecond: number | null;
+  p50: number | null;
+  p99: number | null;
+  failed: number;
+  rssMb: number | null;
+}
+
+function loadPhase(p: Line): LoadPhase {
+  return {
+    name: str(p['name'], '?'),
+    requests: num(p['requests']),
+    perSecond: num(p['perSecond']),
+    p50: num(p['p50']),
+    p99: num(p['p99']),
+    failed: (num(p['errors']) ?? 0) + (num(p['timeouts']) ?? 0) + (num(p['non2xx']) ?? 0),
+    rssMb: num(p['rssMb']),
+  };
 }
 
 function serviceLoadOf(line: Line): ServiceLoad | null {
-  const phases = [...list(line['phases']), ...list(line['sweep'])];
+  const phases = list(line['phases']).map(loadPhase);
   if (line['benchmark'] !== 'serve' || phases.length === 0) return null;
   const rss = (line['rssMb'] ?? {}) as Line;
   return {
@@ -241,28 +266,21 @@ function serviceLoadOf(line: Line): ServiceLoad | null {
     seconds: num(line['seconds']),
     swappedAfterSeconds: num(line['swappedAfterSeconds']),
     rssMb: { before: num(rss['before']), after: num(rss['after']) },
-    phases: phases.map((p) => ({
-      name: str(p['name'], '?'),
-      requests: num(p['requests']),
-      perSecond: num(p['perSecond']),
-      p50: num(p['p50']),
-      p99: num(p['p99']),
-      failed: (num(p['errors']) ?? 0) + (num(p['timeouts']) ?? 0) + (num(p['non2xx']) ?? 0),
-      rssMb: num(p['rssMb']),
-    })),
+    phases,
+    sweep: list(line['sweep']).map(loadPhase),
   };
 }
 
 const whole = (x: number | null) => (x === null ? 'n/a' : String(Math.round(x)));
 
 function serviceLoadRows(load: ServiceLoad): string[][] {
-  return load.phases.map((p) => [p.name, whole(p.requests), whole(p.perSecond), whole(p.p50), whole(p.p99), String(p.failed), whole(p.rssMb)]);
+  return [...load.phases, ...load.sweep].map((p) => [p.name, whole(p.requests), whole(p.perSecond), whole(p.p50), whole(p.p99), String(p.failed), whole(p.rssMb)]);
 }
 
 const SERVICE_LOAD_HEADER = ['phase', 'requests', 'requests/s', 'p50 ms', 'p99 ms', 'failed', 'server RSS MB at the end'];
 
 function serviceLoadSummary(load: ServiceLoad): string {
-  const failed = load.phases.filter((p) => !p.name.startsWith('text search, ')).reduce((sum, p) => sum + p.failed, 0);
+  const failed = load.phases.reduce((sum, p) => sum + p.failed, 0);
   return `${whole(load.connections)} connections for ${whole(load.seconds)} s in three phases; the new model and index landed ${fmt(load.swappedAfterSeconds)} s into the middle one; failed requests across the swap: ${failed}; server RSS ${fmt(load.rssMb.before)} MB before the load, ${fmt(load.rssMb.after)} MB after.`;
 }
 

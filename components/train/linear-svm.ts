@@ -76,13 +76,3 @@ export function fitLinearSvm(docs: readonly SparseDoc[], labels: Int32Array, cla
   }
   return { weights, bias };
 }
-
-/** Decision values of one document: classes scores. */
-export function decision(model: LinearModel, doc: SparseDoc, classes: number): Float32Array {
-  const out = Float32Array.from(model.bias);
-  for (let f = 0; f < doc.ids.length; f++) {
-    const row = doc.ids[f]! * classes;
-    for (let k = 0; k < classes; k++) out[k]! += model.weights[row + k]! * doc.weights[f]!;
-  }
-  return out;
-}
