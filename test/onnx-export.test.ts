@@ -18,7 +18,7 @@ import * as ort from 'onnxruntime-node';
 import sharp from 'sharp';
 import { createLogger } from '../components/core/log.js';
 import { BACKBONE_FEATURE_DIM, BACKBONE_INPUT_SIZE, loadBackboneFrom, loadMobileNetBackbone } from '../components/train/backbone.js';
-import { L2Normalize, WeightedBag } from '../components/train/model/layers.js';
+import { HierarchicalLogits, L2Normalize, WeightedBag } from '../components/train/model/layers.js';
 import { exportLayersModel, UnsupportedLayerError, type ExportOptions } from '../components/train/onnx/index.js';
 import { initBackend, tf } from '../components/train/tf/backend.js';
 
@@ -244,6 +244,25 @@ describe('ONNX export: text tower', () => {
     const tfOut = (model.predict([zeroIds, zeroWeights]) as tf.Tensor[])[0]!.dataSync();
     (out['embedding']!.data as Float32Array).forEach((v, i) => assert.ok(Math.abs(v - tfOut[i]!) < TOLERANCE));
     t.diagnostic(`max |diff| ${first.maxDiff.toExponential(2)}, export ${first.exportMs.toFixed(0)} ms, ${first.bytes.length} bytes`);
+  });
+
+  it('HierarchicalLogits: each root plus the best of its own sub-categories, in TF.js and ONNX', async () => {
+    // 3 roots, 5 sub-categories of unequal groups: root 0 owns subs 1 and 3, root 1 owns 0, root 2 owns 2 and 4.
+    const input = tf.input({ shape: [8], name: 'scores' });
+    const logits = new HierarchicalLogits({ classes: 3, groups: [[1, 3], [0], [2, 4]], weight: 0.5, name: 'roots' }).apply(input) as tf.SymbolicTensor;
+    const model = tf.model({ inputs: input, outputs: logits });
+    const x = tf.tensor2d([
+      [1, 2, 3, /* subs */ 10, -4, 7, 2, -1],
+      [0, 0, 0, /* subs */ -1, -2, -3, -4, -5],
+    ]);
+    const expected = [
+      [1 + 0.5 * Math.max(-4, 2), 2 + 0.5 * 10, 3 + 0.5 * Math.max(7, -1)],
+      [0 + 0.5 * Math.max(-2, -4), 0 + 0.5 * -1, 0 + 0.5 * Math.max(-3, -5)],
+    ];
+    assert.deepEqual((model.predict(x) as tf.Tensor).arraySync(), expected);
+    const { maxDiff } = await check(model, [[x]]);
+    assert.ok(maxDiff < TOLERANCE, `ONNX differs by ${maxDiff}`);
+    assert.throws(() => new HierarchicalLogits({ classes: 2, groups: [[0], []], weight: 1 }), /class 1 has no sub-category/);
   });
 });
 

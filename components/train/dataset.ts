@@ -12,6 +12,8 @@ export interface Example {
   title: string;
   text: string;
   root: string;
+  /** The first two levels of the category path (`root / sub`); the root alone where the path stops there. */
+  subcategory: string;
   priceMinor: number;
   town: string | null;
   county: string | null;
@@ -48,6 +50,7 @@ export async function readDataset(store: ArtifactStore, snapshotId: string, opti
       title: product.title,
       text: product.text,
       root: product.root,
+      subcategory: product.path.length > 1 ? `${product.root} / ${product.path[1]}` : product.root,
       priceMinor: product.priceMinor,
       town: product.town,
       county: product.county,

@@ -15,6 +15,12 @@ function positiveNumber(value: string): number {
   return parsed;
 }
 
+function nonNegativeNumber(value: string): number {
+  const parsed = Number(value);
+  if (!(parsed >= 0) || !Number.isFinite(parsed)) throw new InvalidArgumentError(`'${value}' is not a number ≥ 0.`);
+  return parsed;
+}
+
 function share(value: string): number {
   const parsed = Number(value);
   if (!(parsed >= 0 && parsed < 1)) throw new InvalidArgumentError(`'${value}' is not a number in [0, 1).`);
@@ -58,6 +64,7 @@ export function trainCommand() {
     .option('--contrastive <x>', 'weight of the image-text InfoNCE loss', (v) => Number(v))
     .option('--svm-c <x>', 'C of the linear SVM', positiveNumber)
     .option('--wide-scale <x>', 'factor from SVM decision values to logits', positiveNumber)
+    .option('--subcategory-weight <x>', "weight of a root's best sub-category score in its text logits (0: roots only)", nonNegativeNumber)
     .option('--sample <n>', 'train on a deterministic sample of this many products', positiveInteger)
     .addOption(new Option('--image-backbone <name>', 'image feature extractor: mobilenet_v2 (pretrained, frozen), scratch (a small CNN trained here first), none (text only)').choices(['mobilenet_v2', 'scratch', 'none']))
     .addOption(new Option('--backend <name>', 'TF.js backend (default: the best available)').choices([...BACKENDS]))

@@ -33,7 +33,7 @@ import { exportModels, ONNX_AGREEMENT, onnxAgreement, tfjsFiles, toOnnx } from '
 import { imageFeatures, productFeature, type FeatureExtractor } from './image-features.js';
 import { evaluate, trainLoop, type Accuracy } from './loop.js';
 import { forward } from './losses.js';
-import { buildTowers, fuse, type ModelShape, type Towers } from './model/multimodal.js';
+import { buildTowers, fuse, wideColumns, type ModelShape, type Towers } from './model/multimodal.js';
 import { pretrainScratchBackbone, SCRATCH_DEFAULTS } from './scratch-backbone.js';
 import { fitLinearSvm, SVM_DEFAULTS } from './linear-svm.js';
 import { SPLIT_RULE } from './split.js';
@@ -67,6 +67,11 @@ export interface Hyperparameters {
   svmC: number;
   /** SVM decision values are multiplied by this to become logits (they are margins near ±1). */
   wideScale: number;
+  /**
+   * Weight of each root's best sub-category score in the wide part's root logits (a second SVM over
+   * the sub-categories of the training split); 0: roots only.
+   */
+  subcategoryWeight: number;
 }
 
 export const DEFAULTS: Hyperparameters = {
@@ -88,6 +93,7 @@ export const DEFAULTS: Hyperparameters = {
   scratchEpochs: SCRATCH_DEFAULTS.epochs,
   svmC: 1,
   wideScale: 5,
+  subcategoryWeight: 1,
 };
 
 /** `--quick`: a small configuration for smoke runs (minutes on 2 cores). */
@@ -168,17 +174,44 @@ function predictions(towers: Towers, data: Encoded, labels: readonly string[], f
   return { text, image, combined, embeddings: { dim: sum.length, mean, variance: Array.from(squares, (s, d) => s / n - mean[d]! ** 2) } };
 }
 
-/** Solves the wide part as a linear SVM on the training split and freezes it in the text tower. */
-function freezeSvmWidePart(towers: Towers, train: Encoded, shape: ModelShape, hp: Hyperparameters, log: Logger): void {
+/**
+ * The sub-categories of the training examples, sorted, grouped under their roots (the wide part's
+ * HierarchicalLogits takes the groups), and each example's sub-category index.
+ */
+export function subcategoriesOf(examples: readonly Example[], labels: readonly string[]): { names: string[]; groups: number[][]; of: Int32Array } {
+  const names = [...new Set(examples.map((e) => e.subcategory))].sort();
+  const rootOf = new Map(examples.map((e) => [e.subcategory, e.root]));
+  const groups = labels.map((label) => names.flatMap((name, index) => (rootOf.get(name) === label ? [index] : [])));
+  return { names, groups, of: Int32Array.from(examples, (e) => names.indexOf(e.subcategory)) };
+}
+
+/**
+ * Solves the wide part on the training split and freezes it in the text tower: a linear SVM over the
+ * roots and, with sub-categories, one over those, side by side in one table.
+ */
+function freezeSvmWidePart(towers: Towers, train: Encoded, subcategoryLabels: Int32Array | null, shape: ModelShape, hp: Hyperparameters, log: Logger): void {
   const started = Date.now();
-  const svm = fitLinearSvm(train.docs, train.labels, shape.classes, shape.buckets, { ...SVM_DEFAULTS, c: hp.svmC, seed: hp.seed });
+  const options = { ...SVM_DEFAULTS, c: hp.svmC, seed: hp.seed };
+  const parts = [fitLinearSvm(train.docs, train.labels, shape.classes, shape.buckets, options)];
+  if (shape.subcategories && subcategoryLabels) parts.push(fitLinearSvm(train.docs, subcategoryLabels, wideColumns(shape) - shape.classes, shape.buckets, options));
+  const columns = wideColumns(shape);
+  const weights = new Float32Array(shape.buckets * columns);
+  const bias = new Float32Array(columns);
+  let offset = 0;
+  for (const part of parts) {
+    const width = part.bias.length;
+    for (let bucket = 0; bucket < shape.buckets; bucket++) {
+      for (let k = 0; k < width; k++) weights[bucket * columns + offset + k] = part.weights[bucket * width + k]! * hp.wideScale;
+    }
+    for (let k = 0; k < width; k++) bias[offset + k] = part.bias[k]! * hp.wideScale;
+    offset += width;
+  }
   const wide = towers.text.getLayer('text_wide');
-  const scaled = (values: Float32Array) => values.map((v) => v * hp.wideScale);
-  const [table, bias] = [tf.tensor2d(scaled(svm.weights), [shape.buckets, shape.classes]), tf.tensor1d(scaled(svm.bias))];
-  wide.setWeights([table, bias]);
-  tf.dispose([table, bias]);
+  const tensors = [tf.tensor2d(weights, [shape.buckets, columns]), tf.tensor1d(bias)];
+  wide.setWeights(tensors);
+  tf.dispose(tensors);
   wide.trainable = false;
-  log.info({ seconds: (Date.now() - started) / 1000, c: hp.svmC }, 'wide part: linear SVM solved and frozen');
+  log.info({ seconds: (Date.now() - started) / 1000, c: hp.svmC, subcategories: columns - shape.classes }, 'wide part: linear SVM solved and frozen');
 }
 
 export async function trainModel(store: ArtifactStore, request: TrainRequest, log: Logger): Promise<TrainResult> {
@@ -220,9 +253,19 @@ export async function trainModel(store: ArtifactStore, request: TrainRequest, lo
   const withImages = train.images.some((f) => f !== null);
   if (!withImages) log.info(imageKeys.length === 0 ? 'no product has a picture: training on text and listing fields only' : 'no usable picture features: training on text only');
 
-  const shape: ModelShape = { buckets: hp.buckets, textDim: hp.textDim, embeddingDim: hp.embeddingDim, classes: dataset.labels.length, imageFeatureDim: featureDim, imageHidden: hp.imageHidden, dropout: hp.dropout };
+  const subcategories = hp.subcategoryWeight > 0 ? subcategoriesOf(dataset.train, dataset.labels) : null;
+  const shape: ModelShape = {
+    buckets: hp.buckets,
+    textDim: hp.textDim,
+    embeddingDim: hp.embeddingDim,
+    classes: dataset.labels.length,
+    imageFeatureDim: featureDim,
+    imageHidden: hp.imageHidden,
+    dropout: hp.dropout,
+    subcategories: subcategories ? { groups: subcategories.groups, weight: hp.subcategoryWeight } : null,
+  };
   const towers = buildTowers(shape);
-  freezeSvmWidePart(towers, train, shape, hp, log);
+  freezeSvmWidePart(towers, train, subcategories?.of ?? null, shape, hp, log);
   const checkpoints = storeCheckpoints(store, version);
   const loop = await trainLoop(towers, train, val, { ...hp, imageFeatureDim: featureDim, maxSteps: request.maxSteps }, checkpoints, log);
   const valuation = evaluate(towers, val, { ...hp, imageFeatureDim: featureDim });

@@ -7,6 +7,11 @@
  *   ids int32 [N, L], weights float32 [N, L]; padding is id 0 with weight 0. This is how hashed sparse
  *   TF-IDF features meet a dense table without materialising the sparse matrix.
  * - L2Normalize: x / sqrt(max(Σ x², EPS)) on the last axis.
+ * - HierarchicalLogits: root-category logits from a classifier over roots and sub-categories at once.
+ *   Input [N, C + S] (C root scores, then S sub-category scores); output [N, C], root k's score plus
+ *   `weight` × the best score among its own sub-categories. A listing that looks like a typical
+ *   "Home & Garden / Kitchen Appliances" item then counts for Home & Garden even where the root
+ *   classifier, which sees the whole of Home & Garden as one blurred class, is unsure.
  */
 import * as tf from '@tensorflow/tfjs';
 
@@ -83,5 +88,59 @@ export function l2Normalize(x: tf.Tensor): tf.Tensor {
   return tf.mul(x, tf.rsqrt(tf.maximum(tf.sum(tf.square(x), -1, true), L2_EPSILON)));
 }
 
+interface HierarchicalLogitsConfig {
+  classes: number;
+  /** For each root class, the positions (0-based, among the S sub-category columns) of its sub-categories. */
+  groups: number[][];
+  weight: number;
+  name?: string;
+  trainable?: boolean;
+}
+
+export class HierarchicalLogits extends tf.layers.Layer {
+  static className = 'HierarchicalLogits';
+  readonly classes: number;
+  readonly groups: number[][];
+  readonly weight: number;
+
+  constructor(config: HierarchicalLogitsConfig) {
+    super(config);
+    if (config.groups.length !== config.classes) throw new Error(`HierarchicalLogits: ${config.groups.length} groups for ${config.classes} classes`);
+    const empty = config.groups.findIndex((group) => group.length === 0);
+    if (empty >= 0) throw new Error(`HierarchicalLogits: class ${empty} has no sub-category`);
+    this.classes = config.classes;
+    this.groups = config.groups;
+    this.weight = config.weight;
+  }
+
+  /**
+   * The input columns each root's maximum runs over, as a [C, M] table (M: the largest group); a
+   * shorter group repeats its first column, which leaves its maximum unchanged.
+   */
+  gatherTable(): number[][] {
+    const width = Math.max(...this.groups.map((group) => group.length));
+    return this.groups.map((group) => Array.from({ length: width }, (_, m) => this.classes + (group[m] ?? group[0]!)));
+  }
+
+  override computeOutputShape(inputShape: tf.Shape | tf.Shape[]): tf.Shape {
+    return [(inputShape as tf.Shape)[0] ?? null, this.classes];
+  }
+
+  override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
+    return tf.tidy(() => {
+      const x = (Array.isArray(inputs) ? inputs[0]! : inputs) as tf.Tensor2D;
+      const table = this.gatherTable();
+      const columns = tf.gather(x, tf.tensor1d(table.flat(), 'int32'), 1); // [N, C·M]
+      const best = tf.max(tf.reshape(columns, [-1, this.classes, table[0]!.length]), 2); // [N, C]
+      return tf.add(tf.slice(x, [0, 0], [-1, this.classes]), tf.mul(best, this.weight));
+    });
+  }
+
+  override getConfig(): tf.serialization.ConfigDict {
+    return { ...super.getConfig(), classes: this.classes, groups: this.groups, weight: this.weight };
+  }
+}
+
 tf.serialization.registerClass(WeightedBag);
+tf.serialization.registerClass(HierarchicalLogits);
 tf.serialization.registerClass(L2Normalize);

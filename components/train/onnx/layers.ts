@@ -9,7 +9,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { InputError } from '../../core/index.js';
-import { L2_EPSILON } from '../model/layers.js';
+import { HierarchicalLogits, L2_EPSILON } from '../model/layers.js';
 import { attr, type GraphBuilder, type TfShape, type Value } from './graph.js';
 
 /** A layer this exporter cannot translate (or a configuration of one it does not cover). */
@@ -396,6 +396,19 @@ function l2Normalize(call: LayerCall): Value[] {
   return [out(call, g.node('Mul', [x.name, inverse], call.base), false)];
 }
 
+/** HierarchicalLogits: x[:, :C] + weight · max over each root's sub-category columns (Gather, ReduceMax). */
+function hierarchicalLogits(call: LayerCall): Value[] {
+  const g = call.g;
+  const x = g.toTf(one(call));
+  const layer = call.layer as HierarchicalLogits;
+  const table = layer.gatherTable();
+  const columns = g.node('Gather', [x.name, g.int64s(table.flat(), [table.length, table[0]!.length])], `${call.base}_columns`, [attr.int('axis', 1)]); // [N, C, M]
+  const best = g.reduce('ReduceMax', columns, [2], false, `${call.base}_best`);
+  const roots = g.node('Slice', [x.name, g.int64s([0]), g.int64s([layer.classes]), g.int64s([1])], `${call.base}_roots`);
+  const scaled = g.node('Mul', [best, g.scalar(layer.weight)], `${call.base}_scaled`);
+  return [out(call, g.node('Add', [roots, scaled], call.base), false)];
+}
+
 export const TRANSLATIONS: Record<string, Translate> = {
   Dense: dense,
   Dropout: identity,
@@ -428,6 +441,7 @@ export const TRANSLATIONS: Record<string, Translate> = {
   Reshape: reshape,
   WeightedBag: weightedBag,
   L2Normalize: l2Normalize,
+  HierarchicalLogits: hierarchicalLogits,
 };
 
 export const SUPPORTED_LAYERS = ['InputLayer', ...Object.keys(TRANSLATIONS), 'nested LayersModel / Sequential'];
