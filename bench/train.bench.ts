@@ -21,7 +21,7 @@ import { parseArgs } from 'node:util';
 import { cleanCatalogue } from '../components/clean/clean.js';
 import { loadGazetteer } from '../components/clean/gazetteer/index.js';
 import { takeSnapshot } from '../components/clean/snapshot.js';
-import { argmaxRow, DEFAULT_FEATURIZER, migrate, openEmbedder, openFsStore, openPglite, readSnapshotProducts, TextFeaturizer, type SnapshotProduct } from '../components/core/index.js';
+import { argmaxRow, DEFAULT_FEATURIZER, featurizeAll, migrate, openEmbedder, openFsStore, openPglite, readSnapshotProducts, SENTENCE_ENCODER, TextFeaturizer, type SnapshotProduct } from '../components/core/index.js';
 import { evaluateModel } from '../components/evaluate/evaluate.js';
 import { loadExportFolder } from '../components/load/load.js';
 import { splitOf } from '../components/train/split.js';
@@ -117,14 +117,19 @@ for (const backend of BACKENDS) {
   throughput.push({ runner: `TF.js ${backend}`, samplesPerSecond: summary?.samplesPerSecond ?? null, note: summary ? `${steps} steps of ${DEFAULTS.batchSize}` : failure });
 }
 const train = products.filter((p) => splitOf(p.id) === 'train' && fitted.has(p.id));
-const featurizer = TextFeaturizer.fit(train, DEFAULT_FEATURIZER);
+// The same features train reads: hashed n-grams and the sentence encoder's vector.
+const featurizer = TextFeaturizer.fit(train, {
+  ...DEFAULT_FEATURIZER,
+  sentence: DEFAULTS.sentenceWeight > 0 ? { encoder: SENTENCE_ENCODER.id, dim: SENTENCE_ENCODER.dim, weight: DEFAULTS.sentenceWeight, maxTokens: DEFAULTS.sentenceTokens } : null,
+});
+const docs = await featurizeAll(featurizer, train);
 const labels = [...new Set(train.map((p) => p.root))].sort();
 const torchFile = path.join(home, 'torch.jsonl');
-await writeFile(torchFile, train.map((p) => {
-  const doc = featurizer.featurize(p);
+await writeFile(torchFile, train.map((p, k) => {
+  const doc = docs[k]!;
   return JSON.stringify({ ids: Array.from(doc.ids), weights: Array.from(doc.weights, (w) => Math.round(w * 1e6) / 1e6), label: labels.indexOf(p.root) });
 }).join('\n') + '\n');
-const torch = python('train_torch.py', [torchFile, '--buckets', String(DEFAULTS.buckets), '--dim', String(DEFAULTS.textDim), '--embedding', String(DEFAULTS.embeddingDim), '--classes', String(labels.length), '--batch', String(DEFAULTS.batchSize), '--lr', String(DEFAULTS.learningRate), '--scale', '1', '--dropout', String(DEFAULTS.dropout), '--epochs', '1']) as { samplesPerSecond?: number; torch?: string; reason?: string };
+const torch = python('train_torch.py', [torchFile, '--buckets', String(featurizer.inputDim), '--dim', String(DEFAULTS.textDim), '--embedding', String(DEFAULTS.embeddingDim), '--classes', String(labels.length), '--batch', String(DEFAULTS.batchSize), '--lr', String(DEFAULTS.learningRate), '--scale', '1', '--dropout', String(DEFAULTS.dropout), '--epochs', '1']) as { samplesPerSecond?: number; torch?: string; reason?: string };
 throughput.push({ runner: `PyTorch ${torch.torch ?? ''} (same text tower, 2 threads)`.trim(), samplesPerSecond: torch.samplesPerSecond ?? null, note: torch.samplesPerSecond ? '1 epoch' : String(torch.reason) });
 await tmp.remove();
 

@@ -1,7 +1,8 @@
 /**
- * A published model, opened for inference with ONNX Runtime only (no TF.js in evaluate, index or the
- * search service): the text encoder, the image encoder when the model has one, the fusion graph, and
- * the featuriser whose idf table was saved beside them.
+ * A published model, opened for inference with ONNX Runtime: the text encoder, the image encoder when
+ * the model has one, the fusion graph, and the featuriser whose idf table was saved beside them. The
+ * one TF.js graph outside ONNX is the pretrained sentence encoder, where the model's featuriser reads
+ * one (sentence-encoder.ts): it is a fixed input transform, like the tokenizer, not a trained part.
  *
  * Vectors travel as one flat Float32Array of n × dim (row-major), the form FAISS and ONNX both take.
  */
@@ -10,6 +11,7 @@ import { InputError } from './errors.js';
 import type { ArtifactStore } from './artifacts/index.js';
 import { MODEL_FILES, MODEL_PREFIX, ModelMetadata } from './model-metadata.js';
 import { openPublished } from './publish.js';
+import { featurizeAll, sentenceEncoder } from './sentence-encoder.js';
 import { padBatch, TextFeaturizer, type TextInput } from './text-features.js';
 
 export interface Encoded {
@@ -32,7 +34,11 @@ export interface Embedder {
   version: string;
   metadata: ModelMetadata;
   featurizer: TextFeaturizer;
-  embedTexts(inputs: readonly TextInput[]): Promise<TextEncoded>;
+  /**
+   * `cache`: keep the texts' sentence vectors in the artifact store (catalogue products: train,
+   * evaluate and index read the same texts); not for search queries.
+   */
+  embedTexts(inputs: readonly TextInput[], options?: { cache?: boolean }): Promise<TextEncoded>;
   /** Each item: inputSize × inputSize × 3 floats. Refused when the model has no image tower. */
   embedImages(pixels: readonly Float32Array[]): Promise<Encoded>;
   /** The product embedding: text and pictures fused; a product without pictures gets no invented one. */
@@ -55,13 +61,15 @@ export async function openEmbedder(store: ArtifactStore, version: string): Promi
   const fusion = await ort.InferenceSession.create(await published.read(MODEL_FILES.fusion), options);
   const image = metadata.modalities.image ? await ort.InferenceSession.create(await published.read(MODEL_FILES.imageEncoder), options) : null;
   const featurizer = TextFeaturizer.fromBytes(metadata.featurizer, await published.read(MODEL_FILES.idf));
+  // Loaded now, not at the first query: a service answers its first text search at full speed.
+  if (metadata.featurizer.sentence) await sentenceEncoder();
   const dim = metadata.embeddingDim;
   const classes = metadata.labels.length;
 
-  async function embedTexts(inputs: readonly TextInput[]): Promise<TextEncoded> {
+  async function embedTexts(inputs: readonly TextInput[], options: { cache?: boolean } = {}): Promise<TextEncoded> {
     const out = { embeddings: new Float32Array(inputs.length * dim), logits: new Float32Array(inputs.length * classes), n: inputs.length };
     for (let start = 0; start < inputs.length; start += BATCH) {
-      const docs = inputs.slice(start, start + BATCH).map((input) => featurizer.featurize(input));
+      const docs = await featurizeAll(featurizer, inputs.slice(start, start + BATCH), options.cache ? { store } : {});
       const { ids, weights, length } = padBatch(docs);
       const result = await text.run({ ids: new ort.Tensor('int32', ids, [docs.length, length]), weights: new ort.Tensor('float32', weights, [docs.length, length]) });
       out.embeddings.set(result['embedding']!.data as Float32Array, start * dim);
@@ -89,7 +97,8 @@ export async function openEmbedder(store: ArtifactStore, version: string): Promi
   }
 
   async function embedProducts(products: readonly ProductInput[]): Promise<Encoded> {
-    const texts = await embedTexts(products);
+    // Products are catalogue listings: their sentence vectors are cached.
+    const texts = await embedTexts(products, { cache: true });
     const n = products.length;
     const imageEmbeddings = new Float32Array(n * dim);
     const imageMask = new Float32Array(n);

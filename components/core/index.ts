@@ -22,6 +22,7 @@ export * from './snapshots.js';
 export * from './publish.js';
 export * from './kfp-outputs.js';
 export * from './text-features.js';
+export * from './sentence-encoder.js';
 export * from './image-pixels.js';
 export * from './model-metadata.js';
 export * from './metrics.js';

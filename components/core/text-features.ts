@@ -8,6 +8,10 @@
  * Namespaces keep the same string apart by role: `t` title words and bigrams (titles say most),
  * `w`/`b` words and bigrams of title + description, `c` character 3–5-grams of ` word ` (spelling
  * variants, plurals, brand fragments), `x` listing fields (price band, town, county).
+ *
+ * With `sentence` set, a pretrained sentence encoder's vector of the text (sentence-encoder.ts) follows
+ * the hashed features as ids buckets … buckets + dim − 1, scaled by `weight` (the hashed part has norm
+ * 1): the model's bags then have `inputDim` rows, and nothing else changes.
  */
 import { z } from 'zod';
 
@@ -18,10 +22,23 @@ export const FeaturizerConfig = z.object({
   maxFeatures: z.number().int().positive(),
   charNgrams: z.boolean(),
   listingFields: z.boolean(),
+  /** The pretrained sentence vector appended to the features; null (and models before it): none. */
+  sentence: z
+    .object({
+      encoder: z.literal('universal-sentence-encoder-lite'),
+      dim: z.number().int().positive(),
+      /** Its norm beside the hashed features' 1. */
+      weight: z.number().positive(),
+      /** SentencePiece tokens read per text (the title and the start of the description). */
+      maxTokens: z.number().int().positive(),
+    })
+    .nullable()
+    .default(null),
 });
 export type FeaturizerConfig = z.infer<typeof FeaturizerConfig>;
 
-export const DEFAULT_FEATURIZER: FeaturizerConfig = { buckets: 2 ** 18, maxFeatures: 1024, charNgrams: true, listingFields: true };
+/** The hashed features alone; train adds the sentence vector from its hyper-parameters. */
+export const DEFAULT_FEATURIZER: FeaturizerConfig = { buckets: 2 ** 18, maxFeatures: 1024, charNgrams: true, listingFields: true, sentence: null };
 
 /** What the featuriser reads of a product; a search query is a title alone. */
 export interface TextInput {
@@ -85,6 +102,11 @@ export function featureStrings(input: TextInput, config: FeaturizerConfig): stri
   return out;
 }
 
+/** What the sentence encoder reads of an input: the title, then the description. */
+export function sentenceText(input: TextInput): string {
+  return input.text ? `${input.title}. ${input.text}` : input.title;
+}
+
 /** Bucket counts of an input: bucket ids in 1..buckets-1 (0 is padding). */
 export function bucketCounts(input: TextInput, config: FeaturizerConfig): Map<number, number> {
   const counts = new Map<number, number>();
@@ -117,14 +139,27 @@ export class TextFeaturizer {
     return new TextFeaturizer(config, idf);
   }
 
-  /** Sublinear tf × idf, the top `maxFeatures` kept, L2-normalised. An empty input gives an empty doc. */
-  featurize(input: TextInput): SparseDoc {
+  /** Rows of the model's bags: the hash buckets, then the sentence vector's dimensions. */
+  get inputDim(): number {
+    return this.config.buckets + (this.config.sentence?.dim ?? 0);
+  }
+
+  /**
+   * Sublinear tf × idf, the top `maxFeatures` kept, L2-normalised, then the sentence vector (required
+   * when the config has one; zeros, as for an empty text, add nothing). An empty input gives an empty doc.
+   */
+  featurize(input: TextInput, sentence?: Float32Array): SparseDoc {
     const scored: [number, number][] = [];
     for (const [bucket, count] of bucketCounts(input, this.config)) scored.push([bucket, (1 + Math.log(count)) * (this.idf[bucket] ?? 0)]);
     scored.sort((a, b) => b[1] - a[1] || a[0] - b[0]);
     const kept = scored.slice(0, this.config.maxFeatures);
     const norm = Math.sqrt(kept.reduce((sum, [, w]) => sum + w * w, 0)) || 1;
-    return { ids: Int32Array.from(kept, ([bucket]) => bucket), weights: Float32Array.from(kept, ([, w]) => w / norm) };
+    const features: [number, number][] = kept.map(([bucket, w]) => [bucket, w / norm]);
+    const spec = this.config.sentence;
+    if (spec && sentence?.length !== spec.dim) throw new Error(`featurize: this featurizer appends a ${spec.dim}-d sentence vector; got ${sentence ? `${sentence.length}-d` : 'none'}`);
+    if (!spec && sentence) throw new Error('featurize: this featurizer takes no sentence vector');
+    if (spec && sentence) for (let d = 0; d < spec.dim; d++) if (sentence[d] !== 0) features.push([this.config.buckets + d, sentence[d]! * spec.weight]);
+    return { ids: Int32Array.from(features, ([id]) => id), weights: Float32Array.from(features, ([, w]) => w) };
   }
 
   /** The idf table as bytes (little-endian float32), the form saved beside the model. */

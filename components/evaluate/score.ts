@@ -59,7 +59,7 @@ export async function scoreModel(store: ArtifactStore, modelVersion: string, sna
     const truth = test.map((p) => p.root);
     const names = [...new Set([...labels, ...truth])].sort();
 
-    const text = await embedder.embedTexts(test);
+    const text = await embedder.embedTexts(test, { cache: true });
     const textPredicted = test.map((_, k) => labels[argmaxRow(text.logits, k, classes)]!);
 
     let image: Classification | null = null;

@@ -65,6 +65,8 @@ export function trainCommand() {
     .option('--svm-c <x>', 'C of the linear SVM', positiveNumber)
     .option('--wide-scale <x>', 'factor from SVM decision values to logits', positiveNumber)
     .option('--subcategory-weight <x>', "weight of a root's best sub-category score in its text logits (0: roots only)", nonNegativeNumber)
+    .option('--sentence-weight <x>', 'norm of the pretrained sentence vector (Universal Sentence Encoder lite) among the text features; 0: none', nonNegativeNumber)
+    .option('--sentence-tokens <n>', 'SentencePiece tokens of each text the sentence encoder reads', positiveInteger)
     .option('--sample <n>', 'train on a deterministic sample of this many products', positiveInteger)
     .addOption(new Option('--image-backbone <name>', 'image feature extractor: mobilenet_v2 (pretrained, frozen), scratch (a small CNN trained here first), none (text only)').choices(['mobilenet_v2', 'scratch', 'none']))
     .addOption(new Option('--backend <name>', 'TF.js backend (default: the best available)').choices([...BACKENDS]))

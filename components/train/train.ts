@@ -13,12 +13,16 @@ import {
   buildProfile,
   classification,
   DEFAULT_FEATURIZER,
+  featurizeAll,
+  type FeaturizerConfig,
   MODEL_FILES,
   MODEL_PREFIX,
   ModelMetadata,
   openPublished,
+  Progress,
   publish,
   NotFoundError,
+  SENTENCE_ENCODER,
   TextFeaturizer,
   type ArtifactStore,
   type Logger,
@@ -72,6 +76,10 @@ export interface Hyperparameters {
    * the sub-categories of the training split); 0: roots only.
    */
   subcategoryWeight: number;
+  /** Norm of the pretrained sentence vector among the text features (the hashed ones: 1); 0: none. */
+  sentenceWeight: number;
+  /** SentencePiece tokens of each text the sentence encoder reads. */
+  sentenceTokens: number;
 }
 
 export const DEFAULTS: Hyperparameters = {
@@ -94,6 +102,8 @@ export const DEFAULTS: Hyperparameters = {
   svmC: 1,
   wideScale: 5,
   subcategoryWeight: 1,
+  sentenceWeight: 0.3,
+  sentenceTokens: 64,
 };
 
 /** `--quick`: a small configuration for smoke runs (minutes on 2 cores). */
@@ -121,10 +131,11 @@ export function modelVersion(snapshotId: string, hyperparameters: Hyperparameter
   return `m-${hash.slice(0, 16)}`;
 }
 
-function encode(examples: readonly Example[], featurizer: TextFeaturizer, labels: readonly string[], images: ReadonlyMap<string, Float32Array>, featureDim: number): Encoded {
+async function encode(store: ArtifactStore, examples: readonly Example[], featurizer: TextFeaturizer, labels: readonly string[], images: ReadonlyMap<string, Float32Array>, featureDim: number, log: Logger): Promise<Encoded> {
+  const progress = featurizer.config.sentence ? new Progress(log, `text features with ${featurizer.config.sentence.encoder}`, examples.length) : undefined;
   return {
     ids: examples.map((e) => e.id),
-    docs: examples.map((e) => featurizer.featurize(e)),
+    docs: await featurizeAll(featurizer, examples, { store, progress }),
     images: examples.map((e) => productFeature(e.imageKeys, images, featureDim)),
     labels: Int32Array.from(examples, (e) => labels.indexOf(e.root)),
   };
@@ -230,7 +241,12 @@ export async function trainModel(store: ArtifactStore, request: TrainRequest, lo
   const dataset = await readDataset(store, request.snapshotId, { sample: hp.sample });
   log.info({ snapshot: request.snapshotId, train: dataset.train.length, validation: dataset.val.length, test: dataset.testIds.length, labels: dataset.labels.length }, 'dataset');
 
-  const featurizerConfig = { ...DEFAULT_FEATURIZER, buckets: hp.buckets, maxFeatures: hp.maxFeatures };
+  const featurizerConfig: FeaturizerConfig = {
+    ...DEFAULT_FEATURIZER,
+    buckets: hp.buckets,
+    maxFeatures: hp.maxFeatures,
+    sentence: hp.sentenceWeight > 0 ? { encoder: SENTENCE_ENCODER.id, dim: SENTENCE_ENCODER.dim, weight: hp.sentenceWeight, maxTokens: hp.sentenceTokens } : null,
+  };
   const featurizer = TextFeaturizer.fit(dataset.train, featurizerConfig);
 
   const imageKeys = [...dataset.train, ...dataset.val].flatMap((e) => e.imageKeys);
@@ -248,14 +264,14 @@ export async function trainModel(store: ArtifactStore, request: TrainRequest, lo
     features = await imageFeatures(store, extractor, imageKeys, log);
   }
   const featureDim = extractor?.featureDim ?? BACKBONE_FEATURE_DIM;
-  const train = encode(dataset.train, featurizer, dataset.labels, features, featureDim);
-  const val = encode(dataset.val, featurizer, dataset.labels, features, featureDim);
+  const train = await encode(store, dataset.train, featurizer, dataset.labels, features, featureDim, log);
+  const val = await encode(store, dataset.val, featurizer, dataset.labels, features, featureDim, log);
   const withImages = train.images.some((f) => f !== null);
   if (!withImages) log.info(imageKeys.length === 0 ? 'no product has a picture: training on text and listing fields only' : 'no usable picture features: training on text only');
 
   const subcategories = hp.subcategoryWeight > 0 ? subcategoriesOf(dataset.train, dataset.labels) : null;
   const shape: ModelShape = {
-    buckets: hp.buckets,
+    buckets: featurizer.inputDim,
     textDim: hp.textDim,
     embeddingDim: hp.embeddingDim,
     classes: dataset.labels.length,
