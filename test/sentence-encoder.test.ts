@@ -22,6 +22,11 @@ describe('sentence encoder', () => {
     // Deterministic, and a batch gives what one text alone gives.
     const [again] = await encoder.encode(['Ladies bicycle for sale'], 64);
     assert.ok(again!.every((v, i) => Math.abs(v - bicycle![i]!) < 1e-5));
+    // Concurrent callers (a service's queries) share model calls and each gets its own vector back.
+    const queries = Array.from({ length: 20 }, (_, i) => (i % 2 ? `oak table ${i}` : `kids bike ${i}`));
+    const together = await encoder.encode(queries, 64);
+    const apart = await Promise.all(queries.map(async (query) => (await encoder.encode([query], 64))[0]!));
+    apart.forEach((vector, k) => assert.ok(vector.every((v, i) => Math.abs(v - together[k]![i]!) < 1e-5), `query ${k}`));
   });
 
   it('joins the text features as ids after the hash buckets, with the configured norm', async () => {
