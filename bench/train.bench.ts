@@ -122,7 +122,7 @@ const featurizer = TextFeaturizer.fit(train, {
   ...DEFAULT_FEATURIZER,
   sentence: DEFAULTS.sentenceWeight > 0 ? { encoder: SENTENCE_ENCODER.id, dim: SENTENCE_ENCODER.dim, weight: DEFAULTS.sentenceWeight, maxTokens: DEFAULTS.sentenceTokens } : null,
 });
-const docs = await featurizeAll(featurizer, train);
+const docs = await featurizeAll(featurizer, train, { store }); // the vectors training cached
 const labels = [...new Set(train.map((p) => p.root))].sort();
 const torchFile = path.join(home, 'torch.jsonl');
 await writeFile(torchFile, train.map((p, k) => {
