@@ -87,7 +87,7 @@ async function mcnemar(version: string, test: typeof products, floorFile: string
     return [row.id, row.predicted] as const;
   }));
   const embedder = await openEmbedder(store, version);
-  const { logits } = await embedder.embedTexts(test);
+  const { logits } = await embedder.classifyTexts(test);
   const labels = embedder.metadata.labels;
   await embedder.close();
   let oursOnly = 0;

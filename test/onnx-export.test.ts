@@ -246,6 +246,19 @@ describe('ONNX export: text tower', () => {
     t.diagnostic(`max |diff| ${first.maxDiff.toExponential(2)}, export ${first.exportMs.toFixed(0)} ms, ${first.bytes.length} bytes`);
   });
 
+  it('WeightedBag with skipOutOfRange: ids past the table count for nothing, in TF.js and ONNX', async () => {
+    const ids = tf.input({ shape: [null], dtype: 'int32', name: 'ids' });
+    const weights = tf.input({ shape: [null], name: 'weights' });
+    const bag = new WeightedBag({ inputDim: 50, outputDim: 6, skipOutOfRange: true, name: 'bag' }).apply([ids, weights]) as tf.SymbolicTensor;
+    const model = tf.model({ inputs: [ids, weights], outputs: bag });
+    const inRange = [tf.tensor2d([[3, 7, 0]], [1, 3], 'int32'), tf.tensor2d([[0.5, 0.25, 0]])];
+    const withExtra = [tf.tensor2d([[3, 7, 60, 99]], [1, 4], 'int32'), tf.tensor2d([[0.5, 0.25, 0.9, 0.3]])];
+    const expected = (model.predict(inRange) as tf.Tensor).dataSync();
+    const got = (model.predict(withExtra) as tf.Tensor).dataSync();
+    got.forEach((v, i) => assert.ok(Math.abs(v - expected[i]!) < 1e-6));
+    await check(model, [withExtra, inRange]);
+  });
+
   it('HierarchicalLogits: each root plus the best of its own sub-categories, in TF.js and ONNX', async () => {
     // 3 roots, 5 sub-categories of unequal groups: root 0 owns subs 1 and 3, root 1 owns 0, root 2 owns 2 and 4.
     const input = tf.input({ shape: [8], name: 'scores' });

@@ -41,8 +41,10 @@ describe('sentence encoder', () => {
     const norm = (keys: number[]) => Math.sqrt(keys.reduce((sum, k) => sum + doc!.weights[k]! ** 2, 0));
     assert.ok(Math.abs(norm(hashed) - 1) < 1e-5);
     assert.ok(Math.abs(norm(sentence) - 0.3) < 1e-4);
-    assert.throws(() => featurizer.featurize(inputs[0]!), /appends a 512-d sentence vector; got none/);
-    assert.throws(() => TextFeaturizer.fit(inputs, { ...config, sentence: null }).featurize(inputs[0]!, new Float32Array(512)), /takes no sentence vector/);
+    // Without the vector: the hashed features alone (what an embedding reads).
+    assert.deepEqual([...featurizer.featurize(inputs[0]!).ids], hashed.map((k) => doc!.ids[k]!));
+    assert.throws(() => featurizer.featurize(inputs[0]!, new Float32Array(100)), /got a 100-d sentence vector; this featurizer takes 512-d/);
+    assert.throws(() => TextFeaturizer.fit(inputs, { ...config, sentence: null }).featurize(inputs[0]!, new Float32Array(512)), /this featurizer takes none/);
   });
 
   it('caches catalogue texts in the artifact store and reads them back unchanged; a damaged entry is encoded again', async () => {

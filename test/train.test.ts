@@ -13,6 +13,7 @@ import {
   openPublished,
   openSearchIndex,
   row,
+  SENTENCE_ENCODER,
   SplitFile,
   TextFeaturizer,
   type Embedder,
@@ -63,6 +64,13 @@ describe('train, evaluate and index on the demo catalogue', () => {
     assert.ok(trained.metadata.onnxMaxAbsDiff < 1e-4, String(trained.metadata.onnxMaxAbsDiff));
     const profile = JSON.parse((await published.read(MODEL_FILES.profile)).toString('utf8')) as { embeddings: { dim: number; mean: number[] } };
     assert.equal(profile.embeddings.dim, TINY.embeddingDim);
+    // The text features end in the sentence encoder's vector, and the wide part scores sub-categories.
+    assert.deepEqual(trained.metadata.featurizer.sentence, { encoder: SENTENCE_ENCODER.id, dim: SENTENCE_ENCODER.dim, weight: TINY.sentenceWeight, maxTokens: TINY.sentenceTokens });
+    const textTower = JSON.parse((await published.read('tfjs/text_tower/model.json')).toString('utf8')) as { modelTopology: unknown };
+    assert.match(JSON.stringify(textTower.modelTopology), /"class_name":"HierarchicalLogits"/);
+    const cached: string[] = [];
+    for await (const object of catalogue.store.list('cache/sentence-vectors/')) cached.push(object.key);
+    assert.ok(cached.length > 0, 'training cached the sentence vectors of the catalogue texts');
   });
 
   it('writes the test split down, and trains on none of it', async () => {
@@ -88,6 +96,11 @@ describe('train, evaluate and index on the demo catalogue', () => {
       // A product without pictures gets exactly its text embedding: no invented image.
       const product = await embedder.embedProducts([{ title: 'wooden dining table', pictures: [] }]);
       assert.ok(row(product.embeddings, 0, dim).every((v, d) => Math.abs(v - texts.embeddings[d]!) < 1e-5));
+      // Classifying reads the sentence encoder; the embedding is the same without it.
+      const classified = await embedder.classifyTexts([{ title: 'wooden dining table', text: 'solid oak, seats six' }]);
+      const embedded = await embedder.embedTexts([{ title: 'wooden dining table', text: 'solid oak, seats six' }]);
+      assert.equal(classified.logits.length, embedder.metadata.labels.length);
+      assert.ok(classified.embeddings.every((v, d) => Math.abs(v - embedded.embeddings[d]!) < 1e-5));
     } finally {
       await embedder.close();
     }
@@ -130,7 +143,7 @@ describe('train, evaluate and index on the demo catalogue', () => {
       images: examples.map(() => null),
       labels: Int32Array.from(examples, (e) => dataset.labels.indexOf(e.root)),
     });
-    const shape = { buckets: 2 ** 10, textDim: 8, embeddingDim: 8, classes: dataset.labels.length, imageFeatureDim: 4, imageHidden: 4, dropout: 0, subcategories: null };
+    const shape = { buckets: 2 ** 10, textDim: 8, embeddingDim: 8, classes: dataset.labels.length, imageFeatureDim: 4, imageHidden: 4, dropout: 0, subcategories: null, sentenceDim: 0 };
     const options = { epochs: 1, batchSize: 16, learningRate: 1e-2, patience: 5, seed: 3, imageFeatureDim: 4, contrastive: 0, temperature: 0.1, modalityDropout: 0 };
     const checkpoints = storeCheckpoints(catalogue.store, 'resume-test');
     const first = await trainLoop(buildTowers(shape), encode(dataset.train), encode(dataset.val), options, checkpoints, silentLog);

@@ -1,8 +1,11 @@
 /**
  * A published model, opened for inference with ONNX Runtime: the text encoder, the image encoder when
- * the model has one, the fusion graph, and the featuriser whose idf table was saved beside them. The
- * one TF.js graph outside ONNX is the pretrained sentence encoder, where the model's featuriser reads
- * one (sentence-encoder.ts): it is a fixed input transform, like the tokenizer, not a trained part.
+ * the model has one, the fusion graph, and the featuriser whose idf table was saved beside them.
+ *
+ * Two uses, two kinds of call: `embed*` gives the embeddings (search, index, drift), `classify*` the
+ * embeddings and the category logits (evaluate). Only classifying reads the pretrained sentence
+ * encoder (sentence-encoder.ts, TF.js), where the model has one: the embedding does not depend on it,
+ * so a search query or a product is embedded with ONNX Runtime alone.
  *
  * Vectors travel as one flat Float32Array of n × dim (row-major), the form FAISS and ONNX both take.
  */
@@ -11,19 +14,19 @@ import { InputError } from './errors.js';
 import type { ArtifactStore } from './artifacts/index.js';
 import { MODEL_FILES, MODEL_PREFIX, ModelMetadata } from './model-metadata.js';
 import { openPublished } from './publish.js';
-import { featurizeAll, sentenceEncoder } from './sentence-encoder.js';
+import { featurizeAll } from './sentence-encoder.js';
 import { padBatch, TextFeaturizer, type TextInput } from './text-features.js';
 
-export interface Encoded {
+export interface Embedded {
   /** n × embeddingDim, L2-normalised rows. */
   embeddings: Float32Array;
-  /** n × classes. */
-  logits: Float32Array;
   n: number;
 }
 
-/** Text: the embedding, and the logits of the model's text classifier (which fusion adds back). */
-export type TextEncoded = Encoded;
+export interface Encoded extends Embedded {
+  /** n × classes. */
+  logits: Float32Array;
+}
 
 export interface ProductInput extends TextInput {
   /** Pixels of the product's pictures (model input form), any number. */
@@ -34,15 +37,19 @@ export interface Embedder {
   version: string;
   metadata: ModelMetadata;
   featurizer: TextFeaturizer;
+  /** Text embeddings (a search query is a title alone). */
+  embedTexts(inputs: readonly TextInput[]): Promise<Embedded>;
   /**
-   * `cache`: keep the texts' sentence vectors in the artifact store (catalogue products: train,
-   * evaluate and index read the same texts); not for search queries.
+   * Text embeddings and the text classifier's logits. The texts are catalogue listings: their sentence
+   * vectors are cached in the artifact store (train cached the training split's).
    */
-  embedTexts(inputs: readonly TextInput[], options?: { cache?: boolean }): Promise<TextEncoded>;
+  classifyTexts(inputs: readonly TextInput[]): Promise<Encoded>;
   /** Each item: inputSize × inputSize × 3 floats. Refused when the model has no image tower. */
   embedImages(pixels: readonly Float32Array[]): Promise<Encoded>;
   /** The product embedding: text and pictures fused; a product without pictures gets no invented one. */
-  embedProducts(products: readonly ProductInput[]): Promise<Encoded>;
+  embedProducts(products: readonly ProductInput[]): Promise<Embedded>;
+  /** The product embedding and the product classifier's logits. */
+  classifyProducts(products: readonly ProductInput[]): Promise<Encoded>;
   close(): Promise<void>;
 }
 
@@ -61,15 +68,15 @@ export async function openEmbedder(store: ArtifactStore, version: string): Promi
   const fusion = await ort.InferenceSession.create(await published.read(MODEL_FILES.fusion), options);
   const image = metadata.modalities.image ? await ort.InferenceSession.create(await published.read(MODEL_FILES.imageEncoder), options) : null;
   const featurizer = TextFeaturizer.fromBytes(metadata.featurizer, await published.read(MODEL_FILES.idf));
-  // Loaded now, not at the first query: a service answers its first text search at full speed.
-  if (metadata.featurizer.sentence) await sentenceEncoder();
   const dim = metadata.embeddingDim;
   const classes = metadata.labels.length;
 
-  async function embedTexts(inputs: readonly TextInput[], options: { cache?: boolean } = {}): Promise<TextEncoded> {
+  /** `classify`: with the sentence vectors, so that the logits are the classifier's. */
+  async function encodeTexts(inputs: readonly TextInput[], classify: boolean): Promise<Encoded> {
     const out = { embeddings: new Float32Array(inputs.length * dim), logits: new Float32Array(inputs.length * classes), n: inputs.length };
     for (let start = 0; start < inputs.length; start += BATCH) {
-      const docs = await featurizeAll(featurizer, inputs.slice(start, start + BATCH), options.cache ? { store } : {});
+      const part = inputs.slice(start, start + BATCH);
+      const docs = classify ? await featurizeAll(featurizer, part, { store }) : part.map((input) => featurizer.featurize(input));
       const { ids, weights, length } = padBatch(docs);
       const result = await text.run({ ids: new ort.Tensor('int32', ids, [docs.length, length]), weights: new ort.Tensor('float32', weights, [docs.length, length]) });
       out.embeddings.set(result['embedding']!.data as Float32Array, start * dim);
@@ -96,9 +103,8 @@ export async function openEmbedder(store: ArtifactStore, version: string): Promi
     return out;
   }
 
-  async function embedProducts(products: readonly ProductInput[]): Promise<Encoded> {
-    // Products are catalogue listings: their sentence vectors are cached.
-    const texts = await embedTexts(products, { cache: true });
+  async function encodeProducts(products: readonly ProductInput[], classify: boolean): Promise<Encoded> {
+    const texts = await encodeTexts(products, classify);
     const n = products.length;
     const imageEmbeddings = new Float32Array(n * dim);
     const imageMask = new Float32Array(n);
@@ -129,13 +135,16 @@ export async function openEmbedder(store: ArtifactStore, version: string): Promi
     return out;
   }
 
+  const embeddingsOnly = ({ embeddings, n }: Encoded): Embedded => ({ embeddings, n });
   return {
     version,
     metadata,
     featurizer,
-    embedTexts,
+    embedTexts: async (inputs) => embeddingsOnly(await encodeTexts(inputs, false)),
+    classifyTexts: (inputs) => encodeTexts(inputs, true),
     embedImages,
-    embedProducts,
+    embedProducts: async (products) => embeddingsOnly(await encodeProducts(products, false)),
+    classifyProducts: (products) => encodeProducts(products, true),
     async close() {
       await Promise.all([text.release(), fusion.release(), image?.release()]);
     },

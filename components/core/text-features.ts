@@ -145,8 +145,10 @@ export class TextFeaturizer {
   }
 
   /**
-   * Sublinear tf × idf, the top `maxFeatures` kept, L2-normalised, then the sentence vector (required
-   * when the config has one; zeros, as for an empty text, add nothing). An empty input gives an empty doc.
+   * Sublinear tf × idf, the top `maxFeatures` kept, L2-normalised, then the sentence vector where the
+   * config has one and it is given. Without it the doc holds the hashed features only: enough for the
+   * embedding, which does not read the sentence ids, not for the classifier (embedder.ts). Zeros, as
+   * for an empty text, add nothing. An empty input gives an empty doc.
    */
   featurize(input: TextInput, sentence?: Float32Array): SparseDoc {
     const scored: [number, number][] = [];
@@ -156,8 +158,7 @@ export class TextFeaturizer {
     const norm = Math.sqrt(kept.reduce((sum, [, w]) => sum + w * w, 0)) || 1;
     const features: [number, number][] = kept.map(([bucket, w]) => [bucket, w / norm]);
     const spec = this.config.sentence;
-    if (spec && sentence?.length !== spec.dim) throw new Error(`featurize: this featurizer appends a ${spec.dim}-d sentence vector; got ${sentence ? `${sentence.length}-d` : 'none'}`);
-    if (!spec && sentence) throw new Error('featurize: this featurizer takes no sentence vector');
+    if (sentence && sentence.length !== spec?.dim) throw new Error(`featurize: got a ${sentence.length}-d sentence vector; this featurizer takes ${spec ? `${spec.dim}-d` : 'none'}`);
     if (spec && sentence) for (let d = 0; d < spec.dim; d++) if (sentence[d] !== 0) features.push([this.config.buckets + d, sentence[d]! * spec.weight]);
     return { ids: Int32Array.from(features, ([id]) => id), weights: Float32Array.from(features, ([, w]) => w) };
   }

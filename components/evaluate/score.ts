@@ -59,7 +59,7 @@ export async function scoreModel(store: ArtifactStore, modelVersion: string, sna
     const truth = test.map((p) => p.root);
     const names = [...new Set([...labels, ...truth])].sort();
 
-    const text = await embedder.embedTexts(test, { cache: true });
+    const text = await embedder.classifyTexts(test);
     const textPredicted = test.map((_, k) => labels[argmaxRow(text.logits, k, classes)]!);
 
     let image: Classification | null = null;
@@ -78,7 +78,7 @@ export async function scoreModel(store: ArtifactStore, modelVersion: string, sna
       }
     }
     if (imageTruth.length > 0) image = classification(imageTruth, imagePredicted, names);
-    const fused = await embedder.embedProducts(inputs);
+    const fused = await embedder.classifyProducts(inputs);
     const combinedPredicted = test.map((_, k) => labels[argmaxRow(fused.logits, k, classes)]!);
 
     // Retrieval over the whole snapshot with exact inner-product search (the ground truth any ANN index is measured against).

@@ -203,22 +203,23 @@ export function subcategoriesOf(examples: readonly Example[], labels: readonly s
 function freezeSvmWidePart(towers: Towers, train: Encoded, subcategoryLabels: Int32Array | null, shape: ModelShape, hp: Hyperparameters, log: Logger): void {
   const started = Date.now();
   const options = { ...SVM_DEFAULTS, c: hp.svmC, seed: hp.seed };
-  const parts = [fitLinearSvm(train.docs, train.labels, shape.classes, shape.buckets, options)];
-  if (shape.subcategories && subcategoryLabels) parts.push(fitLinearSvm(train.docs, subcategoryLabels, wideColumns(shape) - shape.classes, shape.buckets, options));
+  const inputs = shape.buckets + shape.sentenceDim;
+  const parts = [fitLinearSvm(train.docs, train.labels, shape.classes, inputs, options)];
+  if (shape.subcategories && subcategoryLabels) parts.push(fitLinearSvm(train.docs, subcategoryLabels, wideColumns(shape) - shape.classes, inputs, options));
   const columns = wideColumns(shape);
-  const weights = new Float32Array(shape.buckets * columns);
+  const weights = new Float32Array(inputs * columns);
   const bias = new Float32Array(columns);
   let offset = 0;
   for (const part of parts) {
     const width = part.bias.length;
-    for (let bucket = 0; bucket < shape.buckets; bucket++) {
+    for (let bucket = 0; bucket < inputs; bucket++) {
       for (let k = 0; k < width; k++) weights[bucket * columns + offset + k] = part.weights[bucket * width + k]! * hp.wideScale;
     }
     for (let k = 0; k < width; k++) bias[offset + k] = part.bias[k]! * hp.wideScale;
     offset += width;
   }
   const wide = towers.text.getLayer('text_wide');
-  const tensors = [tf.tensor2d(weights, [shape.buckets, columns]), tf.tensor1d(bias)];
+  const tensors = [tf.tensor2d(weights, [inputs, columns]), tf.tensor1d(bias)];
   wide.setWeights(tensors);
   tf.dispose(tensors);
   wide.trainable = false;
@@ -271,7 +272,8 @@ export async function trainModel(store: ArtifactStore, request: TrainRequest, lo
 
   const subcategories = hp.subcategoryWeight > 0 ? subcategoriesOf(dataset.train, dataset.labels) : null;
   const shape: ModelShape = {
-    buckets: featurizer.inputDim,
+    buckets: hp.buckets,
+    sentenceDim: featurizer.config.sentence?.dim ?? 0,
     textDim: hp.textDim,
     embeddingDim: hp.embeddingDim,
     classes: dataset.labels.length,

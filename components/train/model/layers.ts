@@ -23,6 +23,11 @@ interface WeightedBagConfig {
   useBias?: boolean;
   /** Uniform init range for the table; 0 starts every row at zero (what a linear "wide" part wants). */
   initScale?: number;
+  /**
+   * Ids at or above `inputDim` contribute nothing (instead of being an error): the deep text bag reads
+   * the hashed features only and skips the sentence vector's ids, which follow them.
+   */
+  skipOutOfRange?: boolean;
   name?: string;
   trainable?: boolean;
 }
@@ -33,6 +38,7 @@ export class WeightedBag extends tf.layers.Layer {
   readonly outputDim: number;
   readonly useBias: boolean;
   readonly initScale: number;
+  readonly skipOutOfRange: boolean;
   private table!: tf.LayerVariable;
   private bias: tf.LayerVariable | undefined;
 
@@ -42,6 +48,7 @@ export class WeightedBag extends tf.layers.Layer {
     this.outputDim = config.outputDim;
     this.useBias = config.useBias ?? false;
     this.initScale = config.initScale ?? 0.05;
+    this.skipOutOfRange = config.skipOutOfRange ?? false;
   }
 
   override build(): void {
@@ -58,16 +65,22 @@ export class WeightedBag extends tf.layers.Layer {
 
   override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
     return tf.tidy(() => {
-      const [ids, weights] = inputs as tf.Tensor[];
+      let [ids, weights] = inputs as tf.Tensor[];
       if (!ids || !weights) throw new Error('WeightedBag takes [ids, weights]');
-      const rows = tf.gather(this.table.read(), tf.cast(ids, 'int32')); // [N, L, D]
+      ids = tf.cast(ids, 'int32');
+      if (this.skipOutOfRange) {
+        const inside = tf.less(ids, this.inputDim);
+        ids = tf.where(inside, ids, tf.zerosLike(ids));
+        weights = tf.mul(weights, tf.cast(inside, 'float32'));
+      }
+      const rows = tf.gather(this.table.read(), ids); // [N, L, D]
       const bag = tf.sum(tf.mul(rows, tf.expandDims(weights, 2)), 1);
       return this.bias ? tf.add(bag, this.bias.read()) : bag;
     });
   }
 
   override getConfig(): tf.serialization.ConfigDict {
-    return { ...super.getConfig(), inputDim: this.inputDim, outputDim: this.outputDim, useBias: this.useBias, initScale: this.initScale };
+    return { ...super.getConfig(), inputDim: this.inputDim, outputDim: this.outputDim, useBias: this.useBias, initScale: this.initScale, skipOutOfRange: this.skipOutOfRange };
   }
 }
 

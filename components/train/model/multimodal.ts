@@ -2,7 +2,7 @@
  * The multimodal model, as three small TF.js models that share one embedding space:
  *
  *   text tower   [ids, weights] ─ WeightedBag(buckets → textDim) ─ dropout ─ Dense(embeddingDim) ─ L2 ─► t
- *                               └ WeightedBag(buckets → classes + subs, bias): linear SVMs, frozen
+ *                               └ WeightedBag(buckets + sentence → classes + subs, bias): linear SVMs, frozen
  *                                   ─ HierarchicalLogits (root + best of its sub-categories) ──────► wide
  *   image tower  backbone features ─ Dense(hidden, relu) ─ dropout ─ Dense(embeddingDim) ─ L2 ─────► i
  *   head         embedding ─ Dense(classes) ─► logits      (one head for t, i and the fused f)
@@ -17,6 +17,10 @@
  *   (the TF-IDF + linear SVM floor), and the deep bag alone, or the wide bag trained by Adam beside it,
  *   stays 1–2 points below it. So it is solved exactly as a linear SVM first (../linear-svm.ts) and
  *   frozen; it is the text classifier, and the product classifier wherever a product has text.
+ * - The pretrained sentence vector (core/sentence-encoder.ts) is read by the wide part only: it is worth
+ *   a point of accuracy to the classifier, while the embedding t stays a function of the hashed features,
+ *   so embedding a search query or a product needs no sentence encoder (a query through it costs about
+ *   8 ms of one core; the hashed features, microseconds). The deep bag skips the sentence ids.
  * - The wide part also scores the sub-categories (the second level of the category path) and adds
  *   each root's best sub-category score to the root's own: a root such as Home & Garden is a mix of
  *   unlike things, and a classifier over its parts separates them better than one over the whole
@@ -30,7 +34,10 @@ import * as tf from '@tensorflow/tfjs';
 import { HierarchicalLogits, L2Normalize, WeightedBag } from './layers.js';
 
 export interface ModelShape {
+  /** Hash buckets of the text features: the deep bag's rows. */
   buckets: number;
+  /** Width of the sentence vector whose ids follow the buckets (0: none): the wide bag reads it too. */
+  sentenceDim: number;
   textDim: number;
   embeddingDim: number;
   classes: number;
@@ -62,11 +69,11 @@ export interface Towers {
 export function buildTowers(shape: ModelShape): Towers {
   const ids = tf.input({ shape: [null], dtype: 'int32', name: 'ids' });
   const weights = tf.input({ shape: [null], name: 'weights' });
-  const bag = new WeightedBag({ name: 'text_bag', inputDim: shape.buckets, outputDim: shape.textDim }).apply([ids, weights]) as tf.SymbolicTensor;
+  const bag = new WeightedBag({ name: 'text_bag', inputDim: shape.buckets, outputDim: shape.textDim, skipOutOfRange: shape.sentenceDim > 0 }).apply([ids, weights]) as tf.SymbolicTensor;
   const dropped = tf.layers.dropout({ name: 'text_dropout', rate: shape.dropout }).apply(bag) as tf.SymbolicTensor;
   const projected = tf.layers.dense({ name: 'text_projection', units: shape.embeddingDim }).apply(dropped) as tf.SymbolicTensor;
   const t = new L2Normalize({ name: 'text_embedding' }).apply(projected) as tf.SymbolicTensor;
-  let wide = new WeightedBag({ name: 'text_wide', inputDim: shape.buckets, outputDim: wideColumns(shape), useBias: true, initScale: 0 }).apply([ids, weights]) as tf.SymbolicTensor;
+  let wide = new WeightedBag({ name: 'text_wide', inputDim: shape.buckets + shape.sentenceDim, outputDim: wideColumns(shape), useBias: true, initScale: 0 }).apply([ids, weights]) as tf.SymbolicTensor;
   if (shape.subcategories) wide = new HierarchicalLogits({ name: 'text_wide_roots', classes: shape.classes, ...shape.subcategories }).apply(wide) as tf.SymbolicTensor;
   const text = tf.model({ name: 'text_tower', inputs: [ids, weights], outputs: [t, wide] });
 

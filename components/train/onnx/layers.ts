@@ -9,7 +9,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { InputError } from '../../core/index.js';
-import { HierarchicalLogits, L2_EPSILON } from '../model/layers.js';
+import { HierarchicalLogits, L2_EPSILON, type WeightedBag } from '../model/layers.js';
 import { attr, type GraphBuilder, type TfShape, type Value } from './graph.js';
 
 /** A layer this exporter cannot translate (or a configuration of one it does not cover). */
@@ -374,9 +374,20 @@ function weightedBag(call: LayerCall): Value[] {
   let ids = g.toTf(call.inputs[0]!);
   const weights = g.toTf(call.inputs[1]!);
   if (ids.dtype !== 'int32') ids = { ...ids, name: g.node('Cast', [ids.name], `${call.base}_ids`, [attr.int('to', 6 /* INT32 */)]), dtype: 'int32' };
+  let idsName = ids.name;
+  let weightsName = weights.name;
+  const bag = call.layer as WeightedBag;
+  if (bag.skipOutOfRange) {
+    // Ids past the table count for nothing: id 0 with weight 0, as padding is.
+    const limit = g.node('Cast', [g.int64s([bag.inputDim], [])], `${call.base}_limit`, [attr.int('to', 6 /* INT32 */)]);
+    const inside = g.node('Less', [ids.name, limit], `${call.base}_inside`);
+    const zero = g.node('Cast', [g.int64s([0], [])], `${call.base}_zero`, [attr.int('to', 6 /* INT32 */)]);
+    idsName = g.node('Where', [inside, ids.name, zero], `${call.base}_ids_inside`);
+    weightsName = g.node('Mul', [weights.name, g.node('Cast', [inside], `${call.base}_mask`, [attr.int('to', 1 /* FLOAT */)])], `${call.base}_weights_inside`);
+  }
   const table = weight(call, variable(call, 'table', true), 'embeddings');
-  const rows = g.node('Gather', [table, ids.name], `${call.base}_rows`, [attr.int('axis', 0)]); // [N, L, D]
-  const w = g.node('Unsqueeze', [weights.name, g.int64s([2])], `${call.base}_weights`); // [N, L, 1]
+  const rows = g.node('Gather', [table, idsName], `${call.base}_rows`, [attr.int('axis', 0)]); // [N, L, D]
+  const w = g.node('Unsqueeze', [weightsName, g.int64s([2])], `${call.base}_weights`); // [N, L, 1]
   const weighted = g.node('Mul', [rows, w], `${call.base}_weighted`);
   const bias = (call.layer as unknown as { useBias?: boolean }).useBias ? variable(call, 'bias', true) : undefined;
   let y = g.reduce('ReduceSum', weighted, [1], false, bias ? `${call.base}_sum` : call.base); // [N, D]
