@@ -7,11 +7,12 @@
  *
  * Why: hashed n-grams know only the words the training split used; a pretrained encoder brings what
  * words mean ("dinner plates" near "crockery", "Minecraft" near "games"). Its 512-d vector joins the
- * text features (text-features.ts) as 512 more feature ids, so the wide and deep bags read it like any
- * other feature and the ONNX graphs do not change. On the real export it adds about a point of
- * accuracy in cross-validation (README, Train).
+ * text features (text-features.ts) as 512 more feature ids, which the model's classifier reads (the
+ * embedding does not: model/multimodal.ts in train says why). On the real export it adds about a point
+ * of accuracy in cross-validation (README, Train).
  *
- * It runs on TF.js: the process's chosen backend where one was set (train), else wasm.
+ * It runs on TF.js: the process's chosen backend where one was set (train), else wasm. Only train and
+ * evaluate (classification) call it; search, index and drift embed without it.
  */
 import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
@@ -34,8 +35,8 @@ export interface SentenceEncoder {
   encode(texts: readonly string[], maxTokens: number): Promise<Float32Array[]>;
 }
 
-/** Texts per model call: the graph pads to the longest text of a call, and a call holds the event loop. */
-const BATCH = 16;
+/** Texts per model call: the graph pads to the longest text of a call, so calls stay small. */
+const BATCH = 32;
 
 const require = createRequire(import.meta.url);
 
@@ -63,7 +64,7 @@ async function load(): Promise<SentenceEncoder> {
   const tokenizer = new Tokenizer(JSON.parse(await readFile(join(dir, 'vocab.json'), 'utf8')) as [string, number][]);
   const { dim } = SENTENCE_ENCODER;
 
-  /** One model call: the token ids of `texts` (each non-empty) as the sparse [indices, values] the graph takes. */
+  /** One model call over tokenized texts (each non-empty), fed as the sparse [indices, values] the graph takes. */
   async function run(tokenized: readonly number[][]): Promise<Float32Array[]> {
     const indices: number[] = [];
     const values: number[] = [];
@@ -83,38 +84,20 @@ async function load(): Promise<SentenceEncoder> {
     }
   }
 
-  // Calls are queued and served BATCH texts per model call, whoever asked: a search service's queries
-  // arrive one per request, and those that arrive while a call runs share the next one (a call costs
-  // about 8 ms for one short query and 25 ms for eight on 2 cores).
-  const queue: { tokens: number[]; resolve(vector: Float32Array): void; reject(error: unknown): void }[] = [];
-  let draining = false;
-  async function drain(): Promise<void> {
-    while (queue.length > 0) {
-      const jobs = queue.splice(0, BATCH);
-      try {
-        const vectors = await run(jobs.map((job) => job.tokens));
-        jobs.forEach((job, k) => job.resolve(vectors[k]!));
-      } catch (error) {
-        jobs.forEach((job) => job.reject(error));
-      }
-    }
-    draining = false;
-  }
-
-  function encode(texts: readonly string[], maxTokens: number): Promise<Float32Array[]> {
-    return Promise.all(
-      texts.map((text) => {
+  async function encode(texts: readonly string[], maxTokens: number): Promise<Float32Array[]> {
+    const out: Float32Array[] = texts.map(() => new Float32Array(dim));
+    for (let start = 0; start < texts.length; start += BATCH) {
+      const rows: number[] = [];
+      const tokenized: number[][] = [];
+      texts.slice(start, start + BATCH).forEach((text, k) => {
         const tokens = tokenizer.encode(text.replace(/\s+/g, ' ').trim()).slice(0, maxTokens);
-        if (tokens.length === 0) return new Float32Array(dim);
-        return new Promise<Float32Array>((resolve, reject) => {
-          queue.push({ tokens, resolve, reject });
-          if (draining) return;
-          draining = true;
-          // After this call has queued all its texts, so that they share calls from the first one on.
-          queueMicrotask(() => void drain());
-        });
-      }),
-    );
+        if (tokens.length === 0) return; // an empty text keeps its zeros
+        rows.push(start + k);
+        tokenized.push(tokens);
+      });
+      if (rows.length > 0) (await run(tokenized)).forEach((vector, k) => (out[rows[k]!] = vector));
+    }
+    return out;
   }
 
   return { id: SENTENCE_ENCODER.id, dim, encode };
@@ -131,8 +114,8 @@ export function sentenceEncoder(): Promise<SentenceEncoder> {
 export interface FeaturizeOptions {
   /**
    * Caches sentence vectors here by the sha256 of the text (`cache/sentence-vectors/<encoder>-<tokens>/…`):
-   * train, evaluate and index read the same catalogue texts, and the encoder is the slow part. Leave it
-   * out for search queries (they would grow the cache without end).
+   * train and evaluate read the same catalogue texts, and the encoder is the slow part (about 30 texts
+   * a second on one core).
    */
   store?: ArtifactStore;
   progress?: Progress;
