@@ -11,6 +11,7 @@
  */
 import { z } from 'zod';
 import type { ArtifactStore } from './artifacts/index.js';
+import { float32FromBytes } from './float32-bytes.js';
 import { openPublished } from './publish.js';
 import { loadVectorIndex } from './vector-index.js';
 import type * as Faiss from 'faiss-node';
@@ -82,8 +83,7 @@ export async function openSearchIndex(store: ArtifactStore, version: string): Pr
   const productRows = z.array(IndexedProduct).parse(JSON.parse((await published.read(INDEX_FILES.productRows)).toString('utf8')));
   const buyerRows = z.array(IndexedBuyer).parse(JSON.parse((await published.read(INDEX_FILES.buyerRows)).toString('utf8')));
   const vectorBytes = await published.read(INDEX_FILES.productVectors);
-  const productVectors = new Float32Array(vectorBytes.byteLength / 4);
-  Buffer.from(productVectors.buffer).set(vectorBytes);
+  const productVectors = float32FromBytes(vectorBytes);
   if (productVectors.length !== productRows.length * metadata.products.dim) throw new Error(`index ${version}: products.vectors.f32 holds ${productVectors.length} floats for ${productRows.length} products of ${metadata.products.dim} dimensions`);
   const products = loadVectorIndex(await published.read(INDEX_FILES.products), metadata.products);
   const buyers = loadVectorIndex(await published.read(INDEX_FILES.buyers), metadata.buyers);

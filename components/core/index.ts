@@ -21,6 +21,8 @@ export * from './geo.js';
 export * from './snapshots.js';
 export * from './publish.js';
 export * from './kfp-outputs.js';
+export * from './float32-bytes.js';
+export * from './tfjs-wasm.js';
 export * from './text-features.js';
 export * from './sentence-encoder.js';
 export * from './image-pixels.js';

@@ -23,7 +23,9 @@ import { Tokenizer } from '@tensorflow-models/universal-sentence-encoder';
 import pLimit from 'p-limit';
 import type { ArtifactStore } from './artifacts/index.js';
 import { NotFoundError } from './errors.js';
+import { bytesOfFloat32, float32FromBytes } from './float32-bytes.js';
 import type { Progress } from './progress.js';
+import { registerWasmBackend } from './tfjs-wasm.js';
 import { sentenceText, type SparseDoc, type TextFeaturizer, type TextInput } from './text-features.js';
 
 export const SENTENCE_ENCODER = { id: 'universal-sentence-encoder-lite', dim: 512 } as const;
@@ -43,8 +45,7 @@ const require = createRequire(import.meta.url);
 async function ensureBackend(): Promise<void> {
   // A process that chose its backend (train) keeps it; the others (evaluate, index, the service) take wasm.
   if (tf.engine().backendName) return;
-  const wasm = await import('@tensorflow/tfjs-backend-wasm');
-  wasm.setWasmPaths(join(dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'dist') + '/');
+  await registerWasmBackend();
   if (!(await tf.setBackend('wasm'))) await tf.setBackend('cpu');
 }
 
@@ -129,10 +130,7 @@ const CACHE_CONCURRENCY = 8;
 async function cachedVector(store: ArtifactStore, key: string, dim: number): Promise<Float32Array | null> {
   try {
     const bytes = await store.get(key);
-    if (bytes.byteLength !== dim * 4) return null;
-    const vector = new Float32Array(dim);
-    Buffer.from(vector.buffer).set(bytes);
-    return vector;
+    return bytes.byteLength === dim * 4 ? float32FromBytes(bytes) : null;
   } catch (error) {
     if (error instanceof NotFoundError) return null;
     throw error;
@@ -160,7 +158,7 @@ export async function featurizeAll(featurizer: TextFeaturizer, inputs: readonly 
     const missing = vectors.flatMap((vector, k) => (vector ? [] : [k]));
     const encoded = await encoder.encode(missing.map((k) => texts[k]!), spec.maxTokens);
     missing.forEach((k, m) => (vectors[k] = encoded[m]!));
-    if (store) await Promise.all(missing.map((k) => limit(() => store.put(keys[k]!, Buffer.from(vectors[k]!.buffer, vectors[k]!.byteOffset, vectors[k]!.byteLength)))));
+    if (store) await Promise.all(missing.map((k) => limit(() => store.put(keys[k]!, bytesOfFloat32(vectors[k]!)))));
     chunk.forEach((input, k) => docs.push(featurizer.featurize(input, vectors[k]!)));
     progress?.tick(chunk.length);
   }

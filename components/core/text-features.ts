@@ -11,9 +11,10 @@
  *
  * With `sentence` set, a pretrained sentence encoder's vector of the text (sentence-encoder.ts) follows
  * the hashed features as ids buckets … buckets + dim − 1, scaled by `weight` (the hashed part has norm
- * 1): the model's bags then have `inputDim` rows, and nothing else changes.
+ * 1): the model's wide bag (its classifier) has `inputDim` rows; its deep bag skips those ids.
  */
 import { z } from 'zod';
+import { bytesOfFloat32, float32FromBytes } from './float32-bytes.js';
 
 export const FeaturizerConfig = z.object({
   /** Hash buckets: a power of two. Bucket 0 is reserved for padding. */
@@ -139,7 +140,7 @@ export class TextFeaturizer {
     return new TextFeaturizer(config, idf);
   }
 
-  /** Rows of the model's bags: the hash buckets, then the sentence vector's dimensions. */
+  /** Rows of the model's wide bag: the hash buckets, then the sentence vector's dimensions. */
   get inputDim(): number {
     return this.config.buckets + (this.config.sentence?.dim ?? 0);
   }
@@ -165,13 +166,11 @@ export class TextFeaturizer {
 
   /** The idf table as bytes (little-endian float32), the form saved beside the model. */
   idfBytes(): Buffer {
-    return Buffer.from(this.idf.buffer, this.idf.byteOffset, this.idf.byteLength);
+    return bytesOfFloat32(this.idf);
   }
 
   static fromBytes(config: FeaturizerConfig, bytes: Buffer): TextFeaturizer {
-    const copy = new Float32Array(bytes.byteLength / 4);
-    Buffer.from(copy.buffer).set(bytes);
-    return new TextFeaturizer(config, copy);
+    return new TextFeaturizer(config, float32FromBytes(bytes));
   }
 }
 

@@ -9,6 +9,7 @@ import { createHash } from 'node:crypto';
 import {
   AlreadyExistsError,
   buildVectorIndex,
+  bytesOfFloat32,
   imagePixels,
   INDEX_FILES,
   INDEX_PREFIX,
@@ -56,7 +57,6 @@ export function indexVersion(request: IndexRequest): string {
   return `ix-${createHash('sha256').update(JSON.stringify({ modelVersion, snapshotId, buyers, seed, exactUpTo })).digest('hex').slice(0, 16)}`;
 }
 
-const floatBytes = (values: Float32Array) => Buffer.from(values.buffer, values.byteOffset, values.byteLength);
 
 /** Product vectors (fused embeddings), in snapshot order, a batch of products and their pictures at a time. */
 async function embedCatalogue(store: ArtifactStore, embedder: Awaited<ReturnType<typeof openEmbedder>>, products: readonly SnapshotProduct[], batchSize: number, log: Logger) {
@@ -160,7 +160,7 @@ export async function buildIndex(store: ArtifactStore, db: Queryable, request: I
     const files = [
       { name: INDEX_FILES.products, body: productIndex.index.toBuffer() },
       { name: INDEX_FILES.productRows, body: Buffer.from(JSON.stringify(productRows)) },
-      { name: INDEX_FILES.productVectors, body: floatBytes(vectors) },
+      { name: INDEX_FILES.productVectors, body: bytesOfFloat32(vectors) },
       { name: INDEX_FILES.buyers, body: buyerIndex.index.toBuffer() },
       { name: INDEX_FILES.buyerRows, body: Buffer.from(JSON.stringify(buyerRows)) },
     ];

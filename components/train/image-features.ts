@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import * as tf from '@tensorflow/tfjs';
-import { imagePixels, NotFoundError, Progress, type ArtifactStore, type Logger } from '../core/index.js';
+import { bytesOfFloat32, float32FromBytes, imagePixels, NotFoundError, Progress, type ArtifactStore, type Logger } from '../core/index.js';
 
 export interface FeatureExtractor {
   /** Names the cache: a different backbone must never read another's features. */
@@ -17,12 +17,6 @@ export interface FeatureExtractor {
 }
 
 const cacheKey = (extractor: FeatureExtractor, sha: string) => `cache/image-features/${extractor.id}/${sha.slice(0, 2)}/${sha}.f32`;
-
-function toFloats(bytes: Buffer): Float32Array {
-  const out = new Float32Array(bytes.byteLength / 4);
-  Buffer.from(out.buffer).set(bytes);
-  return out;
-}
 
 /** Features per image key; keys whose image is missing or unreadable are left out (and logged). */
 export async function imageFeatures(store: ArtifactStore, extractor: FeatureExtractor, keys: readonly string[], log: Logger, batchSize = 16): Promise<Map<string, Float32Array>> {
@@ -57,7 +51,7 @@ export async function imageFeatures(store: ArtifactStore, extractor: FeatureExtr
     features.dispose();
     for (const [k, item] of usable.entries()) {
       const vector = data.slice(k * extractor.featureDim, (k + 1) * extractor.featureDim);
-      await store.put(cacheKey(extractor, item.sha), Buffer.from(vector.buffer));
+      await store.put(cacheKey(extractor, item.sha), bytesOfFloat32(vector));
       result.set(item.key, vector);
     }
     progress.tick(usable.length);
@@ -74,7 +68,7 @@ export async function imageFeatures(store: ArtifactStore, extractor: FeatureExtr
     }
     const sha = createHash('sha256').update(bytes).digest('hex');
     try {
-      result.set(key, toFloats(await store.get(cacheKey(extractor, sha))));
+      result.set(key, float32FromBytes(await store.get(cacheKey(extractor, sha))));
       cached++;
       progress.tick();
       continue;

@@ -3,6 +3,7 @@
  * with the shapes, then the raw data. Used for checkpoints and for the TF.js weights beside the model.
  */
 import * as tf from '@tensorflow/tfjs';
+import { bytesOfFloat32, float32FromBytes } from '../core/index.js';
 
 export async function encodeTensors(tensors: readonly tf.Tensor[]): Promise<Buffer> {
   const header = Buffer.from(JSON.stringify({ shapes: tensors.map((tensor) => tensor.shape) }));
@@ -10,7 +11,7 @@ export async function encodeTensors(tensors: readonly tf.Tensor[]): Promise<Buff
   parts[0]!.writeUInt32LE(header.length, 0);
   for (const tensor of tensors) {
     const data = (await tensor.data()) as Float32Array;
-    parts.push(Buffer.from(data.buffer, data.byteOffset, data.byteLength));
+    parts.push(bytesOfFloat32(data));
   }
   return Buffer.concat(parts);
 }
@@ -21,8 +22,7 @@ export function decodeTensors(bytes: Buffer): tf.Tensor[] {
   let offset = 4 + headerLength;
   return shapes.map((shape) => {
     const size = shape.reduce((a, b) => a * b, 1);
-    const data = new Float32Array(size);
-    Buffer.from(data.buffer).set(bytes.subarray(offset, offset + size * 4));
+    const data = float32FromBytes(bytes.subarray(offset, offset + size * 4));
     offset += size * 4;
     return tf.tensor(data, shape, 'float32');
   });

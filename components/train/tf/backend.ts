@@ -6,10 +6,8 @@
  * `@tensorflow/tfjs`; loading a native package only registers its backend with that same engine.
  */
 import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { InputError, type Logger } from '../../core/index.js';
+import { InputError, registerWasmBackend, type Logger } from '../../core/index.js';
 import { registerWasmKernels } from './wasm-kernels.js';
 
 export const BACKENDS = ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] as const;
@@ -22,8 +20,6 @@ export interface BackendInfo {
   engine: string;
   version: string;
 }
-
-const require = createRequire(import.meta.url);
 
 function gpuVisible(): boolean {
   return existsSync('/dev/nvidia0') || existsSync('/dev/nvidiactl');
@@ -46,9 +42,7 @@ async function activate(log: Logger, choice: BackendChoice): Promise<boolean> {
     case 'tensorflow':
       return (await tryNative(log, '@tensorflow/tfjs-node')) && tf.setBackend('tensorflow');
     case 'wasm': {
-      const wasm = await import('@tensorflow/tfjs-backend-wasm');
-      // Under Node the .wasm files sit beside the package's dist bundle.
-      wasm.setWasmPaths(join(dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'dist') + '/');
+      await registerWasmBackend();
       registerWasmKernels();
       return tf.setBackend('wasm');
     }
