@@ -21,13 +21,13 @@ import { parseArgs } from 'node:util';
 import { cleanCatalogue } from '../components/clean/clean.js';
 import { loadGazetteer } from '../components/clean/gazetteer/index.js';
 import { takeSnapshot } from '../components/clean/snapshot.js';
-import { argmaxRow, DEFAULT_FEATURIZER, featurizeAll, migrate, openEmbedder, openFsStore, openPglite, readSnapshotProducts, SENTENCE_ENCODER, TextFeaturizer, type SnapshotProduct } from '../components/core/index.js';
+import { argmaxRow, featurizeAll, migrate, openEmbedder, openFsStore, openPglite, readSnapshotProducts, TextFeaturizer, type SnapshotProduct } from '../components/core/index.js';
 import { evaluateModel } from '../components/evaluate/evaluate.js';
 import { loadExportFolder } from '../components/load/load.js';
 import { splitOf } from '../components/train/split.js';
 import { BACKENDS } from '../components/train/tf/backend.js';
 import { readDataset } from '../components/train/dataset.js';
-import { DEFAULTS, QUICK, trainModel } from '../components/train/train.js';
+import { DEFAULTS, featurizerConfigOf, QUICK, trainModel } from '../components/train/train.js';
 import { mcnemarExactP } from './mcnemar.js';
 import { SHARED_DATA, silentLog, tempDir } from '../test/helpers.js';
 
@@ -118,10 +118,7 @@ for (const backend of BACKENDS) {
 }
 const train = products.filter((p) => splitOf(p.id) === 'train' && fitted.has(p.id));
 // The same features train reads: hashed n-grams and the sentence encoder's vector.
-const featurizer = TextFeaturizer.fit(train, {
-  ...DEFAULT_FEATURIZER,
-  sentence: DEFAULTS.sentenceWeight > 0 ? { encoder: SENTENCE_ENCODER.id, dim: SENTENCE_ENCODER.dim, weight: DEFAULTS.sentenceWeight, maxTokens: DEFAULTS.sentenceTokens } : null,
-});
+const featurizer = TextFeaturizer.fit(train, featurizerConfigOf(DEFAULTS));
 const docs = await featurizeAll(featurizer, train, { store }); // the vectors training cached
 const labels = [...new Set(train.map((p) => p.root))].sort();
 const torchFile = path.join(home, 'torch.jsonl');

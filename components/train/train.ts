@@ -37,7 +37,7 @@ import { exportModels, ONNX_AGREEMENT, onnxAgreement, tfjsFiles, toOnnx } from '
 import { imageFeatures, productFeature, type FeatureExtractor } from './image-features.js';
 import { evaluate, trainLoop, type Accuracy } from './loop.js';
 import { forward } from './losses.js';
-import { buildTowers, fuse, wideColumns, type ModelShape, type Towers } from './model/multimodal.js';
+import { buildTowers, fuse, wideColumns, wideInputs, type ModelShape, type Towers } from './model/multimodal.js';
 import { pretrainScratchBackbone, SCRATCH_DEFAULTS } from './scratch-backbone.js';
 import { fitLinearSvm, SVM_DEFAULTS } from './linear-svm.js';
 import { SPLIT_RULE } from './split.js';
@@ -185,6 +185,16 @@ function predictions(towers: Towers, data: Encoded, labels: readonly string[], f
   return { text, image, combined, embeddings: { dim: sum.length, mean, variance: Array.from(squares, (s, d) => s / n - mean[d]! ** 2) } };
 }
 
+/** The text features the hyper-parameters ask for: hashed n-grams, and the sentence vector unless its weight is 0. */
+export function featurizerConfigOf(hp: Hyperparameters): FeaturizerConfig {
+  return {
+    ...DEFAULT_FEATURIZER,
+    buckets: hp.buckets,
+    maxFeatures: hp.maxFeatures,
+    sentence: hp.sentenceWeight > 0 ? { encoder: SENTENCE_ENCODER.id, dim: SENTENCE_ENCODER.dim, weight: hp.sentenceWeight, maxTokens: hp.sentenceTokens } : null,
+  };
+}
+
 /**
  * The sub-categories of the training examples, sorted, grouped under their roots (the wide part's
  * HierarchicalLogits takes the groups), and each example's sub-category index.
@@ -203,7 +213,7 @@ export function subcategoriesOf(examples: readonly Example[], labels: readonly s
 function freezeSvmWidePart(towers: Towers, train: Encoded, subcategoryLabels: Int32Array | null, shape: ModelShape, hp: Hyperparameters, log: Logger): void {
   const started = Date.now();
   const options = { ...SVM_DEFAULTS, c: hp.svmC, seed: hp.seed };
-  const inputs = shape.buckets + shape.sentenceDim;
+  const inputs = wideInputs(shape);
   const parts = [fitLinearSvm(train.docs, train.labels, shape.classes, inputs, options)];
   if (shape.subcategories && subcategoryLabels) parts.push(fitLinearSvm(train.docs, subcategoryLabels, wideColumns(shape) - shape.classes, inputs, options));
   const columns = wideColumns(shape);
@@ -242,12 +252,7 @@ export async function trainModel(store: ArtifactStore, request: TrainRequest, lo
   const dataset = await readDataset(store, request.snapshotId, { sample: hp.sample });
   log.info({ snapshot: request.snapshotId, train: dataset.train.length, validation: dataset.val.length, test: dataset.testIds.length, labels: dataset.labels.length }, 'dataset');
 
-  const featurizerConfig: FeaturizerConfig = {
-    ...DEFAULT_FEATURIZER,
-    buckets: hp.buckets,
-    maxFeatures: hp.maxFeatures,
-    sentence: hp.sentenceWeight > 0 ? { encoder: SENTENCE_ENCODER.id, dim: SENTENCE_ENCODER.dim, weight: hp.sentenceWeight, maxTokens: hp.sentenceTokens } : null,
-  };
+  const featurizerConfig = featurizerConfigOf(hp);
   const featurizer = TextFeaturizer.fit(dataset.train, featurizerConfig);
 
   const imageKeys = [...dataset.train, ...dataset.val].flatMap((e) => e.imageKeys);

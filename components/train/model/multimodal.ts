@@ -52,6 +52,11 @@ export interface ModelShape {
   subcategories: { groups: number[][]; weight: number } | null;
 }
 
+/** Rows of the wide bag: the hash buckets, then the sentence vector's ids. */
+export function wideInputs(shape: ModelShape): number {
+  return shape.buckets + shape.sentenceDim;
+}
+
 /** Columns of the wide bag: the roots, then the sub-categories. */
 export function wideColumns(shape: ModelShape): number {
   return shape.classes + (shape.subcategories?.groups.flat().length ?? 0);
@@ -73,7 +78,7 @@ export function buildTowers(shape: ModelShape): Towers {
   const dropped = tf.layers.dropout({ name: 'text_dropout', rate: shape.dropout }).apply(bag) as tf.SymbolicTensor;
   const projected = tf.layers.dense({ name: 'text_projection', units: shape.embeddingDim }).apply(dropped) as tf.SymbolicTensor;
   const t = new L2Normalize({ name: 'text_embedding' }).apply(projected) as tf.SymbolicTensor;
-  let wide = new WeightedBag({ name: 'text_wide', inputDim: shape.buckets + shape.sentenceDim, outputDim: wideColumns(shape), useBias: true, initScale: 0 }).apply([ids, weights]) as tf.SymbolicTensor;
+  let wide = new WeightedBag({ name: 'text_wide', inputDim: wideInputs(shape), outputDim: wideColumns(shape), useBias: true, initScale: 0 }).apply([ids, weights]) as tf.SymbolicTensor;
   if (shape.subcategories) wide = new HierarchicalLogits({ name: 'text_wide_roots', classes: shape.classes, ...shape.subcategories }).apply(wide) as tf.SymbolicTensor;
   const text = tf.model({ name: 'text_tower', inputs: [ids, weights], outputs: [t, wide] });
 

@@ -374,9 +374,9 @@ function weightedBag(call: LayerCall): Value[] {
   let ids = g.toTf(call.inputs[0]!);
   const weights = g.toTf(call.inputs[1]!);
   if (ids.dtype !== 'int32') ids = { ...ids, name: g.node('Cast', [ids.name], `${call.base}_ids`, [attr.int('to', 6 /* INT32 */)]), dtype: 'int32' };
+  const bag = call.layer as WeightedBag;
   let idsName = ids.name;
   let weightsName = weights.name;
-  const bag = call.layer as WeightedBag;
   if (bag.skipOutOfRange) {
     // Ids past the table count for nothing: id 0 with weight 0, as padding is.
     const limit = g.node('Cast', [g.int64s([bag.inputDim], [])], `${call.base}_limit`, [attr.int('to', 6 /* INT32 */)]);
@@ -389,7 +389,7 @@ function weightedBag(call: LayerCall): Value[] {
   const rows = g.node('Gather', [table, idsName], `${call.base}_rows`, [attr.int('axis', 0)]); // [N, L, D]
   const w = g.node('Unsqueeze', [weightsName, g.int64s([2])], `${call.base}_weights`); // [N, L, 1]
   const weighted = g.node('Mul', [rows, w], `${call.base}_weighted`);
-  const bias = (call.layer as unknown as { useBias?: boolean }).useBias ? variable(call, 'bias', true) : undefined;
+  const bias = bag.useBias ? variable(call, 'bias', true) : undefined;
   let y = g.reduce('ReduceSum', weighted, [1], false, bias ? `${call.base}_sum` : call.base); // [N, D]
   if (bias) y = g.node('Add', [y, weight(call, bias, 'bias')], call.base);
   return [out(call, y, false)];
