@@ -1,5 +1,6 @@
 # syntax=docker/dockerfile:1.7
 # marketplace-evaluate: evaluate (held-out metrics against production; the promote gate).
+# Retrieval is scored against exact FAISS search, so this image carries faiss-node like index and serve.
 # Runs `node /app/dist/components/evaluate/main.js` (the command pipelines/components.ts gives it).
 # Build from the repository root (images/build.sh does it for every image):
 #   docker build -f images/evaluate.Dockerfile -t <registry>/marketplace-evaluate:<tag> .
@@ -24,13 +25,25 @@ RUN npm run build
 # 2. deps: production dependencies only.
 FROM ${NODE_IMAGE} AS deps
 WORKDIR /app
+# faiss-node is compiled against Debian's libfaiss (static) by the project's own script
+# (scripts/build-faiss.mjs); its own install script, which downloads binaries, stays denied.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends g++ libfaiss-dev libopenblas0-pthread \
+ && rm -rf /var/lib/apt/lists/*
 COPY package.json package-lock.json .npmrc ./
-RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
+COPY scripts ./scripts
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
+ && node scripts/build-faiss.mjs --require \
+ && npm cache clean --force
 
 # 3. runtime: node, production node_modules and dist/, owned by root and run as an unprivileged
 #    user, so the code cannot rewrite itself; the root filesystem can be mounted read-only (the
 #    embedded defaults and temporary files go to MARKETPLACE_HOME under /tmp, an emptyDir on Kubernetes).
 FROM ${NODE_IMAGE}
+# What the faiss binding links at run time: OpenBLAS (as BLAS and LAPACK) and OpenMP.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends libopenblas0-pthread libgomp1 \
+ && rm -rf /var/lib/apt/lists/*
 ENV NODE_ENV=production \
     MARKETPLACE_HOME=/tmp/marketplace
 WORKDIR /app

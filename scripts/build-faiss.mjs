@@ -1,7 +1,8 @@
 // Builds faiss-node's native binding against Debian's libfaiss (faiss 1.7.3), as ../shared/RECIPES.md
 // describes: faiss-node's own install script downloads a prebuilt binary or clones faiss from GitHub,
 // and neither can work offline, so package.json denies it (allowScripts) and this runs instead.
-//   node scripts/build-faiss.mjs            postinstall: build when libfaiss-dev is there, else say how
+//   node scripts/build-faiss.mjs            postinstall: build when libfaiss-dev is there (installing it
+//                                           first on Debian as root), else say how
 //   node scripts/build-faiss.mjs --require  fail (exit 1) when it cannot be built
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -25,6 +26,19 @@ const loads = () =>
   spawnSync(process.execPath, ['-e', "if (!require('faiss-node').Index.prototype.setSearchParameter) process.exit(1)"], { cwd: path.dirname(packageDir) }).status === 0;
 
 if (existsSync(target) && loads()) process.exit(0);
+
+// On Debian as root (a fresh machine, a CI runner, an image build) the missing system packages are
+// installed here, so that `npm ci` alone gives a working checkout; MARKETPLACE_NO_APT=1 opts out.
+// Elsewhere the script says what to install and leaves the system alone.
+const SYSTEM_PACKAGES = ['libfaiss-dev', 'libopenblas0-pthread'];
+if (!existsSync('/usr/include/faiss/Index.h') && process.getuid?.() === 0 && existsSync('/usr/bin/apt-get') && process.env.MARKETPLACE_NO_APT !== '1') {
+  say(`installing Debian's ${SYSTEM_PACKAGES.join(' ')} (set MARKETPLACE_NO_APT=1 to skip)`);
+  const apt = (...args) => spawnSync('apt-get', args, { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } }).status === 0;
+  // A fresh machine may have no package lists yet: update once and retry.
+  if (!apt('install', '-y', '-qq', ...SYSTEM_PACKAGES) && !(apt('update', '-qq') && apt('install', '-y', '-qq', ...SYSTEM_PACKAGES))) {
+    say('apt-get could not install them');
+  }
+}
 const nodeHeaders = [path.join(path.dirname(process.execPath), '..', 'include', 'node'), '/usr/include/node'].find((dir) => existsSync(path.join(dir, 'node_api.h')));
 if (!existsSync('/usr/include/faiss/Index.h') || !nodeHeaders) {
   say(`cannot build: ${nodeHeaders ? "Debian's libfaiss-dev is missing" : "Node's headers are missing"}.`);

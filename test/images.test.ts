@@ -146,8 +146,8 @@ describe('container images (images/)', () => {
     assert.equal(components.train.definition.resources?.gpu?.count, 1);
   });
 
-  it('the images that search (index, serve) build faiss against Debian’s libfaiss', () => {
-    for (const file of ['index.Dockerfile', 'serve.Dockerfile']) {
+  it('the images that search (index, serve, and evaluate for its retrieval scores) build faiss against Debian’s libfaiss', () => {
+    for (const file of ['index.Dockerfile', 'evaluate.Dockerfile', 'serve.Dockerfile']) {
       assert.match(read(file), /libfaiss-dev/);
       assert.match(read(file), /node scripts\/build-faiss\.mjs --require/);
     }

@@ -8,7 +8,27 @@ import { createRequire } from 'node:module';
 import type * as Faiss from 'faiss-node';
 
 const require = createRequire(import.meta.url);
-const faiss = require('faiss-node') as typeof Faiss;
+
+let loaded: typeof Faiss | undefined;
+
+/**
+ * faiss-node, loaded on first use: its native binding is built against Debian's libfaiss by the
+ * postinstall (scripts/build-faiss.mjs), and only indexing, evaluation's retrieval and the search
+ * service need it, so a machine without it can still load, clean and train.
+ */
+export function loadFaiss(): typeof Faiss {
+  if (loaded) return loaded;
+  try {
+    loaded = require('faiss-node') as typeof Faiss;
+  } catch (error) {
+    throw new Error(
+      "faiss-node's native binding is not built (it is compiled against Debian's libfaiss): run " +
+        '`apt-get install -y libfaiss-dev libopenblas0-pthread && npm run build:faiss`',
+      { cause: error },
+    );
+  }
+  return loaded;
+}
 
 export interface VectorIndexOptions {
   /** Up to this many vectors the index is exact. */
@@ -48,10 +68,11 @@ export function buildVectorIndex(vectors: readonly number[], dims: number, optio
   const count = vectors.length / dims;
   if (!Number.isInteger(count)) throw new Error(`${vectors.length} numbers are not whole vectors of ${dims}`);
   const k = Math.min(options.k ?? 10, Math.max(1, count));
-  const flat = new faiss.IndexFlatIP(dims);
+  const flat = new (loadFaiss().IndexFlatIP)(dims);
   flat.add([...vectors]);
   if (count <= (options.exactUpTo ?? 100_000)) return { index: flat, type: 'Flat', vectors: count, recall: 1, k };
 
+  const faiss = loadFaiss();
   const hnsw = faiss.Index.fromFactory(dims, 'HNSW32,Flat', faiss.MetricType.METRIC_INNER_PRODUCT);
   hnsw.add([...vectors]);
   // Evenly spaced stored vectors as queries: deterministic, and spread over the whole collection.
@@ -73,7 +94,7 @@ export function buildVectorIndex(vectors: readonly number[], dims: number, optio
 
 /** An index read back from its bytes, with the search parameter it was measured with. */
 export function loadVectorIndex(bytes: Buffer, built: Pick<BuiltIndex, 'type' | 'efSearch'>): Faiss.Index {
-  const index = faiss.Index.fromBuffer(bytes);
+  const index = loadFaiss().Index.fromBuffer(bytes);
   if (built.type !== 'Flat' && built.efSearch) index.setSearchParameter('efSearch', built.efSearch);
   return index;
 }

@@ -4,12 +4,11 @@
  * relevant = that product, gain 2, and same-category products, gain 1), against exact search over
  * the whole snapshot.
  */
-import { createRequire } from 'node:module';
-import type * as Faiss from 'faiss-node';
 import {
   argmaxRow,
   classification,
   imagePixels,
+  loadFaiss,
   ndcgAtK,
   openEmbedder,
   Progress,
@@ -23,8 +22,6 @@ import {
   type SnapshotProduct,
 } from '../core/index.js';
 
-const require = createRequire(import.meta.url);
-const faiss = require('faiss-node') as typeof Faiss;
 
 export const RECALL_KS = [1, 5, 10, 20, 50, 100] as const;
 
@@ -83,7 +80,7 @@ export async function scoreModel(store: ArtifactStore, modelVersion: string, sna
 
     // Retrieval over the whole snapshot with exact inner-product search (the ground truth any ANN index is measured against).
     const progress = new Progress(log, 'embedding the catalogue for retrieval', all.length);
-    const corpus = new faiss.IndexFlatIP(dim);
+    const corpus = new (loadFaiss().IndexFlatIP)(dim);
     for (let start = 0; start < all.length; start += 512) {
       const part = all.slice(start, start + 512);
       const encoded = await embedder.embedProducts(
