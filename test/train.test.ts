@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import * as tf from '@tensorflow/tfjs';
 import {
   DEFAULT_FEATURIZER,
   MODEL_FILES,
@@ -12,11 +13,13 @@ import {
   openEmbedder,
   openPublished,
   openSearchIndex,
+  publish,
   row,
   SENTENCE_ENCODER,
   SplitFile,
   TextFeaturizer,
   type Embedder,
+  type Published,
 } from '../components/core/index.js';
 import { decide } from '../components/evaluate/gate.js';
 import { evaluateModel } from '../components/evaluate/evaluate.js';
@@ -26,6 +29,7 @@ import { storeCheckpoints } from '../components/train/checkpoint.js';
 import { readDataset } from '../components/train/dataset.js';
 import { trainLoop } from '../components/train/loop.js';
 import { buildTowers } from '../components/train/model/multimodal.js';
+import { exportLayersModel } from '../components/train/onnx/index.js';
 import { splitOf } from '../components/train/split.js';
 import { initBackend } from '../components/train/tf/backend.js';
 import { trainModel, type TrainResult } from '../components/train/train.js';
@@ -33,6 +37,17 @@ import { silentLog } from './helpers.js';
 import { demoCatalogue, TINY, type DemoCatalogue } from './model-fixture.js';
 
 const norm = (v: number[]) => Math.sqrt(v.reduce((s, x) => s + x * x, 0));
+
+/** A TF.js model published as `<prefix>/model.json` + `weights.bin` (train's tfjsFiles), as loadLayersModel takes it. */
+async function tfjsArtifacts(published: Published, prefix: string): Promise<tf.io.ModelArtifacts> {
+  const json = JSON.parse((await published.read(`${prefix}/model.json`)).toString('utf8')) as { modelTopology: object; weightsManifest: { weights: tf.io.WeightsManifestEntry[] }[] };
+  const weights = await published.read(`${prefix}/weights.bin`);
+  return {
+    modelTopology: json.modelTopology,
+    weightSpecs: json.weightsManifest.flatMap((group) => group.weights),
+    weightData: new Uint8Array(weights).buffer,
+  };
+}
 
 describe('train, evaluate and index on the demo catalogue', () => {
   let catalogue: DemoCatalogue;
@@ -103,6 +118,32 @@ describe('train, evaluate and index on the demo catalogue', () => {
       assert.ok(classified.embeddings.every((v, d) => Math.abs(v - embedded.embeddings[d]!) < 1e-5));
     } finally {
       await embedder.close();
+    }
+  });
+
+  it('serves a model published before text_classifier.onnx (logits as the text encoder’s second output) the same way', async () => {
+    // The legacy text encoder is the TF.js text tower itself ([ids, weights] → [embedding, logits]), exported whole.
+    const published = await openPublished(catalogue.store, trained.key);
+    const tower = await tf.loadLayersModel(tf.io.fromMemory(await tfjsArtifacts(published, 'tfjs/text_tower')));
+    const legacyEncoder = exportLayersModel(tower, { name: 'text_encoder', inputNames: ['ids', 'weights'], outputNames: ['embedding', 'logits'] });
+    const legacyVersion = `${trained.version}-legacy`;
+    const files = await Promise.all(
+      published.manifest.files
+        .filter((file) => file.name !== MODEL_FILES.textClassifier)
+        .map(async (file) => ({ name: file.name, body: file.name === MODEL_FILES.textEncoder ? Buffer.from(legacyEncoder) : await published.read(file.name) })),
+    );
+    await publish(catalogue.store, MODEL_PREFIX(legacyVersion), files, { kind: 'model', version: legacyVersion, metadata: published.manifest.metadata });
+    const inputs = [{ title: 'wooden dining table', text: 'solid oak, seats six' }, { title: 'mountain bike' }];
+    const [current, legacy] = await Promise.all([openEmbedder(catalogue.store, trained.version), openEmbedder(catalogue.store, legacyVersion)]);
+    try {
+      const [a, b] = [await current.classifyTexts(inputs), await legacy.classifyTexts(inputs)];
+      assert.ok(a.logits.some((v) => v !== 0), 'the classifier gave logits');
+      assert.ok(a.logits.every((v, k) => Math.abs(v - b.logits[k]!) < 1e-4), `${a.logits.slice(0, 4)} vs ${b.logits.slice(0, 4)}`);
+      assert.ok(a.embeddings.every((v, k) => Math.abs(v - b.embeddings[k]!) < 1e-5));
+      const products = await legacy.classifyProducts(inputs);
+      assert.ok(products.logits.every((v, k) => Math.abs(v - a.logits[k]!) < 1e-4), 'a product without pictures is classified by its text');
+    } finally {
+      await Promise.all([current.close(), legacy.close()]);
     }
   });
 

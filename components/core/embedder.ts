@@ -4,8 +4,9 @@
  *
  * Two uses, two kinds of call: `embed*` gives the embeddings (search, index, drift), `classify*` the
  * embeddings and the category logits (evaluate). Only classifying reads the pretrained sentence
- * encoder (sentence-encoder.ts, TF.js), where the model has one: the embedding does not depend on it,
- * so a search query or a product is embedded with ONNX Runtime alone.
+ * encoder (sentence-encoder.ts, TF.js), where the model has one, and the text classifier's graph,
+ * loaded on the first such call: the embedding depends on neither, so a search query or a product is
+ * embedded with ONNX Runtime alone, and a process that only embeds never holds the classifier's table.
  *
  * Vectors travel as one flat Float32Array of n × dim (row-major), the form FAISS and ONNX both take.
  */
@@ -65,6 +66,10 @@ export async function openEmbedder(store: ArtifactStore, version: string): Promi
   const metadata = ModelMetadata.parse(published.manifest.metadata);
   const options: ort.InferenceSession.SessionOptions = { graphOptimizationLevel: 'all', intraOpNumThreads: 0 };
   const text = await ort.InferenceSession.create(await published.read(MODEL_FILES.textEncoder), options);
+  // Models published before text_classifier.onnx carry the logits as the text encoder's second output.
+  const separateClassifier = published.manifest.files.some((file) => file.name === MODEL_FILES.textClassifier);
+  let classifier: Promise<ort.InferenceSession> | undefined;
+  const textClassifier = () => (classifier ??= published.read(MODEL_FILES.textClassifier).then((bytes) => ort.InferenceSession.create(bytes, options)));
   const fusion = await ort.InferenceSession.create(await published.read(MODEL_FILES.fusion), options);
   const image = metadata.modalities.image ? await ort.InferenceSession.create(await published.read(MODEL_FILES.imageEncoder), options) : null;
   const featurizer = TextFeaturizer.fromBytes(metadata.featurizer, await published.read(MODEL_FILES.idf));
@@ -78,9 +83,13 @@ export async function openEmbedder(store: ArtifactStore, version: string): Promi
       const part = inputs.slice(start, start + BATCH);
       const docs = classify ? await featurizeAll(featurizer, part, { store }) : part.map((input) => featurizer.featurize(input));
       const { ids, weights, length } = padBatch(docs);
-      const result = await text.run({ ids: new ort.Tensor('int32', ids, [docs.length, length]), weights: new ort.Tensor('float32', weights, [docs.length, length]) });
+      const feeds = { ids: new ort.Tensor('int32', ids, [docs.length, length]), weights: new ort.Tensor('float32', weights, [docs.length, length]) };
+      const result = await text.run(feeds);
       out.embeddings.set(result['embedding']!.data as Float32Array, start * dim);
-      out.logits.set(result['logits']!.data as Float32Array, start * classes);
+      // Embedding only: the logits stay zero, and the fused logits they feed are not returned.
+      if (!classify) continue;
+      const logits = separateClassifier ? (await (await textClassifier()).run(feeds))['logits'] : result['logits'];
+      out.logits.set(logits!.data as Float32Array, start * classes);
     }
     return out;
   }
@@ -146,7 +155,7 @@ export async function openEmbedder(store: ArtifactStore, version: string): Promi
     embedProducts: async (products) => embeddingsOnly(await encodeProducts(products, false)),
     classifyProducts: (products) => encodeProducts(products, true),
     async close() {
-      await Promise.all([text.release(), fusion.release(), image?.release()]);
+      await Promise.all([text.release(), fusion.release(), image?.release(), classifier?.then((session) => session.release())]);
     },
   };
 }

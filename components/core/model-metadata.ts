@@ -10,6 +10,8 @@ export const MODEL_PREFIX = (version: string) => `models/${version}`;
 
 export const MODEL_FILES = {
   textEncoder: 'text_encoder.onnx',
+  /** Models published before it had the classifier's logits as a second output of the text encoder. */
+  textClassifier: 'text_classifier.onnx',
   imageEncoder: 'image_encoder.onnx',
   fusion: 'fusion.onnx',
   idf: 'idf.bin',

@@ -1,10 +1,15 @@
 /**
- * The trained towers as serving artifacts: TF.js models (to fine-tune or inspect) and three ONNX graphs
+ * The trained towers as serving artifacts: TF.js models (to fine-tune or inspect) and four ONNX graphs
  * (serving needs onnxruntime-node only):
- *   text_encoder.onnx   ids int32 [N,L], weights [N,L] → embedding [N,E], logits [N,C] (the linear SVM's)
+ *   text_encoder.onnx     ids int32 [N,L], weights [N,L] → embedding [N,E]
+ *   text_classifier.onnx  ids int32 [N,L], weights [N,L] → logits [N,C]   (the frozen linear SVMs)
  *   image_encoder.onnx  pixels [N,224,224,3] in [0,1]  → embedding [N,E], logits [N,C]   (backbone included)
  *   fusion.onnx         text_embedding, image_embedding [N,E], text_logits [N,C], text_mask, image_mask [N,1]
  *                       → embedding [N,E], logits [N,C]
+ * The text encoder and the text classifier are two graphs because they are two sizes and two users:
+ * the classifier's table (every hash bucket and sentence id × every root and sub-category) is about
+ * two thirds of the text tower's weights, and only evaluate classifies; search, index and drift
+ * embed, so they never load it.
  * After export, ONNX Runtime and TF.js run the same inputs and must agree to 1e-4 (the export is
  * refused otherwise): an exporter bug must not reach production as a silently different model.
  */
@@ -18,6 +23,7 @@ export const ONNX_AGREEMENT = 1e-4;
 
 export interface ExportModels {
   text: tf.LayersModel;
+  textClassifier: tf.LayersModel;
   image: tf.LayersModel | null;
   fusion: tf.LayersModel;
 }
@@ -27,7 +33,8 @@ export function exportModels(towers: Towers, backbone: tf.LayersModel | null, sh
   const ids = tf.input({ shape: [null], dtype: 'int32', name: 'ids' });
   const weights = tf.input({ shape: [null], name: 'weights' });
   const [t, wide] = towers.text.apply([ids, weights]) as tf.SymbolicTensor[];
-  const text = tf.model({ name: 'text_encoder', inputs: [ids, weights], outputs: [t!, wide!] });
+  const text = tf.model({ name: 'text_encoder', inputs: [ids, weights], outputs: t! });
+  const textClassifier = tf.model({ name: 'text_classifier', inputs: [ids, weights], outputs: wide! });
 
   let image: tf.LayersModel | null = null;
   if (backbone) {
@@ -47,11 +54,12 @@ export function exportModels(towers: Towers, backbone: tf.LayersModel | null, sh
   const pictured = tf.layers.multiply().apply([towers.head.apply(f) as tf.SymbolicTensor, im]) as tf.SymbolicTensor;
   const logits = tf.layers.add().apply([pictured, tf.layers.multiply().apply([tl, tm]) as tf.SymbolicTensor]) as tf.SymbolicTensor;
   const fusion = tf.model({ name: 'fusion', inputs: [te, ie, tl, tm, im], outputs: [f, logits] });
-  return { text, image, fusion };
+  return { text, textClassifier, image, fusion };
 }
 
 export const ONNX_NAMES = {
-  text: { inputNames: ['ids', 'weights'], outputNames: ['embedding', 'logits'] },
+  text: { inputNames: ['ids', 'weights'], outputNames: ['embedding'] },
+  textClassifier: { inputNames: ['ids', 'weights'], outputNames: ['logits'] },
   image: { inputNames: ['pixels'], outputNames: ['embedding', 'logits'] },
   fusion: { inputNames: ['text_embedding', 'image_embedding', 'text_logits', 'text_mask', 'image_mask'], outputNames: ['embedding', 'logits'] },
 } as const;
@@ -70,7 +78,7 @@ export async function onnxAgreement(model: tf.LayersModel, onnxBytes: Uint8Array
       feeds[name] = new ort.Tensor(tensor.dtype === 'int32' ? 'int32' : 'float32', tensor.dataSync() as Int32Array | Float32Array, tensor.shape);
     });
     const onnxOut = await session.run(feeds);
-    const tfOut = model.predict(inputs) as tf.Tensor[];
+    const tfOut = [model.predict(inputs)].flat();
     let worst = 0;
     ONNX_NAMES[which].outputNames.forEach((name, k) => {
       const a = onnxOut[name]!.data as Float32Array;

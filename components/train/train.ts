@@ -304,11 +304,13 @@ export async function trainModel(store: ArtifactStore, request: TrainRequest, lo
   const exported = exportModels(towers, withImages ? extractor!.model : null, shape);
   const doc = `marketplace-ranking model ${version} (snapshot ${request.snapshotId})`;
   const textOnnx = toOnnx(exported.text, 'text', doc);
+  const textClassifierOnnx = toOnnx(exported.textClassifier, 'textClassifier', doc);
   const fusionOnnx = toOnnx(exported.fusion, 'fusion', doc);
   const imageOnnx = exported.image ? toOnnx(exported.image, 'image', doc) : null;
   const probe = makeBatch(val, sequentialBatches(val.labels.length, 8)[0]!, featureDim);
   let maxDiff = await onnxAgreement(exported.text, textOnnx, 'text', [probe.ids, probe.weights]);
-  const probeT = tf.tidy(() => exported.text.predict([probe.ids, probe.weights]) as tf.Tensor[]);
+  maxDiff = Math.max(maxDiff, await onnxAgreement(exported.textClassifier, textClassifierOnnx, 'textClassifier', [probe.ids, probe.weights]));
+  const probeT = tf.tidy(() => towers.text.predict([probe.ids, probe.weights]) as tf.Tensor[]);
   const probeI = withImages ? (towers.image.predict(probe.imageFeatures) as tf.Tensor) : tf.zerosLike(probeT[0]!);
   maxDiff = Math.max(maxDiff, await onnxAgreement(exported.fusion, fusionOnnx, 'fusion', [probeT[0]!, probeI, probeT[1]!, probe.textMask, probe.imageMask]));
   if (imageOnnx && exported.image) {
@@ -332,6 +334,7 @@ export async function trainModel(store: ArtifactStore, request: TrainRequest, lo
   const split: SplitFile = { rule: SPLIT_RULE, val: dataset.val.map((e) => e.id), test: dataset.testIds };
   const files = [
     { name: MODEL_FILES.textEncoder, body: Buffer.from(textOnnx) },
+    { name: MODEL_FILES.textClassifier, body: Buffer.from(textClassifierOnnx) },
     { name: MODEL_FILES.fusion, body: Buffer.from(fusionOnnx) },
     ...(imageOnnx ? [{ name: MODEL_FILES.imageEncoder, body: Buffer.from(imageOnnx) }] : []),
     { name: MODEL_FILES.idf, body: featurizer.idfBytes() },
