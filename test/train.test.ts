@@ -77,6 +77,13 @@ describe('train, evaluate and index on the demo catalogue', () => {
     for (const file of Object.values(MODEL_FILES)) assert.ok(names.includes(file), `${file} missing from ${names.join(', ')}`);
     for (const file of ['tfjs/text_tower/model.json', 'tfjs/image_tower/weights.bin', 'tfjs/head/model.json']) assert.ok(names.includes(file), file);
     assert.ok(trained.metadata.onnxMaxAbsDiff < 1e-4, String(trained.metadata.onnxMaxAbsDiff));
+    // The text encoder holds the deep bag only; the classifier's table (buckets and sentence ids × roots
+    // and sub-categories) is in its own file, which an embedding-only process never reads.
+    const bytes = (name: string) => published.manifest.files.find((f) => f.name === name)!.bytes;
+    const deepBag = TINY.buckets * TINY.textDim * 4;
+    const wideTable = (TINY.buckets + SENTENCE_ENCODER.dim) * trained.metadata.labels.length * 4; // roots only: a lower bound
+    assert.ok(bytes(MODEL_FILES.textEncoder) < deepBag + wideTable, `text_encoder.onnx ${bytes(MODEL_FILES.textEncoder)} bytes holds the classifier's table (deep bag ${deepBag}, table ≥ ${wideTable})`);
+    assert.ok(bytes(MODEL_FILES.textClassifier) > wideTable, `text_classifier.onnx ${bytes(MODEL_FILES.textClassifier)} bytes`);
     const profile = JSON.parse((await published.read(MODEL_FILES.profile)).toString('utf8')) as { embeddings: { dim: number; mean: number[] } };
     assert.equal(profile.embeddings.dim, TINY.embeddingDim);
     // The text features end in the sentence encoder's vector, and the wide part scores sub-categories.

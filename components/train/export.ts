@@ -30,11 +30,11 @@ export interface ExportModels {
 
 /** Composes the export graphs from the towers (sharing their weights). */
 export function exportModels(towers: Towers, backbone: tf.LayersModel | null, shape: { embeddingDim: number; classes: number }): ExportModels {
-  const ids = tf.input({ shape: [null], dtype: 'int32', name: 'ids' });
-  const weights = tf.input({ shape: [null], name: 'weights' });
-  const [t, wide] = towers.text.apply([ids, weights]) as tf.SymbolicTensor[];
-  const text = tf.model({ name: 'text_encoder', inputs: [ids, weights], outputs: t! });
-  const textClassifier = tf.model({ name: 'text_classifier', inputs: [ids, weights], outputs: wide! });
+  // Cut from the tower's own graph, not by calling the tower: a called model is exported whole, so
+  // each graph would carry both outputs' weights.
+  const [t, wide] = towers.text.outputs;
+  const text = tf.model({ name: 'text_encoder', inputs: towers.text.inputs, outputs: t! });
+  const textClassifier = tf.model({ name: 'text_classifier', inputs: towers.text.inputs, outputs: wide! });
 
   let image: tf.LayersModel | null = null;
   if (backbone) {
