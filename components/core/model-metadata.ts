@@ -10,7 +10,7 @@ export const MODEL_PREFIX = (version: string) => `models/${version}`;
 
 export const MODEL_FILES = {
   textEncoder: 'text_encoder.onnx',
-  /** Models published before it had the classifier's logits as a second output of the text encoder. */
+  /** The text classifier (the frozen SVMs). Models published before it carry its logits as the text encoder's second output. */
   textClassifier: 'text_classifier.onnx',
   imageEncoder: 'image_encoder.onnx',
   fusion: 'fusion.onnx',

@@ -22,7 +22,6 @@ import {
   type SnapshotProduct,
 } from '../core/index.js';
 
-
 export const RECALL_KS = [1, 5, 10, 20, 50, 100] as const;
 
 export interface Scores {

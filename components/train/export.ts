@@ -3,9 +3,9 @@
  * (serving needs onnxruntime-node only):
  *   text_encoder.onnx     ids int32 [N,L], weights [N,L] → embedding [N,E]
  *   text_classifier.onnx  ids int32 [N,L], weights [N,L] → logits [N,C]   (the frozen linear SVMs)
- *   image_encoder.onnx  pixels [N,224,224,3] in [0,1]  → embedding [N,E], logits [N,C]   (backbone included)
- *   fusion.onnx         text_embedding, image_embedding [N,E], text_logits [N,C], text_mask, image_mask [N,1]
- *                       → embedding [N,E], logits [N,C]
+ *   image_encoder.onnx    pixels [N,224,224,3] in [0,1]  → embedding [N,E], logits [N,C]   (backbone included)
+ *   fusion.onnx           text_embedding, image_embedding [N,E], text_logits [N,C], text_mask, image_mask [N,1]
+ *                         → embedding [N,E], logits [N,C]
  * The text encoder and the text classifier are two graphs because they are two sizes and two users:
  * the classifier's table (every hash bucket and sentence id × every root and sub-category) is about
  * two thirds of the text tower's weights, and only evaluate classifies; search, index and drift
