@@ -31,7 +31,8 @@ if (existsSync(target) && loads()) process.exit(0);
 // installed here, so that `npm ci` alone gives a working checkout; MARKETPLACE_NO_APT=1 opts out.
 // Elsewhere the script says what to install and leaves the system alone.
 const SYSTEM_PACKAGES = ['libfaiss-dev', 'libopenblas0-pthread'];
-if (!existsSync('/usr/include/faiss/Index.h') && process.getuid?.() === 0 && existsSync('/usr/bin/apt-get') && process.env.MARKETPLACE_NO_APT !== '1') {
+const FAISS_HEADER = '/usr/include/faiss/Index.h'; // from libfaiss-dev
+if (!existsSync(FAISS_HEADER) && process.getuid?.() === 0 && existsSync('/usr/bin/apt-get') && process.env.MARKETPLACE_NO_APT !== '1') {
   say(`installing Debian's ${SYSTEM_PACKAGES.join(' ')} (set MARKETPLACE_NO_APT=1 to skip)`);
   const apt = (...args) => spawnSync('apt-get', args, { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } }).status === 0;
   // A fresh machine may have no package lists yet: update once and retry.
@@ -40,7 +41,7 @@ if (!existsSync('/usr/include/faiss/Index.h') && process.getuid?.() === 0 && exi
   }
 }
 const nodeHeaders = [path.join(path.dirname(process.execPath), '..', 'include', 'node'), '/usr/include/node'].find((dir) => existsSync(path.join(dir, 'node_api.h')));
-if (!existsSync('/usr/include/faiss/Index.h') || !nodeHeaders) {
+if (!existsSync(FAISS_HEADER) || !nodeHeaders) {
   say(`cannot build: ${nodeHeaders ? "Debian's libfaiss-dev is missing" : "Node's headers are missing"}.`);
   say('install it with: apt-get install -y libfaiss-dev libopenblas0-pthread && npm run build:faiss');
   say('(only the index component and the search service need faiss)');

@@ -67,7 +67,7 @@ export async function openEmbedder(store: ArtifactStore, version: string): Promi
   const options: ort.InferenceSession.SessionOptions = { graphOptimizationLevel: 'all', intraOpNumThreads: 0 };
   const text = await ort.InferenceSession.create(await published.read(MODEL_FILES.textEncoder), options);
   // Models published before text_classifier.onnx carry the logits as the text encoder's second output.
-  const separateClassifier = published.manifest.files.some((file) => file.name === MODEL_FILES.textClassifier);
+  const encoderGivesLogits = text.outputNames.includes('logits');
   let classifier: Promise<ort.InferenceSession> | undefined;
   const textClassifier = () => (classifier ??= published.read(MODEL_FILES.textClassifier).then((bytes) => ort.InferenceSession.create(bytes, options)));
   const fusion = await ort.InferenceSession.create(await published.read(MODEL_FILES.fusion), options);
@@ -88,7 +88,7 @@ export async function openEmbedder(store: ArtifactStore, version: string): Promi
       out.embeddings.set(result['embedding']!.data as Float32Array, start * dim);
       // Embedding only: the logits stay zero, and the fused logits they feed are not returned.
       if (!classify) continue;
-      const logits = separateClassifier ? (await (await textClassifier()).run(feeds))['logits'] : result['logits'];
+      const logits = encoderGivesLogits ? result['logits'] : (await (await textClassifier()).run(feeds))['logits'];
       out.logits.set(logits!.data as Float32Array, start * classes);
     }
     return out;

@@ -68,11 +68,11 @@ export function buildVectorIndex(vectors: readonly number[], dims: number, optio
   const count = vectors.length / dims;
   if (!Number.isInteger(count)) throw new Error(`${vectors.length} numbers are not whole vectors of ${dims}`);
   const k = Math.min(options.k ?? 10, Math.max(1, count));
-  const flat = new (loadFaiss().IndexFlatIP)(dims);
+  const faiss = loadFaiss();
+  const flat = new faiss.IndexFlatIP(dims);
   flat.add([...vectors]);
   if (count <= (options.exactUpTo ?? 100_000)) return { index: flat, type: 'Flat', vectors: count, recall: 1, k };
 
-  const faiss = loadFaiss();
   const hnsw = faiss.Index.fromFactory(dims, 'HNSW32,Flat', faiss.MetricType.METRIC_INNER_PRODUCT);
   hnsw.add([...vectors]);
   // Evenly spaced stored vectors as queries: deterministic, and spread over the whole collection.
