@@ -181,6 +181,61 @@ describe('the local runner', () => {
   });
 });
 
+// A producer that never comes from the cache (as clean and snapshot in the product's pipeline), and a
+// when/otherwise over a cached producer's output.
+const fresh = component({
+  name: 'fresh',
+  image: 'steps',
+  command: step('fresh'),
+  inputs: { trace: param.string() },
+  outputs: { data: artifact.dataset() },
+  args: ({ inputs, outputs }) => ['--trace', inputs.trace, '--artifact-out', outputs.data, 'new'],
+  caching: false,
+});
+const branching = pipeline({ name: 'branching', inputs: { trace: param.string(), flag: param.string({ default: 'true' }) } }, ({ trace, flag }) => {
+  const made = produce({ trace, flag });
+  const latest = fresh({ trace });
+  when(made.outputs.ok, () => void consume({ trace, data: latest.outputs.data, note: 'if' })).otherwise(
+    () => void consume({ trace, data: made.outputs.data, note: 'else' }),
+  );
+});
+const branchingYaml = toYaml(branching, compilePipeline(branching, OPTIONS));
+
+describe('the local runner: otherwise branches and the cache key', () => {
+  let tmp: Awaited<ReturnType<typeof tempDir>>;
+  before(async () => (tmp = await tempDir('runner-branches-')));
+  after(() => tmp.remove());
+
+  it('runs the when branch or the otherwise branch, never both', async () => {
+    const trace = path.join(tmp.dir, 'trace-branch.txt');
+    const runsDir = path.join(tmp.dir, 'runs-branch');
+    const yes = await runPipeline({ specYaml: branchingYaml, parameters: { trace, flag: 'true' }, runsDir, log: silentLog, cache: false });
+    assert.equal(yes.status, 'SUCCEEDED');
+    assert.equal(yes.tasks['condition-branches-1/condition-2/consume']?.status, 'SUCCEEDED');
+    assert.equal(yes.tasks['condition-branches-1/condition-3']?.status, 'SKIPPED');
+    const no = await runPipeline({ specYaml: branchingYaml, parameters: { trace, flag: 'false' }, runsDir, log: silentLog, cache: false });
+    assert.equal(no.tasks['condition-branches-1/condition-2']?.status, 'SKIPPED');
+    assert.equal(no.tasks['condition-branches-1/condition-3/consume-2']?.status, 'SUCCEEDED');
+    const lines = (await traceLines(trace)).filter((l) => l.startsWith('consume'));
+    assert.deepEqual(lines, ['consume read=hello else', 'consume read=new if']);
+  });
+
+  it('keys the cache on input artifact identity, as KFP does: downstream of a task that reran is never a hit', async () => {
+    const trace = path.join(tmp.dir, 'trace-key.txt');
+    const runsDir = path.join(tmp.dir, 'runs-key');
+    for (let i = 0; i < 2; i++) await runPipeline({ specYaml: branchingYaml, parameters: { trace, flag: 'true' }, runsDir, log: silentLog });
+    const second = await runPipeline({ specYaml: branchingYaml, parameters: { trace, flag: 'true' }, runsDir, log: silentLog });
+    assert.equal(second.tasks['produce']?.status, 'CACHED', 'same parameters, no input artifact: a hit');
+    assert.equal(second.tasks['fresh']?.status, 'SUCCEEDED', 'caching off: runs every time');
+    // Same bytes ('new') every time, but a new artifact: KFP keys on the artifact, not its content.
+    assert.equal(second.tasks['condition-branches-1/condition-2/consume']?.status, 'SUCCEEDED');
+    assert.equal((await traceLines(trace)).filter((l) => l === 'consume read=new if').length, 3);
+    for (let i = 0; i < 2; i++) await runPipeline({ specYaml: branchingYaml, parameters: { trace, flag: 'false' }, runsDir, log: silentLog });
+    const last = await runPipeline({ specYaml: branchingYaml, parameters: { trace, flag: 'false' }, runsDir, log: silentLog });
+    assert.equal(last.tasks['condition-branches-1/condition-3/consume-2']?.status, 'CACHED', 'downstream of a cached producer: a hit');
+  });
+});
+
 describe('container commands on this machine', () => {
   it('runs the image’s compiled entrypoint from the checkout’s source, and leaves other commands alone', () => {
     const map = mapCommandToCheckout('/repo');

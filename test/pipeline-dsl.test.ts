@@ -83,6 +83,56 @@ describe('compiled specs have the structure the KFP SDK writes', () => {
     await compareWithReference('pipeline_with_condition.yaml', definition);
   });
 
+  it('when/otherwise compiles as the SDK compiles dsl.If/dsl.Else (kfp 2.17 test_data if_else_with_oneof_*): a branches sub-DAG, the second condition negated', () => {
+    const flipCoin = op('flip-coin', {}, { Output: param.string() });
+    const printOp = op('print-op', { msg: param.string() }, {});
+    const definition = pipeline({ name: 'flip-coin-pipeline', inputs: {} }, () => {
+      const flip = flipCoin({});
+      when(eq(flip.outputs.Output, 'heads'), () => void printOp({ msg: flip.outputs.Output })).otherwise(() => void printOp({ msg: flip.outputs.Output }));
+    });
+    const [spec] = parseStrict(toYaml(definition, compilePipeline(definition, OPTIONS))) as [Record<string, any>];
+    const channel = { parameters: { 'pipelinechannel--flip-coin-Output': { parameterType: 'STRING' } } };
+    const heads = "inputs.parameter_values['pipelinechannel--flip-coin-Output'] == 'heads'";
+    // As the SDK writes it: the wrapper takes the If's number, the If is renumbered, the Else follows.
+    assert.deepEqual(spec['root'].dag.tasks['condition-branches-1'], {
+      componentRef: { name: 'comp-condition-branches-1' },
+      dependentTasks: ['flip-coin'],
+      inputs: { parameters: { 'pipelinechannel--flip-coin-Output': { taskOutputParameter: { outputParameterKey: 'Output', producerTask: 'flip-coin' } } } },
+      taskInfo: { name: 'condition-branches-1' },
+    });
+    const branches = spec['components']['comp-condition-branches-1'];
+    assert.deepEqual(branches.inputDefinitions, channel);
+    assert.deepEqual(branches.dag.tasks['condition-2'], {
+      componentRef: { name: 'comp-condition-2' },
+      inputs: { parameters: { 'pipelinechannel--flip-coin-Output': { componentInputParameter: 'pipelinechannel--flip-coin-Output' } } },
+      taskInfo: { name: 'condition-2' },
+      triggerPolicy: { condition: heads },
+    });
+    assert.equal(branches.dag.tasks['condition-3'].triggerPolicy.condition, `!(${heads})`);
+    assert.deepEqual(spec['components']['comp-condition-3'].dag.tasks['print-op-2'].inputs, {
+      parameters: { msg: { componentInputParameter: 'pipelinechannel--flip-coin-Output' } },
+    });
+  });
+
+  it('otherwise() must directly follow its when(), once', () => {
+    const flipCoin = op('flip-coin', {}, { Output: param.string() });
+    const printOp = op('print-op', { msg: param.string() }, {});
+    const twice = pipeline({ name: 'twice', inputs: {} }, () => {
+      const flip = flipCoin({});
+      const branch = when(eq(flip.outputs.Output, 'heads'), () => void printOp({ msg: 'a' }));
+      branch.otherwise(() => void printOp({ msg: 'b' }));
+      branch.otherwise(() => void printOp({ msg: 'c' }));
+    });
+    assert.throws(() => compilePipeline(twice, OPTIONS), /otherwise\(\) must follow its when\(\)|already has an otherwise/);
+    const late = pipeline({ name: 'late', inputs: {} }, () => {
+      const flip = flipCoin({});
+      const branch = when(eq(flip.outputs.Output, 'heads'), () => void printOp({ msg: 'a' }));
+      printOp({ msg: 'between' });
+      branch.otherwise(() => void printOp({ msg: 'b' }));
+    });
+    assert.throws(() => compilePipeline(late, OPTIONS), /otherwise\(\) must follow its when\(\) \(condition-1\) directly/);
+  });
+
   it('pipeline_with_exit_handler.yaml: an exit task triggered when the guarded tasks complete, whatever their status', async () => {
     const printOp = op('print-op', { message: param.string() }, {});
     const failOp = op('fail-op', { message: param.string() }, {});

@@ -6,6 +6,7 @@
 import type { ComponentDefinition } from './component.js';
 import type {
   Comparison,
+  ConditionBranchesGroupNode,
   ConditionGroupNode,
   ExitHandlerGroupNode,
   GroupNode,
@@ -92,11 +93,47 @@ export function ne<T extends ParameterType>(ref: ParameterRef<T>, value: string 
   return { kind: 'comparison', ref, op: '!=', value };
 }
 
+export interface Conditional {
+  node: ConditionGroupNode;
+  /**
+   * Runs the tasks of `body` only when the condition does not hold (`dsl.Else`). Must follow its
+   * `when` directly. Compiled as the SDK compiles If/Else: both branches inside a
+   * `condition-branches-N` group (which takes the `when`'s number; the `when` is renumbered after its
+   * own body), the second with the negated condition `!(…)`.
+   */
+  otherwise(body: () => void): { node: ConditionGroupNode };
+}
+
 /** Runs the tasks of `body` only when `condition` holds at run time (`dsl.If`): a boolean, or eq/ne. */
-export function when(condition: ParameterRef<'BOOLEAN'> | Comparison, body: () => void): { node: ConditionGroupNode } {
+export function when(condition: ParameterRef<'BOOLEAN'> | Comparison, body: () => void): Conditional {
   const b = builder('when()');
-  const group: ConditionGroupNode = { kind: 'condition', name: `condition-${++b.counter}`, parent: b.current, children: [], condition };
-  return { node: inGroup(b, group, body) };
+  const group: ConditionGroupNode = { kind: 'condition', name: `condition-${++b.counter}`, parent: b.current, children: [], condition, negated: false };
+  inGroup(b, group, body);
+  let branched = false;
+  return {
+    node: group,
+    otherwise(elseBody) {
+      const parent = group.parent;
+      if (active !== b || !parent || b.current !== parent || parent.children.at(-1) !== group) {
+        throw new Error(`otherwise() must follow its when() (${group.name}) directly, in the same pipeline function and group`);
+      }
+      if (branched) throw new Error(`${group.name} already has an otherwise() branch`);
+      branched = true;
+      const branches: ConditionBranchesGroupNode = { kind: 'condition-branches', name: group.name.replace(/^condition-/, 'condition-branches-'), parent, children: [group] };
+      group.name = `condition-${++b.counter}`;
+      group.parent = branches;
+      parent.children[parent.children.length - 1] = branches;
+      b.graph.groups.push(branches);
+      const negated: ConditionGroupNode = { kind: 'condition', name: `condition-${++b.counter}`, parent: branches, children: [], condition, negated: true };
+      b.current = branches;
+      try {
+        inGroup(b, negated, elseBody);
+      } finally {
+        b.current = parent;
+      }
+      return { node: negated };
+    },
+  };
 }
 
 type ItemType<Items> = Items extends readonly number[] ? 'NUMBER_INTEGER' : Items extends readonly string[] ? 'STRING' : ParameterType;

@@ -290,7 +290,9 @@ class CompileState {
       const literal = typeof value === 'string' ? `'${value.replace(/'/g, "\\'")}'` : String(value);
       const channelValue = `inputs.parameter_values['${name}']`;
       const left = ref.type === 'NUMBER_INTEGER' ? `int(${channelValue})` : channelValue;
-      this.groupExtras.set(group, { triggerPolicy: { condition: `${left} ${op} ${literal}` } });
+      const cel = `${left} ${op} ${literal}`;
+      // An otherwise branch negates the whole comparison, as the SDK writes dsl.Else.
+      this.groupExtras.set(group, { triggerPolicy: { condition: group.negated ? `!(${cel})` : cel } });
     }
     if (group.kind === 'loop') {
       const itemName = this.loopItemName(group);

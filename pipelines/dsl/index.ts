@@ -5,6 +5,6 @@
 export { artifact, param } from './types.js';
 export type { ArtifactRef, IOSpecs, ParameterRef, ParameterType, SchemaTitle } from './types.js';
 export { component, type ComponentDefinition, type ComponentFunction, type Platform, type Resources, type Task, type Toleration } from './component.js';
-export { eq, exitHandler, ne, parallelFor, pipeline, when, type PipelineDefinition } from './builder.js';
+export { eq, exitHandler, ne, parallelFor, pipeline, when, type Conditional, type PipelineDefinition } from './builder.js';
 export { compilePipeline, PipelineCompileError, type CompileOptions, type CompiledPipeline } from './compile.js';
 export { toYaml } from './yaml.js';

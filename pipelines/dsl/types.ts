@@ -186,6 +186,19 @@ export interface Comparison {
 export interface ConditionGroupNode extends GroupBase {
   readonly kind: 'condition';
   readonly condition: ParameterRef<'BOOLEAN'> | Comparison;
+  /** The `otherwise` branch: runs when `condition` does not hold (`dsl.Else`, compiled as `!(…)`). */
+  readonly negated: boolean;
+  // An `otherwise` renames the `when` group and moves it into the branches group, as the SDK does.
+  name: string;
+  parent: GroupNode | undefined;
+}
+
+/**
+ * A `when` with an `otherwise`: the two condition groups side by side in one sub-DAG, as the KFP SDK
+ * wraps `dsl.If` / `dsl.Else` (`condition-branches-N`).
+ */
+export interface ConditionBranchesGroupNode extends GroupBase {
+  readonly kind: 'condition-branches';
 }
 
 export interface LoopGroupNode extends GroupBase {
@@ -199,7 +212,7 @@ export interface ExitHandlerGroupNode extends GroupBase {
   exitTask: TaskNode | undefined;
 }
 
-export type GroupNode = RootGroupNode | ConditionGroupNode | LoopGroupNode | ExitHandlerGroupNode;
+export type GroupNode = RootGroupNode | ConditionGroupNode | ConditionBranchesGroupNode | LoopGroupNode | ExitHandlerGroupNode;
 
 export function isRef(value: unknown): value is ParameterRef | ArtifactRef {
   return typeof value === 'object' && value !== null && 'kind' in value && (value.kind === 'parameter-ref' || value.kind === 'artifact-ref');

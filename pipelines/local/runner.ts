@@ -3,9 +3,10 @@
  * run it. Each DAG's tasks start when their dependencies finish (independent tasks side by side, up to
  * `concurrency` processes); each executor's command runs as a local process with its placeholders
  * filled (parameters by value, artifacts as paths under the run folder); conditions are evaluated,
- * loops iterated, exit tasks run whatever happened. A task whose executor, inputs and input artifact
- * contents match an earlier successful run is taken from the cache, so a failed run resumed reruns
- * only what did not finish. Everything is recorded in `<run>/run.json`, with a log file per task.
+ * loops iterated, exit tasks run whatever happened. A task that allows caching and whose cache key (as
+ * KFP's driver computes it: executor, parameters, input artifact identities, output types) matches an
+ * earlier successful run is taken from the cache, so a failed run resumed reruns only what did not
+ * finish. Everything is recorded in `<run>/run.json`, with a log file per task.
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { spawn, spawnSync } from 'node:child_process';
@@ -16,7 +17,7 @@ import pLimit from 'p-limit';
 import { parse } from 'yaml';
 import { errorMessage, InputError, type Logger } from '../../components/core/index.js';
 import { evaluateCondition } from './cel.js';
-import { contentHash, writeJsonAtomic } from './files.js';
+import { writeJsonAtomic } from './files.js';
 import { PipelineSpec, type ComponentSpec, type Executor, type TaskSpec } from './spec.js';
 
 export type TaskStatus = 'SUCCEEDED' | 'FAILED' | 'SKIPPED' | 'NOT_RUN' | 'CACHED';
@@ -279,16 +280,33 @@ class Runner {
     return { parameters, artifacts };
   }
 
-  private async cacheKey(executor: Executor, inputs: Scope): Promise<string> {
-    const artifactHashes: Record<string, string | null> = {};
-    for (const [name, location] of Object.entries(inputs.artifacts)) artifactHashes[name] = await contentHash(location);
-    return createHash('sha256').update(JSON.stringify({ container: executor.container, parameters: inputs.parameters, artifacts: artifactHashes })).digest('hex');
+  /**
+   * The cache key as KFP's driver computes it (backend/src/v2/cacheutils GenerateCacheKey, called from
+   * driver/cache.go getFingerPrint): input artifacts by identity, not by content (on a cluster the
+   * artifact's name in ML Metadata, here the run folder path it was written to), input parameter
+   * values, the output artifacts' types and output parameters' types, and the container's image and
+   * unresolved command + args. So a task downstream of one that reran (a new artifact) never hits the
+   * cache, and what freezes on the cluster freezes here too.
+   */
+  private cacheKey(executor: Executor, component: ComponentSpec, inputs: Scope): string {
+    const key = {
+      inputArtifactNames: Object.fromEntries(Object.entries(inputs.artifacts).map(([name, location]) => [name, { artifactNames: [location] }])),
+      inputParameterValues: inputs.parameters,
+      outputArtifactsSpec: Object.fromEntries(
+        Object.entries(component.outputDefinitions?.artifacts ?? {}).map(([name, definition]) => [name, { type: definition.artifactType }]),
+      ),
+      outputParametersSpec: Object.fromEntries(
+        Object.entries(component.outputDefinitions?.parameters ?? {}).map(([name, definition]) => [name, definition.parameterType]),
+      ),
+      containerSpec: { image: executor.container.image, cmdArgs: [...(executor.container.command ?? []), ...(executor.container.args ?? [])] },
+    };
+    return createHash('sha256').update(canonicalJson(key)).digest('hex');
   }
 
   private async execute(task: TaskSpec, component: ComponentSpec, executor: Executor, inputs: Scope, taskPath: string, record: TaskRecord): Promise<Outcome> {
     const log = this.options.log;
     const cacheable = (this.options.cache ?? true) && task.cachingOptions?.enableCache === true;
-    const key = cacheable ? await this.cacheKey(executor, inputs) : undefined;
+    const key = cacheable ? this.cacheKey(executor, component, inputs) : undefined;
     const cacheFile = key ? path.join(this.options.runsDir, 'cache', `${key}.json`) : undefined;
     if (cacheFile) {
       const hit = await readCache(cacheFile);
@@ -372,6 +390,16 @@ class Runner {
     }
     return parts.join('\n\n') || 'the run failed';
   }
+}
+
+/** JSON with object keys sorted at every level (Go's encoding/json orders map keys the same way). */
+function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.entries(value).filter(([, v]) => v !== undefined).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
 }
 
 /** A parameter value on a command line, as KFP writes it. */
