@@ -35,6 +35,9 @@ export const clean = component({
   resources: { cpu: '1', memory: '2Gi' },
   platform: STORAGE,
   retries: 2,
+  // Its inputs are the same every night, but what it reads (the raw tables) is not: KFP's cache key
+  // (inputs, command, image; no expiry) would replay the first night's result for ever.
+  caching: false,
 });
 
 export const snapshot = component({
@@ -47,6 +50,8 @@ export const snapshot = component({
   args: ({ outputs }) => ['--snapshot', outputs.snapshot, '--new-listings-out', outputs.newListings, '--report', outputs.eda],
   resources: { cpu: '1', memory: '2Gi' },
   platform: STORAGE,
+  // No inputs at all: a cached snapshot would pin the first night's catalogue for every later run.
+  caching: false,
 });
 
 export const drift = component({
@@ -134,6 +139,20 @@ export const deploy = component({
   ],
   resources: { cpu: '500m', memory: '512Mi' },
   platform: STORAGE,
+  caching: false,
+});
+
+export const productionModel = component({
+  name: 'production-model',
+  description: 'A pointer to the model in production: what a run that promotes no new model indexes the new snapshot with.',
+  image: 'marketplace-deploy',
+  command: [...node('deploy'), 'production-model'],
+  inputs: {},
+  outputs: { model: artifact.model() },
+  args: ({ outputs }) => ['--model-out', outputs.model],
+  resources: { cpu: '250m', memory: '256Mi' },
+  platform: STORAGE,
+  // What is in production changes with every deploy; the pointer must be read now.
   caching: false,
 });
 

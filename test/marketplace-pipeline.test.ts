@@ -32,7 +32,7 @@ describe('the marketplace-ranking pipeline spec', () => {
     assert.equal(yaml, expected, 'the compiled spec changed: review the diff, then run UPDATE_SNAPSHOTS=1 npm test to accept it');
   });
 
-  it('wires drift -> [drifted] train -> evaluate -> [promote] index -> deploy, after the cleaning loop, inside an exit handler', async () => {
+  it('wires drift -> [drifted] train -> evaluate -> [promote] index -> deploy, otherwise a fresh index with the production model, inside an exit handler', async () => {
     const { spec } = await compiled();
     const rootTasks = at(spec, 'root', 'dag', 'tasks') as Obj;
     assert.deepEqual(Object.keys(rootTasks).sort(), ['exit-handler-1', 'record-run']);
@@ -40,7 +40,7 @@ describe('the marketplace-ranking pipeline spec', () => {
     assert.deepEqual(at(rootTasks, 'record-run', 'inputs', 'parameters', 'status'), { taskFinalStatus: { producerTask: 'exit-handler-1' } });
 
     const body = at(spec, 'components', 'comp-exit-handler-1', 'dag', 'tasks') as Obj;
-    assert.deepEqual(Object.keys(body).sort(), ['condition-3', 'drift', 'for-loop-2', 'snapshot']);
+    assert.deepEqual(Object.keys(body).sort(), ['condition-branches-3', 'drift', 'for-loop-2', 'snapshot']);
     assert.deepEqual(at(body, 'for-loop-2', 'parameterIterator'), {
       itemInput: 'pipelinechannel--partitions-loop-item',
       items: { inputParameter: 'pipelinechannel--partitions' },
@@ -48,15 +48,49 @@ describe('the marketplace-ranking pipeline spec', () => {
     assert.deepEqual(at(body, 'for-loop-2', 'iteratorPolicy'), { parallelismLimit: 8 });
     assert.deepEqual(at(body, 'snapshot', 'dependentTasks'), ['for-loop-2']);
     assert.deepEqual(at(body, 'drift', 'dependentTasks'), ['snapshot']);
-    assert.equal(at(body, 'condition-3', 'triggerPolicy', 'condition'), "inputs.parameter_values['pipelinechannel--drift-drifted'] == true");
 
-    const retrain = at(spec, 'components', 'comp-condition-3', 'dag', 'tasks') as Obj;
-    assert.deepEqual(Object.keys(retrain).sort(), ['condition-4', 'evaluate', 'train']);
+    const drifted = "inputs.parameter_values['pipelinechannel--drift-drifted'] == true";
+    const outer = at(spec, 'components', 'comp-condition-branches-3', 'dag', 'tasks') as Obj;
+    assert.equal(at(outer, 'condition-7', 'triggerPolicy', 'condition'), drifted);
+    assert.equal(at(outer, 'condition-8', 'triggerPolicy', 'condition'), `!(${drifted})`);
+
+    const retrain = at(spec, 'components', 'comp-condition-7', 'dag', 'tasks') as Obj;
+    assert.deepEqual(Object.keys(retrain).sort(), ['condition-branches-4', 'evaluate', 'train']);
     assert.deepEqual(at(retrain, 'evaluate', 'dependentTasks'), ['train']);
-    assert.equal(at(retrain, 'condition-4', 'triggerPolicy', 'condition'), "inputs.parameter_values['pipelinechannel--evaluate-promote'] == true");
-    const promote = at(spec, 'components', 'comp-condition-4', 'dag', 'tasks') as Obj;
+    const promoted = "inputs.parameter_values['pipelinechannel--evaluate-promote'] == true";
+    const inner = at(spec, 'components', 'comp-condition-branches-4', 'dag', 'tasks') as Obj;
+    assert.equal(at(inner, 'condition-5', 'triggerPolicy', 'condition'), promoted);
+    assert.equal(at(inner, 'condition-6', 'triggerPolicy', 'condition'), `!(${promoted})`);
+
+    // Promoted: the new model is indexed and deployed.
+    const promote = at(spec, 'components', 'comp-condition-5', 'dag', 'tasks') as Obj;
     assert.deepEqual(at(promote, 'deploy', 'dependentTasks'), ['index']);
     assert.deepEqual(at(promote, 'deploy', 'inputs', 'artifacts', 'model'), { componentInputArtifact: 'pipelinechannel--train-model' });
+    // Not promoted, or not drifted: the production model indexes the new snapshot, which is deployed.
+    const refreshes = [
+      ['comp-condition-6', 'production-model', 'index-2', 'deploy-2'],
+      ['comp-condition-8', 'production-model-2', 'index-3', 'deploy-3'],
+    ] as const;
+    for (const [group, pointer, indexTask, deployTask] of refreshes) {
+      const refresh = at(spec, 'components', group, 'dag', 'tasks') as Obj;
+      const model = { taskOutputArtifact: { outputArtifactKey: 'model', producerTask: pointer } };
+      assert.deepEqual(Object.keys(refresh).sort(), [deployTask, indexTask, pointer], group);
+      assert.deepEqual(at(refresh, indexTask, 'inputs', 'artifacts', 'model'), model);
+      assert.deepEqual(at(refresh, indexTask, 'inputs', 'artifacts', 'snapshot'), { componentInputArtifact: 'pipelinechannel--snapshot-snapshot' });
+      assert.deepEqual(at(refresh, deployTask, 'inputs', 'artifacts', 'model'), model);
+    }
+  });
+
+  it('never takes clean, snapshot, drift, production-model or deploy from the cache (their inputs do not change when the data does)', async () => {
+    const { spec } = await compiled();
+    const tasks = new Map<string, Obj>();
+    for (const component of Object.values(at(spec, 'components') as Obj)) {
+      for (const [name, task] of Object.entries((at(component, 'dag', 'tasks') as Obj | undefined) ?? {})) tasks.set(name, task as Obj);
+    }
+    for (const name of ['clean', 'snapshot', 'drift', 'production-model', 'production-model-2', 'deploy', 'deploy-2', 'deploy-3']) {
+      assert.deepEqual(at(tasks.get(name), 'cachingOptions'), {}, `${name} must not be cached`);
+    }
+    for (const name of ['train', 'evaluate', 'index']) assert.deepEqual(at(tasks.get(name), 'cachingOptions'), { enableCache: true }, name);
   });
 
   it('runs train on a GPU node, takes storage settings from a Secret and a ConfigMap by name, and tags images with the version', async () => {

@@ -3,6 +3,7 @@
  * wait for the rollout, roll back on failure) or on this machine (switch `serving/current.json`,
  * which the local search service hot-swaps to). The record is written only after success.
  *   deploy --model <artifact> --index <artifact> [--target kubernetes|local] …
+ *   deploy production-model --model-out <f>  a pointer to the model in production (a pipeline artifact)
  *   deploy record-run --status <json>        the pipeline's exit handler
  * Prints one JSON line: {"target","outcome":"deployed"|"unchanged","model","index","snapshotId",
  * "deployment":{…,"patched"},"servingRecord":{"changed","previous"},"message"}. Exit 1 when the
@@ -13,11 +14,14 @@ import { InvalidArgumentError, Option } from 'commander';
 import {
   createCommand,
   createLogger,
+  InputError,
   loadConfig,
   openArtifactStore,
   positiveInteger,
   printSummary,
+  readServingRecord,
   runMain,
+  SERVING_KEY,
   writeOutputFile,
   type ArtifactStore,
   type Logger,
@@ -100,6 +104,19 @@ export function deployCommand() {
         }
         throw error;
       }
+    });
+
+  program
+    .command('production-model')
+    .description('Write a pointer to the model in production (serving/current.json) as a pipeline artifact: what a run that trains no new model indexes the new snapshot with.')
+    .requiredOption('--model-out <file>', 'write the model pointer (JSON: version, key, uri) here (a pipeline output)')
+    .action(async (options: { modelOut: string }) => {
+      const { store } = openStore('production-model');
+      const serving = await readServingRecord(store);
+      if (!serving) throw new InputError(`nothing is in production (${store.uri(SERVING_KEY)} is absent): train and deploy a first model`);
+      const pointer = { version: serving.model.version, key: serving.model.key, uri: store.uri(serving.model.key) };
+      await writeOutputFile(options.modelOut, JSON.stringify(pointer));
+      printSummary({ model: pointer, index: serving.index ?? null, snapshotId: serving.snapshotId, deployedAt: serving.deployedAt });
     });
 
   program
