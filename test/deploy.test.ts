@@ -12,7 +12,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterEach, beforeEach, describe, it } from 'node:test';
-import { InputError, openFsStore, publish, readServingRecord, SERVING_KEY, type ArtifactStore } from '../components/core/index.js';
+import { InputError, openFsStore, Pointer, publish, readServingRecord, SERVING_KEY, type ArtifactStore } from '../components/core/index.js';
 import { deploy, type Target } from '../components/deploy/deploy.js';
 import { deploymentApi, KubeForbiddenError, KubeNotFoundError, KubeUnauthorizedError, loadKubeConfig } from '../components/deploy/kube-api.js';
 import { RolloutFailedError } from '../components/deploy/kubernetes.js';
@@ -205,6 +205,19 @@ describe('deploy', () => {
     assert.equal(JSON.parse(second.stdout.trim()).outcome, 'unchanged');
     assert.deepEqual(await readServingRecord(store), record);
     assert.equal(fake.requests.length, 0);
+  });
+
+  it('production-model writes a pointer to the model in production that deploy and index read; none in production exits 2', async () => {
+    const out = path.join(tmp.dir, 'out', 'production-model.json');
+    const result = await runDeploy(['production-model', '--model-out', out], { ARTIFACT_ROOT: artifactRoot });
+    assert.equal(result.code, 0, result.stderr);
+    const pointer = JSON.parse(await readFile(out, 'utf8')) as { version: string; key: string; uri: string };
+    assert.deepEqual(pointer, { version: 'm1', key: 'models/m1', uri: store.uri('models/m1') });
+    assert.ok(Pointer.safeParse(pointer).success, 'the pointer is what index and deploy read as --model');
+    await store.delete(SERVING_KEY);
+    const none = await runDeploy(['production-model', '--model-out', path.join(tmp.dir, 'out', 'none.json')], { ARTIFACT_ROOT: artifactRoot });
+    assert.equal(none.code, 2);
+    assert.match(none.stderr, /nothing is in production/);
   });
 
   it('refuses a model that is not published (exit 2), and --help documents the options', async () => {
