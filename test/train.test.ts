@@ -192,7 +192,7 @@ describe('train, evaluate and index on the demo catalogue', () => {
       labels: Int32Array.from(examples, (e) => dataset.labels.indexOf(e.root)),
     });
     const shape = { buckets: 2 ** 10, textDim: 8, embeddingDim: 8, classes: dataset.labels.length, imageFeatureDim: 4, imageHidden: 4, dropout: 0, subcategories: null, sentenceDim: 0 };
-    const options = { epochs: 1, batchSize: 16, learningRate: 1e-2, patience: 5, seed: 3, imageFeatureDim: 4, contrastive: 0, temperature: 0.1, modalityDropout: 0 };
+    const options = { epochs: 1, batchSize: 16, learningRate: 1e-2, patience: 5, seed: 3, imageFeatureDim: 4, contrastive: 0, temperature: 0.1, modalityDropout: 0, listingContrastive: 0, listingTemperature: 0.1, listingHardNegatives: 0, listingSpanShare: 0 };
     const checkpoints = storeCheckpoints(catalogue.store, 'resume-test');
     const first = await trainLoop(buildTowers(shape), encode(dataset.train), encode(dataset.val), options, checkpoints, silentLog);
     assert.equal(first.resumedFrom, null);

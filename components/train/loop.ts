@@ -4,7 +4,7 @@
  * callback cannot), a checkpoint after each epoch to resume from, and progress lines on stderr.
  */
 import * as tf from '@tensorflow/tfjs';
-import { seededRandom, type Logger } from '../core/index.js';
+import { padBatch, seededRandom, type Logger, type SparseDoc } from '../core/index.js';
 import { epochBatches, makeBatch, sequentialBatches, type Encoded } from './batches.js';
 import type { Checkpoints } from './checkpoint.js';
 import { forward, type LossWeights } from './losses.js';
@@ -17,6 +17,10 @@ export interface LoopOptions extends LossWeights {
   patience: number;
   seed: number;
   imageFeatureDim: number;
+  /** Hard negatives per row for the listing-contrastive term (other listings of its sub-category). */
+  listingHardNegatives: number;
+  /** Chance that a row's query view is a short span of its words rather than its title (training only). */
+  listingSpanShare: number;
   /** Stop after this many batches in total (for smoke tests of the loop itself). */
   maxSteps?: number;
 }
@@ -34,6 +38,16 @@ export interface EpochRecord {
   valAccuracy: Accuracy;
   samplesPerSecond: number;
   seconds: number;
+  /**
+   * Known-item retrieval within the validation split (query: a listing's title; candidates: the
+   * split's listings, full text): recall@1 and @10. Absent without listing views.
+   */
+  valKnownItem?: KnownItem;
+}
+
+export interface KnownItem {
+  at1: number;
+  at10: number;
 }
 
 export interface LoopResult {
@@ -50,13 +64,18 @@ export interface Evaluation {
 
 const argmaxEquals = (logits: tf.Tensor2D, labels: tf.Tensor1D) => tf.equal(tf.argMax(logits, 1), labels);
 
-/** Loss and accuracy per modality on a split, without dropout. */
-export function evaluate(towers: Towers, data: Encoded, options: Pick<LoopOptions, 'batchSize' | 'imageFeatureDim'> & LossWeights): Evaluation {
+/**
+ * Loss and accuracy per modality on a split, without dropout. The listing-contrastive term is scored
+ * on title queries only (what the service is asked), with hard negatives drawn by a fixed seed, so
+ * that the validation loss of one epoch compares with the next.
+ */
+export function evaluate(towers: Towers, data: Encoded, options: Pick<LoopOptions, 'batchSize' | 'imageFeatureDim' | 'listingHardNegatives'> & LossWeights): Evaluation {
   let loss = 0;
   const hits = { text: 0, image: 0, combined: 0 };
   const counts = { text: 0, image: 0, combined: 0 };
+  const draw = { hardNegatives: options.listingHardNegatives, spanShare: 0, random: seededRandom(17) };
   for (const rows of sequentialBatches(data.labels.length, options.batchSize * 4)) {
-    const batch = makeBatch(data, rows, options.imageFeatureDim);
+    const batch = makeBatch(data, rows, options.imageFeatureDim, draw);
     tf.tidy(() => {
       const out = forward(towers, batch, { ...options, modalityDropout: 0 }, false, () => 0);
       loss += out.loss.dataSync()[0]! * batch.size;
@@ -75,6 +94,52 @@ export function evaluate(towers: Towers, data: Encoded, options: Pick<LoopOption
   }
   const share = (key: keyof typeof hits) => (counts[key] > 0 ? hits[key] / counts[key] : null);
   return { loss: loss / Math.max(1, data.labels.length), accuracy: { text: share('text'), image: share('image'), combined: share('combined') ?? 0 } };
+}
+
+/** Text embeddings of sparse docs (the text tower's embedding, no dropout), n × E. */
+export function embedDocs(towers: Towers, docs: readonly SparseDoc[], batchSize: number): Float32Array {
+  const dim = towers.textEmbedding.outputs[0]!.shape[1]!;
+  const out = new Float32Array(docs.length * dim);
+  for (let start = 0; start < docs.length; start += batchSize) {
+    const part = docs.slice(start, start + batchSize);
+    const padded = padBatch(part);
+    const embedded = tf.tidy(() => towers.textEmbedding.predict([tf.tensor2d(padded.ids, [part.length, padded.length], 'int32'), tf.tensor2d(padded.weights, [part.length, padded.length])]) as tf.Tensor);
+    out.set(embedded.dataSync(), start * dim);
+    embedded.dispose();
+  }
+  return out;
+}
+
+/**
+ * Known-item retrieval within a split: each listing's title (featurised as a query) against every
+ * listing of the split (full text and fields) by inner product; the share found first and in the top
+ * 10. Null without listing views. A cheap, relative signal: the real figure searches the whole catalogue.
+ */
+export function knownItemRecall(towers: Towers, data: Encoded, batchSize: number): KnownItem | null {
+  const views = data.listing;
+  if (!views) return null;
+  const dim = towers.textEmbedding.outputs[0]!.shape[1]!;
+  const listings = embedDocs(towers, data.docs, batchSize);
+  const queries = embedDocs(towers, views.titles, batchSize);
+  const n = data.docs.length;
+  let at1 = 0;
+  let at10 = 0;
+  let asked = 0;
+  for (let q = 0; q < n; q++) {
+    if (views.titles[q]!.ids.length === 0) continue;
+    asked++;
+    const score = (j: number) => {
+      let s = 0;
+      for (let d = 0; d < dim; d++) s += queries[q * dim + d]! * listings[j * dim + d]!;
+      return s;
+    };
+    const own = score(q);
+    let rank = 1;
+    for (let j = 0; j < n && rank <= 10; j++) if (j !== q && score(j) > own) rank++;
+    if (rank === 1) at1++;
+    if (rank <= 10) at10++;
+  }
+  return asked > 0 ? { at1: at1 / asked, at10: at10 / asked } : null;
 }
 
 export async function trainLoop(towers: Towers, train: Encoded, val: Encoded, options: LoopOptions, checkpoints: Checkpoints, log: Logger): Promise<LoopResult> {
@@ -108,12 +173,13 @@ export async function trainLoop(towers: Towers, train: Encoded, val: Encoded, op
     }
     const batches = epochBatches(train, options.batchSize, options.seed * 1000 + epoch);
     const random = seededRandom(options.seed * 7919 + epoch);
+    const draw = { hardNegatives: options.listingHardNegatives, spanShare: options.listingSpanShare, random: seededRandom(options.seed * 104729 + epoch) };
     const started = Date.now();
     let lastLog = started;
     let lossSum = 0;
     let seen = 0;
     for (const [k, rows] of batches.entries()) {
-      const batch = makeBatch(train, rows, options.imageFeatureDim);
+      const batch = makeBatch(train, rows, options.imageFeatureDim, options.listingContrastive > 0 ? draw : undefined);
       const cost = optimizer.minimize(() => forward(towers, batch, options, true, random).loss, true, variables);
       lossSum += cost!.dataSync()[0]! * batch.size;
       seen += batch.size;
@@ -131,7 +197,16 @@ export async function trainLoop(towers: Towers, train: Encoded, val: Encoded, op
     }
     const seconds = (Date.now() - started) / 1000;
     const valuation = evaluate(towers, val, options);
-    const record: EpochRecord = { epoch, trainLoss: lossSum / Math.max(1, seen), valLoss: valuation.loss, valAccuracy: valuation.accuracy, samplesPerSecond: seen / Math.max(seconds, 1e-3), seconds };
+    const knownItem = options.listingContrastive > 0 ? knownItemRecall(towers, val, options.batchSize * 4) : null;
+    const record: EpochRecord = {
+      epoch,
+      trainLoss: lossSum / Math.max(1, seen),
+      valLoss: valuation.loss,
+      valAccuracy: valuation.accuracy,
+      samplesPerSecond: seen / Math.max(seconds, 1e-3),
+      seconds,
+      ...(knownItem ? { valKnownItem: knownItem } : {}),
+    };
     history.push(record);
     log.info({ ...record, trainLoss: round(record.trainLoss), valLoss: round(record.valLoss), samplesPerSecond: round(record.samplesPerSecond, 1) }, `epoch ${epoch}/${options.epochs} done`);
     if (valuation.loss < best.loss) {

@@ -3,9 +3,18 @@
  * symmetric InfoNCE loss between the text and image embeddings of the same product (so a text query
  * finds matching pictures). Modality dropout hides the text or the picture of some products from the
  * fused embedding, so the model learns to classify any subset of modalities.
+ *
+ * And a listing-contrastive term on text alone: the category cross-entropy only sorts listings into
+ * their category (on text-only data nothing else pulls one listing away from its neighbours, so the
+ * embedding held category clusters, not listings). Two views of one listing, its query view (the title
+ * alone, as the service embeds a buyer's query, or a short span of its words) and its full text and
+ * fields (as the index embeds it), are pulled together by a symmetric InfoNCE: each query against
+ * every listing of the batch plus hard negatives (other listings of its sub-category, which the
+ * category head pulls close), and each listing against every query of the batch. Reposts of a listing
+ * (the same title) are masked out as negatives.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { Batch } from './batches.js';
+import type { Batch, ListingBatch } from './batches.js';
 import { fuse, type Towers } from './model/multimodal.js';
 
 export interface LossWeights {
@@ -15,6 +24,10 @@ export interface LossWeights {
   temperature: number;
   /** Chance of hiding one modality of a product that has both, from the fused embedding. */
   modalityDropout: number;
+  /** Weight of the listing-contrastive term (query view against the listing's own text); 0: off. */
+  listingContrastive: number;
+  /** Its temperature. */
+  listingTemperature: number;
 }
 
 export interface Forward {
@@ -44,6 +57,26 @@ function infoNce(t: tf.Tensor, i: tf.Tensor, pairs: tf.Tensor1D, temperature: nu
 }
 
 /**
+ * Symmetric InfoNCE between the query views of a batch's listings and the listings themselves:
+ * similarities [n, n + H] (query k's target is candidate k; the H hard negatives are candidates of
+ * every query), and back from each listing to the n queries.
+ */
+export function listingInfoNce(towers: Towers, t: tf.Tensor, listing: ListingBatch, temperature: number, training: boolean): tf.Scalar {
+  const queries = towers.textEmbedding.apply([listing.queryIds, listing.queryWeights], { training }) as tf.Tensor2D;
+  let candidates = tf.gather(t, listing.rows);
+  if (listing.negativeIds && listing.negativeWeights) {
+    const negatives = towers.textEmbedding.apply([listing.negativeIds, listing.negativeWeights], { training }) as tf.Tensor2D;
+    candidates = tf.concat([candidates, negatives], 0);
+  }
+  const n = listing.n;
+  const similarity = tf.add(tf.div(tf.matMul(queries, candidates, false, true), temperature), listing.mask);
+  const targets = tf.oneHot(tf.range(0, n, 1, 'int32'), n);
+  const forward = tf.losses.softmaxCrossEntropy(tf.oneHot(tf.range(0, n, 1, 'int32'), similarity.shape[1]!), similarity);
+  const backward = tf.losses.softmaxCrossEntropy(targets, tf.transpose(tf.slice(similarity, [0, 0], [n, n])));
+  return tf.mul(tf.add(forward, backward), 0.5) as tf.Scalar;
+}
+
+/**
  * One forward pass. `training` turns on dropout and modality dropout; `random` draws the latter
  * (seeded by the caller). Without image rows in the batch, the image terms are left out entirely.
  */
@@ -53,6 +86,7 @@ export function forward(towers: Towers, batch: Batch, weights: LossWeights, trai
   // text embedding space is organised by category, as the image and fused ones are.
   const textLogits = wide!;
   let loss = maskedCrossEntropy(batch.labels, towers.head.apply(t!, { training }) as tf.Tensor2D, batch.textMask);
+  if (batch.listing && weights.listingContrastive > 0) loss = tf.add(loss, tf.mul(listingInfoNce(towers, t!, batch.listing, weights.listingTemperature, training), weights.listingContrastive));
   const hasImages = batch.imageMask.sum().dataSync()[0]! > 0;
   if (!hasImages) return { loss, textLogits, imageLogits: null, fusedLogits: textLogits };
 

@@ -21,6 +21,12 @@ function nonNegativeNumber(value: string): number {
   return parsed;
 }
 
+function nonNegativeInteger(value: string): number {
+  const parsed = Number(value);
+  if (!Number.isInteger(parsed) || parsed < 0) throw new InvalidArgumentError(`'${value}' is not an integer ≥ 0.`);
+  return parsed;
+}
+
 function share(value: string): number {
   const parsed = Number(value);
   if (!(parsed >= 0 && parsed < 1)) throw new InvalidArgumentError(`'${value}' is not a number in [0, 1).`);
@@ -67,6 +73,10 @@ export function trainCommand() {
     .option('--subcategory-weight <x>', "weight of a root's best sub-category score in its text logits (0: roots only)", nonNegativeNumber)
     .option('--sentence-weight <x>', 'norm of the pretrained sentence vector (Universal Sentence Encoder lite) among the text features; 0: none', nonNegativeNumber)
     .option('--sentence-tokens <n>', 'SentencePiece tokens of each text the sentence encoder reads', positiveInteger)
+    .option('--listing-contrastive <x>', 'weight of the listing-contrastive loss on text alone (a title against its listing; 0: off)', nonNegativeNumber)
+    .option('--listing-temperature <x>', 'temperature of the listing-contrastive loss', positiveNumber)
+    .option('--listing-hard-negatives <n>', 'hard negatives per listing (other listings of its sub-category)', nonNegativeInteger)
+    .option('--listing-span-share <x>', "share of listings whose query view is a 2–6 word span of their text instead of their title", share)
     .option('--sample <n>', 'train on a deterministic sample of this many products', positiveInteger)
     .addOption(new Option('--image-backbone <name>', 'image feature extractor: mobilenet_v2 (pretrained, frozen), scratch (a small CNN trained here first), none (text only)').choices(['mobilenet_v2', 'scratch', 'none']))
     .addOption(new Option('--backend <name>', 'TF.js backend (default: the best available)').choices([...BACKENDS]))

@@ -29,7 +29,7 @@ import {
   type SplitFile,
 } from '../core/index.js';
 import { BACKBONE_FEATURE_DIM, BACKBONE_INPUT_SIZE, loadMobileNetBackbone } from './backbone.js';
-import { makeBatch, sequentialBatches, type Encoded } from './batches.js';
+import { makeBatch, sequentialBatches, type Encoded, type ListingViews } from './batches.js';
 import { storeCheckpoints } from './checkpoint.js';
 import { curvesHtml } from './curves.js';
 import { readDataset, type Example } from './dataset.js';
@@ -80,6 +80,18 @@ export interface Hyperparameters {
   sentenceWeight: number;
   /** SentencePiece tokens of each text the sentence encoder reads. */
   sentenceTokens: number;
+  /**
+   * Weight of the listing-contrastive term on text alone (losses.ts): a listing's query view (its
+   * title, as the service embeds a query) against its full text and fields, symmetric InfoNCE with
+   * in-batch and hard negatives; 0: off (the text embedding is then trained by the category head only).
+   */
+  listingContrastive: number;
+  /** Temperature of that InfoNCE. */
+  listingTemperature: number;
+  /** Hard negatives per listing: other listings of its sub-category, drawn per batch. */
+  listingHardNegatives: number;
+  /** Chance that a listing's query view is a short span (2–6 words) of its title and description instead of its title. */
+  listingSpanShare: number;
 }
 
 export const DEFAULTS: Hyperparameters = {
@@ -104,6 +116,10 @@ export const DEFAULTS: Hyperparameters = {
   subcategoryWeight: 1,
   sentenceWeight: 0.3,
   sentenceTokens: 64,
+  listingContrastive: 1,
+  listingTemperature: 0.05,
+  listingHardNegatives: 1,
+  listingSpanShare: 0,
 };
 
 /** `--quick`: a small configuration for smoke runs (minutes on 2 cores). */
@@ -131,13 +147,36 @@ export function modelVersion(snapshotId: string, hyperparameters: Hyperparameter
   return `m-${hash.slice(0, 16)}`;
 }
 
-async function encode(store: ArtifactStore, examples: readonly Example[], featurizer: TextFeaturizer, labels: readonly string[], images: ReadonlyMap<string, Float32Array>, featureDim: number, log: Logger): Promise<Encoded> {
+/** Words kept per listing for span views. */
+const SPAN_SOURCE_WORDS = 200;
+
+/**
+ * The listing-contrastive term's views of examples: each title featurised as the search service
+ * featurises a query (`{ title }`, hashed features only), and the sub-category as the hard-negative pool.
+ */
+export function listingViews(examples: readonly Example[], featurizer: TextFeaturizer): ListingViews {
+  const groups = new Map<string, number>();
+  const featurizeQuery = (text: string) => featurizer.featurize({ title: text });
+  return {
+    titles: examples.map((e) => featurizeQuery(e.title)),
+    titleKeys: examples.map((e) => e.title.toLowerCase().split(/\s+/).filter(Boolean).join(' ')),
+    words: examples.map((e) => `${e.title} ${e.text}`.split(/\s+/).filter(Boolean).slice(0, SPAN_SOURCE_WORDS)),
+    groups: Int32Array.from(examples, (e) => {
+      if (!groups.has(e.subcategory)) groups.set(e.subcategory, groups.size);
+      return groups.get(e.subcategory)!;
+    }),
+    featurizeQuery,
+  };
+}
+
+async function encode(store: ArtifactStore, examples: readonly Example[], featurizer: TextFeaturizer, labels: readonly string[], images: ReadonlyMap<string, Float32Array>, featureDim: number, withListingViews: boolean, log: Logger): Promise<Encoded> {
   const progress = featurizer.config.sentence ? new Progress(log, `text features with ${featurizer.config.sentence.encoder}`, examples.length) : undefined;
   return {
     ids: examples.map((e) => e.id),
     docs: await featurizeAll(featurizer, examples, { store, progress }),
     images: examples.map((e) => productFeature(e.imageKeys, images, featureDim)),
     labels: Int32Array.from(examples, (e) => labels.indexOf(e.root)),
+    ...(withListingViews ? { listing: listingViews(examples, featurizer) } : {}),
   };
 }
 
@@ -151,7 +190,7 @@ function predictions(towers: Towers, data: Encoded, labels: readonly string[], f
   for (const rows of sequentialBatches(data.labels.length, batchSize)) {
     const batch = makeBatch(data, rows, featureDim);
     const tensors = tf.tidy(() => {
-      const f = forward(towers, batch, { contrastive: 0, temperature: 1, modalityDropout: 0 }, false, () => 0);
+      const f = forward(towers, batch, { contrastive: 0, temperature: 1, modalityDropout: 0, listingContrastive: 0, listingTemperature: 1 }, false, () => 0);
       const [t] = towers.text.apply([batch.ids, batch.weights]) as tf.Tensor[];
       const i = f.imageLogits ? (towers.image.apply(batch.imageFeatures) as tf.Tensor) : tf.zerosLike(t!);
       return {
@@ -270,8 +309,9 @@ export async function trainModel(store: ArtifactStore, request: TrainRequest, lo
     features = await imageFeatures(store, extractor, imageKeys, log);
   }
   const featureDim = extractor?.featureDim ?? BACKBONE_FEATURE_DIM;
-  const train = await encode(store, dataset.train, featurizer, dataset.labels, features, featureDim, log);
-  const val = await encode(store, dataset.val, featurizer, dataset.labels, features, featureDim, log);
+  const withListingViews = hp.listingContrastive > 0;
+  const train = await encode(store, dataset.train, featurizer, dataset.labels, features, featureDim, withListingViews, log);
+  const val = await encode(store, dataset.val, featurizer, dataset.labels, features, featureDim, withListingViews, log);
   const withImages = train.images.some((f) => f !== null);
   if (!withImages) log.info(imageKeys.length === 0 ? 'no product has a picture: training on text and listing fields only' : 'no usable picture features: training on text only');
 

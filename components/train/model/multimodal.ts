@@ -65,6 +65,8 @@ export function wideColumns(shape: ModelShape): number {
 export interface Towers {
   /** [ids int32 [N,L], weights [N,L]] → [t [N,E], wide [N,C]] */
   text: tf.LayersModel;
+  /** The text tower's embedding alone (the same layers), without the wide part's work: query views. */
+  textEmbedding: tf.LayersModel;
   /** features [N,F] → i [N,E] */
   image: tf.LayersModel;
   /** embedding [N,E] → logits [N,C] */
@@ -81,6 +83,7 @@ export function buildTowers(shape: ModelShape): Towers {
   let wide = new WeightedBag({ name: 'text_wide', inputDim: wideInputs(shape), outputDim: wideColumns(shape), useBias: true, initScale: 0 }).apply([ids, weights]) as tf.SymbolicTensor;
   if (shape.subcategories) wide = new HierarchicalLogits({ name: 'text_wide_roots', classes: shape.classes, ...shape.subcategories }).apply(wide) as tf.SymbolicTensor;
   const text = tf.model({ name: 'text_tower', inputs: [ids, weights], outputs: [t, wide] });
+  const textEmbedding = tf.model({ name: 'text_embedding_only', inputs: [ids, weights], outputs: t });
 
   const features = tf.input({ shape: [shape.imageFeatureDim], name: 'image_features' });
   let x = tf.layers.dense({ name: 'image_hidden', units: shape.imageHidden, activation: 'relu' }).apply(features) as tf.SymbolicTensor;
@@ -92,7 +95,7 @@ export function buildTowers(shape: ModelShape): Towers {
   const embedding = tf.input({ shape: [shape.embeddingDim], name: 'embedding' });
   const logits = tf.layers.dense({ name: 'category', units: shape.classes }).apply(embedding) as tf.SymbolicTensor;
   const head = tf.model({ name: 'head', inputs: embedding, outputs: logits });
-  return { text, image, head };
+  return { text, textEmbedding, image, head };
 }
 
 /** f = L2(mt·t + mi·i); masks are [N,1] of 0/1. */
