@@ -4,6 +4,7 @@
  * else the synthetic demo catalogue on a fresh machine), then runs the compiled Kubeflow pipeline,
  * the same IR YAML that Kubeflow runs, with the local runner:
  *   clean -> snapshot -> drift -[drifted]-> train -> evaluate -[promote]-> index -> deploy (local)
+ *                              otherwise: index the new snapshot with the production model -> deploy
  * and ends with what a user wants to see: the catalogue, the model's held-out metrics, what is now in
  * production, and how to query it (`npm run serve`).
  */
@@ -28,6 +29,7 @@ interface StartOptions {
   epochs?: number;
   quick?: boolean;
   cache: boolean;
+  full?: boolean;
 }
 
 interface SnapshotFacts {
@@ -71,6 +73,7 @@ const program = createCommand('start', 'Run the main job on this machine: load t
   .option('--data <dir>', 'export folder (Products.csv, Images.csv, images/) to load first; default $MARKETPLACE_DATA, else what the raw tables hold')
   .option('--demo', 'load the generated demo catalogue (synthetic listings with pictures); the default when there is no data at all')
   .option('--images-zip <path-or-url>', "the seed's image archive, if the images are not in <dir>/images")
+  .option('--full', 'the folder is the whole catalogue: listings absent from it are marked removed and leave search in this run (default: it only adds and updates)')
   .option('--batch-size <rows>', 'rows per transaction', positiveInteger, 500)
   .option('--epochs <n>', 'most training epochs (early stopping usually ends sooner; default 30, 2 with --quick)', positiveInteger)
   .option('--quick', 'train the small smoke-run configuration (a sample, two epochs): minutes instead of tens of minutes')
@@ -89,7 +92,7 @@ const program = createCommand('start', 'Run the main job on this machine: load t
         folder = await resolveSource(dir, {});
       }
       const loaded = folder
-        ? await loadFromCommandLine(runtime, folder, { imagesZip: options.imagesZip, batchSize: options.batchSize, productsTable: 'products', imagesTable: 'images' })
+        ? await loadFromCommandLine(runtime, folder, { imagesZip: options.imagesZip, batchSize: options.batchSize, productsTable: 'products', imagesTable: 'images', full: options.full ?? false })
         : undefined;
       return { load: loaded, home: config.home, log: runtime.log };
     });
@@ -119,7 +122,7 @@ const program = createCommand('start', 'Run the main job on this machine: load t
       'evaluation report': task(run, 'evaluate')?.artifacts?.['report'],
     }).filter((entry): entry is [string, string] => entry[1] !== undefined);
     const drift = task(run, 'drift');
-    if (drift?.parameters?.['drifted'] === false) lines.push('', 'no drift: the model in production stays, nothing was retrained');
+    if (drift?.parameters?.['drifted'] === false) lines.push('', 'no drift: the model in production stays, nothing was retrained; it indexed the new snapshot, which is now in service');
     if (reports.length > 0) lines.push('', 'reports (open in a browser):', ...reports.map(([name, file]) => `  ${name.padEnd(18)} file://${file}`));
     if (trained) lines.push('', `model: ${trained.uri}`);
     if (metrics) lines.push(...metrics.metrics.map((m) => `  ${m.name.padEnd(24)} ${m.numberValue.toFixed(4)}`));
@@ -141,7 +144,8 @@ const program = createCommand('start', 'Run the main job on this machine: load t
 
 /**
  * Where every raw row ended up, read back from the database after the run: read (raw rows) =
- * upserted (in the catalogue) + quarantined (with the rule that refused it).
+ * upserted (in the catalogue) + quarantined (with the rule that refused it) + removed (gone from the
+ * source, kept in `removals`).
  */
 async function cleanAccounting(db: Database) {
   const count = async (sql: string) => (await db.query<{ n: number }>(sql)).rows[0]?.n ?? 0;
@@ -149,6 +153,7 @@ async function cleanAccounting(db: Database) {
     read: await count(`SELECT count(*) AS n FROM ${raw}`),
     upserted: await count(`SELECT count(*) AS n FROM ${clean}`),
     quarantined: await count(`SELECT count(*) AS n FROM quarantine WHERE source = '${source}'`),
+    removed: await count(`SELECT count(*) AS n FROM removals WHERE source = '${source}'`),
   });
   return { products: await side('products_raw', 'products', 'products_raw'), images: await side('images_raw', 'product_images', 'images_raw') };
 }

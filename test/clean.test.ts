@@ -59,8 +59,8 @@ for (const combo of combos) {
 
     it('cleans every raw row into the catalogue or quarantine, with the rule that caught it', async () => {
       const counts = await cleanCatalogue(options);
-      assert.deepEqual(counts.products, { read: 4, upserted: 3, quarantined: 1 });
-      assert.deepEqual(counts.images, { read: 7, upserted: 2, quarantined: 5 });
+      assert.deepEqual(counts.products, { read: 4, upserted: 3, quarantined: 1, removed: 0 });
+      assert.deepEqual(counts.images, { read: 7, upserted: 2, quarantined: 5, removed: 0 });
       const rules = await db.query<{ source_id: string; rule: string }>('SELECT source_id, rule FROM quarantine ORDER BY source_id');
       assert.deepEqual(rules.rows.map((r) => [r.source_id, r.rule]), [
         ['i3', 'image_truncated'],
@@ -130,7 +130,7 @@ for (const combo of combos) {
     it('a second clean reads nothing and keeps the same snapshot', async () => {
       const first = await takeSnapshot(db, store);
       const counts = await cleanCatalogue(options);
-      assert.deepEqual(counts, { products: { read: 0, upserted: 0, quarantined: 0 }, images: { read: 0, upserted: 0, quarantined: 0 } });
+      assert.deepEqual(counts, { products: { read: 0, upserted: 0, quarantined: 0, removed: 0 }, images: { read: 0, upserted: 0, quarantined: 0, removed: 0 } });
       const second = await takeSnapshot(db, store);
       assert.equal(second.id, first.id);
       assert.equal(second.hash, first.hash);
@@ -145,13 +145,69 @@ for (const combo of combos) {
       await writeFile(file, text.replace('£0.00', '£3.00').replace('£1200.00', '£1100.00'));
       await loadExportFolder(dir, { db: db, store: store, log: silentLog });
       const counts = await cleanCatalogue(options);
-      assert.deepEqual(counts.products, { read: 2, upserted: 2, quarantined: 0 });
-      assert.deepEqual(counts.images, { read: 0, upserted: 0, quarantined: 0 });
+      assert.deepEqual(counts.products, { read: 2, upserted: 2, quarantined: 0, removed: 0 });
+      assert.deepEqual(counts.images, { read: 0, upserted: 0, quarantined: 0, removed: 0 });
       const p6 = await db.query("SELECT 1 FROM quarantine WHERE source_id = 'p6'");
       assert.equal(p6.rows.length, 0);
       const after = await takeSnapshot(db, store);
       assert.notEqual(after.hash, before.hash);
       assert.equal(after.newListings, 2);
+    });
+
+    it('a listing gone from a full load leaves the catalogue with its pictures, kept in removals; raw = catalogue + quarantine + removals; it comes back when loaded again', async () => {
+      const accounting = async () => {
+        const n = async (sql: string) => Number((await db.query<{ n: number }>(sql)).rows[0]?.n ?? 0);
+        const side = async (raw: string, table: string, source: string) => ({
+          raw: await n(`SELECT count(*) AS n FROM ${raw}`),
+          sum:
+            (await n(`SELECT count(*) AS n FROM ${table}`)) +
+            (await n(`SELECT count(*) AS n FROM quarantine WHERE source = '${source}'`)) +
+            (await n(`SELECT count(*) AS n FROM removals WHERE source = '${source}'`)),
+        });
+        return [await side('products_raw', 'products', 'products_raw'), await side('images_raw', 'product_images', 'images_raw')];
+      };
+      const full = path.join(path.dirname(dir), 'full');
+      await cp(dir, full, { recursive: true });
+      const products = await readFile(path.join(full, 'Products.csv'), 'utf8');
+      await writeFile(path.join(full, 'Products.csv'), products.replace(/^\d+,p1,[^\n]*\n/gm, ''));
+
+      const loaded = await loadExportFolder(full, { db, store, log: silentLog, removal: { full: true } });
+      assert.equal(loaded.products.removed, 1, 'p1 is absent from the full folder');
+      assert.equal(loaded.images.removed, 0, 'every image row is still there');
+      const counts = await cleanCatalogue(options);
+      assert.deepEqual(counts.products, { read: 1, upserted: 0, quarantined: 0, removed: 1 });
+      assert.deepEqual(counts.images, { read: 2, upserted: 0, quarantined: 0, removed: 2 }, "p1's two pictures go with it");
+      for (const side of await accounting()) assert.equal(side.raw, side.sum);
+      const kept = await db.query<{ reason: string; title: string | null }>(
+        "SELECT reason, catalogue_row->>'title' AS title FROM removals WHERE source = 'products_raw' AND source_id = 'p1'",
+      );
+      assert.match(kept.rows[0]?.reason ?? '', /absent from Products\.csv \(a full load\)/);
+      assert.equal(kept.rows[0]?.title, 'Mirror wall art');
+      const images = await db.query<{ reason: string }>("SELECT reason FROM removals WHERE source = 'images_raw' ORDER BY source_id");
+      assert.deepEqual(images.rows.map((r) => r.reason.replace(/:.*/, '')), ['its listing p1 was removed', 'its listing p1 was removed']);
+      const pinned = await takeSnapshot(db, store);
+      const ids: string[] = [];
+      for await (const product of readSnapshotProducts(store, pinned.id)) ids.push(product.id);
+      assert.ok(!ids.includes('p1') && ids.length > 0, 'the next snapshot leaves it out');
+      assert.deepEqual(await cleanCatalogue(options), { products: { read: 0, upserted: 0, quarantined: 0, removed: 0 }, images: { read: 0, upserted: 0, quarantined: 0, removed: 0 } });
+
+      // Without --full nothing is removed; a listing seen again is restored, with its pictures.
+      const back = await loadExportFolder(dir, { db, store, log: silentLog });
+      assert.deepEqual([back.products.removed, back.products.restored], [0, 1]);
+      const again = await cleanCatalogue(options);
+      assert.deepEqual(again.products, { read: 1, upserted: 1, quarantined: 0, removed: 0 });
+      assert.equal(again.images.upserted, 2);
+      assert.equal(Number((await db.query<{ n: number }>('SELECT count(*) AS n FROM removals')).rows[0]?.n), 0);
+      for (const side of await accounting()) assert.equal(side.raw, side.sum);
+    });
+
+    it('refuses a full load that would remove most of the catalogue, and marks nothing', async () => {
+      const tiny = path.join(path.dirname(dir), 'tiny');
+      await cp(dir, tiny, { recursive: true });
+      const [header] = (await readFile(path.join(tiny, 'Products.csv'), 'utf8')).split('\n');
+      await writeFile(path.join(tiny, 'Products.csv'), `${header}\n`);
+      await assert.rejects(loadExportFolder(tiny, { db, store, log: silentLog, removal: { full: true } }), /lacks 4 of the 4 live rows of products_raw.*--max-removed-fraction/s);
+      assert.equal(Number((await db.query<{ n: number }>('SELECT count(*) AS n FROM products_raw WHERE removed_at IS NOT NULL')).rows[0]?.n), 0);
     });
   });
 }

@@ -163,7 +163,8 @@ describe('data:load on the command line', () => {
       assert.equal(loaded['read'], (loaded['loaded'] ?? 0) + (loaded['refused'] ?? 0), `${table}: read = loaded + refused`);
       const cleaned = clean[table]!;
       assert.equal(cleaned['read'], loaded['loaded'], `${table}: clean reads every loaded row`);
-      assert.equal(cleaned['read'], (cleaned['upserted'] ?? 0) + (cleaned['quarantined'] ?? 0), `${table}: read = upserted + quarantined`);
+      assert.equal(cleaned['read'], (cleaned['upserted'] ?? 0) + (cleaned['quarantined'] ?? 0) + (cleaned['removed'] ?? 0), `${table}: read = upserted + quarantined + removed`);
+      assert.equal(cleaned['removed'], 0, `${table}: an incremental load removes nothing`);
     }
     assert.ok((clean['products']?.['upserted'] ?? 0) > 0.9 * products, 'most listings are clean');
     assert.equal(clean['images']?.['upserted'], 0, 'the public export has no image files: every image row is quarantined');
@@ -180,8 +181,8 @@ describe('data:load on the command line', () => {
     const reclean = await run('components/clean/main.ts', [], env);
     assert.equal(reclean.code, 0, reclean.stderr);
     const recleaned = summaryOf(reclean) as unknown as { products: Counts; images: Counts; snapshot: { id: string; hash: string } };
-    assert.deepEqual(recleaned.products, { read: 0, upserted: 0, quarantined: 0 });
-    assert.deepEqual(recleaned.images, { read: 0, upserted: 0, quarantined: 0 });
+    assert.deepEqual(recleaned.products, { read: 0, upserted: 0, quarantined: 0, removed: 0 });
+    assert.deepEqual(recleaned.images, { read: 0, upserted: 0, quarantined: 0, removed: 0 });
     assert.equal(recleaned.snapshot.hash, snapshot.hash, 'the same catalogue, the same snapshot');
   });
 });

@@ -1,8 +1,10 @@
 /**
  * The clean step: raw rows that are new or changed since the last clean (by id and content hash) to
  * the catalogue (`products`, `product_images`) or to `quarantine`, in batches, each batch one
- * transaction: a kill leaves the catalogue as it was before or after a whole batch. Every row read
- * ends in exactly one of the two, so read = upserted + quarantined.
+ * transaction: a kill leaves the catalogue as it was before or after a whole batch. A raw row the load
+ * marked removed (gone from the source) leaves the catalogue or quarantine for `removals`, with its
+ * reason; an image goes with its listing. Every row read ends in exactly one of the three, so read =
+ * upserted + quarantined + removed, and the raw tables = catalogue + quarantine + removals.
  */
 import pLimit from 'p-limit';
 import { Progress, upsertRows, type ArtifactStore, type Database, type Logger, type Queryable, type UpsertSpec } from '../core/index.js';
@@ -21,6 +23,8 @@ export interface StepCounts {
   read: number;
   upserted: number;
   quarantined: number;
+  /** Rows gone from the source, taken out of the catalogue (or quarantine) into `removals`. */
+  removed: number;
 }
 
 export interface CleanOptions {
@@ -100,21 +104,46 @@ interface Quarantined {
   raw: unknown;
 }
 
-/** Writes a batch: upserts, quarantine, and moves between the two, in one transaction. */
-async function writeBatch(
-  tx: Queryable,
-  spec: UpsertSpec,
-  source: 'products_raw' | 'images_raw',
-  cleaned: Record<string, unknown>[],
-  quarantined: Quarantined[],
-): Promise<void> {
+interface Removed {
+  id: string;
+  raw_hash: string;
+  reason: string;
+  removed_at: Date;
+}
+
+interface Decision {
+  cleaned: Record<string, unknown>[];
+  quarantined: Quarantined[];
+  removed: Removed[];
+}
+
+/** Writes a batch: upserts, quarantine, removals, and moves between them, in one transaction. */
+async function writeBatch(tx: Queryable, spec: UpsertSpec, source: 'products_raw' | 'images_raw', { cleaned, quarantined, removed }: Decision): Promise<void> {
   await upsertRows(tx, spec, cleaned);
   await upsertRows(tx, QUARANTINE_UPSERT, quarantined as unknown as Record<string, unknown>[]);
   const cleanedIds = cleaned.map((row) => String(row['id']));
   const quarantinedIds = quarantined.map((row) => row.source_id);
+  const removedIds = removed.map((row) => row.id);
   // A row that was clean and is now refused leaves the catalogue, and the other way round.
   if (quarantinedIds.length > 0) await tx.query(`DELETE FROM ${spec.table} WHERE id = ANY($1::text[])`, [quarantinedIds]);
   if (cleanedIds.length > 0) await tx.query('DELETE FROM quarantine WHERE source = $1 AND source_id = ANY($2::text[])', [source, cleanedIds]);
+  // A listing back in the source is back in the catalogue (or quarantine): no longer a removal.
+  const back = [...cleanedIds, ...quarantinedIds];
+  if (back.length > 0) await tx.query('DELETE FROM removals WHERE source = $1 AND source_id = ANY($2::text[])', [source, back]);
+  if (removedIds.length > 0) {
+    // Kept with the catalogue row it had, then taken out of the catalogue (a product's images go with it) and quarantine.
+    await tx.query(
+      `INSERT INTO removals (source, source_id, raw_hash, reason, removed_at, catalogue_row)
+       SELECT $1, r.id, r.raw_hash, r.reason, r.removed_at, (SELECT to_jsonb(c) FROM ${spec.table} c WHERE c.id = r.id)
+         FROM unnest($2::text[], $3::text[], $4::text[], $5::timestamptz[]) AS r (id, raw_hash, reason, removed_at)
+       ON CONFLICT (source, source_id) DO UPDATE
+         SET raw_hash = EXCLUDED.raw_hash, reason = EXCLUDED.reason, removed_at = EXCLUDED.removed_at,
+             taken_out_at = now(), catalogue_row = coalesce(EXCLUDED.catalogue_row, removals.catalogue_row)`,
+      [source, removedIds, removed.map((r) => r.raw_hash), removed.map((r) => r.reason), removed.map((r) => r.removed_at)],
+    );
+    await tx.query(`DELETE FROM ${spec.table} WHERE id = ANY($1::text[])`, [removedIds]);
+    await tx.query('DELETE FROM quarantine WHERE source = $1 AND source_id = ANY($2::text[])', [source, removedIds]);
+  }
 }
 
 interface BatchStep<R extends { id: string }> {
@@ -125,24 +154,25 @@ interface BatchStep<R extends { id: string }> {
   source: 'products_raw' | 'images_raw';
   /** The next raw rows to look at: ids after `after`, at most `limit`, in id order. */
   select(after: string, limit: number): Promise<R[]>;
-  /** What each row becomes: catalogue rows and quarantine entries. */
-  decide(rows: R[]): Promise<{ cleaned: Record<string, unknown>[]; quarantined: Quarantined[] }>;
+  /** What each row becomes: catalogue rows, quarantine entries, removals. */
+  decide(rows: R[]): Promise<Decision>;
   batchSize: number;
 }
 
 /** Walks the raw rows in id order, a batch at a time, each batch written in one transaction. */
 async function inBatches<R extends { id: string }>(step: BatchStep<R>): Promise<StepCounts> {
-  const counts: StepCounts = { read: 0, upserted: 0, quarantined: 0 };
+  const counts: StepCounts = { read: 0, upserted: 0, quarantined: 0, removed: 0 };
   const progress = new Progress(step.log, step.task);
   let last = '';
   for (;;) {
     const rows = await step.select(last, step.batchSize);
     if (rows.length === 0) break;
-    const { cleaned, quarantined } = await step.decide(rows);
-    await step.db.transaction((tx) => writeBatch(tx, step.spec, step.source, cleaned, quarantined));
+    const decision = await step.decide(rows);
+    await step.db.transaction((tx) => writeBatch(tx, step.spec, step.source, decision));
     counts.read += rows.length;
-    counts.upserted += cleaned.length;
-    counts.quarantined += quarantined.length;
+    counts.upserted += decision.cleaned.length;
+    counts.quarantined += decision.quarantined.length;
+    counts.removed += decision.removed.length;
     progress.tick(rows.length);
     last = rows.at(-1)?.id ?? last;
   }
@@ -163,15 +193,18 @@ export async function cleanProducts(options: CleanOptions): Promise<StepCounts> 
     batchSize: options.batchSize ?? 1000,
     select: async (after, limit) =>
       (
-        await db.query<RawProduct & { raw: unknown }>(
+        await db.query<RawProduct & { raw: unknown; removed_at: Date | null; removed_reason: string | null }>(
           `SELECT r.id, r.product_name, r.category, r.product_description, r.price, r.location, r.url, r.page_id,
-                  r.create_time, r.content_hash, to_jsonb(r) AS raw
+                  r.create_time, r.content_hash, to_jsonb(r) AS raw, r.removed_at, r.removed_reason
              FROM products_raw r
              LEFT JOIN products p ON p.id = r.id
              LEFT JOIN quarantine q ON q.source = 'products_raw' AND q.source_id = r.id
+             LEFT JOIN removals x ON x.source = 'products_raw' AND x.source_id = r.id
             WHERE r.id > $1
-              AND p.raw_hash IS DISTINCT FROM r.content_hash
-              AND q.raw_hash IS DISTINCT FROM r.content_hash${part.sql}
+              AND ((r.removed_at IS NULL
+                    AND p.raw_hash IS DISTINCT FROM r.content_hash
+                    AND q.raw_hash IS DISTINCT FROM r.content_hash)
+                OR (r.removed_at IS NOT NULL AND (x.source_id IS NULL OR p.id IS NOT NULL OR q.source_id IS NOT NULL)))${part.sql}
             ORDER BY r.id
             LIMIT $2`,
           [after, limit, ...part.params],
@@ -180,12 +213,17 @@ export async function cleanProducts(options: CleanOptions): Promise<StepCounts> 
     decide: async (rows) => {
       const cleaned: Record<string, unknown>[] = [];
       const quarantined: Quarantined[] = [];
+      const removed: Removed[] = [];
       for (const raw of rows) {
+        if (raw.removed_at) {
+          removed.push({ id: raw.id, raw_hash: raw.content_hash, reason: raw.removed_reason ?? 'removed from the source', removed_at: raw.removed_at });
+          continue;
+        }
         const result = cleanProduct(raw, fences, gazetteer);
         if (result.ok) cleaned.push({ ...result.product });
         else quarantined.push({ source: 'products_raw', source_id: raw.id, raw_hash: raw.content_hash, rule: result.rule, reason: result.reason, raw: raw.raw });
       }
-      return { cleaned, quarantined };
+      return { cleaned, quarantined, removed };
     },
   });
 }
@@ -195,6 +233,9 @@ interface RawImage {
   product_id: string | null;
   content_hash: string;
   raw: unknown;
+  /** Set when the image row, or its listing, is gone from the source. */
+  removed_at: Date | null;
+  removed_reason: string | null;
 }
 
 export async function cleanImages(options: CleanOptions): Promise<StepCounts> {
@@ -217,16 +258,26 @@ export async function cleanImages(options: CleanOptions): Promise<StepCounts> {
     select: async (after, size) =>
       (
         await db.query<RawImage & { in_catalogue: boolean }>(
-          `SELECT r.id, r.product_id, r.content_hash, to_jsonb(r) AS raw,
-                  EXISTS (SELECT 1 FROM products p WHERE p.id = r.product_id) AS in_catalogue
-             FROM images_raw r
-             LEFT JOIN product_images i ON i.id = r.id
-             LEFT JOIN quarantine q ON q.source = 'images_raw' AND q.source_id = r.id
-            WHERE r.id > $1
-              AND i.raw_hash IS DISTINCT FROM r.content_hash
-              AND (q.raw_hash IS DISTINCT FROM r.content_hash
-                   OR (q.rule = 'image_product_not_in_catalogue' AND EXISTS (SELECT 1 FROM products p WHERE p.id = r.product_id)))${part.sql}
-            ORDER BY r.id
+          `SELECT * FROM (
+             SELECT r.id, r.product_id, r.content_hash, to_jsonb(r) AS raw,
+                    EXISTS (SELECT 1 FROM products p WHERE p.id = r.product_id) AS in_catalogue,
+                    coalesce(r.removed_at, pr.removed_at) AS removed_at,
+                    CASE WHEN r.removed_at IS NOT NULL THEN r.removed_reason
+                         WHEN pr.removed_at IS NOT NULL THEN 'its listing ' || pr.id || ' was removed: ' || pr.removed_reason END AS removed_reason,
+                    i.id AS cleaned_id, i.raw_hash AS cleaned_hash, q.source_id AS quarantined_id, q.raw_hash AS quarantined_hash,
+                    q.rule AS quarantine_rule, x.source_id AS removal_id
+               FROM images_raw r
+               LEFT JOIN products_raw pr ON pr.id = r.product_id
+               LEFT JOIN product_images i ON i.id = r.id
+               LEFT JOIN quarantine q ON q.source = 'images_raw' AND q.source_id = r.id
+               LEFT JOIN removals x ON x.source = 'images_raw' AND x.source_id = r.id
+              WHERE r.id > $1${part.sql}) c
+            WHERE (c.removed_at IS NULL
+                   AND c.cleaned_hash IS DISTINCT FROM c.content_hash
+                   AND (c.quarantined_hash IS DISTINCT FROM c.content_hash
+                        OR (c.quarantine_rule = 'image_product_not_in_catalogue' AND c.in_catalogue)))
+               OR (c.removed_at IS NOT NULL AND (c.removal_id IS NULL OR c.cleaned_id IS NOT NULL OR c.quarantined_id IS NOT NULL))
+            ORDER BY c.id
             LIMIT $2`,
           [after, size, ...part.params],
         )
@@ -234,11 +285,16 @@ export async function cleanImages(options: CleanOptions): Promise<StepCounts> {
     decide: async (rows) => {
       const cleaned: Record<string, unknown>[] = [];
       const quarantined: Quarantined[] = [];
+      const removed: Removed[] = [];
       const refuse = (row: RawImage, rule: string, reason: string) =>
         quarantined.push({ source: 'images_raw', source_id: row.id, raw_hash: row.content_hash, rule, reason, raw: row.raw });
       await Promise.all(
         rows.map((row) =>
           limit(async () => {
+            if (row.removed_at) {
+              removed.push({ id: row.id, raw_hash: row.content_hash, reason: row.removed_reason ?? 'removed from the source', removed_at: row.removed_at });
+              return;
+            }
             if (!row.in_catalogue) return refuse(row, 'image_product_not_in_catalogue', `product ${row.product_id ?? '(none)'} is not in the catalogue`);
             const key = RAW_IMAGE_KEY(row.id);
             if (!stored.has(key)) return refuse(row, 'image_object_missing', `image object missing: ${store.uri(key)}`);
@@ -254,7 +310,7 @@ export async function cleanImages(options: CleanOptions): Promise<StepCounts> {
       );
       // Decoding finishes in any order; the batch is written in id order.
       cleaned.sort((a, b) => String(a['id']).localeCompare(String(b['id'])));
-      return { cleaned, quarantined };
+      return { cleaned, quarantined, removed };
     },
   });
   await flagDuplicates(db);
@@ -276,6 +332,10 @@ async function flagDuplicates(db: Database): Promise<void> {
 export async function cleanCatalogue(options: CleanOptions): Promise<{ products: StepCounts; images: StepCounts }> {
   const products = await cleanProducts(options);
   const images = await cleanImages(options);
-  options.log.info({ products, images }, `clean: products ${products.upserted} upserted, ${products.quarantined} quarantined; images ${images.upserted} upserted, ${images.quarantined} quarantined`);
+  options.log.info(
+    { products, images },
+    `clean: products ${products.upserted} upserted, ${products.quarantined} quarantined, ${products.removed} removed; ` +
+      `images ${images.upserted} upserted, ${images.quarantined} quarantined, ${images.removed} removed`,
+  );
   return { products, images };
 }

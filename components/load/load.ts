@@ -9,12 +9,17 @@ import { Progress, upsertRows, type ArtifactStore, type Database, type Logger, t
 import { findExportFiles } from './folder.js';
 import { folderImages, type ImageFiles } from './image-files.js';
 import { IMAGES, normalizeRecord, PRODUCTS, rawHash, rawUpsertSpec, REFUSALS_UPSERT, storable, toUpsertRow, type RawTableShape } from './raw-tables.js';
+import { applyRemovals, markedRemoved, type RemovalOptions } from './removals.js';
 import { csvSource, type RecordSource } from './sources.js';
 
 export interface TableCounts extends UpsertCounts {
   read: number;
   loaded: number;
   refused: number;
+  /** Rows marked removed by this load (absent from a --full source, or marked by the source). */
+  removed: number;
+  /** Rows marked removed earlier that this load holds live again. */
+  restored: number;
 }
 
 export interface Refusal {
@@ -58,6 +63,8 @@ export interface LoadOptions {
   imageFiles: readonly ImageFiles[];
   batchSize?: number;
   uploadConcurrency?: number;
+  /** How this source says that listings left (none: it is incremental, nothing is removed). */
+  removal?: RemovalOptions;
 }
 
 export async function loadRaw(options: LoadOptions): Promise<LoadSummary> {
@@ -65,7 +72,7 @@ export async function loadRaw(options: LoadOptions): Promise<LoadSummary> {
   const refusals: Refusal[] = [];
   const products = await loadTable(options, PRODUCTS, options.products, refusals);
   const images = await loadTable(options, IMAGES, options.images, refusals);
-  const imageFiles = await storeImageFiles(options, images.ids);
+  const imageFiles = await storeImageFiles(options, images.live);
   return {
     products: products.counts,
     images: images.counts,
@@ -80,12 +87,15 @@ async function loadTable(
   shape: RawTableShape,
   source: RecordSource,
   refusals: Refusal[],
-): Promise<{ counts: TableCounts; ids: Set<string> }> {
+): Promise<{ counts: TableCounts; live: Set<string> }> {
   const { db, log } = options;
   const batchSize = options.batchSize ?? 500;
   const spec = rawUpsertSpec(shape);
-  const counts: TableCounts = { read: 0, loaded: 0, refused: 0, inserted: 0, updated: 0, unchanged: 0 };
+  const counts: TableCounts = { read: 0, loaded: 0, refused: 0, inserted: 0, updated: 0, unchanged: 0, removed: 0, restored: 0 };
   const firstLine = new Map<string, number>();
+  // Rows the source holds with its own removal marker: loaded as they are, then marked removed.
+  const marked = new Set<string>();
+  const marker = options.removal?.marker;
   const progress = new Progress(log, `load ${source.label} -> ${shape.table}`);
   let rows: Record<string, unknown>[] = [];
   let refused = new Map<string, Record<string, unknown>>();
@@ -131,6 +141,7 @@ async function loadTable(
           refuse(record.line, `duplicate id ${normalized.row.id} (first on line ${earlier})`, record.raw);
         } else {
           firstLine.set(normalized.row.id, record.line);
+          if (marker && markedRemoved(record.record, marker)) marked.add(normalized.row.id);
           rows.push(toUpsertRow(normalized.row));
         }
       }
@@ -139,8 +150,16 @@ async function loadTable(
   }
   await flush();
   progress.finish();
-  log.info({ table: shape.table, source: source.label, ...counts }, `${shape.table}: read ${counts.read}, loaded ${counts.loaded}, refused ${counts.refused}`);
-  return { counts, ids: new Set(firstLine.keys()) };
+  const live = new Set([...firstLine.keys()].filter((id) => !marked.has(id)));
+  const removal = options.removal ?? {};
+  const changed = await db.transaction((tx) => applyRemovals(tx, shape.table, source.label, live, marked, removal));
+  counts.removed = changed.removed;
+  counts.restored = changed.restored;
+  log.info(
+    { table: shape.table, source: source.label, ...counts },
+    `${shape.table}: read ${counts.read}, loaded ${counts.loaded}, refused ${counts.refused}, marked removed ${counts.removed}, restored ${counts.restored}`,
+  );
+  return { counts, live };
 }
 
 async function storeImageFiles(options: LoadOptions, imageIds: ReadonlySet<string>): Promise<ImageFileCounts> {

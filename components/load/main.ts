@@ -3,10 +3,12 @@
  * (Postgres tables `products_raw`, `images_raw`; image objects `raw-images/<id>.jpg`).
  */
 import { pathToFileURL } from 'node:url';
+import { InvalidArgumentError } from 'commander';
 import { createCommand, InputError, positiveInteger, printSummary, runMain, withRuntime, type Logger, type Runtime } from '../core/index.js';
 import { findExportFiles, type ExportFolder } from './folder.js';
 import { folderImages, zipImages, type ImageFiles } from './image-files.js';
 import { loadRaw, type LoadSummary } from './load.js';
+import type { RemovalOptions } from './removals.js';
 import { IMAGES, PRODUCTS } from './raw-tables.js';
 import { csvSource, postgresTableSource, type RecordSource } from './sources.js';
 
@@ -16,6 +18,27 @@ export interface LoadCommandOptions {
   imagesTable: string;
   imagesZip?: string;
   batchSize: number;
+  /** The folder is the whole catalogue: raw rows absent from it are marked removed. */
+  full?: boolean;
+  removedColumn?: string;
+  removedValues?: string[];
+  maxRemovedFraction?: number;
+}
+
+/**
+ * How the source says that listings left: a folder only with --full; a --from database is a copy of
+ * the whole table (so always full), and its own removal column is honoured when one is named.
+ */
+export function removalOf(folder: ExportFolder | undefined, options: LoadCommandOptions): RemovalOptions {
+  if (folder && options.removedColumn) throw new InputError('--removed-column names a column of the --from database; a folder says what left with --full');
+  const marker = options.removedColumn ? { column: options.removedColumn, ...(options.removedValues ? { values: options.removedValues } : {}) } : undefined;
+  return { full: folder ? (options.full ?? false) : true, ...(marker ? { marker } : {}), ...(options.maxRemovedFraction !== undefined ? { maxFraction: options.maxRemovedFraction } : {}) };
+}
+
+function fraction(value: string): number {
+  const parsed = Number(value);
+  if (!(parsed > 0 && parsed <= 1)) throw new InvalidArgumentError(`'${value}' is not a fraction in (0, 1].`);
+  return parsed;
 }
 
 /**
@@ -37,7 +60,7 @@ export async function loadFromCommandLine({ db, store, log }: Runtime, folder: E
     if (options.imagesZip) imageFiles.push(await zipImages(options.imagesZip, log));
     const [products, images] = recordSources(folder, options);
     logSources(log, products, images, imageFiles);
-    return await loadRaw({ db, store, log, products, images, imageFiles, batchSize: options.batchSize });
+    return await loadRaw({ db, store, log, products, images, imageFiles, batchSize: options.batchSize, removal: removalOf(folder, options) });
   } finally {
     await Promise.all(imageFiles.map((files) => files.close()));
   }
@@ -62,9 +85,14 @@ export function loadCommand() {
     .option('--images-table <name>', 'images table in the --from database', 'images')
     .option('--images-zip <path-or-url>', "the seed's image archive (zip), local or http(s); its <image id>.jpg files are stored")
     .option('--batch-size <rows>', 'rows per upsert transaction', positiveInteger, 500)
+    .option('--full', 'the folder is the whole catalogue: listings (and image rows) absent from it are marked removed; without it a load only adds and updates')
+    .option('--removed-column <name>', 'a column of the --from tables that marks a row removed (deleted_at, status); a --from copy is always full')
+    .option('--removed-values <list>', 'comma-separated values of --removed-column that mean removed (default: any value but empty, false, 0)', (v: string) => v.split(',').map((x) => x.trim()).filter(Boolean))
+    .option('--max-removed-fraction <x>', 'refuse a full load that would mark more than this fraction of the live rows removed', fraction, 0.5)
     .addHelpText(
       'after',
-      '\nPrints one JSON line: {"products":{"read","loaded","refused",…},"images":{…},"imageFiles":{"stored","missing",…}}.\n' +
+      '\nPrints one JSON line: {"products":{"read","loaded","refused","removed","restored",…},"images":{…},"imageFiles":{"stored","missing",…}}.\n' +
+        'Removed rows stay in the raw tables, marked; clean takes them out of the catalogue and keeps them in `removals`.\n' +
         'Exit codes: 0 loaded, 1 failure, 2 bad usage or input. Database and artifact store come from\n' +
         'DATABASE_URL (unset: embedded) and ARTIFACT_ROOT (unset: $MARKETPLACE_HOME/artifacts).',
     )
