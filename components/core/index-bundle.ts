@@ -8,10 +8,18 @@
  *                    vector back, and "similar to P" / "buyers for P" start from P's vector)
  *   buyers.faiss     FAISS index of buyer vectors (interest part in the product space ⊕ demographics)
  *   buyers.json      the buyers in vector order
+ *   lexical.json     the BM25F index over the products' title, text and category path (lexical/bm25.ts):
+ *   lexical.bin      parameters and vocabulary, then the postings; document i is vector i
+ *
+ * The metadata carries the fusion weights the hybrid ranking uses (fitted on validation queries when
+ * the index was built): the lexical index, the dense index and the weights are one version, swapped
+ * together. Indexes published before the lexical index have none (`lexical` absent): they still serve
+ * dense search.
  */
 import { z } from 'zod';
 import type { ArtifactStore } from './artifacts/index.js';
 import { float32FromBytes } from './float32-bytes.js';
+import { Bm25Params, FusionConfig, LEXICAL_FORMAT, LexicalIndex } from './lexical/index.js';
 import { openPublished } from './publish.js';
 import { loadVectorIndex } from './vector-index.js';
 import type * as Faiss from 'faiss-node';
@@ -24,6 +32,8 @@ export const INDEX_FILES = {
   productVectors: 'products.vectors.f32',
   buyers: 'buyers.faiss',
   buyerRows: 'buyers.json',
+  lexicalHeader: 'lexical.json',
+  lexicalPostings: 'lexical.bin',
 } as const;
 
 export const IndexedProduct = z.object({
@@ -37,6 +47,13 @@ export const IndexedProduct = z.object({
   longitude: z.number().nullable(),
   /** Model-ready picture, when the product has one (an artifact key). */
   imageKey: z.string().nullable(),
+  /** The category path, root first (absent from indexes built before the lexical index: then [root]). */
+  path: z.array(z.string()).optional(),
+  /**
+   * When the listing was listed (ISO): the export's create_time when it has one, else when the
+   * catalogue first saw the listing (products.cleaned_at, set once at insert). Null when unknown.
+   */
+  listedAt: z.string().nullable().optional(),
 });
 export type IndexedProduct = z.infer<typeof IndexedProduct>;
 
@@ -56,11 +73,27 @@ export type IndexedBuyer = z.infer<typeof IndexedBuyer>;
 
 const BuiltFacts = z.object({ type: z.enum(['Flat', 'HNSW32,Flat']), vectors: z.number().int(), dim: z.number().int(), recall: z.number(), k: z.number().int(), efSearch: z.number().int().optional() });
 
+export const LexicalFacts = z.object({
+  format: z.literal(LEXICAL_FORMAT),
+  documents: z.number().int(),
+  terms: z.number().int(),
+  postings: z.number().int(),
+  params: Bm25Params,
+  /** The hybrid ranking's weights and candidate pools. */
+  fusion: FusionConfig,
+  /** How the weights were fitted: null when there were too few validation products (then the defaults). */
+  fit: z.object({ queries: z.number().int(), objective: z.number(), defaultObjective: z.number() }).nullable(),
+  /** Where listedAt came from, in counts of products. */
+  listedAt: z.object({ createTime: z.number().int(), firstSeen: z.number().int(), unknown: z.number().int() }),
+});
+export type LexicalFacts = z.infer<typeof LexicalFacts>;
+
 export const IndexMetadata = z.object({
   modelVersion: z.string(),
   snapshotId: z.string(),
   products: BuiltFacts,
   buyers: BuiltFacts.extend({ demographicDim: z.number().int(), interestWeight: z.number() }),
+  lexical: LexicalFacts.optional(),
   buildSeconds: z.number(),
 });
 export type IndexMetadata = z.infer<typeof IndexMetadata>;
@@ -74,6 +107,8 @@ export interface SearchIndex {
   productVectors: Float32Array;
   buyers: Faiss.Index;
   buyerRows: IndexedBuyer[];
+  /** Null for an index published before the lexical index (dense search only). */
+  lexical: LexicalIndex | null;
 }
 
 /** Opens a published index; every file is checked against the manifest (CorruptArtifactError if not). */
@@ -89,5 +124,10 @@ export async function openSearchIndex(store: ArtifactStore, version: string): Pr
   const buyers = loadVectorIndex(await published.read(INDEX_FILES.buyers), metadata.buyers);
   if (products.ntotal() !== productRows.length) throw new Error(`index ${version}: products.faiss holds ${products.ntotal()} vectors for ${productRows.length} products`);
   if (buyers.ntotal() !== buyerRows.length) throw new Error(`index ${version}: buyers.faiss holds ${buyers.ntotal()} vectors for ${buyerRows.length} buyers`);
-  return { version, metadata, products, productRows, productVectors, buyers, buyerRows };
+  let lexical: LexicalIndex | null = null;
+  if (metadata.lexical) {
+    lexical = LexicalIndex.fromFiles(await published.read(INDEX_FILES.lexicalHeader), await published.read(INDEX_FILES.lexicalPostings));
+    if (lexical.documents !== productRows.length) throw new Error(`index ${version}: lexical.json holds ${lexical.documents} documents for ${productRows.length} products`);
+  }
+  return { version, metadata, products, productRows, productVectors, buyers, buyerRows, lexical };
 }

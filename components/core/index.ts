@@ -32,3 +32,4 @@ export * from './refs.js';
 export * from './vector-index.js';
 export * from './embedder.js';
 export * from './index-bundle.js';
+export * from './lexical/index.js';

@@ -1,8 +1,9 @@
 /**
  * The index component's work: embed every product of a snapshot with the model's ONNX encoders, build
  * the FAISS product index (exact below a size threshold, HNSW above, recall measured), generate and
- * store the buyer population, build the buyer index, and publish them all under `indexes/<version>/`
- * with the manifest last (see core/index-bundle.ts). The version is a hash of the model and snapshot:
+ * store the buyer population, build the buyer index, build the lexical (BM25F) index over the same
+ * products, fit the hybrid ranking's weights on the model's validation listings, and publish them all
+ * under `indexes/<version>/` with the manifest last (see core/index-bundle.ts). The version is a hash of the model and snapshot:
  * indexing the same pair twice finds the published index and stops.
  */
 import { createHash } from 'node:crypto';
@@ -10,6 +11,14 @@ import {
   AlreadyExistsError,
   buildVectorIndex,
   bytesOfFloat32,
+  DEFAULT_FUSION,
+  fitOnListings,
+  hybridCatalogue,
+  LEXICAL_FORMAT,
+  LexicalIndex,
+  MODEL_FILES,
+  MODEL_PREFIX,
+  SplitFile,
   imagePixels,
   INDEX_FILES,
   INDEX_PREFIX,
@@ -54,7 +63,28 @@ export interface IndexResult {
 
 export function indexVersion(request: IndexRequest): string {
   const { modelVersion, snapshotId, buyers = 2000, seed = 7, exactUpTo = 100_000 } = request;
-  return `ix-${createHash('sha256').update(JSON.stringify({ modelVersion, snapshotId, buyers, seed, exactUpTo })).digest('hex').slice(0, 16)}`;
+  // The lexical format is part of the version: an index built before it (no lexical files) is rebuilt, not reused.
+  return `ix-${createHash('sha256').update(JSON.stringify({ modelVersion, snapshotId, buyers, seed, exactUpTo, lexical: LEXICAL_FORMAT })).digest('hex').slice(0, 16)}`;
+}
+
+/**
+ * When each product was listed: the export's create_time where it has one, else when the catalogue
+ * first saw it (products.cleaned_at is set at insert and never touched again). The snapshot does not
+ * carry either, so they are read from the catalogue; a product no longer there has none.
+ */
+async function listingDates(db: Queryable, ids: readonly string[]): Promise<Map<string, { at: string; from: 'createTime' | 'firstSeen' }>> {
+  const out = new Map<string, { at: string; from: 'createTime' | 'firstSeen' }>();
+  for (let start = 0; start < ids.length; start += 5000) {
+    const page = await db.query<{ id: string; create_time: Date | string | null; cleaned_at: Date | string }>(
+      'SELECT id, create_time, cleaned_at FROM products WHERE id = ANY($1::text[])',
+      [ids.slice(start, start + 5000)],
+    );
+    for (const row of page.rows) {
+      const from = row.create_time !== null ? 'createTime' : 'firstSeen';
+      out.set(row.id, { at: new Date(row.create_time ?? row.cleaned_at).toISOString(), from });
+    }
+  }
+  return out;
 }
 
 
@@ -127,6 +157,15 @@ export async function buildIndex(store: ArtifactStore, db: Queryable, request: I
     buyers.forEach((buyer, k) => buyerVectors.set(buyerVector(buyer, centroids, productVector, dim), k * buyerDim));
     const buyerIndex = buildVectorIndex(Array.from(buyerVectors), buyerDim, { exactUpTo: request.exactUpTo });
 
+    const listed = await listingDates(db, products.map((p) => p.id));
+    const lexical = LexicalIndex.build(products.map((p) => ({ title: p.title, text: p.text, category: p.path.join(' ') })));
+    const model = await openPublished(store, MODEL_PREFIX(request.modelVersion));
+    const split = SplitFile.parse(JSON.parse((await model.read(MODEL_FILES.split)).toString('utf8')));
+    const validation = new Set(split.val);
+    const catalogue = hybridCatalogue({ lexical, dense: (q, k) => productIndex.index.search(q, k), vectors, dim, paths: products.map((p) => p.path) });
+    const fit = await fitOnListings(catalogue, products.map((p) => p.title), products.flatMap((p, k) => (validation.has(p.id) ? [k] : [])), (titles) => embedder.embedTexts(titles), DEFAULT_FUSION);
+    log.info({ terms: lexical.header.terms.length, postings: lexical.header.postings, fit: fit ? { queries: fit.queries, objective: fit.objective, defaultObjective: fit.defaultObjective, weights: fit.config.weights } : null }, 'lexical index built, fusion weights fitted');
+
     const productRows: IndexedProduct[] = products.map((p) => ({
       id: p.id,
       title: p.title,
@@ -137,7 +176,10 @@ export async function buildIndex(store: ArtifactStore, db: Queryable, request: I
       latitude: p.latitude,
       longitude: p.longitude,
       imageKey: p.images.find((i) => i.duplicateOf === null)?.key ?? null,
+      path: p.path,
+      listedAt: listed.get(p.id)?.at ?? null,
     }));
+    const sources = [...listed.values()];
     const buyerRows: IndexedBuyer[] = buyers.map((b) => ({
       id: b.id,
       ageBand: b.age_band,
@@ -155,14 +197,31 @@ export async function buildIndex(store: ArtifactStore, db: Queryable, request: I
       snapshotId: request.snapshotId,
       products: facts(productIndex, dim),
       buyers: { ...facts(buyerIndex, buyerDim), demographicDim: DEMOGRAPHIC_DIM, interestWeight: INTEREST_WEIGHT },
+      lexical: {
+        format: LEXICAL_FORMAT,
+        documents: lexical.documents,
+        terms: lexical.header.terms.length,
+        postings: lexical.header.postings,
+        params: lexical.header.params,
+        fusion: fit?.config ?? DEFAULT_FUSION,
+        fit: fit ? { queries: fit.queries, objective: fit.objective, defaultObjective: fit.defaultObjective } : null,
+        listedAt: {
+          createTime: sources.filter((s) => s.from === 'createTime').length,
+          firstSeen: sources.filter((s) => s.from === 'firstSeen').length,
+          unknown: products.length - listed.size,
+        },
+      },
       buildSeconds: (Date.now() - started) / 1000,
     };
+    const lexicalFiles = lexical.toFiles();
     const files = [
       { name: INDEX_FILES.products, body: productIndex.index.toBuffer() },
       { name: INDEX_FILES.productRows, body: Buffer.from(JSON.stringify(productRows)) },
       { name: INDEX_FILES.productVectors, body: bytesOfFloat32(vectors) },
       { name: INDEX_FILES.buyers, body: buyerIndex.index.toBuffer() },
       { name: INDEX_FILES.buyerRows, body: Buffer.from(JSON.stringify(buyerRows)) },
+      { name: INDEX_FILES.lexicalHeader, body: lexicalFiles.header },
+      { name: INDEX_FILES.lexicalPostings, body: lexicalFiles.postings },
     ];
     try {
       await publish(store, key, files, { kind: 'index', version, metadata });

@@ -64,6 +64,9 @@ export async function buildApp(options: AppOptions): Promise<SearchApp> {
     // Keep-alive connections end cleanly on close instead of holding a shutdown open.
     forceCloseConnections: 'idle',
     return503OnClosing: true,
+    // Fastify's Ajv drops parameters a schema does not list (removeAdditional); every route lists all
+    // it takes, so an unknown parameter is a 400 that names it instead of a silently unfiltered answer.
+    ajv: { customOptions: { removeAdditional: false } },
   });
   const metrics = createMetrics(options.state);
   installMetrics(app, metrics);

@@ -28,7 +28,7 @@ export interface ErrorAnswer {
 }
 
 const STATUS_TEXT: Record<number, string> = {
-  400: 'Bad Request', 404: 'Not Found', 413: 'Payload Too Large', 415: 'Unsupported Media Type', 422: 'Unprocessable Entity', 500: 'Internal Server Error', 503: 'Service Unavailable',
+  400: 'Bad Request', 404: 'Not Found', 409: 'Conflict', 413: 'Payload Too Large', 415: 'Unsupported Media Type', 422: 'Unprocessable Entity', 500: 'Internal Server Error', 503: 'Service Unavailable',
 };
 
 function answer(statusCode: number, message: string, parameter?: string): ErrorAnswer {
@@ -39,14 +39,22 @@ function answer(statusCode: number, message: string, parameter?: string): ErrorA
 function parameterOf(error: FastifyError): string | undefined {
   const first = error.validation?.[0];
   if (!first) return undefined;
-  const missing = (first.params as { missingProperty?: unknown }).missingProperty;
-  if (typeof missing === 'string') return missing;
+  const params = first.params as { missingProperty?: unknown; additionalProperty?: unknown };
+  if (typeof params.missingProperty === 'string') return params.missingProperty;
+  // An unknown parameter (the schemas allow none beyond those they list).
+  if (typeof params.additionalProperty === 'string') return params.additionalProperty;
   return first.instancePath.replace(/^\//, '').replace(/\//g, '.') || undefined;
 }
 
 export function toErrorAnswer(error: FastifyError | Error): ErrorAnswer {
   const fastifyError = error as FastifyError;
-  if (fastifyError.validation) return answer(400, error.message, parameterOf(fastifyError));
+  if (fastifyError.validation) {
+    const parameter = parameterOf(fastifyError);
+    const unknown = (fastifyError.validation[0]?.params as { additionalProperty?: unknown } | undefined)?.additionalProperty;
+    // Ajv says "must NOT have additional properties"; say which one.
+    const message = typeof unknown === 'string' ? `unknown parameter '${unknown}'` : error.message;
+    return answer(400, message, parameter);
+  }
   if (error instanceof HttpError) return answer(error.statusCode, error.message, error.parameter);
   if (error instanceof NotReadyError) return answer(503, error.message);
   // A model without an image tower asked for an image search: well-formed, but not answerable here.

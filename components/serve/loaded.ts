@@ -3,6 +3,7 @@
  * checked against each other, with the lookups every request needs built once at load time.
  */
 import { openEmbedder, openSearchIndex, type ArtifactStore, type Embedder, type IndexedProduct, type SearchIndex } from '../core/index.js';
+import { buildSearchView, type SearchView } from './search-view.js';
 
 /** What the service is told to serve: from `serving/current.json`, or pinned by the environment. */
 export interface ServingTarget {
@@ -22,6 +23,8 @@ export interface LoadedVersion extends ServingTarget {
   dim: number;
   /** Product id → its position in vector order. */
   positionById: ReadonlyMap<string, number>;
+  /** The ranker's view of this version (lexical + dense), its categories, towns and dates: swapped with it. */
+  search: SearchView;
   loadedAt: Date;
 }
 
@@ -61,5 +64,5 @@ function assemble(target: ServingTarget, embedder: Embedder, index: SearchIndex)
   }
   const positionById = new Map<string, number>();
   index.productRows.forEach((product: IndexedProduct, position) => positionById.set(product.id, position));
-  return { ...target, embedder, index, dim, positionById, loadedAt: new Date() };
+  return { ...target, embedder, index, dim, positionById, search: buildSearchView(index), loadedAt: new Date() };
 }

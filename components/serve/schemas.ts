@@ -30,10 +30,90 @@ const versions = {
   tookMs: { type: 'number' },
 } as const;
 
-export const searchAnswer = {
+/** POST /search/image: nearest listings to a picture. */
+export const imageSearchAnswer = {
   type: 'object',
   required: ['model', 'index', 'results', 'tookMs'],
   properties: { ...versions, results: { type: 'array', items: productHit } },
+} as const;
+
+/** The deepest offset a page may start at (ranking.ts MAX_RESULTS bounds offset + k). */
+export const MAX_OFFSET = 1000;
+
+/**
+ * The filters, sort and pagination shared by GET /search and GET /products/:id/similar. Prices in
+ * pounds; near as "<lat>,<lon>" (ranges checked by the handler, which names the parameter too).
+ */
+export const filterParameters = {
+  category: { type: 'string', minLength: 1, maxLength: 300 },
+  min_price: { type: 'number', minimum: 0, maximum: 1e9 },
+  max_price: { type: 'number', minimum: 0, maximum: 1e9 },
+  near: { type: 'string', pattern: '^\\s*-?\\d+(\\.\\d+)?\\s*,\\s*-?\\d+(\\.\\d+)?\\s*$', maxLength: 60 },
+  town: { type: 'string', minLength: 1, maxLength: 100 },
+  radius_km: { type: 'number', exclusiveMinimum: 0, maximum: 1500 },
+  sort: { type: 'string', enum: ['relevance', 'price_asc', 'price_desc', 'distance', 'newest'], default: 'relevance' },
+  offset: { type: 'integer', minimum: 0, maximum: MAX_OFFSET },
+  cursor: { type: 'string', minLength: 1, maxLength: 400 },
+  k: kParameter,
+} as const;
+
+export const searchParameters = {
+  q: { type: 'string', minLength: 1, maxLength: MAX_QUERY_LENGTH },
+  mode: { type: 'string', enum: ['hybrid', 'lexical', 'dense'], default: 'hybrid' },
+  ...filterParameters,
+} as const;
+
+const why = {
+  type: 'object',
+  properties: {
+    matchedTerms: { type: 'array', items: { type: 'string' } },
+    titleTerms: { type: 'array', items: { type: 'string' } },
+    lexicalScore: { type: ['number', 'null'] },
+    denseSimilarity: { type: 'number' },
+    distanceKm: { type: ['number', 'null'] },
+  },
+} as const;
+
+export const resultRow = {
+  type: 'object',
+  required: ['id', 'title', 'root', 'category', 'priceMinor', 'town', 'score', 'why'],
+  properties: {
+    id: { type: 'string' },
+    title: { type: 'string' },
+    root: { type: 'string' },
+    category: { type: 'string' },
+    priceMinor: { type: 'number' },
+    town: nullableString,
+    listedAt: nullableString,
+    score: { type: 'number' },
+    why,
+  },
+} as const;
+
+/** What a page says about itself: the parameters that shaped it, where the next page starts, notes. */
+const pageFields = {
+  sort: { type: 'string' },
+  k: { type: 'integer' },
+  offset: { type: 'integer' },
+  next: nullableString,
+  filters: {
+    type: 'object',
+    properties: {
+      category: nullableString,
+      minPriceMinor: { type: ['number', 'null'] },
+      maxPriceMinor: { type: ['number', 'null'] },
+      place: nullableString,
+      radiusKm: { type: ['number', 'null'] },
+    },
+  },
+  notes: { type: 'array', items: { type: 'string' } },
+  results: { type: 'array', items: resultRow },
+} as const;
+
+export const searchAnswer = {
+  type: 'object',
+  required: ['model', 'index', 'query', 'mode', 'sort', 'results', 'next', 'notes', 'tookMs'],
+  properties: { ...versions, query: { type: 'string' }, mode: { type: 'string' }, ...pageFields },
 } as const;
 
 export const productSummary = {
@@ -52,8 +132,8 @@ export const productSummary = {
 
 export const similarAnswer = {
   type: 'object',
-  required: ['model', 'index', 'product', 'results', 'tookMs'],
-  properties: { ...versions, product: productSummary, results: { type: 'array', items: productHit } },
+  required: ['model', 'index', 'product', 'results', 'next', 'notes', 'tookMs'],
+  properties: { ...versions, product: productSummary, ...pageFields },
 } as const;
 
 const buyerMatch = {

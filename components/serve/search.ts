@@ -1,6 +1,6 @@
 /**
- * Product search on one loaded version: a query vector (from text, an image, or a stored product
- * vector) against the products index, answered with the listing fields a result page shows.
+ * Image search on one loaded version (a picture's vector against the products index), and the stored
+ * product vectors buyers and similar start from. Text search is ranking.ts (hybrid, lexical, dense).
  */
 import { imagePixels, ModalityError, row } from '../core/index.js';
 import type { LoadedVersion } from './loaded.js';
@@ -41,12 +41,6 @@ export function nearestProducts(version: LoadedVersion, query: number[], k: numb
     hits.push({ id: product.id, title: product.title, root: product.root, priceMinor: product.priceMinor, town: product.town, score: distances[rank]! });
   });
   return hits;
-}
-
-/** A text query is featurised as a listing title: the closest thing in the catalogue to what a buyer types. */
-export async function searchText(version: LoadedVersion, query: string, k: number): Promise<ProductHit[]> {
-  const encoded = await version.embedder.embedTexts([{ title: query }]);
-  return nearestProducts(version, row(encoded.embeddings, 0, version.dim), k);
 }
 
 export interface ImageLimits {

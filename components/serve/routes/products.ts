@@ -1,10 +1,15 @@
-/** GET /products/:id/similar and GET /products/:id/buyers: both start from the product's stored vector. */
+/**
+ * GET /products/:id/similar (the nearest listings, with the filters, sorts and pages of /search) and
+ * GET /products/:id/buyers: both start from the product's stored vector.
+ */
 import type { FastifyInstance } from 'fastify';
 import { buyersForProduct } from '../buyers.js';
+import { parseFilters, type FilterParams } from '../filters.js';
 import { HttpError } from '../http-errors.js';
 import type { LoadedVersion } from '../loaded.js';
-import { buyersAnswer, errors, kParameter, similarAnswer } from '../schemas.js';
-import { nearestProducts, productVector } from '../search.js';
+import { pageFields, pageStart, rankingFingerprint, type PageParams } from '../page.js';
+import { searchPage } from '../ranking.js';
+import { buyersAnswer, errors, filterParameters, kParameter, similarAnswer } from '../schemas.js';
 import { answerWith, type RouteContext } from './context.js';
 
 const idParams = { type: 'object', required: ['id'], properties: { id: { type: 'string', minLength: 1, maxLength: 200 } } } as const;
@@ -20,19 +25,25 @@ function positionOf(version: LoadedVersion, id: string): number {
 }
 
 export async function productRoutes(app: FastifyInstance, { state }: RouteContext): Promise<void> {
-  app.get<{ Params: { id: string }; Querystring: { k: number } }>(
+  app.get<{ Params: { id: string }; Querystring: FilterParams & PageParams }>(
     '/products/:id/similar',
     {
       schema: {
         params: idParams,
-        querystring: { type: 'object', properties: { k: kParameter }, additionalProperties: false },
-        response: { 200: similarAnswer, ...errors(400, 404, 503) },
+        querystring: { type: 'object', properties: filterParameters, additionalProperties: false },
+        response: { 200: similarAnswer, ...errors(400, 404, 409, 503) },
       },
     },
     async (request) =>
       answerWith(state, (version) => {
         const position = positionOf(version, request.params.id);
-        return { product: version.index.productRows[position]!, results: nearestProducts(version, productVector(version, position), request.query.k, position) };
+        const params = request.query;
+        const filters = parseFilters(params, version);
+        const print = rankingFingerprint(`/products/${request.params.id}/similar`, params);
+        const offset = pageStart(params, version, print);
+        const vector = version.index.productVectors.subarray(position * version.dim, (position + 1) * version.dim);
+        const plan = { terms: [], vector, mode: 'dense' as const, sort: params.sort ?? 'relevance', filters, offset, k: params.k, exclude: position };
+        return { product: version.index.productRows[position]!, ...pageFields(version, plan, searchPage(version, plan), print) };
       }),
   );
 

@@ -1,28 +1,40 @@
-/** GET /search (text) and POST /search/image (a raw image body). */
+/** GET /search (text, with filters, sort, mode and pages) and POST /search/image (a raw image body). */
 import type { FastifyInstance } from 'fastify';
+import { queryTerms } from '../../core/index.js';
+import { parseFilters, type FilterParams } from '../filters.js';
 import { HttpError } from '../http-errors.js';
-import { errors, kParameter, MAX_QUERY_LENGTH, searchAnswer } from '../schemas.js';
-import { searchImage, searchText } from '../search.js';
+import { pageFields, pageStart, rankingFingerprint, type PageParams } from '../page.js';
+import { searchPage, type SearchMode } from '../ranking.js';
+import { errors, imageSearchAnswer, kParameter, searchAnswer, searchParameters } from '../schemas.js';
+import { searchImage } from '../search.js';
 import { answerWith, type RouteContext } from './context.js';
 
+type SearchQuery = FilterParams & PageParams & { q: string; mode: SearchMode };
+
 export async function searchRoutes(app: FastifyInstance, { state, limits }: RouteContext): Promise<void> {
-  app.get<{ Querystring: { q: string; k: number } }>(
+  app.get<{ Querystring: SearchQuery }>(
     '/search',
     {
       schema: {
-        querystring: {
-          type: 'object',
-          required: ['q'],
-          properties: { q: { type: 'string', minLength: 1, maxLength: MAX_QUERY_LENGTH }, k: kParameter },
-          additionalProperties: false,
-        },
-        response: { 200: searchAnswer, ...errors(400, 503) },
+        querystring: { type: 'object', required: ['q'], properties: searchParameters, additionalProperties: false },
+        response: { 200: searchAnswer, ...errors(400, 409, 503) },
       },
     },
     async (request) => {
-      const query = request.query.q.trim();
-      if (!query) throw new HttpError(400, 'q must not be blank');
-      return answerWith(state, async (version) => ({ results: await searchText(version, query, request.query.k) }));
+      const params = request.query;
+      const query = params.q.trim();
+      if (!query) throw new HttpError(400, 'q must not be blank', 'q');
+      return answerWith(state, async (version) => {
+        // Parameters are checked before the query is embedded: a bad request costs no model call.
+        const filters = parseFilters(params, version);
+        const print = rankingFingerprint('/search', { ...params, q: query });
+        const offset = pageStart(params, version, print);
+        const terms = queryTerms(query);
+        const vector = params.mode === 'lexical' ? new Float32Array(version.dim) : (await version.embedder.embedTexts([{ title: query }])).embeddings.subarray(0, version.dim);
+        const plan = { terms, vector, mode: params.mode, sort: params.sort ?? 'relevance', filters, offset, k: params.k };
+        const page = searchPage(version, plan);
+        return { query, mode: params.mode, ...pageFields(version, plan, page, print) };
+      });
     },
   );
 
@@ -36,7 +48,7 @@ export async function searchRoutes(app: FastifyInstance, { state, limits }: Rout
       bodyLimit: limits.maxUploadBytes,
       schema: {
         querystring: { type: 'object', properties: { k: kParameter }, additionalProperties: false },
-        response: { 200: searchAnswer, ...errors(400, 413, 415, 422, 503) },
+        response: { 200: imageSearchAnswer, ...errors(400, 413, 415, 422, 503) },
       },
     },
     async (request) => {

@@ -1,0 +1,284 @@
+/**
+ * Ranking over both indexes. Three modes share one catalogue view:
+ *
+ * - lexical: every listing that holds a query term, by BM25F;
+ * - dense: the nearest listings to the query's embedding (exact or HNSW search);
+ * - hybrid: the union of the best `lexicalPool` lexical and `densePool` dense candidates (both after
+ *   the filters), each described by a few features, ranked by a weighted sum of them. The weights are
+ *   fitted on validation queries by the index component (fit.ts) and published with the index.
+ *
+ * The features, each about 0..1:
+ *   lexical       BM25F score / the best BM25F score of the query (0 when no term matched)
+ *   dense         cosine, rescaled so that the best dense candidate is 1 and the last of the dense pool 0
+ *   titleCoverage share of the query's terms found in the title
+ *   titleMatch    query terms found in the title / max(query terms, title terms): 1 for a title typed whole
+ *   leafVote      share of the first-stage top `votePool` in the candidate's leaf category (what the
+ *                 query is about, as both indexes agree: "double bed frame" is a bed, whatever words
+ *                 a mirror cabinet's description shares with it)
+ *   rootVote      the same for its root category
+ *   rrf           reciprocal rank fusion of the two candidate lists, ×30 (the first stage itself)
+ * The first stage orders the union by RRF (k = 60); the vote reads its top.
+ *
+ * No sentence encoder and no network call: a query costs one ONNX text embedding, one FAISS search and
+ * the postings of its terms.
+ */
+import { z } from 'zod';
+import { popcount, rankMatches, type LexicalIndex, type LexicalMatches } from './bm25.js';
+
+export const FUSION_FEATURES = ['lexical', 'dense', 'titleCoverage', 'titleMatch', 'leafVote', 'rootVote', 'rrf'] as const;
+export type Feature = (typeof FUSION_FEATURES)[number];
+const NF = FUSION_FEATURES.length;
+
+export const FusionWeights = z.object({
+  lexical: z.number(),
+  dense: z.number(),
+  titleCoverage: z.number(),
+  titleMatch: z.number(),
+  leafVote: z.number(),
+  rootVote: z.number(),
+  rrf: z.number(),
+});
+export type FusionWeights = z.infer<typeof FusionWeights>;
+
+export const FusionConfig = z.object({
+  weights: FusionWeights,
+  lexicalPool: z.number().int().positive(),
+  densePool: z.number().int().positive(),
+  votePool: z.number().int().positive(),
+});
+export type FusionConfig = z.infer<typeof FusionConfig>;
+
+/** Before fitting (and for an index built with too few validation products to fit on). */
+export const DEFAULT_FUSION: FusionConfig = {
+  weights: { lexical: 1, dense: 1, titleCoverage: 0.5, titleMatch: 0.5, leafVote: 0.5, rootVote: 0.25, rrf: 0 },
+  lexicalPool: 100,
+  densePool: 100,
+  votePool: 20,
+};
+
+const RRF_K = 60;
+
+/** Nearest-neighbour search over the product vectors (faiss-node's `search`). */
+export type DenseSearch = (query: number[], k: number) => { labels: number[]; distances: number[] };
+
+/** What the ranker reads of a catalogue: both indexes and each listing's categories, by position. */
+export interface HybridCatalogue {
+  lexical: LexicalIndex;
+  dense: DenseSearch;
+  /** n × dim unit vectors in position order (cosines of lexical candidates are computed from them). */
+  vectors: Float32Array;
+  dim: number;
+  /** Category ids by position: the full path (leaf) and the root. */
+  leaf: Int32Array;
+  root: Int32Array;
+}
+
+/** Builds the category ids from each listing's category path (root first). */
+export function hybridCatalogue(parts: { lexical: LexicalIndex; dense: DenseSearch; vectors: Float32Array; dim: number; paths: readonly (readonly string[])[] }): HybridCatalogue {
+  const ids = (keys: string[]) => {
+    const seen = new Map<string, number>();
+    return Int32Array.from(keys, (key) => {
+      let id = seen.get(key);
+      if (id === undefined) seen.set(key, (id = seen.size));
+      return id;
+    });
+  };
+  const n = parts.paths.length;
+  if (parts.lexical.documents !== n) throw new Error(`lexical index holds ${parts.lexical.documents} documents for ${n} listings`);
+  if (parts.vectors.length !== n * parts.dim) throw new Error(`${parts.vectors.length} vector floats for ${n} listings of ${parts.dim} dimensions`);
+  return {
+    lexical: parts.lexical,
+    dense: parts.dense,
+    vectors: parts.vectors,
+    dim: parts.dim,
+    leaf: ids(parts.paths.map((path) => path.join(' / '))),
+    root: ids(parts.paths.map((path) => path[0] ?? '')),
+  };
+}
+
+/** One ranked listing and why it is there. */
+export interface Ranked {
+  /** Position in the index (vector order). */
+  doc: number;
+  /** What it was ranked by: BM25F (lexical), cosine (dense) or the fused score (hybrid). */
+  score: number;
+  /** BM25F score; 0 when no query term is in the listing. */
+  lexical: number;
+  /** Bit i: the query's term i is in the listing / in its title. */
+  matched: number;
+  inTitle: number;
+  /** Cosine between the query and the listing. */
+  dense: number;
+}
+
+export interface RankRequest {
+  /** Query terms (tokenize.queryTerms); empty for a query by vector alone. */
+  terms: readonly string[];
+  /** The query's unit embedding. */
+  vector: Float32Array;
+  /** The filters: false leaves a listing out. */
+  allowed?: (doc: number) => boolean;
+  /** A position never answered (the product a "similar" query starts from). */
+  exclude?: number;
+}
+
+function dot(catalogue: HybridCatalogue, vector: Float32Array, doc: number): number {
+  const { vectors, dim } = catalogue;
+  let sum = 0;
+  for (let j = 0, o = doc * dim; j < dim; j++) sum += vector[j]! * vectors[o + j]!;
+  return sum;
+}
+
+/**
+ * The `want` nearest allowed listings, nearest first. With filters the index is asked for more and
+ * more (×4) until enough pass or every listing has been read: filtering after search, exact.
+ */
+export function denseTop(catalogue: HybridCatalogue, vector: Float32Array, want: number, allowed?: (doc: number) => boolean, exclude?: number): { docs: number[]; sims: number[] } {
+  const n = catalogue.leaf.length;
+  const target = Math.min(want, n);
+  // faiss asserts k > 0 in native code, which aborts the process: never hand it anything else.
+  if (!Number.isSafeInteger(target) || target < 1) return { docs: [], sims: [] };
+  const query = Array.from(vector);
+  let pool = Math.min(n, target + (exclude === undefined ? 0 : 1) + (allowed ? target : 0));
+  for (;;) {
+    const { labels, distances } = catalogue.dense(query, pool);
+    const docs: number[] = [];
+    const sims: number[] = [];
+    labels.forEach((label, rank) => {
+      // HNSW pads with -1 when it finds fewer than asked.
+      if (label < 0 || label === exclude || docs.length >= target || (allowed && !allowed(label))) return;
+      docs.push(label);
+      sims.push(distances[rank]!);
+    });
+    if (docs.length >= target || pool >= n) return { docs, sims };
+    pool = Math.min(n, pool * 4);
+  }
+}
+
+/** Lexical mode: every allowed listing holding a query term, by BM25F. */
+export function rankLexical(catalogue: HybridCatalogue, request: RankRequest, limit: number): Ranked[] {
+  const matches = catalogue.lexical.match(request.terms, excluding(request));
+  return rankMatches(matches)
+    .slice(0, limit)
+    .map((i) => {
+      const doc = matches.docs[i]!;
+      return { doc, score: matches.scores[i]!, lexical: matches.scores[i]!, matched: matches.matched[i]!, inTitle: matches.inTitle[i]!, dense: dot(catalogue, request.vector, doc) };
+    });
+}
+
+/** Dense mode: the nearest allowed listings, with the query terms they happen to hold. */
+export function rankDense(catalogue: HybridCatalogue, request: RankRequest, limit: number): Ranked[] {
+  const { docs, sims } = denseTop(catalogue, request.vector, limit, request.allowed, request.exclude);
+  const lexical = lexicalLookup(request.terms.length > 0 ? catalogue.lexical.match(request.terms, excluding(request)) : null);
+  return docs.map((doc, k) => ({ doc, score: sims[k]!, dense: sims[k]!, ...lexical(doc) }));
+}
+
+function excluding(request: RankRequest): ((doc: number) => boolean) | undefined {
+  const { allowed, exclude } = request;
+  if (exclude === undefined) return allowed;
+  return allowed ? (doc) => doc !== exclude && allowed(doc) : (doc) => doc !== exclude;
+}
+
+function lexicalLookup(matches: LexicalMatches | null): (doc: number) => { lexical: number; matched: number; inTitle: number } {
+  const at = new Map<number, number>();
+  matches?.docs.forEach((doc, i) => at.set(doc, i));
+  return (doc) => {
+    const i = at.get(doc);
+    return i === undefined || !matches ? { lexical: 0, matched: 0, inTitle: 0 } : { lexical: matches.scores[i]!, matched: matches.matched[i]!, inTitle: matches.inTitle[i]! };
+  };
+}
+
+/** The hybrid candidates of one query with their features (n × FUSION_FEATURES, row-major), before weighting. */
+export interface HybridCandidates {
+  ranked: Omit<Ranked, 'score'>[];
+  features: Float32Array;
+}
+
+export function hybridCandidates(catalogue: HybridCatalogue, request: RankRequest, config: FusionConfig): HybridCandidates {
+  const allowed = excluding(request);
+  const matches = request.terms.length > 0 ? catalogue.lexical.match(request.terms, allowed) : null;
+  const lexicalOrder = matches ? rankMatches(matches) : [];
+  const { docs: denseDocs, sims: denseSims } = denseTop(catalogue, request.vector, config.densePool, request.allowed, request.exclude);
+  const lookup = lexicalLookup(matches);
+
+  const lexicalRank = new Map<number, number>();
+  lexicalOrder.slice(0, config.lexicalPool).forEach((i, rank) => lexicalRank.set(matches!.docs[i]!, rank));
+  const denseRank = new Map<number, number>();
+  denseDocs.forEach((doc, rank) => denseRank.set(doc, rank));
+  const union = [...new Set([...lexicalRank.keys(), ...denseDocs])];
+
+  const bestLexical = matches && lexicalOrder.length > 0 ? matches.scores[lexicalOrder[0]!]! : 0;
+  const top = denseSims[0] ?? 1;
+  const floor = denseSims.at(-1) ?? 0;
+  const span = Math.max(1e-6, top - floor);
+  const queryTerms = Math.max(1, Math.min(request.terms.length, 32));
+
+  const ranked = union.map((doc) => {
+    const known = denseRank.get(doc);
+    return { doc, dense: known !== undefined ? denseSims[known]! : dot(catalogue, request.vector, doc), ...lookup(doc) };
+  });
+  const rrf = union.map((doc) => {
+    const l = lexicalRank.get(doc);
+    const d = denseRank.get(doc);
+    return (l === undefined ? 0 : 1 / (RRF_K + l + 1)) + (d === undefined ? 0 : 1 / (RRF_K + d + 1));
+  });
+
+  // The first stage (RRF) votes on what the query is about.
+  const firstStage = union.map((_, i) => i).sort((a, b) => rrf[b]! - rrf[a]! || union[a]! - union[b]!);
+  const voters = firstStage.slice(0, config.votePool);
+  const leafVotes = new Map<number, number>();
+  const rootVotes = new Map<number, number>();
+  for (const i of voters) {
+    const doc = union[i]!;
+    leafVotes.set(catalogue.leaf[doc]!, (leafVotes.get(catalogue.leaf[doc]!) ?? 0) + 1);
+    rootVotes.set(catalogue.root[doc]!, (rootVotes.get(catalogue.root[doc]!) ?? 0) + 1);
+  }
+  const voteCount = Math.max(1, voters.length);
+
+  const features = new Float32Array(union.length * NF);
+  ranked.forEach((candidate, i) => {
+    const { doc } = candidate;
+    const inTitle = popcount(candidate.inTitle);
+    const row = i * NF;
+    features[row] = bestLexical > 0 ? candidate.lexical / bestLexical : 0;
+    features[row + 1] = Math.max(-1, Math.min(1, (candidate.dense - floor) / span));
+    features[row + 2] = inTitle / queryTerms;
+    features[row + 3] = inTitle / Math.max(queryTerms, catalogue.lexical.titleLength(doc), 1);
+    features[row + 4] = (leafVotes.get(catalogue.leaf[doc]!) ?? 0) / voteCount;
+    features[row + 5] = (rootVotes.get(catalogue.root[doc]!) ?? 0) / voteCount;
+    features[row + 6] = rrf[i]! * 30;
+  });
+  return { ranked, features };
+}
+
+/** The weights in FUSION_FEATURES order. */
+export const weightVector = (weights: FusionWeights): Float64Array => Float64Array.from(FUSION_FEATURES, (feature) => weights[feature]);
+
+/** Candidates ordered by the weighted sum of their features, best first; ties by position. */
+export function scoreCandidates(candidates: HybridCandidates, weights: Float64Array): Ranked[] {
+  const { ranked, features } = candidates;
+  const scored: Ranked[] = ranked.map((candidate, i) => {
+    let score = 0;
+    for (let f = 0; f < NF; f++) score += weights[f]! * features[i * NF + f]!;
+    return { ...candidate, score };
+  });
+  return scored.sort((a, b) => b.score - a.score || a.doc - b.doc);
+}
+
+/** Only the order of the candidates' positions under `weights` (what fitting reads, many times over). */
+export function orderCandidates(candidates: HybridCandidates, weights: Float64Array): number[] {
+  const { ranked, features } = candidates;
+  const scores = new Float64Array(ranked.length);
+  for (let i = 0; i < ranked.length; i++) {
+    let score = 0;
+    for (let f = 0; f < NF; f++) score += weights[f]! * features[i * NF + f]!;
+    scores[i] = score;
+  }
+  const order = Array.from(ranked.keys()).sort((a, b) => scores[b]! - scores[a]! || ranked[a]!.doc - ranked[b]!.doc);
+  return order.map((i) => ranked[i]!.doc);
+}
+
+/** Hybrid mode. */
+export function rankHybrid(catalogue: HybridCatalogue, request: RankRequest, config: FusionConfig): Ranked[] {
+  return scoreCandidates(hybridCandidates(catalogue, request, config), weightVector(config.weights));
+}

@@ -1,0 +1,5 @@
+/** The lexical index (BM25F), hybrid ranking over it and the dense index, and search-quality measurement. */
+export * from './tokenize.js';
+export * from './bm25.js';
+export * from './hybrid.js';
+export * from './quality.js';

@@ -1,0 +1,145 @@
+/**
+ * One search request's ranking, filtering, sorting and page, over the version it holds:
+ *
+ * - mode: hybrid (default), lexical (BM25F alone) or dense (the embedding alone);
+ * - sort=relevance pages through the mode's whole ranking (lexical: every match; dense: the catalogue
+ *   by similarity; hybrid: the fused candidate pools). Any other sort reorders the SORT_POOL most
+ *   relevant results (the cheapest *sofas*, not the cheapest listings that share a word with "sofa"),
+ *   ties kept in relevance order;
+ * - pages are slices of that one list: the same request on the same index version gives the same list,
+ *   so pages neither repeat nor skip a listing.
+ */
+import { rankDense, rankHybrid, rankLexical, type Ranked, type RankRequest } from '../core/index.js';
+import { anyFilter, describeFilters, filterPredicate, listingDistance, type Filters, type SortOrder } from './filters.js';
+import type { LoadedVersion } from './loaded.js';
+
+export const SEARCH_MODES = ['hybrid', 'lexical', 'dense'] as const;
+export type SearchMode = (typeof SEARCH_MODES)[number];
+
+/** Results re-sorted by price, distance or date: the most relevant this many. */
+export const SORT_POOL = 100;
+/** The deepest result a page may reach (offset + k). */
+export const MAX_RESULTS = 1000;
+
+export interface SearchPlan {
+  /** Query terms (empty for "similar to a product"). */
+  terms: string[];
+  vector: Float32Array;
+  mode: SearchMode;
+  sort: SortOrder;
+  filters: Filters;
+  offset: number;
+  k: number;
+  /** A position never answered (the product "similar" starts from). */
+  exclude?: number;
+}
+
+/** Why a listing is in the answer. */
+export interface Why {
+  /** Query terms found in the listing (title, description or category). */
+  matchedTerms: string[];
+  /** Those found in its title. */
+  titleTerms: string[];
+  /** BM25F score; null when the listing holds none of the query's terms. */
+  lexicalScore: number | null;
+  /** Cosine between the query's (or the product's) embedding and the listing's. */
+  denseSimilarity: number;
+  /** From near= / town=; null without a place or when the listing has none. */
+  distanceKm: number | null;
+}
+
+export interface ResultRow {
+  id: string;
+  title: string;
+  root: string;
+  category: string;
+  priceMinor: number;
+  town: string | null;
+  listedAt: string | null;
+  /** What the mode ranked by: fused score (hybrid), BM25F (lexical) or cosine (dense). */
+  score: number;
+  why: Why;
+}
+
+export interface SearchPage {
+  results: ResultRow[];
+  /** Offset of the next page, null at the end. */
+  nextOffset: number | null;
+  notes: string[];
+}
+
+function rank(version: LoadedVersion, plan: SearchPlan, allowed: ((doc: number) => boolean) | undefined, depth: number): Ranked[] {
+  const { catalogue, fusion } = version.search;
+  const request: RankRequest = { terms: plan.terms, vector: plan.vector, allowed, exclude: plan.exclude };
+  if (plan.mode === 'lexical') return rankLexical(catalogue, request, MAX_RESULTS);
+  if (plan.mode === 'dense') return rankDense(catalogue, request, depth);
+  return rankHybrid(catalogue, request, fusion);
+}
+
+function sortKey(version: LoadedVersion, plan: SearchPlan): ((r: Ranked) => number) | null {
+  const rows = version.index.productRows;
+  switch (plan.sort) {
+    case 'price_asc':
+      return (r) => rows[r.doc]!.priceMinor;
+    case 'price_desc':
+      return (r) => -rows[r.doc]!.priceMinor;
+    // Listings without a place, or without a date, go last.
+    case 'distance':
+      return (r) => listingDistance(version, plan.filters.origin, r.doc) ?? Number.POSITIVE_INFINITY;
+    case 'newest': {
+      const listed = version.search.listedAt;
+      return (r) => (Number.isNaN(listed[r.doc]!) ? Number.POSITIVE_INFINITY : -listed[r.doc]!);
+    }
+    default:
+      return null;
+  }
+}
+
+export function searchPage(version: LoadedVersion, plan: SearchPlan): SearchPage {
+  const allowed = filterPredicate(plan.filters, version);
+  const key = sortKey(version, plan);
+  // Dense relevance pages read one past the page to know whether another follows.
+  const depth = key ? SORT_POOL : Math.min(MAX_RESULTS, plan.offset + plan.k + 1);
+  let list = rank(version, plan, allowed, depth);
+  if (key) {
+    const keys = new Map(list.slice(0, SORT_POOL).map((r) => [r, key(r)]));
+    list = [...keys.keys()].sort((a, b) => keys.get(a)! - keys.get(b)!); // Array.sort is stable: ties stay in relevance order.
+  }
+  list = list.slice(0, MAX_RESULTS);
+  const end = plan.offset + plan.k;
+  const page = list.slice(plan.offset, end);
+  const notes: string[] = [];
+  if (!version.search.hasLexical && plan.mode !== 'dense') notes.push(`index ${version.indexVersion} has no lexical index (built before it): ${plan.mode} ranks by the embedding alone`);
+  const unknown = plan.mode === 'dense' ? [] : plan.terms.filter((term) => !version.search.catalogue.lexical.knows(term));
+  if (unknown.length > 0 && version.search.hasLexical) notes.push(`no listing contains ${unknown.map((t) => `'${t}'`).join(', ')}`);
+  if (page.length === 0) {
+    if (list.length > 0) notes.push(`offset ${plan.offset} is past the last of ${list.length} results`);
+    else if (anyFilter(plan.filters) && rank(version, plan, undefined, 1).length > 0) {
+      notes.push(`no listing passes the filters (${describeFilters(plan.filters).join('; ')}): without them this query has results`);
+    } else notes.push('nothing matches this query');
+  }
+  const { origin } = plan.filters;
+  const rows = version.index.productRows;
+  const results = page.map((r): ResultRow => {
+    const row = rows[r.doc]!;
+    const bits = (mask: number) => plan.terms.filter((_, i) => i < 32 && (mask >>> i) & 1);
+    return {
+      id: row.id,
+      title: row.title,
+      root: row.root,
+      category: (row.path ?? [row.root]).join(' / '),
+      priceMinor: row.priceMinor,
+      town: row.town,
+      listedAt: row.listedAt ?? null,
+      score: r.score,
+      why: {
+        matchedTerms: bits(r.matched),
+        titleTerms: bits(r.inTitle),
+        lexicalScore: r.matched ? r.lexical : null,
+        denseSimilarity: r.dense,
+        distanceKm: origin ? listingDistance(version, origin, r.doc) : null,
+      },
+    };
+  });
+  return { results, nextOffset: list.length > end && end < MAX_RESULTS ? end : null, notes };
+}
