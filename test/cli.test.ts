@@ -101,7 +101,7 @@ describe('data:load on the command line', () => {
       const result = await run(LOAD, [fixture('export-7col')], { DATABASE_URL: database.url, ...s3ProcessEnv(bucket) });
       assert.equal(result.code, 0, result.stderr);
       const summary = summaryOf(result);
-      assert.deepEqual(summary['products'], { read: 8, loaded: 4, refused: 4, inserted: 4, updated: 0, unchanged: 0 });
+      assert.deepEqual(summary['products'], { read: 8, loaded: 4, refused: 4, inserted: 4, updated: 0, unchanged: 0, removed: 0, restored: 0 });
       assert.deepEqual(summary['imageFiles'], { stored: 0, uploaded: 0, missing: 5, unreferenced: 0 });
       assert.doesNotMatch(result.stderr, new RegExp(s3ProcessEnv(bucket)['AWS_SECRET_ACCESS_KEY']!.replace(/[/+]/g, '.')));
     } finally {

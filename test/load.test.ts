@@ -11,6 +11,7 @@ import { InputError, type ArtifactStore, type Database } from '../components/cor
 import { findExportFiles } from '../components/load/folder.js';
 import { zipImages } from '../components/load/image-files.js';
 import { loadExportFolder, loadRaw, rawImageKey } from '../components/load/load.js';
+import { removalOf } from '../components/load/main.js';
 import { IMAGES, PRODUCTS } from '../components/load/raw-tables.js';
 import { csvSource, postgresTableSource } from '../components/load/sources.js';
 import { databaseBackends, freshPostgresDatabase, REPO_ROOT, silentLog, storeBackends, suiteStorage, tempDir } from './helpers.js';
@@ -56,8 +57,8 @@ for (const combo of combos) {
 
     it('accounts for every row: read = loaded + refused, each refusal stored with its line and reason', async () => {
       const summary = await loadFolder(db, store, dir);
-      assert.deepEqual(summary.products, { read: 8, loaded: 4, refused: 4, inserted: 4, updated: 0, unchanged: 0 });
-      assert.deepEqual(summary.images, { read: 5, loaded: 5, refused: 0, inserted: 5, updated: 0, unchanged: 0 });
+      assert.deepEqual(summary.products, { read: 8, loaded: 4, refused: 4, inserted: 4, updated: 0, unchanged: 0, removed: 0, restored: 0 });
+      assert.deepEqual(summary.images, { read: 5, loaded: 5, refused: 0, inserted: 5, updated: 0, unchanged: 0, removed: 0, restored: 0 });
       assert.deepEqual(summary.imageFiles, { stored: 4, uploaded: 4, missing: 1, unreferenced: 1 });
       assert.deepEqual(
         summary.refusals.map((r) => [r.line, r.reason.replace(/:.*/, '')]),
@@ -86,8 +87,8 @@ for (const combo of combos) {
     it('loading twice changes nothing', async () => {
       const before = await db.query('SELECT id, content_hash, updated_at FROM products_raw ORDER BY id');
       const summary = await loadFolder(db, store, dir);
-      assert.deepEqual(summary.products, { read: 8, loaded: 4, refused: 4, inserted: 0, updated: 0, unchanged: 4 });
-      assert.deepEqual(summary.images, { read: 5, loaded: 5, refused: 0, inserted: 0, updated: 0, unchanged: 5 });
+      assert.deepEqual(summary.products, { read: 8, loaded: 4, refused: 4, inserted: 0, updated: 0, unchanged: 4, removed: 0, restored: 0 });
+      assert.deepEqual(summary.images, { read: 5, loaded: 5, refused: 0, inserted: 0, updated: 0, unchanged: 5, removed: 0, restored: 0 });
       assert.deepEqual(summary.imageFiles, { stored: 4, uploaded: 0, missing: 1, unreferenced: 1 });
       assert.deepEqual((await db.query('SELECT id, content_hash, updated_at FROM products_raw ORDER BY id')).rows, before.rows);
       const refusals = await db.query<{ n: number }>('SELECT count(*) AS n FROM load_refusals');
@@ -99,7 +100,7 @@ for (const combo of combos) {
       await writeFile(file, (await readFile(file, 'utf8')).replace('£1200.00', '£1100.00'));
       await writeFile(path.join(dir, 'images', 'i1.jpg'), randomBytes(5000));
       const summary = await loadFolder(db, store, dir);
-      assert.deepEqual(summary.products, { read: 8, loaded: 4, refused: 4, inserted: 0, updated: 1, unchanged: 3 });
+      assert.deepEqual(summary.products, { read: 8, loaded: 4, refused: 4, inserted: 0, updated: 1, unchanged: 3, removed: 0, restored: 0 });
       assert.equal(summary.imageFiles.uploaded, 1);
       const row = await db.query<{ price: string }>("SELECT price FROM products_raw WHERE id = 'p2'");
       assert.equal(row.rows[0]?.price, '£1100.00');
@@ -144,11 +145,32 @@ describe("loading from the seed's own sources", () => {
       products: postgresTableSource(source.url, 'products', PRODUCTS, 2),
       images: postgresTableSource(source.url, 'images', IMAGES, 2),
     });
-    assert.deepEqual(fromDb.products, { read: 3, loaded: 3, refused: 0, inserted: 1, updated: 0, unchanged: 2 });
-    assert.deepEqual(fromDb.images, { read: 3, loaded: 2, refused: 1, inserted: 0, updated: 0, unchanged: 2 });
+    assert.deepEqual(fromDb.products, { read: 3, loaded: 3, refused: 0, inserted: 1, updated: 0, unchanged: 2, removed: 0, restored: 0 });
+    assert.deepEqual(fromDb.images, { read: 3, loaded: 2, refused: 1, inserted: 0, updated: 0, unchanged: 2, removed: 0, restored: 0 });
     assert.deepEqual(fromDb.refusals, [{ source: 'postgres:images', line: 3, reason: 'missing id' }]);
     const q3 = await db.query<{ source: string; page_id: string | null }>("SELECT source, page_id FROM products_raw WHERE id = 'q3'");
     assert.deepEqual(q3.rows[0], { source: 'postgres:products', page_id: null });
+
+    // The source's own removal marker (a deleted_at column), named by --removed-column: a --from copy
+    // is the whole table, so it also works as --full.
+    const marked = new pg.Client({ connectionString: source.url });
+    await marked.connect();
+    await marked.query('ALTER TABLE products ADD COLUMN deleted_at timestamptz');
+    await marked.query("UPDATE products SET deleted_at = now() WHERE id = 'q2'");
+    const removal = removalOf(undefined, { from: source.url, productsTable: 'products', imagesTable: 'images', batchSize: 2, removedColumn: 'deleted_at' });
+    assert.deepEqual(removal, { full: true, marker: { column: 'deleted_at' } });
+    const sources = () => ({ products: postgresTableSource(source.url, 'products', PRODUCTS, 2), images: postgresTableSource(source.url, 'images', IMAGES, 2) });
+    const withMarker = await loadRaw({ db, store, log: silentLog, imageFiles: [], ...sources(), removal });
+    assert.deepEqual([withMarker.products.removed, withMarker.products.restored], [1, 0]);
+    const q2 = await db.query<{ removed_reason: string | null }>("SELECT removed_reason FROM products_raw WHERE id = 'q2'");
+    assert.equal(q2.rows[0]?.removed_reason, 'postgres:products marks it removed (deleted_at)');
+    await marked.query("UPDATE products SET deleted_at = NULL WHERE id = 'q2'");
+    await marked.end();
+    const unmarked = await loadRaw({ db, store, log: silentLog, imageFiles: [], ...sources(), removal });
+    assert.deepEqual([unmarked.products.removed, unmarked.products.restored], [0, 1]);
+    const folder = await findExportFiles(fixture('export-10col'));
+    assert.throws(() => removalOf(folder, { productsTable: 'p', imagesTable: 'i', batchSize: 1, removedColumn: 'x' }), /--removed-column names a column of the --from database/);
+    assert.deepEqual(removalOf(folder, { productsTable: 'p', imagesTable: 'i', batchSize: 1 }), { full: false }, 'a folder removes nothing without --full');
 
     await assert.rejects(
       async () => {
