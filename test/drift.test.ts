@@ -1,14 +1,15 @@
 /**
- * Drift: the PSI statistics on a shifted and an unshifted sample, and the verdict of the component
- * against the catalogue and the production record.
+ * Drift: the PSI statistics on a shifted and an unshifted sample, and the verdict of the component on
+ * the snapshot it is given against the production model's training snapshot and profile.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { buildProfile, profileShift, psi, seededRandom, SERVING_KEY, type ProfileRow } from '../components/core/index.js';
-import { checkDrift, embeddingShift, PROFILE_FILE } from '../components/drift/drift.js';
+import { gzipSync } from 'node:zlib';
+import { buildProfile, openFsStore, profileShift, psi, seededRandom, SERVING_KEY, SNAPSHOT_KEY, SNAPSHOT_PRODUCTS_KEY, type ProfileRow, type SnapshotProduct } from '../components/core/index.js';
+import { checkDrift, embeddingShift, PROFILE_FILE, profileRowOf } from '../components/drift/drift.js';
 import { databaseBackends, REPO_ROOT, storeBackends, suiteStorage, tempDir } from './helpers.js';
 
 const ROOTS = ['Appliances', 'Home & Garden', 'Phones', 'Video Games', 'Other Goods'];
@@ -61,51 +62,57 @@ describe('embedding shift', () => {
 describe('the drift component', () => {
   const storage = suiteStorage(databaseBackends[1]!, storeBackends[1]!);
 
-  let counter = 0;
-  async function insert(rows: ProfileRow[]): Promise<void> {
-    for (const row of rows) {
-      counter += 1;
-      await storage.db.query(
-        `INSERT INTO products (id, raw_hash, title, description, text_clean, root_category, category_path, price_minor, currency)
-         VALUES ($1, 'h', 't', 'd', repeat('x', $2::int), $3, '[]'::jsonb, $4, 'GBP')`,
-        [`p${counter}`, row.textLength, row.root, row.priceMinor],
-      );
-    }
+  /** Listings with the profile's features (text length = title + text, as train measures it). */
+  const listings = (rows: ProfileRow[], from: number): SnapshotProduct[] =>
+    rows.map((row, k) => ({
+      id: `p${from + k}`, title: 't', text: 'x'.repeat(row.textLength - 1), root: row.root, path: [row.root], priceMinor: row.priceMinor,
+      town: null, county: null, latitude: null, longitude: null, images: [],
+    }));
+  /** A snapshot as clean publishes it: its rows, then snapshot.json. */
+  async function pin(id: string, products: SnapshotProduct[]): Promise<string> {
+    await storage.store.put(SNAPSHOT_PRODUCTS_KEY(id), gzipSync(products.map((p) => `${JSON.stringify(p)}\n`).join('')));
+    await storage.store.put(SNAPSHOT_KEY(id), JSON.stringify({ id, products: products.length }));
+    return id;
   }
+  const trained = listings(sample(10, 300), 0);
 
-  it('says drifted when nothing is in production yet', async () => {
-    await insert(sample(10, 300));
-    const verdict = await checkDrift({ db: storage.db, store: storage.store, threshold: 0.2 });
+  it('says drifted when nothing is in production yet, counting the snapshot’s listings', async () => {
+    const snapshotId = await pin('snap-trained', trained);
+    const verdict = await checkDrift({ store: storage.store, snapshotId, threshold: 0.2 });
     assert.equal(verdict.drifted, true);
+    assert.equal(verdict.newListings, 300);
     assert.match(verdict.reason, /no model in production/);
   });
 
-  it('compares the listings changed after training with the production model’s profile', async () => {
-    const trainedAt = new Date().toISOString();
-    const profile = buildProfile(sample(10, 300), 'snap-trained', trainedAt);
+  it('judges the listings of the given snapshot that are new or changed since the training snapshot, not the live catalogue', async () => {
+    const profile = buildProfile(trained.map(profileRowOf), 'snap-trained', new Date().toISOString());
     await storage.store.put(`models/m1/${PROFILE_FILE}`, JSON.stringify(profile));
-    await storage.store.put(SERVING_KEY, JSON.stringify({ model: { version: 'm1', key: 'models/m1' }, snapshotId: 'snap-trained', deployedAt: trainedAt }));
-    await new Promise((resolve) => setTimeout(resolve, 5));
+    await storage.store.put(SERVING_KEY, JSON.stringify({ model: { version: 'm1', key: 'models/m1' }, snapshotId: 'snap-trained', deployedAt: profile.createdAt }));
 
-    const none = await checkDrift({ db: storage.db, store: storage.store, threshold: 0.2 });
-    assert.deepEqual([none.drifted, none.newListings], [false, 0]);
+    const none = await checkDrift({ store: storage.store, snapshotId: 'snap-trained', threshold: 0.2 });
+    assert.deepEqual([none.drifted, none.newListings, none.trainingSnapshot], [false, 0, 'snap-trained']);
     assert.match(none.reason, /fewer than the 50/);
 
-    await insert(sample(11, 200));
-    const same = await checkDrift({ db: storage.db, store: storage.store, threshold: 0.2 });
+    // A changed price makes a listing new again; 200 more like the training ones: no drift.
+    const repriced = trained.map((p, k) => (k < 10 ? { ...p, priceMinor: p.priceMinor + 100 } : p));
+    const same = await checkDrift({ store: storage.store, snapshotId: await pin('snap-same', [...repriced, ...listings(sample(11, 200), 1000)]), threshold: 0.2 });
     assert.equal(same.drifted, false, same.reason);
-    assert.equal(same.newListings, 200);
+    assert.equal(same.newListings, 210);
 
-    await insert(sample(12, 400, { roots: ['Phones'], priceFactor: 20 }));
-    const shifted = await checkDrift({ db: storage.db, store: storage.store, threshold: 0.2 });
+    const shiftedId = await pin('snap-shifted', [...trained, ...listings(sample(12, 400, { roots: ['Phones'], priceFactor: 20 }), 2000)]);
+    const shifted = await checkDrift({ store: storage.store, snapshotId: shiftedId, threshold: 0.2 });
     assert.equal(shifted.drifted, true);
+    assert.equal(shifted.newListings, 400);
     assert.match(shifted.reason, /drift: category PSI [\d.]+ above 0.2, price PSI [\d.]+ above 0.2/);
     assert.equal(shifted.embeddingShift, null, 'this profile has no embeddings');
+    // The earlier snapshot still judges the same: drift reads what it is given.
+    assert.equal((await checkDrift({ store: storage.store, snapshotId: 'snap-same', threshold: 0.2 })).newListings, 210);
+    await assert.rejects(checkDrift({ store: storage.store, snapshotId: 'snap-missing', threshold: 0.2 }), /snapshot snap-missing is not in the artifact store/);
   });
 
   it('refuses a malformed production record rather than calling it "none"', async () => {
     await storage.store.put(SERVING_KEY, '{"model": 3}');
-    await assert.rejects(checkDrift({ db: storage.db, store: storage.store, threshold: 0.2 }), /is not a serving record/);
+    await assert.rejects(checkDrift({ store: storage.store, snapshotId: 'snap-trained', threshold: 0.2 }), /is not a serving record/);
   });
 });
 
@@ -114,10 +121,20 @@ describe('drift on the command line', () => {
     const tmp = await tempDir('drift-cli-');
     try {
       const out = (name: string) => path.join(tmp.dir, 'out', name);
+      const home = path.join(tmp.dir, 'home');
+      const store = openFsStore(path.join(home, 'artifacts'));
+      await store.put(SNAPSHOT_PRODUCTS_KEY('snap-0123456789abcdef'), gzipSync(''));
+      await store.put(SNAPSHOT_KEY('snap-0123456789abcdef'), JSON.stringify({ id: 'snap-0123456789abcdef' }));
+      const snapshotFile = out('snapshot.json');
+      await mkdir(path.dirname(snapshotFile), { recursive: true });
+      await writeFile(snapshotFile, JSON.stringify({ id: 'snap-0123456789abcdef' }));
       const result = spawnSync(
         process.execPath,
-        ['--import', 'tsx', path.join(REPO_ROOT, 'components', 'drift', 'main.ts'), '--drifted-out', out('drifted'), '--metrics', out('metrics.json'), '--report', out('report.html')],
-        { cwd: REPO_ROOT, encoding: 'utf8', env: { ...process.env, MARKETPLACE_HOME: path.join(tmp.dir, 'home'), LOG_LEVEL: 'warn' } },
+        [
+          '--import', 'tsx', path.join(REPO_ROOT, 'components', 'drift', 'main.ts'), '--snapshot', snapshotFile,
+          '--drifted-out', out('drifted'), '--metrics', out('metrics.json'), '--report', out('report.html'),
+        ],
+        { cwd: REPO_ROOT, encoding: 'utf8', env: { ...process.env, MARKETPLACE_HOME: home, LOG_LEVEL: 'warn' } },
       );
       assert.equal(result.status, 0, result.stderr);
       assert.equal((JSON.parse(result.stdout) as { drifted: boolean }).drifted, true);
@@ -125,8 +142,11 @@ describe('drift on the command line', () => {
       const metrics = JSON.parse(await readFile(out('metrics.json'), 'utf8')) as { metrics: { name: string; numberValue: number }[] };
       assert.deepEqual(metrics.metrics.find((m) => m.name === 'drifted'), { name: 'drifted', numberValue: 1 });
       assert.match(await readFile(out('report.html'), 'utf8'), /<h1>Drift: drifted<\/h1>/);
-      const bad = spawnSync(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'components', 'drift', 'main.ts'), '--threshold', '-1'], { cwd: REPO_ROOT, encoding: 'utf8' });
+      const bad = spawnSync(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'components', 'drift', 'main.ts'), '--snapshot', snapshotFile, '--threshold', '-1'], { cwd: REPO_ROOT, encoding: 'utf8' });
       assert.equal(bad.status, 2);
+      const missing = spawnSync(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'components', 'drift', 'main.ts')], { cwd: REPO_ROOT, encoding: 'utf8' });
+      assert.equal(missing.status, 2);
+      assert.match(missing.stderr, /--snapshot/);
     } finally {
       await tmp.remove();
     }

@@ -1,13 +1,16 @@
 /**
- * The drift check: listings cleaned after the production model's training snapshot, compared with
- * that model's training profile by population stability index per feature (root-category mix, price,
- * text length). Drifted when any PSI exceeds the threshold (0.2 is the customary "significant shift"),
- * or when no model is in production yet (there is nothing to be stale against: train one).
+ * The drift check: the listings of the snapshot the pipeline pinned that are new or changed since the
+ * production model's training snapshot, compared with that model's training profile by population
+ * stability index per feature (root-category mix, price, text length). Drifted when any PSI exceeds
+ * the threshold (0.2 is the customary "significant shift"), or when no model is in production yet
+ * (there is nothing to be stale against: train one). It reads the two snapshots, never the live
+ * catalogue, so what it judges is exactly what train would train on.
  * Beside the PSIs, the embedding shift: the new listings embedded by the production model itself
  * (ONNX), their mean compared with the training embeddings' mean in units of the training standard
  * deviation per dimension (mean absolute standardised difference). It catches what the three
  * hand-picked features miss: new kinds of listings within the same categories, prices and lengths.
  */
+import { createHash } from 'node:crypto';
 import {
   chartSvg,
   DataProfile,
@@ -17,16 +20,19 @@ import {
   openEmbedder,
   profileShift,
   readServingRecord,
+  readSnapshotProducts,
+  SNAPSHOT_KEY,
   type ArtifactStore,
-  type Database,
   type Figure,
   type ProfileRow,
   type ProfileShift,
+  type SnapshotProduct,
 } from '../core/index.js';
 
 export interface DriftOptions {
-  db: Database;
   store: ArtifactStore;
+  /** The snapshot the pipeline pinned: its listings are what drift judges. */
+  snapshotId: string;
   /** PSI above which a feature has drifted. */
   threshold: number;
   /** Fewer new listings than this say nothing reliable: no drift. */
@@ -41,6 +47,9 @@ export interface DriftVerdict {
   drifted: boolean;
   reason: string;
   model: string | null;
+  /** The snapshot judged, and the production model's training snapshot it was compared with. */
+  snapshot: string;
+  trainingSnapshot: string | null;
   newListings: number;
   threshold: number;
   psi: ProfileShift | null;
@@ -51,14 +60,15 @@ export interface DriftVerdict {
 
 export const PROFILE_FILE = 'profile.json';
 
-/** Profile rows of the catalogue's listings changed after `since` (all of them without `since`). */
-export async function profileRows(db: Database, since?: string): Promise<ProfileRow[]> {
-  const rows = await db.query<{ root: string; price: number; length: number }>(
-    `SELECT root_category AS root, price_minor AS price, length(text_clean) AS length
-       FROM products ${since ? 'WHERE updated_at > $1' : ''}`,
-    since ? [since] : [],
-  );
-  return rows.rows.map((row) => ({ root: row.root, priceMinor: row.price, textLength: row.length }));
+/** A listing as the profile describes it; text length as train measures it (title and text). */
+export function profileRowOf(product: Pick<SnapshotProduct, 'root' | 'priceMinor' | 'title' | 'text'>): ProfileRow {
+  return { root: product.root, priceMinor: product.priceMinor, textLength: product.title.length + product.text.length };
+}
+
+/** What makes a listing "changed" for drift: the fields the model reads. A hash, so a million fit in memory. */
+function contentOf(product: SnapshotProduct): string {
+  const fields = [product.title, product.text, product.root, product.path, product.priceMinor, product.town, product.county];
+  return createHash('sha256').update(JSON.stringify(fields)).digest('base64');
 }
 
 /** Mean over dimensions of |new mean − training mean| / training standard deviation. */
@@ -73,15 +83,28 @@ export function embeddingShift(training: NonNullable<DataProfile['embeddings']>,
   return total / dim;
 }
 
-async function newListingsEmbeddingShift(db: Database, store: ArtifactStore, modelVersion: string, profile: DataProfile): Promise<number | null> {
+/**
+ * The listings of `snapshotId` that the training snapshot did not hold, or held with other content.
+ * Without the training snapshot (deleted since), every listing counts as new, and the caller says so.
+ */
+export async function newListingsOf(store: ArtifactStore, snapshotId: string, trainingSnapshotId: string | null): Promise<{ listings: SnapshotProduct[]; total: number; baseline: boolean }> {
+  const known = new Map<string, string>();
+  const baseline = trainingSnapshotId !== null && (await store.exists(SNAPSHOT_KEY(trainingSnapshotId)));
+  if (baseline) for await (const product of readSnapshotProducts(store, trainingSnapshotId)) known.set(product.id, contentOf(product));
+  const listings: SnapshotProduct[] = [];
+  let total = 0;
+  for await (const product of readSnapshotProducts(store, snapshotId)) {
+    total += 1;
+    if (known.get(product.id) !== contentOf(product)) listings.push(product);
+  }
+  return { listings, total, baseline };
+}
+
+async function newListingsEmbeddingShift(store: ArtifactStore, modelVersion: string, profile: DataProfile, listings: readonly SnapshotProduct[]): Promise<number | null> {
   if (!profile.embeddings) return null;
-  const rows = await db.query<{ title: string; text: string; price: number; town: string | null; county: string | null }>(
-    'SELECT title, text_clean AS text, price_minor AS price, town, county FROM products WHERE updated_at > $1',
-    [profile.createdAt],
-  );
   const embedder = await openEmbedder(store, modelVersion);
   try {
-    const encoded = await embedder.embedProducts(rows.rows.map((r) => ({ title: r.title, text: r.text, priceMinor: r.price, town: r.town, county: r.county })));
+    const encoded = await embedder.embedProducts(listings.map((p) => ({ title: p.title, text: p.text, priceMinor: p.priceMinor, town: p.town, county: p.county })));
     return embeddingShift(profile.embeddings, encoded.embeddings, encoded.n);
   } finally {
     await embedder.close();
@@ -102,22 +125,27 @@ async function readProfile(store: ArtifactStore, modelKey: string): Promise<Data
 }
 
 export async function checkDrift(options: DriftOptions): Promise<DriftVerdict> {
-  const { db, store, threshold } = options;
+  const { store, threshold, snapshotId } = options;
   const minNew = options.minNewListings ?? 50;
   const embeddingThreshold = options.embeddingThreshold ?? DEFAULT_EMBEDDING_THRESHOLD;
+  if (!(await store.exists(SNAPSHOT_KEY(snapshotId)))) throw new InputError(`snapshot ${snapshotId} is not in the artifact store (${store.uri(SNAPSHOT_KEY(snapshotId))})`);
   const serving = await readServingRecord(store);
   if (!serving) {
-    const count = (await db.query<{ n: number }>('SELECT count(*) AS n FROM products')).rows[0]?.n ?? 0;
-    return { drifted: true, reason: 'no model in production yet: train the first one', model: null, newListings: count, threshold, psi: null, embeddingShift: null, embeddingThreshold };
+    const { total } = await newListingsOf(store, snapshotId, null);
+    return {
+      drifted: true, reason: 'no model in production yet: train the first one', model: null, snapshot: snapshotId, trainingSnapshot: null,
+      newListings: total, threshold, psi: null, embeddingShift: null, embeddingThreshold,
+    };
   }
   const profile = await readProfile(store, serving.model.key);
-  const rows = await profileRows(db, profile.createdAt);
-  const base = { model: serving.model.version, newListings: rows.length, threshold, embeddingThreshold };
-  if (rows.length < minNew) {
-    return { ...base, drifted: false, reason: `no drift: ${rows.length} new listings, fewer than the ${minNew} a comparison needs`, psi: null, embeddingShift: null };
+  const { listings, baseline } = await newListingsOf(store, snapshotId, profile.snapshotId);
+  const caveat = baseline ? '' : ` (training snapshot ${profile.snapshotId} is gone from the store: every listing counted as new)`;
+  const base = { model: serving.model.version, snapshot: snapshotId, trainingSnapshot: profile.snapshotId, newListings: listings.length, threshold, embeddingThreshold };
+  if (listings.length < minNew) {
+    return { ...base, drifted: false, reason: `no drift: ${listings.length} new or changed listings, fewer than the ${minNew} a comparison needs${caveat}`, psi: null, embeddingShift: null };
   }
-  const shift = profileShift(profile, rows);
-  const embedding = await newListingsEmbeddingShift(db, store, serving.model.version, profile);
+  const shift = profileShift(profile, listings.map(profileRowOf));
+  const embedding = await newListingsEmbeddingShift(store, serving.model.version, profile, listings);
   const over = Object.entries(shift).filter(([, value]) => value > threshold).map(([name, value]) => `${name} PSI ${value.toFixed(3)} above ${threshold}`);
   if (embedding !== null && embedding > embeddingThreshold) over.push(`embedding shift ${embedding.toFixed(3)} above ${embeddingThreshold}`);
   return {
@@ -126,10 +154,10 @@ export async function checkDrift(options: DriftOptions): Promise<DriftVerdict> {
     embeddingShift: embedding,
     drifted: over.length > 0,
     reason:
-      over.length > 0
+      (over.length > 0
         ? `drift: ${over.join(', ')}`
         : `no drift: every PSI at or below ${threshold} (largest ${Math.max(...Object.values(shift)).toFixed(3)})` +
-          (embedding === null ? '' : `, embedding shift ${embedding.toFixed(3)} at or below ${embeddingThreshold}`),
+          (embedding === null ? '' : `, embedding shift ${embedding.toFixed(3)} at or below ${embeddingThreshold}`)) + caveat,
   };
 }
 
@@ -156,7 +184,9 @@ export async function driftReport(verdict: DriftVerdict): Promise<string> {
     facts: [
       ['verdict', verdict.reason],
       ['production model', verdict.model ?? '(none)'],
-      ['new listings', verdict.newListings],
+      ['snapshot judged', verdict.snapshot],
+      ['training snapshot', verdict.trainingSnapshot ?? '(none)'],
+      ['new or changed listings', verdict.newListings],
       ['threshold', verdict.threshold],
       ['embedding shift', verdict.embeddingShift === null ? '(no embedding profile)' : `${verdict.embeddingShift.toFixed(3)} (threshold ${verdict.embeddingThreshold})`],
     ],

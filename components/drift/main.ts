@@ -1,11 +1,12 @@
 /**
- * `npm run drift`: are new listings still like the ones the production model learnt from?
+ * `npm run drift -- --snapshot <id|file>`: are the snapshot's new listings still like the ones the
+ * production model learnt from?
  * Writes the verdict for the pipeline (`--drifted-out`), the statistics (`--metrics`) and prints one
  * JSON line: {"drifted", "reason", "psi": {"category", "price", "textLength"}, …}.
  */
 import { pathToFileURL } from 'node:url';
 import { InvalidArgumentError } from 'commander';
-import { createCommand, kfpMetrics, printSummary, runMain, withRuntime, writeOutputFile } from '../core/index.js';
+import { createCommand, kfpMetrics, printSummary, runMain, snapshotIdFrom, withStore, writeOutputFile } from '../core/index.js';
 import { checkDrift, DEFAULT_EMBEDDING_THRESHOLD, driftReport, type DriftVerdict } from './drift.js';
 
 function threshold(value: string): number {
@@ -24,16 +25,18 @@ export function metricsOf(verdict: DriftVerdict) {
 
 export function driftCommand() {
   return createCommand('drift', 'Compare new listings with the production model’s training profile (population stability index).')
-    .option('--snapshot <file>', 'the snapshot the pipeline pinned (read for its id only)')
+    .requiredOption('--snapshot <id|file>', 'the snapshot to judge: its id (snap-…) or the snapshot.json the snapshot step wrote')
     .option('--threshold <psi>', 'PSI above which a feature has drifted', threshold, 0.2)
     .option('--embedding-threshold <x>', 'mean absolute standardised shift of the new listings’ embeddings above which they have drifted', threshold, DEFAULT_EMBEDDING_THRESHOLD)
     .option('--min-new-listings <n>', 'fewer new listings than this are no evidence of drift', (v) => Math.max(1, Math.floor(Number(v))), 50)
     .option('--drifted-out <file>', 'write true or false here (a pipeline output)')
     .option('--metrics <file>', 'write the statistics here (KFP system.Metrics JSON)')
     .option('--report <file>', 'write the HTML report here')
-    .action(async (options: { threshold: number; embeddingThreshold: number; minNewListings: number; driftedOut?: string; metrics?: string; report?: string }) => {
-      const verdict = await withRuntime('drift', async ({ db, store, log }) => {
-        const result = await checkDrift({ db, store, threshold: options.threshold, embeddingThreshold: options.embeddingThreshold, minNewListings: options.minNewListings });
+    .action(async (options: { snapshot: string; threshold: number; embeddingThreshold: number; minNewListings: number; driftedOut?: string; metrics?: string; report?: string }) => {
+      const snapshotId = await snapshotIdFrom(options.snapshot);
+      // Drift reads snapshots and the production model from the artifact store: no database.
+      const verdict = await withStore('drift', async ({ store, log }) => {
+        const result = await checkDrift({ store, snapshotId, threshold: options.threshold, embeddingThreshold: options.embeddingThreshold, minNewListings: options.minNewListings });
         log.info(result, result.reason);
         return result;
       });
