@@ -82,7 +82,7 @@ describe('search service on a demo model and index', () => {
     assert.equal(body.results.length, 5);
     assert.ok(descending(body.results.map((r) => r.score)), 'scores descend');
     assert.ok(body.tookMs >= 0);
-    for (const hit of body.results) assert.deepEqual(Object.keys(hit).sort(), ['id', 'priceMinor', 'root', 'score', 'title', 'town']);
+    for (const hit of body.results) assert.deepEqual(Object.keys(hit).sort(), ['category', 'id', 'listedAt', 'priceMinor', 'root', 'score', 'title', 'town', 'why']);
   });
 
   it('finds a product by its exact title in the top 10', async () => {
