@@ -14,7 +14,7 @@ import { embedDocs, knownItemRecall, trainLoop, type LoopOptions } from '../comp
 import { listingInfoNce } from '../components/train/losses.js';
 import { buildTowers, type ModelShape } from '../components/train/model/multimodal.js';
 import { initBackend } from '../components/train/tf/backend.js';
-import { listingViews } from '../components/train/train.js';
+import { DEFAULTS, listingViews, modelVersion } from '../components/train/train.js';
 import { silentLog } from './helpers.js';
 
 const CATEGORIES: Record<string, Record<string, string[]>> = {
@@ -149,5 +149,18 @@ describe('the listing-contrastive term', () => {
     assert.ok(on.train.at1 >= off.train.at1 + 0.25, `training recall@1 with the term ${on.train.at1.toFixed(3)}, without ${off.train.at1.toFixed(3)}`);
     // (Measured: without the term 0.50 / 0.34 at 1 and 0.67 at 10 over the training listings; with it 1.0 throughout.)
     assert.ok(on.train.at10 >= off.train.at10 + 0.2 && on.train.at10 > 0.9, `training recall@10 with the term ${on.train.at10.toFixed(3)}, without ${off.train.at10.toFixed(3)}`);
+  });
+});
+
+describe('the listing-contrastive options', () => {
+  it('are part of the model version, so a change retrains', () => {
+    const base = modelVersion('snap-x', DEFAULTS);
+    for (const change of [{ listingContrastive: 0 }, { listingTemperature: 0.1 }, { listingHardNegatives: 3 }, { listingSpanShare: 0.2 }]) {
+      assert.notEqual(modelVersion('snap-x', { ...DEFAULTS, ...change }), base, JSON.stringify(change));
+    }
+  });
+
+  it('are on by default, with the title as the query view', () => {
+    assert.ok(DEFAULTS.listingContrastive > 0 && DEFAULTS.listingTemperature > 0 && DEFAULTS.listingHardNegatives >= 1);
   });
 });

@@ -61,9 +61,11 @@ describe('train, evaluate and index on the demo catalogue', () => {
 
   it('trains both towers: the loss falls and validation accuracy is above chance for each modality', async () => {
     const published = await openPublished(catalogue.store, trained.key);
-    const curves = JSON.parse((await published.read(MODEL_FILES.curves)).toString('utf8')) as { trainLoss: number }[];
+    const curves = JSON.parse((await published.read(MODEL_FILES.curves)).toString('utf8')) as { trainLoss: number; valKnownItem?: { at1: number; at10: number } }[];
     assert.ok(curves.length >= 2);
     assert.ok(curves.at(-1)!.trainLoss < curves[0]!.trainLoss, `loss ${curves.map((c) => c.trainLoss.toFixed(3)).join(' → ')}`);
+    // The listing-contrastive term is on by default: each epoch scores known-item retrieval on validation.
+    assert.ok(curves.every((c) => c.valKnownItem && c.valKnownItem.at1 <= c.valKnownItem.at10), JSON.stringify(curves.map((c) => c.valKnownItem)));
     const { accuracy } = trained.metadata.validation;
     const chance = 1 / trained.metadata.labels.length;
     assert.equal(trained.metadata.modalities.image, true);

@@ -10,6 +10,7 @@ export async function curvesHtml(version: string, history: readonly EpochRecord[
   const accuracy = history.flatMap((h) =>
     (['text', 'image', 'combined'] as const).flatMap((modality) => (h.valAccuracy[modality] === null ? [] : [{ epoch: h.epoch, modality, accuracy: h.valAccuracy[modality] }])),
   );
+  const knownItem = history.flatMap((h) => (h.valKnownItem ? [{ epoch: h.epoch, at: 'recall@1', recall: h.valKnownItem.at1 }, { epoch: h.epoch, at: 'recall@10', recall: h.valKnownItem.at10 }] : []));
   const line = (values: object[], y: string, color: string) =>
     chartSvg({
       width: 520,
@@ -28,6 +29,9 @@ export async function curvesHtml(version: string, history: readonly EpochRecord[
     figures: [
       { title: 'Loss', note: 'Training loss includes dropout; validation loss does not. Early stopping watches the validation loss.', body: await line(losses, 'loss', 'split') },
       { title: 'Validation accuracy', note: 'Root-category accuracy per modality on the validation split.', body: await line(accuracy, 'accuracy', 'modality') },
+      ...(knownItem.length > 0
+        ? [{ title: 'Validation known-item retrieval', note: "A listing's title (as a search query) against every validation listing: the share found first and in the top 10.", body: await line(knownItem, 'recall', 'at') }]
+        : []),
     ],
     footer: 'Written by the train component.',
   });
