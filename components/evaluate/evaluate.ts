@@ -23,13 +23,16 @@ export async function evaluateModel(store: ArtifactStore, request: { modelVersio
   const model = await openPublished(store, MODEL_PREFIX(request.modelVersion));
   const split = SplitFile.parse(JSON.parse((await model.read(MODEL_FILES.split)).toString('utf8')));
   const testIds = new Set(split.test);
+  // The hybrid ranking's weights are fitted on the candidate's validation products, for both models:
+  // the same queries fit them, the same test queries score them.
+  const validationIds = new Set(split.val);
   log.info({ model: request.modelVersion, snapshot: request.snapshotId, testProducts: testIds.size }, 'scoring the candidate');
-  const candidate = await scoreModel(store, request.modelVersion, request.snapshotId, testIds, log);
+  const candidate = await scoreModel(store, request.modelVersion, request.snapshotId, testIds, log, validationIds);
   const serving = await readServingRecord(store);
   let production: Scores | null = null;
   if (serving && serving.model.version !== request.modelVersion) {
     log.info({ production: serving.model.version }, 'scoring the production model on the same products');
-    production = await scoreModel(store, serving.model.version, request.snapshotId, testIds, log);
+    production = await scoreModel(store, serving.model.version, request.snapshotId, testIds, log, validationIds);
   }
   const verdict = decide(candidate, production, request.tolerance, serving?.model.version ?? null);
   const report = await evaluationReport(candidate, production, verdict);

@@ -1,9 +1,12 @@
 /**
  * The promote gate: the new model goes on only when it is not worse than production on the primary
  * metric (combined accuracy) by more than the tolerance, and not worse by more than the tolerance on
- * any guard metric (text accuracy, retrieval recall@10, nDCG@10, and image accuracy when both models
- * read pictures). Both models are scored on the same test products in the same run.
+ * any guard metric (text accuracy, retrieval recall@10, nDCG@10, image accuracy when both models
+ * read pictures, and the hybrid search's known-item recall@1 and @10 and short-query nDCG@10: a model
+ * whose search is worse than production's does not ship). Both models are scored on the same test
+ * products in the same run.
  */
+import type { ModeScores } from '../core/index.js';
 import type { Scores } from './score.js';
 
 export interface Verdict {
@@ -24,11 +27,31 @@ export function headline(scores: Scores): Record<string, number> {
     recall_at_10: scores.retrieval.recall['at10'] ?? 0,
     recall_at_100: scores.retrieval.recall['at100'] ?? 0,
     ndcg_at_10: scores.retrieval.ndcgAt10,
+    ...(scores.search ? searchHeadline(scores.search.modes.hybrid, 'search_hybrid') : {}),
+  };
+}
+
+/** One search mode's figures under a prefix (the hybrid's are the KFP metrics and the guards). */
+export function searchHeadline(mode: ModeScores, prefix: string): Record<string, number> {
+  return {
+    [`${prefix}_known_recall_at_1`]: mode.knownItem.recallAt1,
+    [`${prefix}_known_recall_at_10`]: mode.knownItem.recallAt10,
+    [`${prefix}_known_mrr`]: mode.knownItem.mrr,
+    [`${prefix}_short_ndcg_at_10`]: mode.short.ndcgAt10,
+    [`${prefix}_short_precision_at_10`]: mode.short.precisionAt10,
   };
 }
 
 export const PRIMARY = 'accuracy_combined';
-export const GUARDS = ['accuracy_text', 'accuracy_image', 'recall_at_10', 'ndcg_at_10'] as const;
+export const GUARDS = [
+  'accuracy_text',
+  'accuracy_image',
+  'recall_at_10',
+  'ndcg_at_10',
+  'search_hybrid_known_recall_at_1',
+  'search_hybrid_known_recall_at_10',
+  'search_hybrid_short_ndcg_at_10',
+] as const;
 
 export function decide(candidate: Scores, production: Scores | null, tolerance: number, productionVersion: string | null): Verdict {
   const mine = headline(candidate);

@@ -37,7 +37,8 @@ export function evaluateCommand() {
       await writeOutputFile(options.metrics, JSON.stringify(kfpMetrics(result.metrics), null, 2));
       await writeOutputFile(options.confusion, JSON.stringify(kfpConfusionMatrix(combined.labels, combined.confusion), null, 2));
       await writeOutputFile(options.report, result.report);
-      printSummary({ promote: result.verdict.promote, reason: result.verdict.reason, model: modelVersion, production: result.productionVersion, testProducts: result.candidate.testProducts, metrics: result.metrics, evaluation: result.uri });
+      const search = result.candidate.search?.modes;
+      printSummary({ promote: result.verdict.promote, reason: result.verdict.reason, model: modelVersion, production: result.productionVersion, testProducts: result.candidate.testProducts, metrics: result.metrics, search, evaluation: result.uri });
     });
 }
 

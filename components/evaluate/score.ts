@@ -1,12 +1,25 @@
 /**
  * Scores one model on the held-out test products: root-category classification per modality (text
- * only, image only, combined) and text-to-product retrieval (query = the product's cleaned title;
- * relevant = that product, gain 2, and same-category products, gain 1), against exact search over
- * the whole snapshot.
+ * only, image only, combined), text-to-product retrieval (query = the product's cleaned title;
+ * relevant = that product, gain 2, and same-category products, gain 1) against exact search over
+ * the whole snapshot, and search quality the way the service searches: BM25F alone, the embedding
+ * alone and the hybrid ranking, side by side on the same queries (core/lexical/quality.ts), the
+ * hybrid's weights fitted on the validation products exactly as the index component fits them.
  */
 import {
   argmaxRow,
   classification,
+  DEFAULT_FUSION,
+  embedQueryTexts,
+  fitOnListings,
+  hybridCatalogue,
+  LexicalIndex,
+  makeQueries,
+  prepareQueries,
+  scoreModes,
+  type FusionConfig,
+  type ModeScores,
+  type SearchMode,
   imagePixels,
   loadFaiss,
   ndcgAtK,
@@ -24,11 +37,21 @@ import {
 
 export const RECALL_KS = [1, 5, 10, 20, 50, 100] as const;
 
+/** Search quality of the three modes on the same test queries. */
+export interface SearchScores {
+  modes: Record<SearchMode, ModeScores>;
+  /** The hybrid ranking's weights and how they were fitted (null: too few validation products, the defaults). */
+  fusion: FusionConfig;
+  fit: { queries: number; objective: number; defaultObjective: number } | null;
+}
+
 export interface Scores {
   model: string;
   testProducts: number;
   classification: { text: Classification; image: Classification | null; combined: Classification };
   retrieval: { queries: number; recall: Record<string, number>; ndcgAt10: number };
+  /** Absent from scores made before search quality was measured. */
+  search?: SearchScores;
 }
 
 async function pictures(store: ArtifactStore, product: SnapshotProduct, size: number, log: Logger): Promise<Float32Array[]> {
@@ -43,7 +66,7 @@ async function pictures(store: ArtifactStore, product: SnapshotProduct, size: nu
   return out;
 }
 
-export async function scoreModel(store: ArtifactStore, modelVersion: string, snapshotId: string, testIds: ReadonlySet<string>, log: Logger): Promise<Scores> {
+export async function scoreModel(store: ArtifactStore, modelVersion: string, snapshotId: string, testIds: ReadonlySet<string>, log: Logger, validationIds: ReadonlySet<string> = new Set()): Promise<Scores> {
   const embedder = await openEmbedder(store, modelVersion);
   try {
     const { labels, embeddingDim: dim, modalities } = embedder.metadata;
@@ -80,12 +103,14 @@ export async function scoreModel(store: ArtifactStore, modelVersion: string, sna
     // Retrieval over the whole snapshot with exact inner-product search (the ground truth any ANN index is measured against).
     const progress = new Progress(log, 'embedding the catalogue for retrieval', all.length);
     const corpus = new (loadFaiss().IndexFlatIP)(dim);
+    const vectors = new Float32Array(all.length * dim);
     for (let start = 0; start < all.length; start += 512) {
       const part = all.slice(start, start + 512);
       const encoded = await embedder.embedProducts(
         await Promise.all(part.map(async (p) => ({ ...p, pictures: modalities.image && embedder.metadata.image ? await pictures(store, p, embedder.metadata.image.inputSize, log) : [] }))),
       );
       corpus.add(Array.from(encoded.embeddings));
+      vectors.set(encoded.embeddings, start * dim);
       progress.tick(part.length);
     }
     progress.finish();
@@ -101,11 +126,24 @@ export async function scoreModel(store: ArtifactStore, modelVersion: string, sna
       gains.set(product.id, 2);
       ndcg += ndcgAtK(ranked, gains, 10);
     });
+
+    // Search as the service searches, over the same catalogue and vectors.
+    const lexical = LexicalIndex.build(all.map((p) => ({ title: p.title, text: p.text, category: p.path.join(' ') })));
+    const catalogue = hybridCatalogue({ lexical, dense: (q, n) => corpus.search(q, n), vectors, dim, paths: all.map((p) => p.path) });
+    const titles = all.map((p) => p.title);
+    const positionsOf = (ids: ReadonlySet<string>) => all.flatMap((p, k) => (ids.has(p.id) ? [k] : []));
+    const fit = await fitOnListings(catalogue, titles, positionsOf(validationIds), (texts) => embedder.embedTexts(texts), DEFAULT_FUSION);
+    const fusion = fit?.config ?? DEFAULT_FUSION;
+    const searchQueries = makeQueries(titles, positionsOf(testIds));
+    const queryVectors = await embedQueryTexts((texts) => embedder.embedTexts(texts), searchQueries.map((q) => q.text), dim);
+    const modes = scoreModes(catalogue, prepareQueries(searchQueries, queryVectors, dim), fusion);
+    log.info({ model: modelVersion, fit: fit ? { queries: fit.queries, objective: fit.objective, defaultObjective: fit.defaultObjective } : null, modes }, 'search quality: BM25F, dense and hybrid on the same test queries');
     return {
       model: modelVersion,
       testProducts: test.length,
       classification: { text: classification(truth, textPredicted, names), image, combined: classification(truth, combinedPredicted, names) },
       retrieval: { queries: test.length, recall: Object.fromEntries(Object.entries(recallSums).map(([at, sum]) => [at, sum / test.length])), ndcgAt10: ndcg / test.length },
+      search: { modes, fusion, fit: fit ? { queries: fit.queries, objective: fit.objective, defaultObjective: fit.defaultObjective } : null },
     };
   } finally {
     await embedder.close();
