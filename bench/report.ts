@@ -125,8 +125,43 @@ function trainRatios(line: Line): Ratio[] {
   return out;
 }
 
+/** serve, search modes: hybrid /search against today's dense-only /search, and the lexical index's memory. */
+function searchModeRatios(line: Line): Ratio[] {
+  const modes = list(line['modes']);
+  if (modes.length === 0) return [];
+  const data = `${str(line['products'])} products (${dataName(line)}), ${str(line['compareSeconds'])} s each, same title queries`;
+  const out: Ratio[] = [];
+  for (const phase of modes.filter((p) => str(p['name']).startsWith('hybrid'))) {
+    const where = str(phase['name']).replace(/^hybrid \/search, /, '');
+    const dense = modes.find((p) => str(p['name']) === `today's dense-only /search, ${where}`);
+    for (const [measure, key, unit, higher] of [['requests/s', 'perSecond', 'requests/s', true], ['p50', 'p50', 'ms', false], ['p99', 'p99', 'ms', false]] as const) {
+      out.push({
+        benchmark: 'serve',
+        measure: `/search ${measure}, ${where}`,
+        data,
+        ours: { label: 'hybrid (BM25F + dense)', value: num(phase[key]), unit },
+        baseline: { label: "today's dense-only", value: num(dense?.[key]), unit },
+        higherIsBetter: higher,
+      });
+    }
+  }
+  out.push({
+    benchmark: 'serve',
+    measure: 'memory: lexical index beside the FAISS product index',
+    data,
+    ours: { label: 'BM25F index in memory', value: num(line['lexicalMb']), unit: 'MB' },
+    baseline: { label: 'FAISS product index file', value: num(line['denseIndexMb']), unit: 'MB' },
+    higherIsBetter: false,
+  });
+  return out;
+}
+
 /** serve: the service vs FastAPI + uvicorn + faiss on the same index: throughput, p50, p99. */
 function serveRatios(line: Line): Ratio[] {
+  return [...similarRatios(line), ...searchModeRatios(line)];
+}
+
+function similarRatios(line: Line): Ratio[] {
   const ours = (line['ours'] ?? {}) as Line;
   const theirs = (line['baseline'] ?? {}) as Line;
   const missing = theirs['available'] === false;
@@ -267,7 +302,7 @@ function serviceLoadOf(line: Line): ServiceLoad | null {
     swappedAfterSeconds: num(line['swappedAfterSeconds']),
     rssMb: { before: num(rss['before']), after: num(rss['after']) },
     phases,
-    sweep: list(line['sweep']).map(loadPhase),
+    sweep: [...list(line['sweep']), ...list(line['modes'])].map(loadPhase),
   };
 }
 

@@ -12,6 +12,10 @@
  *    bench/serve_baseline.py) serving `/products/<id>/similar` from the same products.faiss,
  *    products.json and products.vectors.f32, against our `/products/:id/similar` (there is no ONNX
  *    runtime for Python in Debian, so the baseline cannot embed a text query). Throughput, p50, p99.
+ *  - search modes: hybrid /search (BM25F + dense, fused) against today's dense-only search (mode=dense,
+ *    the embedding and one FAISS search) on the same queries, at 64 and at 1 connection, runs
+ *    interleaved so that a slow minute of a shared machine hits both; and the lexical index's memory
+ *    (its typed arrays and vocabulary, as /readyz reports it) beside the FAISS product index's.
  * Usage: node --import tsx bench/serve.bench.ts [--data dir] [--seconds 60] [--compare-seconds 20] [--quick]
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -222,6 +226,25 @@ process.stderr.write(`bench: swapped ${swap.after?.toFixed(1)} s into the middle
 const sweep: Phase[] = [];
 for (const clients of [1, 16]) sweep.push(withRss(await load(`text search, ${clients} connection${clients > 1 ? 's' : ''}`, base, searchPaths, compareSeconds, clients)));
 
+// Hybrid against today's dense-only search, the same title queries; interleaved, 64 then 1 connection.
+const modePaths = (mode: string) => rows.slice(0, 2000).map((row) => `/search?q=${encodeURIComponent(row.title.slice(0, 120))}&k=10&mode=${mode}`);
+const modes: Phase[] = [];
+for (const clients of [connections, 1]) {
+  for (const mode of ['dense', 'hybrid']) {
+    const label = mode === 'dense' ? "today's dense-only /search" : 'hybrid /search';
+    modes.push(withRss(await load(`${label}, ${clients} connection${clients > 1 ? 's' : ''}`, base, modePaths(mode), compareSeconds, clients)));
+  }
+}
+const ready = (await (await fetch(`${base}/readyz`)).json()) as { lexicalIndexBytes?: number; products?: number };
+const lexicalMb = (ready.lexicalIndexBytes ?? NaN) / 2 ** 20;
+const denseMb = (await store.get(`${INDEX_PREFIX(second.index)}/${INDEX_FILES.products}`)).length / 2 ** 20;
+const modeAt = (mode: string, clients: number) => modes.find((p) => p.name.startsWith(mode === 'dense' ? 'today' : 'hybrid') && p.name.endsWith(`, ${clients} connection${clients > 1 ? 's' : ''}`))!;
+const hybridVsDense = {
+  p99At64: modeAt('hybrid', connections).p99 / modeAt('dense', connections).p99,
+  throughputAt64: modeAt('hybrid', connections).perSecond / modeAt('dense', connections).perSecond,
+  p99At1: modeAt('hybrid', 1).p99 / modeAt('dense', 1).p99,
+};
+
 // Ours vs the baseline on "similar": the same index files, the same ids, one process each.
 const ours = withRss(await load('ours: /products/:id/similar', base, similarPaths, compareSeconds));
 server.kill('SIGTERM');
@@ -253,16 +276,18 @@ const lines = [
   '|---|---:|---:|---:|---:|---:|---:|',
   ...phases.map(row),
   ...sweep.map(row),
+  ...modes.map(row),
   row(ours),
   ...('available' in theirs ? [`| ${theirs.name} | not available: ${theirs.reason} | | | | | |`] : [row(theirs)]),
   '',
   `Swap landed ${swap.after === null ? 'never' : `${swap.after.toFixed(1)} s`} into the middle phase; server RSS ${rssBefore.toFixed(0)} MB before the load, ${rssAfter.toFixed(0)} MB after; failed requests over the three phases: ${phases.reduce((sum, phase) => sum + failed(phase), 0)}.`,
 ];
+lines.push(`Hybrid vs today's dense-only /search on the same queries: p99 at ${connections} connections ${hybridVsDense.p99At64.toFixed(2)}x, throughput ${hybridVsDense.throughputAt64.toFixed(2)}x; p99 at 1 connection ${hybridVsDense.p99At1.toFixed(2)}x. Lexical index in memory ${lexicalMb.toFixed(1)} MB (FAISS product index file ${denseMb.toFixed(1)} MB).`);
 let ratios: { throughput: number; p50: number; p99: number } | null = null;
 if (!('available' in theirs)) {
   ratios = { throughput: ours.perSecond / theirs.perSecond, p50: ours.p50 / theirs.p50, p99: ours.p99 / theirs.p99 };
   lines.push(`Ours vs FastAPI + uvicorn + faiss on /similar: throughput ${ratios.throughput.toFixed(2)}x, p50 ${ratios.p50.toFixed(2)}x, p99 ${ratios.p99.toFixed(2)}x (latency: lower is better).`);
 }
 console.log(lines.join('\n'));
-console.log(JSON.stringify({ benchmark: 'serve', data: values.data, products: snapshot.products, connections, seconds, compareSeconds, machine, versions, swappedAfterSeconds: swap.after, rssMb: { before: rssBefore, after: rssAfter }, phases, sweep, ours, baseline: theirs, ratios }));
+console.log(JSON.stringify({ benchmark: 'serve', data: values.data, products: snapshot.products, connections, seconds, compareSeconds, machine, versions, swappedAfterSeconds: swap.after, rssMb: { before: rssBefore, after: rssAfter }, phases, sweep, modes, hybridVsDense, lexicalMb, denseIndexMb: denseMb, ours, baseline: theirs, ratios }));
 process.exit(0);

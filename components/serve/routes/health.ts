@@ -14,6 +14,8 @@ const readyAnswer = {
     loadedAt: { type: 'string' },
     products: { type: 'integer' },
     buyers: { type: 'integer' },
+    /** Bytes the lexical index holds in memory (0 for an index built before it). */
+    lexicalIndexBytes: { type: 'integer' },
     /** Why not ready, or why the last reload failed while an older version still serves. */
     lastError: { type: ['string', 'null'] },
   },
@@ -35,6 +37,7 @@ export async function healthRoutes(app: FastifyInstance, { state }: RouteContext
       loadedAt: version.loadedAt.toISOString(),
       products: version.index.productRows.length,
       buyers: version.index.buyerRows.length,
+      lexicalIndexBytes: version.search.lexicalBytes,
       lastError: state.lastError(),
     };
   });
