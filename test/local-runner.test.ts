@@ -236,6 +236,39 @@ describe('the local runner: otherwise branches and the cache key', () => {
   });
 });
 
+describe('inputs resolved as KFP 2.17 resolves them', () => {
+  let tmp: Awaited<ReturnType<typeof tempDir>>;
+  before(async () => (tmp = await tempDir('runner-defaults-')));
+  after(() => tmp.remove());
+  const note = component({
+    name: 'note',
+    image: 'steps',
+    command: step('note'),
+    inputs: { trace: param.string(), note: param.string({ default: 'the default' }) },
+    outputs: {},
+    args: ({ inputs }) => ['--trace', inputs.trace, '--note', inputs.note],
+  });
+  const withDefault = pipeline({ name: 'defaults', inputs: { trace: param.string() } }, ({ trace }) => void note({ trace }));
+
+  it('a default the command line reads is bound in the spec; unbound, the task fails as the 2.17 driver fails it', async () => {
+    const compiled = compilePipeline(withDefault, OPTIONS);
+    assert.deepEqual((compiled.spec as { root: { dag: { tasks: Record<string, { inputs: unknown }> } } }).root.dag.tasks['note']?.inputs, {
+      parameters: { note: { runtimeValue: { constant: 'the default' } }, trace: { componentInputParameter: 'trace' } },
+    });
+    const trace = path.join(tmp.dir, 'trace.txt');
+    const yaml = toYaml(withDefault, compiled);
+    const run = await runPipeline({ specYaml: yaml, parameters: { trace }, runsDir: path.join(tmp.dir, 'runs'), log: silentLog, cache: false });
+    assert.equal(run.status, 'SUCCEEDED', run.error);
+    assert.deepEqual(await traceLines(trace), ['note the default']);
+    // What the compiler wrote before: the default left to the component, which a placeholder cannot apply.
+    const unbound = yaml.replace(/ {12}note:\n {14}runtimeValue:\n {16}constant: the default\n/, '');
+    assert.notEqual(unbound, yaml);
+    const failed = await runPipeline({ specYaml: unbound, parameters: { trace }, runsDir: path.join(tmp.dir, 'runs'), log: silentLog, cache: false });
+    assert.equal(failed.status, 'FAILED');
+    assert.match(failed.error ?? '', /parameter "note" not found in executor input/);
+  });
+});
+
 describe('container commands on this machine', () => {
   it('runs the image’s compiled entrypoint from the checkout’s source, and leaves other commands alone', () => {
     const map = mapCommandToCheckout('/repo');

@@ -81,6 +81,28 @@ describe('the marketplace-ranking pipeline spec', () => {
     }
   });
 
+  it('binds every input parameter each executor’s command line reads (KFP 2.17’s driver applies no component default)', async () => {
+    const { spec } = await compiled();
+    const components = at(spec, 'components') as Obj;
+    const executors = at(spec, 'deploymentSpec', 'executors') as Obj;
+    let checked = 0;
+    for (const component of [...Object.values(components), at(spec, 'root')]) {
+      for (const [name, task] of Object.entries((at(component, 'dag', 'tasks') as Obj | undefined) ?? {})) {
+        const ref = String(at(task, 'componentRef', 'name'));
+        const label = at(components, ref, 'executorLabel');
+        if (typeof label !== 'string') continue;
+        const container = at(executors, label, 'container') as { command: string[]; args: string[] };
+        const read = [...container.command, ...container.args].flatMap((part) => [...part.matchAll(/\{\{\$\.inputs\.parameters\['([^']+)'\]\}\}/g)].map((m) => m[1]!));
+        const bound = Object.keys((at(task, 'inputs', 'parameters') as Obj | undefined) ?? {});
+        for (const input of read) assert.ok(bound.includes(input), `task ${name} reads '${input}' on its command line but does not bind it`);
+        checked += read.length;
+      }
+    }
+    assert.ok(checked > 20, `checked ${checked} placeholders`);
+    const deployTask = at(components, 'comp-condition-5', 'dag', 'tasks', 'deploy');
+    assert.deepEqual(at(deployTask, 'inputs', 'parameters', 'namespace'), { runtimeValue: { constant: 'marketplace' } });
+  });
+
   it('never takes clean, snapshot, drift, production-model or deploy from the cache (their inputs do not change when the data does)', async () => {
     const { spec } = await compiled();
     const tasks = new Map<string, Obj>();

@@ -257,7 +257,16 @@ class CompileState {
     const artifacts: JsonObject = {};
     for (const [key, io] of Object.entries(task.component.inputs)) {
       const value = task.inputs[key];
-      if (value === undefined) continue;
+      if (value === undefined) {
+        // Since 2.17 the container driver fills `{{$.inputs.parameters['x']}}` itself, from the task's
+        // bindings only: it leaves an optional input's default to "the component" (driver resolve.go),
+        // and a command-line placeholder has no component code behind it to apply one, so the task
+        // fails with `parameter "x" not found in executor input`. So an unpassed input that the command
+        // line reads is bound to its default as a constant. (The SDK leaves defaults unbound for Python
+        // components, whose executor applies them from `{{$}}`; so do we when no placeholder reads it.)
+        if (io.kind === 'parameter' && io.default !== undefined && readsPlaceholder(task.component, key)) parameters[key] = { runtimeValue: { constant: io.default as Json } };
+        continue;
+      }
       if (isRef(value)) {
         const definition: Channel['definition'] = value.kind === 'artifact-ref' ? { artifact: value.schema } : { parameter: io.kind === 'parameter' ? io.type : 'STRING' };
         const binding = this.resolve(task.group, task, value.source, definition);
@@ -396,6 +405,12 @@ class CompileState {
     }
     return tasks;
   }
+}
+
+/** Whether the component's command line fills input parameter `key` from a placeholder. */
+function readsPlaceholder(component: ComponentDefinition, key: string): boolean {
+  const placeholder = `{{$.inputs.parameters['${key}']}}`;
+  return [...component.command, ...component.renderedArgs].some((part) => part.includes(placeholder));
 }
 
 /** JSON as Python's json.dumps writes it (", " and ": " separators), as the SDK writes raw loop items. */

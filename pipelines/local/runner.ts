@@ -253,8 +253,12 @@ class Runner {
       if (!outcome) throw new InputError(`${taskPath} reads an output of '${name}' without depending on it`);
       return outcome;
     };
-    for (const [name, definition] of Object.entries(component.inputDefinitions?.parameters ?? {})) {
-      if (definition.defaultValue !== undefined) parameters[name] = definition.defaultValue;
+    // As KFP 2.17's driver resolves inputs (driver/resolve.go): a sub-DAG's optional inputs take their
+    // defaults, a container task gets only what its task binds; a placeholder naming anything else fails.
+    if (component.dag) {
+      for (const [name, definition] of Object.entries(component.inputDefinitions?.parameters ?? {})) {
+        if (definition.defaultValue !== undefined) parameters[name] = definition.defaultValue;
+      }
     }
     for (const [name, binding] of Object.entries(task.inputs?.parameters ?? {})) {
       if ('componentInputParameter' in binding) parameters[name] = scope.parameters[binding.componentInputParameter];
@@ -329,7 +333,12 @@ class Runner {
     const fill = (text: string) =>
       text.replace(/\{\{\$\.(inputs|outputs)\.(parameters|artifacts)\['([^']+)'\](\.path|\.output_file)?\}\}/g, (match, side: string, kind: string, name: string) => {
         if (side === 'inputs' && kind === 'parameters') {
-          if (!(name in inputs.parameters)) throw new InputError(`${taskPath}: no value for input parameter '${name}'`);
+          if (!(name in inputs.parameters)) {
+            throw new InputError(
+              `${taskPath}: parameter "${name}" not found in executor input: the task does not bind it, and KFP 2.17's driver fills ` +
+                'placeholders from bindings only (a default of the component is not applied)',
+            );
+          }
           return stringify(inputs.parameters[name]);
         }
         const value = side === 'inputs' ? inputs.artifacts[name] : kind === 'artifacts' ? outputArtifacts[name] : outputParameterFiles[name];
