@@ -21,6 +21,13 @@ function projectRoot(): string {
 
 const ROOT = projectRoot();
 export const DEFAULT_OUTPUT = path.join(ROOT, 'pipelines', 'dist', 'marketplace-ranking.yaml');
+/**
+ * Where images come from when nobody said: a host in the reserved `.invalid` domain (RFC 2606), which
+ * no node can resolve, so a spec compiled without a registry can never pull a stranger's image from
+ * Docker Hub; `npm run kfp` refuses it outright.
+ */
+export const PLACEHOLDER_REGISTRY_HOST = 'registry.invalid';
+export const PLACEHOLDER_REGISTRY = `${PLACEHOLDER_REGISTRY_HOST}/marketplace`;
 
 async function projectVersion(): Promise<string> {
   return (JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
@@ -47,7 +54,11 @@ export async function compileToYaml(definition: PipelineDefinition, options: Omi
 
 const program = createCommand('compile-pipeline', 'Compile the marketplace pipeline to a Kubeflow Pipelines v2 spec (IR YAML).')
   .option('--out <file>', 'where to write the spec', DEFAULT_OUTPUT)
-  .option('--image-registry <prefix>', 'registry and namespace of the component images (default $IMAGE_REGISTRY or "marketplace")', process.env['IMAGE_REGISTRY'] || 'marketplace')
+  .option(
+    '--image-registry <prefix>',
+    `registry and namespace of the component images, e.g. 123456789012.dkr.ecr.eu-west-2.amazonaws.com/marketplace (default $IMAGE_REGISTRY, else the unpullable placeholder ${PLACEHOLDER_REGISTRY})`,
+    process.env['IMAGE_REGISTRY'] || PLACEHOLDER_REGISTRY,
+  )
   .option('--image-tag <tag>', 'tag of the component images (default: the project version)')
   .action(async (options: CompileCommandOptions) => {
     const yaml = await compileToYaml(marketplaceRanking, options);

@@ -17,6 +17,13 @@ export interface PipelineVersionRef {
 
 export class KfpError extends Error {
   override name = 'KfpError';
+  constructor(
+    message: string,
+    /** The HTTP status the server answered, when it answered. */
+    readonly status?: number,
+  ) {
+    super(message);
+  }
 }
 
 export class KfpClient {
@@ -46,7 +53,7 @@ export class KfpClient {
           return text;
         }
       })();
-      throw new KfpError(`${method} ${path} answered ${response.status}: ${detail.slice(0, 500)}`);
+      throw new KfpError(`${method} ${path} answered ${response.status}: ${detail.slice(0, 500)}`, response.status);
     }
     return (text ? JSON.parse(text) : {}) as T;
   }
@@ -57,30 +64,53 @@ export class KfpClient {
     return found.pipelines?.[0]?.pipeline_id;
   }
 
-  /** Uploads the spec as a new pipeline, or as a new version of the pipeline of that name. */
+  /** The id of the version called `version` of pipeline `pipelineId`, if there is one. */
+  private async findVersion(pipelineId: string, version: string): Promise<string | undefined> {
+    const filter = encodeURIComponent(JSON.stringify({ predicates: [{ key: 'name', operation: 'EQUALS', string_value: version }] }));
+    const found = await this.request<{ pipeline_versions?: { pipeline_version_id: string }[] }>(
+      'GET',
+      `/pipelines/${encodeURIComponent(pipelineId)}/versions?filter=${filter}&page_size=1`,
+    );
+    return found.pipeline_versions?.[0]?.pipeline_version_id;
+  }
+
+  /**
+   * Uploads the spec as a new pipeline, or as a new version of the pipeline of that name; a version of
+   * that name already there is reused (KFP answers 409 to a duplicate version name, and the caller
+   * names versions by the spec's digest: the same spec is the same version). Safe to call any number
+   * of times, and against another uploader racing it.
+   */
   async upload(spec: string, name: string, version: string): Promise<PipelineVersionRef> {
     const form = () => {
       const data = new FormData();
       data.append('uploadfile', new Blob([spec], { type: 'application/x-yaml' }), `${name}.yaml`);
       return data;
     };
-    const existing = await this.findPipeline(name);
-    if (existing) {
+    const conflict = (error: unknown) => error instanceof KfpError && error.status === 409;
+    let pipelineId = await this.findPipeline(name);
+    if (!pipelineId) {
+      try {
+        const created = await this.request<{ pipeline_id: string }>('POST', `/pipelines/upload?name=${encodeURIComponent(name)}&display_name=${encodeURIComponent(name)}`, form());
+        pipelineId = created.pipeline_id;
+      } catch (error) {
+        pipelineId = conflict(error) ? await this.findPipeline(name) : undefined;
+        if (!pipelineId) throw error;
+      }
+    }
+    const existing = await this.findVersion(pipelineId, version);
+    if (existing) return { pipeline_id: pipelineId, pipeline_version_id: existing };
+    try {
       const created = await this.request<{ pipeline_version_id: string }>(
         'POST',
-        `/pipelines/upload_version?pipelineid=${encodeURIComponent(existing)}&name=${encodeURIComponent(version)}`,
+        `/pipelines/upload_version?pipelineid=${encodeURIComponent(pipelineId)}&name=${encodeURIComponent(version)}`,
         form(),
       );
-      return { pipeline_id: existing, pipeline_version_id: created.pipeline_version_id };
+      return { pipeline_id: pipelineId, pipeline_version_id: created.pipeline_version_id };
+    } catch (error) {
+      const raced = conflict(error) ? await this.findVersion(pipelineId, version) : undefined;
+      if (!raced) throw error;
+      return { pipeline_id: pipelineId, pipeline_version_id: raced };
     }
-    const pipeline = await this.request<{ pipeline_id: string }>('POST', `/pipelines/upload?name=${encodeURIComponent(name)}&display_name=${encodeURIComponent(name)}`, form());
-    const versions = await this.request<{ pipeline_versions?: { pipeline_version_id: string }[] }>(
-      'GET',
-      `/pipelines/${encodeURIComponent(pipeline.pipeline_id)}/versions?page_size=1&sort_by=${encodeURIComponent('created_at desc')}`,
-    );
-    const versionId = versions.pipeline_versions?.[0]?.pipeline_version_id;
-    if (!versionId) throw new KfpError(`pipeline ${pipeline.pipeline_id} was uploaded but has no version`);
-    return { pipeline_id: pipeline.pipeline_id, pipeline_version_id: versionId };
   }
 
   async createRun(ref: PipelineVersionRef, displayName: string, parameters: Record<string, unknown>, experimentId?: string): Promise<{ run_id: string }> {

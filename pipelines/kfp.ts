@@ -4,14 +4,17 @@
  *   run        upload, then start one run (--param name=value …)
  *   schedule   upload, then create the recurring run of manifests/kubeflow/recurring-run.json
  * KFP_HOST names the server (e.g. http://localhost:8080 through `kubectl port-forward`); KFP_TOKEN,
- * where the installation needs one, is the bearer token.
+ * where the installation needs one, is the bearer token. A spec whose images name no registry (or the
+ * compiler's placeholder) is refused: compile it with --image-registry first. Every command can be run
+ * any number of times: the same spec is the same version.
  */
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { createCommand, InputError, printSummary, runMain } from '../components/core/index.js';
-import { DEFAULT_OUTPUT } from './compile.js';
+import { parse } from 'yaml';
+import { DEFAULT_OUTPUT, PLACEHOLDER_REGISTRY_HOST } from './compile.js';
 import { KfpClient } from './kfp-client.js';
 import { marketplaceRanking } from './marketplace-ranking.js';
 import { parseParam } from './run-local.js';
@@ -33,11 +36,35 @@ function client(): KfpClient {
 }
 
 async function readSpec(file: string): Promise<string> {
+  let text: string;
   try {
-    return await readFile(file, 'utf8');
+    text = await readFile(file, 'utf8');
   } catch {
     throw new InputError(`spec ${file} not found: run npm run compile-pipeline first`);
   }
+  const unpullable = unqualifiedImages(text);
+  if (unpullable.length > 0) {
+    throw new InputError(
+      `spec ${file} names images a cluster cannot pull from your registry: ${unpullable.join(', ')}. ` +
+        'Compile with --image-registry <registry>/<namespace> (or IMAGE_REGISTRY), e.g. 123456789012.dkr.ecr.eu-west-2.amazonaws.com/marketplace',
+    );
+  }
+  return text;
+}
+
+/**
+ * Images with no registry host (`marketplace/clean:1`, which a node pulls from Docker Hub: a
+ * stranger's image, or ImagePullBackOff) or with the placeholder registry the compiler defaults to.
+ */
+export function unqualifiedImages(specYaml: string): string[] {
+  const spec = parse(specYaml.split(/^---$/m)[0] ?? '') as { deploymentSpec?: { executors?: Record<string, { container?: { image?: string } }> } } | null;
+  const images = Object.values(spec?.deploymentSpec?.executors ?? {}).map((executor) => executor.container?.image ?? '');
+  return [...new Set(images)].filter((image) => {
+    const [first, ...rest] = image.split('/');
+    const host = rest.length > 0 ? (first ?? '') : '';
+    const isHost = host.includes('.') || host.includes(':') || host === 'localhost';
+    return !isHost || host === PLACEHOLDER_REGISTRY_HOST;
+  });
 }
 
 async function upload(options: Common) {

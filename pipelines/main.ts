@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { createCommand, positiveInteger, printSummary, readServingRecord, runMain, withRuntime, withStore, type Database } from '../components/core/index.js';
 import { generateDemoExport } from '../components/load/demo.js';
 import { loadFromCommandLine, resolveSource } from '../components/load/main.js';
-import { compileToYaml } from './compile.js';
+import { compileToYaml, PLACEHOLDER_REGISTRY } from './compile.js';
 import { mapCommandToCheckout, runPipeline, TaskFailedError, type RunRecord } from './local/runner.js';
 import { QUICK } from '../components/train/train.js';
 import { marketplaceRanking } from './marketplace-ranking.js';
@@ -97,7 +97,8 @@ const program = createCommand('start', 'Run the main job on this machine: load t
       return { load: loaded, home: config.home, log: runtime.log };
     });
 
-    const specYaml = await compileToYaml(marketplaceRanking, { imageRegistry: 'marketplace' });
+    // The local runner runs each task from this checkout: the images are named, never pulled.
+    const specYaml = await compileToYaml(marketplaceRanking, { imageRegistry: PLACEHOLDER_REGISTRY });
     const run = await runPipeline({
       specYaml,
       parameters: { deployTarget: 'local', cleanBatchSize: options.batchSize, epochs: options.epochs ?? (options.quick ? QUICK.epochs : 30), trainQuick: options.quick ?? false },

@@ -9,7 +9,12 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { unqualifiedImages } from '../pipelines/kfp.js';
 import { REPO_ROOT, tempDir } from './helpers.js';
+
+/** A minimal spec whose one executor runs `image`. */
+const specWith = (image: string) =>
+  `# PIPELINE DEFINITION\ndeploymentSpec:\n  executors:\n    exec-clean:\n      container:\n        image: ${image}\npipelineInfo:\n  name: marketplace-ranking\nschemaVersion: 2.1.0\n`;
 
 interface Recorded {
   method: string;
@@ -18,10 +23,21 @@ interface Recorded {
   body: string;
 }
 
+/**
+ * The FAKE server: pipelines by name, versions by name per pipeline; a duplicate pipeline or version
+ * name is answered 409 as KFP answers it (AlreadyExists), and a first upload creates a version named
+ * after the pipeline, as KFP does.
+ */
 function fakeKfp() {
   const requests: Recorded[] = [];
   const pipelines = new Map<string, string>(); // name -> id
-  let versions = 0;
+  const versions = new Map<string, Map<string, string>>(); // pipeline id -> version name -> id
+  let versionCount = 0;
+  const addVersion = (pipelineId: string, name: string) => {
+    const id = `ver-${++versionCount}`;
+    versions.get(pipelineId)?.set(name, id);
+    return id;
+  };
   const server = http.createServer((request, response) => {
     const chunks: Buffer[] = [];
     request.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -30,23 +46,36 @@ function fakeKfp() {
       requests.push({ method: request.method ?? '', url: request.url ?? '', headers: request.headers, body });
       const url = new URL(request.url ?? '/', 'http://fake');
       const reply = (status: number, json: unknown) => response.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(json));
+      const filterName = () => (JSON.parse(url.searchParams.get('filter') ?? '{}') as { predicates?: { string_value: string }[] }).predicates?.[0]?.string_value;
       if (request.headers['authorization'] !== 'Bearer test-token') return reply(401, { message: 'unauthenticated' });
       if (request.method === 'GET' && url.pathname === '/apis/v2beta1/pipelines') {
-        const filter = JSON.parse(url.searchParams.get('filter') ?? '{}') as { predicates: { string_value: string }[] };
-        const id = pipelines.get(filter.predicates[0]?.string_value ?? '');
+        const id = pipelines.get(filterName() ?? '');
         return reply(200, id ? { pipelines: [{ pipeline_id: id }] } : {});
       }
       if (request.method === 'POST' && url.pathname === '/apis/v2beta1/pipelines/upload') {
         if (!body.includes('name="uploadfile"') || !body.includes('schemaVersion: 2.1.0')) return reply(400, { message: 'no uploadfile' });
+        const name = url.searchParams.get('name') ?? '';
+        if (pipelines.has(name)) return reply(409, { message: `pipeline ${name} already exists` });
         const id = `pipe-${pipelines.size + 1}`;
-        pipelines.set(url.searchParams.get('name') ?? '', id);
+        pipelines.set(name, id);
+        versions.set(id, new Map());
+        addVersion(id, name);
         return reply(200, { pipeline_id: id });
       }
-      if (request.method === 'GET' && /^\/apis\/v2beta1\/pipelines\/[^/]+\/versions$/.test(url.pathname)) {
-        return reply(200, { pipeline_versions: [{ pipeline_version_id: `ver-${++versions}` }] });
+      const listing = /^\/apis\/v2beta1\/pipelines\/([^/]+)\/versions$/.exec(url.pathname);
+      if (request.method === 'GET' && listing) {
+        const named = versions.get(listing[1] ?? '') ?? new Map<string, string>();
+        const wanted = filterName();
+        const found = [...named.entries()].filter(([name]) => wanted === undefined || name === wanted);
+        return reply(200, found.length > 0 ? { pipeline_versions: found.map(([, id]) => ({ pipeline_version_id: id })) } : {});
       }
-      if (request.method === 'POST' && url.pathname === '/apis/v2beta1/pipelines/upload_version') return reply(200, { pipeline_version_id: `ver-${++versions}` });
-      if (request.method === 'POST' && url.pathname === '/apis/v2beta1/runs') return reply(200, { run_id: 'run-1' });
+      if (request.method === 'POST' && url.pathname === '/apis/v2beta1/pipelines/upload_version') {
+        const pipelineId = url.searchParams.get('pipelineid') ?? '';
+        const name = url.searchParams.get('name') ?? '';
+        if (versions.get(pipelineId)?.has(name)) return reply(409, { message: `a version named ${name} already exists` });
+        return reply(200, { pipeline_version_id: addVersion(pipelineId, name) });
+      }
+      if (request.method === 'POST' && url.pathname === '/apis/v2beta1/runs') return reply(200, { run_id: `run-${requests.length}` });
       if (request.method === 'POST' && url.pathname === '/apis/v2beta1/recurringruns') return reply(200, { recurring_run_id: 'rr-1' });
       return reply(404, { message: `no route ${request.method} ${url.pathname}` });
     });
@@ -64,16 +93,16 @@ describe('npm run kfp against a fake Kubeflow Pipelines API server', () => {
     host = `http://127.0.0.1:${(fake.server.address() as AddressInfo).port}`;
     tmp = await tempDir('kfp-');
     spec = path.join(tmp.dir, 'spec.yaml');
-    await writeFile(spec, '# PIPELINE DEFINITION\npipelineInfo:\n  name: marketplace-ranking\nschemaVersion: 2.1.0\n');
+    await writeFile(spec, specWith('registry.example.com/marketplace/marketplace-clean:0.1.0'));
   });
   after(async () => {
     await new Promise((resolve) => fake.server.close(resolve));
     await tmp.remove();
   });
 
-  const kfp = (args: string[], env: NodeJS.ProcessEnv = {}) =>
+  const kfp = (args: string[], env: NodeJS.ProcessEnv = {}, specFile = spec) =>
     new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-      const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'pipelines', 'kfp.ts'), ...args, '--spec', spec], {
+      const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'pipelines', 'kfp.ts'), ...args, '--spec', specFile], {
         cwd: REPO_ROOT,
         env: { PATH: process.env['PATH'], KFP_HOST: host, KFP_TOKEN: 'test-token', ...env },
       });
@@ -84,7 +113,7 @@ describe('npm run kfp against a fake Kubeflow Pipelines API server', () => {
       child.on('close', (code) => resolve({ code, stdout, stderr }));
     });
 
-  it('uploads a new pipeline, then a new version of it', async () => {
+  it('uploads a new pipeline, then a new version of it; the same version again is reused, not refused', async () => {
     const first = await kfp(['upload']);
     assert.equal(first.code, 0, first.stderr);
     assert.deepEqual(JSON.parse(first.stdout).pipeline_id, 'pipe-1');
@@ -93,25 +122,50 @@ describe('npm run kfp against a fake Kubeflow Pipelines API server', () => {
     assert.match(upload?.headers['content-type'] ?? '', /^multipart\/form-data; boundary=/);
     const second = await kfp(['upload', '--version-name', 'v2']);
     assert.equal(second.code, 0, second.stderr);
-    assert.deepEqual(JSON.parse(second.stdout), { pipeline_id: 'pipe-1', pipeline_version_id: 'ver-2', version: 'v2' });
+    const v2 = JSON.parse(second.stdout) as { pipeline_version_id: string };
+    assert.equal(v2.pipeline_version_id, 'ver-3', 'the first upload made the pipeline’s own version and the digest-named one');
     assert.ok(fake.requests.some((r) => r.url.startsWith('/apis/v2beta1/pipelines/upload_version?pipelineid=pipe-1&name=v2')));
+    const again = await kfp(['upload', '--version-name', 'v2']);
+    assert.equal(again.code, 0, again.stderr);
+    assert.deepEqual(JSON.parse(again.stdout), JSON.parse(second.stdout), 'the same version, found by name');
   });
 
-  it('starts a run with parameters, and creates the recurring run of manifests/kubeflow/recurring-run.json', async () => {
-    const run = await kfp(['run', '--param', 'epochs=3', '--param', 'deployTarget=local']);
-    assert.equal(run.code, 0, run.stderr);
+  it('runs the same spec any number of times (KFP answers 409 to a duplicate version name), and creates the recurring run of manifests/kubeflow/recurring-run.json', async () => {
+    const runs = [];
+    for (let i = 0; i < 3; i++) {
+      const run = await kfp(['run', '--param', 'epochs=3', '--param', 'deployTarget=local']);
+      assert.equal(run.code, 0, run.stderr);
+      runs.push(JSON.parse(run.stdout) as { pipeline_version_id: string; run_id: string });
+    }
+    assert.equal(new Set(runs.map((r) => r.pipeline_version_id)).size, 1, 'one version for one spec');
+    assert.equal(new Set(runs.map((r) => r.run_id)).size, 3, 'three runs');
     const runBody = JSON.parse(fake.requests.find((r) => r.url === '/apis/v2beta1/runs')?.body ?? '{}') as Record<string, unknown>;
     assert.deepEqual(runBody['runtime_config'], { parameters: { epochs: 3, deployTarget: 'local' } });
-    assert.deepEqual(runBody['pipeline_version_reference'], { pipeline_id: 'pipe-1', pipeline_version_id: 'ver-3' });
+    assert.deepEqual(runBody['pipeline_version_reference'], { pipeline_id: 'pipe-1', pipeline_version_id: runs[0]?.pipeline_version_id });
 
-    const scheduled = await kfp(['schedule']);
-    assert.equal(scheduled.code, 0, scheduled.stderr);
-    assert.equal(JSON.parse(scheduled.stdout).recurring_run_id, 'rr-1');
+    for (let i = 0; i < 2; i++) {
+      const scheduled = await kfp(['schedule']);
+      assert.equal(scheduled.code, 0, scheduled.stderr);
+      assert.equal(JSON.parse(scheduled.stdout).recurring_run_id, 'rr-1');
+    }
     const body = JSON.parse(fake.requests.find((r) => r.url === '/apis/v2beta1/recurringruns')?.body ?? '{}') as Record<string, unknown>;
     assert.deepEqual(body['trigger'], { cron_schedule: { cron: '0 0 3 * * *' } });
     assert.equal(body['max_concurrency'], '1');
     assert.equal(body['no_catchup'], true);
     assert.equal(body['mode'], 'ENABLE');
+  });
+
+  it('refuses a spec whose images name no registry, or the compiler’s unpullable placeholder, before calling the server', async () => {
+    const calls = fake.requests.length;
+    for (const image of ['marketplace/marketplace-clean:0.1.0', 'registry.invalid/marketplace/marketplace-clean:0.1.0']) {
+      const file = path.join(tmp.dir, 'unqualified.yaml');
+      await writeFile(file, specWith(image));
+      const refused = await kfp(['upload'], {}, file);
+      assert.equal(refused.code, 2);
+      assert.match(refused.stderr, /cannot pull from your registry: .*marketplace-clean:0\.1\.0.*--image-registry/);
+    }
+    assert.equal(fake.requests.length, calls);
+    assert.deepEqual(unqualifiedImages(specWith('localhost:5000/m/clean:1')), []);
   });
 
   it('fails clearly: no KFP_HOST (exit 2), a refused token (exit 1, the token not shown)', async () => {
