@@ -12,6 +12,9 @@
  * Why this shape:
  * - The deep bag is a learned low-rank projection of hashed TF-IDF features: a text query and a
  *   listing land in the same space as pictures (the InfoNCE loss pulls t and i of one product together).
+ *   On text alone, the listing-contrastive loss (../losses.ts) pulls a listing's title, embedded as a
+ *   query is, to the listing's full text, against other listings: without it the category head was
+ *   the only signal, and t held category clusters rather than listings.
  * - The "wide" bag is a full-rank linear classifier over the same features (Wide & Deep, Cheng et al.
  *   2016): on this data a linear model over word and character n-grams is the strongest text classifier
  *   (the TF-IDF + linear SVM floor), and the deep bag alone, or the wide bag trained by Adam beside it,
