@@ -12,10 +12,17 @@
  *   dense         cosine, rescaled so that the best dense candidate is 1 and the last of the dense pool 0
  *   titleCoverage share of the query's terms found in the title
  *   titleMatch    query terms found in the title / max(query terms, title terms): 1 for a title typed whole
+ *   exactTitle    1 when the query's terms are exactly the title's (a known item typed whole), else 0
  *   leafVote      share of the first-stage top `votePool` in the candidate's leaf category (what the
  *                 query is about, as both indexes agree: "double bed frame" is a bed, whatever words
  *                 a mirror cabinet's description shares with it)
  *   rootVote      the same for its root category
+ *   lexicalLeafPrior / lexicalRootPrior   the same question asked of every lexical match, not only the
+ *                 pool: the share of (BM25F / best)² over all matches that falls in the candidate's leaf
+ *                 (root) category; a short, ambiguous query ("double bed") is about the category most
+ *                 of its matches are in
+ *   denseLeafPrior the share of the dense pool's weight ((cosine rescaled as above)², clipped at 0) in
+ *                 the candidate's leaf category
  *   rrf           reciprocal rank fusion of the two candidate lists, ×30 (the first stage itself)
  * The first stage orders the union by RRF (k = 60); the vote reads its top.
  *
@@ -25,17 +32,22 @@
 import { z } from 'zod';
 import { popcount, rankMatches, type LexicalIndex, type LexicalMatches } from './bm25.js';
 
-export const FUSION_FEATURES = ['lexical', 'dense', 'titleCoverage', 'titleMatch', 'leafVote', 'rootVote', 'rrf'] as const;
+export const FUSION_FEATURES = ['lexical', 'dense', 'titleCoverage', 'titleMatch', 'exactTitle', 'leafVote', 'rootVote', 'lexicalLeafPrior', 'lexicalRootPrior', 'denseLeafPrior', 'rrf'] as const;
 export type Feature = (typeof FUSION_FEATURES)[number];
 const NF = FUSION_FEATURES.length;
 
+/** Weights of features added later default to 0: an index published before them ranks as it did. */
 export const FusionWeights = z.object({
   lexical: z.number(),
   dense: z.number(),
   titleCoverage: z.number(),
   titleMatch: z.number(),
+  exactTitle: z.number().default(0),
   leafVote: z.number(),
   rootVote: z.number(),
+  lexicalLeafPrior: z.number().default(0),
+  lexicalRootPrior: z.number().default(0),
+  denseLeafPrior: z.number().default(0),
   rrf: z.number(),
 });
 export type FusionWeights = z.infer<typeof FusionWeights>;
@@ -50,7 +62,7 @@ export type FusionConfig = z.infer<typeof FusionConfig>;
 
 /** Before fitting (and for an index built with too few validation products to fit on). */
 export const DEFAULT_FUSION: FusionConfig = {
-  weights: { lexical: 1, dense: 1, titleCoverage: 0.5, titleMatch: 0.5, leafVote: 0.5, rootVote: 0.25, rrf: 0 },
+  weights: { lexical: 1, dense: 1, titleCoverage: 0.5, titleMatch: 0.5, exactTitle: 0.5, leafVote: 0.5, rootVote: 0.25, lexicalLeafPrior: 0.25, lexicalRootPrior: 0.25, denseLeafPrior: 0.25, rrf: 0 },
   lexicalPool: 100,
   densePool: 100,
   votePool: 20,
@@ -235,6 +247,27 @@ export function hybridCandidates(catalogue: HybridCatalogue, request: RankReques
   }
   const voteCount = Math.max(1, voters.length);
 
+  // Category priors over every lexical match and over the dense pool.
+  const lexicalLeaf = new Map<number, number>();
+  const lexicalRoot = new Map<number, number>();
+  let lexicalMass = 0;
+  if (matches && bestLexical > 0) {
+    for (let i = 0; i < matches.docs.length; i++) {
+      const doc = matches.docs[i]!;
+      const w = (matches.scores[i]! / bestLexical) ** 2;
+      lexicalMass += w;
+      lexicalLeaf.set(catalogue.leaf[doc]!, (lexicalLeaf.get(catalogue.leaf[doc]!) ?? 0) + w);
+      lexicalRoot.set(catalogue.root[doc]!, (lexicalRoot.get(catalogue.root[doc]!) ?? 0) + w);
+    }
+  }
+  const denseLeaf = new Map<number, number>();
+  let denseMass = 0;
+  denseDocs.forEach((doc, rank) => {
+    const w = Math.max(0, (denseSims[rank]! - floor) / span) ** 2;
+    denseMass += w;
+    denseLeaf.set(catalogue.leaf[doc]!, (denseLeaf.get(catalogue.leaf[doc]!) ?? 0) + w);
+  });
+
   const features = new Float32Array(union.length * NF);
   ranked.forEach((candidate, i) => {
     const { doc } = candidate;
@@ -242,11 +275,16 @@ export function hybridCandidates(catalogue: HybridCatalogue, request: RankReques
     const row = i * NF;
     features[row] = bestLexical > 0 ? candidate.lexical / bestLexical : 0;
     features[row + 1] = Math.max(-1, Math.min(1, (candidate.dense - floor) / span));
+    const titleLength = catalogue.lexical.titleLength(doc);
     features[row + 2] = inTitle / queryTerms;
-    features[row + 3] = inTitle / Math.max(queryTerms, catalogue.lexical.titleLength(doc), 1);
-    features[row + 4] = (leafVotes.get(catalogue.leaf[doc]!) ?? 0) / voteCount;
-    features[row + 5] = (rootVotes.get(catalogue.root[doc]!) ?? 0) / voteCount;
-    features[row + 6] = rrf[i]! * 30;
+    features[row + 3] = inTitle / Math.max(queryTerms, titleLength, 1);
+    features[row + 4] = inTitle > 0 && inTitle === request.terms.length && titleLength === inTitle ? 1 : 0;
+    features[row + 5] = (leafVotes.get(catalogue.leaf[doc]!) ?? 0) / voteCount;
+    features[row + 6] = (rootVotes.get(catalogue.root[doc]!) ?? 0) / voteCount;
+    features[row + 7] = lexicalMass > 0 ? (lexicalLeaf.get(catalogue.leaf[doc]!) ?? 0) / lexicalMass : 0;
+    features[row + 8] = lexicalMass > 0 ? (lexicalRoot.get(catalogue.root[doc]!) ?? 0) / lexicalMass : 0;
+    features[row + 9] = denseMass > 0 ? (denseLeaf.get(catalogue.leaf[doc]!) ?? 0) / denseMass : 0;
+    features[row + 10] = rrf[i]! * 30;
   });
   return { ranked, features };
 }

@@ -153,7 +153,7 @@ export interface FitResult {
 }
 
 /** Candidate values each weight is tried at (the lexical weight stays 1: the sum is scale-free). */
-const GRID = [0, 0.1, 0.25, 0.5, 1, 2, 4];
+const GRID = [0, 0.1, 0.25, 0.5, 1, 2, 4, 8];
 
 /**
  * Coordinate ascent over the weights: each in turn is set to the grid value that maximises the
