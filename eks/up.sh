@@ -6,7 +6,7 @@
 #   REGISTRY=<account>.dkr.ecr.<region>.amazonaws.com TAG=0.1.0 \
 #   ARTIFACT_ROOT=s3://marketplace-artifacts/prod DATABASE_URL=postgres://… eks/up.sh
 #
-# Optional: CLUSTER_CONFIG (eks/cluster.yaml), OVERLAY (prod), KFP_VERSION (2.3.0), SKIP_IMAGES=1.
+# Optional: CLUSTER_CONFIG (eks/cluster.yaml), OVERLAY (prod), KFP_VERSION (2.17.0), SKIP_IMAGES=1.
 # Re-running is safe: each step skips or re-applies what is already there.
 set -euo pipefail
 
@@ -14,7 +14,7 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 CLUSTER_CONFIG="${CLUSTER_CONFIG:-eks/cluster.yaml}"
 OVERLAY="${OVERLAY:-prod}"
-KFP_VERSION="${KFP_VERSION:-2.3.0}"
+KFP_VERSION="${KFP_VERSION:-2.17.0}"
 : "${REGISTRY:?set REGISTRY to the ECR registry, e.g. 123456789012.dkr.ecr.eu-west-2.amazonaws.com}"
 : "${TAG:?set TAG to the image tag to build and deploy (not latest)}"
 : "${ARTIFACT_ROOT:?set ARTIFACT_ROOT, e.g. s3://marketplace-artifacts/prod}"

@@ -88,7 +88,9 @@ export const train = component({
     '--snapshot', inputs.snapshot, '--epochs', inputs.epochs, '--embedding-dim', inputs.embeddingDim,
     '--seed', inputs.seed, '--quick', inputs.quick, '--model', outputs.model, '--curves', outputs.curves,
   ],
-  resources: { cpu: '4', memory: '16Gi', gpu: { count: 1 } },
+  // Requests below a g5.xlarge's allocatable (about 3.7 CPU and 13.6 GiB once the kubelet, eviction
+  // and DaemonSets are served: eks/node-capacity.yaml), limits up to the node's size.
+  resources: { cpu: '4', cpuRequest: '3', memory: '14Gi', memoryRequest: '12Gi', gpu: { count: 1 } },
   platform: GPU_NODES,
 });
 
@@ -115,7 +117,8 @@ export const index = component({
   inputs: { model: artifact.model(), snapshot: artifact.dataset() },
   outputs: { index: artifact.generic({ description: 'the published manifest.json' }), metrics: artifact.metrics() },
   args: ({ inputs, outputs }) => ['--model', inputs.model, '--snapshot', inputs.snapshot, '--manifest', outputs.index, '--metrics', outputs.metrics],
-  resources: { cpu: '4', memory: '8Gi' },
+  // Requests below an m6i.xlarge's allocatable (eks/node-capacity.yaml); it may burst to the whole node.
+  resources: { cpu: '4', cpuRequest: '3', memory: '8Gi', memoryRequest: '6Gi' },
   platform: STORAGE,
 });
 

@@ -11,6 +11,7 @@ import { describe, it } from 'node:test';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import * as components from '../pipelines/components.js';
+import { cpuToFloat, memoryToGb } from '../pipelines/dsl/compile.js';
 import { REPO_ROOT } from './helpers.js';
 
 const Statement = z.object({
@@ -77,6 +78,53 @@ describe('the EKS cluster (eks/cluster.yaml)', () => {
     for (const definition of definitions.filter((d) => d.name !== 'train')) {
       assert.ok(!taints.some((taint) => tolerates(definition.platform?.tolerations ?? [], taint)), `${definition.name} stays off the GPU nodes`);
       for (const [key, value] of Object.entries(definition.platform?.nodeSelector ?? {})) assert.equal(group('cpu').labels[key], value, definition.name);
+    }
+  });
+
+  it('every task fits a node of the group its selector and tolerations send it to: requests below allocatable, limits at or above requests', () => {
+    const Capacity = z.object({
+      instanceTypes: z.record(z.string(), z.object({ vcpu: z.number(), memoryGiB: z.number(), kubeletMemoryGiB: z.number(), maxPods: z.number().int(), gpus: z.number().int() })),
+      evictionHardMemoryMiB: z.number(),
+      daemonSets: z.object({ cpuMillis: z.number(), memoryMiB: z.number() }),
+    });
+    const capacity = Capacity.parse(parseYaml(readFileSync(path.join(REPO_ROOT, 'eks', 'node-capacity.yaml'), 'utf8')));
+    // The EKS AMI's kube-reserved CPU: 6% of the first core, 1% of the second, 0.5% of the next two, 0.25% beyond.
+    const reservedCpu = (cores: number) => [60, 10, 5, 5].slice(0, cores).reduce((a, b) => a + b, 0) + Math.max(0, cores - 4) * 2.5;
+    const allocatable = (instanceType: string) => {
+      const node = capacity.instanceTypes[instanceType];
+      assert.ok(node, `eks/node-capacity.yaml describes ${instanceType}`);
+      return {
+        cpuMillis: node.vcpu * 1000 - reservedCpu(node.vcpu) - capacity.daemonSets.cpuMillis,
+        memoryMiB: node.kubeletMemoryGiB * 1024 - (255 + 11 * node.maxPods) - capacity.evictionHardMemoryMiB - capacity.daemonSets.memoryMiB,
+        gpus: node.gpus,
+      };
+    };
+    // The groups a pod can land on: every selected label matches, and every taint is tolerated.
+    const groupsFor = (definition: (typeof definitions)[number]) =>
+      config.managedNodeGroups.filter(
+        (g) =>
+          Object.entries(definition.platform?.nodeSelector ?? {}).every(([key, value]) => g.labels[key] === value) &&
+          (g.taints ?? []).every((taint) => tolerates(definition.platform?.tolerations ?? [], taint)),
+      );
+    const millis = (q: string) => Math.round(cpuToFloat(q) * 1000);
+    const mebibytes = (q: string) => (memoryToGb(q) * 1e9) / 2 ** 20;
+    assert.equal(groupsFor(components.train.definition).map((g) => g.name).join(), 'gpu');
+    assert.equal(allocatable('m6i.xlarge').cpuMillis, 3670, 'hand-worked: 4000 - (60+10+5+5) - 250');
+    assert.equal(allocatable('m6i.xlarge').memoryMiB, 15 * 1024 - (255 + 11 * 58) - 100 - 400);
+    for (const definition of definitions) {
+      const resources = definition.resources ?? {};
+      const groups = groupsFor(definition);
+      assert.ok(groups.length > 0, `${definition.name}: no node group takes it`);
+      const cpu = millis(resources.cpuRequest ?? resources.cpu ?? '0');
+      const memory = mebibytes(resources.memoryRequest ?? resources.memory ?? '0');
+      if (resources.cpu) assert.ok(millis(resources.cpu) >= cpu, `${definition.name}: CPU limit below its request`);
+      if (resources.memory) assert.ok(mebibytes(resources.memory) >= memory, `${definition.name}: memory limit below its request`);
+      for (const g of groups) {
+        const node = allocatable(g.instanceType);
+        assert.ok(cpu <= node.cpuMillis, `${definition.name} requests ${cpu}m CPU; a ${g.instanceType} (${g.name}) can give ${node.cpuMillis}m`);
+        assert.ok(memory <= node.memoryMiB, `${definition.name} requests ${Math.round(memory)} MiB; a ${g.instanceType} (${g.name}) can give ${node.memoryMiB} MiB`);
+        assert.ok((resources.gpu?.count ?? 0) <= node.gpus, `${definition.name} asks for GPUs a ${g.instanceType} does not have`);
+      }
     }
   });
 
