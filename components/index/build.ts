@@ -13,6 +13,7 @@ import {
   bytesOfFloat32,
   DEFAULT_FUSION,
   fitOnListings,
+  FUSION_FEATURES,
   hybridCatalogue,
   LEXICAL_FORMAT,
   LexicalIndex,
@@ -63,8 +64,10 @@ export interface IndexResult {
 
 export function indexVersion(request: IndexRequest): string {
   const { modelVersion, snapshotId, buyers = 2000, seed = 7, exactUpTo = 100_000 } = request;
-  // The lexical format is part of the version: an index built before it (no lexical files) is rebuilt, not reused.
-  return `ix-${createHash('sha256').update(JSON.stringify({ modelVersion, snapshotId, buyers, seed, exactUpTo, lexical: LEXICAL_FORMAT })).digest('hex').slice(0, 16)}`;
+  // The lexical format and the ranking's features are part of the version: an index built before them
+  // (no lexical files, other features) is rebuilt, not reused.
+  const search = { lexical: LEXICAL_FORMAT, features: FUSION_FEATURES.join(',') };
+  return `ix-${createHash('sha256').update(JSON.stringify({ modelVersion, snapshotId, buyers, seed, exactUpTo, ...search })).digest('hex').slice(0, 16)}`;
 }
 
 /**
