@@ -4,6 +4,7 @@
  * each component's CLI (`components/<name>/main.ts`) implements; output parameters are written to the
  * file KFP names (`…output_file`), output artifacts under the path it gives.
  */
+import { KFP_EXECUTOR_OUTPUT } from '../components/core/kfp-outputs.js';
 import { artifact, component, param, type Platform } from './dsl/index.js';
 
 /** Where every component reads and writes: the database URL from a Secret, the rest from a ConfigMap. */
@@ -63,7 +64,7 @@ export const drift = component({
   outputs: { drifted: param.boolean(), metrics: artifact.metrics(), report: artifact.html() },
   args: ({ inputs, outputs }) => [
     '--snapshot', inputs.snapshot, '--threshold', inputs.threshold,
-    '--drifted-out', outputs.drifted, '--metrics', outputs.metrics, '--report', outputs.report,
+    '--drifted-out', outputs.drifted, '--metrics', outputs.metrics, '--report', outputs.report, '--executor-output', KFP_EXECUTOR_OUTPUT,
   ],
   resources: { cpu: '1', memory: '2Gi' },
   platform: STORAGE,

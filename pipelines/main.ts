@@ -127,6 +127,14 @@ const program = createCommand('start', 'Run the main job on this machine: load t
     if (reports.length > 0) lines.push('', 'reports (open in a browser):', ...reports.map(([name, file]) => `  ${name.padEnd(18)} file://${file}`));
     if (trained) lines.push('', `model: ${trained.uri}`);
     if (metrics) lines.push(...metrics.metrics.map((m) => `  ${m.name.padEnd(24)} ${m.numberValue.toFixed(4)}`));
+    // What the Kubeflow UI would show: each task's output artifact metadata, from its executor output.
+    const shown = Object.values(run.tasks).flatMap((t) =>
+      Object.entries(t.metadata ?? {}).flatMap(([artifact, values]) => {
+        const scalars = Object.entries(values).filter((entry): entry is [string, number] => typeof entry[1] === 'number');
+        return scalars.length > 0 ? [`  ${`${t.path.split('/').at(-1)}.${artifact}`.padEnd(24)} ${scalars.map(([k, v]) => `${k} ${Number(v.toFixed(4))}`).join(', ')}`] : [];
+      }),
+    );
+    if (shown.length > 0) lines.push('', 'metrics as the Kubeflow UI shows them (executor output):', ...shown);
     lines.push('', serving ? `in production: model ${serving.model.version}, index ${serving.index?.version ?? '(none)'}; query it with: npm run serve` : 'nothing in production yet', '');
     process.stderr.write(lines.join('\n'));
     printSummary({

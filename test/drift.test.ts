@@ -132,7 +132,7 @@ describe('drift on the command line', () => {
         process.execPath,
         [
           '--import', 'tsx', path.join(REPO_ROOT, 'components', 'drift', 'main.ts'), '--snapshot', snapshotFile,
-          '--drifted-out', out('drifted'), '--metrics', out('metrics.json'), '--report', out('report.html'),
+          '--drifted-out', out('drifted'), '--metrics', out('metrics.json'), '--report', out('report.html'), '--executor-output', out('executor.json'),
         ],
         { cwd: REPO_ROOT, encoding: 'utf8', env: { ...process.env, MARKETPLACE_HOME: home, LOG_LEVEL: 'warn' } },
       );
@@ -142,6 +142,10 @@ describe('drift on the command line', () => {
       const metrics = JSON.parse(await readFile(out('metrics.json'), 'utf8')) as { metrics: { name: string; numberValue: number }[] };
       assert.deepEqual(metrics.metrics.find((m) => m.name === 'drifted'), { name: 'drifted', numberValue: 1 });
       assert.match(await readFile(out('report.html'), 'utf8'), /<h1>Drift: drifted<\/h1>/);
+      // KFP's executor output: the metrics as the metadata of the `metrics` artifact, which the UI shows.
+      const executor = JSON.parse(await readFile(out('executor.json'), 'utf8')) as { artifacts: Record<string, { artifacts: { metadata: Record<string, number> }[] }> };
+      assert.equal(executor.artifacts['metrics']?.artifacts[0]?.metadata['drifted'], 1);
+      assert.equal(executor.artifacts['metrics']?.artifacts[0]?.metadata['new_listings'], 0);
       const bad = spawnSync(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'components', 'drift', 'main.ts'), '--snapshot', snapshotFile, '--threshold', '-1'], { cwd: REPO_ROOT, encoding: 'utf8' });
       assert.equal(bad.status, 2);
       const missing = spawnSync(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'components', 'drift', 'main.ts')], { cwd: REPO_ROOT, encoding: 'utf8' });

@@ -9,6 +9,7 @@ import { readFile, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parse } from 'yaml';
+import { KFP_EXECUTOR_OUTPUT } from '../components/core/kfp-outputs.js';
 import { evaluateCondition } from '../pipelines/local/cel.js';
 import { mapCommandToCheckout, runPipeline } from '../pipelines/local/runner.js';
 import { PipelineSpec } from '../pipelines/local/spec.js';
@@ -266,6 +267,33 @@ describe('inputs resolved as KFP 2.17 resolves them', () => {
     const failed = await runPipeline({ specYaml: unbound, parameters: { trace }, runsDir: path.join(tmp.dir, 'runs'), log: silentLog, cache: false });
     assert.equal(failed.status, 'FAILED');
     assert.match(failed.error ?? '', /parameter "note" not found in executor input/);
+  });
+});
+
+describe("KFP's executor output", () => {
+  let tmp: Awaited<ReturnType<typeof tempDir>>;
+  before(async () => (tmp = await tempDir('runner-executor-output-')));
+  after(() => tmp.remove());
+  const measure = component({
+    name: 'measure',
+    image: 'steps',
+    command: step('measure'),
+    inputs: { output: param.string() },
+    outputs: { metrics: artifact.metrics() },
+    // The component writes the launcher's fixed path; the runner gives each task its own file there.
+    args: ({ inputs, outputs }) => ['--artifact-out', outputs.metrics, '{}', '--artifact-out', KFP_EXECUTOR_OUTPUT, inputs.output],
+  });
+  const measuring = pipeline({ name: 'measuring', inputs: { output: param.string() } }, ({ output }) => void measure({ output }));
+  const yaml = toYaml(measuring, compilePipeline(measuring, OPTIONS));
+
+  it('reads the artifact metadata a task writes at the launcher’s path, and refuses a file the launcher would refuse', async () => {
+    const output = JSON.stringify({ artifacts: { metrics: { artifacts: [{ metadata: { accuracy: 0.75, drifted: 1 } }] } } });
+    const run = await runPipeline({ specYaml: yaml, parameters: { output }, runsDir: path.join(tmp.dir, 'runs'), log: silentLog, cache: false });
+    assert.equal(run.status, 'SUCCEEDED', run.error);
+    assert.deepEqual(run.tasks['measure']?.metadata, { metrics: { accuracy: 0.75, drifted: 1 } });
+    const bad = await runPipeline({ specYaml: yaml, parameters: { output: '{"artifacts": 3}' }, runsDir: path.join(tmp.dir, 'runs'), log: silentLog, cache: false });
+    assert.equal(bad.status, 'FAILED');
+    assert.match(bad.error ?? '', /measure wrote an executor output that is not a KFP ExecutorOutput/);
   });
 });
 

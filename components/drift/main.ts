@@ -6,7 +6,7 @@
  */
 import { pathToFileURL } from 'node:url';
 import { InvalidArgumentError } from 'commander';
-import { createCommand, kfpMetrics, printSummary, runMain, snapshotIdFrom, withStore, writeOutputFile } from '../core/index.js';
+import { createCommand, executorOutput, kfpMetrics, metricsMetadata, printSummary, runMain, snapshotIdFrom, withStore, writeOutputFile } from '../core/index.js';
 import { checkDrift, DEFAULT_EMBEDDING_THRESHOLD, driftReport, type DriftVerdict } from './drift.js';
 
 function threshold(value: string): number {
@@ -32,7 +32,8 @@ export function driftCommand() {
     .option('--drifted-out <file>', 'write true or false here (a pipeline output)')
     .option('--metrics <file>', 'write the statistics here (KFP system.Metrics JSON)')
     .option('--report <file>', 'write the HTML report here')
-    .action(async (options: { snapshot: string; threshold: number; embeddingThreshold: number; minNewListings: number; driftedOut?: string; metrics?: string; report?: string }) => {
+    .option('--executor-output <file>', "write KFP's executor output here (the metrics as artifact metadata, which the Kubeflow UI shows)")
+    .action(async (options: { snapshot: string; threshold: number; embeddingThreshold: number; minNewListings: number; driftedOut?: string; metrics?: string; report?: string; executorOutput?: string }) => {
       const snapshotId = await snapshotIdFrom(options.snapshot);
       // Drift reads snapshots and the production model from the artifact store: no database.
       const verdict = await withStore('drift', async ({ store, log }) => {
@@ -42,6 +43,7 @@ export function driftCommand() {
       });
       await writeOutputFile(options.driftedOut, String(verdict.drifted));
       await writeOutputFile(options.metrics, JSON.stringify(metricsOf(verdict), null, 2));
+      await writeOutputFile(options.executorOutput, JSON.stringify(executorOutput({ metrics: metricsMetadata(metricsOf(verdict)) })));
       if (options.report) await writeOutputFile(options.report, await driftReport(verdict));
       printSummary(verdict);
     });

@@ -15,7 +15,9 @@ import { mkdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import pLimit from 'p-limit';
 import { parse } from 'yaml';
+import { z } from 'zod';
 import { errorMessage, InputError, type Logger } from '../../components/core/index.js';
+import { KFP_EXECUTOR_OUTPUT } from '../../components/core/kfp-outputs.js';
 import { evaluateCondition } from './cel.js';
 import { writeJsonAtomic } from './files.js';
 import { PipelineSpec, type ComponentSpec, type Executor, type TaskSpec } from './spec.js';
@@ -34,6 +36,8 @@ export interface TaskRecord {
   log?: string;
   parameters?: Record<string, unknown>;
   artifacts?: Record<string, string>;
+  /** Output artifacts' metadata from the task's executor output (what the Kubeflow UI shows: metrics). */
+  metadata?: Record<string, Record<string, unknown>>;
   error?: string;
 }
 
@@ -71,8 +75,14 @@ interface Outcome {
   status: TaskStatus;
   parameters: Record<string, unknown>;
   artifacts: Record<string, string>;
+  metadata?: Record<string, Record<string, unknown>>;
   error?: string;
 }
+
+/** The part of KFP's ExecutorOutput (protojson) the launcher merges into output artifacts: their metadata. */
+const ExecutorOutput = z.object({
+  artifacts: z.record(z.string(), z.object({ artifacts: z.array(z.object({ metadata: z.record(z.string(), z.unknown()).optional() })) })).optional(),
+});
 
 interface Scope {
   parameters: Record<string, unknown>;
@@ -199,7 +209,7 @@ class Runner {
     const record: TaskRecord = { path: taskPath, status: 'RUNNING' };
     const finish = async (outcome: Outcome): Promise<Outcome> => {
       Object.assign(record, { status: outcome.status, finishedAt: new Date().toISOString(), error: outcome.error });
-      if (outcome.status === 'SUCCEEDED' || outcome.status === 'CACHED') Object.assign(record, { parameters: outcome.parameters, artifacts: outcome.artifacts });
+      if (outcome.status === 'SUCCEEDED' || outcome.status === 'CACHED') Object.assign(record, { parameters: outcome.parameters, artifacts: outcome.artifacts, metadata: outcome.metadata });
       if (record.startedAt) record.seconds = Math.round((Date.parse(record.finishedAt ?? '') - Date.parse(record.startedAt)) / 100) / 10;
       await this.save();
       return outcome;
@@ -316,7 +326,7 @@ class Runner {
       const hit = await readCache(cacheFile);
       if (hit) {
         log.info({ task: taskPath }, `${taskPath}: cached (outputs of run ${hit.runId})`);
-        return { status: 'CACHED', parameters: hit.parameters, artifacts: hit.artifacts };
+        return { status: 'CACHED', parameters: hit.parameters, artifacts: hit.artifacts, metadata: hit.metadata };
       }
     }
 
@@ -346,7 +356,9 @@ class Runner {
         return value;
       });
     const container = executor.container;
-    const command = this.mapCommand([...(container.command ?? []), ...(container.args ?? [])].map(fill));
+    // KFP's launcher reads the executor output from one fixed path in the pod; here, one file per task.
+    const executorOutputFile = path.join(outputsDir, 'executor_output.json');
+    const command = this.mapCommand([...(container.command ?? []), ...(container.args ?? [])].map(fill).map((part) => (part === KFP_EXECUTOR_OUTPUT ? executorOutputFile : part)));
     const unsupported = command.find((part) => /\{\{\$/.test(part));
     if (unsupported) throw new InputError(`${taskPath}: the local runner does not fill the placeholder in '${unsupported}'`);
 
@@ -381,10 +393,16 @@ class Runner {
       }
       parameters[name] = parseParameter(text, type);
     }
-    const outcome: Outcome = { status: 'SUCCEEDED', parameters, artifacts: outputArtifacts };
+    const metadata = await readExecutorOutput(executorOutputFile, taskPath);
+    if (typeof metadata === 'string') return { status: 'FAILED', parameters: {}, artifacts: {}, error: metadata };
+    for (const [name, values] of Object.entries(metadata ?? {})) {
+      const scalars = Object.entries(values).filter((entry): entry is [string, number] => typeof entry[1] === 'number');
+      if (scalars.length > 0) log.info({ task: taskPath, artifact: name, metadata: values }, `${taskPath}: ${name}: ${scalars.map(([k, v]) => `${k}=${Number(v.toFixed(4))}`).join(', ')}`);
+    }
+    const outcome: Outcome = { status: 'SUCCEEDED', parameters, artifacts: outputArtifacts, metadata };
     if (cacheFile) {
       await mkdir(path.dirname(cacheFile), { recursive: true });
-      await writeJsonAtomic(cacheFile, { runId: this.record.id, task: taskPath, parameters, artifacts: outputArtifacts });
+      await writeJsonAtomic(cacheFile, { runId: this.record.id, task: taskPath, parameters, artifacts: outputArtifacts, metadata });
     }
     return outcome;
   }
@@ -399,6 +417,28 @@ class Runner {
     }
     return parts.join('\n\n') || 'the run failed';
   }
+}
+
+/**
+ * The artifact metadata a task wrote as KFP's executor output, by output name; undefined when it wrote
+ * none (KFP's launcher treats a missing file as an empty output); an error message when the file is
+ * not an ExecutorOutput, which the launcher would refuse too.
+ */
+async function readExecutorOutput(file: string, taskPath: string): Promise<Record<string, Record<string, unknown>> | undefined | string> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch {
+    return undefined;
+  }
+  let parsed;
+  try {
+    parsed = ExecutorOutput.safeParse(JSON.parse(text));
+  } catch {
+    return `${taskPath} wrote an executor output that is not JSON (${file})`;
+  }
+  if (!parsed.success) return `${taskPath} wrote an executor output that is not a KFP ExecutorOutput (${file}): ${parsed.error.issues[0]?.message}`;
+  return Object.fromEntries(Object.entries(parsed.data.artifacts ?? {}).map(([name, list]) => [name, list.artifacts[0]?.metadata ?? {}]));
 }
 
 /** JSON with object keys sorted at every level (Go's encoding/json orders map keys the same way). */
@@ -434,9 +474,16 @@ function parseParameter(text: string, type: string): unknown {
   }
 }
 
-async function readCache(file: string): Promise<{ runId: string; parameters: Record<string, unknown>; artifacts: Record<string, string> } | null> {
+interface CacheEntry {
+  runId: string;
+  parameters: Record<string, unknown>;
+  artifacts: Record<string, string>;
+  metadata?: Record<string, Record<string, unknown>>;
+}
+
+async function readCache(file: string): Promise<CacheEntry | null> {
   try {
-    const hit = JSON.parse(await readFile(file, 'utf8')) as { runId: string; parameters: Record<string, unknown>; artifacts: Record<string, string> };
+    const hit = JSON.parse(await readFile(file, 'utf8')) as CacheEntry;
     // An artifact deleted since is no cache hit.
     for (const location of Object.values(hit.artifacts)) await stat(location);
     return hit;
