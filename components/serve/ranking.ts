@@ -3,9 +3,12 @@
  *
  * - mode: hybrid (default), lexical (BM25F alone) or dense (the embedding alone);
  * - sort=relevance pages through the mode's whole ranking (lexical: every match; dense: the catalogue
- *   by similarity; hybrid: the fused candidate pools). Any other sort reorders the SORT_POOL most
- *   relevant results (the cheapest *sofas*, not the cheapest listings that share a word with "sofa"),
- *   ties kept in relevance order;
+ *   by similarity; hybrid: the fused candidate pools). Any other sort reorders the relevant results
+ *   only: the cheapest *mountain bikes* near Leeds, not the cheapest listings near Leeds. Relevant: among
+ *   the SORT_POOL best, those holding a query word (when any listing does) and scoring at least
+ *   SORT_FLOOR of the fifth best (the fifth, not the first: an exact title match scores far above the
+ *   rest and would set the bar too high). Dense mode has no such scale (its cosines crowd together): it
+ *   reorders its SORT_POOL nearest. Ties stay in relevance order;
  * - pages are slices of that one list: the same request on the same index version gives the same list,
  *   so pages neither repeat nor skip a listing.
  */
@@ -18,6 +21,8 @@ export type SearchMode = (typeof SEARCH_MODES)[number];
 
 /** Results re-sorted by price, distance or date: the most relevant this many. */
 export const SORT_POOL = 100;
+/** Share of the fifth best score a result needs to be re-sorted by price, distance or date. */
+export const SORT_FLOOR = 0.5;
 /** The deepest result a page may reach (offset + k). */
 export const MAX_RESULTS = 1000;
 
@@ -95,6 +100,15 @@ function sortKey(version: LoadedVersion, plan: SearchPlan): ((r: Ranked) => numb
   }
 }
 
+/** The results a non-relevance sort reorders (see the header). */
+function relevantEnough(list: readonly Ranked[], mode: SearchMode): Ranked[] {
+  const pool = list.slice(0, SORT_POOL);
+  if (mode === 'dense') return pool;
+  const reference = pool[Math.min(4, pool.length - 1)]?.score ?? 0;
+  const anyTerm = pool.some((r) => r.matched !== 0);
+  return pool.filter((r) => (!anyTerm || r.matched !== 0) && (reference <= 0 || r.score >= SORT_FLOOR * reference));
+}
+
 export function searchPage(version: LoadedVersion, plan: SearchPlan): SearchPage {
   const allowed = filterPredicate(plan.filters, version);
   const key = sortKey(version, plan);
@@ -102,7 +116,7 @@ export function searchPage(version: LoadedVersion, plan: SearchPlan): SearchPage
   const depth = key ? SORT_POOL : Math.min(MAX_RESULTS, plan.offset + plan.k + 1);
   let list = rank(version, plan, allowed, depth);
   if (key) {
-    const keys = new Map(list.slice(0, SORT_POOL).map((r) => [r, key(r)]));
+    const keys = new Map(relevantEnough(list, plan.mode).map((r) => [r, key(r)]));
     list = [...keys.keys()].sort((a, b) => keys.get(a)! - keys.get(b)!); // Array.sort is stable: ties stay in relevance order.
   }
   list = list.slice(0, MAX_RESULTS);

@@ -3,8 +3,9 @@
  *
  * - lexical: every listing that holds a query term, by BM25F;
  * - dense: the nearest listings to the query's embedding (exact or HNSW search);
- * - hybrid: the union of the best `lexicalPool` lexical and `densePool` dense candidates (both after
- *   the filters), each described by a few features, ranked by a weighted sum of them. The weights are
+ * - hybrid: the union of the best `lexicalPool` lexical matches (after the filters) and those of the
+ *   query's `densePool` nearest listings that pass the filters, each described by a few features,
+ *   ranked by a weighted sum of them. The weights are
  *   fitted on validation queries by the index component (fit.ts) and published with the index.
  *
  * The features, each about 0..1:
@@ -142,14 +143,21 @@ function dot(catalogue: HybridCatalogue, vector: Float32Array, doc: number): num
 }
 
 /**
- * The `want` nearest allowed listings, nearest first. With filters the index is asked for more and
- * more (×4) until enough pass or every listing has been read: filtering after search, exact.
+ * The `want` nearest allowed listings, nearest first. Without filters: one index search. With filters
+ * that leave out most of the catalogue: the allowed listings' cosines computed directly (exact, and
+ * cheaper than asking the index for ever more neighbours only to drop most). With filters that keep
+ * most of it: the index asked for more and more (×4) until enough pass.
  */
 export function denseTop(catalogue: HybridCatalogue, vector: Float32Array, want: number, allowed?: (doc: number) => boolean, exclude?: number): { docs: number[]; sims: number[] } {
   const n = catalogue.leaf.length;
   const target = Math.min(want, n);
   // faiss asserts k > 0 in native code, which aborts the process: never hand it anything else.
   if (!Number.isSafeInteger(target) || target < 1) return { docs: [], sims: [] };
+  if (allowed) {
+    const kept: number[] = [];
+    for (let doc = 0; doc < n; doc++) if (doc !== exclude && allowed(doc)) kept.push(doc);
+    if (kept.length <= n / SCAN_BELOW) return nearestAmong(catalogue, vector, kept, target);
+  }
   const query = Array.from(vector);
   let pool = Math.min(n, target + (exclude === undefined ? 0 : 1) + (allowed ? target : 0));
   for (;;) {
@@ -165,6 +173,16 @@ export function denseTop(catalogue: HybridCatalogue, vector: Float32Array, want:
     if (docs.length >= target || pool >= n) return { docs, sims };
     pool = Math.min(n, pool * 4);
   }
+}
+
+/** Filters keeping under 1 / SCAN_BELOW of the catalogue are answered by a direct scan of what they keep. */
+const SCAN_BELOW = 2;
+
+/** Exact nearest among `docs` by direct cosines; ties by position. */
+function nearestAmong(catalogue: HybridCatalogue, vector: Float32Array, docs: readonly number[], want: number): { docs: number[]; sims: number[] } {
+  const sims = Float64Array.from(docs, (doc) => dot(catalogue, vector, doc));
+  const order = Array.from(docs.keys()).sort((a, b) => sims[b]! - sims[a]! || docs[a]! - docs[b]!).slice(0, want);
+  return { docs: order.map((i) => docs[i]!), sims: order.map((i) => sims[i]!) };
 }
 
 /** Lexical mode: every allowed listing holding a query term, by BM25F. */
@@ -210,7 +228,17 @@ export function hybridCandidates(catalogue: HybridCatalogue, request: RankReques
   const allowed = excluding(request);
   const matches = request.terms.length > 0 ? catalogue.lexical.match(request.terms, allowed) : null;
   const lexicalOrder = matches ? rankMatches(matches) : [];
-  const { docs: denseDocs, sims: denseSims } = denseTop(catalogue, request.vector, config.densePool, request.allowed, request.exclude);
+  // The dense candidates are the query's nearest `densePool` listings in the whole catalogue, then
+  // filtered: not the nearest that pass the filters, which under a narrow filter are anything at all
+  // ("sofa" under 50p would bring DVDs). A listing enters hybrid results by a word or by being near.
+  const nearest = denseTop(catalogue, request.vector, config.densePool, undefined, request.exclude);
+  const denseDocs: number[] = [];
+  const denseSims: number[] = [];
+  nearest.docs.forEach((doc, rank) => {
+    if (request.allowed && !request.allowed(doc)) return;
+    denseDocs.push(doc);
+    denseSims.push(nearest.sims[rank]!);
+  });
   const lookup = lexicalLookup(matches);
 
   const lexicalRank = new Map<number, number>();
@@ -220,8 +248,9 @@ export function hybridCandidates(catalogue: HybridCatalogue, request: RankReques
   const union = [...new Set([...lexicalRank.keys(), ...denseDocs])];
 
   const bestLexical = matches && lexicalOrder.length > 0 ? matches.scores[lexicalOrder[0]!]! : 0;
-  const top = denseSims[0] ?? 1;
-  const floor = denseSims.at(-1) ?? 0;
+  // Rescaled against the unfiltered nearest: a filter does not make a far listing look near.
+  const top = nearest.sims[0] ?? 1;
+  const floor = nearest.sims.at(-1) ?? 0;
   const span = Math.max(1e-6, top - floor);
   const queryTerms = Math.max(1, Math.min(request.terms.length, 32));
 
