@@ -1,6 +1,7 @@
 /**
  * `npm run index`: embeds a snapshot's products with a trained model, builds the FAISS product and buyer
- * indexes and publishes them under `indexes/<version>/`. Prints one JSON line:
+ * indexes and the lexical (BM25F) index, fits the hybrid ranking's weights on the model's validation
+ * listings, and publishes them all under `indexes/<version>/`. Prints one JSON line:
  * {"index": "<uri>", "version", "products": {type, vectors, recall…}, "buyers": {…}}.
  */
 import { pathToFileURL } from 'node:url';
@@ -33,12 +34,19 @@ export function indexCommand() {
             buyers: metadata.buyers.vectors,
             buyer_recall_at_k: metadata.buyers.recall,
             build_seconds: Math.round(metadata.buildSeconds * 10) / 10,
+            ...(metadata.lexical
+              ? {
+                  lexical_terms: metadata.lexical.terms,
+                  lexical_postings: metadata.lexical.postings,
+                  ...(metadata.lexical.fit ? { fusion_fit_objective: metadata.lexical.fit.objective, fusion_default_objective: metadata.lexical.fit.defaultObjective } : {}),
+                }
+              : {}),
           }),
           null,
           2,
         ),
       );
-      printSummary({ index: result.uri, version: result.version, reused: result.reused, model: modelVersion, snapshot: snapshotId, products: metadata.products, buyers: metadata.buyers, productsPerSecond: Math.round(result.productsPerSecond), buildSeconds: metadata.buildSeconds });
+      printSummary({ index: result.uri, version: result.version, reused: result.reused, model: modelVersion, snapshot: snapshotId, products: metadata.products, buyers: metadata.buyers, lexical: metadata.lexical ? { terms: metadata.lexical.terms, postings: metadata.lexical.postings, fit: metadata.lexical.fit, weights: metadata.lexical.fusion.weights } : null, productsPerSecond: Math.round(result.productsPerSecond), buildSeconds: metadata.buildSeconds });
     });
 }
 
