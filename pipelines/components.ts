@@ -5,7 +5,7 @@
  * file KFP names (`…output_file`), output artifacts under the path it gives.
  */
 import { KFP_EXECUTOR_OUTPUT } from '../components/core/kfp-outputs.js';
-import { artifact, component, param, type Platform } from './dsl/index.js';
+import { artifact, component, param, PIPELINE_JOB_ID, type Platform } from './dsl/index.js';
 
 /** Where every component reads and writes: the database URL from a Secret, the rest from a ConfigMap. */
 const STORAGE: Platform = {
@@ -135,11 +135,12 @@ export const deploy = component({
     namespace: param.string({ default: 'marketplace' }),
     deployment: param.string({ default: 'search' }),
     timeoutSeconds: param.integer({ default: 600 }),
+    runId: param.string({ default: PIPELINE_JOB_ID, description: 'the run: its deploy is recorded under it for the exit handler' }),
   },
   outputs: { version: param.string() },
   args: ({ inputs, outputs }) => [
     '--model', inputs.model, '--index', inputs.index, '--target', inputs.target, '--namespace', inputs.namespace,
-    '--deployment', inputs.deployment, '--timeout-seconds', inputs.timeoutSeconds, '--version-out', outputs.version,
+    '--deployment', inputs.deployment, '--timeout-seconds', inputs.timeoutSeconds, '--version-out', outputs.version, '--run-id', inputs.runId,
   ],
   resources: { cpu: '500m', memory: '512Mi' },
   platform: STORAGE,
@@ -162,12 +163,12 @@ export const productionModel = component({
 
 export const recordRun = component({
   name: 'record-run',
-  description: 'Records the run’s final status (succeeded or failed, and which task) in the artifact store.',
+  description: 'Records how the run ended (verified from what its deploy recorded) in the artifact store.',
   image: 'marketplace-deploy',
   command: [...node('deploy'), 'record-run'],
-  inputs: { status: param.taskFinalStatus() },
+  inputs: { status: param.taskFinalStatus(), runId: param.string({ default: PIPELINE_JOB_ID }) },
   outputs: {},
-  args: ({ inputs }) => ['--status', inputs.status],
+  args: ({ inputs }) => ['--status', inputs.status, '--run-id', inputs.runId],
   resources: { cpu: '250m', memory: '256Mi' },
   platform: STORAGE,
   caching: false,

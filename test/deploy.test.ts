@@ -16,7 +16,7 @@ import { InputError, openFsStore, Pointer, publish, readServingRecord, SERVING_K
 import { deploy, type Target } from '../components/deploy/deploy.js';
 import { deploymentApi, KubeForbiddenError, KubeNotFoundError, KubeUnauthorizedError, loadKubeConfig } from '../components/deploy/kube-api.js';
 import { RolloutFailedError } from '../components/deploy/kubernetes.js';
-import { parseFinalStatus, recordRun } from '../components/deploy/record-run.js';
+import { parseFinalStatus, recordDeployed, recordRun } from '../components/deploy/record-run.js';
 import { resolveRelease, type Release } from '../components/deploy/release.js';
 import { writeServingRecord } from '../components/deploy/serving-record.js';
 import { FakeKubeApi } from './fake-kube-api.js';
@@ -229,11 +229,42 @@ describe('deploy', () => {
     for (const option of ['--model', '--index', '--snapshot-id', '--namespace', '--deployment', '--container', '--timeout-seconds', '--target']) assert.ok(help.stdout.includes(option), option);
   });
 
-  it('record-run keeps the run’s final status in the artifact store', async () => {
-    const status = parseFinalStatus(JSON.stringify({ state: 'FAILED', pipelineJobResourceName: 'projects/p/runs/run-42', pipelineTaskName: 'exit-handler-1', error: { message: 'train failed' } }));
-    const recorded = await recordRun(store, status, new Date('2024-02-02T00:00:00Z'));
-    assert.equal(recorded.key, 'runs/run-42/status.json');
-    assert.deepEqual(JSON.parse((await store.get(recorded.key)).toString()), { ...status, recordedAt: '2024-02-02T00:00:00.000Z' });
+  it('record-run states the outcome it can verify: the run’s deploy record, not the final state 2.17 leaves RUNNING', async () => {
+    // What KFP 2.17 passes: the exit handler DAG's ML Metadata state, its name, an empty error.
+    const status = (state: string) => parseFinalStatus(JSON.stringify({ state, pipelineJobResourceName: 'run-42', pipelineTaskName: 'exit-handler-1', error: {} }));
+    const at = new Date('2024-02-02T00:00:00Z');
+    const deployed = (runId: string, outcome: 'deployed' | 'unchanged') =>
+      recordDeployed(store, { runId, model: 'm2', index: 'i2', snapshotId: 'snap-2', outcome, deployedAt: at.toISOString() });
+
+    // Retrained and promoted, or not retrained and the new snapshot indexed: a branch was skipped, so RUNNING.
+    await deployed('run-retrained', 'deployed');
+    const retrained = await recordRun(store, 'run-retrained', status('RUNNING'), at);
+    assert.deepEqual([retrained.outcome, retrained.key], ['succeeded', 'runs/run-retrained/status.json']);
+    assert.match(retrained.reason, /put in service: model m2, index i2 of snapshot snap-2/);
+    await deployed('run-quiet', 'unchanged');
+    assert.equal((await recordRun(store, 'run-quiet', status('COMPLETE'), at)).outcome, 'succeeded');
+    // A run that never deployed did not succeed, whatever the state says; FAILED is a failure.
+    const silent = await recordRun(store, 'run-silent', status('RUNNING'), at);
+    assert.equal(silent.outcome, 'failed');
+    assert.match(silent.reason, /no deploy recorded for run run-silent/);
+    await deployed('run-broken', 'deployed');
+    assert.equal((await recordRun(store, 'run-broken', status('FAILED'), at)).outcome, 'failed');
+    const kept = JSON.parse((await store.get('runs/run-silent/status.json')).toString()) as { outcome: string; finalStatus: { state: string } };
+    assert.deepEqual([kept.outcome, kept.finalStatus.state], ['failed', 'RUNNING']);
     assert.throws(() => parseFinalStatus('{"nope":1}'), /not a task final status/);
+  });
+
+  it('deploy --run-id records the release for its run, which record-run reads', async () => {
+    const modelArtifact = path.join(tmp.dir, 'model.json');
+    await writeFile(modelArtifact, JSON.stringify({ version: 'm2', uri: store.uri('models/m2') }));
+    const indexArtifact = path.join(tmp.dir, 'index-manifest.json');
+    await writeFile(indexArtifact, (await store.get('indexes/i2/manifest.json')).toString());
+    const result = await runDeploy(['--target', 'local', '--model', modelArtifact, '--index', indexArtifact, '--run-id', 'run-7'], { ARTIFACT_ROOT: artifactRoot });
+    assert.equal(result.code, 0, result.stderr);
+    const record = JSON.parse((await store.get('runs/run-7/deployed.json')).toString()) as { model: string; index: string; outcome: string };
+    assert.deepEqual([record.model, record.index, record.outcome], ['m2', 'i2', 'deployed']);
+    const recorded = await runDeploy(['record-run', '--run-id', 'run-7', '--status', JSON.stringify({ state: 'RUNNING', pipelineTaskName: 'exit-handler-1', error: {} })], { ARTIFACT_ROOT: artifactRoot });
+    assert.equal(recorded.code, 0, recorded.stderr);
+    assert.equal(JSON.parse(recorded.stdout).outcome, 'succeeded');
   });
 });

@@ -29,7 +29,7 @@ import {
 import { deploy, type Target } from './deploy.js';
 import { deploymentApi, loadKubeConfig } from './kube-api.js';
 import { RolloutFailedError } from './kubernetes.js';
-import { recordRun, parseFinalStatus } from './record-run.js';
+import { parseFinalStatus, recordDeployed, recordRun } from './record-run.js';
 import { resolveRelease, type ReleaseOptions } from './release.js';
 
 /**
@@ -58,6 +58,7 @@ interface DeployOptions extends ReleaseOptions {
   pollSeconds: number;
   kubeconfig?: string;
   versionOut?: string;
+  runId?: string;
 }
 
 export function deployCommand() {
@@ -77,6 +78,7 @@ export function deployCommand() {
     .option('--poll-seconds <s>', 'how often the rollout status is read', positiveSeconds, 2)
     .option('--kubeconfig <file>', 'kubeconfig file (default: the pod service account, else $KUBECONFIG or ~/.kube/config)')
     .option('--version-out <file>', 'write the model version now in service here (a pipeline output)')
+    .option('--run-id <id>', "the pipeline run this deploy belongs to: the release is recorded as runs/<id>/deployed.json, which the run's exit handler reads")
     .addHelpText('after', '\nOn Kubernetes the container env MODEL_VERSION / INDEX_VERSION and the pod template annotations marketplace.io/* are patched;\nserving/current.json is written only after every replica runs the new template and is available.')
     .action(async (options: DeployOptions) => {
       const { store, log } = openStore('deploy');
@@ -95,6 +97,12 @@ export function deployCommand() {
             };
       try {
         const summary = await deploy({ store, log, release, target });
+        if (options.runId) {
+          await recordDeployed(store, {
+            runId: options.runId, model: summary.model.version, index: summary.index?.version ?? null, snapshotId: summary.snapshotId,
+            outcome: summary.outcome, deployedAt: new Date().toISOString(),
+          });
+        }
         await writeOutputFile(options.versionOut, summary.model.version);
         printSummary(summary);
       } catch (error) {
@@ -121,12 +129,14 @@ export function deployCommand() {
 
   program
     .command('record-run')
-    .description("Record a pipeline run's final status (the exit handler's input) as runs/<job>/status.json.")
+    .description("Record how a pipeline run ended (the exit handler) as runs/<id>/status.json: verified from what its deploy recorded, not from the final state alone.")
     .requiredOption('--status <json>', "KFP's PipelineTaskFinalStatus: {state, pipelineJobResourceName, pipelineTaskName, error}")
-    .action(async (options: { status: string }) => {
+    .requiredOption('--run-id <id>', 'the run (the pipeline binds {{$.pipeline_job_uuid}})')
+    .addHelpText('after', '\nKFP 2.17 passes the exit handler DAG\'s ML Metadata state, which stays RUNNING when a branch was skipped:\nthe run succeeded only if its deploy step recorded a release for this run id; FAILED or CANCELED is a failure.')
+    .action(async (options: { status: string; runId: string }) => {
       const status = parseFinalStatus(options.status);
       const { store } = openStore('record-run');
-      printSummary(await recordRun(store, status));
+      printSummary(await recordRun(store, options.runId, status));
     });
   return program;
 }

@@ -214,6 +214,12 @@ export interface ExitHandlerGroupNode extends GroupBase {
 
 export type GroupNode = RootGroupNode | ConditionGroupNode | ConditionBranchesGroupNode | LoopGroupNode | ExitHandlerGroupNode;
 
+/**
+ * The run's id, as a constant the backend fills (KFP SDK `dsl.PIPELINE_JOB_ID_PLACEHOLDER`; 2.17's
+ * driver replaces it in a runtime constant, resolve.go). Used as an input's default, the compiler binds it.
+ */
+export const PIPELINE_JOB_ID = '{{$.pipeline_job_uuid}}';
+
 export function isRef(value: unknown): value is ParameterRef | ArtifactRef {
   return typeof value === 'object' && value !== null && 'kind' in value && (value.kind === 'parameter-ref' || value.kind === 'artifact-ref');
 }

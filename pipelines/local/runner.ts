@@ -273,15 +273,10 @@ class Runner {
     for (const [name, binding] of Object.entries(task.inputs?.parameters ?? {})) {
       if ('componentInputParameter' in binding) parameters[name] = scope.parameters[binding.componentInputParameter];
       else if ('taskOutputParameter' in binding) parameters[name] = producer(binding.taskOutputParameter.producerTask).parameters[binding.taskOutputParameter.outputParameterKey];
-      else if ('runtimeValue' in binding) parameters[name] = binding.runtimeValue.constant;
+      else if ('runtimeValue' in binding) parameters[name] = this.runtimeConstant(binding.runtimeValue.constant, taskPath);
       else {
-        const final = producer(binding.taskFinalStatus.producerTask);
-        parameters[name] = {
-          state: final.status === 'FAILED' || final.status === 'NOT_RUN' ? 'FAILED' : 'SUCCEEDED',
-          pipelineJobResourceName: this.record.id,
-          pipelineTaskName: binding.taskFinalStatus.producerTask,
-          ...(final.error ? { error: { message: final.error } } : {}),
-        };
+        const producerTask = binding.taskFinalStatus.producerTask;
+        parameters[name] = this.finalStatus(producerTask, producer(producerTask), `${taskPath.slice(0, taskPath.lastIndexOf('/') + 1)}${producerTask}`);
       }
     }
     for (const [name, binding] of Object.entries(task.inputs?.artifacts ?? {})) {
@@ -292,6 +287,29 @@ class Runner {
       if (location) artifacts[name] = location;
     }
     return { parameters, artifacts };
+  }
+
+  /** A constant as 2.17's driver resolves it: the run and task placeholders replaced (resolve.go). */
+  private runtimeConstant(value: unknown, taskPath: string): unknown {
+    const placeholders: Record<string, string> = {
+      '{{$.pipeline_job_uuid}}': this.record.id,
+      '{{$.pipeline_job_resource_name}}': this.record.id,
+      '{{$.pipeline_job_name}}': `${this.record.pipeline}-${this.record.id}`,
+      '{{$.pipeline_task_name}}': taskPath.split('/').at(-1) ?? taskPath,
+    };
+    return typeof value === 'string' && value in placeholders ? placeholders[value] : value;
+  }
+
+  /**
+   * The final status as KFP 2.17 passes it (driver resolve.go): the ML Metadata state of the guarded
+   * DAG, its task name, the run, and an empty error. That state is COMPLETE only when every task of
+   * the DAG completed (metadata client UpdateDAGExecutionsState): a skipped branch leaves it RUNNING.
+   */
+  private finalStatus(producerTask: string, outcome: Outcome, producerPath: string): Record<string, unknown> {
+    const inside = Object.values(this.record.tasks).filter((t) => t.path.startsWith(`${producerPath}/`));
+    const failed = outcome.status === 'FAILED' || (outcome.status === 'NOT_RUN' && outcome.error !== undefined);
+    const state = failed ? 'FAILED' : inside.some((t) => t.status === 'SKIPPED') ? 'RUNNING' : 'COMPLETE';
+    return { state, pipelineJobResourceName: this.record.id, pipelineTaskName: producerTask, error: {} };
   }
 
   /**
