@@ -19,7 +19,7 @@
  * Usage: node --import tsx bench/serve.bench.ts [--data dir] [--seconds 60] [--compare-seconds 20] [--quick]
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { mkdir, writeFile } from 'node:fs/promises';
 import net from 'node:net';
@@ -87,7 +87,8 @@ const text = (value: string | boolean | undefined) => (typeof value === 'string'
 const values = { data: text(parsed.data) ?? SHARED_DATA, seconds: text(parsed.seconds), 'compare-seconds': text(parsed['compare-seconds']), connections: text(parsed.connections) ?? '64', quick: parsed.quick === true, client: text(parsed.client) };
 
 if (values.client) {
-  const job = JSON.parse(values.client) as { url: string; paths: string[]; connections: number; seconds: number; name: string };
+  // The job comes in a file: 2,000 query paths are more than one command-line argument may hold (E2BIG).
+  const job = JSON.parse(readFileSync(values.client, 'utf8')) as { url: string; paths: string[]; connections: number; seconds: number; name: string };
   let next = 0;
   const result = await autocannon({
     url: job.url,
@@ -122,10 +123,13 @@ const children: ChildProcess[] = [];
 const stopAll = () => children.forEach((child) => child.exitCode === null && child.kill('SIGTERM'));
 process.on('exit', stopAll);
 
+let jobs = 0;
 /** Runs one phase of load from a separate process, so load generation never shares the server's event loop. */
 function load(name: string, url: string, paths: string[], phaseSeconds: number, clients = connections): Promise<Phase> {
+  const jobFile = path.join(tmp.dir, `load-${jobs++}.json`);
+  writeFileSync(jobFile, JSON.stringify({ url, paths, connections: clients, seconds: phaseSeconds, name }));
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(here, 'serve.bench.ts'), '--client', JSON.stringify({ url, paths, connections: clients, seconds: phaseSeconds, name })], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(here, 'serve.bench.ts'), '--client', jobFile], { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
     child.on('exit', (code) => {

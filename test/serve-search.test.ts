@@ -11,6 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import { cleanCatalogue } from '../components/clean/clean.js';
 import { loadGazetteer } from '../components/clean/gazetteer/index.js';
 import { takeSnapshot } from '../components/clean/snapshot.js';
+import { INDEX_FILES, INDEX_PREFIX, publish } from '../components/core/index.js';
 import { buildIndex } from '../components/index/build.js';
 import { loadExportFolder } from '../components/load/load.js';
 import type { ResultRow } from '../components/serve/ranking.js';
@@ -258,6 +259,28 @@ describe('marketplace search API', () => {
     assert.equal(newest.results[0]?.id, 'demo-zebra');
     const dates = newest.results.map((r) => Date.parse(r.listedAt!));
     assert.ok(nonIncreasing(dates));
+  });
+
+  it('still serves an index published before the lexical index, by the embedding, saying so', async () => {
+    // The current index's files without the lexical ones, its metadata without `lexical`: what an index
+    // built before this change looks like.
+    const current = demo.state.current()!;
+    const legacy = 'ix-legacy00000000';
+    const files = await Promise.all(
+      [INDEX_FILES.products, INDEX_FILES.productRows, INDEX_FILES.productVectors, INDEX_FILES.buyers, INDEX_FILES.buyerRows].map(async (name) => ({ name, body: await demo.store.get(`${INDEX_PREFIX(current.indexVersion)}/${name}`) })),
+    );
+    const { lexical: _lexical, ...metadata } = current.index.metadata;
+    await publish(demo.store, INDEX_PREFIX(legacy), files, { kind: 'index', version: legacy, metadata });
+    await publishServing(demo.store, demo.modelVersion, legacy, current.index.metadata.snapshotId);
+    assert.equal(await demo.state.refresh(), 'swapped');
+    const page = await get('/search?q=corner%20sofa&k=5');
+    assert.equal(page.index, legacy);
+    assert.equal(page.results.length, 5);
+    assert.match(page.notes.join(' '), /has no lexical index/);
+    assert.ok(page.results.every((r) => r.why.lexicalScore === null), 'no lexical scores without a lexical index');
+    // Back to the index with a lexical part.
+    await publishServing(demo.store, demo.modelVersion, current.indexVersion, current.index.metadata.snapshotId);
+    assert.equal(await demo.state.refresh(), 'swapped');
   });
 
   it('refuses a cursor issued by another index version with 409', async () => {
