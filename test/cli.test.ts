@@ -109,42 +109,7 @@ describe('data:load on the command line', () => {
     }
   });
 
-  it('npm start with no data at all runs on the generated demo catalogue, pictures included, and says it is synthetic', async () => {
-    const demoHome = await tempDir('demo-home-');
-    try {
-      const result = await run(START, ['--quick'], { MARKETPLACE_HOME: demoHome.dir });
-      assert.equal(result.code, 0, result.stderr);
-      assert.match(result.stderr, /SYNTHETIC demo catalogue \(390 listings, \d+ generated pictures\)/);
-      const { clean, run: pipelineRun, serving, metrics } = summaryOf(result) as unknown as {
-        clean: Record<string, Record<string, number>>;
-        run: { status: string; tasks: Record<string, string> };
-        serving: { model: { version: string }; index: { version: string } } | null;
-        metrics: Record<string, number>;
-      };
-      assert.equal(clean['products']?.['read'], 390);
-      assert.ok((clean['images']?.['upserted'] ?? 0) > 500, 'the generated pictures are decoded and cleaned');
-      // The whole compiled pipeline ran, the first model was promoted and deployed locally.
-      assert.equal(pipelineRun.status, 'SUCCEEDED');
-      for (const step of ['clean', 'snapshot', 'drift', 'train', 'evaluate', 'index', 'deploy']) {
-        assert.ok(Object.entries(pipelineRun.tasks).some(([task, status]) => task.endsWith(step) && status === 'SUCCEEDED'), `${step}: ${JSON.stringify(pipelineRun.tasks)}`);
-      }
-      assert.match(serving?.model.version ?? '', /^m-/);
-      assert.match(serving?.index.version ?? '', /^ix-/);
-      // A --quick model is a smoke run (a few steps): that it was scored on pictures is what counts here.
-      assert.ok(metrics['accuracy_image'] !== undefined && metrics['accuracy_image'] >= 0, 'the model read the demo pictures');
-
-      // Again, with nothing new: the pipeline cleans nothing, sees no drift and stops there.
-      const again = await run(START, ['--quick'], { MARKETPLACE_HOME: demoHome.dir });
-      assert.equal(again.code, 0, again.stderr);
-      const second = summaryOf(again) as unknown as { drifted: boolean; run: { tasks: Record<string, string> }; serving: { model: { version: string } } };
-      assert.equal(second.drifted, false);
-      assert.match(again.stderr, /no drift/);
-      assert.ok(!Object.entries(second.run.tasks).some(([task, status]) => task.endsWith('/train') && status === 'SUCCEEDED'), 'nothing was retrained');
-      assert.equal(second.serving.model.version, serving?.model.version);
-    } finally {
-      await demoHome.remove();
-    }
-  });
+  // npm start on the demo catalogue, and the runs after it: test/fresh-listings.test.ts.
 
   it('npm start on the real export: every row accounted for by load and clean, and a second run changes nothing', async () => {
     const products = await lfRecords(path.join(SHARED_DATA, 'Products.csv'));
