@@ -100,6 +100,9 @@ describe('marketplace search API', () => {
     const byPath = await get(`/search?q=bench&category=${encodeURIComponent(path)}&k=50`);
     assert.ok(byPath.results.length > 0);
     assert.ok(byPath.results.every((r) => r.category.toLowerCase() === path));
+    // A bare slash separates levels too (a level may hold one itself, as "Ham/Amateur Radios" does).
+    const bare = await get(`/search?q=bench&category=${encodeURIComponent('Home & Garden/Garden & Patio')}&k=50`);
+    assert.deepEqual(bare.results.map((r) => r.id), byPath.results.map((r) => r.id));
   });
 
   it('filters by price range, in pounds, inclusive', async () => {

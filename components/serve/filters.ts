@@ -72,10 +72,13 @@ export function parseFilters(params: FilterParams, version: LoadedVersion): Filt
   const { search } = version;
   let category: Filters['category'] = null;
   if (params.category !== undefined) {
-    const levels = params.category.split('/').map((level) => level.trim()).filter(Boolean);
-    const key = categoryKey(levels);
+    // Levels are written "A / B / C"; a level may hold a slash itself ("Ham/Amateur Radios"), so the
+    // spaced separator is tried first, then a bare slash ("home & garden/sofas").
+    const splits = [params.category.split(/\s+\/\s+/), params.category.split('/')].map((parts) => parts.map((level) => level.trim()).filter(Boolean));
+    const found = splits.map((levels) => categoryKey(levels)).find((key) => search.categories.has(key));
+    const key = found ?? '';
     const label = search.categories.get(key);
-    if (!levels.length || !label) {
+    if (!label) {
       const roots = [...search.categories.entries()].filter(([k]) => !k.includes(' / ')).map(([, v]) => `'${v}'`);
       throw new HttpError(400, `category '${params.category}' is not a category of index ${version.indexVersion}; give a root (${roots.join(', ')}) or a path such as 'Home & Garden / Dining, Living Room Furniture'`, 'category');
     }
