@@ -9,6 +9,7 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { createCommand, InputError, printSummary, runMain } from '../components/core/index.js';
 import { compilePipeline, PipelineCompileError, toYaml, type PipelineDefinition } from './dsl/index.js';
+import { DEFAULT_KFP_VERSION } from './dsl/targets.js';
 import { marketplaceRanking } from './marketplace-ranking.js';
 
 /** The project's root: the nearest folder above this module with the package.json (source or dist/ alike). */
@@ -37,6 +38,8 @@ export interface CompileCommandOptions {
   out: string;
   imageRegistry: string;
   imageTag?: string;
+  /** The KFP backend release the cluster runs (default DEFAULT_KFP_VERSION): what it cannot run is refused. */
+  kfpVersion?: string;
 }
 
 /** Compiles `definition` to YAML text with the project's version as image tag and compiler version. */
@@ -45,7 +48,13 @@ export async function compileToYaml(definition: PipelineDefinition, options: Omi
   const imageTag = options.imageTag ?? version;
   if (imageTag === 'latest') throw new InputError('--image-tag latest is refused: a pipeline must name the exact images it runs');
   try {
-    return toYaml(definition, compilePipeline(definition, { imageRegistry: options.imageRegistry, imageTag, compilerVersion: `marketplace-ranking-${version}` }));
+    const compiled = compilePipeline(definition, {
+      imageRegistry: options.imageRegistry,
+      imageTag,
+      compilerVersion: `marketplace-ranking-${version}`,
+      kfpVersion: options.kfpVersion ?? DEFAULT_KFP_VERSION,
+    });
+    return toYaml(definition, compiled);
   } catch (error) {
     if (error instanceof PipelineCompileError) throw new InputError(error.message);
     throw error;
@@ -60,6 +69,7 @@ const program = createCommand('compile-pipeline', 'Compile the marketplace pipel
     process.env['IMAGE_REGISTRY'] || PLACEHOLDER_REGISTRY,
   )
   .option('--image-tag <tag>', 'tag of the component images (default: the project version)')
+  .option('--kfp-version <release>', 'the Kubeflow Pipelines release the cluster runs: constructs it cannot run are refused', DEFAULT_KFP_VERSION)
   .action(async (options: CompileCommandOptions) => {
     const yaml = await compileToYaml(marketplaceRanking, options);
     await mkdir(path.dirname(options.out), { recursive: true });

@@ -9,6 +9,7 @@ import type { ComponentDefinition } from './component.js';
 import type { Graph, PipelineDefinition } from './builder.js';
 import type { ArtifactRef, GroupNode, IOSpec, LoopGroupNode, ParameterRef, ParameterSpec, ParameterType, Source, TaskNode } from './types.js';
 import { isRef } from './types.js';
+import { checkTarget } from './targets.js';
 
 export interface CompileOptions {
   /** Prefix of every component image: `123456789012.dkr.ecr.eu-west-2.amazonaws.com/marketplace`. */
@@ -17,6 +18,8 @@ export interface CompileOptions {
   imageTag: string;
   /** Written as `sdkVersion`, naming what compiled the spec. */
   compilerVersion: string;
+  /** The KFP backend release that will run the spec (default 2.17.0): constructs it cannot run are refused (targets.ts). Not written into the spec. */
+  kfpVersion?: string;
 }
 
 type Json = null | boolean | number | string | Json[] | JsonObject;
@@ -46,6 +49,7 @@ interface Channel {
 
 export function compilePipeline(definition: PipelineDefinition, options: CompileOptions): CompiledPipeline {
   const graph = definition.build();
+  checkTarget(definition.name, graph, options.kfpVersion);
   validate(definition, graph);
   const state = new CompileState(graph);
 
