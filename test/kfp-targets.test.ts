@@ -39,8 +39,8 @@ describe('KFP release targets', () => {
         assert.match(message, /^pipeline marketplace-ranking cannot run on KFP 2\.3\.0:/);
         assert.match(message, /an exit task's taskFinalStatus input \(needs KFP >= 2\.14\.0\): task 'record-run' \(exit task of exit-handler-1\)/);
         assert.match(message, /the final status of an exit handler whose body holds loops or conditions \(needs KFP >= 2\.17\.0\): exit-handler-1 \(holds for-loop-2/);
-        assert.match(message, /a task that runs \.after\(\) a parallelFor loop \(needs KFP >= 2\.5\.0\): task 'snapshot' \(after for-loop-2\)/);
-        assert.match(message, /secretNameParameter\/configMapNameParameter \(needs KFP >= 2\.5\.0\): task 'record-run'; task 'clean'; /);
+        assert.match(message, /a task that runs \.after\(\) a parallelFor loop \(needs KFP >= 2\.4\.1\): task 'snapshot' \(after for-loop-2\)/);
+        assert.match(message, /secretNameParameter\/configMapNameParameter \(needs KFP >= 2\.4\.1\): task 'record-run'; task 'clean'; /);
         assert.match(message, /configMapAsEnv with optional \(needs KFP >= 2\.15\.0\): task 'record-run'; task 'clean'/);
         assert.match(message, /parallelism limit \(iteratorPolicy\) \(needs KFP >= 2\.4\.0\): for-loop-2/);
         assert.match(message, /retry policy on a task inside a loop, condition or exit handler \(needs KFP >= 2\.14\.0\): task 'clean' \(in for-loop-2\)/);
@@ -63,6 +63,16 @@ describe('KFP release targets', () => {
   });
 
   it('draws the line release by release', () => {
+    assert.deepEqual(refusedOn('2.4.0').sort(), [
+      'after-loop',
+      'final-status-over-sub-dags',
+      'k8s-env-optional',
+      'k8s-name-parameter',
+      'retry-nested',
+      'run-placeholder',
+      'task-final-status',
+    ]);
+    assert.deepEqual(refusedOn('2.4.1').sort(), ['final-status-over-sub-dags', 'k8s-env-optional', 'retry-nested', 'run-placeholder', 'task-final-status']);
     assert.deepEqual(refusedOn('2.5.0').sort(), ['final-status-over-sub-dags', 'k8s-env-optional', 'retry-nested', 'task-final-status']);
     assert.deepEqual(refusedOn('2.14.0').sort(), ['final-status-over-sub-dags', 'k8s-env-optional']);
     assert.deepEqual(refusedOn('2.16.1'), ['final-status-over-sub-dags']);
@@ -98,15 +108,16 @@ describe('KFP release targets', () => {
     });
     assert.doesNotThrow(() => compilePipeline(small, { ...OPTIONS, kfpVersion: '2.14.0' }));
     assert.throws(() => compilePipeline(small, { ...OPTIONS, kfpVersion: '2.5.0' }), /retry policy on a task inside a loop.*task 'step-2' \(in for-loop-3\)/);
+    assert.throws(() => compilePipeline(small, { ...OPTIONS, kfpVersion: '2.4.0' }), /a task that runs \.after\(\) a parallelFor loop \(needs KFP >= 2\.4\.1\): task 'step-3' \(after for-loop-3\)/);
   });
 
   it('npm run compile-pipeline takes --kfp-version and refuses what the release cannot run', () => {
-    const run = spawnSync(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'pipelines', 'compile.ts'), '--out', '/dev/null', '--kfp-version', '2.4.1'], {
+    const run = spawnSync(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'pipelines', 'compile.ts'), '--out', '/dev/null', '--kfp-version', '2.4.0'], {
       cwd: REPO_ROOT,
       encoding: 'utf8',
     });
     assert.equal(run.status, 2, run.stderr);
-    assert.match(run.stderr, /cannot run on KFP 2\.4\.1/);
+    assert.match(run.stderr, /cannot run on KFP 2\.4\.0/);
     assert.match(run.stderr, /task 'snapshot' \(after for-loop-2\)/);
   });
 });

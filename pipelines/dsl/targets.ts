@@ -122,11 +122,12 @@ export const CONSTRUCTS: readonly Construct[] = [
     // `.after(loop)` compiles to dependentTasks naming the loop group, which the Argo compiler turns into
     // `depends: "<loop>.Succeeded"`. 2.3.0 compiler/argocompiler/dag.go iteratorTask emits no Argo task of
     // that name, only `<loop>-driver` and `<loop>-iterations` (l.272, l.317); 2.4.0 wraps them in
-    // `<loop>-loop` (#10798). 2.5.0 names the wrapper `<loop>` itself (#11627, f7c0616db7,
-    // "parallelFor resolve upstream inputs"), as 2.14.0 … 2.17.0 still do.
+    // `<loop>-loop` (#10798). #11627 (f7c0616db7, "parallelFor resolve upstream inputs") names the
+    // wrapper `<loop>` itself; cherry-picked into 2.4.1 (#11716, 78fab71ef1; 2.4.1 dag.go iteratorTask
+    // `Name: name`), as 2.5.0 … 2.17.0 still do.
     id: 'after-loop',
     description: 'a task that runs .after() a parallelFor loop',
-    minimum: '2.5.0',
+    minimum: '2.4.1',
     uses: (graph) =>
       graph.tasks.flatMap((task) =>
         task.after.flatMap((before) => {
@@ -157,14 +158,15 @@ export const CONSTRUCTS: readonly Construct[] = [
     uses: (graph) => graph.groups.filter((g) => g.kind === 'loop' && g.parallelism).map((g) => g.name),
   },
   {
-    // retryPolicy: no backend code reads it up to 2.4.1 (`git grep RetryPolicy backend/src/v2` is empty at
-    // 2.4.0): retries are dropped. 2.5.0 (#11673, 30210e33bf) reads it in argocompiler/container.go
-    // getTaskRetryPolicySpec from `c.spec.Root.GetDag().Tasks[name]` only, so a task inside a loop or a
-    // condition still gets none; 2.14.0 (#11861 9245739f6f, #11908 beae62fb52) reads the task's own
-    // task.GetRetryPolicy() in any DAG (container.go l.325).
+    // retryPolicy: no backend code reads it in 2.4.0 (`git grep RetryPolicy backend/src/v2` is empty):
+    // retries are dropped. #11673 (30210e33bf, cherry-picked into 2.4.1 by #11716; 2.4.1
+    // argocompiler/container.go l.461, 2.5.0 l.508) reads it in getTaskRetryPolicySpec from
+    // `c.spec.Root.GetDag().Tasks[name]` only, so a task inside a loop or a condition still gets none;
+    // 2.14.0 (#11861 9245739f6f, #11908 beae62fb52) reads the task's own task.GetRetryPolicy() in any
+    // DAG (container.go l.325).
     id: 'retry-root',
     description: 'a retry policy on a task of the root DAG',
-    minimum: '2.5.0',
+    minimum: '2.4.1',
     uses: (graph) => graph.tasks.filter((t) => (t.options.retries ?? t.component.retries) && t.group.kind === 'root').map((t) => `task '${t.name}'`),
   },
   {
@@ -174,22 +176,27 @@ export const CONSTRUCTS: readonly Construct[] = [
     uses: (graph) => graph.tasks.filter((t) => (t.options.retries ?? t.component.retries) && t.group.kind !== 'root').map((t) => `task '${t.name}' (in ${t.group.name})`),
   },
   {
-    // The compiler writes secretNameParameter / configMapNameParameter beside the deprecated names.
-    // kubernetes_platform/proto/kubernetes_executor_config.proto gains secret_name_parameter = 4 and
-    // config_map_name_parameter = 3 in tag 2.5.0; 2.3.0 and 2.4.x build against kubernetes_platform
-    // d911c8b73b (go.mod pseudo-version 20240725205754), which lacks them, and their driver parses the
-    // config with strict jsonpb (2.3.0 cmd/driver/main.go l.138 jsonpb.UnmarshalString): "unknown field".
+    // The compiler writes secretNameParameter / configMapNameParameter beside the deprecated
+    // secretName / configMapName (same constant). kubernetes_platform/proto/kubernetes_executor_config.proto
+    // gains secret_name_parameter = 4 and config_map_name_parameter = 3 in tag 2.5.0; 2.3.0 … 2.4.1 build
+    // against kubernetes_platform d911c8b73b (go.mod pseudo-version 20240725205754), which lacks them.
+    // 2.3.0 and 2.4.0's driver parse the config with strict jsonpb (cmd/driver/main.go l.138
+    // jsonpb.UnmarshalString): "unknown field", the task fails. 2.4.1's driver allows unknown fields
+    // (#11662 cherry-picked by #11716: common/util/json.go UnmarshalString AllowUnknownFields), drops
+    // them and reads the deprecated name, which says the same: it runs. 2.5.0 knows them.
     id: 'k8s-name-parameter',
     description: 'Kubernetes secretAsEnv/configMapAsEnv with secretNameParameter/configMapNameParameter',
-    minimum: '2.5.0',
+    minimum: '2.4.1',
     uses: (graph) => tasksWithEnvFrom(graph).map((t) => `task '${t.name}'`),
   },
   {
     // The compiler always writes `optional` on secretAsEnv/configMapAsEnv. The proto gains
     // `optional bool optional` on SecretAsEnv (= 3) and ConfigMapAsEnv (= 4) in tag 2.15.0. 2.14.0's
     // Argo compiler parses the config with strict protojson (argocompiler/container.go l.285
-    // "failed to unmarshal kubernetes config"), so the run is refused; 2.5.0's driver allows unknown
-    // fields (common/util/json.go UnmarshalString) and drops it.
+    // "failed to unmarshal kubernetes config"), so the run is refused; 2.3.0/2.4.0's strict driver
+    // refuses it too. 2.4.1 and 2.5.0 drop unknown fields (driver) or ignore the parse error (Argo
+    // compiler, container.go `if err == nil`), so `optional: false` would pass unseen there and
+    // `optional: true` would not be honoured: we do not rely on that gap and ask for 2.15.0.
     id: 'k8s-env-optional',
     description: 'Kubernetes secretAsEnv/configMapAsEnv with optional',
     minimum: '2.15.0',
