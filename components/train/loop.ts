@@ -113,7 +113,8 @@ export function embedDocs(towers: Towers, docs: readonly SparseDoc[], batchSize:
 /**
  * Known-item retrieval within a split: each listing's title (featurised as a query) against every
  * listing of the split (full text and fields) by inner product; the share found first and in the top
- * 10. Null without listing views. A cheap, relative signal: the real figure searches the whole catalogue.
+ * 10 (a tie counts for the listing). Null without listing views. A cheap, relative signal: the real
+ * figure (evaluate) searches the whole catalogue.
  */
 export function knownItemRecall(towers: Towers, data: Encoded, batchSize: number): KnownItem | null {
   const views = data.listing;
