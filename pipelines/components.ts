@@ -105,6 +105,7 @@ export const evaluate = component({
   args: ({ inputs, outputs }) => [
     '--model', inputs.model, '--snapshot', inputs.snapshot, '--tolerance', inputs.tolerance,
     '--promote-out', outputs.promote, '--metrics', outputs.metrics, '--confusion', outputs.confusion, '--report', outputs.report,
+    '--executor-output', KFP_EXECUTOR_OUTPUT,
   ],
   resources: { cpu: '2', memory: '4Gi' },
   platform: STORAGE,
@@ -117,7 +118,9 @@ export const index = component({
   command: node('index'),
   inputs: { model: artifact.model(), snapshot: artifact.dataset() },
   outputs: { index: artifact.generic({ description: 'the published manifest.json' }), metrics: artifact.metrics() },
-  args: ({ inputs, outputs }) => ['--model', inputs.model, '--snapshot', inputs.snapshot, '--manifest', outputs.index, '--metrics', outputs.metrics],
+  args: ({ inputs, outputs }) => [
+    '--model', inputs.model, '--snapshot', inputs.snapshot, '--manifest', outputs.index, '--metrics', outputs.metrics, '--executor-output', KFP_EXECUTOR_OUTPUT,
+  ],
   // Requests below an m6i.xlarge's allocatable (eks/node-capacity.yaml); it may burst to the whole node.
   resources: { cpu: '4', cpuRequest: '3', memory: '8Gi', memoryRequest: '6Gi' },
   platform: STORAGE,

@@ -110,6 +110,15 @@ describe('new, changed and removed listings reach search on every run', () => {
     }
     // A --quick model is a smoke run (a few steps): that it was scored on pictures is what counts here.
     assert.ok((first.summary.metrics?.['accuracy_image'] ?? -1) >= 0, 'the model read the demo pictures');
+    // What the Kubeflow UI would show: the artifacts' metadata from each task's executor output.
+    type Tasks = Record<string, { path: string; metadata?: Record<string, Record<string, unknown>> }>;
+    const { tasks } = JSON.parse(await readFile(path.join(home, 'runs', first.summary.run.id, 'run.json'), 'utf8')) as { tasks: Tasks };
+    const shown = (name: string) => Object.values(tasks).find((t) => t.path.split('/').at(-1) === name)?.metadata;
+    assert.equal(shown('drift')?.['metrics']?.['drifted'], 1);
+    assert.equal(typeof shown('evaluate')?.['metrics']?.['accuracy_text'], 'number');
+    assert.ok(((shown('evaluate')?.['confusion']?.['confusionMatrix'] as { rows: unknown[] } | undefined)?.rows.length ?? 0) > 0, 'the confusion matrix');
+    assert.ok(Number(shown('index')?.['metrics']?.['products']) > 300);
+    assert.match(first.stderr, /metrics as the Kubeflow UI shows them/);
     const production = first.summary.serving;
     assert.match(production?.model.version ?? '', /^m-/);
     assert.match(production?.index.version ?? '', /^ix-/);

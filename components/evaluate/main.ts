@@ -6,7 +6,7 @@
  */
 import { pathToFileURL } from 'node:url';
 import { InvalidArgumentError } from 'commander';
-import { createCommand, kfpConfusionMatrix, kfpMetrics, modelVersionFrom, printSummary, runMain, snapshotIdFrom, withStore, writeOutputFile } from '../core/index.js';
+import { createCommand, executorOutput, kfpConfusionMatrix, kfpMetrics, metricsMetadata, modelVersionFrom, printSummary, runMain, snapshotIdFrom, withStore, writeOutputFile } from '../core/index.js';
 import { evaluateModel } from './evaluate.js';
 
 function tolerance(value: string): number {
@@ -24,7 +24,8 @@ export function evaluateCommand() {
     .option('--metrics <file>', 'write the headline metrics here (KFP system.Metrics JSON)')
     .option('--confusion <file>', 'write the combined confusion matrix here (KFP system.ClassificationMetrics JSON)')
     .option('--report <file>', 'write the HTML report here')
-    .action(async (options: { model: string; snapshot: string; tolerance: number; promoteOut?: string; metrics?: string; confusion?: string; report?: string }) => {
+    .option('--executor-output <file>', "write KFP's executor output here (metrics and confusion matrix as artifact metadata, which the Kubeflow UI shows)")
+    .action(async (options: { model: string; snapshot: string; tolerance: number; promoteOut?: string; metrics?: string; confusion?: string; report?: string; executorOutput?: string }) => {
       const modelVersion = await modelVersionFrom(options.model);
       const snapshotId = await snapshotIdFrom(options.snapshot);
       const result = await withStore('evaluate', async ({ store, log }) => {
@@ -34,8 +35,11 @@ export function evaluateCommand() {
       });
       const combined = result.candidate.classification.combined;
       await writeOutputFile(options.promoteOut, String(result.verdict.promote));
-      await writeOutputFile(options.metrics, JSON.stringify(kfpMetrics(result.metrics), null, 2));
-      await writeOutputFile(options.confusion, JSON.stringify(kfpConfusionMatrix(combined.labels, combined.confusion), null, 2));
+      const metrics = kfpMetrics(result.metrics);
+      const confusion = kfpConfusionMatrix(combined.labels, combined.confusion);
+      await writeOutputFile(options.metrics, JSON.stringify(metrics, null, 2));
+      await writeOutputFile(options.confusion, JSON.stringify(confusion, null, 2));
+      await writeOutputFile(options.executorOutput, JSON.stringify(executorOutput({ metrics: metricsMetadata(metrics), confusion })));
       await writeOutputFile(options.report, result.report);
       const search = result.candidate.search?.modes;
       printSummary({ promote: result.verdict.promote, reason: result.verdict.reason, model: modelVersion, production: result.productionVersion, testProducts: result.candidate.testProducts, metrics: result.metrics, search, evaluation: result.uri });

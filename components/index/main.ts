@@ -5,7 +5,7 @@
  * {"index": "<uri>", "version", "products": {type, vectors, recall…}, "buyers": {…}}.
  */
 import { pathToFileURL } from 'node:url';
-import { createCommand, kfpMetrics, modelVersionFrom, positiveInteger, printSummary, runMain, snapshotIdFrom, withRuntime, writeOutputFile } from '../core/index.js';
+import { createCommand, executorOutput, kfpMetrics, metricsMetadata, modelVersionFrom, positiveInteger, printSummary, runMain, snapshotIdFrom, withRuntime, writeOutputFile } from '../core/index.js';
 import { buildIndex } from './build.js';
 
 export function indexCommand() {
@@ -17,7 +17,8 @@ export function indexCommand() {
     .option('--exact-up-to <n>', 'up to this many products the index is exact (FAISS Flat); above, HNSW with measured recall', positiveInteger, 100_000)
     .option('--manifest <file>', 'write the index pointer (JSON: version, key, uri) here (a pipeline output)')
     .option('--metrics <file>', 'write the index statistics here (KFP system.Metrics JSON)')
-    .action(async (options: { model: string; snapshot: string; buyers: number; seed: number; exactUpTo: number; manifest?: string; metrics?: string }) => {
+    .option('--executor-output <file>', "write KFP's executor output here (the statistics as artifact metadata, which the Kubeflow UI shows)")
+    .action(async (options: { model: string; snapshot: string; buyers: number; seed: number; exactUpTo: number; manifest?: string; metrics?: string; executorOutput?: string }) => {
       const modelVersion = await modelVersionFrom(options.model);
       const snapshotId = await snapshotIdFrom(options.snapshot);
       const result = await withRuntime('index', ({ store, db, log }) =>
@@ -25,10 +26,7 @@ export function indexCommand() {
       );
       const { metadata } = result;
       await writeOutputFile(options.manifest, JSON.stringify({ version: result.version, key: result.key, uri: result.uri }));
-      await writeOutputFile(
-        options.metrics,
-        JSON.stringify(
-          kfpMetrics({
+      const metrics = kfpMetrics({
             products: metadata.products.vectors,
             product_recall_at_k: metadata.products.recall,
             buyers: metadata.buyers.vectors,
@@ -41,11 +39,9 @@ export function indexCommand() {
                   ...(metadata.lexical.fit ? { fusion_fit_objective: metadata.lexical.fit.objective, fusion_default_objective: metadata.lexical.fit.defaultObjective } : {}),
                 }
               : {}),
-          }),
-          null,
-          2,
-        ),
-      );
+      });
+      await writeOutputFile(options.metrics, JSON.stringify(metrics, null, 2));
+      await writeOutputFile(options.executorOutput, JSON.stringify(executorOutput({ metrics: metricsMetadata(metrics) })));
       printSummary({ index: result.uri, version: result.version, reused: result.reused, model: modelVersion, snapshot: snapshotId, products: metadata.products, buyers: metadata.buyers, lexical: metadata.lexical ? { terms: metadata.lexical.terms, postings: metadata.lexical.postings, fit: metadata.lexical.fit, weights: metadata.lexical.fusion.weights } : null, productsPerSecond: Math.round(result.productsPerSecond), buildSeconds: metadata.buildSeconds });
     });
 }
