@@ -84,6 +84,13 @@ export interface HybridCatalogue {
   /** Category ids by position: the full path (leaf) and the root. */
   leaf: Int32Array;
   root: Int32Array;
+  leaves: number;
+  roots: number;
+  /**
+   * Per-position scratch for one query at a time (hybrid ranking is synchronous start to end): where a
+   * listing is among the lexical matches and the candidates, −1 elsewhere; reset after each query.
+   */
+  scratch: { match: Int32Array; candidate: Int32Array };
 }
 
 /** Builds the category ids from each listing's category path (root first). */
@@ -99,13 +106,18 @@ export function hybridCatalogue(parts: { lexical: LexicalIndex; dense: DenseSear
   const n = parts.paths.length;
   if (parts.lexical.documents !== n) throw new Error(`lexical index holds ${parts.lexical.documents} documents for ${n} listings`);
   if (parts.vectors.length !== n * parts.dim) throw new Error(`${parts.vectors.length} vector floats for ${n} listings of ${parts.dim} dimensions`);
+  const leaf = ids(parts.paths.map((path) => path.join(' / ')));
+  const root = ids(parts.paths.map((path) => path[0] ?? ''));
   return {
     lexical: parts.lexical,
     dense: parts.dense,
     vectors: parts.vectors,
     dim: parts.dim,
-    leaf: ids(parts.paths.map((path) => path.join(' / '))),
-    root: ids(parts.paths.map((path) => path[0] ?? '')),
+    leaf,
+    root,
+    leaves: leaf.reduce((max, id) => Math.max(max, id + 1), 0),
+    roots: root.reduce((max, id) => Math.max(max, id + 1), 0),
+    scratch: { match: new Int32Array(n).fill(-1), candidate: new Int32Array(n).fill(-1) },
   };
 }
 
@@ -218,16 +230,38 @@ function lexicalLookup(matches: LexicalMatches | null): (doc: number) => { lexic
   };
 }
 
-/** The hybrid candidates of one query with their features (n × FUSION_FEATURES, row-major), before weighting. */
+/**
+ * The hybrid candidates of one query, as parallel arrays (candidate i: docs[i], …), with their
+ * features (n × FUSION_FEATURES, row-major), before weighting. Typed arrays and per-position scratch
+ * rather than objects and maps: this runs on the event loop for every hybrid query.
+ */
 export interface HybridCandidates {
-  ranked: Omit<Ranked, 'score'>[];
+  docs: Int32Array;
+  lexical: Float32Array;
+  matched: Uint32Array;
+  inTitle: Uint32Array;
+  dense: Float32Array;
   features: Float32Array;
+}
+
+/** Indices of the `limit` best matches, best first; ties by position (as rankMatches orders them). */
+function topMatches(matches: LexicalMatches, limit: number): number[] {
+  const count = matches.docs.length;
+  let candidates: number[];
+  if (count <= limit) candidates = Array.from(matches.docs.keys());
+  else {
+    // The limit-th best score by a native numeric sort of a copy; only matches at or above it are sorted.
+    const threshold = Float32Array.from(matches.scores).sort()[count - limit]!;
+    candidates = [];
+    for (let i = 0; i < count; i++) if (matches.scores[i]! >= threshold) candidates.push(i);
+  }
+  return candidates.sort((a, b) => matches.scores[b]! - matches.scores[a]! || matches.docs[a]! - matches.docs[b]!).slice(0, limit);
 }
 
 export function hybridCandidates(catalogue: HybridCatalogue, request: RankRequest, config: FusionConfig): HybridCandidates {
   const allowed = excluding(request);
   const matches = request.terms.length > 0 ? catalogue.lexical.match(request.terms, allowed) : null;
-  const lexicalOrder = matches ? rankMatches(matches) : [];
+  const lexicalTop = matches ? topMatches(matches, config.lexicalPool) : [];
   // The dense candidates are the query's nearest `densePool` listings in the whole catalogue, then
   // filtered: not the nearest that pass the filters, which under a narrow filter are anything at all
   // ("sofa" under 50p would bring DVDs). A listing enters hybrid results by a word or by being near.
@@ -239,110 +273,154 @@ export function hybridCandidates(catalogue: HybridCatalogue, request: RankReques
     denseDocs.push(doc);
     denseSims.push(nearest.sims[rank]!);
   });
-  const lookup = lexicalLookup(matches);
 
-  const lexicalRank = new Map<number, number>();
-  lexicalOrder.slice(0, config.lexicalPool).forEach((i, rank) => lexicalRank.set(matches!.docs[i]!, rank));
-  const denseRank = new Map<number, number>();
-  denseDocs.forEach((doc, rank) => denseRank.set(doc, rank));
-  const union = [...new Set([...lexicalRank.keys(), ...denseDocs])];
+  const { match: matchAt, candidate: candidateAt } = catalogue.scratch;
+  if (matches) for (let i = 0; i < matches.docs.length; i++) matchAt[matches.docs[i]!] = i;
+  try {
+    // The union: lexical candidates in rank order, then dense ones not already in.
+    const union: number[] = [];
+    const lexicalRank: number[] = [];
+    const denseRank: number[] = [];
+    lexicalTop.forEach((i, rank) => {
+      const doc = matches!.docs[i]!;
+      candidateAt[doc] = union.length;
+      union.push(doc);
+      lexicalRank.push(rank);
+      denseRank.push(-1);
+    });
+    const denseOf = new Float32Array(lexicalTop.length + denseDocs.length);
+    denseDocs.forEach((doc, rank) => {
+      const at = candidateAt[doc]!;
+      if (at >= 0) {
+        denseRank[at] = rank;
+        denseOf[at] = denseSims[rank]!;
+        return;
+      }
+      candidateAt[doc] = union.length;
+      denseOf[union.length] = denseSims[rank]!;
+      union.push(doc);
+      lexicalRank.push(-1);
+      denseRank.push(rank);
+    });
+    const count = union.length;
 
-  const bestLexical = matches && lexicalOrder.length > 0 ? matches.scores[lexicalOrder[0]!]! : 0;
-  // Rescaled against the unfiltered nearest: a filter does not make a far listing look near.
-  const top = nearest.sims[0] ?? 1;
-  const floor = nearest.sims.at(-1) ?? 0;
-  const span = Math.max(1e-6, top - floor);
-  const queryTerms = Math.max(1, Math.min(request.terms.length, 32));
-
-  const ranked = union.map((doc) => {
-    const known = denseRank.get(doc);
-    return { doc, dense: known !== undefined ? denseSims[known]! : dot(catalogue, request.vector, doc), ...lookup(doc) };
-  });
-  const rrf = union.map((doc) => {
-    const l = lexicalRank.get(doc);
-    const d = denseRank.get(doc);
-    return (l === undefined ? 0 : 1 / (RRF_K + l + 1)) + (d === undefined ? 0 : 1 / (RRF_K + d + 1));
-  });
-
-  // The first stage (RRF) votes on what the query is about.
-  const firstStage = union.map((_, i) => i).sort((a, b) => rrf[b]! - rrf[a]! || union[a]! - union[b]!);
-  const voters = firstStage.slice(0, config.votePool);
-  const leafVotes = new Map<number, number>();
-  const rootVotes = new Map<number, number>();
-  for (const i of voters) {
-    const doc = union[i]!;
-    leafVotes.set(catalogue.leaf[doc]!, (leafVotes.get(catalogue.leaf[doc]!) ?? 0) + 1);
-    rootVotes.set(catalogue.root[doc]!, (rootVotes.get(catalogue.root[doc]!) ?? 0) + 1);
-  }
-  const voteCount = Math.max(1, voters.length);
-
-  // Category priors over every lexical match and over the dense pool.
-  const lexicalLeaf = new Map<number, number>();
-  const lexicalRoot = new Map<number, number>();
-  let lexicalMass = 0;
-  if (matches && bestLexical > 0) {
-    for (let i = 0; i < matches.docs.length; i++) {
-      const doc = matches.docs[i]!;
-      const w = (matches.scores[i]! / bestLexical) ** 2;
-      lexicalMass += w;
-      lexicalLeaf.set(catalogue.leaf[doc]!, (lexicalLeaf.get(catalogue.leaf[doc]!) ?? 0) + w);
-      lexicalRoot.set(catalogue.root[doc]!, (lexicalRoot.get(catalogue.root[doc]!) ?? 0) + w);
+    const docs = Int32Array.from(union);
+    const lexical = new Float32Array(count);
+    const matched = new Uint32Array(count);
+    const inTitleMask = new Uint32Array(count);
+    const dense = denseOf.subarray(0, count);
+    const rrf = new Float64Array(count);
+    for (let i = 0; i < count; i++) {
+      const doc = docs[i]!;
+      const m = matchAt[doc]!;
+      if (m >= 0 && matches) {
+        lexical[i] = matches.scores[m]!;
+        matched[i] = matches.matched[m]!;
+        inTitleMask[i] = matches.inTitle[m]!;
+      }
+      if (denseRank[i]! < 0) dense[i] = dot(catalogue, request.vector, doc);
+      rrf[i] = (lexicalRank[i]! < 0 ? 0 : 1 / (RRF_K + lexicalRank[i]! + 1)) + (denseRank[i]! < 0 ? 0 : 1 / (RRF_K + denseRank[i]! + 1));
     }
-  }
-  const denseLeaf = new Map<number, number>();
-  let denseMass = 0;
-  denseDocs.forEach((doc, rank) => {
-    const w = Math.max(0, (denseSims[rank]! - floor) / span) ** 2;
-    denseMass += w;
-    denseLeaf.set(catalogue.leaf[doc]!, (denseLeaf.get(catalogue.leaf[doc]!) ?? 0) + w);
-  });
 
-  const features = new Float32Array(union.length * NF);
-  ranked.forEach((candidate, i) => {
-    const { doc } = candidate;
-    const inTitle = popcount(candidate.inTitle);
-    const row = i * NF;
-    features[row] = bestLexical > 0 ? candidate.lexical / bestLexical : 0;
-    features[row + 1] = Math.max(-1, Math.min(1, (candidate.dense - floor) / span));
-    const titleLength = catalogue.lexical.titleLength(doc);
-    features[row + 2] = inTitle / queryTerms;
-    features[row + 3] = inTitle / Math.max(queryTerms, titleLength, 1);
-    features[row + 4] = inTitle > 0 && inTitle === request.terms.length && titleLength === inTitle ? 1 : 0;
-    features[row + 5] = (leafVotes.get(catalogue.leaf[doc]!) ?? 0) / voteCount;
-    features[row + 6] = (rootVotes.get(catalogue.root[doc]!) ?? 0) / voteCount;
-    features[row + 7] = lexicalMass > 0 ? (lexicalLeaf.get(catalogue.leaf[doc]!) ?? 0) / lexicalMass : 0;
-    features[row + 8] = lexicalMass > 0 ? (lexicalRoot.get(catalogue.root[doc]!) ?? 0) / lexicalMass : 0;
-    features[row + 9] = denseMass > 0 ? (denseLeaf.get(catalogue.leaf[doc]!) ?? 0) / denseMass : 0;
-    features[row + 10] = rrf[i]! * 30;
-  });
-  return { ranked, features };
+    const bestLexical = matches && lexicalTop.length > 0 ? matches.scores[lexicalTop[0]!]! : 0;
+    // Rescaled against the unfiltered nearest: a filter does not make a far listing look near.
+    const top = nearest.sims[0] ?? 1;
+    const floor = nearest.sims.at(-1) ?? 0;
+    const span = Math.max(1e-6, top - floor);
+    const queryTerms = Math.max(1, Math.min(request.terms.length, 32));
+
+    // The first stage (RRF) votes on what the query is about.
+    const firstStage = Array.from(union.keys()).sort((a, b) => rrf[b]! - rrf[a]! || union[a]! - union[b]!);
+    const voters = firstStage.slice(0, config.votePool);
+    const leafVotes = new Float64Array(catalogue.leaves);
+    const rootVotes = new Float64Array(catalogue.roots);
+    for (const i of voters) {
+      leafVotes[catalogue.leaf[union[i]!]!]! += 1;
+      rootVotes[catalogue.root[union[i]!]!]! += 1;
+    }
+    const voteCount = Math.max(1, voters.length);
+
+    // Category priors over every lexical match and over the dense pool.
+    const lexicalLeaf = new Float64Array(catalogue.leaves);
+    const lexicalRoot = new Float64Array(catalogue.roots);
+    let lexicalMass = 0;
+    if (matches && bestLexical > 0) {
+      for (let i = 0; i < matches.docs.length; i++) {
+        const doc = matches.docs[i]!;
+        const w = (matches.scores[i]! / bestLexical) ** 2;
+        lexicalMass += w;
+        lexicalLeaf[catalogue.leaf[doc]!]! += w;
+        lexicalRoot[catalogue.root[doc]!]! += w;
+      }
+    }
+    const denseLeaf = new Float64Array(catalogue.leaves);
+    let denseMass = 0;
+    denseDocs.forEach((doc, rank) => {
+      const w = Math.max(0, (denseSims[rank]! - floor) / span) ** 2;
+      denseMass += w;
+      denseLeaf[catalogue.leaf[doc]!]! += w;
+    });
+
+    const features = new Float32Array(count * NF);
+    for (let i = 0; i < count; i++) {
+      const doc = docs[i]!;
+      const leaf = catalogue.leaf[doc]!;
+      const root = catalogue.root[doc]!;
+      const inTitle = popcount(inTitleMask[i]!);
+      const titleLength = catalogue.lexical.titleLength(doc);
+      const row = i * NF;
+      features[row] = bestLexical > 0 ? lexical[i]! / bestLexical : 0;
+      features[row + 1] = Math.max(-1, Math.min(1, (dense[i]! - floor) / span));
+      features[row + 2] = inTitle / queryTerms;
+      features[row + 3] = inTitle / Math.max(queryTerms, titleLength, 1);
+      features[row + 4] = inTitle > 0 && inTitle === request.terms.length && titleLength === inTitle ? 1 : 0;
+      features[row + 5] = leafVotes[leaf]! / voteCount;
+      features[row + 6] = rootVotes[root]! / voteCount;
+      features[row + 7] = lexicalMass > 0 ? lexicalLeaf[leaf]! / lexicalMass : 0;
+      features[row + 8] = lexicalMass > 0 ? lexicalRoot[root]! / lexicalMass : 0;
+      features[row + 9] = denseMass > 0 ? denseLeaf[leaf]! / denseMass : 0;
+      features[row + 10] = rrf[i]! * 30;
+    }
+    return { docs, lexical, matched, inTitle: inTitleMask, dense, features };
+  } finally {
+    // Reset only what this query set: the scratch stays −1 between queries at no O(N) cost.
+    if (matches) for (let i = 0; i < matches.docs.length; i++) matchAt[matches.docs[i]!] = -1;
+    for (const doc of lexicalTop) if (matches) candidateAt[matches.docs[doc]!] = -1;
+    for (const doc of denseDocs) candidateAt[doc] = -1;
+  }
 }
 
 /** The weights in FUSION_FEATURES order. */
 export const weightVector = (weights: FusionWeights): Float64Array => Float64Array.from(FUSION_FEATURES, (feature) => weights[feature]);
 
-/** Candidates ordered by the weighted sum of their features, best first; ties by position. */
-export function scoreCandidates(candidates: HybridCandidates, weights: Float64Array): Ranked[] {
-  const { ranked, features } = candidates;
-  const scored: Ranked[] = ranked.map((candidate, i) => {
-    let score = 0;
-    for (let f = 0; f < NF; f++) score += weights[f]! * features[i * NF + f]!;
-    return { ...candidate, score };
-  });
-  return scored.sort((a, b) => b.score - a.score || a.doc - b.doc);
-}
-
-/** Only the order of the candidates' positions under `weights` (what fitting reads, many times over). */
-export function orderCandidates(candidates: HybridCandidates, weights: Float64Array): number[] {
-  const { ranked, features } = candidates;
-  const scores = new Float64Array(ranked.length);
-  for (let i = 0; i < ranked.length; i++) {
+/** The weighted sums of the candidates' features. */
+function weightedScores(candidates: HybridCandidates, weights: Float64Array): Float64Array {
+  const { docs, features } = candidates;
+  const scores = new Float64Array(docs.length);
+  for (let i = 0; i < docs.length; i++) {
     let score = 0;
     for (let f = 0; f < NF; f++) score += weights[f]! * features[i * NF + f]!;
     scores[i] = score;
   }
-  const order = Array.from(ranked.keys()).sort((a, b) => scores[b]! - scores[a]! || ranked[a]!.doc - ranked[b]!.doc);
-  return order.map((i) => ranked[i]!.doc);
+  return scores;
+}
+
+/** Candidate indices ordered by score, best first; ties by position. */
+function orderBy(candidates: HybridCandidates, scores: Float64Array): number[] {
+  const { docs } = candidates;
+  return Array.from(docs.keys()).sort((a, b) => scores[b]! - scores[a]! || docs[a]! - docs[b]!);
+}
+
+/** Candidates ordered by the weighted sum of their features, best first; ties by position. */
+export function scoreCandidates(candidates: HybridCandidates, weights: Float64Array): Ranked[] {
+  const scores = weightedScores(candidates, weights);
+  const { docs, lexical, matched, inTitle, dense } = candidates;
+  return orderBy(candidates, scores).map((i) => ({ doc: docs[i]!, score: scores[i]!, lexical: lexical[i]!, matched: matched[i]!, inTitle: inTitle[i]!, dense: dense[i]! }));
+}
+
+/** Only the order of the candidates' positions under `weights` (what fitting reads, many times over). */
+export function orderCandidates(candidates: HybridCandidates, weights: Float64Array): number[] {
+  return orderBy(candidates, weightedScores(candidates, weights)).map((i) => candidates.docs[i]!);
 }
 
 /** Hybrid mode. */
