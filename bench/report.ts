@@ -134,6 +134,7 @@ function searchModeRatios(line: Line): Ratio[] {
   for (const phase of modes.filter((p) => str(p['name']).startsWith('hybrid'))) {
     const where = str(phase['name']).replace(/^hybrid \/search, /, '');
     const dense = modes.find((p) => str(p['name']) === `today's dense-only /search, ${where}`);
+    // `where`: "64 connections (median of 3)".
     for (const [measure, key, unit, higher] of [['requests/s', 'perSecond', 'requests/s', true], ['p50', 'p50', 'ms', false], ['p99', 'p99', 'ms', false]] as const) {
       out.push({
         benchmark: 'serve',
