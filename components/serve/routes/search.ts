@@ -30,7 +30,8 @@ export async function searchRoutes(app: FastifyInstance, { state, limits }: Rout
         const print = rankingFingerprint('/search', { ...params, q: query });
         const offset = pageStart(params, version, print);
         const terms = queryTerms(query);
-        const vector = params.mode === 'lexical' ? new Float32Array(version.dim) : (await version.embedder.embedTexts([{ title: query }])).embeddings.subarray(0, version.dim);
+        // Embedded in every mode (ONNX alone, off the event loop): lexical results report their cosine too.
+        const vector = (await version.embedder.embedTexts([{ title: query }])).embeddings.subarray(0, version.dim);
         const plan = { terms, vector, mode: params.mode, sort: params.sort ?? 'relevance', filters, offset, k: params.k };
         const page = searchPage(version, plan);
         return { query, mode: params.mode, ...pageFields(version, plan, page, print) };
