@@ -95,6 +95,8 @@ export class LexicalIndex {
   private readonly scratchScores: Float32Array;
   private readonly scratchMatched: Uint32Array;
   private readonly scratchTitle: Uint32Array;
+  /** The documents one query touched, in order. */
+  private readonly scratchTouched: Int32Array;
 
   private constructor(
     readonly header: LexicalHeader,
@@ -132,6 +134,7 @@ export class LexicalIndex {
     this.scratchScores = new Float32Array(n);
     this.scratchMatched = new Uint32Array(n);
     this.scratchTitle = new Uint32Array(n);
+    this.scratchTouched = new Int32Array(n);
   }
 
   /** Indexes documents in order: document i is position i (the products' vector order). */
@@ -247,39 +250,43 @@ export class LexicalIndex {
     const scores = this.scratchScores;
     const matched = this.scratchMatched;
     const title = this.scratchTitle;
-    const touched: number[] = [];
+    const touched = this.scratchTouched;
+    let count = 0;
     scored.forEach((term, bit) => {
       const id = this.termIds.get(term);
       if (id === undefined) return;
       const mask = 2 ** bit;
       for (let p = this.offsets[id]!, end = this.offsets[id + 1]!; p < end; p++) {
         const d = this.postingDocs[p]!;
-        if (matched[d] === 0) touched.push(d);
+        if (matched[d] === 0) touched[count++] = d;
         scores[d]! += this.weights[p]!;
         matched[d] = (matched[d]! | mask) >>> 0;
         if (this.titleHit[p]) title[d] = (title[d]! | mask) >>> 0;
       }
     });
-    const keep = allowed ? touched.filter((d) => allowed(d)) : touched;
-    const out: LexicalMatches = {
-      terms: scored,
-      docs: Int32Array.from(keep),
-      scores: Float32Array.from(keep, (d) => scores[d]!),
-      matched: Uint32Array.from(keep, (d) => matched[d]!),
-      inTitle: Uint32Array.from(keep, (d) => title[d]!),
-    };
-    // Reset only what this query touched: the scratch stays zero between queries at no O(N) cost.
-    for (const d of touched) {
+    const docs = new Int32Array(count);
+    const out = { scores: new Float32Array(count), matched: new Uint32Array(count), inTitle: new Uint32Array(count) };
+    let kept = 0;
+    for (let i = 0; i < count; i++) {
+      const d = touched[i]!;
+      if (!allowed || allowed(d)) {
+        docs[kept] = d;
+        out.scores[kept] = scores[d]!;
+        out.matched[kept] = matched[d]!;
+        out.inTitle[kept] = title[d]!;
+        kept++;
+      }
+      // Reset only what this query touched: the scratch stays zero between queries at no O(N) cost.
       scores[d] = 0;
       matched[d] = 0;
       title[d] = 0;
     }
-    return out;
+    return { terms: scored, docs: docs.subarray(0, kept), scores: out.scores.subarray(0, kept), matched: out.matched.subarray(0, kept), inTitle: out.inTitle.subarray(0, kept) };
   }
 
   /** Bytes the loaded index holds (typed arrays, plus an estimate of the vocabulary map). */
   memoryBytes(): number {
-    const arrays = [this.offsets, this.postingDocs, this.lengths, this.tf, this.weights, this.titleHit, this.scratchScores, this.scratchMatched, this.scratchTitle];
+    const arrays = [this.offsets, this.postingDocs, this.lengths, this.tf, this.weights, this.titleHit, this.scratchScores, this.scratchMatched, this.scratchTitle, this.scratchTouched];
     const vocabulary = this.header.terms.reduce((sum, term) => sum + 2 * term.length + 64, 0);
     return arrays.reduce((sum, array) => sum + array.byteLength, 0) + vocabulary;
   }
