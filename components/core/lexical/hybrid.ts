@@ -5,12 +5,13 @@
  * - dense: the nearest listings to the query's embedding (exact or HNSW search);
  * - hybrid: the union of the best `lexicalPool` lexical matches (after the filters) and those of the
  *   query's `densePool` nearest listings that pass the filters, each described by a few features,
- *   ranked by a weighted sum of them. The weights are
- *   fitted on validation queries by the index component (fit.ts) and published with the index.
+ *   ranked by a weighted sum of them. The weights are fitted on validation queries (quality.ts,
+ *   fitFusion) by the index component and published with the index; evaluate fits them the same way.
  *
  * The features, each about 0..1:
  *   lexical       BM25F score / the best BM25F score of the query (0 when no term matched)
- *   dense         cosine, rescaled so that the best dense candidate is 1 and the last of the dense pool 0
+ *   dense         cosine, rescaled so that the query's nearest listing is 1 and the last of its
+ *                 `densePool` nearest 0 (before the filters: a filter does not make a far listing near)
  *   titleCoverage share of the query's terms found in the title
  *   titleMatch    query terms found in the title / max(query terms, title terms): 1 for a title typed whole
  *   exactTitle    1 when the query's terms are exactly the title's (a known item typed whole), else 0
