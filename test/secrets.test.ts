@@ -25,10 +25,13 @@ describe('secrets stay out of outputs', () => {
       const secrets = [password, env['AWS_SECRET_ACCESS_KEY']!];
       const run = (script: string, args: string[], extra: NodeJS.ProcessEnv = {}) =>
         spawnSync(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, script), ...args], { cwd: REPO_ROOT, encoding: 'utf8', env: { ...env, ...extra } });
+      const load = run('components/load/main.ts', [path.join(REPO_ROOT, 'test', 'fixtures', 'export-7col')]);
+      const clean = run('components/clean/main.ts', []);
+      const snapshotId = (JSON.parse(clean.stdout || '{}') as { snapshot?: { id: string } }).snapshot?.id ?? '';
       const outputs = [
-        run('components/load/main.ts', [path.join(REPO_ROOT, 'test', 'fixtures', 'export-7col')]),
-        run('components/clean/main.ts', []),
-        run('components/drift/main.ts', []),
+        load,
+        clean,
+        run('components/drift/main.ts', ['--snapshot', snapshotId]),
         // Failures print their causes: a refused secret key, an unreachable database.
         run('components/clean/main.ts', [], { AWS_SECRET_ACCESS_KEY: `${secrets[1]}-wrong` }),
         run('components/load/main.ts', ['--from', `postgres://reader:${password}@127.0.0.1:1/seed`]),
