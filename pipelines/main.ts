@@ -11,7 +11,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createCommand, positiveInteger, printSummary, readServingRecord, runMain, withRuntime, withStore, type Database } from '../components/core/index.js';
+import { createCommand, metadataScalars, positiveInteger, printSummary, readServingRecord, runMain, withRuntime, withStore, type Database } from '../components/core/index.js';
 import { generateDemoExport } from '../components/load/demo.js';
 import { loadFromCommandLine, resolveSource } from '../components/load/main.js';
 import { compileToYaml, PLACEHOLDER_REGISTRY } from './compile.js';
@@ -130,8 +130,8 @@ const program = createCommand('start', 'Run the main job on this machine: load t
     // What the Kubeflow UI would show: each task's output artifact metadata, from its executor output.
     const shown = Object.values(run.tasks).flatMap((t) =>
       Object.entries(t.metadata ?? {}).flatMap(([artifact, values]) => {
-        const scalars = Object.entries(values).filter((entry): entry is [string, number] => typeof entry[1] === 'number');
-        return scalars.length > 0 ? [`  ${`${t.path.split('/').at(-1)}.${artifact}`.padEnd(24)} ${scalars.map(([k, v]) => `${k} ${Number(v.toFixed(4))}`).join(', ')}`] : [];
+        const scalars = metadataScalars(values);
+        return scalars.length > 0 ? [`  ${`${t.path.split('/').at(-1)}.${artifact}`.padEnd(24)} ${scalars.map(([k, v]) => `${k} ${v}`).join(', ')}`] : [];
       }),
     );
     if (shown.length > 0) lines.push('', 'metrics as the Kubeflow UI shows them (executor output):', ...shown);

@@ -8,8 +8,8 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { gzipSync } from 'node:zlib';
-import { buildProfile, openFsStore, profileShift, psi, seededRandom, SERVING_KEY, SNAPSHOT_KEY, SNAPSHOT_PRODUCTS_KEY, type ProfileRow, type SnapshotProduct } from '../components/core/index.js';
-import { checkDrift, embeddingShift, PROFILE_FILE, profileRowOf } from '../components/drift/drift.js';
+import { buildProfile, openFsStore, profileRowOf, profileShift, psi, seededRandom, SERVING_KEY, SNAPSHOT_KEY, SNAPSHOT_PRODUCTS_KEY, type ProfileRow, type SnapshotProduct } from '../components/core/index.js';
+import { checkDrift, embeddingShift, PROFILE_FILE } from '../components/drift/drift.js';
 import { databaseBackends, REPO_ROOT, storeBackends, suiteStorage, tempDir } from './helpers.js';
 
 const ROOTS = ['Appliances', 'Home & Garden', 'Phones', 'Video Games', 'Other Goods'];

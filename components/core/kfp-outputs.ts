@@ -33,6 +33,13 @@ export function executorOutput(artifacts: Readonly<Record<string, Record<string,
   return { artifacts: Object.fromEntries(Object.entries(artifacts).map(([name, metadata]) => [name, { artifacts: [{ metadata }] }])) };
 }
 
+/** The numeric entries of an artifact's metadata (what the UI's metrics view lists), rounded to 4 places for display. */
+export function metadataScalars(metadata: Readonly<Record<string, unknown>>): [string, number][] {
+  return Object.entries(metadata)
+    .filter((entry): entry is [string, number] => typeof entry[1] === 'number')
+    .map(([name, value]) => [name, Number(value.toFixed(4))]);
+}
+
 /** Metrics scalars as artifact metadata (the form the launcher records and the UI shows). */
 export function metricsMetadata(metrics: ReturnType<typeof kfpMetrics>): Record<string, number> {
   return Object.fromEntries(metrics.metrics.map((m) => [m.name, m.numberValue]));

@@ -29,6 +29,14 @@ export interface ProfileRow {
   textLength: number;
 }
 
+/**
+ * A listing as the profile describes it: the one definition train (which builds the profile) and
+ * drift (which compares new listings with it) share, so both measure text length the same way.
+ */
+export function profileRowOf(listing: { root: string; priceMinor: number; title: string; text: string }): ProfileRow {
+  return { root: listing.root, priceMinor: listing.priceMinor, textLength: listing.title.length + listing.text.length };
+}
+
 const BINS = 10;
 /** Shares are floored at this before the logarithm: an empty bin must not make the PSI infinite. */
 const FLOOR = 1e-4;

@@ -18,13 +18,13 @@ import {
   htmlReport,
   InputError,
   openEmbedder,
+  profileRowOf,
   profileShift,
   readServingRecord,
   readSnapshotProducts,
   SNAPSHOT_KEY,
   type ArtifactStore,
   type Figure,
-  type ProfileRow,
   type ProfileShift,
   type SnapshotProduct,
 } from '../core/index.js';
@@ -59,11 +59,6 @@ export interface DriftVerdict {
 }
 
 export const PROFILE_FILE = 'profile.json';
-
-/** A listing as the profile describes it; text length as train measures it (title and text). */
-export function profileRowOf(product: Pick<SnapshotProduct, 'root' | 'priceMinor' | 'title' | 'text'>): ProfileRow {
-  return { root: product.root, priceMinor: product.priceMinor, textLength: product.title.length + product.text.length };
-}
 
 /** What makes a listing "changed" for drift: the fields the model reads. A hash, so a million fit in memory. */
 function contentOf(product: SnapshotProduct): string {

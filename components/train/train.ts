@@ -19,6 +19,7 @@ import {
   MODEL_PREFIX,
   ModelMetadata,
   openPublished,
+  profileRowOf,
   Progress,
   publish,
   NotFoundError,
@@ -365,7 +366,7 @@ export async function trainModel(store: ArtifactStore, request: TrainRequest, lo
 
   const profile = {
     ...buildProfile(
-      dataset.train.map((e) => ({ root: e.root, priceMinor: e.priceMinor, textLength: e.title.length + e.text.length })),
+      dataset.train.map(profileRowOf),
       request.snapshotId,
       new Date().toISOString(),
     ),

@@ -17,7 +17,7 @@ import pLimit from 'p-limit';
 import { parse } from 'yaml';
 import { z } from 'zod';
 import { errorMessage, InputError, type Logger } from '../../components/core/index.js';
-import { KFP_EXECUTOR_OUTPUT } from '../../components/core/kfp-outputs.js';
+import { KFP_EXECUTOR_OUTPUT, metadataScalars } from '../../components/core/kfp-outputs.js';
 import { evaluateCondition } from './cel.js';
 import { writeJsonAtomic } from './files.js';
 import { PipelineSpec, type ComponentSpec, type Executor, type TaskSpec } from './spec.js';
@@ -414,8 +414,8 @@ class Runner {
     const metadata = await readExecutorOutput(executorOutputFile, taskPath);
     if (typeof metadata === 'string') return { status: 'FAILED', parameters: {}, artifacts: {}, error: metadata };
     for (const [name, values] of Object.entries(metadata ?? {})) {
-      const scalars = Object.entries(values).filter((entry): entry is [string, number] => typeof entry[1] === 'number');
-      if (scalars.length > 0) log.info({ task: taskPath, artifact: name, metadata: values }, `${taskPath}: ${name}: ${scalars.map(([k, v]) => `${k}=${Number(v.toFixed(4))}`).join(', ')}`);
+      const scalars = metadataScalars(values);
+      if (scalars.length > 0) log.info({ task: taskPath, artifact: name, metadata: values }, `${taskPath}: ${name}: ${scalars.map(([k, v]) => `${k}=${v}`).join(', ')}`);
     }
     const outcome: Outcome = { status: 'SUCCEEDED', parameters, artifacts: outputArtifacts, metadata };
     if (cacheFile) {
