@@ -21,9 +21,14 @@ try {
   process.exit(required ? 1 : 0);
 }
 const target = path.join(packageDir, 'build', 'Release', 'faiss-node.node');
-// Built by this script (not a stale binary): the patched method below is there.
+// Built by this script (not a stale binary, nor one built by an older version of it): the patched methods
+// below are there.
 const loads = () =>
-  spawnSync(process.execPath, ['-e', "if (!require('faiss-node').Index.prototype.setSearchParameter) process.exit(1)"], { cwd: path.dirname(packageDir) }).status === 0;
+  spawnSync(
+    process.execPath,
+    ['-e', "const { Index, IndexFlatIP } = require('faiss-node'); const f = require('faiss-node'); if (!Index.prototype.setSearchParameter || !f.setOmpThreads) process.exit(1); for (const m of ['searchFloat32', 'addFloat32', 'trainFloat32']) if (!Index.prototype[m] || !IndexFlatIP.prototype[m]) process.exit(1)"],
+    { cwd: path.dirname(packageDir) },
+  ).status === 0;
 
 if (existsSync(target) && loads()) process.exit(0);
 
@@ -57,6 +62,134 @@ const addonApi = path.dirname(require.resolve('node-addon-api/package.json', { p
 // faiss-node exposes no search-time parameters, and HNSW (efSearch) and IVF (nprobe) indexes need
 // them to reach a useful recall: add Index#setSearchParameter(name, value), through faiss's own
 // ParameterSpace, to a copy of the binding's source.
+// faiss-node also takes and returns plain JS arrays only, converting every number one by one (a query
+// of 256 numbers, 2k result numbers): add searchFloat32 / addFloat32 / trainFloat32, which hand faiss
+// the Float32Array's own memory (no copy) and return the results as typed arrays (distances a
+// Float32Array written by faiss directly, labels an Int32Array). Vector counts stay below 2^31.
+const FLOAT32_METHODS = `
+  // The Float32Array argument i, checked: its memory is passed to faiss as it is.
+  bool float32Arg(const Napi::CallbackInfo &info, size_t i, float **data, size_t *rows)
+  {
+    Napi::Env env = info.Env();
+    if (info.Length() <= i || !info[i].IsTypedArray() || info[i].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
+    {
+      Napi::TypeError::New(env, "Expected a Float32Array.").ThrowAsJavaScriptException();
+      return false;
+    }
+    Napi::Float32Array array = info[i].As<Napi::Float32Array>();
+    size_t length = array.ElementLength();
+    if (length % index_->d != 0)
+    {
+      Napi::Error::New(env, "Invalid the given array length: " + std::to_string(length) + " is not a multiple of " + std::to_string(index_->d) + ".").ThrowAsJavaScriptException();
+      return false;
+    }
+    *data = array.Data();
+    *rows = length / index_->d;
+    return true;
+  }
+
+  Napi::Value searchFloat32(const Napi::CallbackInfo &info)
+  {
+    Napi::Env env = info.Env();
+    float *xq;
+    size_t nq;
+    if (!float32Arg(info, 0, &xq, &nq)) return env.Undefined();
+    if (info.Length() != 2 || !info[1].IsNumber())
+    {
+      Napi::TypeError::New(env, "Expected (queries: Float32Array, k: number).").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    const uint32_t k = info[1].As<Napi::Number>().Uint32Value();
+    if (k > index_->ntotal)
+    {
+      Napi::Error::New(env, "Invalid the number of k (cannot be given a value greater than \`ntotal\`: " + std::to_string(index_->ntotal) + ").").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    Napi::Float32Array distances = Napi::Float32Array::New(env, k * nq);
+    Napi::Int32Array labels = Napi::Int32Array::New(env, k * nq);
+    std::vector<idx_t> found(k * nq);
+    try
+    {
+      index_->search(nq, xq, k, distances.Data(), found.data());
+    }
+    catch (const faiss::FaissException &ex)
+    {
+      Napi::Error::New(env, ex.what()).ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    int32_t *out = labels.Data();
+    for (size_t i = 0; i < found.size(); i++) out[i] = static_cast<int32_t>(found[i]);
+    Napi::Object results = Napi::Object::New(env);
+    results.Set("distances", distances);
+    results.Set("labels", labels);
+    return results;
+  }
+
+  Napi::Value addFloat32(const Napi::CallbackInfo &info)
+  {
+    Napi::Env env = info.Env();
+    float *x;
+    size_t n;
+    if (!float32Arg(info, 0, &x, &n)) return env.Undefined();
+    if (index_->ntotal + n > 2147483647)
+    {
+      Napi::Error::New(env, "an index of more than 2^31 - 1 vectors is not supported (labels are int32)").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    try
+    {
+      index_->add(n, x);
+    }
+    catch (const faiss::FaissException &ex)
+    {
+      Napi::Error::New(env, ex.what()).ThrowAsJavaScriptException();
+    }
+    return env.Undefined();
+  }
+
+  Napi::Value trainFloat32(const Napi::CallbackInfo &info)
+  {
+    Napi::Env env = info.Env();
+    float *x;
+    size_t n;
+    if (!float32Arg(info, 0, &x, &n)) return env.Undefined();
+    try
+    {
+      index_->train(n, x);
+    }
+    catch (const faiss::FaissException &ex)
+    {
+      Napi::Error::New(env, ex.what()).ThrowAsJavaScriptException();
+    }
+    return env.Undefined();
+  }
+`;
+// And faiss's OpenMP thread count (omp_set_num_threads / omp_get_max_threads, as python3-faiss has
+// them): a service answering one query a call on a busy machine is faster with one thread (a team of
+// threads per query spins against the other work), a batch build with all of them.
+const OMP_FUNCTIONS = `
+#include <omp.h>
+Napi::Value SetOmpThreads(const Napi::CallbackInfo &info)
+{
+  Napi::Env env = info.Env();
+  if (info.Length() != 1 || !info[0].IsNumber() || info[0].As<Napi::Number>().Int32Value() < 1)
+  {
+    Napi::TypeError::New(env, "Expected a thread count >= 1.").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  omp_set_num_threads(info[0].As<Napi::Number>().Int32Value());
+  return env.Undefined();
+}
+
+Napi::Value GetOmpThreads(const Napi::CallbackInfo &info)
+{
+  return Napi::Number::New(info.Env(), omp_get_max_threads());
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports)
+{
+  exports.Set("setOmpThreads", Napi::Function::New(env, SetOmpThreads));
+  exports.Set("getOmpThreads", Napi::Function::New(env, GetOmpThreads));`;
 const METHOD = `
   Napi::Value setSearchParameter(const Napi::CallbackInfo &info)
   {
@@ -78,11 +211,23 @@ const METHOD = `
   }
 
   Napi::Value ntotal(const Napi::CallbackInfo &info)`;
+const REGISTER_FLOAT32 = (name) =>
+  [
+    `      InstanceMethod("toBuffer", &${name}::toBuffer),`,
+    `      InstanceMethod("searchFloat32", &${name}::searchFloat32),`,
+    `      InstanceMethod("addFloat32", &${name}::addFloat32),`,
+    `      InstanceMethod("trainFloat32", &${name}::trainFloat32),`,
+  ].join('\n');
 let source = readFileSync(path.join(packageDir, 'src', 'faiss.cc'), 'utf8');
 const patches = [
   ['#include <faiss/index_factory.h>', '#include <faiss/index_factory.h>\n#include <faiss/AutoTune.h>'],
-  ['  Napi::Value ntotal(const Napi::CallbackInfo &info)', METHOD],
-  ['      InstanceMethod("toBuffer", &Index::toBuffer),', '      InstanceMethod("toBuffer", &Index::toBuffer),\n      InstanceMethod("setSearchParameter", &Index::setSearchParameter),'],
+  ['#include <faiss/index_factory.h>', '#include <faiss/index_factory.h>\n#include <vector>'],
+  ['  Napi::Value ntotal(const Napi::CallbackInfo &info)', FLOAT32_METHODS + METHOD],
+  // The typed-array methods on every class (Index, IndexFlatL2, IndexFlatIP); setSearchParameter on Index.
+  ['      InstanceMethod("toBuffer", &IndexFlatIP::toBuffer),', REGISTER_FLOAT32('IndexFlatIP')],
+  ['      InstanceMethod("toBuffer", &IndexFlatL2::toBuffer),', REGISTER_FLOAT32('IndexFlatL2')],
+  ['      InstanceMethod("toBuffer", &Index::toBuffer),', `${REGISTER_FLOAT32('Index')}\n      InstanceMethod("setSearchParameter", &Index::setSearchParameter),`],
+  ['Napi::Object Init(Napi::Env env, Napi::Object exports)\n{', OMP_FUNCTIONS],
 ];
 for (const [anchor, replacement] of patches) {
   if (!source.includes(anchor)) {
