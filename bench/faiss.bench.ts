@@ -15,8 +15,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import type * as Faiss from 'faiss-node';
-import { seededRandom } from '../components/core/index.js';
-import { buildVectorIndex } from '../components/core/vector-index.js';
+import { seededRandom } from '../components/core/platform/index.js';
+import { buildVectorIndex } from '../components/core/ml/vector-index.js';
 import { tempDir } from '../test/helpers.js';
 
 const faiss = createRequire(import.meta.url)('faiss-node') as typeof Faiss;

@@ -14,7 +14,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { stringify } from 'csv-stringify/sync';
 import pLimit from 'p-limit';
-import { migrate, openFsStore, openPglite, openPostgres, openS3Store, type ArtifactStore, type Database } from '../components/core/index.js';
+import { migrate, openFsStore, openPglite, openPostgres, openS3Store, type ArtifactStore, type Database } from '../components/core/platform/index.js';
 import { findExportFiles } from '../components/load/folder.js';
 import { folderImages } from '../components/load/image-files.js';
 import { loadRaw } from '../components/load/load.js';

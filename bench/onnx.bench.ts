@@ -14,7 +14,7 @@
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-node';
-import { createLogger } from '../components/core/index.js';
+import { createLogger } from '../components/core/platform/index.js';
 import { BACKBONE_INPUT_SIZE, loadMobileNetBackbone } from '../components/train/backbone.js';
 import { L2Normalize, WeightedBag } from '../components/train/model/layers.js';
 import { exportLayersModel } from '../components/train/onnx/index.js';

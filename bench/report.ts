@@ -21,7 +21,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { chartSvg, escapeHtml, htmlReport } from '../components/core/report-html.js';
+import { chartSvg, escapeHtml, htmlReport } from '../components/core/platform/report-html.js';
 
 export interface Figure {
   label: string;

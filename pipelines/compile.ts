@@ -7,7 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { createCommand, InputError, printSummary, runMain } from '../components/core/index.js';
+import { createCommand, InputError, printSummary, runMain } from '../components/core/platform/index.js';
 import { compilePipeline, PipelineCompileError, toYaml, type PipelineDefinition } from './dsl/index.js';
 import { DEFAULT_KFP_VERSION } from './dsl/targets.js';
 import { marketplaceRanking } from './marketplace-ranking.js';

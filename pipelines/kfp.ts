@@ -12,7 +12,7 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { createCommand, InputError, printSummary, runMain } from '../components/core/index.js';
+import { createCommand, InputError, printSummary, runMain } from '../components/core/platform/index.js';
 import { parse } from 'yaml';
 import { DEFAULT_OUTPUT, PLACEHOLDER_REGISTRY_HOST } from './compile.js';
 import { KfpClient } from './kfp-client.js';

@@ -11,7 +11,8 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createCommand, metadataScalars, positiveInteger, printSummary, readServingRecord, runMain, withRuntime, withStore, type Database } from '../components/core/index.js';
+import { createCommand, positiveInteger, printSummary, runMain, withRuntime, withStore, type Database } from '../components/core/platform/index.js';
+import { metadataScalars, readServingRecord } from '../components/core/contracts/index.js';
 import { generateDemoExport } from '../components/load/demo.js';
 import { loadFromCommandLine, resolveSource } from '../components/load/main.js';
 import { compileToYaml, PLACEHOLDER_REGISTRY } from './compile.js';

@@ -6,7 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { createCommand, createLogger, InputError, loadConfig, positiveInteger, printSummary, runMain } from '../components/core/index.js';
+import { createCommand, createLogger, InputError, loadConfig, positiveInteger, printSummary, runMain } from '../components/core/platform/index.js';
 import { mapCommandToCheckout, runPipeline, TaskFailedError } from './local/runner.js';
 
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');

@@ -5,16 +5,7 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import {
-  AlreadyExistsError,
-  CredentialsError,
-  InputError,
-  NotFoundError,
-  openArtifactStore,
-  openFsStore,
-  openS3Store,
-  type ArtifactStore,
-} from '../components/core/index.js';
+import { AlreadyExistsError, CredentialsError, InputError, NotFoundError, openArtifactStore, openFsStore, openS3Store, type ArtifactStore } from '../components/core/platform/index.js';
 import { collect, freshBucket, storeBackends, testS3Client } from './helpers.js';
 
 const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');

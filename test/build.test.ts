@@ -15,7 +15,7 @@ describe('the build (what the images run)', () => {
     const build = spawnSync('npm', ['run', '-s', 'build'], { cwd: REPO_ROOT, encoding: 'utf8' });
     assert.equal(build.status, 0, build.stderr + build.stdout);
     const dist = path.join(REPO_ROOT, 'dist');
-    for (const file of ['components/core/db/migrations/0001_raw_tables.sql', 'components/clean/gazetteer/gb-places.json', 'components/clean/gazetteer/regions.json']) {
+    for (const file of ['components/core/platform/db/migrations/0001_raw_tables.sql', 'components/core/contracts/gazetteer/gb-places.json', 'components/core/contracts/gazetteer/regions.json']) {
       assert.ok(existsSync(path.join(dist, file)), `dist/${file}`);
     }
     const components = ['load', 'clean', 'drift', 'train', 'evaluate', 'index', 'deploy', 'serve'];

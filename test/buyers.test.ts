@@ -1,7 +1,8 @@
 /** The generated buyer population: reproducible, plausible, consistent with the catalogue, stored idempotently. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { seededRandom, type SnapshotProduct } from '../components/core/index.js';
+import { seededRandom } from '../components/core/platform/index.js';
+import { type SnapshotProduct } from '../components/core/contracts/index.js';
 import { AGE_BANDS, generateBuyers, storeBuyers } from '../components/index/buyers.js';
 import { databaseBackends, storeBackends, suiteStorage } from './helpers.js';
 

@@ -11,9 +11,9 @@ import { stringify } from 'csv-stringify/sync';
 import fc from 'fast-check';
 import sharp from 'sharp';
 import { cleanCatalogue } from '../components/clean/clean.js';
-import { loadGazetteer } from '../components/clean/gazetteer/index.js';
+import { loadGazetteer } from '../components/core/contracts/index.js';
 import { takeSnapshot } from '../components/clean/snapshot.js';
-import { migrate, openFsStore, openPostgres, type Database } from '../components/core/index.js';
+import { migrate, openFsStore, openPostgres, type Database } from '../components/core/platform/index.js';
 import { loadExportFolder } from '../components/load/load.js';
 import { databaseBackends, freshPostgresDatabase, REPO_ROOT, SHARED_DATA, silentLog, storeBackends, suiteStorage, tempDir } from './helpers.js';
 

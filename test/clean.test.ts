@@ -9,10 +9,11 @@ import path from 'node:path';
 import { before, describe, it } from 'node:test';
 import sharp from 'sharp';
 import { cleanCatalogue, type CleanOptions } from '../components/clean/clean.js';
-import { loadGazetteer } from '../components/clean/gazetteer/index.js';
+import { loadGazetteer } from '../components/core/contracts/index.js';
 import { publishReport } from '../components/clean/report.js';
 import { takeSnapshot } from '../components/clean/snapshot.js';
-import { readSnapshotProducts, type ArtifactStore, type Database } from '../components/core/index.js';
+import { type ArtifactStore, type Database } from '../components/core/platform/index.js';
+import { readSnapshotProducts } from '../components/core/contracts/index.js';
 import { loadExportFolder } from '../components/load/load.js';
 import { databaseBackends, REPO_ROOT, silentLog, storeBackends, suiteStorage, tempDir } from './helpers.js';
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { describeConfig, InputError, loadConfig, maskUrl, redact } from '../components/core/index.js';
+import { describeConfig, InputError, loadConfig, maskUrl, redact } from '../components/core/platform/index.js';
 
 describe('configuration from the environment', () => {
   it('defaults to the embedded database and a local artifact folder under MARKETPLACE_HOME', () => {

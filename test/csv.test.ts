@@ -4,7 +4,7 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { stringify } from 'csv-stringify/sync';
 import fc from 'fast-check';
-import { InputError } from '../components/core/index.js';
+import { InputError } from '../components/core/platform/index.js';
 import { IMAGES, normalizeRecord, PRODUCTS } from '../components/load/raw-tables.js';
 import { csvSource, type SourceRecord } from '../components/load/sources.js';
 import { collect, REPO_ROOT, tempDir } from './helpers.js';

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import path from 'node:path';
-import { migrate, openPostgres, readMigrations, upsertRows, type Database, type UpsertSpec } from '../components/core/index.js';
+import { migrate, openPostgres, readMigrations, upsertRows, type Database, type UpsertSpec } from '../components/core/platform/index.js';
 import { databaseBackends, freshPostgresDatabase, REPO_ROOT, tempDir } from './helpers.js';
 
 const SPEC: UpsertSpec = {
@@ -124,7 +124,7 @@ describe('migrations from two processes at once', () => {
       assert.equal(second.code, 0, second.out);
       const applied = [JSON.parse(first.out) as string[], JSON.parse(second.out) as string[]];
       assert.equal(applied[0]!.length + applied[1]!.length, (await readMigrations()).length);
-      const { openPglite, createLogger } = await import('../components/core/index.js');
+      const { openPglite, createLogger } = await import('../components/core/platform/index.js');
       const db = await openPglite(dir, createLogger('t', 'silent'));
       const rows = await db.query<{ n: number }>('SELECT count(*) AS n FROM load_refusals');
       await db.close();

@@ -8,7 +8,8 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { gzipSync } from 'node:zlib';
-import { buildProfile, openFsStore, profileRowOf, profileShift, psi, seededRandom, SERVING_KEY, SNAPSHOT_KEY, SNAPSHOT_PRODUCTS_KEY, type ProfileRow, type SnapshotProduct } from '../components/core/index.js';
+import { openFsStore, seededRandom } from '../components/core/platform/index.js';
+import { buildProfile, profileRowOf, profileShift, psi, SERVING_KEY, SNAPSHOT_KEY, SNAPSHOT_PRODUCTS_KEY, type ProfileRow, type SnapshotProduct } from '../components/core/contracts/index.js';
 import { checkDrift, embeddingShift, PROFILE_FILE } from '../components/drift/drift.js';
 import { databaseBackends, REPO_ROOT, storeBackends, suiteStorage, tempDir } from './helpers.js';
 

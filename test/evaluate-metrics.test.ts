@@ -1,8 +1,8 @@
 /** The evaluation metrics against values worked out by hand. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { kfpConfusionMatrix } from '../components/core/index.js';
-import { classification, ndcgAtK, recallAtK } from '../components/core/metrics.js';
+import { kfpConfusionMatrix } from '../components/core/contracts/index.js';
+import { classification, ndcgAtK, recallAtK } from '../components/core/ml/metrics.js';
 
 const close = (actual: number, expected: number) => assert.ok(Math.abs(actual - expected) < 1e-9, `${actual} != ${expected}`);
 

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { DEFAULT_FUSION, SEARCH_MODES, type ModeScores } from '../components/core/index.js';
+import { DEFAULT_FUSION, SEARCH_MODES, type ModeScores } from '../components/core/ml/index.js';
 import { evaluateModel } from '../components/evaluate/evaluate.js';
 import { decide, headline } from '../components/evaluate/gate.js';
 import { searchTable } from '../components/evaluate/report.js';

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import { describe, it } from 'node:test';
-import { recallAt } from '../components/core/vector-index.js';
+import { recallAt } from '../components/core/ml/vector-index.js';
 import { unitVectors } from './helpers.js';
 
 const require = createRequire(import.meta.url);

@@ -11,7 +11,8 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { migrate, NotFoundError, openFsStore, openPostgres, openPublished, publish } from '../components/core/index.js';
+import { migrate, NotFoundError, openFsStore, openPostgres } from '../components/core/platform/index.js';
+import { openPublished, publish } from '../components/core/contracts/index.js';
 import { loadExportFolder } from '../components/load/load.js';
 import { collect, freshPostgresDatabase, REPO_ROOT, silentLog, tempDir } from './helpers.js';
 

@@ -13,7 +13,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { migrate, openFsStore, openPostgres } from '../components/core/index.js';
+import { migrate, openFsStore, openPostgres } from '../components/core/platform/index.js';
 import { loadExportFolder } from '../components/load/load.js';
 import { clean, drift, snapshot } from '../pipelines/components.js';
 import { compilePipeline, param, parallelFor, pipeline, toYaml } from '../pipelines/dsl/index.js';

@@ -13,7 +13,8 @@ import { openSync } from 'node:fs';
 import { appendFile, chmod, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { CorruptArtifactError, NotFoundError, openPublished, openS3Store, publish } from '../components/core/index.js';
+import { NotFoundError, openS3Store } from '../components/core/platform/index.js';
+import { CorruptArtifactError, openPublished, publish } from '../components/core/contracts/index.js';
 import { collect, REPO_ROOT, tempDir } from './helpers.js';
 
 const CEPH_RGW = path.join(REPO_ROOT, 'test', 'services', 'ceph-rgw.sh');

@@ -10,9 +10,9 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { cleanCatalogue } from '../components/clean/clean.js';
-import { loadGazetteer } from '../components/clean/gazetteer/index.js';
+import { loadGazetteer } from '../components/core/contracts/index.js';
 import { takeSnapshot } from '../components/clean/snapshot.js';
-import { migrate, openFsStore, openPostgres } from '../components/core/index.js';
+import { migrate, openFsStore, openPostgres } from '../components/core/platform/index.js';
 import { loadExportFolder } from '../components/load/load.js';
 import { freshPostgresDatabase, REPO_ROOT, SHARED_DATA, silentLog, tempDir } from './helpers.js';
 

@@ -13,7 +13,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parse } from 'csv-parse/sync';
 import { stringify } from 'csv-stringify/sync';
-import { openFsStore } from '../components/core/index.js';
+import { openFsStore } from '../components/core/platform/index.js';
 import { buildApp, type SearchApp } from '../components/serve/app.js';
 import { ServingState, servingRecordSource } from '../components/serve/state.js';
 import { REPO_ROOT, silentLog, tempDir } from './helpers.js';

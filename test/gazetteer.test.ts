@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { generateGazetteerJson, OUTPUT_FILE } from '../components/clean/gazetteer/generate.js';
-import { loadGazetteer, type LocationReason, type LocationResult } from '../components/clean/gazetteer/index.js';
+import { generateGazetteerJson, OUTPUT_FILE } from '../components/core/contracts/gazetteer/generate.js';
+import { loadGazetteer, type LocationReason, type LocationResult } from '../components/core/contracts/gazetteer/index.js';
 import { PRODUCTS } from '../components/load/raw-tables.js';
 import { csvSource } from '../components/load/sources.js';
 import { SHARED_DATA } from './helpers.js';
@@ -104,7 +104,7 @@ describe('UK gazetteer: generated data', () => {
   it('regenerates gb-places.json byte for byte from the pinned packages', () => {
     const first = generateGazetteerJson();
     assert.equal(generateGazetteerJson(), first, 'two runs give the same bytes');
-    assert.equal(first, readFileSync(OUTPUT_FILE, 'utf8'), 'gb-places.json is up to date: run components/clean/gazetteer/generate.ts');
+    assert.equal(first, readFileSync(OUTPUT_FILE, 'utf8'), 'gb-places.json is up to date: run components/core/contracts/gazetteer/generate.ts');
   });
 
   it('resolves at least 75% of the real Products.csv rows, and gives a reason for every other row', async (t) => {

@@ -10,18 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before } from 'node:test';
 import pg from 'pg';
-import {
-  createLogger,
-  migrate,
-  openFsStore,
-  openPglite,
-  openPostgres,
-  openS3Store,
-  seededRandom,
-  type ArtifactStore,
-  type Database,
-  type Logger,
-} from '../components/core/index.js';
+import { createLogger, migrate, openFsStore, openPglite, openPostgres, openS3Store, seededRandom, type ArtifactStore, type Database, type Logger } from '../components/core/platform/index.js';
 
 export const silentLog: Logger = createLogger('test', 'silent');
 

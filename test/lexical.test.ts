@@ -4,26 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import {
-  DEFAULT_FUSION,
-  fitFusion,
-  hybridCatalogue,
-  LexicalIndex,
-  loadFaiss,
-  makeQueries,
-  ndcgAtK,
-  prepareQueries,
-  QualityAccumulator,
-  queryTerms,
-  rankDense,
-  rankHybrid,
-  rankLexical,
-  rankMatches,
-  scoreModes,
-  stem,
-  tokenize,
-  type Bm25Params,
-} from '../components/core/index.js';
+import { DEFAULT_FUSION, fitFusion, hybridCatalogue, LexicalIndex, loadFaiss, makeQueries, ndcgAtK, prepareQueries, QualityAccumulator, queryTerms, rankDense, rankHybrid, rankLexical, rankMatches, scoreModes, stem, tokenize, type Bm25Params } from '../components/core/ml/index.js';
 
 const close = (actual: number, expected: number, what = '') => assert.ok(Math.abs(actual - expected) < 1e-5, `${what} ${actual} != ${expected}`);
 

@@ -7,7 +7,8 @@
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
-import { DEFAULT_FEATURIZER, seededRandom, TextFeaturizer } from '../components/core/index.js';
+import { seededRandom } from '../components/core/platform/index.js';
+import { DEFAULT_FEATURIZER, TextFeaturizer } from '../components/core/ml/index.js';
 import { makeBatch, SAME_LISTING, type Encoded } from '../components/train/batches.js';
 import type { Example } from '../components/train/dataset.js';
 import { embedDocs, knownItemRecall, trainLoop, type LoopOptions } from '../components/train/loop.js';

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { before, describe, it } from 'node:test';
 import pg from 'pg';
 import yazl from 'yazl';
-import { InputError, type ArtifactStore, type Database } from '../components/core/index.js';
+import { InputError, type ArtifactStore, type Database } from '../components/core/platform/index.js';
 import { findExportFiles } from '../components/load/folder.js';
 import { zipImages } from '../components/load/image-files.js';
 import { loadExportFolder, loadRaw, rawImageKey } from '../components/load/load.js';

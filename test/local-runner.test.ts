@@ -9,7 +9,7 @@ import { readFile, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parse } from 'yaml';
-import { KFP_EXECUTOR_OUTPUT } from '../components/core/kfp-outputs.js';
+import { KFP_EXECUTOR_OUTPUT } from '../components/core/contracts/kfp-outputs.js';
 import { evaluateCondition } from '../pipelines/local/cel.js';
 import { mapCommandToCheckout, runPipeline } from '../pipelines/local/runner.js';
 import { PipelineSpec } from '../pipelines/local/spec.js';

@@ -5,9 +5,9 @@
  */
 import path from 'node:path';
 import { cleanCatalogue } from '../components/clean/clean.js';
-import { loadGazetteer } from '../components/clean/gazetteer/index.js';
+import { loadGazetteer } from '../components/core/contracts/index.js';
 import { takeSnapshot } from '../components/clean/snapshot.js';
-import { migrate, openFsStore, openPglite, type ArtifactStore, type Database } from '../components/core/index.js';
+import { migrate, openFsStore, openPglite, type ArtifactStore, type Database } from '../components/core/platform/index.js';
 import { generateDemoExport } from '../components/load/demo.js';
 import { loadExportFolder } from '../components/load/load.js';
 import { DEFAULTS, QUICK, type Hyperparameters } from '../components/train/train.js';

@@ -16,7 +16,7 @@ import { before, describe, it } from 'node:test';
 import onnxProto from 'onnx-proto';
 import * as ort from 'onnxruntime-node';
 import sharp from 'sharp';
-import { createLogger } from '../components/core/log.js';
+import { createLogger } from '../components/core/platform/log.js';
 import { BACKBONE_FEATURE_DIM, BACKBONE_INPUT_SIZE, loadBackboneFrom, loadMobileNetBackbone } from '../components/train/backbone.js';
 import { HierarchicalLogits, L2Normalize, WeightedBag } from '../components/train/model/layers.js';
 import { exportLayersModel, UnsupportedLayerError, type ExportOptions } from '../components/train/onnx/index.js';

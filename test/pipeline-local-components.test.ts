@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { createLogger, migrate, openFsStore, openPglite } from '../components/core/index.js';
+import { createLogger, migrate, openFsStore, openPglite } from '../components/core/platform/index.js';
 import { loadExportFolder } from '../components/load/load.js';
 import { clean, drift, snapshot } from '../pipelines/components.js';
 import { compilePipeline, param, parallelFor, pipeline, toYaml } from '../pipelines/dsl/index.js';

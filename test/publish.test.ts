@@ -2,7 +2,8 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { AlreadyExistsError, CorruptArtifactError, NotFoundError, openPublished, publish, type ArtifactStore } from '../components/core/index.js';
+import { AlreadyExistsError, NotFoundError, type ArtifactStore } from '../components/core/platform/index.js';
+import { CorruptArtifactError, openPublished, publish } from '../components/core/contracts/index.js';
 import { storeBackends } from './helpers.js';
 
 for (const backend of storeBackends) {

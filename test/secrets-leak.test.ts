@@ -15,7 +15,7 @@ import { readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { after, before, describe, it } from 'node:test';
-import { migrate, openPostgres, openS3Store } from '../components/core/index.js';
+import { migrate, openPostgres, openS3Store } from '../components/core/platform/index.js';
 import { loadExportFolder } from '../components/load/load.js';
 import { clean, drift, snapshot } from '../pipelines/components.js';
 import { compilePipeline, param, parallelFor, pipeline, toYaml } from '../pipelines/dsl/index.js';

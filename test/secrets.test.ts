@@ -9,7 +9,7 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { compileToYaml } from '../pipelines/compile.js';
 import { marketplaceRanking } from '../pipelines/marketplace-ranking.js';
-import { openS3Store } from '../components/core/index.js';
+import { openS3Store } from '../components/core/platform/index.js';
 import { collect, freshBucket, freshPostgresDatabase, REPO_ROOT, s3ProcessEnv, testS3Client } from './helpers.js';
 
 describe('secrets stay out of outputs', () => {

@@ -4,7 +4,8 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { DEFAULT_FEATURIZER, featurizeAll, openFsStore, SENTENCE_ENCODER, sentenceEncoder, TextFeaturizer } from '../components/core/index.js';
+import { openFsStore } from '../components/core/platform/index.js';
+import { DEFAULT_FEATURIZER, featurizeAll, SENTENCE_ENCODER, sentenceEncoder, TextFeaturizer } from '../components/core/ml/index.js';
 import { tempDir } from './helpers.js';
 
 const dot = (a: Float32Array, b: Float32Array) => a.reduce((sum, v, i) => sum + v * b[i]!, 0);

@@ -6,9 +6,11 @@
  */
 import path from 'node:path';
 import { cleanCatalogue } from '../components/clean/clean.js';
-import { loadGazetteer } from '../components/clean/gazetteer/index.js';
+import { loadGazetteer } from '../components/core/contracts/index.js';
 import { takeSnapshot } from '../components/clean/snapshot.js';
-import { INDEX_PREFIX, migrate, openFsStore, openPglite, SERVING_KEY, ServingRecord, type ArtifactStore, type Database } from '../components/core/index.js';
+import { migrate, openFsStore, openPglite, type ArtifactStore, type Database } from '../components/core/platform/index.js';
+import { SERVING_KEY, ServingRecord } from '../components/core/contracts/index.js';
+import { INDEX_PREFIX } from '../components/core/ml/index.js';
 import { buildIndex } from '../components/index/build.js';
 import { generateDemoExport } from '../components/load/demo.js';
 import { loadExportFolder } from '../components/load/load.js';

@@ -6,21 +6,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
-import {
-  DEFAULT_FEATURIZER,
-  MODEL_FILES,
-  MODEL_PREFIX,
-  openEmbedder,
-  openPublished,
-  openSearchIndex,
-  publish,
-  row,
-  SENTENCE_ENCODER,
-  SplitFile,
-  TextFeaturizer,
-  type Embedder,
-  type Published,
-} from '../components/core/index.js';
+import { MODEL_FILES, MODEL_PREFIX, openPublished, publish, SplitFile, type Published } from '../components/core/contracts/index.js';
+import { DEFAULT_FEATURIZER, openEmbedder, openSearchIndex, row, SENTENCE_ENCODER, TextFeaturizer, type Embedder } from '../components/core/ml/index.js';
 import { decide } from '../components/evaluate/gate.js';
 import { evaluateModel } from '../components/evaluate/evaluate.js';
 import type { Scores } from '../components/evaluate/score.js';

@@ -1,7 +1,7 @@
 /** The index component's FAISS choice: exact up to a size, HNSW above it with efSearch tuned to a measured recall. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { buildVectorIndex, loadVectorIndex, recallAt } from '../components/core/vector-index.js';
+import { buildVectorIndex, loadVectorIndex, recallAt } from '../components/core/ml/vector-index.js';
 import { unitVectors } from './helpers.js';
 
 

@@ -7,8 +7,8 @@
  * upserted + quarantined + removed, and the raw tables = catalogue + quarantine + removals.
  */
 import pLimit from 'p-limit';
-import { Progress, upsertRows, type ArtifactStore, type Database, type Logger, type Queryable, type UpsertSpec } from '../core/index.js';
-import type { Gazetteer } from './gazetteer/index.js';
+import { Progress, upsertRows, type ArtifactStore, type Database, type Logger, type Queryable, type UpsertSpec } from '../core/platform/index.js';
+import type { Gazetteer } from '../core/contracts/index.js';
 import { decodeImage, DEFAULT_IMAGE_LIMITS, type ImageLimits } from './images.js';
 import { priceFences, type PriceFence } from './outliers.js';
 import { parseCategory, parsePrice } from './parse.js';

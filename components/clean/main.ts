@@ -5,9 +5,10 @@
  */
 import { pathToFileURL } from 'node:url';
 import { InvalidArgumentError } from 'commander';
-import { createCommand, positiveInteger, printSummary, runMain, SNAPSHOT_KEY, withRuntime, writeOutputFile, type Runtime } from '../core/index.js';
+import { createCommand, positiveInteger, printSummary, runMain, withRuntime, writeOutputFile, type Runtime } from '../core/platform/index.js';
+import { SNAPSHOT_KEY } from '../core/contracts/index.js';
 import { cleanCatalogue, cleanImages, type Partition } from './clean.js';
-import { loadGazetteer } from './gazetteer/index.js';
+import { loadGazetteer } from '../core/contracts/index.js';
 import { DEFAULT_IMAGE_LIMITS } from './images.js';
 import { publishReport } from './report.js';
 import { takeSnapshot, type Snapshot } from './snapshot.js';

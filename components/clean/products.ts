@@ -1,7 +1,7 @@
 /**
  * One raw listing to a catalogue row, or to quarantine with the rule that caught it.
  */
-import type { Gazetteer } from './gazetteer/index.js';
+import type { Gazetteer } from '../core/contracts/index.js';
 import type { PriceFence } from './outliers.js';
 import { cleanText, parseCategory, parsePrice, parseTime, splitLocation, splitTitle } from './parse.js';
 

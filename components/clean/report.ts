@@ -3,7 +3,7 @@
  * by Vega-Lite and rendered to SVG by Vega on the server: price distribution per root category,
  * listings on a map, category counts, text lengths, image sizes, top terms, quarantine rules.
  */
-import { chartSvg as svg, htmlReport, type ArtifactStore, type Database, type Figure } from '../core/index.js';
+import { chartSvg as svg, htmlReport, type ArtifactStore, type Database, type Figure } from '../core/platform/index.js';
 import type { Snapshot } from './snapshot.js';
 
 /** Rows drawn per chart at most: the report stays a few hundred kilobytes at any catalogue size. */

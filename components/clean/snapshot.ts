@@ -7,7 +7,8 @@
  */
 import { Readable } from 'node:stream';
 import { createGzip } from 'node:zlib';
-import { AlreadyExistsError, SNAPSHOT_KEY, SNAPSHOT_PRODUCTS_KEY, type ArtifactStore, type Database, type Queryable, type SnapshotProduct } from '../core/index.js';
+import { AlreadyExistsError, type ArtifactStore, type Database, type Queryable } from '../core/platform/index.js';
+import { SNAPSHOT_KEY, SNAPSHOT_PRODUCTS_KEY, type SnapshotProduct } from '../core/contracts/index.js';
 
 export interface Snapshot {
   id: string;

@@ -4,7 +4,8 @@
  * the switch itself (the local search service watches it and hot-swaps). Deploying what is already
  * in service changes nothing and says so.
  */
-import { readServingRecord, SERVING_KEY, type ArtifactStore, type Logger, type ServingRecord } from '../core/index.js';
+import { type ArtifactStore, type Logger } from '../core/platform/index.js';
+import { readServingRecord, SERVING_KEY, type ServingRecord } from '../core/contracts/index.js';
 import type { DeploymentApi } from './kube-api.js';
 import { rollOut, type KubernetesTarget, type RolloutOutcome } from './kubernetes.js';
 import { describeRelease, servesRelease, type Release } from './release.js';

@@ -20,7 +20,7 @@ import {
   type V1Deployment,
   type V1ReplicaSet,
 } from '@kubernetes/client-node';
-import { errorMessage, InputError } from '../core/index.js';
+import { errorMessage, InputError } from '../core/platform/index.js';
 
 /** One RFC 6902 operation. */
 export interface JsonPatchOperation {

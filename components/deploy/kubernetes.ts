@@ -6,7 +6,7 @@
  * release is left alone.
  */
 import type { V1Container, V1Deployment, V1EnvVar, V1PodTemplateSpec } from '@kubernetes/client-node';
-import { errorMessage, InputError, type Logger } from '../core/index.js';
+import { errorMessage, InputError, type Logger } from '../core/platform/index.js';
 import { KubeConflictError, type DeploymentApi, type JsonPatchOperation } from './kube-api.js';
 import { describeRelease, type Release } from './release.js';
 import { rolloutState, type RolloutState } from './rollout-status.js';

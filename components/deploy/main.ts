@@ -11,21 +11,8 @@
  */
 import { pathToFileURL } from 'node:url';
 import { InvalidArgumentError, Option } from 'commander';
-import {
-  createCommand,
-  createLogger,
-  InputError,
-  loadConfig,
-  openArtifactStore,
-  positiveInteger,
-  printSummary,
-  readServingRecord,
-  runMain,
-  SERVING_KEY,
-  writeOutputFile,
-  type ArtifactStore,
-  type Logger,
-} from '../core/index.js';
+import { createCommand, createLogger, InputError, loadConfig, openArtifactStore, positiveInteger, printSummary, runMain, writeOutputFile, type ArtifactStore, type Logger } from '../core/platform/index.js';
+import { readServingRecord, SERVING_KEY } from '../core/contracts/index.js';
 import { deploy, type Target } from './deploy.js';
 import { deploymentApi, loadKubeConfig } from './kube-api.js';
 import { RolloutFailedError } from './kubernetes.js';

@@ -13,7 +13,7 @@
  * successful run of the pipeline ends with a deploy, retrained or not).
  */
 import { z } from 'zod';
-import { InputError, NotFoundError, type ArtifactStore } from '../core/index.js';
+import { InputError, NotFoundError, type ArtifactStore } from '../core/platform/index.js';
 
 export const FinalStatus = z.object({
   state: z.string().min(1),

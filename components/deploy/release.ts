@@ -7,7 +7,8 @@
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
-import { InputError, MANIFEST_FILE, NotFoundError, openPublished, type ArtifactStore, type ServingRecord } from '../core/index.js';
+import { InputError, NotFoundError, type ArtifactStore } from '../core/platform/index.js';
+import { MANIFEST_FILE, openPublished, type ServingRecord } from '../core/contracts/index.js';
 
 export interface Published {
   version: string;

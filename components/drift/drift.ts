@@ -11,23 +11,9 @@
  * hand-picked features miss: new kinds of listings within the same categories, prices and lengths.
  */
 import { createHash } from 'node:crypto';
-import {
-  chartSvg,
-  DataProfile,
-  errorMessage,
-  htmlReport,
-  InputError,
-  openEmbedder,
-  profileRowOf,
-  profileShift,
-  readServingRecord,
-  readSnapshotProducts,
-  SNAPSHOT_KEY,
-  type ArtifactStore,
-  type Figure,
-  type ProfileShift,
-  type SnapshotProduct,
-} from '../core/index.js';
+import { chartSvg, errorMessage, htmlReport, InputError, type ArtifactStore, type Figure } from '../core/platform/index.js';
+import { DataProfile, profileRowOf, profileShift, readServingRecord, readSnapshotProducts, SNAPSHOT_KEY, type ProfileShift, type SnapshotProduct } from '../core/contracts/index.js';
+import { openEmbedder } from '../core/ml/index.js';
 
 export interface DriftOptions {
   store: ArtifactStore;

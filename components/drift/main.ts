@@ -6,7 +6,8 @@
  */
 import { pathToFileURL } from 'node:url';
 import { InvalidArgumentError } from 'commander';
-import { createCommand, executorOutput, kfpMetrics, metricsMetadata, printSummary, runMain, snapshotIdFrom, withStore, writeOutputFile } from '../core/index.js';
+import { createCommand, printSummary, runMain, withStore, writeOutputFile } from '../core/platform/index.js';
+import { executorOutput, kfpMetrics, metricsMetadata, snapshotIdFrom } from '../core/contracts/index.js';
 import { checkDrift, DEFAULT_EMBEDDING_THRESHOLD, driftReport, type DriftVerdict } from './drift.js';
 
 function threshold(value: string): number {

@@ -4,7 +4,8 @@
  * store under `evaluations/<model version>/` (metrics.json, report.html).
  */
 
-import { MODEL_FILES, MODEL_PREFIX, openPublished, readServingRecord, SplitFile, type ArtifactStore, type Logger } from '../core/index.js';
+import { type ArtifactStore, type Logger } from '../core/platform/index.js';
+import { MODEL_FILES, MODEL_PREFIX, openPublished, readServingRecord, SplitFile } from '../core/contracts/index.js';
 import { decide, headline, type Verdict } from './gate.js';
 import { evaluationReport } from './report.js';
 import { scoreModel, type Scores } from './score.js';

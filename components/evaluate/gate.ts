@@ -6,7 +6,7 @@
  * whose search is worse than production's does not ship). Both models are scored on the same test
  * products in the same run.
  */
-import type { ModeScores } from '../core/index.js';
+import type { ModeScores } from '../core/ml/index.js';
 import type { Scores } from './score.js';
 
 export interface Verdict {

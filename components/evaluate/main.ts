@@ -6,7 +6,8 @@
  */
 import { pathToFileURL } from 'node:url';
 import { InvalidArgumentError } from 'commander';
-import { createCommand, executorOutput, kfpConfusionMatrix, kfpMetrics, metricsMetadata, modelVersionFrom, printSummary, runMain, snapshotIdFrom, withStore, writeOutputFile } from '../core/index.js';
+import { createCommand, printSummary, runMain, withStore, writeOutputFile } from '../core/platform/index.js';
+import { executorOutput, kfpConfusionMatrix, kfpMetrics, metricsMetadata, modelVersionFrom, snapshotIdFrom } from '../core/contracts/index.js';
 import { evaluateModel } from './evaluate.js';
 
 function tolerance(value: string): number {

@@ -1,5 +1,6 @@
 /** The evaluation report: one standalone HTML page (charts rendered to SVG on the server). */
-import { chartSvg, escapeHtml, htmlReport, SEARCH_MODES, type Classification } from '../core/index.js';
+import { chartSvg, escapeHtml, htmlReport } from '../core/platform/index.js';
+import { SEARCH_MODES, type Classification } from '../core/ml/index.js';
 import { headline, type Verdict } from './gate.js';
 import { RECALL_KS, type Scores } from './score.js';
 

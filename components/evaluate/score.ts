@@ -6,34 +6,9 @@
  * alone and the hybrid ranking, side by side on the same queries (core/lexical/quality.ts), the
  * hybrid's weights fitted on the validation products exactly as the index component fits them.
  */
-import {
-  argmaxRow,
-  classification,
-  DEFAULT_FUSION,
-  embedQueryTexts,
-  fitOnListings,
-  hybridCatalogue,
-  LexicalIndex,
-  makeQueries,
-  prepareQueries,
-  scoreModes,
-  type FusionConfig,
-  type ModeScores,
-  type SearchMode,
-  imagePixels,
-  loadFaiss,
-  ndcgAtK,
-  openEmbedder,
-  Progress,
-  readSnapshotProducts,
-  recallAtK,
-  row,
-  type ArtifactStore,
-  type Classification,
-  type Logger,
-  type ProductInput,
-  type SnapshotProduct,
-} from '../core/index.js';
+import { Progress, type ArtifactStore, type Logger } from '../core/platform/index.js';
+import { readSnapshotProducts, type SnapshotProduct } from '../core/contracts/index.js';
+import { argmaxRow, classification, DEFAULT_FUSION, embedQueryTexts, fitOnListings, hybridCatalogue, LexicalIndex, makeQueries, prepareQueries, scoreModes, type FusionConfig, type ModeScores, type SearchMode, imagePixels, loadFaiss, ndcgAtK, openEmbedder, recallAtK, row, type Classification, type ProductInput } from '../core/ml/index.js';
 
 export const RECALL_KS = [1, 5, 10, 20, 50, 100] as const;
 

@@ -7,37 +7,9 @@
  * indexing the same pair twice finds the published index and stops.
  */
 import { createHash } from 'node:crypto';
-import {
-  AlreadyExistsError,
-  buildVectorIndex,
-  bytesOfFloat32,
-  DEFAULT_FUSION,
-  fitOnListings,
-  FUSION_FEATURES,
-  hybridCatalogue,
-  LEXICAL_FORMAT,
-  LexicalIndex,
-  MODEL_FILES,
-  MODEL_PREFIX,
-  SplitFile,
-  imagePixels,
-  INDEX_FILES,
-  INDEX_PREFIX,
-  IndexMetadata,
-  NotFoundError,
-  openEmbedder,
-  openPublished,
-  Progress,
-  publish,
-  readSnapshotProducts,
-  type ArtifactStore,
-  type IndexedBuyer,
-  type IndexedProduct,
-  type Logger,
-  type ProductInput,
-  type Queryable,
-  type SnapshotProduct,
-} from '../core/index.js';
+import { AlreadyExistsError, bytesOfFloat32, NotFoundError, Progress, type ArtifactStore, type Logger, type Queryable } from '../core/platform/index.js';
+import { MODEL_FILES, MODEL_PREFIX, SplitFile, openPublished, publish, readSnapshotProducts, type SnapshotProduct } from '../core/contracts/index.js';
+import { buildVectorIndex, DEFAULT_FUSION, fitOnListings, FUSION_FEATURES, hybridCatalogue, LEXICAL_FORMAT, LexicalIndex, imagePixels, INDEX_FILES, INDEX_PREFIX, IndexMetadata, openEmbedder, type IndexedBuyer, type IndexedProduct, type ProductInput } from '../core/ml/index.js';
 import { buyerVector, categoryCentroids, DEMOGRAPHIC_DIM, INTEREST_WEIGHT } from './buyer-vectors.js';
 import { generateBuyers, storeBuyers } from './buyers.js';
 

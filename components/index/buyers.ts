@@ -5,7 +5,8 @@
  * viewed products are listings in the buyer's interests and price band, nearer ones more likely.
  */
 import { createHash } from 'node:crypto';
-import { distanceKm, seededRandom, upsertRows, type Queryable, type SnapshotProduct, type UpsertSpec } from '../core/index.js';
+import { distanceKm, seededRandom, upsertRows, type Queryable, type UpsertSpec } from '../core/platform/index.js';
+import { type SnapshotProduct } from '../core/contracts/index.js';
 
 export const AGE_BANDS = ['18-24', '25-34', '35-44', '45-54', '55-64', '65+'] as const;
 export type AgeBand = (typeof AGE_BANDS)[number];

@@ -5,7 +5,8 @@
  * {"index": "<uri>", "version", "products": {type, vectors, recall…}, "buyers": {…}}.
  */
 import { pathToFileURL } from 'node:url';
-import { createCommand, executorOutput, kfpMetrics, metricsMetadata, modelVersionFrom, positiveInteger, printSummary, runMain, snapshotIdFrom, withRuntime, writeOutputFile } from '../core/index.js';
+import { createCommand, positiveInteger, printSummary, runMain, withRuntime, writeOutputFile } from '../core/platform/index.js';
+import { executorOutput, kfpMetrics, metricsMetadata, modelVersionFrom, snapshotIdFrom } from '../core/contracts/index.js';
 import { buildIndex } from './build.js';
 
 export function indexCommand() {

@@ -9,7 +9,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { stringify } from 'csv-stringify/sync';
 import sharp from 'sharp';
-import { seededRandom } from '../core/index.js';
+import { seededRandom } from '../core/platform/index.js';
 
 interface CategoryTheme {
   root: string;

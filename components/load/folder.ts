@@ -1,7 +1,7 @@
 /** An export folder: `Products.csv`, `Images.csv` and `images/`, as AiCore distributed it. */
 import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { InputError } from '../core/index.js';
+import { InputError } from '../core/platform/index.js';
 
 export interface ExportFolder {
   products: string;

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import yauzl from 'yauzl';
-import { errorMessage, InputError, Progress, type Logger } from '../core/index.js';
+import { errorMessage, InputError, Progress, type Logger } from '../core/platform/index.js';
 
 export interface ImageFile {
   size: number;

@@ -5,7 +5,7 @@
  * read = loaded + refused, with each refusal stored in `load_refusals` with its line and reason.
  */
 import pLimit from 'p-limit';
-import { Progress, upsertRows, type ArtifactStore, type Database, type Logger, type UpsertCounts } from '../core/index.js';
+import { Progress, upsertRows, type ArtifactStore, type Database, type Logger, type UpsertCounts } from '../core/platform/index.js';
 import { findExportFiles } from './folder.js';
 import { folderImages, type ImageFiles } from './image-files.js';
 import { IMAGES, normalizeRecord, PRODUCTS, rawHash, rawUpsertSpec, REFUSALS_UPSERT, storable, toUpsertRow, type RawTableShape } from './raw-tables.js';

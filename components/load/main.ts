@@ -4,7 +4,7 @@
  */
 import { pathToFileURL } from 'node:url';
 import { InvalidArgumentError } from 'commander';
-import { createCommand, InputError, positiveInteger, printSummary, runMain, withRuntime, type Logger, type Runtime } from '../core/index.js';
+import { createCommand, InputError, positiveInteger, printSummary, runMain, withRuntime, type Logger, type Runtime } from '../core/platform/index.js';
 import { findExportFiles, type ExportFolder } from './folder.js';
 import { folderImages, zipImages, type ImageFiles } from './image-files.js';
 import { loadRaw, type LoadSummary } from './load.js';

@@ -4,7 +4,7 @@
  * prices and categories is the clean step's job. It refuses only what cannot be a row at all.
  */
 import { createHash } from 'node:crypto';
-import type { UpsertSpec } from '../core/index.js';
+import type { UpsertSpec } from '../core/platform/index.js';
 
 export type RawTable = 'products_raw' | 'images_raw';
 

@@ -4,7 +4,7 @@
  * marker (a status or deleted-at column). Both mark the raw row (`removed_at`, `removed_reason`); clean
  * then takes it out of the catalogue. A marked row that a later load sees again, unmarked, comes back.
  */
-import { InputError, type Queryable } from '../core/index.js';
+import { InputError, type Queryable } from '../core/platform/index.js';
 import type { RawTable } from './raw-tables.js';
 
 export interface RemovalMarker {

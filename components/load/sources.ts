@@ -10,7 +10,7 @@ import { Transform } from 'node:stream';
 import { parse } from 'csv-parse';
 import pg from 'pg';
 import Cursor from 'pg-cursor';
-import { errorMessage, InputError, maskUrl } from '../core/index.js';
+import { errorMessage, InputError, maskUrl } from '../core/platform/index.js';
 import { isIndexColumn, type RawTableShape } from './raw-tables.js';
 
 export type SourceRecord =

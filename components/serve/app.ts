@@ -4,7 +4,7 @@
  * listens on a port, tests call `inject`.
  */
 import fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
-import type { Logger } from '../core/index.js';
+import type { Logger } from '../core/platform/index.js';
 import { errorHandler, refuseNonFiniteQuery, toErrorAnswer } from './http-errors.js';
 import { createMetrics, installMetrics, type ServiceMetrics } from './metrics.js';
 import { DEFAULT_LIMITS, type ServiceLimits } from './routes/context.js';

@@ -8,7 +8,8 @@
  * w × ⟨P, interest⟩: demographics do not pull a product towards anyone, and dividing by w gives back
  * the interest similarity itself.
  */
-import { distanceKm, type IndexedBuyer, type IndexedProduct } from '../core/index.js';
+import { distanceKm } from '../core/platform/index.js';
+import { type IndexedBuyer, type IndexedProduct } from '../core/ml/index.js';
 import type { LoadedVersion } from './loaded.js';
 import { productVector } from './search.js';
 

@@ -8,9 +8,9 @@
  * "London"), and, for a bare town name the gazetteer will not guess at, with the places the catalogue's
  * own listings were put at (those came from the same gazetteer).
  */
-import { distanceKm } from '../core/index.js';
-import { loadGazetteer } from '../clean/gazetteer/index.js';
-import { normalizeName } from '../clean/gazetteer/names.js';
+import { distanceKm } from '../core/platform/index.js';
+import { loadGazetteer } from '../core/contracts/index.js';
+import { normalizeName } from '../core/contracts/index.js';
 import { HttpError } from './http-errors.js';
 import type { LoadedVersion } from './loaded.js';
 import { categoryKey, type Place } from './search-view.js';

@@ -3,7 +3,8 @@
  * (the bad parameter by name); a 5xx means the service itself failed, never the input.
  */
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import { InputError, ModalityError } from '../core/index.js';
+import { InputError } from '../core/platform/index.js';
+import { ModalityError } from '../core/ml/index.js';
 import { NotReadyError } from './state.js';
 
 /** An answer with a chosen status (an unknown product id: 404). */

@@ -2,7 +2,8 @@
  * One servable version: a model (ONNX encoders) and the index built with it, opened together and
  * checked against each other, with the lookups every request needs built once at load time.
  */
-import { openEmbedder, openSearchIndex, type ArtifactStore, type Embedder, type IndexedProduct, type SearchIndex } from '../core/index.js';
+import { type ArtifactStore } from '../core/platform/index.js';
+import { openEmbedder, openSearchIndex, type Embedder, type IndexedProduct, type SearchIndex } from '../core/ml/index.js';
 import { buildSearchView, type SearchView } from './search-view.js';
 
 /** What the service is told to serve: from `serving/current.json`, or pinned by the environment. */

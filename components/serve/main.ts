@@ -7,7 +7,7 @@
  */
 import { pathToFileURL } from 'node:url';
 import { InvalidArgumentError, Option } from 'commander';
-import { createCommand, createLogger, InputError, loadConfig, openArtifactStore, positiveInteger, printSummary, runMain } from '../core/index.js';
+import { createCommand, createLogger, InputError, loadConfig, openArtifactStore, positiveInteger, printSummary, runMain } from '../core/platform/index.js';
 import { buildApp, DEFAULT_TIMEOUTS } from './app.js';
 import { DEFAULT_LIMITS } from './routes/context.js';
 import { pinnedSource, servingRecordSource, ServingState } from './state.js';

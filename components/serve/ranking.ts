@@ -12,7 +12,7 @@
  * - pages are slices of that one list: the same request on the same index version gives the same list,
  *   so pages neither repeat nor skip a listing.
  */
-import { rankDense, rankHybrid, rankLexical, type Ranked, type RankRequest } from '../core/index.js';
+import { rankDense, rankHybrid, rankLexical, type Ranked, type RankRequest } from '../core/ml/index.js';
 import { anyFilter, describeFilters, filterPredicate, listingDistance, type Filters, type SortOrder } from './filters.js';
 import type { LoadedVersion } from './loaded.js';
 

@@ -4,8 +4,9 @@
  * the hybrid ranker's view of the catalogue, the category tree for the category filter, the towns the
  * catalogue knows for town=, and each listing's date for sort=newest.
  */
-import { DEFAULT_FUSION, distanceKm, hybridCatalogue, LexicalIndex, type FusionConfig, type HybridCatalogue, type SearchIndex } from '../core/index.js';
-import { normalizeName } from '../clean/gazetteer/names.js';
+import { distanceKm } from '../core/platform/index.js';
+import { DEFAULT_FUSION, hybridCatalogue, LexicalIndex, type FusionConfig, type HybridCatalogue, type SearchIndex } from '../core/ml/index.js';
+import { normalizeName } from '../core/contracts/index.js';
 
 export interface SearchView {
   catalogue: HybridCatalogue;

@@ -2,7 +2,7 @@
  * Image search on one loaded version (a picture's vector against the products index), and the stored
  * product vectors buyers and similar start from. Text search is ranking.ts (hybrid, lexical, dense).
  */
-import { imagePixels, ModalityError, row } from '../core/index.js';
+import { imagePixels, ModalityError, row } from '../core/ml/index.js';
 import type { LoadedVersion } from './loaded.js';
 
 export interface ProductHit {

@@ -11,7 +11,8 @@
  * keeps serving, the failure is logged and reported to listeners (the reload counter), and the same
  * target is retried with a growing back-off rather than re-downloaded on every poll.
  */
-import { errorMessage, readServingRecord, type ArtifactStore, type Logger } from '../core/index.js';
+import { errorMessage, type ArtifactStore, type Logger } from '../core/platform/index.js';
+import { readServingRecord } from '../core/contracts/index.js';
 import { describeTarget, loadVersion, sameTarget, type LoadedVersion, type ServingTarget } from './loaded.js';
 
 /** Where the target comes from: null means nothing to serve yet. */

@@ -18,7 +18,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
-import { InputError, NotFoundError } from '../core/index.js';
+import { InputError, NotFoundError } from '../core/platform/index.js';
 
 export const BACKBONE_INPUT_SIZE = 224;
 export const BACKBONE_FEATURE_DIM = 1280;

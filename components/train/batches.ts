@@ -9,7 +9,8 @@
  * same sub-category, drawn per row), and a mask of candidates that are the same listing reposted.
  */
 import * as tf from '@tensorflow/tfjs';
-import { padBatch, seededRandom, type SparseDoc } from '../core/index.js';
+import { seededRandom } from '../core/platform/index.js';
+import { padBatch, type SparseDoc } from '../core/ml/index.js';
 
 export interface Encoded {
   ids: string[];

@@ -1,5 +1,5 @@
 /** Training curves: the epoch history as JSON and as a standalone HTML page with two charts. */
-import { chartSvg, htmlReport } from '../core/index.js';
+import { chartSvg, htmlReport } from '../core/platform/index.js';
 import type { EpochRecord } from './loop.js';
 
 export async function curvesHtml(version: string, history: readonly EpochRecord[], bestEpoch: number): Promise<string> {

@@ -3,7 +3,8 @@
  * model-ready image keys (duplicates left out: a repost's picture must not count twice). Test rows are
  * dropped here, as they are read, so no later step of training can touch them.
  */
-import { readSnapshotProducts, type ArtifactStore, InputError } from '../core/index.js';
+import { type ArtifactStore, InputError } from '../core/platform/index.js';
+import { readSnapshotProducts } from '../core/contracts/index.js';
 import { splitOf, type Split } from './split.js';
 
 export interface Example {

@@ -6,7 +6,8 @@
  */
 import { createHash } from 'node:crypto';
 import * as tf from '@tensorflow/tfjs';
-import { bytesOfFloat32, float32FromBytes, imagePixels, NotFoundError, Progress, type ArtifactStore, type Logger } from '../core/index.js';
+import { bytesOfFloat32, float32FromBytes, NotFoundError, Progress, type ArtifactStore, type Logger } from '../core/platform/index.js';
+import { imagePixels } from '../core/ml/index.js';
 
 export interface FeatureExtractor {
   /** Names the cache: a different backbone must never read another's features. */

@@ -8,8 +8,8 @@
  * part: its weights load into the text tower's wide WeightedBag, frozen, and the deep tower learns the
  * embedding space around it.
  */
-import type { SparseDoc } from '../core/index.js';
-import { seededRandom } from '../core/index.js';
+import type { SparseDoc } from '../core/ml/index.js';
+import { seededRandom } from '../core/platform/index.js';
 
 export interface SvmOptions {
   /** Inverse regularisation strength (LinearSVC's C). */

@@ -4,7 +4,8 @@
  * callback cannot), a checkpoint after each epoch to resume from, and progress lines on stderr.
  */
 import * as tf from '@tensorflow/tfjs';
-import { padBatch, seededRandom, type Logger, type SparseDoc } from '../core/index.js';
+import { seededRandom, type Logger } from '../core/platform/index.js';
+import { padBatch, type SparseDoc } from '../core/ml/index.js';
 import { epochBatches, makeBatch, sequentialBatches, type Encoded } from './batches.js';
 import type { Checkpoints } from './checkpoint.js';
 import { forward, type LossWeights } from './losses.js';

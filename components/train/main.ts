@@ -5,7 +5,8 @@
  */
 import { pathToFileURL } from 'node:url';
 import { InvalidArgumentError, Option } from 'commander';
-import { createCommand, positiveInteger, printSummary, runMain, snapshotIdFrom, withStore, writeOutputFile } from '../core/index.js';
+import { createCommand, positiveInteger, printSummary, runMain, withStore, writeOutputFile } from '../core/platform/index.js';
+import { snapshotIdFrom } from '../core/contracts/index.js';
 import { BACKENDS, type BackendChoice } from './tf/backend.js';
 import { DEFAULTS, QUICK, trainModel, type Hyperparameters } from './train.js';
 

@@ -7,7 +7,8 @@
  */
 import { createHash } from 'node:crypto';
 import * as tf from '@tensorflow/tfjs';
-import { imagePixels, seededRandom, type ArtifactStore, type Logger } from '../core/index.js';
+import { seededRandom, type ArtifactStore, type Logger } from '../core/platform/index.js';
+import { imagePixels } from '../core/ml/index.js';
 import type { Example } from './dataset.js';
 import type { FeatureExtractor } from './image-features.js';
 import { buildScratchCnn } from './model/scratch-cnn.js';

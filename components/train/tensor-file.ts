@@ -3,7 +3,7 @@
  * with the shapes, then the raw data. Used for checkpoints and for the TF.js weights beside the model.
  */
 import * as tf from '@tensorflow/tfjs';
-import { bytesOfFloat32, float32FromBytes } from '../core/index.js';
+import { bytesOfFloat32, float32FromBytes } from '../core/platform/index.js';
 
 export async function encodeTensors(tensors: readonly tf.Tensor[]): Promise<Buffer> {
   const header = Buffer.from(JSON.stringify({ shapes: tensors.map((tensor) => tensor.shape) }));

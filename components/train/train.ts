@@ -8,27 +8,9 @@
  */
 import { createHash } from 'node:crypto';
 import * as tf from '@tensorflow/tfjs';
-import {
-  AlreadyExistsError,
-  buildProfile,
-  classification,
-  DEFAULT_FEATURIZER,
-  featurizeAll,
-  type FeaturizerConfig,
-  MODEL_FILES,
-  MODEL_PREFIX,
-  ModelMetadata,
-  openPublished,
-  profileRowOf,
-  Progress,
-  publish,
-  NotFoundError,
-  SENTENCE_ENCODER,
-  TextFeaturizer,
-  type ArtifactStore,
-  type Logger,
-  type SplitFile,
-} from '../core/index.js';
+import { AlreadyExistsError, Progress, NotFoundError, type ArtifactStore, type Logger } from '../core/platform/index.js';
+import { buildProfile, type FeaturizerConfig, MODEL_FILES, MODEL_PREFIX, ModelMetadata, openPublished, profileRowOf, publish, type SplitFile } from '../core/contracts/index.js';
+import { classification, DEFAULT_FEATURIZER, featurizeAll, SENTENCE_ENCODER, TextFeaturizer } from '../core/ml/index.js';
 import { BACKBONE_FEATURE_DIM, BACKBONE_INPUT_SIZE, loadMobileNetBackbone } from './backbone.js';
 import { makeBatch, sequentialBatches, type Encoded, type ListingViews } from './batches.js';
 import { storeCheckpoints } from './checkpoint.js';

@@ -4,7 +4,29 @@
  * the search service, which read it.
  */
 import { z } from 'zod';
-import { FeaturizerConfig } from './text-features.js';
+
+/** How the text featuriser (ml/text-features.ts) was set when the model was trained: it must be set the same to apply it. */
+export const FeaturizerConfig = z.object({
+  /** Hash buckets: a power of two. Bucket 0 is reserved for padding. */
+  buckets: z.number().int().min(256),
+  /** Features kept per document, highest weight first. */
+  maxFeatures: z.number().int().positive(),
+  charNgrams: z.boolean(),
+  listingFields: z.boolean(),
+  /** The pretrained sentence vector appended to the features; null (and models before it): none. */
+  sentence: z
+    .object({
+      encoder: z.literal('universal-sentence-encoder-lite'),
+      dim: z.number().int().positive(),
+      /** Its norm beside the hashed features' 1. */
+      weight: z.number().positive(),
+      /** SentencePiece tokens read per text (the title and the start of the description). */
+      maxTokens: z.number().int().positive(),
+    })
+    .nullable()
+    .default(null),
+});
+export type FeaturizerConfig = z.infer<typeof FeaturizerConfig>;
 
 export const MODEL_PREFIX = (version: string) => `models/${version}`;
 

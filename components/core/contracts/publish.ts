@@ -6,8 +6,8 @@
  */
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import type { ArtifactStore } from './artifacts/index.js';
-import { AlreadyExistsError, NotFoundError } from './errors.js';
+import type { ArtifactStore } from '../platform/artifacts/index.js';
+import { AlreadyExistsError, NotFoundError } from '../platform/errors.js';
 
 export const PublishedFile = z.object({ name: z.string(), bytes: z.number().int().nonnegative(), sha256: z.string().length(64) });
 export type PublishedFile = z.infer<typeof PublishedFile>;

@@ -6,7 +6,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
-import { InputError } from './errors.js';
+import { InputError } from '../platform/errors.js';
 
 const SNAPSHOT_ID = /^snap-[0-9a-f]{8,64}$/;
 const MODEL_VERSION = /^m-[0-9a-f]{8,64}$/;

@@ -4,8 +4,8 @@
  * training profile. Absent means nothing is in production yet.
  */
 import { z } from 'zod';
-import type { ArtifactStore } from './artifacts/index.js';
-import { InputError, NotFoundError } from './errors.js';
+import type { ArtifactStore } from '../platform/artifacts/index.js';
+import { InputError, NotFoundError } from '../platform/errors.js';
 
 export const SERVING_KEY = 'serving/current.json';
 

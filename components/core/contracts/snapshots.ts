@@ -4,7 +4,7 @@
  */
 import { createInterface } from 'node:readline';
 import { createGunzip } from 'node:zlib';
-import type { ArtifactStore } from './artifacts/index.js';
+import type { ArtifactStore } from '../platform/artifacts/index.js';
 
 export const SNAPSHOT_KEY = (id: string) => `snapshots/${id}/snapshot.json`;
 export const SNAPSHOT_PRODUCTS_KEY = (id: string) => `snapshots/${id}/products.jsonl.gz`;

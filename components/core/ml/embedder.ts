@@ -11,10 +11,10 @@
  * Vectors travel as one flat Float32Array of n × dim (row-major), the form FAISS and ONNX both take.
  */
 import * as ort from 'onnxruntime-node';
-import { InputError } from './errors.js';
-import type { ArtifactStore } from './artifacts/index.js';
-import { MODEL_FILES, MODEL_PREFIX, ModelMetadata } from './model-metadata.js';
-import { openPublished } from './publish.js';
+import { InputError } from '../platform/errors.js';
+import type { ArtifactStore } from '../platform/artifacts/index.js';
+import { MODEL_FILES, MODEL_PREFIX, ModelMetadata } from '../contracts/model-metadata.js';
+import { openPublished } from '../contracts/publish.js';
 import { featurizeAll } from './sentence-encoder.js';
 import { padBatch, TextFeaturizer, type TextInput } from './text-features.js';
 

@@ -4,7 +4,7 @@
  * through the same geometry). Shared by train (catalogue copies) and the search service (uploads).
  */
 import sharp from 'sharp';
-import { InputError } from './errors.js';
+import { InputError } from '../platform/errors.js';
 
 export const MODEL_IMAGE_SIZE = 224;
 

@@ -17,10 +17,10 @@
  * dense search.
  */
 import { z } from 'zod';
-import type { ArtifactStore } from './artifacts/index.js';
-import { float32FromBytes } from './float32-bytes.js';
+import type { ArtifactStore } from '../platform/artifacts/index.js';
+import { float32FromBytes } from '../platform/float32-bytes.js';
 import { Bm25Params, FusionConfig, LEXICAL_FORMAT, LexicalIndex } from './lexical/index.js';
-import { openPublished } from './publish.js';
+import { openPublished } from '../contracts/publish.js';
 import { loadVectorIndex } from './vector-index.js';
 import type * as Faiss from 'faiss-node';
 

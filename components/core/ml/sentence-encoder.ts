@@ -21,10 +21,10 @@ import { dirname, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { Tokenizer } from '@tensorflow-models/universal-sentence-encoder';
 import pLimit from 'p-limit';
-import type { ArtifactStore } from './artifacts/index.js';
-import { NotFoundError } from './errors.js';
-import { bytesOfFloat32, float32FromBytes } from './float32-bytes.js';
-import type { Progress } from './progress.js';
+import type { ArtifactStore } from '../platform/artifacts/index.js';
+import { NotFoundError } from '../platform/errors.js';
+import { bytesOfFloat32, float32FromBytes } from '../platform/float32-bytes.js';
+import type { Progress } from '../platform/progress.js';
 import { registerWasmBackend } from './tfjs-wasm.js';
 import { sentenceText, type SparseDoc, type TextFeaturizer, type TextInput } from './text-features.js';
 

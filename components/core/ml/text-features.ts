@@ -13,30 +13,9 @@
  * the hashed features as ids buckets … buckets + dim − 1, scaled by `weight` (the hashed part has norm
  * 1): the model's wide bag (its classifier) has `inputDim` rows; its deep bag skips those ids.
  */
-import { z } from 'zod';
-import { bytesOfFloat32, float32FromBytes } from './float32-bytes.js';
+import { FeaturizerConfig } from '../contracts/model-metadata.js';
+import { bytesOfFloat32, float32FromBytes } from '../platform/float32-bytes.js';
 
-export const FeaturizerConfig = z.object({
-  /** Hash buckets: a power of two. Bucket 0 is reserved for padding. */
-  buckets: z.number().int().min(256),
-  /** Features kept per document, highest weight first. */
-  maxFeatures: z.number().int().positive(),
-  charNgrams: z.boolean(),
-  listingFields: z.boolean(),
-  /** The pretrained sentence vector appended to the features; null (and models before it): none. */
-  sentence: z
-    .object({
-      encoder: z.literal('universal-sentence-encoder-lite'),
-      dim: z.number().int().positive(),
-      /** Its norm beside the hashed features' 1. */
-      weight: z.number().positive(),
-      /** SentencePiece tokens read per text (the title and the start of the description). */
-      maxTokens: z.number().int().positive(),
-    })
-    .nullable()
-    .default(null),
-});
-export type FeaturizerConfig = z.infer<typeof FeaturizerConfig>;
 
 /** The hashed features alone; train adds the sentence vector from its hyper-parameters. */
 export const DEFAULT_FEATURIZER: FeaturizerConfig = { buckets: 2 ** 18, maxFeatures: 1024, charNgrams: true, listingFields: true, sentence: null };

@@ -2,12 +2,13 @@
  * Reports as standalone HTML: charts written as Vega-Lite specs and rendered to SVG on the server by
  * Vega, so a report is one file that opens in any browser with no scripts and no network.
  */
-import * as vega from 'vega';
-import { compile, type TopLevelSpec } from 'vega-lite';
+import type { TopLevelSpec } from 'vega-lite';
 
 export type { TopLevelSpec as ChartSpec } from 'vega-lite';
 
 export async function chartSvg(spec: TopLevelSpec): Promise<string> {
+  // Loaded on first use: Vega is large, and most commands that import the platform draw no chart.
+  const [vega, { compile }] = await Promise.all([import('vega'), import('vega-lite')]);
   // Category names are long ("Phones, Mobile Phones & Telecoms"): let axis labels use the room.
   const withConfig = { ...spec, config: { axis: { labelLimit: 260 } } } as TopLevelSpec;
   const view = new vega.View(vega.parse(compile(withConfig).spec), { renderer: 'none' });

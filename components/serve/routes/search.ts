@@ -1,6 +1,6 @@
 /** GET /search (text, with filters, sort, mode and pages) and POST /search/image (a raw image body). */
 import type { FastifyInstance } from 'fastify';
-import { queryTerms } from '../../core/index.js';
+import { queryTerms } from '../../core/ml/index.js';
 import { parseFilters, type FilterParams } from '../filters.js';
 import { HttpError } from '../http-errors.js';
 import { pageFields, pageStart, rankingFingerprint, type PageParams } from '../page.js';

@@ -16,7 +16,7 @@
  *  - input / output names are the model's input / output layer names unless given.
  */
 import * as tf from '@tensorflow/tfjs';
-import { InputError } from '../../core/index.js';
+import { InputError } from '../../core/platform/index.js';
 import { GraphBuilder, onnx, valueInfo, type TfShape, type Value, type ValueDtype } from './graph.js';
 import { TRANSLATIONS, UnsupportedLayerError, type LayerCall } from './layers.js';
 

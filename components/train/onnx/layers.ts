@@ -8,7 +8,7 @@
  * conv / BN / activation / add layers has one transpose before it and one after.
  */
 import * as tf from '@tensorflow/tfjs';
-import { InputError } from '../../core/index.js';
+import { InputError } from '../../core/platform/index.js';
 import { HierarchicalLogits, L2_EPSILON, type WeightedBag } from '../model/layers.js';
 import { attr, type GraphBuilder, type TfShape, type Value } from './graph.js';
 

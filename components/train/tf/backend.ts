@@ -7,7 +7,8 @@
  */
 import { existsSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
-import { InputError, registerWasmBackend, type Logger } from '../../core/index.js';
+import { InputError, type Logger } from '../../core/platform/index.js';
+import { registerWasmBackend } from '../../core/ml/index.js';
 import { registerWasmKernels } from './wasm-kernels.js';
 
 export const BACKENDS = ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] as const;
