@@ -13,3 +13,4 @@ export * from './refs.js';
 export * from './kfp-outputs.js';
 export { loadGazetteer, type Gazetteer, type LocationReason, type LocationResult } from './gazetteer/index.js';
 export { normalizeName } from './gazetteer/names.js';
+export * from './fashion-mnist.js';

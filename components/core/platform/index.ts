@@ -16,3 +16,4 @@ export * from './report-html.js';
 export * from './random.js';
 export * from './geo.js';
 export * from './float32-bytes.js';
+export * from './idx.js';

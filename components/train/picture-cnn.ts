@@ -1,0 +1,111 @@
+/**
+ * The from-scratch picture classifier at a picture's real size (Fashion-MNIST: 28×28), trained in TF.js:
+ * two convolution blocks (3×3 conv, batch norm, ReLU, 2×2 max pool: 32 then 64 channels), a 128-d
+ * embedding (dense, batch norm, ReLU) and a linear classifier over it. The embedding is what image
+ * search indexes; the classifier is what image-only accuracy scores. Every layer is one the ONNX exporter
+ * translates exactly (Conv2D, BatchNormalization, ReLU, MaxPooling2D, Flatten, Dropout, Dense).
+ *
+ * Chosen by throughput on this 2-core machine (wasm, one thread): with the project's wasm gradients plus
+ * tf/wasm-fast-grads.ts this net trains at ~90–130 samples/s; a four-conv variant (32,32,64,64) at a
+ * third of that, which would not fit a full run in a working session. Pictures are augmented where it
+ * pays on product shots: a horizontal flip and a shift of up to two pixels.
+ *
+ * Input: NHWC float RGB in [0, 1] (a grey picture has three equal channels), as the service's
+ * `imagePixels` gives it, so a query upload and a catalogue picture go through the same path.
+ */
+import * as tf from '@tensorflow/tfjs';
+
+export interface PictureCnnOptions {
+  /** Height and width of the input in pixels (divisible by 4). */
+  size: number;
+  classes: number;
+  /** Length of the embedding (the penultimate layer). Default 128. */
+  embeddingDim?: number;
+  /** Channels of the first block; the second has twice as many. Default 32. */
+  width?: number;
+  dropout?: number;
+}
+
+export interface PictureCnn {
+  /** Pixels → class probabilities (softmax): trained, and scored for image-only accuracy. */
+  classifier: tf.LayersModel;
+  /** Pixels → embedding (the same layers, shared weights): indexed for picture search. */
+  embedder: tf.LayersModel;
+}
+
+function block(x: tf.SymbolicTensor, filters: number, name: string): tf.SymbolicTensor {
+  let y = tf.layers.conv2d({ filters, kernelSize: 3, padding: 'same', useBias: false, name: `${name}_conv` }).apply(x) as tf.SymbolicTensor;
+  y = tf.layers.batchNormalization({ name: `${name}_bn` }).apply(y) as tf.SymbolicTensor;
+  y = tf.layers.reLU({ name: `${name}_relu` }).apply(y) as tf.SymbolicTensor;
+  return tf.layers.maxPooling2d({ poolSize: 2, name: `${name}_pool` }).apply(y) as tf.SymbolicTensor;
+}
+
+export function buildPictureCnn(options: PictureCnnOptions): PictureCnn {
+  const { size, classes } = options;
+  if (!Number.isInteger(size) || size < 4 || size % 4 !== 0) throw new Error(`buildPictureCnn: size must be a positive multiple of 4 (got ${size})`);
+  if (!Number.isInteger(classes) || classes < 2) throw new Error(`buildPictureCnn: classes must be at least 2 (got ${classes})`);
+  const width = options.width ?? 32;
+  const embeddingDim = options.embeddingDim ?? 128;
+  const dropout = options.dropout ?? 0.3;
+  const input = tf.input({ shape: [size, size, 3], dtype: 'float32', name: 'pixels' });
+  let x = block(input, width, 'block1');
+  x = block(x, width * 2, 'block2');
+  x = tf.layers.flatten({ name: 'flatten' }).apply(x) as tf.SymbolicTensor;
+  x = tf.layers.dropout({ rate: dropout, name: 'dropout1' }).apply(x) as tf.SymbolicTensor;
+  x = tf.layers.dense({ units: embeddingDim, useBias: false, name: 'embedding_dense' }).apply(x) as tf.SymbolicTensor;
+  x = tf.layers.batchNormalization({ name: 'embedding_bn' }).apply(x) as tf.SymbolicTensor;
+  const embedding = tf.layers.reLU({ name: 'embedding' }).apply(x) as tf.SymbolicTensor;
+  const dropped = tf.layers.dropout({ rate: dropout, name: 'dropout2' }).apply(embedding) as tf.SymbolicTensor;
+  const probabilities = tf.layers.dense({ units: classes, activation: 'softmax', name: 'classes' }).apply(dropped) as tf.SymbolicTensor;
+  return {
+    classifier: tf.model({ inputs: input, outputs: probabilities, name: 'picture_classifier' }),
+    embedder: tf.model({ inputs: input, outputs: embedding, name: 'picture_embedder' }),
+  };
+}
+
+/** Grey pictures as bytes, `count` of them, `size`×`size` each, row-major: the IDX layout. */
+export interface GreyPictures {
+  pixels: Uint8Array;
+  labels: Uint8Array;
+  count: number;
+  size: number;
+}
+
+export interface Augmentation {
+  /** Probability of a left-right flip. */
+  flip: number;
+  /** Largest shift in pixels, each axis (the border filled with the picture's background, 0). */
+  shift: number;
+}
+
+export const NO_AUGMENTATION: Augmentation = { flip: 0, shift: 0 };
+
+/**
+ * Writes pictures `indices` of `set` into `out` as RGB floats in [0, 1] (NHWC), each flipped and
+ * shifted as `augmentation` and `random` say. Returns `out`.
+ */
+export function fillBatch(set: GreyPictures, indices: ArrayLike<number>, out: Float32Array, augmentation: Augmentation = NO_AUGMENTATION, random: () => number = Math.random): Float32Array {
+  const { size, pixels } = set;
+  const area = size * size;
+  if (out.length < indices.length * area * 3) throw new Error(`fillBatch: out holds ${out.length} floats, ${indices.length * area * 3} needed`);
+  for (let k = 0; k < indices.length; k++) {
+    const source = indices[k]! * area;
+    const flip = augmentation.flip > 0 && random() < augmentation.flip;
+    const dy = augmentation.shift > 0 ? Math.floor(random() * (2 * augmentation.shift + 1)) - augmentation.shift : 0;
+    const dx = augmentation.shift > 0 ? Math.floor(random() * (2 * augmentation.shift + 1)) - augmentation.shift : 0;
+    let o = k * area * 3;
+    for (let r = 0; r < size; r++) {
+      const sr = r - dy;
+      for (let c = 0; c < size; c++) {
+        const sc0 = c - dx;
+        const sc = flip ? size - 1 - sc0 : sc0;
+        const v = sr >= 0 && sr < size && sc0 >= 0 && sc0 < size ? pixels[source + sr * size + sc]! / 255 : 0;
+        out[o] = v;
+        out[o + 1] = v;
+        out[o + 2] = v;
+        o += 3;
+      }
+    }
+  }
+  return out;
+}
