@@ -9,8 +9,10 @@ import { errorHandler, refuseNonFiniteQuery, toErrorAnswer } from './http-errors
 import { createMetrics, installMetrics, type ServiceMetrics } from './metrics.js';
 import { DEFAULT_LIMITS, type ServiceLimits } from './routes/context.js';
 import { healthRoutes } from './routes/health.js';
+import { listingRoutes } from './routes/listing.js';
 import { productRoutes } from './routes/products.js';
 import { searchRoutes } from './routes/search.js';
+import { uiRoutes } from './routes/ui.js';
 import type { ServingState } from './state.js';
 
 export interface AppOptions {
@@ -81,6 +83,9 @@ export async function buildApp(options: AppOptions): Promise<SearchApp> {
   await app.register(healthRoutes, context);
   await app.register(searchRoutes, context);
   await app.register(productRoutes, context);
+  await app.register(listingRoutes, context);
+  // The search page (/, /listings/:id, /ui/*, /about, /reports/*): components/serve/web.
+  await app.register(uiRoutes, context);
   await app.ready();
   return { app, metrics };
 }

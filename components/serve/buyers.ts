@@ -24,6 +24,9 @@ export interface BuyerMatch {
   ageBand: string;
   gender: string;
   town: string | null;
+  /** Where the buyer lives (the search page's map). */
+  latitude: number;
+  longitude: number;
   /** Interest similarity minus the distance penalty: the ranking. */
   score: number;
   /** Cosine between the product and the buyer's interests. */
@@ -105,6 +108,8 @@ function judge(buyer: IndexedBuyer, product: IndexedProduct, home: { lat: number
     ageBand: buyer.ageBand,
     gender: buyer.gender,
     town: buyer.town,
+    latitude: buyer.latitude,
+    longitude: buyer.longitude,
     score,
     interestSimilarity,
     distanceKm: km,

@@ -143,6 +143,8 @@ const buyerMatch = {
     ageBand: { type: 'string' },
     gender: { type: 'string' },
     town: nullableString,
+    latitude: { type: 'number' },
+    longitude: { type: 'number' },
     score: { type: 'number' },
     interestSimilarity: { type: 'number' },
     distanceKm: { type: ['number', 'null'] },

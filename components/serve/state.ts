@@ -74,6 +74,11 @@ export class ServingState {
 
   constructor(private readonly options: ServingStateOptions) {}
 
+  /** The artifact store versions are loaded from (the page's reports and pictures are read from it too). */
+  get store(): ArtifactStore {
+    return this.options.store;
+  }
+
   /** The version new requests get, or null before the first successful load. */
   current(): LoadedVersion | null {
     return this.held?.version ?? null;

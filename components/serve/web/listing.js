@@ -170,12 +170,13 @@ function buyerRow(buyer, n) {
   return h(
     'tr',
     { 'data-buyer': n },
-    h('td', {}, String(n)),
-    h('td', {}, `${buyer.ageBand}, ${buyer.gender}`, h('br'), h('small', {}, buyer.id)),
-    h('td', {}, buyer.town ?? '—'),
-    h('td', {}, buyer.distanceKm === null ? '—' : kilometres(buyer.distanceKm)),
-    h('td', {}, figure(buyer.interestSimilarity)),
-    h('td', {}, h('ul', { class: 'reasons' }, buyer.reasons.map((reason) => h('li', {}, reason)))),
+    // data-label: the column's name, shown beside each cell where a narrow screen stacks the rows.
+    h('td', { 'data-label': '#' }, String(n)),
+    h('td', { 'data-label': 'Buyer' }, `${buyer.ageBand}, ${buyer.gender}`, ' ', h('small', {}, buyer.id)),
+    h('td', { 'data-label': 'Home' }, buyer.town ?? '—'),
+    h('td', { 'data-label': 'Distance' }, buyer.distanceKm === null ? '—' : kilometres(buyer.distanceKm)),
+    h('td', { 'data-label': 'Interest' }, figure(buyer.interestSimilarity)),
+    h('td', { 'data-label': 'Why' }, h('ul', { class: 'reasons' }, buyer.reasons.map((reason) => h('li', {}, reason)))),
   );
 }
 
