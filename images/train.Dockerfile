@@ -1,51 +1,63 @@
-# syntax=docker/dockerfile:1.7
-# marketplace-train: train (the multimodal model in TensorFlow.js) on the GPU node group, with
-# @tensorflow/tfjs-node-gpu (libtensorflow 2.9 on CUDA 11 + cuDNN 8). Without a visible GPU the
-# component falls back to tfjs-node or wasm by itself (components/train/tf/backend.ts).
-# Runs `node /app/dist/components/train/main.js` (the command pipelines/components.ts gives it).
-# Build from the repository root (images/build.sh does it for every image):
-#   docker build -f images/train.Dockerfile -t <registry>/marketplace-train:<tag> .
-#
-# Base images pinned by digest; move them by looking up new digests
-# (`docker buildx imagetools inspect <image:tag>`) and passing --build-arg NODE_IMAGE=… / CUDA_IMAGE=….
-# libtensorflow 2.9 was built for CUDA 11.2: any CUDA 11.x runtime with cuDNN 8 serves it.
-ARG NODE_IMAGE=node:20-bookworm-slim@sha256:2cf067cfed83d5ea958367df9f966191a942351a2df77d6f0193e162b5febfc0
-ARG CUDA_IMAGE=nvidia/cuda:11.8.0-cudnn8-runtime-ubuntu22.04@sha256:85fb7ac694079fff1061a0140fd5b5a641997880e12112d92589c3bbb1e8b7ca
+# marketplace-train: the multimodal model in TensorFlow.js, in two flavours from this one file.
+#  - GPU (the EKS GPU node group): TRAIN_BASE=<CUDA_IMAGE of images/bases.env>, TFJS_NATIVE=@tensorflow/tfjs-node-gpu
+#    (libtensorflow 2.9 on CUDA 11 + cuDNN 8; its install script downloads libtensorflow, so this flavour
+#    builds only where that download and the CUDA image's registry are reachable).
+#  - CPU (one machine, offline): TRAIN_BASE=<NODE_IMAGE>, TFJS_NATIVE= (none): TF.js on its wasm backend,
+#    which components/train/tf/backend.ts picks by itself when no native package loads.
+#   images/build.sh train         the GPU flavour, marketplace-train:<tag>
+#   images/build.sh train-cpu     the CPU flavour, marketplace-train:<tag>-cpu
+# Runs `node /app/dist/components/train/main.js` (the command pipelines/components.ts gives it), as
+# uid 1000, writing nothing outside /tmp and the folders it is given (read-only root filesystem).
+# The base images are named in images/bases.env, nowhere else.
+ARG NODE_IMAGE
+ARG TRAIN_BASE
 
-# Node itself comes from the official image (the CUDA image has none).
+# Node itself comes from the node image (the CUDA image has none).
 FROM ${NODE_IMAGE} AS node
+RUN rm -rf /usr/local/lib/node_modules/corepack /usr/local/bin/corepack /opt/yarn-* /usr/local/bin/yarn /usr/local/bin/yarnpkg
 
-# 1. build: every dependency, TypeScript included; compile to dist/ (no install scripts needed).
+# 1. build: every dependency, TypeScript included; compile to dist/ (as the other images).
 FROM ${NODE_IMAGE} AS build
 WORKDIR /app
 COPY package.json package-lock.json .npmrc ./
 COPY scripts ./scripts
-RUN npm ci --ignore-scripts --no-audit --no-fund
+RUN --mount=type=secret,id=npm_ca,required=false \
+    if [ -s /run/secrets/npm_ca ]; then export npm_config_cafile=/run/secrets/npm_ca; fi \
+ && npm ci --ignore-scripts --no-audit --no-fund && npm cache clean --force
 COPY tsconfig.json tsconfig.build.json ./
 COPY components ./components
 COPY pipelines ./pipelines
 RUN npm run build
 
-# 2. deps: production dependencies on the CUDA base. Install scripts are allowed here, for
-#    @tensorflow/tfjs-node-gpu only: it downloads libtensorflow (GPU) and builds its binding.
-FROM ${CUDA_IMAGE} AS deps
-RUN apt-get update \
- && apt-get install -y --no-install-recommends ca-certificates python3 make g++ \
- && rm -rf /var/lib/apt/lists/*
+# 2. packages: what train's compiled code loads. Its native TF.js backend is imported by a computed
+#    name (components/train/tf/backend.ts), so the flavour names it: TFJS_NATIVE.
+FROM build AS packages
+RUN node scripts/component-deps.mjs list dist/components/train/main.js >/app/packages.txt
+
+# 3. deps: production dependencies on the training base. Install scripts run for TFJS_NATIVE only
+#    (tfjs-node-gpu downloads libtensorflow and builds its binding); then only train's packages are kept.
+FROM ${TRAIN_BASE} AS deps
+ARG TFJS_NATIVE=@tensorflow/tfjs-node-gpu
+RUN if [ -n "${TFJS_NATIVE}" ]; then \
+      apt-get update && apt-get install -y --no-install-recommends ca-certificates python3 make g++ && rm -rf /var/lib/apt/lists/*; \
+    fi
 COPY --from=node /usr/local/bin/node /usr/local/bin/node
 COPY --from=node /usr/local/include/node /usr/local/include/node
 COPY --from=node /usr/local/lib/node_modules/npm /usr/local/lib/node_modules/npm
-RUN ln -s ../lib/node_modules/npm/bin/npm-cli.js /usr/local/bin/npm
+RUN ln -sf ../lib/node_modules/npm/bin/npm-cli.js /usr/local/bin/npm
 WORKDIR /app
 COPY package.json package-lock.json .npmrc ./
-RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
- && npm rebuild @tensorflow/tfjs-node-gpu \
- && node -e "require('@tensorflow/tfjs-node-gpu')" \
+RUN --mount=type=secret,id=npm_ca,required=false \
+    if [ -s /run/secrets/npm_ca ]; then export npm_config_cafile=/run/secrets/npm_ca; fi \
+ && npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
+ && if [ -n "${TFJS_NATIVE}" ]; then npm rebuild "${TFJS_NATIVE}" && node -e "require('${TFJS_NATIVE}')"; fi \
  && npm cache clean --force
+COPY scripts/component-deps.mjs ./scripts/
+COPY --from=packages /app/packages.txt ./
+RUN node scripts/component-deps.mjs prune --from node_modules --to /app/pruned/node_modules --extra "$(paste -sd, packages.txt),${TFJS_NATIVE}"
 
-# 3. runtime: the CUDA runtime, node, production node_modules and dist/, run as an unprivileged
-#    user; nothing is written outside /tmp (MARKETPLACE_HOME), so the root filesystem can be read-only.
-FROM ${CUDA_IMAGE}
+# 4. runtime: the training base, node, train's node_modules and dist/, run as an unprivileged user.
+FROM ${TRAIN_BASE}
 COPY --from=node /usr/local/bin/node /usr/local/bin/node
 ENV NODE_ENV=production \
     MARKETPLACE_HOME=/tmp/marketplace \
@@ -54,8 +66,11 @@ ENV NODE_ENV=production \
     NVIDIA_DRIVER_CAPABILITIES=compute,utility
 WORKDIR /app
 COPY package.json ./
-COPY --from=deps /app/node_modules ./node_modules
+COPY --from=deps /app/pruned/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
+RUN ln -s dist/components/train/main.js /app/main.js && node /app/main.js --help >/dev/null
+LABEL org.opencontainers.image.title="marketplace-train" \
+      io.marketplace.component="train"
 # No passwd entry is needed for a numeric user; Kubernetes checks runAsNonRoot by the number.
 USER 1000:1000
-ENTRYPOINT ["node", "/app/dist/components/train/main.js"]
+ENTRYPOINT ["node", "/app/main.js"]

@@ -27,9 +27,13 @@ describe('the build (what the images run)', () => {
     // Only some images build faiss-node's native binding (index, evaluate, serve); the others must
     // start without it (the shared library loads faiss on first use, not on import).
     const noFaiss = path.join(REPO_ROOT, 'test/fixtures/no-faiss.cjs');
-    const withoutFaiss = components.filter(
-      (name) => !readFileSync(path.join(REPO_ROOT, 'images', `${name}.Dockerfile`), 'utf8').includes('build-faiss.mjs --require'),
+    const templates = new Map(
+      spawnSync('bash', [path.join(REPO_ROOT, 'images/build.sh'), '--list'], { encoding: 'utf8' })
+        .stdout.trim()
+        .split('\n')
+        .map((line) => line.split('\t') as [string, string]),
     );
+    const withoutFaiss = components.filter((name) => !readFileSync(path.join(REPO_ROOT, templates.get(name) ?? '?'), 'utf8').includes('build-faiss.mjs --require'));
     assert.deepEqual(withoutFaiss, ['load', 'clean', 'drift', 'train', 'deploy']);
     for (const name of withoutFaiss) {
       const entry = path.join(dist, `components/${name}/main.js`);
