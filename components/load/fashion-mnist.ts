@@ -100,6 +100,7 @@ export async function writeFashionCatalogue(dir: string, outDir: string, options
       );
       await write(images, stringify([[String(row), imageId, id, '', '', '2017-08-25']], { record_delimiter: '\n' }));
       const encode = sharp(picture.pixels, { raw: { width: picture.size, height: picture.size, channels: 1 } })
+        .toColourspace('b-w') // a grey PNG, one channel: the picture's own bytes
         .png()
         .toBuffer()
         .then((png) => writeFile(path.join(outDir, 'images', `${imageId}.png`), png));

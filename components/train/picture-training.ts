@@ -25,6 +25,12 @@ export interface PictureTrainOptions {
   checkpointSteps?: number;
   /** Stop after this many steps in this process (a test's way to simulate a kill). */
   stopAfterSteps?: number;
+  /**
+   * A training-time budget in seconds: the learning rate decays over whichever of the planned steps and
+   * the budget runs out first, and training ends when the budget is spent (with a last validation). On
+   * a shared machine whose speed swings 5x within minutes, a step count alone cannot be planned.
+   */
+  timeBudgetSeconds?: number;
 }
 
 export interface EpochRecord {
@@ -45,6 +51,8 @@ export interface PictureTrainResult {
   /** True when the run stopped early (stopAfterSteps) with epochs left. */
   stopped: boolean;
   resumedFromStep: number;
+  steps?: number;
+  samples?: number;
 }
 
 const CheckpointState = z.object({
@@ -165,8 +173,8 @@ async function loadCheckpoint(dir: string, fingerprint: string, cnn: PictureCnn,
 
 /** What a checkpoint must match to be resumed: the options that change what is trained. */
 function fingerprintOf(train: GreyPictures, options: PictureTrainOptions): string {
-  const { epochs, batchSize, learningRate, seed, augmentation } = options;
-  return createHash('sha256').update(JSON.stringify({ epochs, batchSize, learningRate, seed, augmentation, count: train.count, size: train.size })).digest('hex').slice(0, 16);
+  const { epochs, batchSize, learningRate, seed, augmentation, timeBudgetSeconds } = options;
+  return createHash('sha256').update(JSON.stringify({ epochs, batchSize, learningRate, seed, augmentation, timeBudgetSeconds, count: train.count, size: train.size })).digest('hex').slice(0, 16);
 }
 
 export async function trainPictureCnn(cnn: PictureCnn, train: GreyPictures, val: GreyPictures, options: PictureTrainOptions, log: Logger): Promise<PictureTrainResult> {
@@ -198,9 +206,11 @@ export async function trainPictureCnn(cnn: PictureCnn, train: GreyPictures, val:
     }
   }
   const resumedFromStep = step;
+  const budget = options.timeBudgetSeconds ?? Infinity;
   const setRate = (s: number) => {
-    // Cosine decay over the planned steps, from the given rate to 2% of it.
-    const rate = options.learningRate * (0.02 + 0.98 * 0.5 * (1 + Math.cos((Math.PI * s) / totalSteps)));
+    // Cosine decay over the planned steps (or the time budget, whichever is nearer its end), from the given rate to 2% of it.
+    const progress = Math.min(1, Math.max(s / totalSteps, seconds / budget));
+    const rate = options.learningRate * (0.02 + 0.98 * 0.5 * (1 + Math.cos(Math.PI * progress)));
     (optimizer as unknown as { learningRate: number }).learningRate = rate;
   };
   const area = train.size * train.size * 3;
@@ -235,7 +245,8 @@ export async function trainPictureCnn(cnn: PictureCnn, train: GreyPictures, val:
       const rate = epochSeen / epochSeconds;
       log.info({ epoch, step, of: totalSteps, loss: epochLoss / epochSeen, samplesPerSecond: Math.round(rate), etaMinutes: Math.round(((totalSteps - step) * batchSize) / rate / 60) }, 'picture CNN training');
     }
-    const epochDone = step % stepsPerEpoch === 0;
+    const outOfTime = seconds >= budget && step < totalSteps;
+    const epochDone = step % stepsPerEpoch === 0 || outOfTime;
     if (epochDone) {
       const valAccuracy = accuracyOf(argmaxRows(await predictPictures(cnn.classifier, val), cnn.classifier.outputs[0]!.shape[1] as number), val.labels);
       const record: EpochRecord = { epoch, loss: epochLoss / epochSeen, trainAccuracy: epochCorrect / epochSeen, valAccuracy, seconds: epochSeconds, samplesPerSecond: epochSeen / epochSeconds };
@@ -251,8 +262,13 @@ export async function trainPictureCnn(cnn: PictureCnn, train: GreyPictures, val:
       await saveCheckpoint(options.checkpointDir, cnn, optimizer, { fingerprint, step, seconds, curve, epochLoss, epochCorrect, epochSeen, epochSeconds });
     }
     if (stopping) return { curve, seconds, samplesPerSecond: (step * batchSize) / seconds, stopped: true, resumedFromStep };
+    if (outOfTime) {
+      log.info({ step, of: totalSteps, seconds }, 'picture CNN: time budget spent');
+      break;
+    }
   }
-  return { curve, seconds, samplesPerSecond: Math.min(step * batchSize, epochs * train.count) / seconds, stopped: false, resumedFromStep };
+  const samples = (step - Math.floor(step / stepsPerEpoch) * stepsPerEpoch) * batchSize + Math.floor(step / stepsPerEpoch) * train.count;
+  return { curve, seconds, samplesPerSecond: Math.min(samples, step * batchSize) / seconds, stopped: false, resumedFromStep, steps: step, samples };
 }
 
 async function loadCheckpointShapes(dir: string, fingerprint: string): Promise<boolean> {

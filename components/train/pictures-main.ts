@@ -21,6 +21,7 @@ export interface PictureRunOptions extends PictureTrainOptions {
   out: string;
   limitTrain?: number;
   backend?: BackendChoice;
+  dropout?: number;
 }
 
 function subset(set: GreyPictures, indices: readonly number[]): GreyPictures {
@@ -42,7 +43,7 @@ export async function trainPictures(options: PictureRunOptions, log: Logger) {
   const train = subset(all, trainIdx);
   const val = subset(all, valIdx);
   log.info({ train: train.count, val: val.count, size: train.size, backend: backend.name }, 'picture CNN: official training pictures, split by listing id');
-  const cnn = buildPictureCnn({ size: train.size, classes: 10 });
+  const cnn = buildPictureCnn({ size: train.size, classes: 10, dropout: options.dropout });
   await mkdir(options.out, { recursive: true });
   const result = await trainPictureCnn(cnn, train, val, { ...options, checkpointDir: options.checkpointDir ?? path.join(options.out, 'checkpoint') }, log);
   if (result.stopped) return result;
@@ -55,7 +56,9 @@ export async function trainPictures(options: PictureRunOptions, log: Logger) {
     val: val.count,
     size: train.size,
     backend,
-    options: { epochs: options.epochs, batchSize: options.batchSize, learningRate: options.learningRate, seed: options.seed, augmentation: options.augmentation },
+    options: { epochs: options.epochs, batchSize: options.batchSize, learningRate: options.learningRate, seed: options.seed, augmentation: options.augmentation, dropout: options.dropout, timeBudgetSeconds: options.timeBudgetSeconds },
+    steps: result.steps,
+    samples: result.samples,
     parameters: cnn.classifier.countParams(),
     trainingSeconds: result.seconds,
     samplesPerSecond: result.samplesPerSecond,
@@ -77,9 +80,12 @@ const program = createCommand('train-pictures', 'Train the picture CNN on Fashio
   .option('--seed <n>', 'seed', positiveInteger, 1)
   .option('--no-augment', 'no flips or shifts')
   .option('--limit-train <n>', 'the first n official training pictures only', positiveInteger)
+  .option('--time-budget-minutes <x>', 'end training when this much training time is spent (the learning rate decays to it)', Number)
+  .option('--dropout <x>', 'dropout rate', Number, 0.2)
+  .option('--shift <n>', 'largest random shift in pixels (augmentation)', Number, 2)
   .option('--stop-after-steps <n>', 'stop (checkpointed) after n steps: to test resuming', positiveInteger)
   .option('--backend <name>', `one of ${BACKENDS.join(', ')}`)
-  .action(async (opts: { data: string; out: string; epochs: number; batchSize: number; learningRate: number; seed: number; augment: boolean; limitTrain?: number; stopAfterSteps?: number; backend?: BackendChoice }) => {
+  .action(async (opts: { data: string; out: string; epochs: number; batchSize: number; learningRate: number; seed: number; augment: boolean; timeBudgetMinutes?: number; dropout: number; shift: number; limitTrain?: number; stopAfterSteps?: number; backend?: BackendChoice }) => {
     const log = createLogger('train-pictures');
     const summary = await trainPictures(
       {
@@ -89,7 +95,9 @@ const program = createCommand('train-pictures', 'Train the picture CNN on Fashio
         batchSize: opts.batchSize,
         learningRate: opts.learningRate,
         seed: opts.seed,
-        augmentation: opts.augment ? { flip: 0.5, shift: 2 } : { flip: 0, shift: 0 },
+        augmentation: opts.augment ? { flip: 0.5, shift: opts.shift } : { flip: 0, shift: 0 },
+        timeBudgetSeconds: opts.timeBudgetMinutes ? opts.timeBudgetMinutes * 60 : undefined,
+        dropout: opts.dropout,
         limitTrain: opts.limitTrain,
         stopAfterSteps: opts.stopAfterSteps,
         backend: opts.backend,
