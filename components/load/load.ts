@@ -3,13 +3,16 @@
  * `raw-images/<image id>.jpg` of the artifact store. Idempotent (upserts keyed by id and content hash;
  * objects already stored with the same size are not sent again), and every record is accounted for:
  * read = loaded + refused, with each refusal stored in `load_refusals` with its line and reason.
+ * Each table streams into a staging table with COPY and is merged in SQL in one transaction (staged.ts):
+ * memory stays bounded whatever the file size, and the rate is close to COPY's.
  */
 import pLimit from 'p-limit';
-import { Progress, upsertRows, type ArtifactStore, type Database, type Logger, type UpsertCounts } from '../core/platform/index.js';
+import { Progress, type ArtifactStore, type Database, type Logger, type UpsertCounts } from '../core/platform/index.js';
 import { findExportFiles } from './folder.js';
 import { folderImages, type ImageFiles } from './image-files.js';
-import { IMAGES, normalizeRecord, PRODUCTS, rawHash, rawUpsertSpec, REFUSALS_UPSERT, storable, toUpsertRow, type RawTableShape } from './raw-tables.js';
-import { applyRemovals, markedRemoved, type RemovalOptions } from './removals.js';
+import { IMAGES, PRODUCTS, type RawTableShape } from './raw-tables.js';
+import { applyRemovals, type RemovalOptions } from './removals.js';
+import { liveStagedAmong, liveStagedCount, mergeStage, stageSource } from './staged.js';
 import { csvSource, type RecordSource } from './sources.js';
 
 export interface TableCounts extends UpsertCounts {
@@ -61,6 +64,7 @@ export interface LoadOptions {
   images: RecordSource;
   /** Searched in order for each image row's file. */
   imageFiles: readonly ImageFiles[];
+  /** Rows per chunk streamed to COPY (the whole table commits at once). */
   batchSize?: number;
   uploadConcurrency?: number;
   /** How this source says that listings left (none: it is incremental, nothing is removed). */
@@ -71,8 +75,13 @@ export async function loadRaw(options: LoadOptions): Promise<LoadSummary> {
   const started = Date.now();
   const refusals: Refusal[] = [];
   const products = await loadTable(options, PRODUCTS, options.products, refusals);
-  const images = await loadTable(options, IMAGES, options.images, refusals);
-  const imageFiles = await storeImageFiles(options, images.live);
+  // One listing instead of a HEAD per image: what is already stored, and its size.
+  const existing = new Map<string, number>();
+  for await (const object of options.store.list(RAW_IMAGES_PREFIX)) existing.set(object.key, object.size);
+  const fileIds = [...new Set(options.imageFiles.flatMap((source) => [...source.files.keys()]))];
+  const storedIds = [...existing.keys()].map((key) => key.slice(RAW_IMAGES_PREFIX.length).replace(/\.jpg$/, ''));
+  const images = await loadTable(options, IMAGES, options.images, refusals, { fileIds, storedIds });
+  const imageFiles = await storeImageFiles(options, images.files!, existing);
   return {
     products: products.counts,
     images: images.counts,
@@ -82,100 +91,83 @@ export async function loadRaw(options: LoadOptions): Promise<LoadSummary> {
   };
 }
 
+/** What the images table's load tells the file step: which image rows are live, and which have files. */
+interface ImageRowsForFiles {
+  /** Live image rows of this load. */
+  live: number;
+  /** Of the ids that some file source holds, those that are live image rows. */
+  withFile: Set<string>;
+  /** Of the ids already stored as objects (and with no file in any source), those that are live rows. */
+  storedOnly: number;
+}
+
+/**
+ * One table: the source streamed into a staging table with COPY, merged in SQL (see staged.ts), the
+ * removals applied, all in one transaction. For the images table, what the file step needs is asked of
+ * the staging table before it goes: the file and object ids are already in memory, the row ids never are.
+ */
 async function loadTable(
   options: LoadOptions,
   shape: RawTableShape,
   source: RecordSource,
   refusals: Refusal[],
-): Promise<{ counts: TableCounts; live: Set<string> }> {
+  forFiles?: { fileIds: readonly string[]; storedIds: readonly string[] },
+): Promise<{ counts: TableCounts; files?: ImageRowsForFiles }> {
   const { db, log } = options;
-  const batchSize = options.batchSize ?? 500;
-  const spec = rawUpsertSpec(shape);
-  const counts: TableCounts = { read: 0, loaded: 0, refused: 0, inserted: 0, updated: 0, unchanged: 0, removed: 0, restored: 0 };
-  const firstLine = new Map<string, number>();
-  // Rows the source holds with its own removal marker: loaded as they are, then marked removed.
-  const marked = new Set<string>();
-  const marker = options.removal?.marker;
   const progress = new Progress(log, `load ${source.label} -> ${shape.table}`);
-  let rows: Record<string, unknown>[] = [];
-  let refused = new Map<string, Record<string, unknown>>();
-
-  const refuse = (line: number, reason: string, rawText: string) => {
-    const raw = storable(rawText);
-    counts.refused += 1;
-    const refusal = { source: source.label, line, reason };
-    if (refusals.length < REFUSALS_IN_SUMMARY) refusals.push(refusal);
-    log.warn(refusal, `refused ${source.label} line ${line}: ${reason}`);
-    refused.set(rawHash(raw), { ...refusal, raw_hash: rawHash(raw), raw });
-  };
-
-  const flush = async () => {
-    const batch = rows;
-    const batchRefusals = [...refused.values()];
-    rows = [];
-    refused = new Map();
-    // Rows and the refusals of the same stretch of input commit together.
-    const result = await db.transaction(async (tx) => {
-      const upserted = await upsertRows(tx, spec, batch);
-      await upsertRows(tx, REFUSALS_UPSERT, batchRefusals);
-      return upserted;
-    });
-    counts.inserted += result.inserted;
-    counts.updated += result.updated;
-    counts.unchanged += result.unchanged;
-    counts.loaded += batch.length;
-  };
-
-  for await (const record of source.records()) {
-    counts.read += 1;
-    progress.tick();
-    if (!record.ok) {
-      refuse(record.line, record.reason, record.raw);
-    } else {
-      const normalized = normalizeRecord(shape, record.record, source.label, record.line);
-      if (!normalized.ok) {
-        refuse(record.line, normalized.reason, record.raw);
-      } else {
-        const earlier = firstLine.get(normalized.row.id);
-        if (earlier !== undefined) {
-          refuse(record.line, `duplicate id ${normalized.row.id} (first on line ${earlier})`, record.raw);
-        } else {
-          firstLine.set(normalized.row.id, record.line);
-          if (marker && markedRemoved(record.record, marker)) marked.add(normalized.row.id);
-          rows.push(toUpsertRow(normalized.row));
-        }
-      }
-    }
-    if (rows.length >= batchSize) await flush();
-  }
-  await flush();
-  progress.finish();
-  const live = new Set([...firstLine.keys()].filter((id) => !marked.has(id)));
   const removal = options.removal ?? {};
-  const changed = await db.transaction((tx) => applyRemovals(tx, shape.table, source.label, live, marked, removal));
-  counts.removed = changed.removed;
-  counts.restored = changed.restored;
+  const { staged, merged, changed, files } = await db.transaction(async (tx) => {
+    const staged = await stageSource(tx, {
+      shape,
+      source,
+      ...(removal.marker ? { marker: removal.marker } : {}),
+      chunkRows: options.batchSize ?? 2000,
+      keep: REFUSALS_IN_SUMMARY,
+      onRecord: () => progress.tick(),
+      onRefusal: (refusal) => log.warn(refusal, `refused ${source.label} line ${refusal.line}: ${refusal.reason}`),
+    });
+    const merged = await mergeStage(tx, shape, REFUSALS_IN_SUMMARY);
+    for (const refusal of merged.firstDuplicates) log.warn(refusal, `refused ${source.label} line ${refusal.line}: ${refusal.reason}`);
+    const changed = await applyRemovals(tx, shape.table, source.label, removal);
+    let files: ImageRowsForFiles | undefined;
+    if (forFiles) {
+      const withFile = await liveStagedAmong(tx, forFiles.fileIds);
+      const storedOnly = await liveStagedAmong(tx, forFiles.storedIds.filter((id) => !withFile.has(id)));
+      files = { live: await liveStagedCount(tx), withFile, storedOnly: storedOnly.size };
+    }
+    return { staged, merged, changed, files };
+  });
+  progress.finish();
+  const counts: TableCounts = {
+    read: staged.read,
+    loaded: staged.rows - merged.duplicates,
+    refused: staged.refused + merged.duplicates,
+    inserted: merged.inserted,
+    updated: merged.updated,
+    unchanged: merged.unchanged,
+    removed: changed.removed,
+    restored: changed.restored,
+  };
+  // The summary's first refusals, in line order: those found while reading and the repeated ids found in SQL.
+  const first = [...staged.firstRefusals, ...merged.firstDuplicates].sort((a, b) => a.line - b.line);
+  refusals.push(...first.slice(0, Math.max(0, REFUSALS_IN_SUMMARY - refusals.length)));
   log.info(
     { table: shape.table, source: source.label, ...counts },
     `${shape.table}: read ${counts.read}, loaded ${counts.loaded}, refused ${counts.refused}, marked removed ${counts.removed}, restored ${counts.restored}`,
   );
-  return { counts, live };
+  return { counts, ...(files ? { files } : {}) };
 }
 
-async function storeImageFiles(options: LoadOptions, imageIds: ReadonlySet<string>): Promise<ImageFileCounts> {
+async function storeImageFiles(options: LoadOptions, rows: ImageRowsForFiles, existing: ReadonlyMap<string, number>): Promise<ImageFileCounts> {
   const { store, log, imageFiles } = options;
-  const counts: ImageFileCounts = { stored: 0, uploaded: 0, missing: 0, unreferenced: 0 };
-  // One listing instead of a HEAD per image: what is already stored, and its size.
-  const existing = new Map<string, number>();
-  for await (const object of store.list(RAW_IMAGES_PREFIX)) existing.set(object.key, object.size);
-
+  const counts: ImageFileCounts = { stored: rows.storedOnly, uploaded: 0, missing: rows.live - rows.withFile.size - rows.storedOnly, unreferenced: 0 };
   const limit = pLimit(options.uploadConcurrency ?? 8);
-  const progress = new Progress(log, 'store image files', imageIds.size);
+  const progress = new Progress(log, 'store image files', rows.withFile.size);
   const uploads: Promise<void>[] = [];
-  for (const id of imageIds) {
+  for (const id of rows.withFile) {
     const key = rawImageKey(id);
-    const file = imageFiles.map((source) => source.files.get(id)).find((found) => found !== undefined);
-    if (file && existing.get(key) !== file.size) {
+    const file = imageFiles.map((source) => source.files.get(id)).find((found) => found !== undefined)!;
+    if (existing.get(key) !== file.size) {
       uploads.push(
         limit(async () => {
           await store.put(key, await file.open(), { contentType: 'image/jpeg' });
@@ -184,11 +176,8 @@ async function storeImageFiles(options: LoadOptions, imageIds: ReadonlySet<strin
           progress.tick();
         }),
       );
-    } else if (existing.has(key)) {
-      counts.stored += 1;
-      progress.tick();
     } else {
-      counts.missing += 1;
+      counts.stored += 1;
       progress.tick();
     }
   }
@@ -196,7 +185,7 @@ async function storeImageFiles(options: LoadOptions, imageIds: ReadonlySet<strin
   progress.finish();
 
   for (const source of imageFiles) {
-    const unreferenced = [...source.files.keys()].filter((id) => !imageIds.has(id));
+    const unreferenced = [...source.files.keys()].filter((id) => !rows.withFile.has(id));
     counts.unreferenced += unreferenced.length;
     if (unreferenced.length > 0) {
       log.warn({ source: source.label, count: unreferenced.length, examples: unreferenced.slice(0, 5) }, 'image files that no image row names (not stored)');

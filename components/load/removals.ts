@@ -6,6 +6,7 @@
  */
 import { InputError, type Queryable } from '../core/platform/index.js';
 import type { RawTable } from './raw-tables.js';
+import { LIVE_STAGE_ROW, STAGE_TABLE } from './staged.js';
 
 export interface RemovalMarker {
   /** The source column that says a row is gone (`deleted_at`, `status`). */
@@ -43,37 +44,29 @@ export function markedRemoved(record: Readonly<Record<string, string | null>>, m
 }
 
 /**
- * Marks and unmarks the raw rows of one table after its rows were upserted: `seen` are the ids the
- * source holds live, `marked` those it holds with its removal marker. One statement each, ids as arrays.
+ * Marks and unmarks the raw rows of one table after its rows were merged, from the staging table of the
+ * same transaction (see staged.ts): a staged live row unmarks its raw row, a staged row the source marks
+ * removed marks it, and with --full a raw row the stage lacks is marked absent. Anti-joins in SQL: no
+ * id list is held in memory, whatever the table's size.
  */
-export async function applyRemovals(
-  q: Queryable,
-  table: RawTable,
-  source: string,
-  seen: ReadonlySet<string>,
-  marked: ReadonlySet<string>,
-  options: RemovalOptions,
-): Promise<RemovalCounts> {
-  const live = [...seen];
-  const gone = [...marked];
+export async function applyRemovals(q: Queryable, table: RawTable, source: string, options: RemovalOptions): Promise<RemovalCounts> {
+  const stage = `${STAGE_TABLE} s`;
+  const live = `s.id = t.id AND ${LIVE_STAGE_ROW.replace(/\b(refusal|duplicate_of)\b/g, 's.$1')}`;
   const restored = await q.query(
-    `UPDATE ${table} SET removed_at = NULL, removed_reason = NULL WHERE removed_at IS NOT NULL AND id = ANY($1::text[])`,
-    [live],
+    `UPDATE ${table} t SET removed_at = NULL, removed_reason = NULL FROM ${stage} WHERE t.removed_at IS NOT NULL AND ${live} AND NOT s.marked`,
   );
   let removed = 0;
-  if (gone.length > 0) {
-    const column = options.marker?.column ?? '';
+  if (options.marker) {
     const result = await q.query(
-      `UPDATE ${table} SET removed_at = now(), removed_reason = $2 WHERE removed_at IS NULL AND id = ANY($1::text[])`,
-      [gone, `${source} marks it removed (${column})`],
+      `UPDATE ${table} t SET removed_at = now(), removed_reason = $1 FROM ${stage} WHERE t.removed_at IS NULL AND ${live} AND s.marked`,
+      [`${source} marks it removed (${options.marker.column})`],
     );
     removed += result.rowCount ?? 0;
   }
   if (options.full) {
+    const absentRows = `NOT EXISTS (SELECT 1 FROM ${stage} WHERE ${live})`;
     const count = await q.query<{ absent: number; live: number }>(
-      `SELECT count(*) FILTER (WHERE NOT (id = ANY($1::text[])) AND NOT (id = ANY($2::text[]))) AS absent, count(*) AS live
-         FROM ${table} WHERE removed_at IS NULL`,
-      [live, gone],
+      `SELECT count(*) FILTER (WHERE ${absentRows}) AS absent, count(*) AS live FROM ${table} t WHERE t.removed_at IS NULL`,
     );
     const absent = Number(count.rows[0]?.absent ?? 0);
     const liveRows = Number(count.rows[0]?.live ?? 0);
@@ -85,11 +78,9 @@ export async function applyRemovals(
           'nothing was marked. Raise --max-removed-fraction if that many listings really left.',
       );
     }
-    const result = await q.query(
-      `UPDATE ${table} SET removed_at = now(), removed_reason = $3
-        WHERE removed_at IS NULL AND NOT (id = ANY($1::text[])) AND NOT (id = ANY($2::text[]))`,
-      [live, gone, `absent from ${source} (a full load)`],
-    );
+    const result = await q.query(`UPDATE ${table} t SET removed_at = now(), removed_reason = $1 WHERE t.removed_at IS NULL AND ${absentRows}`, [
+      `absent from ${source} (a full load)`,
+    ]);
     removed += result.rowCount ?? 0;
   }
   return { removed, restored: restored.rowCount ?? 0 };

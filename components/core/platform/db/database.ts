@@ -15,6 +15,13 @@ export interface Queryable {
   query<R extends object = Row>(sql: string, params?: readonly unknown[]): Promise<QueryResult<R>>;
   /** A script of several statements, no parameters (migrations). */
   exec(sql: string): Promise<void>;
+  /**
+   * `COPY <table> (<columns>) FROM STDIN` fed from `chunks` (COPY text format: tab-separated, `\N` for
+   * NULL, backslash escapes), streamed with backpressure, so memory stays bounded whatever the size.
+   * Resolves to the rows copied. Postgres: pg-copy-streams on the connection; PGlite: the chunks
+   * gathered into blobs of a few MB, each one `COPY … FROM '/dev/blob'`.
+   */
+  copyFrom(sql: string, chunks: AsyncIterable<string>): Promise<number>;
 }
 
 export interface Database extends Queryable {

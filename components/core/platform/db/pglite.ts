@@ -45,14 +45,40 @@ export async function openPglite(dir: string, log: Logger, options: { lockWaitSe
     return { rows: result.rows, rowCount: result.affectedRows || result.rows.length } satisfies QueryResult<R>;
   };
 
+  // PGlite has no COPY FROM STDIN; it reads COPY data from a blob it is handed with the query. The chunks
+  // are gathered into blobs of about 8 MB, each copied in turn: memory stays bounded.
+  const copy = async (target: Pick<PGlite, 'query'>, sql: string, chunks: AsyncIterable<string>): Promise<number> => {
+    const fromBlob = sql.replace(/\bFROM\s+STDIN\b/i, "FROM '/dev/blob'");
+    if (fromBlob === sql) throw new Error(`copyFrom takes COPY … FROM STDIN, not: ${sql.slice(0, 80)}`);
+    let parts: string[] = [];
+    let size = 0;
+    let rows = 0;
+    const flush = async () => {
+      if (parts.length === 0) return;
+      const blob = new Blob(parts);
+      parts = [];
+      size = 0;
+      const result = await target.query(fromBlob, [], { blob });
+      rows += result.affectedRows ?? 0;
+    };
+    for await (const chunk of chunks) {
+      parts.push(chunk);
+      size += chunk.length;
+      if (size >= 8 << 20) await flush();
+    }
+    await flush();
+    return rows;
+  };
+
   return {
     kind: 'pglite',
     description: `pglite:${dir}`,
     query: (sql, params) => run(db, sql, params),
     exec: async (sql) => void (await db.exec(sql)),
+    copyFrom: (sql, chunks) => copy(db, sql, chunks),
     transaction: <T>(work: (tx: Queryable) => Promise<T>) =>
       db.transaction((tx) =>
-        work({ query: (sql, params) => run(tx, sql, params), exec: async (sql) => void (await tx.exec(sql)) }),
+        work({ query: (sql, params) => run(tx, sql, params), exec: async (sql) => void (await tx.exec(sql)), copyFrom: (sql, chunks) => copy(tx, sql, chunks) }),
       ),
     async close() {
       try {

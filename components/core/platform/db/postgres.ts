@@ -1,4 +1,7 @@
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import pg from 'pg';
+import { from as copyFromStdin } from 'pg-copy-streams';
 import { errorMessage } from '../errors.js';
 import { maskUrl } from '../secrets.js';
 import { parseNumber, PG_TYPES, type Database, type Queryable, type QueryResult } from './database.js';
@@ -37,6 +40,16 @@ export async function openPostgres(url: string, options: { maxConnections?: numb
     }
   };
 
+  const copy = async (client: pg.PoolClient, sql: string, chunks: AsyncIterable<string>): Promise<number> => {
+    try {
+      const stream = client.query(copyFromStdin(sql));
+      await pipeline(Readable.from(chunks), stream);
+      return stream.rowCount ?? 0;
+    } catch (error) {
+      throw wrap(error);
+    }
+  };
+
   // Fail now, with the masked address, rather than at the first real query.
   await run(pool, 'SELECT 1');
 
@@ -46,6 +59,23 @@ export async function openPostgres(url: string, options: { maxConnections?: numb
     query: (sql, params) => run(pool, sql, params),
     // Without parameters pg uses the simple query protocol, which takes several statements.
     exec: async (sql) => void (await run(pool, sql)),
+    async copyFrom(sql, chunks) {
+      let client: pg.PoolClient;
+      try {
+        client = await pool.connect();
+      } catch (error) {
+        throw wrap(error);
+      }
+      let failed = false;
+      try {
+        return await copy(client, sql, chunks);
+      } catch (error) {
+        failed = true;
+        throw error;
+      } finally {
+        client.release(failed ? true : undefined);
+      }
+    },
     async transaction<T>(work: (tx: Queryable) => Promise<T>): Promise<T> {
       let client: pg.PoolClient;
       try {
@@ -61,6 +91,7 @@ export async function openPostgres(url: string, options: { maxConnections?: numb
       const tx: Queryable = {
         query: (sql, params) => run(client, sql, params),
         exec: async (sql) => void (await run(client, sql)),
+        copyFrom: (sql, chunks) => copy(client, sql, chunks),
       };
       let failed = false;
       try {
