@@ -17,8 +17,9 @@ import * as ort from 'onnxruntime-node';
 import { createLogger } from '../components/core/platform/index.js';
 import { BACKBONE_INPUT_SIZE, loadMobileNetBackbone } from '../components/train/backbone.js';
 import { L2Normalize, WeightedBag } from '../components/train/model/layers.js';
-import { exportLayersModel } from '../components/train/onnx/index.js';
-import { initBackend, tf } from '../components/train/tf/backend.js';
+import { MODEL_LAYER_TRANSLATIONS } from '../components/train/model/onnx-layers.js';
+import { exportLayersModel } from '../components/train/onnx-export/index.js';
+import { initBackend, tf } from '../components/train/tfjs-backend/backend.js';
 
 const { values } = parseArgs({
   options: {
@@ -62,7 +63,7 @@ function toOrt(t: tf.Tensor): ort.Tensor {
  */
 async function compare(name: string, model: tf.LayersModel, inputs: tf.Tensor[], perBatch: number, unit: string): Promise<void> {
   const start = process.hrtime.bigint();
-  const bytes = exportLayersModel(model);
+  const bytes = exportLayersModel(model, { layers: MODEL_LAYER_TRANSLATIONS });
   exports.push({ model: name, exportSeconds: Number(process.hrtime.bigint() - start) / 1e9, onnxBytes: bytes.length });
   const tfLabel = `TF.js ${backend.engine} (${tfThreads} thread${tfThreads === 1 ? '' : 's'})`;
   const runners: { runtime: string; run: () => Promise<void>; seconds: number; close?: () => Promise<void> }[] = [

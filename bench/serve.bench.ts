@@ -36,7 +36,8 @@ import { deploy } from '../components/deploy/deploy.js';
 import { resolveRelease } from '../components/deploy/release.js';
 import { buildIndex } from '../components/index/build.js';
 import { loadExportFolder } from '../components/load/load.js';
-import { DEFAULTS, QUICK, trainModel } from '../components/train/train.js';
+import { DEFAULTS, QUICK } from '../components/train/hyperparameters.js';
+import { trainModel } from '../components/train/train.js';
 import { SHARED_DATA, silentLog, tempDir } from '../test/helpers.js';
 
 /** The part of autocannon's API used here (it ships no types, and none are installed). */

@@ -27,9 +27,10 @@ import { argmaxRow, featurizeAll, openEmbedder, TextFeaturizer } from '../compon
 import { evaluateModel } from '../components/evaluate/evaluate.js';
 import { loadExportFolder } from '../components/load/load.js';
 import { splitOf } from '../components/train/split.js';
-import { BACKENDS } from '../components/train/tf/backend.js';
+import { BACKENDS } from '../components/train/tfjs-backend/backend.js';
 import { readDataset } from '../components/train/dataset.js';
-import { DEFAULTS, featurizerConfigOf, QUICK, trainModel } from '../components/train/train.js';
+import { DEFAULTS, featurizerConfigOf, QUICK } from '../components/train/hyperparameters.js';
+import { trainModel } from '../components/train/train.js';
 import { mcnemarExactP } from './mcnemar.js';
 import { SHARED_DATA, silentLog, tempDir } from '../test/helpers.js';
 

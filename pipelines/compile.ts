@@ -9,7 +9,7 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { createCommand, InputError, printSummary, runMain } from '../components/core/platform/index.js';
 import { compilePipeline, PipelineCompileError, toYaml, type PipelineDefinition } from './dsl/index.js';
-import { DEFAULT_KFP_VERSION } from './dsl/targets.js';
+import { DEFAULT_KFP_VERSION } from './dsl/compiler/targets.js';
 import { marketplaceRanking } from './marketplace-ranking.js';
 
 /** The project's root: the nearest folder above this module with the package.json (source or dist/ alike). */

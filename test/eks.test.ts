@@ -11,7 +11,7 @@ import { describe, it } from 'node:test';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import * as components from '../pipelines/components.js';
-import { cpuToFloat, memoryToGb } from '../pipelines/dsl/compile.js';
+import { cpuToFloat, memoryToGb } from '../pipelines/dsl/compiler/index.js';
 import { REPO_ROOT } from './helpers.js';
 
 const Statement = z.object({

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { compileToYaml } from '../pipelines/compile.js';
 import { compilePipeline, component, param, parallelFor, pipeline, PipelineCompileError, when } from '../pipelines/dsl/index.js';
-import { CONSTRUCTS, DEFAULT_KFP_VERSION, parseKfpVersion, unsupportedConstructs } from '../pipelines/dsl/targets.js';
+import { CONSTRUCTS, DEFAULT_KFP_VERSION, parseKfpVersion, unsupportedConstructs } from '../pipelines/dsl/compiler/targets.js';
 import { marketplaceRanking } from '../pipelines/marketplace-ranking.js';
 import { REPO_ROOT } from './helpers.js';
 

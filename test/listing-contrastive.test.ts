@@ -14,8 +14,10 @@ import type { Example } from '../components/train/dataset.js';
 import { embedDocs, knownItemRecall, trainLoop, type LoopOptions } from '../components/train/loop.js';
 import { listingInfoNce } from '../components/train/losses.js';
 import { buildTowers, type ModelShape } from '../components/train/model/multimodal.js';
-import { initBackend } from '../components/train/tf/backend.js';
-import { DEFAULTS, listingViews, modelVersion } from '../components/train/train.js';
+import { initBackend } from '../components/train/tfjs-backend/backend.js';
+import { listingViews } from '../components/train/encode.js';
+import { DEFAULTS } from '../components/train/hyperparameters.js';
+import { modelVersion } from '../components/train/train.js';
 import { silentLog } from './helpers.js';
 
 const CATEGORIES: Record<string, Record<string, string[]>> = {

@@ -10,7 +10,7 @@ import { takeSnapshot } from '../components/clean/snapshot.js';
 import { migrate, openFsStore, openPglite, type ArtifactStore, type Database } from '../components/core/platform/index.js';
 import { generateDemoExport } from '../components/load/demo.js';
 import { loadExportFolder } from '../components/load/load.js';
-import { DEFAULTS, QUICK, type Hyperparameters } from '../components/train/train.js';
+import { DEFAULTS, QUICK, type Hyperparameters } from '../components/train/hyperparameters.js';
 import { silentLog, tempDir } from './helpers.js';
 
 export interface DemoCatalogue {

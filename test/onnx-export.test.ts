@@ -19,8 +19,9 @@ import sharp from 'sharp';
 import { createLogger } from '../components/core/platform/log.js';
 import { BACKBONE_FEATURE_DIM, BACKBONE_INPUT_SIZE, loadBackboneFrom, loadMobileNetBackbone } from '../components/train/backbone.js';
 import { HierarchicalLogits, L2Normalize, WeightedBag } from '../components/train/model/layers.js';
-import { exportLayersModel, UnsupportedLayerError, type ExportOptions } from '../components/train/onnx/index.js';
-import { initBackend, tf } from '../components/train/tf/backend.js';
+import { MODEL_LAYER_TRANSLATIONS } from '../components/train/model/onnx-layers.js';
+import { exportLayersModel, UnsupportedLayerError, type ExportOptions } from '../components/train/onnx-export/index.js';
+import { initBackend, tf } from '../components/train/tfjs-backend/backend.js';
 
 const TOLERANCE = 1e-4;
 
@@ -50,7 +51,7 @@ interface Checked {
 /** Exports `model`, runs it in ORT on `inputs`, and checks every output against `model.predict`. */
 async function check(model: tf.LayersModel, inputsList: tf.Tensor[][], options?: ExportOptions, session?: ort.InferenceSession): Promise<Checked> {
   const start = performance.now();
-  const bytes = session ? new Uint8Array() : exportLayersModel(model, options);
+  const bytes = session ? new Uint8Array() : exportLayersModel(model, { layers: MODEL_LAYER_TRANSLATIONS, ...options });
   const exportMs = performance.now() - start;
   session ??= await ort.InferenceSession.create(bytes);
   assert.equal(session.inputNames.length, model.inputs.length);
@@ -359,6 +360,17 @@ describe('ONNX export: errors', () => {
       assert.match(error.message, /layer class Conv1D \(layer 'my_conv1d'\) is not supported/);
       return true;
     });
+  });
+
+  it("the exporter knows TF.js's layers only: a model's own layer class needs its translation handed in", () => {
+    const x = tf.input({ shape: [4] });
+    const model = tf.model({ inputs: x, outputs: new L2Normalize({ name: 'norm' }).apply(x) as tf.SymbolicTensor });
+    assert.throws(() => exportLayersModel(model), /layer class L2Normalize \(layer 'norm'\) is not supported/);
+    assert.ok(exportLayersModel(model, { layers: MODEL_LAYER_TRANSLATIONS }).byteLength > 0);
+    // The refusal lists the translations it was given, so a user sees what was known.
+    const sequence = tf.input({ shape: [6, 4] });
+    const conv = tf.model({ inputs: sequence, outputs: tf.layers.conv1d({ filters: 2, kernelSize: 3 }).apply(sequence) as tf.SymbolicTensor });
+    assert.throws(() => exportLayersModel(conv, { layers: MODEL_LAYER_TRANSLATIONS }), /Conv1D .*supported: .*Dense.*L2Normalize/);
   });
 
   it('an unsupported activation and a bad opset are refused clearly', () => {

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import { createLogger } from '../components/core/platform/log.js';
 import { buildScratchCnn } from '../components/train/model/scratch-cnn.js';
-import { initBackend, tf } from '../components/train/tf/backend.js';
+import { initBackend, tf } from '../components/train/tfjs-backend/backend.js';
 
 const SIZE = 32;
 const CLASSES = 3;

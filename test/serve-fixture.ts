@@ -16,7 +16,8 @@ import { generateDemoExport } from '../components/load/demo.js';
 import { loadExportFolder } from '../components/load/load.js';
 import { buildApp, type AppOptions, type SearchApp } from '../components/serve/app.js';
 import { ServingState, servingRecordSource } from '../components/serve/state.js';
-import { DEFAULTS, QUICK, trainModel, type Hyperparameters } from '../components/train/train.js';
+import { DEFAULTS, QUICK, type Hyperparameters } from '../components/train/hyperparameters.js';
+import { trainModel } from '../components/train/train.js';
 import { silentLog, tempDir } from './helpers.js';
 
 /** Points `serving/current.json` at a model and an index (what a local deploy writes). */

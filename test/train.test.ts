@@ -16,9 +16,10 @@ import { storeCheckpoints } from '../components/train/checkpoint.js';
 import { readDataset } from '../components/train/dataset.js';
 import { trainLoop } from '../components/train/loop.js';
 import { buildTowers } from '../components/train/model/multimodal.js';
-import { exportLayersModel } from '../components/train/onnx/index.js';
+import { MODEL_LAYER_TRANSLATIONS } from '../components/train/model/onnx-layers.js';
+import { exportLayersModel } from '../components/train/onnx-export/index.js';
 import { splitOf } from '../components/train/split.js';
-import { initBackend } from '../components/train/tf/backend.js';
+import { initBackend } from '../components/train/tfjs-backend/backend.js';
 import { trainModel, type TrainResult } from '../components/train/train.js';
 import { silentLog } from './helpers.js';
 import { demoCatalogue, TINY, type DemoCatalogue } from './model-fixture.js';
@@ -121,7 +122,7 @@ describe('train, evaluate and index on the demo catalogue', () => {
     // The legacy text encoder is the TF.js text tower itself ([ids, weights] → [embedding, logits]), exported whole.
     const published = await openPublished(catalogue.store, trained.key);
     const tower = await tf.loadLayersModel(tf.io.fromMemory(await tfjsArtifacts(published, 'tfjs/text_tower')));
-    const legacyEncoder = exportLayersModel(tower, { name: 'text_encoder', inputNames: ['ids', 'weights'], outputNames: ['embedding', 'logits'] });
+    const legacyEncoder = exportLayersModel(tower, { name: 'text_encoder', inputNames: ['ids', 'weights'], outputNames: ['embedding', 'logits'], layers: MODEL_LAYER_TRANSLATIONS });
     const legacyVersion = `${trained.version}-legacy`;
     const files = await Promise.all(
       published.manifest.files

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import { createLogger } from '../components/core/platform/log.js';
-import { initBackend, tf } from '../components/train/tf/backend.js';
+import { initBackend, tf } from '../components/train/tfjs-backend/backend.js';
 
 type Shape4 = [number, number, number, number];
 type Padding = 'same' | 'valid';

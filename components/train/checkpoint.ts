@@ -8,7 +8,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { z } from 'zod';
 import { NotFoundError, type ArtifactStore } from '../core/platform/index.js';
-import type { EpochRecord } from './loop.js';
+import type { EpochRecord } from './history.js';
 import { decodeTensors, encodeTensors } from './tensor-file.js';
 
 const State = z.object({

@@ -17,7 +17,12 @@ import * as tf from '@tensorflow/tfjs';
 import * as ort from 'onnxruntime-node';
 import { L2Normalize } from './model/layers.js';
 import type { Towers } from './model/multimodal.js';
-import { exportLayersModel } from './onnx/index.js';
+import type { Logger } from '../core/platform/index.js';
+import { makeBatch, sequentialBatches } from './batches.js';
+import type { PreparedData } from './encode.js';
+import type { FittedModel } from './fit.js';
+import { MODEL_LAYER_TRANSLATIONS } from './model/onnx-layers.js';
+import { exportLayersModel } from './onnx-export/index.js';
 
 export const ONNX_AGREEMENT = 1e-4;
 
@@ -65,7 +70,7 @@ export const ONNX_NAMES = {
 } as const;
 
 export function toOnnx(model: tf.LayersModel, which: keyof typeof ONNX_NAMES, docString: string): Uint8Array {
-  return exportLayersModel(model, { name: model.name, docString, inputNames: [...ONNX_NAMES[which].inputNames], outputNames: [...ONNX_NAMES[which].outputNames] });
+  return exportLayersModel(model, { name: model.name, docString, inputNames: [...ONNX_NAMES[which].inputNames], outputNames: [...ONNX_NAMES[which].outputNames], layers: MODEL_LAYER_TRANSLATIONS });
 }
 
 /** Runs TF.js and ONNX Runtime on the same inputs; the largest absolute difference over all outputs. */
@@ -107,4 +112,44 @@ export async function tfjsFiles(model: tf.LayersModel, prefix: string): Promise<
     { name: `${prefix}/model.json`, body: Buffer.from(JSON.stringify(json)) },
     { name: `${prefix}/weights.bin`, body: weights },
   ];
+}
+
+/** The four ONNX graphs of a trained model (image: null without pictures) and how far they are from TF.js. */
+export interface CheckedExport {
+  text: Uint8Array;
+  textClassifier: Uint8Array;
+  fusion: Uint8Array;
+  image: Uint8Array | null;
+  maxAbsDiff: number;
+}
+
+/**
+ * Train's third stage: the towers exported to ONNX, then ONNX Runtime and TF.js run on real
+ * validation rows (and random pixels for the image graph); a difference past ONNX_AGREEMENT stops
+ * the run before anything is published.
+ */
+export async function exportChecked(fitted: FittedModel, data: PreparedData, docString: string, log: Logger): Promise<CheckedExport> {
+  const { towers, shape } = fitted;
+  const { val, featureDim, withImages, extractor } = data;
+  const exported = exportModels(towers, withImages ? extractor!.model : null, shape);
+  const text = toOnnx(exported.text, 'text', docString);
+  const textClassifier = toOnnx(exported.textClassifier, 'textClassifier', docString);
+  const fusion = toOnnx(exported.fusion, 'fusion', docString);
+  const image = exported.image ? toOnnx(exported.image, 'image', docString) : null;
+  const probe = makeBatch(val, sequentialBatches(val.labels.length, 8)[0]!, featureDim);
+  let maxDiff = await onnxAgreement(exported.text, text, 'text', [probe.ids, probe.weights]);
+  maxDiff = Math.max(maxDiff, await onnxAgreement(exported.textClassifier, textClassifier, 'textClassifier', [probe.ids, probe.weights]));
+  const probeT = tf.tidy(() => towers.text.predict([probe.ids, probe.weights]) as tf.Tensor[]);
+  const probeI = withImages ? (towers.image.predict(probe.imageFeatures) as tf.Tensor) : tf.zerosLike(probeT[0]!);
+  maxDiff = Math.max(maxDiff, await onnxAgreement(exported.fusion, fusion, 'fusion', [probeT[0]!, probeI, probeT[1]!, probe.textMask, probe.imageMask]));
+  if (image && exported.image) {
+    const pixels = tf.randomUniform([2, extractor!.inputSize, extractor!.inputSize, 3], 0, 1, 'float32', 7);
+    maxDiff = Math.max(maxDiff, await onnxAgreement(exported.image, image, 'image', [pixels]));
+    pixels.dispose();
+  }
+  tf.dispose([...probeT, probeI]);
+  probe.dispose();
+  if (!(maxDiff < ONNX_AGREEMENT)) throw new Error(`ONNX export disagrees with TF.js by ${maxDiff} (limit ${ONNX_AGREEMENT}); the model is not published`);
+  log.info({ maxAbsDiff: maxDiff }, 'ONNX export agrees with TF.js');
+  return { text, textClassifier, fusion, image, maxAbsDiff: maxDiff };
 }

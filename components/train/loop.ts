@@ -8,6 +8,7 @@ import { seededRandom, type Logger } from '../core/platform/index.js';
 import { padBatch, type SparseDoc } from '../core/ml/index.js';
 import { epochBatches, makeBatch, sequentialBatches, type Encoded } from './batches.js';
 import type { Checkpoints } from './checkpoint.js';
+import type { Accuracy, EpochRecord, KnownItem } from './history.js';
 import { forward, type LossWeights } from './losses.js';
 import { trainableWeights, type Towers } from './model/multimodal.js';
 
@@ -24,31 +25,6 @@ export interface LoopOptions extends LossWeights {
   listingSpanShare: number;
   /** Stop after this many batches in total (for smoke tests of the loop itself). */
   maxSteps?: number;
-}
-
-export interface Accuracy {
-  text: number | null;
-  image: number | null;
-  combined: number;
-}
-
-export interface EpochRecord {
-  epoch: number;
-  trainLoss: number;
-  valLoss: number;
-  valAccuracy: Accuracy;
-  samplesPerSecond: number;
-  seconds: number;
-  /**
-   * Known-item retrieval within the validation split (query: a listing's title; candidates: the
-   * split's listings, full text): recall@1 and @10. Absent without listing views.
-   */
-  valKnownItem?: KnownItem;
-}
-
-export interface KnownItem {
-  at1: number;
-  at10: number;
 }
 
 export interface LoopResult {

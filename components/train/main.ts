@@ -7,8 +7,9 @@ import { pathToFileURL } from 'node:url';
 import { InvalidArgumentError, Option } from 'commander';
 import { createCommand, positiveInteger, printSummary, runMain, withStore, writeOutputFile } from '../core/platform/index.js';
 import { snapshotIdFrom } from '../core/contracts/index.js';
-import { BACKENDS, type BackendChoice } from './tf/backend.js';
-import { DEFAULTS, QUICK, trainModel, type Hyperparameters } from './train.js';
+import { BACKENDS, type BackendChoice } from './tfjs-backend/backend.js';
+import { DEFAULTS, QUICK, type Hyperparameters } from './hyperparameters.js';
+import { trainModel } from './train.js';
 
 function positiveNumber(value: string): number {
   const parsed = Number(value);

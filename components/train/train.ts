@@ -1,6 +1,8 @@
 /**
  * The train component's work: a pinned snapshot in, a published model folder out
- * (`models/<version>/`, manifest written last; see core/model-metadata.ts for what it holds).
+ * (`models/<version>/`, manifest written last; see core/contracts/model-metadata.ts for what it
+ * holds), in four stages: prepare the data (encode.ts), fit the model (fit.ts), export and check it
+ * (export.ts), publish it (here).
  *
  * The version is a hash of the snapshot id and the hyper-parameters: training the same thing twice
  * finds the published model and stops (a pipeline retry costs nothing), and a crashed run resumes from
@@ -8,105 +10,16 @@
  */
 import { createHash } from 'node:crypto';
 import * as tf from '@tensorflow/tfjs';
-import { AlreadyExistsError, Progress, NotFoundError, type ArtifactStore, type Logger } from '../core/platform/index.js';
-import { buildProfile, type FeaturizerConfig, MODEL_FILES, MODEL_PREFIX, ModelMetadata, openPublished, profileRowOf, publish, type SplitFile } from '../core/contracts/index.js';
-import { classification, DEFAULT_FEATURIZER, featurizeAll, SENTENCE_ENCODER, TextFeaturizer } from '../core/ml/index.js';
-import { BACKBONE_FEATURE_DIM, BACKBONE_INPUT_SIZE, loadMobileNetBackbone } from './backbone.js';
-import { makeBatch, sequentialBatches, type Encoded, type ListingViews } from './batches.js';
+import { AlreadyExistsError, NotFoundError, type ArtifactStore, type Logger } from '../core/platform/index.js';
+import { buildProfile, MODEL_FILES, MODEL_PREFIX, ModelMetadata, openPublished, profileRowOf, publish, type SplitFile } from '../core/contracts/index.js';
 import { storeCheckpoints } from './checkpoint.js';
-import { curvesHtml } from './curves.js';
-import { readDataset, type Example } from './dataset.js';
-import { exportModels, ONNX_AGREEMENT, onnxAgreement, tfjsFiles, toOnnx } from './export.js';
-import { imageFeatures, productFeature, type FeatureExtractor } from './image-features.js';
-import { evaluate, trainLoop, type Accuracy } from './loop.js';
-import { forward } from './losses.js';
-import { buildTowers, fuse, wideColumns, wideInputs, type ModelShape, type Towers } from './model/multimodal.js';
-import { pretrainScratchBackbone, SCRATCH_DEFAULTS } from './scratch-backbone.js';
-import { fitLinearSvm, SVM_DEFAULTS } from './linear-svm.js';
+import { prepareData, type PreparedData } from './encode.js';
+import { exportChecked, tfjsFiles, type CheckedExport } from './export.js';
+import { fitModel, type FittedModel } from './fit.js';
+import { curvesHtml } from './history.js';
+import type { Hyperparameters } from './hyperparameters.js';
 import { SPLIT_RULE } from './split.js';
-import { initBackend, type BackendChoice, type BackendInfo } from './tf/backend.js';
-
-export interface Hyperparameters {
-  epochs: number;
-  batchSize: number;
-  learningRate: number;
-  patience: number;
-  seed: number;
-  buckets: number;
-  maxFeatures: number;
-  textDim: number;
-  embeddingDim: number;
-  imageHidden: number;
-  dropout: number;
-  contrastive: number;
-  temperature: number;
-  modalityDropout: number;
-  /** Training examples kept (a deterministic sample); undefined: all. */
-  sample?: number;
-  /**
-   * `mobilenet_v2`: pretrained, frozen (from the nsfwjs package); `scratch`: a small CNN trained here
-   * on the catalogue's pictures first (for users without a pretrained backbone); `none`: text only.
-   */
-  imageBackbone: 'mobilenet_v2' | 'scratch' | 'none';
-  /** Epochs of the scratch CNN's own training (with imageBackbone `scratch`). */
-  scratchEpochs: number;
-  /** C of the linear SVM that is the wide (text classifier) part. */
-  svmC: number;
-  /** SVM decision values are multiplied by this to become logits (they are margins near ±1). */
-  wideScale: number;
-  /**
-   * Weight of each root's best sub-category score in the wide part's root logits (a second SVM over
-   * the sub-categories of the training split); 0: roots only.
-   */
-  subcategoryWeight: number;
-  /** Norm of the pretrained sentence vector among the text features (the hashed ones: 1); 0: none. */
-  sentenceWeight: number;
-  /** SentencePiece tokens of each text the sentence encoder reads. */
-  sentenceTokens: number;
-  /**
-   * Weight of the listing-contrastive term on text alone (losses.ts): a listing's query view (its
-   * title, as the service embeds a query) against its full text and fields, symmetric InfoNCE with
-   * in-batch and hard negatives; 0: off (the text embedding is then trained by the category head only).
-   */
-  listingContrastive: number;
-  /** Temperature of that InfoNCE. */
-  listingTemperature: number;
-  /** Hard negatives per listing: other listings of its sub-category, drawn per batch. */
-  listingHardNegatives: number;
-  /** Chance that a listing's query view is a short span (2–6 words) of its title and description instead of its title. */
-  listingSpanShare: number;
-}
-
-export const DEFAULTS: Hyperparameters = {
-  epochs: 8,
-  batchSize: 64,
-  learningRate: 3e-3,
-  patience: 2,
-  seed: 1,
-  buckets: DEFAULT_FEATURIZER.buckets,
-  maxFeatures: DEFAULT_FEATURIZER.maxFeatures,
-  textDim: 64,
-  embeddingDim: 256,
-  imageHidden: 512,
-  dropout: 0.3,
-  contrastive: 1,
-  temperature: 0.07,
-  modalityDropout: 0.2,
-  imageBackbone: 'mobilenet_v2',
-  scratchEpochs: SCRATCH_DEFAULTS.epochs,
-  svmC: 1,
-  wideScale: 5,
-  subcategoryWeight: 1,
-  sentenceWeight: 0.3,
-  sentenceTokens: 64,
-  listingContrastive: 1,
-  listingTemperature: 0.05,
-  listingHardNegatives: 1,
-  listingSpanShare: 0,
-};
-
-/** `--quick`: a small configuration for smoke runs (minutes on 2 cores). */
-export const QUICK: Partial<Hyperparameters> = { epochs: 2, sample: 1200, buckets: 2 ** 16, maxFeatures: 512, textDim: 32, embeddingDim: 128, imageHidden: 256 };
+import { initBackend, type BackendChoice, type BackendInfo } from './tfjs-backend/backend.js';
 
 export interface TrainRequest {
   snapshotId: string;
@@ -130,137 +43,26 @@ export function modelVersion(snapshotId: string, hyperparameters: Hyperparameter
   return `m-${hash.slice(0, 16)}`;
 }
 
-/** Words kept per listing for span views. */
-const SPAN_SOURCE_WORDS = 200;
-
-/**
- * The listing-contrastive term's views of examples: each title featurised as the search service
- * featurises a query (`{ title }`, hashed features only), and the sub-category as the hard-negative pool.
- */
-export function listingViews(examples: readonly Example[], featurizer: TextFeaturizer): ListingViews {
-  const groups = new Map<string, number>();
-  const featurizeQuery = (text: string) => featurizer.featurize({ title: text });
-  return {
-    titles: examples.map((e) => featurizeQuery(e.title)),
-    titleKeys: examples.map((e) => e.title.toLowerCase().split(/\s+/).filter(Boolean).join(' ')),
-    words: examples.map((e) => `${e.title} ${e.text}`.split(/\s+/).filter(Boolean).slice(0, SPAN_SOURCE_WORDS)),
-    groups: Int32Array.from(examples, (e) => {
-      if (!groups.has(e.subcategory)) groups.set(e.subcategory, groups.size);
-      return groups.get(e.subcategory)!;
-    }),
-    featurizeQuery,
-  };
-}
-
-async function encode(store: ArtifactStore, examples: readonly Example[], featurizer: TextFeaturizer, labels: readonly string[], images: ReadonlyMap<string, Float32Array>, featureDim: number, withListingViews: boolean, log: Logger): Promise<Encoded> {
-  const progress = featurizer.config.sentence ? new Progress(log, `text features with ${featurizer.config.sentence.encoder}`, examples.length) : undefined;
-  return {
-    ids: examples.map((e) => e.id),
-    docs: await featurizeAll(featurizer, examples, { store, progress }),
-    images: examples.map((e) => productFeature(e.imageKeys, images, featureDim)),
-    labels: Int32Array.from(examples, (e) => labels.indexOf(e.root)),
-    ...(withListingViews ? { listing: listingViews(examples, featurizer) } : {}),
-  };
-}
-
-/** Predictions per modality on a split, for macro-F1, and the fused embeddings' mean / variance. */
-function predictions(towers: Towers, data: Encoded, labels: readonly string[], featureDim: number, batchSize: number) {
-  const text: string[] = [];
-  const image: [string, string][] = [];
-  const combined: string[] = [];
-  const sum = new Float64Array(towers.head.inputs[0]!.shape[1]!);
-  const squares = new Float64Array(sum.length);
-  for (const rows of sequentialBatches(data.labels.length, batchSize)) {
-    const batch = makeBatch(data, rows, featureDim);
-    const tensors = tf.tidy(() => {
-      const f = forward(towers, batch, { contrastive: 0, temperature: 1, modalityDropout: 0, listingContrastive: 0, listingTemperature: 1 }, false, () => 0);
-      const [t] = towers.text.apply([batch.ids, batch.weights]) as tf.Tensor[];
-      const i = f.imageLogits ? (towers.image.apply(batch.imageFeatures) as tf.Tensor) : tf.zerosLike(t!);
-      return {
-        text: tf.argMax(f.textLogits, 1),
-        image: f.imageLogits ? tf.argMax(f.imageLogits, 1) : tf.zeros([0]),
-        combined: tf.argMax(f.fusedLogits, 1),
-        embeddings: fuse(t!, i, batch.textMask, batch.imageMask),
-      };
-    });
-    const out = {
-      text: tensors.text.arraySync() as number[],
-      image: tensors.image.size > 0 ? (tensors.image.arraySync() as number[]) : null,
-      combined: tensors.combined.arraySync() as number[],
-      embeddings: tensors.embeddings.arraySync() as number[][],
-      imageMask: batch.imageMask.dataSync(),
-    };
-    tf.dispose(Object.values(tensors));
-    rows.forEach((_, k) => {
-      text.push(labels[out.text[k]!]!);
-      combined.push(labels[out.combined[k]!]!);
-      if (out.image && out.imageMask[k]) image.push([labels[data.labels[rows[k]!]!]!, labels[out.image[k]!]!]);
-      out.embeddings[k]!.forEach((v, d) => {
-        sum[d]! += v;
-        squares[d]! += v * v;
-      });
-    });
-    batch.dispose();
-  }
-  const n = Math.max(1, data.labels.length);
-  const mean = Array.from(sum, (s) => s / n);
-  return { text, image, combined, embeddings: { dim: sum.length, mean, variance: Array.from(squares, (s, d) => s / n - mean[d]! ** 2) } };
-}
-
-/** The text features the hyper-parameters ask for: hashed n-grams, and the sentence vector unless its weight is 0. */
-export function featurizerConfigOf(hp: Hyperparameters): FeaturizerConfig {
-  return {
-    ...DEFAULT_FEATURIZER,
-    buckets: hp.buckets,
-    maxFeatures: hp.maxFeatures,
-    sentence: hp.sentenceWeight > 0 ? { encoder: SENTENCE_ENCODER.id, dim: SENTENCE_ENCODER.dim, weight: hp.sentenceWeight, maxTokens: hp.sentenceTokens } : null,
-  };
-}
-
-/**
- * The sub-categories of the training examples, sorted, grouped under their roots (the wide part's
- * HierarchicalLogits takes the groups), and each example's sub-category index.
- */
-export function subcategoriesOf(examples: readonly Example[], labels: readonly string[]): { names: string[]; groups: number[][]; of: Int32Array } {
-  const names = [...new Set(examples.map((e) => e.subcategory))].sort();
-  const rootOf = new Map(examples.map((e) => [e.subcategory, e.root]));
-  const groups = labels.map((label) => names.flatMap((name, index) => (rootOf.get(name) === label ? [index] : [])));
-  return { names, groups, of: Int32Array.from(examples, (e) => names.indexOf(e.subcategory)) };
-}
-
-/**
- * Solves the wide part on the training split and freezes it in the text tower: a linear SVM over the
- * roots and, with sub-categories, one over those, side by side in one table.
- */
-function freezeSvmWidePart(towers: Towers, train: Encoded, subcategoryLabels: Int32Array | null, shape: ModelShape, hp: Hyperparameters, log: Logger): void {
-  const started = Date.now();
-  const options = { ...SVM_DEFAULTS, c: hp.svmC, seed: hp.seed };
-  const inputs = wideInputs(shape);
-  const parts = [fitLinearSvm(train.docs, train.labels, shape.classes, inputs, options)];
-  if (shape.subcategories && subcategoryLabels) parts.push(fitLinearSvm(train.docs, subcategoryLabels, wideColumns(shape) - shape.classes, inputs, options));
-  const columns = wideColumns(shape);
-  const weights = new Float32Array(inputs * columns);
-  const bias = new Float32Array(columns);
-  let offset = 0;
-  for (const part of parts) {
-    const width = part.bias.length;
-    for (let bucket = 0; bucket < inputs; bucket++) {
-      for (let k = 0; k < width; k++) weights[bucket * columns + offset + k] = part.weights[bucket * width + k]! * hp.wideScale;
-    }
-    for (let k = 0; k < width; k++) bias[offset + k] = part.bias[k]! * hp.wideScale;
-    offset += width;
-  }
-  const wide = towers.text.getLayer('text_wide');
-  const tensors = [tf.tensor2d(weights, [inputs, columns]), tf.tensor1d(bias)];
-  wide.setWeights(tensors);
-  tf.dispose(tensors);
-  wide.trainable = false;
-  log.info({ seconds: (Date.now() - started) / 1000, c: hp.svmC, subcategories: columns - shape.classes }, 'wide part: linear SVM solved and frozen');
-}
-
 export async function trainModel(store: ArtifactStore, request: TrainRequest, log: Logger): Promise<TrainResult> {
   const hp = request.hyperparameters;
   const version = modelVersion(request.snapshotId, hp, request.maxSteps);
+  const published = await alreadyTrained(store, version, log);
+  if (published) return published;
+
+  const started = Date.now();
+  const backend = await initBackend(log, request.backend);
+  const data = await prepareData(store, request.snapshotId, hp, log);
+  const checkpoints = storeCheckpoints(store, version);
+  const fitted = await fitModel(data, hp, checkpoints, request.maxSteps, log);
+  const onnx = await exportChecked(fitted, data, `marketplace-ranking model ${version} (snapshot ${request.snapshotId})`, log);
+  const result = await publishModel(store, { version, request, backend, data, fitted, onnx, trainSeconds: (Date.now() - started) / 1000 });
+  await checkpoints.clear();
+  tf.dispose([...fitted.towers.text.weights, ...fitted.towers.image.weights, ...fitted.towers.head.weights].map((w) => w.read()));
+  return result;
+}
+
+/** The published model of this version, when a run before this one finished it. */
+async function alreadyTrained(store: ArtifactStore, version: string, log: Logger): Promise<TrainResult | null> {
   const key = MODEL_PREFIX(version);
   try {
     const existing = await openPublished(store, key);
@@ -268,98 +70,37 @@ export async function trainModel(store: ArtifactStore, request: TrainRequest, lo
     return { version, key, uri: store.uri(key), reused: true, metadata: ModelMetadata.parse(existing.manifest.metadata) };
   } catch (error) {
     if (!(error instanceof NotFoundError)) throw error;
+    return null;
   }
-  const started = Date.now();
-  const backend: BackendInfo = await initBackend(log, request.backend);
-  const dataset = await readDataset(store, request.snapshotId, { sample: hp.sample });
-  log.info({ snapshot: request.snapshotId, train: dataset.train.length, validation: dataset.val.length, test: dataset.testIds.length, labels: dataset.labels.length }, 'dataset');
+}
 
-  const featurizerConfig = featurizerConfigOf(hp);
-  const featurizer = TextFeaturizer.fit(dataset.train, featurizerConfig);
+interface Trained {
+  version: string;
+  request: TrainRequest;
+  backend: BackendInfo;
+  data: PreparedData;
+  fitted: FittedModel;
+  onnx: CheckedExport;
+  trainSeconds: number;
+}
 
-  const imageKeys = [...dataset.train, ...dataset.val].flatMap((e) => e.imageKeys);
-  let extractor: FeatureExtractor | null = null;
-  let pretrainingLosses: number[] | undefined;
-  let features = new Map<string, Float32Array>();
-  if (hp.imageBackbone !== 'none' && imageKeys.length > 0) {
-    if (hp.imageBackbone === 'scratch') {
-      const scratch = await pretrainScratchBackbone(store, dataset.train, dataset.labels, { ...SCRATCH_DEFAULTS, epochs: hp.scratchEpochs, seed: hp.seed }, log);
-      extractor = scratch.extractor;
-      pretrainingLosses = scratch.losses;
-    } else {
-      extractor = { id: hp.imageBackbone, model: await loadMobileNetBackbone(), inputSize: BACKBONE_INPUT_SIZE, featureDim: BACKBONE_FEATURE_DIM };
-    }
-    features = await imageFeatures(store, extractor, imageKeys, log);
-  }
-  const featureDim = extractor?.featureDim ?? BACKBONE_FEATURE_DIM;
-  const withListingViews = hp.listingContrastive > 0;
-  const train = await encode(store, dataset.train, featurizer, dataset.labels, features, featureDim, withListingViews, log);
-  const val = await encode(store, dataset.val, featurizer, dataset.labels, features, featureDim, withListingViews, log);
-  const withImages = train.images.some((f) => f !== null);
-  if (!withImages) log.info(imageKeys.length === 0 ? 'no product has a picture: training on text and listing fields only' : 'no usable picture features: training on text only');
-
-  const subcategories = hp.subcategoryWeight > 0 ? subcategoriesOf(dataset.train, dataset.labels) : null;
-  const shape: ModelShape = {
-    buckets: hp.buckets,
-    sentenceDim: featurizer.config.sentence?.dim ?? 0,
-    textDim: hp.textDim,
-    embeddingDim: hp.embeddingDim,
-    classes: dataset.labels.length,
-    imageFeatureDim: featureDim,
-    imageHidden: hp.imageHidden,
-    dropout: hp.dropout,
-    subcategories: subcategories ? { groups: subcategories.groups, weight: hp.subcategoryWeight } : null,
-  };
-  const towers = buildTowers(shape);
-  freezeSvmWidePart(towers, train, subcategories?.of ?? null, shape, hp, log);
-  const checkpoints = storeCheckpoints(store, version);
-  const loop = await trainLoop(towers, train, val, { ...hp, imageFeatureDim: featureDim, maxSteps: request.maxSteps }, checkpoints, log);
-  const valuation = evaluate(towers, val, { ...hp, imageFeatureDim: featureDim });
-  const predicted = predictions(towers, val, dataset.labels, featureDim, hp.batchSize * 4);
-  const truth = Array.from(val.labels, (k) => dataset.labels[k]!);
-  const macroF1: Partial<Accuracy> = {
-    text: classification(truth, predicted.text, dataset.labels).macroF1,
-    combined: classification(truth, predicted.combined, dataset.labels).macroF1,
-    ...(predicted.image.length > 0 ? { image: classification(predicted.image.map(([t]) => t), predicted.image.map(([, p]) => p), dataset.labels).macroF1 } : {}),
-  };
-
-  // Export, then prove ONNX and TF.js agree on real validation rows.
-  const exported = exportModels(towers, withImages ? extractor!.model : null, shape);
-  const doc = `marketplace-ranking model ${version} (snapshot ${request.snapshotId})`;
-  const textOnnx = toOnnx(exported.text, 'text', doc);
-  const textClassifierOnnx = toOnnx(exported.textClassifier, 'textClassifier', doc);
-  const fusionOnnx = toOnnx(exported.fusion, 'fusion', doc);
-  const imageOnnx = exported.image ? toOnnx(exported.image, 'image', doc) : null;
-  const probe = makeBatch(val, sequentialBatches(val.labels.length, 8)[0]!, featureDim);
-  let maxDiff = await onnxAgreement(exported.text, textOnnx, 'text', [probe.ids, probe.weights]);
-  maxDiff = Math.max(maxDiff, await onnxAgreement(exported.textClassifier, textClassifierOnnx, 'textClassifier', [probe.ids, probe.weights]));
-  const probeT = tf.tidy(() => towers.text.predict([probe.ids, probe.weights]) as tf.Tensor[]);
-  const probeI = withImages ? (towers.image.predict(probe.imageFeatures) as tf.Tensor) : tf.zerosLike(probeT[0]!);
-  maxDiff = Math.max(maxDiff, await onnxAgreement(exported.fusion, fusionOnnx, 'fusion', [probeT[0]!, probeI, probeT[1]!, probe.textMask, probe.imageMask]));
-  if (imageOnnx && exported.image) {
-    const pixels = tf.randomUniform([2, extractor!.inputSize, extractor!.inputSize, 3], 0, 1, 'float32', 7);
-    maxDiff = Math.max(maxDiff, await onnxAgreement(exported.image, imageOnnx, 'image', [pixels]));
-    pixels.dispose();
-  }
-  tf.dispose([...probeT, probeI]);
-  probe.dispose();
-  if (!(maxDiff < ONNX_AGREEMENT)) throw new Error(`ONNX export disagrees with TF.js by ${maxDiff} (limit ${ONNX_AGREEMENT}); the model is not published`);
-  log.info({ maxAbsDiff: maxDiff }, 'ONNX export agrees with TF.js');
-
+/** The last stage: the model folder's files and metadata, published with its manifest last. */
+async function publishModel(store: ArtifactStore, trained: Trained): Promise<TrainResult> {
+  const { version, request, backend, data, fitted, onnx } = trained;
+  const hp = request.hyperparameters;
+  const key = MODEL_PREFIX(version);
+  const { dataset, featurizer, val, withImages, extractor } = data;
+  const { towers, loop } = fitted;
   const profile = {
-    ...buildProfile(
-      dataset.train.map(profileRowOf),
-      request.snapshotId,
-      new Date().toISOString(),
-    ),
-    embeddings: predicted.embeddings,
+    ...buildProfile(dataset.train.map(profileRowOf), request.snapshotId, new Date().toISOString()),
+    embeddings: fitted.embeddings,
   };
   const split: SplitFile = { rule: SPLIT_RULE, val: dataset.val.map((e) => e.id), test: dataset.testIds };
   const files = [
-    { name: MODEL_FILES.textEncoder, body: Buffer.from(textOnnx) },
-    { name: MODEL_FILES.textClassifier, body: Buffer.from(textClassifierOnnx) },
-    { name: MODEL_FILES.fusion, body: Buffer.from(fusionOnnx) },
-    ...(imageOnnx ? [{ name: MODEL_FILES.imageEncoder, body: Buffer.from(imageOnnx) }] : []),
+    { name: MODEL_FILES.textEncoder, body: Buffer.from(onnx.text) },
+    { name: MODEL_FILES.textClassifier, body: Buffer.from(onnx.textClassifier) },
+    { name: MODEL_FILES.fusion, body: Buffer.from(onnx.fusion) },
+    ...(onnx.image ? [{ name: MODEL_FILES.imageEncoder, body: Buffer.from(onnx.image) }] : []),
     { name: MODEL_FILES.idf, body: featurizer.idfBytes() },
     { name: MODEL_FILES.split, body: Buffer.from(JSON.stringify(split)) },
     { name: MODEL_FILES.profile, body: Buffer.from(JSON.stringify(profile, null, 2)) },
@@ -373,16 +114,16 @@ export async function trainModel(store: ArtifactStore, request: TrainRequest, lo
     snapshotId: request.snapshotId,
     labels: dataset.labels,
     embeddingDim: hp.embeddingDim,
-    featurizer: featurizerConfig,
+    featurizer: featurizer.config,
     modalities: { text: true, image: withImages },
-    image: withImages ? { backbone: extractor!.id, inputSize: extractor!.inputSize, ...(pretrainingLosses ? { pretrainingLosses } : {}) } : null,
+    image: withImages ? { backbone: extractor!.id, inputSize: extractor!.inputSize, ...(data.pretrainingLosses ? { pretrainingLosses: data.pretrainingLosses } : {}) } : null,
     backend,
     hyperparameters: { ...hp },
-    validation: { rows: val.labels.length, accuracy: valuation.accuracy, macroF1 },
-    onnxMaxAbsDiff: maxDiff,
+    validation: { rows: val.labels.length, accuracy: fitted.valuation.accuracy, macroF1: fitted.macroF1 },
+    onnxMaxAbsDiff: onnx.maxAbsDiff,
     bestEpoch: loop.bestEpoch,
     trainSamplesPerSecond: loop.history.reduce((sum, h) => sum + h.samplesPerSecond, 0) / Math.max(1, loop.history.length),
-    trainSeconds: (Date.now() - started) / 1000,
+    trainSeconds: trained.trainSeconds,
   };
   try {
     await publish(store, key, files, { kind: 'model', version, metadata });
@@ -390,7 +131,5 @@ export async function trainModel(store: ArtifactStore, request: TrainRequest, lo
     // Another run of the same version won the race: its model is the same training, use it.
     if (!(error instanceof AlreadyExistsError)) throw error;
   }
-  await checkpoints.clear();
-  tf.dispose([...towers.text.weights, ...towers.image.weights, ...towers.head.weights].map((w) => w.read()));
   return { version, key, uri: store.uri(key), reused: false, metadata };
 }

@@ -6,72 +6,16 @@
  *     outputs: { model: artifact.model() }, args: ({ inputs, outputs }) => ['--snapshot', inputs.snapshot, '--model', outputs.model] });
  *   // in a pipeline: const t = train({ snapshot: clean.outputs.snapshot }); t.outputs.model …
  */
-import { addTask } from './builder.js';
-import type { GroupNode, IOSpecs, TaskInputs, TaskNode, TaskOutputs } from './types.js';
+import type { ComponentDefinition, ComponentSpec, Placeholders } from './component-spec.js';
+import { addTask } from './context.js';
+import type { TaskInputs, TaskOutputs } from './channels.js';
+import type { GroupNode, TaskNode } from './graph.js';
+import type { IOSpecs } from './io.js';
+import { inputPlaceholder, outputPlaceholder } from './placeholders.js';
 
 /** What `after()` takes: a task, or the handle `when`/`parallelFor`/`exitHandler` return. */
 export interface Runnable {
   readonly node: TaskNode | GroupNode;
-}
-
-export interface Resources {
-  /** CPU limit and request, Kubernetes quantities: '2', '500m'. */
-  cpu?: string;
-  cpuRequest?: string;
-  /** Memory limit and request: '4Gi', '512Mi'. */
-  memory?: string;
-  memoryRequest?: string;
-  /** GPUs: count and resource type (default nvidia.com/gpu). */
-  gpu?: { count: number; type?: string };
-}
-
-export interface Toleration {
-  key: string;
-  operator: 'Equal' | 'Exists';
-  value?: string;
-  effect?: 'NoSchedule' | 'PreferNoSchedule' | 'NoExecute';
-  tolerationSeconds?: number;
-}
-
-/** Environment taken from a Kubernetes Secret or ConfigMap: env var -> key in the object. */
-export interface EnvFrom {
-  name: string;
-  keys: Readonly<Record<string, string>>;
-  optional?: boolean;
-}
-
-export interface Platform {
-  secretEnv?: readonly EnvFrom[];
-  configMapEnv?: readonly EnvFrom[];
-  nodeSelector?: Readonly<Record<string, string>>;
-  tolerations?: readonly Toleration[];
-}
-
-/** The placeholders `args` builds a command line from. */
-export type Placeholders<Specs extends IOSpecs> = { readonly [K in keyof Specs]: string };
-
-export interface ComponentSpec<I extends IOSpecs, O extends IOSpecs> {
-  /** Kebab-case: the task and component names derive from it. */
-  name: string;
-  description?: string;
-  /** The image's repository name; the compiler prefixes the registry and appends the tag. */
-  image: string;
-  command: readonly string[];
-  inputs: I;
-  outputs: O;
-  args(placeholders: { inputs: Placeholders<I>; outputs: Placeholders<O> }): readonly string[];
-  /** Plain environment variables (nothing secret: those come from `platform.secretEnv`). */
-  env?: Readonly<Record<string, string>>;
-  resources?: Resources;
-  platform?: Platform;
-  /** Defaults for every task of this component. */
-  caching?: boolean;
-  retries?: number;
-}
-
-export interface ComponentDefinition<I extends IOSpecs = IOSpecs, O extends IOSpecs = IOSpecs> extends ComponentSpec<I, O> {
-  /** The command line with KFP placeholders filled in (computed once). */
-  readonly renderedArgs: readonly string[];
 }
 
 export interface Task<O extends IOSpecs = IOSpecs> {
@@ -102,16 +46,10 @@ export function component<I extends IOSpecs, O extends IOSpecs>(spec: ComponentS
   if (clash) throw new Error(`component ${spec.name}: '${clash}' is both an input and an output`);
 
   const inputPlaceholders = Object.fromEntries(
-    Object.entries(spec.inputs).map(([name, io]) => [
-      name,
-      io.kind === 'artifact' ? `{{$.inputs.artifacts['${name}'].path}}` : `{{$.inputs.parameters['${name}']}}`,
-    ]),
+    Object.entries(spec.inputs).map(([name, io]) => [name, inputPlaceholder(name, io.kind)]),
   ) as Placeholders<I>;
   const outputPlaceholders = Object.fromEntries(
-    Object.entries(spec.outputs).map(([name, io]) => [
-      name,
-      io.kind === 'artifact' ? `{{$.outputs.artifacts['${name}'].path}}` : `{{$.outputs.parameters['${name}'].output_file}}`,
-    ]),
+    Object.entries(spec.outputs).map(([name, io]) => [name, outputPlaceholder(name, io.kind)]),
   ) as Placeholders<O>;
   const definition: ComponentDefinition<I, O> = {
     ...spec,

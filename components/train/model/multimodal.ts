@@ -20,7 +20,7 @@
  *   (the TF-IDF + linear SVM floor), and the deep bag alone, or the wide bag trained by Adam beside it,
  *   stays 1–2 points below it. So it is solved exactly as a linear SVM first (../linear-svm.ts) and
  *   frozen; it is the text classifier, and the product classifier wherever a product has text.
- * - The pretrained sentence vector (core/sentence-encoder.ts) is read by the wide part only: it is worth
+ * - The pretrained sentence vector (core/ml/sentence-encoder.ts) is read by the wide part only: it is worth
  *   a point of accuracy to the classifier, while the embedding t stays a function of the hashed features,
  *   so embedding a search query or a product needs no sentence encoder (a query through it costs about
  *   8 ms of one core; the hashed features, microseconds). The deep bag skips the sentence ids.
@@ -30,8 +30,9 @@
  *   (+0.7 points in 5-fold cross-validation on the real export; README, Train).
  * - Fusion is a masked sum, not a learned layer: a product without a picture gets exactly its text
  *   embedding (no invented image), and one head serves every subset of modalities.
- * - The image tower reads features of a frozen backbone (cached per image) or, for users without one,
- *   is trained end to end with a from-scratch CNN in front (see image-encoder.ts).
+ * - The image tower reads features of a frozen backbone (cached per image): a pretrained one
+ *   (../backbone.ts) or, for users without one, the small CNN of scratch-cnn.ts, first trained on the
+ *   catalogue's own pictures and then frozen (../scratch-backbone.ts).
  */
 import * as tf from '@tensorflow/tfjs';
 import { HierarchicalLogits, L2Normalize, WeightedBag } from './layers.js';

@@ -18,7 +18,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { InputError } from '../../core/platform/index.js';
 import { GraphBuilder, onnx, valueInfo, type TfShape, type Value, type ValueDtype } from './graph.js';
-import { TRANSLATIONS, UnsupportedLayerError, type LayerCall } from './layers.js';
+import { BUILTIN_TRANSLATIONS, SUPPORTED_LAYERS, UnsupportedLayerError, type LayerCall, type Translate } from './layers.js';
 
 export interface ExportOptions {
   /** Graph name (default: the model's name). */
@@ -30,6 +30,11 @@ export interface ExportOptions {
   outputNames?: string[];
   /** Default opset: 17. Checked with onnxruntime-node 1.30 for 13, 17 and 21. */
   opset?: number;
+  /**
+   * Translations of the model's own layer classes, by class name (`getClassName()`), beside the
+   * built-in ones: the exporter knows TF.js's layers, the model's author knows its custom ones.
+   */
+  layers?: Readonly<Record<string, Translate>>;
 }
 
 export const DEFAULT_OPSET = 17;
@@ -71,6 +76,8 @@ class Scope {
     readonly g: GraphBuilder,
     /** Prefix of the value names made in this scope (a nested model's call). */
     readonly prefix: string,
+    /** Layer class name → translation: the built-in ones and the model's own. */
+    readonly translations: Readonly<Record<string, Translate>>,
   ) {}
 
   /** The values of `targets`, translating every layer call they depend on (iteratively, in topological order). */
@@ -111,8 +118,8 @@ class Scope {
     const base = `${this.prefix}${layer.name}${nodeIndex > 0 ? `_call${nodeIndex}` : ''}`;
     if (layer instanceof tf.LayersModel) return this.nested(layer, inputs, base);
     const className = layer.getClassName();
-    const translation = TRANSLATIONS[className];
-    if (!translation) throw new UnsupportedLayerError(className, layer.name);
+    const translation = this.translations[className];
+    if (!translation) throw new UnsupportedLayerError(className, layer.name, undefined, [...SUPPORTED_LAYERS, ...Object.keys(this.translations).filter((name) => !(name in BUILTIN_TRANSLATIONS))]);
     const call: LayerCall = { g: this.g, layer, className, base, inputs, outputShapes: node.outputTensors.map((t) => t.shape) };
     return translation(call);
   }
@@ -120,7 +127,7 @@ class Scope {
   /** A model used as a layer: its own graph, with its inputs bound to this call's values. */
   private nested(model: tf.LayersModel, inputs: Value[], base: string): Value[] {
     if (model.inputs.length !== inputs.length) throw new Error(`ONNX export: nested model '${model.name}' takes ${model.inputs.length} inputs, called with ${inputs.length}`);
-    const scope = new Scope(this.g, `${base}/`);
+    const scope = new Scope(this.g, `${base}/`, this.translations);
     model.inputs.forEach((t, i) => scope.values.set(t.id, inputs[i]!));
     return scope.resolve(model.outputs);
   }
@@ -141,7 +148,7 @@ export function exportLayersModel(model: tf.LayersModel, options: ExportOptions 
   const g = new GraphBuilder(opset);
   for (const name of [...inputNames, ...outputNames]) g.reserve(name);
 
-  const scope = new Scope(g, '');
+  const scope = new Scope(g, '', { ...BUILTIN_TRANSLATIONS, ...options.layers });
   const inputs = model.inputs.map((tensor, i) => {
     const name = inputNames[i]!;
     const dtype = dtypeOf(tensor, `input '${name}'`);

@@ -9,7 +9,6 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { InputError } from '../../core/platform/index.js';
-import { HierarchicalLogits, L2_EPSILON, type WeightedBag } from '../model/layers.js';
 import { attr, type GraphBuilder, type TfShape, type Value } from './graph.js';
 
 /** A layer this exporter cannot translate (or a configuration of one it does not cover). */
@@ -19,11 +18,12 @@ export class UnsupportedLayerError extends InputError {
     readonly layerClass: string,
     readonly layerName: string,
     detail?: string,
+    supported: readonly string[] = SUPPORTED_LAYERS,
   ) {
     super(
       detail
         ? `ONNX export: layer '${layerName}' (${layerClass}): ${detail}`
-        : `ONNX export: layer class ${layerClass} (layer '${layerName}') is not supported; supported: ${SUPPORTED_LAYERS.join(', ')}`,
+        : `ONNX export: layer class ${layerClass} (layer '${layerName}') is not supported; supported: ${supported.join(', ')}`,
     );
   }
 }
@@ -39,21 +39,22 @@ export interface LayerCall {
   outputShapes: TfShape[];
 }
 
-type Translate = (call: LayerCall) => Value[];
+/** A layer class's translation: its call's ONNX values in, the values it computes out. */
+export type Translate = (call: LayerCall) => Value[];
 
 type Config = Record<string, unknown>;
 const configOf = (layer: tf.layers.Layer): Config => layer.getConfig() as Config;
 
-function fail(call: LayerCall, detail: string): never {
+export function fail(call: LayerCall, detail: string): never {
   throw new UnsupportedLayerError(call.className, call.layer.name, detail);
 }
 
-function one(call: LayerCall): Value {
+export function one(call: LayerCall): Value {
   if (call.inputs.length !== 1) fail(call, `expected one input, got ${call.inputs.length}`);
   return call.inputs[0]!;
 }
 
-function out(call: LayerCall, name: string, nchw: boolean, index = 0): Value {
+export function out(call: LayerCall, name: string, nchw: boolean, index = 0): Value {
   const shape = call.outputShapes[index];
   if (!shape) fail(call, `no output shape for output ${index}`);
   return { name, shape, dtype: 'float32', nchw };
@@ -71,9 +72,9 @@ function channelsLast(call: LayerCall): void {
 }
 
 /** A layer variable by its property name (`kernel`, `bias`, `gamma`, ...), or undefined when the layer has none. */
-function variable(call: LayerCall, prop: string, required: true): tf.LayerVariable;
-function variable(call: LayerCall, prop: string, required?: false): tf.LayerVariable | undefined;
-function variable(call: LayerCall, prop: string, required = false): tf.LayerVariable | undefined {
+export function variable(call: LayerCall, prop: string, required: true): tf.LayerVariable;
+export function variable(call: LayerCall, prop: string, required?: false): tf.LayerVariable | undefined;
+export function variable(call: LayerCall, prop: string, required = false): tf.LayerVariable | undefined {
   const v = (call.layer as unknown as Record<string, unknown>)[prop];
   if (v == null) {
     if (required) fail(call, `has no '${prop}' weight (was the layer built?)`);
@@ -84,7 +85,7 @@ function variable(call: LayerCall, prop: string, required = false): tf.LayerVari
 }
 
 /** float32 data of a variable, optionally transposed, as an initializer (made once per variable and transform). */
-function weight(call: LayerCall, v: tf.LayerVariable, suffix: string, perm?: number[], dims?: number[]): string {
+export function weight(call: LayerCall, v: tf.LayerVariable, suffix: string, perm?: number[], dims?: number[]): string {
   return call.g.weight(`${v.id}:${suffix}:${perm?.join(',') ?? ''}:${dims?.join(',') ?? ''}`, `${call.layer.name}/${suffix}`, () => {
     // (tidy must not return the typed array: it walks returned containers element by element)
     const t = perm ? tf.tidy(() => tf.transpose(v.read(), perm)) : v.read();
@@ -367,60 +368,8 @@ function activationLayer(call: LayerCall): Value[] {
   return [y === x ? x : { ...y, shape: call.outputShapes[0] ?? y.shape }];
 }
 
-/** WeightedBag: Σ_l w[n,l] · table[ids[n,l]] (+ bias) as Gather, Unsqueeze, Mul, ReduceSum. */
-function weightedBag(call: LayerCall): Value[] {
-  if (call.inputs.length !== 2) fail(call, `expected inputs [ids, weights], got ${call.inputs.length}`);
-  const g = call.g;
-  let ids = g.toTf(call.inputs[0]!);
-  const weights = g.toTf(call.inputs[1]!);
-  if (ids.dtype !== 'int32') ids = { ...ids, name: g.node('Cast', [ids.name], `${call.base}_ids`, [attr.int('to', 6 /* INT32 */)]), dtype: 'int32' };
-  const bag = call.layer as WeightedBag;
-  let idsName = ids.name;
-  let weightsName = weights.name;
-  if (bag.skipOutOfRange) {
-    // Ids past the table count for nothing: id 0 with weight 0, as padding is.
-    const limit = g.node('Cast', [g.int64s([bag.inputDim], [])], `${call.base}_limit`, [attr.int('to', 6 /* INT32 */)]);
-    const inside = g.node('Less', [ids.name, limit], `${call.base}_inside`);
-    const zero = g.node('Cast', [g.int64s([0], [])], `${call.base}_zero`, [attr.int('to', 6 /* INT32 */)]);
-    idsName = g.node('Where', [inside, ids.name, zero], `${call.base}_ids_inside`);
-    weightsName = g.node('Mul', [weights.name, g.node('Cast', [inside], `${call.base}_mask`, [attr.int('to', 1 /* FLOAT */)])], `${call.base}_weights_inside`);
-  }
-  const table = weight(call, variable(call, 'table', true), 'embeddings');
-  const rows = g.node('Gather', [table, idsName], `${call.base}_rows`, [attr.int('axis', 0)]); // [N, L, D]
-  const w = g.node('Unsqueeze', [weightsName, g.int64s([2])], `${call.base}_weights`); // [N, L, 1]
-  const weighted = g.node('Mul', [rows, w], `${call.base}_weighted`);
-  const bias = bag.useBias ? variable(call, 'bias', true) : undefined;
-  let y = g.reduce('ReduceSum', weighted, [1], false, bias ? `${call.base}_sum` : call.base); // [N, D]
-  if (bias) y = g.node('Add', [y, weight(call, bias, 'bias')], call.base);
-  return [out(call, y, false)];
-}
-
-/** L2Normalize: x · 1/sqrt(max(Σ x², ε)) on the last axis, as the layer computes it. */
-function l2Normalize(call: LayerCall): Value[] {
-  const g = call.g;
-  const x = g.toTf(one(call));
-  const squares = g.node('Mul', [x.name, x.name], `${call.base}_square`);
-  const sum = g.reduce('ReduceSum', squares, [-1], true, `${call.base}_sum`);
-  const clamped = g.node('Max', [sum, g.scalar(L2_EPSILON)], `${call.base}_max`);
-  const norm = g.node('Sqrt', [clamped], `${call.base}_norm`);
-  const inverse = g.node('Reciprocal', [norm], `${call.base}_rsqrt`);
-  return [out(call, g.node('Mul', [x.name, inverse], call.base), false)];
-}
-
-/** HierarchicalLogits: x[:, :C] + weight · max over each root's sub-category columns (Gather, ReduceMax). */
-function hierarchicalLogits(call: LayerCall): Value[] {
-  const g = call.g;
-  const x = g.toTf(one(call));
-  const layer = call.layer as HierarchicalLogits;
-  const table = layer.gatherTable();
-  const columns = g.node('Gather', [x.name, g.int64s(table.flat(), [table.length, table[0]!.length])], `${call.base}_columns`, [attr.int('axis', 1)]); // [N, C, M]
-  const best = g.reduce('ReduceMax', columns, [2], false, `${call.base}_best`);
-  const roots = g.node('Slice', [x.name, g.int64s([0]), g.int64s([layer.classes]), g.int64s([1])], `${call.base}_roots`);
-  const scaled = g.node('Mul', [best, g.scalar(layer.weight)], `${call.base}_scaled`);
-  return [out(call, g.node('Add', [roots, scaled], call.base), false)];
-}
-
-export const TRANSLATIONS: Record<string, Translate> = {
+/** The TF.js built-in layers this exporter translates; a model's own layer classes come in ExportOptions.layers. */
+export const BUILTIN_TRANSLATIONS: Readonly<Record<string, Translate>> = {
   Dense: dense,
   Dropout: identity,
   SpatialDropout1D: identity,
@@ -450,9 +399,6 @@ export const TRANSLATIONS: Record<string, Translate> = {
   GlobalMaxPooling1D: (call) => globalPooling(call, 'ReduceMax', 3),
   Flatten: flatten,
   Reshape: reshape,
-  WeightedBag: weightedBag,
-  L2Normalize: l2Normalize,
-  HierarchicalLogits: hierarchicalLogits,
 };
 
-export const SUPPORTED_LAYERS = ['InputLayer', ...Object.keys(TRANSLATIONS), 'nested LayersModel / Sequential'];
+export const SUPPORTED_LAYERS = ['InputLayer', ...Object.keys(BUILTIN_TRANSLATIONS), 'nested LayersModel / Sequential'];

@@ -12,9 +12,8 @@
  * to align with the SDK, so "first in 2.14.0" means "after 2.5.0".
  */
 import { z } from 'zod';
-import type { Graph } from './builder.js';
-import { PipelineCompileError } from './compile.js';
-import type { GroupNode, TaskNode } from './types.js';
+import type { Graph, GroupNode, TaskNode } from '../graph.js';
+import { PipelineCompileError } from './errors.js';
 
 /** The release the marketplace cluster runs (issue #18). */
 export const DEFAULT_KFP_VERSION = '2.17.0';

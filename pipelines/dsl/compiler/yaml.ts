@@ -4,9 +4,9 @@
  * are not indented under their key, as in the SDK's output; the same input gives the same bytes.
  */
 import { stringify } from 'yaml';
-import type { PipelineDefinition } from './builder.js';
-import type { CompiledPipeline } from './compile.js';
-import type { ParameterType } from './types.js';
+import type { ParameterType } from '../io.js';
+import type { PipelineDefinition } from '../pipeline.js';
+import type { CompiledPipeline } from './index.js';
 
 const PYTHON_TYPES: Record<ParameterType, string> = {
   STRING: 'str',
