@@ -1,6 +1,6 @@
 /**
  * The compiled output, which the container images run (`node dist/…/main.js`): every component's
- * entrypoint starts, the files read at run time (migrations, gazetteer) are there, and the compiled
+ * entrypoint starts, the files read at run time (migrations, gazetteer, the search page) are there, and the compiled
  * compiler writes the same bytes as the source.
  */
 import assert from 'node:assert/strict';
@@ -15,7 +15,7 @@ describe('the build (what the images run)', () => {
     const build = spawnSync('npm', ['run', '-s', 'build'], { cwd: REPO_ROOT, encoding: 'utf8' });
     assert.equal(build.status, 0, build.stderr + build.stdout);
     const dist = path.join(REPO_ROOT, 'dist');
-    for (const file of ['components/core/platform/db/migrations/0001_raw_tables.sql', 'components/core/contracts/gazetteer/gb-places.json', 'components/core/contracts/gazetteer/regions.json']) {
+    for (const file of ['components/core/platform/db/migrations/0001_raw_tables.sql', 'components/core/contracts/gazetteer/gb-places.json', 'components/core/contracts/gazetteer/regions.json', 'components/serve/web/index.html', 'components/serve/web/app.js', 'components/serve/web/uk-outline.json']) {
       assert.ok(existsSync(path.join(dist, file)), `dist/${file}`);
     }
     const components = ['load', 'clean', 'drift', 'train', 'evaluate', 'index', 'deploy', 'serve'];

@@ -1,11 +1,11 @@
 /**
- * Writes `uk-outline.json` beside this file: the search page's offline basemap (the United Kingdom,
+ * Writes `web/uk-outline.json`: the search page's offline basemap (the United Kingdom,
  * Ireland, the Isle of Man and the Channel Islands as lon/lat rings), cut from Natural Earth's 1:50m
  * Admin 0 countries (public domain) as the `world-atlas` devDependency ships them (TopoJSON), with
  * the rings simplified (Douglas–Peucker, ~1 km) and rounded to 3 decimals (~100 m). The page draws
  * it as SVG; no tiles, nothing fetched from the internet.
  *
- *   npx tsx components/serve/web/generate-outline.ts
+ *   npx tsx components/serve/generate-outline.ts
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -113,7 +113,7 @@ export function ukOutline(topologyJson: unknown) {
     .filter((country) => country.rings.length > 0)
     .sort((a, b) => a.name.localeCompare(b.name));
   return {
-    source: "Natural Earth 1:50m Admin 0 countries (public domain), via the world-atlas npm package (ISC); simplified to ~1 km by components/serve/web/generate-outline.ts",
+    source: "Natural Earth 1:50m Admin 0 countries (public domain), via the world-atlas npm package (ISC); simplified to ~1 km by components/serve/generate-outline.ts",
     countries,
   };
 }
@@ -122,7 +122,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const require = createRequire(import.meta.url);
   const source = require.resolve('world-atlas/countries-50m.json');
   const outline = ukOutline(JSON.parse(readFileSync(source, 'utf8')));
-  const target = path.join(import.meta.dirname, 'uk-outline.json');
+  const target = path.join(import.meta.dirname, 'web', 'uk-outline.json');
   // One ring a line: small diffs when it is regenerated.
   const body = `{"source":${JSON.stringify(outline.source)},"countries":[\n${outline.countries
     .map((country) => `{"name":${JSON.stringify(country.name)},"rings":[\n${country.rings.map((r) => JSON.stringify(r)).join(',\n')}\n]}`)

@@ -111,19 +111,22 @@ function buyersMapFigure(product, answer, outline) {
     buyer.latitude !== undefined && buyer.longitude !== undefined ? [{ lat: buyer.latitude, lon: buyer.longitude, label: `Buyer ${i + 1}: ${buyer.town ?? 'no town'}${buyer.distanceKm !== null ? `, ${kilometres(buyer.distanceKm)} away` : ''}` }] : [],
   );
   const label = `Map: the listing in ${product.town ?? 'an unnamed place'} and the homes of ${located.length} buyers within ${answer.radiusKm} km`;
+  const map = buyersMap({ listing: { lat: product.latitude, lon: product.longitude, label: `The listing: ${product.title}` }, buyers: located, radiusKm: answer.distanceFilter ? answer.radiusKm : null, outline, label });
   return h(
     'figure',
     { class: 'map-figure' },
-    buyersMap({ listing: { lat: product.latitude, lon: product.longitude, label: `The listing: ${product.title}` }, buyers: located, radiusKm: answer.distanceFilter ? answer.radiusKm : null, outline, label }),
+    map.element,
     h(
       'figcaption',
       {},
       h('span', { class: 'key key-listing', 'aria-hidden': 'true' }),
       ' the listing · ',
       h('span', { class: 'key key-buyer', 'aria-hidden': 'true' }),
-      ' a buyer (numbered as in the table) · circle: the ',
+      ' a buyer (numbered as in the table) · dashed circle: the ',
       String(answer.radiusKm),
-      ' km radius. Coastline: Natural Earth.',
+      ' km radius',
+      map.radiusInFrame ? '' : ' (past this frame: every buyer lives closer)',
+      '. Inset: where the frame lies in the UK. Coastline: Natural Earth.',
     ),
   );
 }

@@ -1,7 +1,7 @@
 /**
  * An offline map of a listing and its buyers: SVG over the UK outline the service ships
  * (uk-outline.json, from Natural Earth), no tiles. The view centres the listing and frames every
- * buyer (at least 20 km across; the radius circle may run past it), with the whole UK in an inset
+ * buyer (3:2, at least 30 km across; the radius circle may run past it), with the whole UK in an inset
  * that marks the frame. The projection is equirectangular with the longitude scaled by the cosine of
  * the middle latitude, which keeps distances true to a few per cent across a view this size.
  */
@@ -12,6 +12,8 @@ import { s } from './dom.js';
 /** The drawing's width in SVG units (its height follows the view's shape). */
 const WIDTH = 600;
 const KM_PER_DEGREE = 111.32;
+/** The main view's width over its height. */
+const ASPECT = 1.5;
 
 /**
  * @typedef {{ lat: number; lon: number; label: string }} Marker
@@ -59,7 +61,7 @@ function land(outline, view, extraClass) {
 
 /**
  * @param {MapInput} input
- * @returns {SVGElement}
+ * @returns {{ element: SVGElement; radiusInFrame: boolean }} the map, and whether its frame shows the radius circle
  */
 export function buyersMap({ listing, buyers, radiusKm, outline, label }) {
   // The frame: the listing at the middle, every buyer in view with a margin, at least 20 km across
@@ -68,12 +70,14 @@ export function buyersMap({ listing, buyers, radiusKm, outline, label }) {
   /** @param {Marker} p */
   const kmFrom = (p) => Math.hypot((p.lat - listing.lat) * KM_PER_DEGREE, (p.lon - listing.lon) * KM_PER_DEGREE * cosListing);
   const furthest = Math.max(0, ...buyers.map(kmFrom));
-  const halfKm = Math.max(10, furthest * 1.2, buyers.length === 0 ? (radiusKm ?? 30) : 0);
+  // A 3:2 frame: half its width in km, and half its height.
+  const halfWidthKm = Math.max(15, furthest * 1.25 * ASPECT, buyers.length === 0 ? (radiusKm ?? 30) * ASPECT : 0);
+  const halfHeightKm = halfWidthKm / ASPECT;
   const box = {
-    minLat: listing.lat - halfKm / KM_PER_DEGREE,
-    maxLat: listing.lat + halfKm / KM_PER_DEGREE,
-    minLon: listing.lon - halfKm / (KM_PER_DEGREE * cosListing),
-    maxLon: listing.lon + halfKm / (KM_PER_DEGREE * cosListing),
+    minLat: listing.lat - halfHeightKm / KM_PER_DEGREE,
+    maxLat: listing.lat + halfHeightKm / KM_PER_DEGREE,
+    minLon: listing.lon - halfWidthKm / (KM_PER_DEGREE * cosListing),
+    maxLon: listing.lon + halfWidthKm / (KM_PER_DEGREE * cosListing),
   };
   const view = projection(box, WIDTH);
   const height = view.height;
@@ -81,14 +85,15 @@ export function buyersMap({ listing, buyers, radiusKm, outline, label }) {
 
   const [lx, ly] = view.project(listing.lon, listing.lat);
   const radius = radiusKm !== null ? s('circle', { class: 'radius', cx: lx.toFixed(1), cy: ly.toFixed(1), r: ((radiusKm / KM_PER_DEGREE) * view.scale).toFixed(1) }) : null;
+  // The best matches drawn last, on top of any they overlap.
   const buyerMarks = buyers.map((buyer, i) => {
     const [x, y] = view.project(buyer.lon, buyer.lat);
     return s(
       'g',
       { class: 'buyer', transform: `translate(${x.toFixed(1)},${y.toFixed(1)})`, 'data-buyer': i + 1 },
       s('title', {}, buyer.label),
-      s('circle', { r: (11 * unit).toFixed(1) }),
-      s('text', { 'text-anchor': 'middle', dy: '0.35em', 'font-size': (12 * unit).toFixed(1) }, String(i + 1)),
+      s('circle', { r: (10 * unit).toFixed(1) }),
+      s('text', { 'text-anchor': 'middle', dy: '0.35em', 'font-size': (11 * unit).toFixed(1) }, String(i + 1)),
     );
   });
   const half = 9 * unit;
@@ -108,17 +113,18 @@ export function buyersMap({ listing, buyers, radiusKm, outline, label }) {
     s('line', { x1: 0, y1: 0, x2: barLength.toFixed(1), y2: 0 }),
     s('text', { x: 0, y: -6 * unit, 'font-size': (13 * unit).toFixed(1) }, `${barKm} km`),
   );
-  return s(
+  const element = s(
     'svg',
     { class: 'map', viewBox: `0 0 ${WIDTH} ${height}`, role: 'img', 'aria-label': label, preserveAspectRatio: 'xMidYMid meet' },
     s('rect', { class: 'sea', x: 0, y: 0, width: WIDTH, height }),
     land(outline, view, ''),
     radius,
-    buyerMarks,
+    [...buyerMarks].reverse(),
     listingMark,
     bar,
     inset(outline, box, listing, unit),
   );
+  return { element, radiusInFrame: radiusKm !== null && radiusKm <= halfHeightKm * 1.2 };
 }
 
 /**
