@@ -15,7 +15,7 @@ import { loadGazetteer } from '../components/core/contracts/index.js';
 import { takeSnapshot } from '../components/clean/snapshot.js';
 import { migrate, openFsStore, openPostgres, type Database } from '../components/core/platform/index.js';
 import { loadExportFolder } from '../components/load/load.js';
-import { databaseBackends, freshPostgresDatabase, REPO_ROOT, SHARED_DATA, silentLog, storeBackends, suiteStorage, tempDir } from './helpers.js';
+import { databaseBackends, freshPostgresDatabase, REPO_ROOT, REAL_EXPORT_SAMPLE, silentLog, storeBackends, suiteStorage, tempDir } from './helpers.js';
 
 const HEADER = ['', 'id', 'product_name', 'category', 'product_description', 'price', 'location'];
 
@@ -98,7 +98,7 @@ describe('clean killed with SIGKILL, then run again', () => {
         const db = await openPostgres(target.url);
         dbs.push(db);
         await migrate(db);
-        await loadExportFolder(SHARED_DATA, { db, store, log: silentLog });
+        await loadExportFolder(REAL_EXPORT_SAMPLE, { db, store, log: silentLog });
       }
       const [killedDb, referenceDb] = dbs as [Database, Database];
       const env = { ...process.env, DATABASE_URL: killed.url, ARTIFACT_ROOT: `file://${tmp.dir}/artifacts`, LOG_LEVEL: 'warn' };

@@ -1,13 +1,13 @@
 /**
  * The commands as a user and a pipeline run them: separate processes, real exit codes, one JSON line
- * on stdout, and the real Gumtree export (../shared/data) loaded end to end.
+ * on stdout, and the real Gumtree export (its committed sample, test/fixtures/gumtree-sample) loaded end to end.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { freshBucket, freshPostgresDatabase, REPO_ROOT, s3ProcessEnv, SHARED_DATA, tempDir } from './helpers.js';
+import { freshBucket, freshPostgresDatabase, REPO_ROOT, s3ProcessEnv, REAL_EXPORT_SAMPLE, tempDir } from './helpers.js';
 
 interface Run {
   code: number | null;
@@ -112,9 +112,9 @@ describe('data:load on the command line', () => {
   // npm start on the demo catalogue, and the runs after it: test/fresh-listings.test.ts.
 
   it('npm start on the real export: every row accounted for by load and clean, and a second run changes nothing', async () => {
-    const products = await lfRecords(path.join(SHARED_DATA, 'Products.csv'));
+    const products = await lfRecords(path.join(REAL_EXPORT_SAMPLE, 'Products.csv'));
     const env = { MARKETPLACE_HOME: home.dir };
-    const first = await run(START, ['--data', SHARED_DATA, '--quick'], env);
+    const first = await run(START, ['--data', REAL_EXPORT_SAMPLE, '--quick'], env);
     assert.equal(first.code, 0, first.stderr);
     type Counts = Record<string, number>;
     const { load, clean, snapshot } = summaryOf(first) as unknown as {
@@ -137,7 +137,7 @@ describe('data:load on the command line', () => {
     assert.match(first.stderr, /root category\s+products/);
     assert.match(first.stderr, /image_object_missing/);
 
-    const reload = await run(LOAD, [SHARED_DATA], env);
+    const reload = await run(LOAD, [REAL_EXPORT_SAMPLE], env);
     assert.equal(reload.code, 0, reload.stderr);
     const again = summaryOf(reload);
     assert.equal(again['products']?.['unchanged'], load['products']?.['loaded']);

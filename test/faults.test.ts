@@ -14,7 +14,7 @@ import { loadGazetteer } from '../components/core/contracts/index.js';
 import { takeSnapshot } from '../components/clean/snapshot.js';
 import { migrate, openFsStore, openPostgres } from '../components/core/platform/index.js';
 import { loadExportFolder } from '../components/load/load.js';
-import { freshPostgresDatabase, REPO_ROOT, SHARED_DATA, silentLog, tempDir } from './helpers.js';
+import { freshPostgresDatabase, REPO_ROOT, REAL_EXPORT_SAMPLE, silentLog, tempDir } from './helpers.js';
 
 const POSTGRES = path.join(REPO_ROOT, 'test', 'services', 'postgres.sh');
 
@@ -82,7 +82,7 @@ describe('a Postgres crash in the middle of data:load and of clean', () => {
     const db = await openPostgres(reference.url);
     await migrate(db);
     const store = openFsStore(path.join(tmp.dir, 'reference-artifacts'));
-    await loadExportFolder(SHARED_DATA, { db, store, log: silentLog });
+    await loadExportFolder(REAL_EXPORT_SAMPLE, { db, store, log: silentLog });
     await cleanCatalogue({ db, store, log: silentLog, gazetteer: loadGazetteer() });
     await db.close();
   });
@@ -93,11 +93,11 @@ describe('a Postgres crash in the middle of data:load and of clean', () => {
   });
 
   it('data:load fails with a clear error, and a rerun loads every row exactly once', async () => {
-    const crashed = await crashMidway('components/load/main.ts', [SHARED_DATA, '--batch-size', '50'], env, url, 'products_raw', 500, state);
+    const crashed = await crashMidway('components/load/main.ts', [REAL_EXPORT_SAMPLE, '--batch-size', '50'], env, url, 'products_raw', 500, state);
     assert.equal(crashed.code, 1);
     assert.match(crashed.stderr, /error: cannot reach Postgres at postgres:\/\/postgres@127\.0\.0\.1:\d+\/postgres/);
     postgres('start', state);
-    const rerun = spawnSync(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'components', 'load', 'main.ts'), SHARED_DATA], { cwd: REPO_ROOT, encoding: 'utf8', env: { ...process.env, ...env } });
+    const rerun = spawnSync(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'components', 'load', 'main.ts'), REAL_EXPORT_SAMPLE], { cwd: REPO_ROOT, encoding: 'utf8', env: { ...process.env, ...env } });
     assert.equal(rerun.status, 0, rerun.stderr);
     const summary = JSON.parse(rerun.stdout) as { products: { read: number; loaded: number; refused: number } };
     assert.equal(summary.products.read, summary.products.loaded + summary.products.refused);

@@ -138,8 +138,8 @@ export async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
 }
 
 export const REPO_ROOT = path.resolve(import.meta.dirname, '..');
-/** The real Gumtree export shared beside the repository (CI has a copy). */
-export const SHARED_DATA = process.env['MARKETPLACE_DATA'] ?? path.resolve(REPO_ROOT, '..', 'shared', 'data');
+/** A sample of the real Gumtree export, committed (test/fixtures/gumtree-sample/README.md): real rows for tests, no ../shared needed. */
+export const REAL_EXPORT_SAMPLE = path.join(REPO_ROOT, 'test', 'fixtures', 'gumtree-sample');
 
 /**
  * A database and an artifact store of the given backends, opened before a suite's tests and disposed

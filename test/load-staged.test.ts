@@ -15,7 +15,7 @@ import { PRODUCTS, rawHash } from '../components/load/raw-tables.js';
 import { csvSource } from '../components/load/sources.js';
 import { BloomFilter, copyText, mergeStage, stageSource } from '../components/load/staged.js';
 import { generateCatalogue } from '../bench/scale/generate.js';
-import { databaseBackends, SHARED_DATA, silentLog, storeBackends, suiteStorage, tempDir } from './helpers.js';
+import { databaseBackends, REAL_EXPORT_SAMPLE, silentLog, storeBackends, suiteStorage, tempDir } from './helpers.js';
 
 const HEADER = ',id,product_name,category,product_description,price,location';
 /** Values COPY's text format must escape: tab, backslash, CR, LF, and a literal `\N`. */
@@ -156,8 +156,8 @@ describe('a synthetic catalogue from bench/scale/generate.ts (benchmark data, he
   it('is the same bytes for the same seed, and loads with the counts its generator.json declares', async () => {
     const tmp = await tempDir('scale-');
     storage.defer(tmp.remove);
-    const one = await generateCatalogue({ out: path.join(tmp.dir, 'one'), listings: 300, seed: 3, data: SHARED_DATA, dirty: 0.05 });
-    const two = await generateCatalogue({ out: path.join(tmp.dir, 'two'), listings: 300, seed: 3, data: SHARED_DATA, dirty: 0.05 });
+    const one = await generateCatalogue({ out: path.join(tmp.dir, 'one'), listings: 300, seed: 3, data: REAL_EXPORT_SAMPLE, dirty: 0.05 });
+    const two = await generateCatalogue({ out: path.join(tmp.dir, 'two'), listings: 300, seed: 3, data: REAL_EXPORT_SAMPLE, dirty: 0.05 });
     assert.ok((await readFile(one.products)).equals(await readFile(two.products)), 'same seed, same Products.csv');
     const refused = one.dirty.duplicateId + one.dirty.missingField + one.dirty.missingId;
     assert.ok(refused > 0 && one.dirty.duplicateId > 0, `dirty lines of every kind were written: ${JSON.stringify(one.dirty)}`);

@@ -1,5 +1,5 @@
 /**
- * The compiler against the KFP SDK's own output: pipelines from ../shared/reference/kfp/ written again
+ * The compiler against the KFP SDK's own output: pipelines from test/fixtures/kfp-reference/ written again
  * in our DSL must compile to the same structure (components, DAGs, bindings, triggers, iterators,
  * platform spec); only the executors differ (their containers are Python there). Then the wiring
  * errors, each naming the task and the input.
@@ -26,7 +26,7 @@ import {
 } from '../pipelines/dsl/index.js';
 import { REPO_ROOT } from './helpers.js';
 
-const REFERENCE = path.resolve(REPO_ROOT, '..', 'shared', 'reference', 'kfp');
+const REFERENCE = path.join(REPO_ROOT, 'test', 'fixtures', 'kfp-reference');
 const OPTIONS = { imageRegistry: 'registry.example/marketplace', imageTag: '0.1.0', compilerVersion: 'test' };
 
 /** Parses YAML strictly (YAML 1.2, errors fail): what the Kubeflow UI's parser must accept. */
