@@ -9,7 +9,8 @@
 #  2. localhost/marketplace/node:<version>-bookworm: that Debian with the Node that runs this script
 #     (node, npm, corepack, headers) laid out under /usr/local as the official node image has it,
 #     Debian's ca-certificates, and the user node (1000:1000).
-# Prints NODE_IMAGE=<ref> on stdout (the value build.sh passes as --build-arg NODE_IMAGE). An image that
+# Prints NODE_IMAGE=<ref> on stdout (the value build.sh passes as --build-arg NODE_IMAGE), and
+# CONTAINERS_CONF=<file> when podman needs images/containers.conf here. An image that
 # already exists is kept unless --rebuild. Needs root (debootstrap) and the engine of images/engine.sh.
 set -euo pipefail
 
@@ -119,3 +120,5 @@ EOF
 fi
 
 echo "NODE_IMAGE=$node_image"
+[ -n "${CONTAINERS_CONF:-}" ] && echo "CONTAINERS_CONF=$CONTAINERS_CONF"
+exit 0

@@ -135,8 +135,11 @@ if $dry_run; then
 else
   engine_pick
   if $offline; then
-    NODE_IMAGE="$(bash "$here/bases.sh" | sed -n 's/^NODE_IMAGE=//p')"
+    made="$(bash "$here/bases.sh")"
+    NODE_IMAGE="$(sed -n 's/^NODE_IMAGE=//p' <<<"$made")"
     [ -n "$NODE_IMAGE" ] || { echo "build.sh: images/bases.sh made no node base" >&2; exit 1; }
+    conf="$(sed -n 's/^CONTAINERS_CONF=//p' <<<"$made")"
+    [ -n "$conf" ] && export CONTAINERS_CONF="$conf"
   fi
   if "$ENGINE" image inspect "$NODE_IMAGE" >/dev/null 2>&1; then engine_ready "$NODE_IMAGE"; fi
 fi

@@ -17,6 +17,7 @@ import { generateDemoExport } from '../components/load/demo.js';
 import { loadFromCommandLine, resolveSource } from '../components/load/main.js';
 import { compileToYaml, PLACEHOLDER_REGISTRY } from './compile.js';
 import { mapCommandToCheckout, runPipeline, TaskFailedError, type RunRecord } from './local/runner.js';
+import { containerRunner, defaultImageTag, loadInContainer } from './local/containers.js';
 import { QUICK } from '../components/train/train.js';
 import { marketplaceRanking } from './marketplace-ranking.js';
 
@@ -31,6 +32,8 @@ interface StartOptions {
   quick?: boolean;
   cache: boolean;
   full?: boolean;
+  containers?: boolean;
+  imageTag?: string;
 }
 
 interface SnapshotFacts {
@@ -79,12 +82,15 @@ const program = createCommand('start', 'Run the main job on this machine: load t
   .option('--epochs <n>', 'most training epochs (early stopping usually ends sooner; default 30, 2 with --quick)', positiveInteger)
   .option('--quick', 'train the small smoke-run configuration (a sample, two epochs): minutes instead of tens of minutes')
   .option('--no-cache', 'run every pipeline task, even those an earlier run finished with the same inputs')
+  .option('--containers', 'run the load and every task in its container image (podman or docker: no network, read-only root, uid 1000), as Kubeflow runs its pods; build them first with npm run images -- --offline')
+  .option('--image-tag <tag>', 'with --containers: the images’ tag (default: the tag npm run images gives this checkout)')
   .action(async (options: StartOptions) => {
-    // A folder given is checked before anything is opened. The load runs in this process; the database
-    // is closed before the pipeline starts, since its tasks open the embedded database themselves.
+    // A folder given is checked before anything is opened. The load runs in this process (with
+    // --containers, in the load image); the database is closed before the pipeline starts, since its
+    // tasks open the embedded database themselves.
     const given = options.data ?? process.env['MARKETPLACE_DATA'];
     let folder = given ? await resolveSource(given, {}) : undefined;
-    const { load, home, log } = await withRuntime('start', async (runtime) => {
+    const prepared = await withRuntime('start', async (runtime) => {
       const { db, config } = runtime;
       if (!folder && (options.demo || (await rawRows(db)) === 0)) {
         const dir = path.join(config.home, 'demo-export');
@@ -92,20 +98,29 @@ const program = createCommand('start', 'Run the main job on this machine: load t
         process.stderr.write(`no data given: using the SYNTHETIC demo catalogue (${demo.products} listings, ${demo.images} generated pictures) in ${dir}\n`);
         folder = await resolveSource(dir, {});
       }
-      const loaded = folder
+      // With --containers the load runs in its image, after this process has closed the database.
+      const loaded = folder && !options.containers
         ? await loadFromCommandLine(runtime, folder, { imagesZip: options.imagesZip, batchSize: options.batchSize, productsTable: 'products', imagesTable: 'images', full: options.full ?? false })
         : undefined;
-      return { load: loaded, home: config.home, log: runtime.log };
+      return { load: loaded, home: config.home, log: runtime.log, dir: folder ? (given ?? path.join(config.home, 'demo-export')) : undefined };
     });
+    const { home, log, dir } = prepared;
+    let load: unknown = prepared.load;
+    const imageTag = options.containers ? (options.imageTag ?? defaultImageTag(REPO_ROOT)) : undefined;
+    const containers = options.containers ? containerRunner({ repoRoot: REPO_ROOT, home, runsDir: path.join(home, 'runs'), readOnly: dir ? [path.resolve(dir)] : [] }) : undefined;
+    if (containers && dir) {
+      const image = `${PLACEHOLDER_REGISTRY}/marketplace-load:${imageTag}`;
+      load = await loadInContainer(containers, { image, dir: path.resolve(dir), batchSize: options.batchSize, full: options.full ?? false, imagesZip: options.imagesZip, logFile: path.join(home, 'runs', `load-${Date.now()}.log`) });
+    }
 
     // The local runner runs each task from this checkout: the images are named, never pulled.
-    const specYaml = await compileToYaml(marketplaceRanking, { imageRegistry: PLACEHOLDER_REGISTRY });
+    const specYaml = await compileToYaml(marketplaceRanking, { imageRegistry: PLACEHOLDER_REGISTRY, ...(imageTag ? { imageTag } : {}) });
     const run = await runPipeline({
       specYaml,
       parameters: { deployTarget: 'local', cleanBatchSize: options.batchSize, epochs: options.epochs ?? (options.quick ? QUICK.epochs : 30), trainQuick: options.quick ?? false },
       runsDir: path.join(home, 'runs'),
       cache: options.cache,
-      mapCommand: mapCommandToCheckout(REPO_ROOT),
+      ...(containers ? { containers } : { mapCommand: mapCommandToCheckout(REPO_ROOT) }),
       log,
     });
 
@@ -116,7 +131,7 @@ const program = createCommand('start', 'Run the main job on this machine: load t
     const clean = await withRuntime('start', ({ db }) => cleanAccounting(db));
     const lines = ['', ...(snapshot ? catalogueLines(snapshot) : []), ''];
     lines.push(`pipeline run ${run.id}: ${run.status.toLowerCase()} (${path.join(run.folder, 'run.json')})`);
-    for (const t of Object.values(run.tasks)) lines.push(`  ${t.path.padEnd(28)} ${t.status.toLowerCase()}${t.seconds !== undefined ? ` in ${Math.round(t.seconds)} s` : ''}`);
+    for (const t of Object.values(run.tasks)) lines.push(`  ${t.path.padEnd(28)} ${t.status.toLowerCase()}${t.seconds !== undefined ? ` in ${Math.round(t.seconds)} s` : ''}${t.image ? `  ${t.image} ${t.imageDigest}` : ''}`);
     const reports = Object.entries({
       'EDA report': task(run, 'snapshot')?.artifacts?.['eda'],
       'drift report': task(run, 'drift')?.artifacts?.['report'],

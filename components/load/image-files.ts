@@ -24,9 +24,7 @@ export interface ImageFiles {
   close(): Promise<void>;
 }
 
-// JPEG as the export has them; PNG as the Fashion-MNIST pictures catalogue writes them (lossless grey).
-// Either is stored under raw-images/<id>.jpg: clean decodes by content, not by name.
-const IMAGE_NAME = /^(.+)\.(?:jpe?g|png)$/i;
+const IMAGE_NAME = /^(.+)\.jpe?g$/i;
 
 /** Files `<id>.jpg` under `dir` (recursively); an absent folder has no files. */
 export async function folderImages(dir: string): Promise<ImageFiles> {

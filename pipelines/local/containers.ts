@@ -15,7 +15,7 @@
  * the local runner records it in the task table.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { chown, lstat, readdir } from 'node:fs/promises';
+import { chown, lstat, mkdir, readdir } from 'node:fs/promises';
 import { createWriteStream, existsSync } from 'node:fs';
 import path from 'node:path';
 import { InputError } from '../../components/core/platform/index.js';
@@ -91,13 +91,17 @@ export function pickEngine(env: NodeJS.ProcessEnv = process.env): Engine {
 
 /**
  * podman's defaults fail on restricted hosts (no CAP_SYS_RESOURCE, cgroups v1 and v2 side by side):
- * images/containers.conf is used there, as images/engine.sh decides for the builds. Returns the
- * environment the engine runs with.
+ * there, and only there, images/containers.conf is used, as images/engine.sh decides for the builds:
+ * by running `node -e 0` in `image` with the defaults first. Returns the environment the engine runs with.
  */
-export function engineEnvironment(engine: Engine, repoRoot: string, env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+export function engineEnvironment(engine: Engine, repoRoot: string, image: string, env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
   if (engine !== 'podman' || env['CONTAINERS_CONF']) return env;
-  const conf = path.join(repoRoot, 'images', 'containers.conf');
-  return existsSync(conf) ? { ...env, CONTAINERS_CONF: conf } : env;
+  const probe = (probeEnv: NodeJS.ProcessEnv) =>
+    spawnSync('podman', ['run', '--rm', '--pull=never', '--network=none', '--read-only', '--user=1000:1000', '--entrypoint', 'node', image, '-e', '0'], { env: probeEnv, stdio: 'ignore' }).status === 0;
+  if (probe(env)) return env;
+  const withConf = { ...env, CONTAINERS_CONF: path.join(repoRoot, 'images', 'containers.conf') };
+  if (probe(withConf)) return withConf;
+  throw new InputError(`podman cannot run ${image} here, with its defaults or with images/containers.conf (try: podman run --rm ${image} --help)`);
 }
 
 export function containerSettings(options: { engine: Engine; home: string; env: NodeJS.ProcessEnv; writable?: string[]; readOnly?: string[] }): ContainerSettings {
@@ -209,33 +213,39 @@ async function handOver(dir: string): Promise<void> {
  */
 export class ContainerRunner {
   private prepared: Promise<void> | undefined;
-  private readonly engineEnv: NodeJS.ProcessEnv;
+  private engineEnv: NodeJS.ProcessEnv | undefined;
 
   constructor(
     readonly settings: ContainerSettings,
-    repoRoot: string,
-  ) {
-    this.engineEnv = engineEnvironment(settings.engine, repoRoot, settings.env);
+    private readonly repoRoot: string,
+  ) {}
+
+  /** The engine's environment, decided on the first image run (see engineEnvironment). */
+  private environment(image: string): NodeJS.ProcessEnv {
+    this.engineEnv ??= engineEnvironment(this.settings.engine, this.repoRoot, image, this.settings.env);
+    return this.engineEnv;
   }
 
   private async prepare(): Promise<void> {
+    for (const dir of new Set([this.settings.home, ...this.settings.writable])) await mkdir(dir, { recursive: true });
     if (process.getuid?.() !== 0) return;
     for (const dir of new Set([this.settings.home, ...this.settings.writable])) await handOver(dir);
   }
 
   /** The local image and digest for a spec's image (throws when it is not built). */
   image(specImage: string): LocalImage {
-    return resolveImage(this.settings.engine, this.engineEnv, specImage);
+    return resolveImage(this.settings.engine, this.settings.env, specImage);
   }
 
   async run(task: ContainerTask): Promise<ContainerExit> {
     const local = this.image(task.image);
+    const engineEnv = this.environment(local.image);
     this.prepared ??= this.prepare();
     await this.prepared;
     if (process.getuid?.() === 0) for (const dir of task.writable ?? []) await handOver(dir);
     const args = runArguments(this.settings, local.image, task);
     // Values reach the engine through its environment only; the command line names the variables.
-    const env: NodeJS.ProcessEnv = { ...this.engineEnv, ...task.env, MARKETPLACE_HOME: this.settings.home };
+    const env: NodeJS.ProcessEnv = { ...engineEnv, ...task.env, MARKETPLACE_HOME: this.settings.home };
     for (const name of CONFIG_VARIABLES) if (this.settings.env[name]) env[name] = this.settings.env[name];
     return new Promise((resolve) => {
       const out = createWriteStream(task.logFile, { flags: task.append ? 'a' : 'w' });
@@ -251,5 +261,45 @@ export class ContainerRunner {
       child.on('error', (error) => done(null, `could not start ${this.settings.engine}: ${error.message}`));
       child.on('close', (code, signal) => done(code, signal ? `killed by ${signal}` : code === 125 || code === 126 || code === 127 ? `the engine could not run the container (exit ${code}; see the log)` : undefined));
     });
+  }
+}
+
+/** The tag `npm run images` gives images built from this checkout now (the commit, -dirty with changes). */
+export function defaultImageTag(repoRoot: string): string {
+  const listed = spawnSync('bash', [path.join(repoRoot, 'images', 'build.sh'), '--list', 'load'], { encoding: 'utf8' });
+  const tag = /:([^\s:]+)\s*$/.exec(listed.stdout ?? '')?.[1];
+  if (listed.status !== 0 || !tag) throw new InputError(`images/build.sh --list failed: ${listed.stderr}`);
+  return tag;
+}
+
+/** The runner for `--containers` (npm start, pipeline:run-local): MARKETPLACE_HOME and the runs folder mounted. */
+export function containerRunner(options: { repoRoot: string; home: string; runsDir: string; readOnly?: string[]; env?: NodeJS.ProcessEnv }): ContainerRunner {
+  const env = options.env ?? process.env;
+  const engine = pickEngine(env);
+  const home = path.resolve(options.home);
+  const runs = path.resolve(options.runsDir);
+  const inside = (dir: string) => dir === home || dir.startsWith(`${home}${path.sep}`);
+  const writable = inside(runs) ? [] : [runs];
+  // A folder under home is mounted with it (read-write); only those outside are mounted read-only.
+  const readOnly = (options.readOnly ?? []).map((dir) => path.resolve(dir)).filter((dir) => !inside(dir));
+  return new ContainerRunner(containerSettings({ engine, home, env, writable, readOnly }), options.repoRoot);
+}
+
+/**
+ * The raw load in the load image (what `npm start` runs before the pipeline): the export folder mounted
+ * read-only at its own path; returns the load's JSON summary (its last line on stdout).
+ */
+export async function loadInContainer(
+  runner: ContainerRunner,
+  options: { image: string; dir: string; batchSize: number; full: boolean; imagesZip?: string; logFile: string },
+): Promise<unknown> {
+  const args = [options.dir, '--batch-size', String(options.batchSize), ...(options.full ? ['--full'] : []), ...(options.imagesZip ? ['--images-zip', options.imagesZip] : [])];
+  const ran = await runner.run({ image: options.image, command: ['node', '/app/dist/components/load/main.js', ...args], env: {}, logFile: options.logFile, captureStdout: true });
+  if (ran.code !== 0) throw new InputError(`the load in ${ran.image} failed (${ran.error ?? `exit code ${ran.code}`}); see ${options.logFile}`);
+  const last = (ran.stdout ?? '').trim().split('\n').at(-1) ?? '';
+  try {
+    return JSON.parse(last) as unknown;
+  } catch {
+    throw new InputError(`the load in ${ran.image} printed no JSON summary; see ${options.logFile}`);
   }
 }

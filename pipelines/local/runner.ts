@@ -20,6 +20,7 @@ import { errorMessage, InputError, type Logger } from '../../components/core/pla
 import { KFP_EXECUTOR_OUTPUT, metadataScalars } from '../../components/core/contracts/kfp-outputs.js';
 import { evaluateCondition } from './cel.js';
 import { writeJsonAtomic } from './files.js';
+import type { ContainerExit, ContainerTask } from './containers.js';
 import { PipelineSpec, type ComponentSpec, type Executor, type TaskSpec } from './spec.js';
 
 export type TaskStatus = 'SUCCEEDED' | 'FAILED' | 'SKIPPED' | 'NOT_RUN' | 'CACHED';
@@ -39,6 +40,9 @@ export interface TaskRecord {
   /** Output artifacts' metadata from the task's executor output (what the Kubeflow UI shows: metrics). */
   metadata?: Record<string, Record<string, unknown>>;
   error?: string;
+  /** With `containers`: the local image that ran the task, and its digest. */
+  image?: string;
+  imageDigest?: string;
 }
 
 export interface RunRecord {
@@ -68,6 +72,8 @@ export interface LocalRunOptions {
   /** Turns an executor's container command into a local one (see `mapCommandToCheckout`). */
   mapCommand?: (command: readonly string[]) => string[];
   env?: NodeJS.ProcessEnv;
+  /** Runs each task in its container image (./containers.ts) instead of as a local process. */
+  containers?: { run(task: ContainerTask): Promise<ContainerExit> };
   log: Logger;
 }
 
@@ -384,16 +390,20 @@ class Runner {
     await mkdir(path.dirname(logFile), { recursive: true });
     record.log = logFile;
     const attempts = 1 + (task.retryPolicy?.maxRetryCount ?? 0);
-    const env = { ...process.env, ...this.options.env, ...Object.fromEntries((container.env ?? []).map((e) => [e.name, e.value])), MARKETPLACE_RUN_ID: this.record.id, MARKETPLACE_TASK: taskPath };
+    const taskEnv = { ...Object.fromEntries((container.env ?? []).map((e) => [e.name, e.value])), MARKETPLACE_RUN_ID: this.record.id, MARKETPLACE_TASK: taskPath };
+    const env = { ...process.env, ...this.options.env, ...taskEnv };
     let exit: { code: number | null; error?: string } = { code: null };
     for (let attempt = 1; attempt <= attempts; attempt++) {
       record.attempts = attempt;
       log.info({ task: taskPath, attempt }, `${taskPath}: running${attempt > 1 ? ` (attempt ${attempt} of ${attempts})` : ''}`);
-      exit = await runProcess(command, env, logFile, attempt > 1, (pid) => {
+      const started = (pid: number) => {
         // Saved at start, not only at the end: after a crash of the runner, run.json says which task was running.
         record.pid = pid;
         void this.save();
-      });
+      };
+      exit = this.options.containers
+        ? await this.options.containers.run({ image: container.image, command, env: taskEnv, writable: [outputsDir, artifactsDir], logFile, append: attempt > 1, started }).then((ran) => Object.assign(record, { image: ran.image, imageDigest: ran.imageDigest }) && ran)
+        : await runProcess(command, env, logFile, attempt > 1, started);
       if (exit.code === 0) break;
     }
     if (exit.code !== 0) {
