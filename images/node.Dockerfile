@@ -2,7 +2,7 @@
 #   images/build.sh load clean drift deploy      (or, by hand, from the repository root:)
 #   docker build -f images/node.Dockerfile --build-arg COMPONENT=clean --build-arg NODE_IMAGE=<images/bases.env> -t marketplace-clean:<tag> .
 # The image runs `node /app/dist/components/<COMPONENT>/main.js` (the command pipelines/components.ts
-# gives the component; /app/main.js is a link to it, the image's own entrypoint). It carries only the
+# gives the component, and the image's own entrypoint). It carries only the
 # packages that file's imports reach (scripts/component-deps.mjs), runs as uid 1000, and writes
 # nothing outside /tmp and the folders it is given, so the root filesystem can be read-only.
 # The base image is named in images/bases.env, nowhere else.
@@ -63,9 +63,13 @@ WORKDIR /app
 COPY package.json ./
 COPY --from=deps /app/pruned/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
-RUN ln -s "dist/components/${COMPONENT}/main.js" /app/main.js && node /app/main.js --help >/dev/null
+RUN node "dist/components/${COMPONENT}/main.js" --help | grep -q '^Usage: '
 LABEL org.opencontainers.image.title="marketplace-${COMPONENT}" \
       io.marketplace.component="${COMPONENT}"
 # The node image's unprivileged user, by number so Kubernetes can check runAsNonRoot.
 USER 1000:1000
-ENTRYPOINT ["node", "/app/main.js"]
+# The component's compiled entrypoint (an exec-form ENTRYPOINT cannot name a build argument, so the
+# shell substitutes it and then gives its process to node). Kubeflow and the local runner run the
+# pipeline's own command, `node /app/dist/components/<name>/main.js …`, instead.
+ENV MARKETPLACE_COMPONENT=${COMPONENT}
+ENTRYPOINT ["/bin/sh", "-c", "exec node \"/app/dist/components/$MARKETPLACE_COMPONENT/main.js\" \"$@\"", "--"]

@@ -3,7 +3,7 @@
 #    (libtensorflow 2.9 on CUDA 11 + cuDNN 8; its install script downloads libtensorflow, so this flavour
 #    builds only where that download and the CUDA image's registry are reachable).
 #  - CPU (one machine, offline): TRAIN_BASE=<NODE_IMAGE>, TFJS_NATIVE= (none): TF.js on its wasm backend,
-#    which components/train/tf/backend.ts picks by itself when no native package loads.
+#    which components/train/tfjs-backend/backend.ts picks by itself when no native package loads.
 #   images/build.sh train         the GPU flavour, marketplace-train:<tag>
 #   images/build.sh train-cpu     the CPU flavour, marketplace-train:<tag>-cpu
 # Runs `node /app/dist/components/train/main.js` (the command pipelines/components.ts gives it), as
@@ -30,7 +30,7 @@ COPY pipelines ./pipelines
 RUN npm run build
 
 # 2. packages: what train's compiled code loads. Its native TF.js backend is imported by a computed
-#    name (components/train/tf/backend.ts), so the flavour names it: TFJS_NATIVE.
+#    name (components/train/tfjs-backend/backend.ts), so the flavour names it: TFJS_NATIVE.
 FROM build AS packages
 RUN node scripts/component-deps.mjs list dist/components/train/main.js >/app/packages.txt
 
@@ -68,9 +68,9 @@ WORKDIR /app
 COPY package.json ./
 COPY --from=deps /app/pruned/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
-RUN ln -s dist/components/train/main.js /app/main.js && node /app/main.js --help >/dev/null
+RUN node dist/components/train/main.js --help | grep -q '^Usage: '
 LABEL org.opencontainers.image.title="marketplace-train" \
       io.marketplace.component="train"
 # No passwd entry is needed for a numeric user; Kubernetes checks runAsNonRoot by the number.
 USER 1000:1000
-ENTRYPOINT ["node", "/app/main.js"]
+ENTRYPOINT ["node", "/app/dist/components/train/main.js"]

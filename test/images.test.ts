@@ -12,7 +12,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import * as components from '../pipelines/components.js';
+import * as components from '../pipelines/marketplace/components.js';
 import { REPO_ROOT } from './helpers.js';
 
 const IMAGES = path.join(REPO_ROOT, 'images');
@@ -118,10 +118,16 @@ describe('container images (images/)', () => {
       assert.equal(match[2], name, `${definition.name}: the image of component ${match[2]}`);
       assert.ok(existsSync(path.join(REPO_ROOT, `${match[1]!.replace(/^dist\//, '')}.ts`)), `${definition.name}: ${match[1]}.ts exists`);
       assert.ok(build.include.some((glob) => `components/${name}/main.ts`.startsWith(glob.replace(/\*\*\/\*\.ts$/, ''))), 'compiled by tsconfig.build.json');
-      // The template's entrypoint is a link to that file, made from the COMPONENT argument (train's names itself).
+      // The image's own entrypoint runs that file: named by the COMPONENT argument (train's names itself),
+      // and checked at build time to answer --help.
       const template = read(path.basename(entry.template));
-      assert.match(template, /ENTRYPOINT \["node", "\/app\/main\.js"\]/);
-      assert.match(template, new RegExp(`ln -s "?dist/components/(\\$\\{COMPONENT\\}|${name})/main\\.js"? /app/main\\.js`));
+      const entrypoint = JSON.parse(/^ENTRYPOINT (.+)$/m.exec(template)?.[1] ?? 'null') as string[];
+      if (name === 'train') assert.deepEqual(entrypoint, definition.command.slice(0, 2));
+      else {
+        assert.deepEqual(entrypoint, ['/bin/sh', '-c', 'exec node "/app/dist/components/$MARKETPLACE_COMPONENT/main.js" "$@"', '--']);
+        assert.match(template, /^ENV MARKETPLACE_COMPONENT=\$\{COMPONENT\}$/m);
+      }
+      assert.match(template, new RegExp(`RUN node "?dist/components/(\\$\\{COMPONENT\\}|${name})/main\\.js"? --help \\| grep -q '\\^Usage: '`));
     }
     assert.ok(images.has('serve') && images.has('load') && images.has('train-cpu'), 'the search service, the loader and train’s CPU flavour have images');
     assert.equal(images.get('train-cpu')?.image, 'marketplace-train:v1-cpu');
