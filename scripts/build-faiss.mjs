@@ -26,7 +26,7 @@ const target = path.join(packageDir, 'build', 'Release', 'faiss-node.node');
 const loads = () =>
   spawnSync(
     process.execPath,
-    ['-e', "const { Index, IndexFlatIP } = require('faiss-node'); const f = require('faiss-node'); if (!Index.prototype.setSearchParameter || !f.setOmpThreads) process.exit(1); for (const m of ['searchFloat32', 'addFloat32', 'trainFloat32']) if (!Index.prototype[m] || !IndexFlatIP.prototype[m]) process.exit(1)"],
+    ['-e', "const { Index, IndexFlatIP } = require('faiss-node'); const f = require('faiss-node'); if (!Index.prototype.setSearchParameter || !f.setOmpThreads) process.exit(1); for (const m of ['searchFloat32', 'searchInto', 'addFloat32', 'trainFloat32']) if (!Index.prototype[m] || !IndexFlatIP.prototype[m]) process.exit(1)"],
     { cwd: path.dirname(packageDir) },
   ).status === 0;
 
@@ -125,6 +125,44 @@ const FLOAT32_METHODS = `
     return results;
   }
 
+  // searchFloat32 into the caller's arrays (distances Float32Array, labels Int32Array, each >= n*k):
+  // nothing allocated per call, for the service's one-query hot path.
+  Napi::Value searchInto(const Napi::CallbackInfo &info)
+  {
+    Napi::Env env = info.Env();
+    float *xq;
+    size_t nq;
+    if (!float32Arg(info, 0, &xq, &nq)) return env.Undefined();
+    if (info.Length() != 4 || !info[1].IsNumber() || !info[2].IsTypedArray() || !info[3].IsTypedArray() ||
+        info[2].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array || info[3].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array)
+    {
+      Napi::TypeError::New(env, "Expected (queries: Float32Array, k: number, distances: Float32Array, labels: Int32Array).").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    const uint32_t k = info[1].As<Napi::Number>().Uint32Value();
+    Napi::Float32Array distances = info[2].As<Napi::Float32Array>();
+    Napi::Int32Array labels = info[3].As<Napi::Int32Array>();
+    if (k > index_->ntotal || distances.ElementLength() < k * nq || labels.ElementLength() < k * nq)
+    {
+      Napi::Error::New(env, "k is larger than ntotal, or the output arrays are shorter than n*k.").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    static thread_local std::vector<idx_t> found;
+    found.resize(k * nq);
+    try
+    {
+      index_->search(nq, xq, k, distances.Data(), found.data());
+    }
+    catch (const faiss::FaissException &ex)
+    {
+      Napi::Error::New(env, ex.what()).ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    int32_t *out = labels.Data();
+    for (size_t i = 0; i < k * nq; i++) out[i] = static_cast<int32_t>(found[i]);
+    return env.Undefined();
+  }
+
   Napi::Value addFloat32(const Napi::CallbackInfo &info)
   {
     Napi::Env env = info.Env();
@@ -215,6 +253,7 @@ const REGISTER_FLOAT32 = (name) =>
   [
     `      InstanceMethod("toBuffer", &${name}::toBuffer),`,
     `      InstanceMethod("searchFloat32", &${name}::searchFloat32),`,
+    `      InstanceMethod("searchInto", &${name}::searchInto),`,
     `      InstanceMethod("addFloat32", &${name}::addFloat32),`,
     `      InstanceMethod("trainFloat32", &${name}::trainFloat32),`,
   ].join('\n');

@@ -14,7 +14,8 @@ import { parse } from 'csv-parse/sync';
 import sharp from 'sharp';
 import { FASHION_CLASSES, FASHION_MNIST_DIR, FASHION_ROOT, fashionImageId, fashionListingId, readFashionMnist, splitBucket, splitFashionTrain } from '../components/core/contracts/index.js';
 import { idxRecords, readIdx } from '../components/core/platform/index.js';
-import { writeFashionCatalogue } from '../components/load/fashion-mnist.js';
+import { fashionExportFolder, writeFashionCatalogue } from '../components/load/fashion-mnist.js';
+import { folderImages } from '../components/load/image-files.js';
 import { splitOf } from '../components/train/split.js';
 import { collect, tempDir } from './helpers.js';
 
@@ -145,6 +146,24 @@ describe('Fashion-MNIST catalogue (a slice of the real pictures)', () => {
     } finally {
       await a.remove();
       await b.remove();
+    }
+  });
+
+  it('is written once as an export folder data:load reads (PNG pictures included), then reused', async () => {
+    const home = await tempDir();
+    try {
+      const first = await fashionExportFolder(DATA, home.dir, { limitTrain: 30, limitTest: 20 });
+      assert.equal(first.reused, false);
+      assert.deepEqual([first.summary.train, first.summary.test], [30, 20]);
+      const files = await folderImages(path.join(first.dir, 'images'));
+      assert.equal(files.files.size, 50, 'every PNG is an image file of the export');
+      assert.ok(files.files.has(fashionImageId(fashionListingId('test', 19))));
+      const again = await fashionExportFolder(DATA, home.dir, { limitTrain: 30, limitTest: 20 });
+      assert.equal(again.reused, true);
+      assert.equal(again.dir, first.dir);
+      assert.deepEqual((await readdir(path.dirname(first.dir))).sort(), ['fashion-mnist-30-20'], 'no partial folder left beside it');
+    } finally {
+      await home.remove();
     }
   });
 });

@@ -18,7 +18,7 @@
  *   encodes in flight), so 70,000 pictures never sit in memory.
  */
 import { createWriteStream, type WriteStream } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { once } from 'node:events';
 import { stringify } from 'csv-stringify/sync';
@@ -123,4 +123,28 @@ export async function writeFashionCatalogue(dir: string, outDir: string, options
       'Titles, descriptions, prices and towns are generated and say nothing of the class; the category is the picture\'s class. Listing ids fm-test-* are the official test split.\n',
   );
   return { products: row, images: row, train: counts.train, test: counts.test, perClass };
+}
+
+/**
+ * The catalogue as an export folder under `home` (`<home>/exports/fashion-mnist[-<limit>]/`), written
+ * once: a folder whose `complete.json` matches is reused, a new one is written beside it and renamed
+ * into place, so a killed conversion never leaves a half folder that looks whole.
+ */
+export async function fashionExportFolder(dataDir: string, home: string, options: Pick<FashionCatalogueOptions, 'limitTrain' | 'limitTest' | 'onProgress'> = {}): Promise<{ dir: string; summary: FashionCatalogueSummary; reused: boolean }> {
+  const limits = options.limitTrain || options.limitTest ? `-${options.limitTrain ?? 'all'}-${options.limitTest ?? 'all'}` : '';
+  const dir = path.join(home, 'exports', `fashion-mnist${limits}`);
+  const marker = path.join(dir, 'complete.json');
+  try {
+    const summary = JSON.parse(await readFile(marker, 'utf8')) as FashionCatalogueSummary;
+    return { dir, summary, reused: true };
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  }
+  const partial = `${dir}.partial-${process.pid}`;
+  await rm(partial, { recursive: true, force: true });
+  const summary = await writeFashionCatalogue(dataDir, partial, options);
+  await writeFile(path.join(partial, 'complete.json'), JSON.stringify(summary));
+  await rm(dir, { recursive: true, force: true });
+  await rename(partial, dir);
+  return { dir, summary, reused: false };
 }

@@ -24,7 +24,9 @@ export interface ImageFiles {
   close(): Promise<void>;
 }
 
-const IMAGE_NAME = /^(.+)\.jpe?g$/i;
+// JPEG as the export has them; PNG as the Fashion-MNIST pictures catalogue writes them (lossless grey).
+// Either is stored under raw-images/<id>.jpg: clean decodes by content, not by name.
+const IMAGE_NAME = /^(.+)\.(?:jpe?g|png)$/i;
 
 /** Files `<id>.jpg` under `dir` (recursively); an absent folder has no files. */
 export async function folderImages(dir: string): Promise<ImageFiles> {

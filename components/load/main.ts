@@ -4,7 +4,9 @@
  */
 import { pathToFileURL } from 'node:url';
 import { InvalidArgumentError } from 'commander';
-import { createCommand, InputError, positiveInteger, printSummary, runMain, withRuntime, type Logger, type Runtime } from '../core/platform/index.js';
+import { createCommand, InputError, loadConfig, positiveInteger, printSummary, runMain, withRuntime, type Logger, type Runtime } from '../core/platform/index.js';
+import { FASHION_MNIST_DIR } from '../core/contracts/index.js';
+import { fashionExportFolder } from './fashion-mnist.js';
 import { findExportFiles, type ExportFolder } from './folder.js';
 import { folderImages, zipImages, type ImageFiles } from './image-files.js';
 import { loadRaw, type LoadSummary } from './load.js';
@@ -23,6 +25,9 @@ export interface LoadCommandOptions {
   removedColumn?: string;
   removedValues?: string[];
   maxRemovedFraction?: number;
+  /** Load the Fashion-MNIST pictures catalogue, converted from this IDX folder (true: the Debian package's). */
+  fashionMnist?: string | boolean;
+  fashionLimit?: number;
 }
 
 /**
@@ -84,6 +89,8 @@ export function loadCommand() {
     .option('--products-table <name>', 'products table in the --from database', 'products')
     .option('--images-table <name>', 'images table in the --from database', 'images')
     .option('--images-zip <path-or-url>', "the seed's image archive (zip), local or http(s); its <image id>.jpg files are stored")
+    .option('--fashion-mnist [idx-dir]', `the Fashion-MNIST pictures catalogue instead of a folder: 70,000 listings, one picture each, converted from the IDX files (default ${FASHION_MNIST_DIR}, Debian's dataset-fashion-mnist) into $MARKETPLACE_HOME/exports/ once`)
+    .option('--fashion-limit <n>', 'with --fashion-mnist: the first n pictures of each official split only (a quick run)', positiveInteger)
     .option('--batch-size <rows>', 'rows per upsert transaction', positiveInteger, 500)
     .option('--full', 'the folder is the whole catalogue: listings (and image rows) absent from it are marked removed; without it a load only adds and updates')
     .option('--removed-column <name>', 'a column of the --from tables that marks a row removed (deleted_at, status); a --from copy is always full')
@@ -96,7 +103,16 @@ export function loadCommand() {
         'Exit codes: 0 loaded, 1 failure, 2 bad usage or input. Database and artifact store come from\n' +
         'DATABASE_URL (unset: embedded) and ARTIFACT_ROOT (unset: $MARKETPLACE_HOME/artifacts).',
     )
-    .action(async (dir: string | undefined, options: LoadCommandOptions) => {
+    .action(async (dirArgument: string | undefined, options: LoadCommandOptions) => {
+      let dir = dirArgument;
+      if (options.fashionMnist) {
+        if (dir !== undefined || options.from) throw new InputError('--fashion-mnist is the source: give no data folder or --from with it');
+        const idxDir = typeof options.fashionMnist === 'string' ? options.fashionMnist : FASHION_MNIST_DIR;
+        const limit = options.fashionLimit;
+        const prepared = await fashionExportFolder(idxDir, loadConfig().home, { limitTrain: limit, limitTest: limit });
+        process.stderr.write(`fashion-mnist: ${prepared.reused ? 'reusing' : 'wrote'} ${prepared.dir} (${prepared.summary.train} training + ${prepared.summary.test} test pictures)\n`);
+        dir = prepared.dir;
+      }
       const folder = await resolveSource(dir, options);
       printSummary(await withRuntime('load', (runtime) => loadFromCommandLine(runtime, folder, options)));
     });
