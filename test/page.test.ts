@@ -342,6 +342,39 @@ describe('the search page in Chromium', () => {
     }
   });
 
+  it('serves only its own files, checks its path parameters and answers the listing routes (no browser)', async () => {
+    const inject = (url: string, headers: Record<string, string> = {}) => demo.service.app.inject({ method: 'GET', url, headers });
+    const shell = await inject('/');
+    assert.equal(shell.statusCode, 200);
+    assert.match(shell.headers['content-security-policy'] as string, /default-src 'self'/);
+    assert.equal((await inject('/listings/anything')).body, shell.body, 'a listing URL gets the same page');
+    const script = await inject('/ui/app.js');
+    assert.equal(script.headers['content-type'], 'text/javascript; charset=utf-8');
+    assert.equal((await inject('/ui/app.js', { 'if-none-match': script.headers['etag'] as string })).statusCode, 304);
+    for (const hidden of ['/ui/tsconfig.json', '/ui/api-types.d.ts', '/ui/nothing.js']) assert.equal((await inject(hidden)).statusCode, 404, hidden);
+    const traversal = await inject('/ui/..%2Fabout.ts');
+    assert.equal(traversal.statusCode, 400);
+    assert.equal(traversal.json<{ parameter: string }>().parameter, 'file');
+    const kind = await inject('/reports/secrets/x');
+    assert.equal(kind.statusCode, 400);
+    assert.equal(kind.json<{ parameter: string }>().parameter, 'kind');
+    assert.equal((await inject('/reports/eda/..%2F..%2Fserving')).statusCode, 400);
+    assert.equal((await inject('/reports/training/m-none')).statusCode, 404);
+    assert.equal((await inject('/products/no-such-listing')).statusCode, 404);
+    const id = (await inject('/search?q=sofa&k=1')).json<{ results: { id: string }[] }>().results[0]!.id;
+    const listing = await inject(`/products/${id}`);
+    assert.equal(listing.statusCode, 200);
+    const { product } = listing.json<{ product: { id: string; path: string[]; hasImage: boolean } }>();
+    assert.equal(product.id, id);
+    assert.ok(product.path.length >= 1 && product.hasImage);
+    const picture = await inject(`/products/${id}/image`);
+    assert.equal(picture.statusCode, 200);
+    assert.equal(picture.headers['content-type'], 'image/jpeg');
+    assert.deepEqual([...picture.rawPayload.subarray(0, 2)], [0xff, 0xd8], 'JPEG bytes');
+    const buyers = (await inject(`/products/${id}/buyers?k=3&radius_km=250`)).json<{ results: { latitude: number; longitude: number }[] }>();
+    assert.ok(buyers.results.every((buyer) => Number.isFinite(buyer.latitude) && Number.isFinite(buyer.longitude)), 'each buyer with a home for the map');
+  });
+
   it('keeps working across a hot swap: the header follows the new version, no error shown', async () => {
     const { page } = laptop;
     await page.goto(`${base}/?q=acoustic%20guitar`);
