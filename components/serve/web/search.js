@@ -54,6 +54,7 @@ function fillForm(form, params) {
     if (field instanceof HTMLInputElement || field instanceof HTMLSelectElement) {
       field.value = params.get(name) ?? (name === 'sort' ? 'relevance' : '');
       field.removeAttribute('aria-invalid');
+      field.removeAttribute('aria-describedby');
     }
   }
   const mode = params.get('mode');
