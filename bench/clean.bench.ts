@@ -21,9 +21,10 @@ import { findExportFiles } from '../components/load/folder.js';
 import { loadExportFolder } from '../components/load/load.js';
 import { IMAGES, PRODUCTS } from '../components/load/raw-tables.js';
 import { csvSource } from '../components/load/sources.js';
-import { freshPostgresDatabase, SHARED_DATA, silentLog, tempDir } from '../test/helpers.js';
+import { freshPostgresDatabase, silentLog, tempDir } from '../test/helpers.js';
+import { FULL_EXPORT } from './data.js';
 
-const { values } = parseArgs({ options: { data: { type: 'string', default: SHARED_DATA }, repeat: { type: 'string' }, images: { type: 'string' }, quick: { type: 'boolean', default: false } } });
+const { values } = parseArgs({ options: { data: { type: 'string', default: FULL_EXPORT }, repeat: { type: 'string' }, images: { type: 'string' }, quick: { type: 'boolean', default: false } } });
 const repeat = Number(values.repeat ?? (values.quick ? 1 : 3));
 const imageCount = Number(values.images ?? (values.quick ? 30 : 300));
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;

@@ -20,10 +20,11 @@ import { folderImages } from '../components/load/image-files.js';
 import { loadRaw } from '../components/load/load.js';
 import { IMAGES, normalizeRecord, PRODUCTS, rawUpsertSpec, toUpsertRow, type RawTableShape } from '../components/load/raw-tables.js';
 import { csvSource } from '../components/load/sources.js';
-import { freshBucket, freshPostgresDatabase, SHARED_DATA, silentLog, tempDir, testS3Client } from '../test/helpers.js';
+import { freshBucket, freshPostgresDatabase, silentLog, tempDir, testS3Client } from '../test/helpers.js';
+import { FULL_EXPORT } from './data.js';
 
 // --quick (`npm run bench -- --quick`): one repeat and 100 image files instead of 3 and 1000.
-const { values } = parseArgs({ options: { data: { type: 'string', default: SHARED_DATA }, repeat: { type: 'string' }, images: { type: 'string' }, quick: { type: 'boolean', default: false } } });
+const { values } = parseArgs({ options: { data: { type: 'string', default: FULL_EXPORT }, repeat: { type: 'string' }, images: { type: 'string' }, quick: { type: 'boolean', default: false } } });
 const repeat = Number(values.repeat ?? (values.quick ? 1 : 3));
 const imageCount = Number(values.images ?? (values.quick ? 100 : 1000));
 const dataDir = values.data;

@@ -38,7 +38,8 @@ import { buildIndex } from '../components/index/build.js';
 import { loadExportFolder } from '../components/load/load.js';
 import { DEFAULTS, QUICK } from '../components/train/hyperparameters.js';
 import { trainModel } from '../components/train/train.js';
-import { SHARED_DATA, silentLog, tempDir } from '../test/helpers.js';
+import { silentLog, tempDir } from '../test/helpers.js';
+import { FULL_EXPORT } from './data.js';
 
 /** The part of autocannon's API used here (it ships no types, and none are installed). */
 interface AutocannonResult {
@@ -76,7 +77,7 @@ interface Phase {
 const { values: parsed } = parseArgs({
   strict: false,
   options: {
-    data: { type: 'string', default: SHARED_DATA },
+    data: { type: 'string', default: FULL_EXPORT },
     seconds: { type: 'string' },
     'compare-seconds': { type: 'string' },
     connections: { type: 'string', default: '64' },
@@ -86,7 +87,7 @@ const { values: parsed } = parseArgs({
   },
 });
 const text = (value: string | boolean | undefined) => (typeof value === 'string' ? value : undefined);
-const values = { data: text(parsed.data) ?? SHARED_DATA, seconds: text(parsed.seconds), 'compare-seconds': text(parsed['compare-seconds']), connections: text(parsed.connections) ?? '64', quick: parsed.quick === true, client: text(parsed.client) };
+const values = { data: text(parsed.data) ?? FULL_EXPORT, seconds: text(parsed.seconds), 'compare-seconds': text(parsed['compare-seconds']), connections: text(parsed.connections) ?? '64', quick: parsed.quick === true, client: text(parsed.client) };
 
 if (values.client) {
   // The job comes in a file: 2,000 query paths are more than one command-line argument may hold (E2BIG).

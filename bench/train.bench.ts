@@ -32,9 +32,10 @@ import { readDataset } from '../components/train/dataset.js';
 import { DEFAULTS, featurizerConfigOf, QUICK } from '../components/train/hyperparameters.js';
 import { trainModel } from '../components/train/train.js';
 import { mcnemarExactP } from './mcnemar.js';
-import { SHARED_DATA, silentLog, tempDir } from '../test/helpers.js';
+import { silentLog, tempDir } from '../test/helpers.js';
+import { FULL_EXPORT } from './data.js';
 
-const parsed = parseArgs({ options: { data: { type: 'string', default: SHARED_DATA }, epochs: { type: 'string' }, steps: { type: 'string' }, quick: { type: 'boolean', default: false } } });
+const parsed = parseArgs({ options: { data: { type: 'string', default: FULL_EXPORT }, epochs: { type: 'string' }, steps: { type: 'string' }, quick: { type: 'boolean', default: false } } });
 const quick = parsed.values.quick;
 const values = { ...parsed.values, epochs: parsed.values.epochs ?? String(quick ? 2 : DEFAULTS.epochs), steps: parsed.values.steps ?? (quick ? '5' : '30') };
 const sample = quick ? QUICK.sample : undefined;

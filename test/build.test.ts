@@ -19,7 +19,7 @@ describe('the build (what the images run)', () => {
       assert.ok(existsSync(path.join(dist, file)), `dist/${file}`);
     }
     const components = ['load', 'clean', 'drift', 'train', 'evaluate', 'index', 'deploy', 'serve'];
-    for (const entry of [...components.map((name) => `components/${name}/main.js`), 'pipelines/main.js', 'pipelines/compile.js', 'pipelines/run-local.js', 'pipelines/kfp.js']) {
+    for (const entry of [...components.map((name) => `components/${name}/main.js`), 'pipelines/cli/start.js', 'pipelines/cli/compile.js', 'pipelines/cli/run-local.js', 'pipelines/cli/kfp.js']) {
       const help = spawnSync(process.execPath, [path.join(dist, entry), '--help'], { encoding: 'utf8' });
       assert.equal(help.status, 0, `${entry}: ${help.stderr}`);
       assert.match(help.stdout, /^Usage: /, entry);
@@ -47,8 +47,8 @@ describe('the build (what the images run)', () => {
     try {
       const compiled = path.join(tmp.dir, 'compiled.yaml');
       const source = path.join(tmp.dir, 'source.yaml');
-      assert.equal(spawnSync(process.execPath, [path.join(dist, 'pipelines/compile.js'), '--out', compiled]).status, 0);
-      assert.equal(spawnSync(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'pipelines/compile.ts'), '--out', source], { cwd: REPO_ROOT }).status, 0);
+      assert.equal(spawnSync(process.execPath, [path.join(dist, 'pipelines/cli/compile.js'), '--out', compiled]).status, 0);
+      assert.equal(spawnSync(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'pipelines/cli/compile.ts'), '--out', source], { cwd: REPO_ROOT }).status, 0);
       assert.equal(readFileSync(compiled, 'utf8'), readFileSync(source, 'utf8'));
     } finally {
       await tmp.remove();

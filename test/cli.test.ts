@@ -31,7 +31,7 @@ function run(script: string, args: string[], env: NodeJS.ProcessEnv = {}): Promi
 }
 
 const LOAD = 'components/load/main.ts';
-const START = 'pipelines/main.ts';
+const START = 'pipelines/cli/start.ts';
 const fixture = (name: string) => path.join(REPO_ROOT, 'test', 'fixtures', name);
 
 /** The summary: exactly one line on stdout, JSON. */

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import * as components from '../pipelines/components.js';
+import * as components from '../pipelines/marketplace/components.js';
 import { cpuToFloat, memoryToGb } from '../pipelines/dsl/compiler/index.js';
 import { REPO_ROOT } from './helpers.js';
 

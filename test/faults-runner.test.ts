@@ -15,7 +15,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { migrate, openFsStore, openPostgres } from '../components/core/platform/index.js';
 import { loadExportFolder } from '../components/load/load.js';
-import { clean, drift, snapshot } from '../pipelines/components.js';
+import { clean, drift, snapshot } from '../pipelines/marketplace/components.js';
 import { compilePipeline, param, parallelFor, pipeline, toYaml } from '../pipelines/dsl/index.js';
 import type { RunRecord } from '../pipelines/local/runner.js';
 import { freshPostgresDatabase, REPO_ROOT, silentLog, tempDir } from './helpers.js';
@@ -52,7 +52,7 @@ describe('kill -9 of the local runner mid-task', () => {
   let spec: string;
   const databases: Record<string, Awaited<ReturnType<typeof freshPostgresDatabase>>> = {};
   const env = (home: string): NodeJS.ProcessEnv => ({ ...process.env, MARKETPLACE_HOME: home, LOG_LEVEL: 'warn', DATABASE_URL: databases[home]!.url, ARTIFACT_ROOT: '' });
-  const runLocal = ['--import', 'tsx', path.join(REPO_ROOT, 'pipelines', 'run-local.ts')];
+  const runLocal = ['--import', 'tsx', path.join(REPO_ROOT, 'pipelines', 'cli', 'run-local.ts')];
 
   before(async () => {
     tmp = await tempDir('faults-runner-');

@@ -28,7 +28,7 @@ interface Summary {
 
 function start(args: string[], home: string): Promise<{ code: number | null; summary: Summary; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'pipelines', 'main.ts'), '--quick', ...args], {
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'pipelines', 'cli', 'start.ts'), '--quick', ...args], {
       cwd: REPO_ROOT,
       env: { PATH: process.env['PATH'], HOME: process.env['HOME'], MARKETPLACE_HOME: home, LOG_LEVEL: 'warn' },
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -9,7 +9,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { unqualifiedImages } from '../pipelines/kfp.js';
+import { unqualifiedImages } from '../pipelines/cli/kfp.js';
 import { REPO_ROOT, tempDir } from './helpers.js';
 
 /** A minimal spec whose one executor runs `image`. */
@@ -102,7 +102,7 @@ describe('npm run kfp against a fake Kubeflow Pipelines API server', () => {
 
   const kfp = (args: string[], env: NodeJS.ProcessEnv = {}, specFile = spec) =>
     new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-      const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'pipelines', 'kfp.ts'), ...args, '--spec', specFile], {
+      const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'pipelines', 'cli', 'kfp.ts'), ...args, '--spec', specFile], {
         cwd: REPO_ROOT,
         env: { PATH: process.env['PATH'], KFP_HOST: host, KFP_TOKEN: 'test-token', ...env },
       });

@@ -6,8 +6,8 @@
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import type protobuf from 'protobufjs';
-import { compileToYaml } from '../pipelines/compile.js';
-import { marketplaceRanking } from '../pipelines/marketplace-ranking.js';
+import { compileToYaml } from '../pipelines/marketplace/compile.js';
+import { marketplaceRanking } from '../pipelines/marketplace/pipeline.js';
 import { checkCompiledYaml, checkJson, checkPipelineSpec, checkPlatformSpec, jsonName, loadKfpProtos } from './kfp-proto.js';
 
 let root: protobuf.Root;

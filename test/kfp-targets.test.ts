@@ -9,10 +9,10 @@ import { spawnSync } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { compileToYaml } from '../pipelines/compile.js';
+import { compileToYaml } from '../pipelines/marketplace/compile.js';
 import { compilePipeline, component, param, parallelFor, pipeline, PipelineCompileError, when } from '../pipelines/dsl/index.js';
 import { CONSTRUCTS, DEFAULT_KFP_VERSION, parseKfpVersion, unsupportedConstructs } from '../pipelines/dsl/compiler/targets.js';
-import { marketplaceRanking } from '../pipelines/marketplace-ranking.js';
+import { marketplaceRanking } from '../pipelines/marketplace/pipeline.js';
 import { REPO_ROOT } from './helpers.js';
 
 const REGISTRY = { imageRegistry: 'registry.example/marketplace' };
@@ -112,7 +112,7 @@ describe('KFP release targets', () => {
   });
 
   it('npm run compile-pipeline takes --kfp-version and refuses what the release cannot run', () => {
-    const run = spawnSync(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'pipelines', 'compile.ts'), '--out', '/dev/null', '--kfp-version', '2.4.0'], {
+    const run = spawnSync(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'pipelines', 'cli', 'compile.ts'), '--out', '/dev/null', '--kfp-version', '2.4.0'], {
       cwd: REPO_ROOT,
       encoding: 'utf8',
     });

@@ -161,7 +161,7 @@ describe('the local runner', () => {
     const specFile = path.join(tmp.dir, 'demo.yaml');
     await writeFile(specFile, demoYaml);
     const cli = (...args: string[]) =>
-      spawnSync(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'pipelines', 'run-local.ts'), specFile, ...args], {
+      spawnSync(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'pipelines', 'cli', 'run-local.ts'), specFile, ...args], {
         cwd: REPO_ROOT,
         encoding: 'utf8',
         env: { ...process.env, MARKETPLACE_HOME: path.join(tmp.dir, 'home'), LOG_LEVEL: 'warn' },
@@ -343,7 +343,7 @@ describe('the local runner killed with SIGKILL in the middle of a task', () => {
       await writeFile(specFile, toYaml(chain, compilePipeline(chain, OPTIONS)));
       const trace = path.join(tmp.dir, 'trace.txt');
       const env = { ...process.env, MARKETPLACE_HOME: path.join(tmp.dir, 'home'), LOG_LEVEL: 'info', LOG_JSON: '1' };
-      const args = ['--import', 'tsx', path.join(REPO_ROOT, 'pipelines', 'run-local.ts'), specFile, '--param', `trace=${trace}`];
+      const args = ['--import', 'tsx', path.join(REPO_ROOT, 'pipelines', 'cli', 'run-local.ts'), specFile, '--param', `trace=${trace}`];
       const { spawn } = await import('node:child_process');
       const first = spawn(process.execPath, args, { cwd: REPO_ROOT, env });
       let log = '';

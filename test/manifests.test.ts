@@ -17,7 +17,7 @@ import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
 import { Role, RoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1';
 import { ConfigMap, Namespace, Service, ServiceAccount } from 'kubernetes-models/v1';
 import { parseAllDocuments, parse as parseYaml } from 'yaml';
-import { deploy as deployComponent } from '../pipelines/components.js';
+import { deploy as deployComponent } from '../pipelines/marketplace/components.js';
 import { REPO_ROOT } from './helpers.js';
 
 type Obj = Record<string, unknown>;

@@ -9,8 +9,8 @@ import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { parseAllDocuments } from 'yaml';
-import { compileToYaml } from '../pipelines/compile.js';
-import { marketplaceRanking } from '../pipelines/marketplace-ranking.js';
+import { compileToYaml } from '../pipelines/marketplace/compile.js';
+import { marketplaceRanking } from '../pipelines/marketplace/pipeline.js';
 import { REPO_ROOT, tempDir } from './helpers.js';
 
 const SNAPSHOT = path.join(REPO_ROOT, 'test', 'snapshots', 'marketplace-ranking.yaml');
@@ -136,7 +136,7 @@ describe('the marketplace-ranking pipeline spec', () => {
     try {
       const out = path.join(tmp.dir, 'spec.yaml');
       const run = (args: string[]) =>
-        spawnSync(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'pipelines', 'compile.ts'), ...args], { cwd: REPO_ROOT, encoding: 'utf8' });
+        spawnSync(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'pipelines', 'cli', 'compile.ts'), ...args], { cwd: REPO_ROOT, encoding: 'utf8' });
       const ok = run(['--out', out, '--image-registry', 'registry.example/marketplace']);
       assert.equal(ok.status, 0, ok.stderr);
       assert.deepEqual(JSON.parse(ok.stdout), { pipeline: 'marketplace-ranking', out, bytes: (await readFile(out)).length });

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { createLogger, migrate, openFsStore, openPglite } from '../components/core/platform/index.js';
 import { loadExportFolder } from '../components/load/load.js';
-import { clean, drift, snapshot } from '../pipelines/components.js';
+import { clean, drift, snapshot } from '../pipelines/marketplace/components.js';
 import { compilePipeline, param, parallelFor, pipeline, toYaml } from '../pipelines/dsl/index.js';
 import { mapCommandToCheckout, runPipeline } from '../pipelines/local/runner.js';
 import { REPO_ROOT, silentLog, tempDir } from './helpers.js';

@@ -17,7 +17,7 @@ import { gunzipSync } from 'node:zlib';
 import { after, before, describe, it } from 'node:test';
 import { migrate, openPostgres, openS3Store } from '../components/core/platform/index.js';
 import { loadExportFolder } from '../components/load/load.js';
-import { clean, drift, snapshot } from '../pipelines/components.js';
+import { clean, drift, snapshot } from '../pipelines/marketplace/components.js';
 import { compilePipeline, param, parallelFor, pipeline, toYaml } from '../pipelines/dsl/index.js';
 import { freshBucket, freshPostgresDatabase, REPO_ROOT, s3ProcessEnv, silentLog, tempDir, testEnv, testS3Client } from './helpers.js';
 
@@ -63,9 +63,9 @@ describe('no secret in what the project writes', () => {
   it('the specs, logs, run records, reports and artifacts hold neither the database password nor the S3 secret key', async () => {
     const spec = path.join(tmp.dir, 'front.yaml');
     await writeFile(spec, toYaml(front, compilePipeline(front, { imageRegistry: 'local', imageTag: 'test', compilerVersion: 'test' })));
-    const compiled = spawnSync(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'pipelines', 'compile.ts'), '--out', path.join(tmp.dir, 'marketplace-ranking.yaml')], { cwd: REPO_ROOT, env, encoding: 'utf8' });
+    const compiled = spawnSync(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'pipelines', 'cli', 'compile.ts'), '--out', path.join(tmp.dir, 'marketplace-ranking.yaml')], { cwd: REPO_ROOT, env, encoding: 'utf8' });
     assert.equal(compiled.status, 0, compiled.stderr);
-    const run = spawnSync(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'pipelines', 'run-local.ts'), spec], { cwd: REPO_ROOT, env, encoding: 'utf8' });
+    const run = spawnSync(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'pipelines', 'cli', 'run-local.ts'), spec], { cwd: REPO_ROOT, env, encoding: 'utf8' });
     assert.equal(run.status, 0, run.stderr);
     const summary = JSON.parse(run.stdout.trim().split('\n').at(-1) ?? '{}') as { status: string; tasks: Record<string, string> };
     assert.equal(summary.status, 'SUCCEEDED');

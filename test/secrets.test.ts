@@ -7,8 +7,8 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { compileToYaml } from '../pipelines/compile.js';
-import { marketplaceRanking } from '../pipelines/marketplace-ranking.js';
+import { compileToYaml } from '../pipelines/marketplace/compile.js';
+import { marketplaceRanking } from '../pipelines/marketplace/pipeline.js';
 import { openS3Store } from '../components/core/platform/index.js';
 import { collect, freshBucket, freshPostgresDatabase, REPO_ROOT, s3ProcessEnv, testS3Client } from './helpers.js';
 

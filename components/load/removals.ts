@@ -6,7 +6,7 @@
  */
 import { InputError, type Queryable } from '../core/platform/index.js';
 import type { RawTable } from './raw-tables.js';
-import { LIVE_STAGE_ROW, STAGE_TABLE } from './staged.js';
+import { LIVE_STAGE_ROW, STAGE_TABLE } from './stage-table.js';
 
 export interface RemovalMarker {
   /** The source column that says a row is gone (`deleted_at`, `status`). */

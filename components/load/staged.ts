@@ -20,8 +20,7 @@ import type { Queryable } from '../core/platform/index.js';
 import { normalizeRecord, storable, type RawTableShape } from './raw-tables.js';
 import { markedRemoved, type RemovalMarker } from './removals.js';
 import type { RecordSource } from './sources.js';
-
-export const STAGE_TABLE = 'load_stage';
+import { LIVE_STAGE_ROW, STAGE_TABLE } from './stage-table.js';
 
 /** A fixed-size Bloom filter over strings (k = 3 probes by double hashing). */
 export class BloomFilter {
@@ -175,9 +174,6 @@ export interface MergeCounts {
   duplicates: number;
   firstDuplicates: StagedRefusal[];
 }
-
-/** A staged row that is loaded: not a refused line, not a repeated id. */
-export const LIVE_STAGE_ROW = 'refusal IS NULL AND duplicate_of IS NULL';
 
 /**
  * Refuses repeated ids, merges the staged rows into the raw table (only changed rows rewritten) and

@@ -12,15 +12,15 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { createCommand, InputError, printSummary, runMain } from '../components/core/platform/index.js';
+import { createCommand, InputError, printSummary, runMain } from '../../components/core/platform/index.js';
 import { parse } from 'yaml';
-import { DEFAULT_OUTPUT, PLACEHOLDER_REGISTRY_HOST } from './compile.js';
-import { KfpClient } from './kfp-client.js';
-import { marketplaceRanking } from './marketplace-ranking.js';
+import { DEFAULT_OUTPUT, PLACEHOLDER_REGISTRY_HOST } from '../marketplace/compile.js';
+import { KfpClient } from '../kfp/client.js';
+import { marketplaceRanking } from '../marketplace/pipeline.js';
 import { parseParam } from './run-local.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
-const RECURRING_RUN = path.join(HERE, '..', 'manifests', 'kubeflow', 'recurring-run.json');
+const RECURRING_RUN = path.join(HERE, '..', '..', 'manifests', 'kubeflow', 'recurring-run.json');
 
 interface Common {
   spec: string;

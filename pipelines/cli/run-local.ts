@@ -6,11 +6,11 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { createCommand, createLogger, InputError, loadConfig, positiveInteger, printSummary, runMain } from '../components/core/platform/index.js';
-import { mapCommandToCheckout, runPipeline, TaskFailedError } from './local/runner.js';
-import { containerRunner } from './local/containers.js';
+import { createCommand, createLogger, InputError, loadConfig, positiveInteger, printSummary, runMain } from '../../components/core/platform/index.js';
+import { mapCommandToCheckout, runPipeline, TaskFailedError } from '../local/runner.js';
+import { containerRunner } from '../local/containers.js';
 
-const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 /** `name=value`: the value is JSON when it parses as JSON (numbers, booleans, lists), text otherwise. */
 export function parseParam(text: string, previous: Record<string, unknown> = {}): Record<string, unknown> {

@@ -11,17 +11,17 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createCommand, positiveInteger, printSummary, runMain, withRuntime, withStore, type Database } from '../components/core/platform/index.js';
-import { metadataScalars, readServingRecord } from '../components/core/contracts/index.js';
-import { generateDemoExport } from '../components/load/demo.js';
-import { loadFromCommandLine, resolveSource } from '../components/load/main.js';
-import { compileToYaml, PLACEHOLDER_REGISTRY } from './compile.js';
-import { mapCommandToCheckout, runPipeline, TaskFailedError, type RunRecord } from './local/runner.js';
-import { containerRunner, defaultImageTag, loadInContainer } from './local/containers.js';
-import { QUICK } from '../components/train/hyperparameters.js';
-import { marketplaceRanking } from './marketplace-ranking.js';
+import { createCommand, positiveInteger, printSummary, runMain, withRuntime, withStore, type Database } from '../../components/core/platform/index.js';
+import { metadataScalars, readServingRecord } from '../../components/core/contracts/index.js';
+import { generateDemoExport } from '../../components/load/demo.js';
+import { loadFromCommandLine, resolveSource } from '../../components/load/main.js';
+import { compileToYaml, PLACEHOLDER_REGISTRY } from '../marketplace/compile.js';
+import { mapCommandToCheckout, runPipeline, TaskFailedError, type RunRecord } from '../local/runner.js';
+import { containerRunner, defaultImageTag, loadInContainer } from '../local/containers.js';
+import { QUICK } from '../../components/train/hyperparameters.js';
+import { marketplaceRanking } from '../marketplace/pipeline.js';
 
-const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 interface StartOptions {
   data?: string;

@@ -3,7 +3,7 @@
  * of it), start a run, create a recurring run. The server is `KFP_HOST`; a bearer token, where the
  * installation needs one, comes from `KFP_TOKEN` (environment or a Kubernetes Secret), never from code.
  */
-import { errorMessage, InputError } from '../components/core/platform/index.js';
+import { errorMessage, InputError } from '../../components/core/platform/index.js';
 
 export interface KfpClientOptions {
   host: string;

@@ -4,8 +4,8 @@
  * each component's CLI (`components/<name>/main.ts`) implements; output parameters are written to the
  * file KFP names (`…output_file`), output artifacts under the path it gives.
  */
-import { KFP_EXECUTOR_OUTPUT } from '../components/core/contracts/kfp-outputs.js';
-import { artifact, component, param, PIPELINE_JOB_ID, type Platform } from './dsl/index.js';
+import { KFP_EXECUTOR_OUTPUT } from '../../components/core/contracts/index.js';
+import { artifact, component, param, PIPELINE_JOB_ID, type Platform } from '../dsl/index.js';
 
 /** Where every component reads and writes: the database URL from a Secret, the rest from a ConfigMap. */
 const STORAGE: Platform = {

@@ -11,7 +11,7 @@
  *   └──────────────────────── exit handler: record-run ──────────────────────────────────────────────┘
  */
 import { clean, deploy, drift, evaluate, index, productionModel, recordRun, snapshot, train } from './components.js';
-import { exitHandler, param, parallelFor, pipeline, when, type ArtifactRef, type ParameterRef } from './dsl/index.js';
+import { exitHandler, param, parallelFor, pipeline, when, type ArtifactRef, type ParameterRef } from '../dsl/index.js';
 
 /** Index `snapshot` with `model` and put both in service. */
 function indexAndDeploy(model: ArtifactRef<'system.Model'>, snapshotRef: ArtifactRef<'system.Dataset'>, target: ParameterRef<'STRING'>): void {
