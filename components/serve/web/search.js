@@ -57,6 +57,8 @@ function fillForm(form, params) {
       field.removeAttribute('aria-describedby');
     }
   }
+  const set = SEARCH_PARAMS.filter((name) => name !== 'q' && params.get(name) && !(name === 'sort' && params.get(name) === 'relevance')).length;
+  byId('filters-set', HTMLElement).textContent = set > 0 ? `(${set} set)` : '';
   const mode = params.get('mode');
   for (const radio of form.querySelectorAll('input[name="mode"]')) {
     if (radio instanceof HTMLInputElement) radio.checked = radio.value === (isMode(mode) ? mode : 'all');
@@ -232,6 +234,8 @@ function result(mode, row, rank, ranks) {
  */
 export function setUpSearch(navigate) {
   const form = byId('search-form', HTMLFormElement);
+  // On a phone the filters start folded (their summary says how many are set): the results come first.
+  if (window.matchMedia('(max-width: 640px)').matches) byId('filters-box', HTMLDetailsElement).open = false;
   form.addEventListener('submit', (event) => {
     event.preventDefault();
     navigate(urlOfForm(form));
