@@ -1,0 +1,78 @@
+/** The index component's FAISS choice: exact up to a size, HNSW above it with efSearch tuned to a measured recall. */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { buildVectorIndex, estimatedBytes, loadVectorIndex, recallAt } from '../../components/core/ml/vector-index.js';
+import { unitVectors } from '../helpers.js';
+
+
+describe('vector index', () => {
+  const dims = 32;
+  const vectors = unitVectors(3000, dims, 5);
+
+  it('is exact below the threshold', () => {
+    const built = buildVectorIndex(vectors, dims, { exactUpTo: 10_000 });
+    assert.deepEqual([built.type, built.recall, built.vectors], ['Flat', 1, 3000]);
+    assert.equal(built.index.search(vectors.slice(dims * 7, dims * 8), 1).labels[0], 7);
+  });
+
+  it('is HNSW above it, with efSearch raised until the measured recall reaches the target, kept after a round trip', () => {
+    const built = buildVectorIndex(vectors, dims, { exactUpTo: 1000, recallTarget: 0.97 });
+    assert.equal(built.type, 'HNSW32,Flat');
+    assert.ok(built.recall >= 0.97, `recall ${built.recall}`);
+    assert.ok((built.efSearch ?? 0) >= 16);
+    const reloaded = loadVectorIndex(built.index.toBuffer(), built);
+    const exact = buildVectorIndex(vectors, dims, { exactUpTo: 10_000 }).index;
+    const queries = Array.from({ length: 50 }, (_, i) => unitVectors(1, dims, 500 + i));
+    assert.ok(recallAt(10, reloaded, exact, queries) >= 0.9, 'fresh queries find their neighbours too');
+  });
+
+  it('refuses numbers that are not whole vectors', () => {
+    assert.throws(() => buildVectorIndex([1, 2, 3], 2), /3 numbers are not whole vectors of 2/);
+  });
+});
+
+describe('vector index chosen by a memory budget', () => {
+  const dims = 64;
+  const count = 4000;
+  // Clustered unit vectors (the shape of embeddings: categories), so that quantisation keeps neighbours.
+  const centres = unitVectors(40, dims, 9);
+  const noise = unitVectors(count, dims, 10);
+  const vectors = new Float32Array(count * dims);
+  for (let i = 0; i < count; i++) {
+    const c = i % 40;
+    let norm = 0;
+    for (let d = 0; d < dims; d++) norm += (vectors[i * dims + d] = centres[c * dims + d]! + 0.6 * noise[i * dims + d]!) ** 2;
+    for (let d = 0; d < dims; d++) vectors[i * dims + d]! /= Math.sqrt(norm);
+  }
+  const flatBytes = estimatedBytes('Flat', count, dims);
+
+  it('is Flat while Flat fits the budget', () => {
+    const built = buildVectorIndex(vectors, dims, { memoryBudgetBytes: flatBytes + 1000 });
+    assert.deepEqual([built.type, built.recall, built.recallTargetMet], ['Flat', 1, true]);
+    assert.ok(built.bytes! >= flatBytes && built.bytes! < flatBytes + 1000, `Flat holds ${built.bytes} bytes`);
+  });
+
+  it('below it, the largest compressed type that fits, trained on a sample, nprobe raised to the recall target; recorded and restored', () => {
+    const budget = Math.floor(flatBytes * 0.4);
+    const built = buildVectorIndex(vectors, dims, { memoryBudgetBytes: budget, recallTarget: 0.95 });
+    assert.match(built.type, /^IVF\d+,SQ8$/);
+    assert.ok(built.recall >= 0.95 && built.recallTargetMet, `recall@10 ${built.recall}`);
+    assert.ok((built.nprobe ?? 0) >= 1);
+    assert.ok(built.bytes! <= budget, `${built.bytes} bytes within the budget of ${budget}`);
+    assert.deepEqual(built.candidates?.map((c) => [c.type.replace(/\d+/, 'n'), c.recall === null]), [['IVFn,SQ8', false]], 'HNSW-SQ8 (larger than Flat at 64 dimensions) is not a candidate');
+    const reloaded = loadVectorIndex(built.index.toBuffer(), built);
+    const exact = buildVectorIndex(vectors, dims, { exactUpTo: Infinity }).index;
+    const queries = Array.from({ length: 50 }, (_, i) => Array.from(vectors.subarray((i * 37) * dims, (i * 37 + 1) * dims)));
+    assert.ok(recallAt(10, reloaded, exact, queries) >= 0.9, 'the reloaded index searches with the recorded nprobe');
+  });
+
+  it('with less memory, PQ; when no type reaches the target within the budget, the best recall is kept and says so', () => {
+    const budget = Math.floor(flatBytes * 0.15);
+    const built = buildVectorIndex(vectors, dims, { memoryBudgetBytes: budget, recallTarget: 0.999 });
+    assert.match(built.type, /^IVF\d+,PQ\d+np$/);
+    assert.ok(built.bytes! <= budget);
+    assert.equal(built.recallTargetMet, built.recall >= 0.999);
+    assert.ok(built.candidates!.some((c) => c.type.endsWith('SQ8') && c.recall === null), 'SQ8, over the budget, was not built');
+    assert.throws(() => buildVectorIndex(vectors, dims, { memoryBudgetBytes: 1000 }), /no index type fits a memory budget of 1000 bytes/);
+  });
+});
