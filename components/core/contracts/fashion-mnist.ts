@@ -28,7 +28,7 @@ export const FASHION_FILES: Record<FashionKind, { images: string; labels: string
 
 /**
  * The product's split bucket of an id (the rule of train/split.ts, which core cannot import;
- * test/fashion-mnist.test.ts checks the two agree): sha256(id) first four bytes mod 10; 9 is test, 8 validation.
+ * test/load/fashion-mnist.test.ts checks the two agree): sha256(id) first four bytes mod 10; 9 is test, 8 validation.
  */
 export function splitBucket(id: string): number {
   return createHash('sha256').update(id).digest().readUInt32BE(0) % 10;

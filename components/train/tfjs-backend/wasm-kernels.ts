@@ -1,6 +1,6 @@
 /**
  * Kernels the TF.js wasm backend (4.22) lacks but training needs, built from kernels it has and
- * registered for 'wasm' only. Each one is checked against the cpu backend in test/wasm-kernels.test.ts.
+ * registered for 'wasm' only. Each one is checked against the cpu backend in test/train/wasm-kernels.test.ts.
  *
  * - UnsortedSegmentSum: the gradient of `tf.gather`, so of every Embedding layer. Built on ScatterNd,
  *   which sums duplicate indices exactly as a segment sum does.

@@ -13,7 +13,7 @@
  * here rather than taken from a package: the npm BM25 packages score fields separately and add them up
  * (BM25 per field, not BM25F), none gives the per-field match facts a result shows ("sofa" in the
  * title) or serialises to compact typed arrays, and the whole scorer is this file (tested against
- * scores worked by hand in test/lexical.test.ts).
+ * scores worked by hand in test/ml/lexical.test.ts).
  *
  * A term's contribution to a document does not depend on the query, so it is computed once per
  * posting at load time; a query then only adds up the postings of its terms.
