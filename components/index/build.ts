@@ -20,6 +20,12 @@ export interface IndexRequest {
   seed?: number;
   /** Up to this many vectors the product index is exact (FAISS Flat). */
   exactUpTo?: number;
+  /**
+   * The search service's memory budget for the product index, in bytes: with it the index type is chosen
+   * by memory (Flat while it fits, then HNSW-SQ8 / IVF-SQ8 / IVF-PQ tuned to the recall target) instead of
+   * by exactUpTo.
+   */
+  memoryBudgetBytes?: number;
   /** Products embedded per batch (bounds the pictures held in memory). */
   batchSize?: number;
 }
@@ -35,11 +41,11 @@ export interface IndexResult {
 }
 
 export function indexVersion(request: IndexRequest): string {
-  const { modelVersion, snapshotId, buyers = 2000, seed = 7, exactUpTo = 100_000 } = request;
+  const { modelVersion, snapshotId, buyers = 2000, seed = 7, exactUpTo = 100_000, memoryBudgetBytes } = request;
   // The lexical format and the ranking's features are part of the version: an index built before them
   // (no lexical files, other features) is rebuilt, not reused.
   const search = { lexical: LEXICAL_FORMAT, features: FUSION_FEATURES.join(',') };
-  return `ix-${createHash('sha256').update(JSON.stringify({ modelVersion, snapshotId, buyers, seed, exactUpTo, ...search })).digest('hex').slice(0, 16)}`;
+  return `ix-${createHash('sha256').update(JSON.stringify({ modelVersion, snapshotId, buyers, seed, exactUpTo, ...search, ...(memoryBudgetBytes !== undefined ? { memoryBudgetBytes } : {}) })).digest('hex').slice(0, 16)}`;
 }
 
 /**
@@ -115,8 +121,8 @@ export async function buildIndex(store: ArtifactStore, db: Queryable, request: I
     const vectors = await embedCatalogue(store, embedder, products, request.batchSize ?? 128, log);
     const productsPerSecond = products.length / Math.max(1e-3, (Date.now() - embedStarted) / 1000);
     log.info({ products: products.length, productsPerSecond: Math.round(productsPerSecond) }, 'products embedded');
-    const productIndex = buildVectorIndex(Array.from(vectors), dim, { exactUpTo: request.exactUpTo });
-    log.info({ type: productIndex.type, vectors: productIndex.vectors, recall: productIndex.recall, efSearch: productIndex.efSearch }, 'product index built');
+    const productIndex = buildVectorIndex(vectors, dim, { exactUpTo: request.exactUpTo, ...(request.memoryBudgetBytes !== undefined ? { memoryBudgetBytes: request.memoryBudgetBytes } : {}) });
+    log.info({ type: productIndex.type, vectors: productIndex.vectors, recall: productIndex.recall, efSearch: productIndex.efSearch, nprobe: productIndex.nprobe, bytes: productIndex.bytes }, 'product index built');
 
     const buyers = generateBuyers(products, { count: request.buyers ?? 2000, seed: request.seed ?? 7, snapshotId: request.snapshotId });
     const stored = await storeBuyers(db, buyers);
@@ -130,7 +136,7 @@ export async function buildIndex(store: ArtifactStore, db: Queryable, request: I
     const buyerDim = dim + DEMOGRAPHIC_DIM;
     const buyerVectors = new Float32Array(buyers.length * buyerDim);
     buyers.forEach((buyer, k) => buyerVectors.set(buyerVector(buyer, centroids, productVector, dim), k * buyerDim));
-    const buyerIndex = buildVectorIndex(Array.from(buyerVectors), buyerDim, { exactUpTo: request.exactUpTo });
+    const buyerIndex = buildVectorIndex(buyerVectors, buyerDim, { exactUpTo: request.exactUpTo });
 
     const listed = await listingDates(db, products.map((p) => p.id));
     const lexical = LexicalIndex.build(products.map((p) => ({ title: p.title, text: p.text, category: p.path.join(' ') })));
@@ -166,7 +172,10 @@ export async function buildIndex(store: ArtifactStore, db: Queryable, request: I
       priceMax: b.price_max,
       interests: Object.entries(b.interests).sort((x, y) => y[1] - x[1]),
     }));
-    const facts = (built: typeof productIndex, d: number) => ({ type: built.type, vectors: built.vectors, dim: d, recall: built.recall, k: built.k, ...(built.efSearch ? { efSearch: built.efSearch } : {}) });
+    const facts = (built: typeof productIndex, d: number) => {
+      const { index: _index, ...rest } = built;
+      return { ...rest, dim: d };
+    };
     const metadata: IndexMetadata = {
       modelVersion: request.modelVersion,
       snapshotId: request.snapshotId,

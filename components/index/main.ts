@@ -16,14 +16,15 @@ export function indexCommand() {
     .option('--buyers <n>', 'size of the generated buyer population', positiveInteger, 2000)
     .option('--seed <n>', 'seed of the buyer population', positiveInteger, 7)
     .option('--exact-up-to <n>', 'up to this many products the index is exact (FAISS Flat); above, HNSW with measured recall', positiveInteger, 100_000)
+    .option('--memory-budget-mib <n>', "the search service's memory for the product index (MiB): the index type is chosen by it (Flat while it fits, then HNSW-SQ8, IVF-SQ8, IVF-PQ tuned to recall@10 >= 0.95), instead of by --exact-up-to", positiveInteger)
     .option('--manifest <file>', 'write the index pointer (JSON: version, key, uri) here (a pipeline output)')
     .option('--metrics <file>', 'write the index statistics here (KFP system.Metrics JSON)')
     .option('--executor-output <file>', "write KFP's executor output here (the statistics as artifact metadata, which the Kubeflow UI shows)")
-    .action(async (options: { model: string; snapshot: string; buyers: number; seed: number; exactUpTo: number; manifest?: string; metrics?: string; executorOutput?: string }) => {
+    .action(async (options: { model: string; snapshot: string; buyers: number; seed: number; exactUpTo: number; memoryBudgetMib?: number; manifest?: string; metrics?: string; executorOutput?: string }) => {
       const modelVersion = await modelVersionFrom(options.model);
       const snapshotId = await snapshotIdFrom(options.snapshot);
       const result = await withRuntime('index', ({ store, db, log }) =>
-        buildIndex(store, db, { modelVersion, snapshotId, buyers: options.buyers, seed: options.seed, exactUpTo: options.exactUpTo }, log),
+        buildIndex(store, db, { modelVersion, snapshotId, buyers: options.buyers, seed: options.seed, exactUpTo: options.exactUpTo, ...(options.memoryBudgetMib ? { memoryBudgetBytes: options.memoryBudgetMib * 2 ** 20 } : {}) }, log),
       );
       const { metadata } = result;
       await writeOutputFile(options.manifest, JSON.stringify({ version: result.version, key: result.key, uri: result.uri }));

@@ -71,7 +71,25 @@ export const IndexedBuyer = z.object({
 });
 export type IndexedBuyer = z.infer<typeof IndexedBuyer>;
 
-const BuiltFacts = z.object({ type: z.enum(['Flat', 'HNSW32,Flat']), vectors: z.number().int(), dim: z.number().int(), recall: z.number(), k: z.number().int(), efSearch: z.number().int().optional() });
+/**
+ * A FAISS index as the manifest records it: its factory type, size, measured recall@k against exact search
+ * and search parameter; when it was chosen under the service's memory budget, the budget, its bytes,
+ * whether the recall target was met and the candidates tried.
+ */
+const BuiltFacts = z.object({
+  type: z.string().regex(/^(Flat|HNSW32,(Flat|SQ8)|IVF\d+,(SQ8|PQ\d+(np)?))$/),
+  vectors: z.number().int(),
+  dim: z.number().int(),
+  recall: z.number(),
+  k: z.number().int(),
+  efSearch: z.number().int().optional(),
+  nprobe: z.number().int().optional(),
+  bytes: z.number().int().optional(),
+  memoryBudgetBytes: z.number().optional(),
+  recallTarget: z.number().optional(),
+  recallTargetMet: z.boolean().optional(),
+  candidates: z.array(z.object({ type: z.string(), estimatedBytes: z.number(), recall: z.number().nullable(), parameter: z.number().optional() })).optional(),
+});
 
 export const LexicalFacts = z.object({
   format: z.literal(LEXICAL_FORMAT),
