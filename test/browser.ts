@@ -19,10 +19,17 @@ export const LAPTOP = { width: 1366, height: 900 } as const;
 export const PHONE = { width: 390, height: 844 } as const;
 
 export async function launchChromium(): Promise<Browser> {
-  if (!existsSync(CHROMIUM_PATH)) throw new Error(`no Chromium at ${CHROMIUM_PATH}: run the tests with \`npm test\`, which installs Debian's chromium (test/services/chromium.sh)`);
+  if (!existsSync(CHROMIUM_PATH))
+    throw new Error(
+      `no Chromium at ${CHROMIUM_PATH}: run the tests with \`npm test\`, which installs Debian's chromium (test/services/chromium.sh)`,
+    );
   await mkdir(PAGE_ARTIFACTS, { recursive: true });
   // As root Chromium refuses its sandbox; /dev/shm is small in containers.
-  return chromium.launch({ executablePath: CHROMIUM_PATH, headless: true, args: ['--no-sandbox', '--disable-dev-shm-usage', '--disable-gpu'] });
+  return chromium.launch({
+    executablePath: CHROMIUM_PATH,
+    headless: true,
+    args: ['--no-sandbox', '--disable-dev-shm-usage', '--disable-gpu'],
+  });
 }
 
 export interface WatchedPage {

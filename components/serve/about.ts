@@ -13,7 +13,9 @@ export const REPORT_KINDS = ['eda', 'training', 'evaluation'] as const;
 export type ReportKind = (typeof REPORT_KINDS)[number];
 
 /** Model versions, index versions and snapshot ids as they appear in report URLs. */
-export const ArtifactId = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._=+@,-]{0,199}$/, 'an artifact id: letters, digits and ._=+@,- (at most 200)');
+export const ArtifactId = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._=+@,-]{0,199}$/, 'an artifact id: letters, digits and ._=+@,- (at most 200)');
 
 /** Where each report lives in the artifact store, by the id it belongs to. */
 export const REPORT_KEYS: Record<ReportKind, (id: string) => string> = {
@@ -25,7 +27,10 @@ export const REPORT_KEYS: Record<ReportKind, (id: string) => string> = {
 export const reportPath = (kind: ReportKind, id: string): string => `/reports/${kind}/${encodeURIComponent(id)}`;
 
 /** The part of evaluate's metrics.json the header shows (the file holds much more: it is not checked here). */
-const ModeScores = z.object({ knownItem: z.object({ recallAt1: z.number(), recallAt10: z.number() }), short: z.object({ ndcgAt10: z.number() }) });
+const ModeScores = z.object({
+  knownItem: z.object({ recallAt1: z.number(), recallAt10: z.number() }),
+  short: z.object({ ndcgAt10: z.number() }),
+});
 const EvaluationDocument = z.object({
   model: z.string(),
   snapshot: z.string(),
@@ -72,8 +77,16 @@ function figures(document: z.infer<typeof EvaluationDocument>): Figure[] {
   out.push({ metric: 'ndcg_at_10', label: 'retrieval nDCG@10', value: candidate.retrieval.ndcgAt10 });
   const modes = candidate.search?.modes;
   if (modes) {
-    for (const [mode, label] of [['hybrid', 'hybrid'], ['bm25', 'lexical'], ['dense', 'dense']] as const) {
-      out.push({ metric: `search_${mode}_known_recall_at_10`, label: `${label} known-item recall@10`, value: modes[mode].knownItem.recallAt10 });
+    for (const [mode, label] of [
+      ['hybrid', 'hybrid'],
+      ['bm25', 'lexical'],
+      ['dense', 'dense'],
+    ] as const) {
+      out.push({
+        metric: `search_${mode}_known_recall_at_10`,
+        label: `${label} known-item recall@10`,
+        value: modes[mode].knownItem.recallAt10,
+      });
     }
     out.push({ metric: 'search_hybrid_short_ndcg_at_10', label: 'hybrid short-query nDCG@10', value: modes.hybrid.short.ndcgAt10 });
   }
@@ -90,7 +103,13 @@ async function readEvaluation(store: ArtifactStore, modelVersion: string, log: W
   }
   try {
     const document = EvaluationDocument.parse(JSON.parse(text));
-    return { snapshot: document.snapshot, testProducts: document.candidate.testProducts, promoted: document.verdict.promote, reason: document.verdict.reason, figures: figures(document) };
+    return {
+      snapshot: document.snapshot,
+      testProducts: document.candidate.testProducts,
+      promoted: document.verdict.promote,
+      reason: document.verdict.reason,
+      figures: figures(document),
+    };
   } catch (error) {
     // A metrics file of another shape must not take the page down: the header says there is none.
     log.warn({ model: modelVersion, err: errorMessage(error) }, 'evaluation metrics unreadable; the page shows none');
@@ -128,7 +147,10 @@ export class AboutCache {
       readEvaluation(this.store, version.modelVersion, this.log),
       ...REPORT_KINDS.map((kind) => this.store.exists(REPORT_KEYS[kind](ids[kind]))),
     ]);
-    const reports = Object.fromEntries(REPORT_KINDS.map((kind, i) => [kind, present[i] ? reportPath(kind, ids[kind]) : null])) as Record<ReportKind, string | null>;
+    const reports = Object.fromEntries(REPORT_KINDS.map((kind, i) => [kind, present[i] ? reportPath(kind, ids[kind]) : null])) as Record<
+      ReportKind,
+      string | null
+    >;
     return {
       model: version.modelVersion,
       index: version.indexVersion,

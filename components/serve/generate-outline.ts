@@ -24,7 +24,10 @@ const Topology = z.object({
         z.object({
           id: z.string().optional(),
           type: z.string(),
-          arcs: z.array(z.array(z.array(z.number()))).or(z.array(z.array(z.number()))).optional(),
+          arcs: z
+            .array(z.array(z.array(z.number())))
+            .or(z.array(z.array(z.number())))
+            .optional(),
           properties: z.object({ name: z.string() }),
         }),
       ),
@@ -92,7 +95,8 @@ function simplify(points: Point[], tolerance: number): Point[] {
   return points.filter((_, i) => keep[i] === 1);
 }
 
-const inBox = (points: Point[]) => points.some(([lon, lat]) => lon >= BOX.minLon && lon <= BOX.maxLon && lat >= BOX.minLat && lat <= BOX.maxLat);
+const inBox = (points: Point[]) =>
+  points.some(([lon, lat]) => lon >= BOX.minLon && lon <= BOX.maxLon && lat >= BOX.minLat && lat <= BOX.maxLat);
 const round = (value: number) => Math.round(value * 1000) / 1000;
 
 export function ukOutline(topologyJson: unknown) {
@@ -113,7 +117,8 @@ export function ukOutline(topologyJson: unknown) {
     .filter((country) => country.rings.length > 0)
     .sort((a, b) => a.name.localeCompare(b.name));
   return {
-    source: "Natural Earth 1:50m Admin 0 countries (public domain), via the world-atlas npm package (ISC); simplified to ~1 km by components/serve/generate-outline.ts",
+    source:
+      'Natural Earth 1:50m Admin 0 countries (public domain), via the world-atlas npm package (ISC); simplified to ~1 km by components/serve/generate-outline.ts',
     countries,
   };
 }
@@ -129,5 +134,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     .join(',\n')}\n]}\n`;
   writeFileSync(target, body);
   const points = outline.countries.reduce((sum, country) => sum + country.rings.reduce((s, r) => s + r.length, 0), 0);
-  process.stderr.write(`wrote ${target}: ${outline.countries.map((c) => `${c.name} (${c.rings.length} rings)`).join(', ')}; ${points} points, ${body.length} bytes\n`);
+  process.stderr.write(
+    `wrote ${target}: ${outline.countries.map((c) => `${c.name} (${c.rings.length} rings)`).join(', ')}; ${points} points, ${body.length} bytes\n`,
+  );
 }

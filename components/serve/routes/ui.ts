@@ -33,7 +33,8 @@ const CONTENT_TYPES: Record<string, string> = {
 };
 
 /** Only the page's own files: no inline script, no other origin (the reports are HTML from our own components). */
-const PAGE_POLICY = "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
+const PAGE_POLICY =
+  "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
 
 interface StaticFile {
   body: Buffer;
@@ -86,7 +87,10 @@ const aboutAnswer = {
             testProducts: { type: 'integer' },
             promoted: { type: 'boolean' },
             reason: { type: 'string' },
-            figures: { type: 'array', items: { type: 'object', properties: { metric: { type: 'string' }, label: { type: 'string' }, value: { type: 'number' } } } },
+            figures: {
+              type: 'array',
+              items: { type: 'object', properties: { metric: { type: 'string' }, label: { type: 'string' }, value: { type: 'number' } } },
+            },
           },
         },
       ],
@@ -138,7 +142,9 @@ export async function uiRoutes(app: FastifyInstance, { state }: RouteContext): P
       throw error;
     }
     // The reports are our own components' HTML (inline styles and SVG): they may not run scripts or reach out.
-    reply.header('content-security-policy', "default-src 'none'; style-src 'unsafe-inline'; img-src data:; sandbox").header('x-content-type-options', 'nosniff');
+    reply
+      .header('content-security-policy', "default-src 'none'; style-src 'unsafe-inline'; img-src data:; sandbox")
+      .header('x-content-type-options', 'nosniff');
     return reply.type('text/html; charset=utf-8').send(body);
   });
 }

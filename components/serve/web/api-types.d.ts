@@ -38,7 +38,13 @@ export interface PageAnswer extends Versioned {
   k: number;
   offset: number;
   next: string | null;
-  filters?: { category: string | null; minPriceMinor: number | null; maxPriceMinor: number | null; place: string | null; radiusKm: number | null };
+  filters?: {
+    category: string | null;
+    minPriceMinor: number | null;
+    maxPriceMinor: number | null;
+    place: string | null;
+    radiusKm: number | null;
+  };
   notes: string[];
   results: ResultRow[];
 }

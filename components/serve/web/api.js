@@ -91,7 +91,8 @@ export const similar = (id, k, signal) => get(`/products/${encodeURIComponent(id
  * @param {AbortSignal} [signal]
  * @returns {Promise<BuyersAnswer>}
  */
-export const buyers = (id, options, signal) => get(`/products/${encodeURIComponent(id)}/buyers?k=${options.k}&radius_km=${options.radiusKm}`, signal);
+export const buyers = (id, options, signal) =>
+  get(`/products/${encodeURIComponent(id)}/buyers?k=${options.k}&radius_km=${options.radiusKm}`, signal);
 
 /** @returns {Promise<About>} */
 export const about = () => get('/about');

@@ -47,7 +47,11 @@ function renderHeader(about) {
     byId('versions', HTMLElement),
     h('span', { class: 'version' }, 'model ', h('code', { id: 'model-version' }, about.model)),
     h('span', { class: 'version' }, 'index ', h('code', { id: 'index-version' }, about.index)),
-    h('span', { class: 'loaded' }, `serving since ${loaded.toLocaleTimeString('en-GB')} · ${about.products ?? '?'} listings · ${about.buyers ?? '?'} buyers`),
+    h(
+      'span',
+      { class: 'loaded' },
+      `serving since ${loaded.toLocaleTimeString('en-GB')} · ${about.products ?? '?'} listings · ${about.buyers ?? '?'} buyers`,
+    ),
   );
   const evaluation = about.evaluation;
   fill(
@@ -57,7 +61,15 @@ function renderHeader(about) {
           h(
             'ul',
             { class: 'figures', 'aria-label': `Evaluation of model ${about.model} on ${evaluation.testProducts} held-out listings` },
-            evaluation.figures.map((f) => h('li', { 'data-metric': f.metric }, h('span', { class: 'label' }, f.label), ' ', h('span', { class: 'value' }, figure(f.value)))),
+            evaluation.figures.map((f) =>
+              h(
+                'li',
+                { 'data-metric': f.metric },
+                h('span', { class: 'label' }, f.label),
+                ' ',
+                h('span', { class: 'value' }, figure(f.value)),
+              ),
+            ),
           ),
         ]
       : h('p', { class: 'no-evaluation' }, `No evaluation recorded for model ${about.model}.`),
@@ -75,12 +87,21 @@ function renderHeader(about) {
       {},
       reports.map(([kind, name]) => {
         const href = about.reports[kind];
-        return h('li', {}, href ? h('a', { href, target: '_blank', rel: 'noopener' }, `${name} report`) : h('span', { class: 'missing', title: `no ${name} report in the artifact store` }, `${name} report (none)`));
+        return h(
+          'li',
+          {},
+          href
+            ? h('a', { href, target: '_blank', rel: 'noopener' }, `${name} report`)
+            : h('span', { class: 'missing', title: `no ${name} report in the artifact store` }, `${name} report (none)`),
+        );
       }),
     ),
   );
   const options = byId('categories', HTMLDataListElement);
-  fill(options, about.categories.map((category) => h('option', { value: category })));
+  fill(
+    options,
+    about.categories.map((category) => h('option', { value: category })),
+  );
 }
 
 async function refreshHeader() {

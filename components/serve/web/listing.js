@@ -82,21 +82,39 @@ export async function renderListing(url, id, page) {
 /** @param {ProductDetail} product */
 function fields(product) {
   const place = [product.town, product.county].filter(Boolean).join(', ') || 'unknown';
-  const coordinates = product.latitude !== null && product.longitude !== null ? `${product.latitude.toFixed(4)}, ${product.longitude.toFixed(4)}` : 'none';
+  const coordinates =
+    product.latitude !== null && product.longitude !== null ? `${product.latitude.toFixed(4)}, ${product.longitude.toFixed(4)}` : 'none';
   /** @type {[string, string][]} */
   const rows = [
     ['Price', pounds(product.priceMinor)],
     ['Category', product.path.join(' / ')],
     ['Place', place],
     ['Coordinates', coordinates],
-    ['Listed', product.listedAt ? new Date(product.listedAt).toLocaleDateString('en-GB', { year: 'numeric', month: 'short', day: 'numeric' }) : 'unknown'],
+    [
+      'Listed',
+      product.listedAt
+        ? new Date(product.listedAt).toLocaleDateString('en-GB', { year: 'numeric', month: 'short', day: 'numeric' })
+        : 'unknown',
+    ],
     ['Listing id', product.id],
   ];
   return h(
     'div',
     { class: 'fields' },
-    product.hasImage ? h('img', { src: `/products/${encodeURIComponent(product.id)}/image`, alt: `Picture of ${product.title}`, width: 160, height: 160, class: 'picture' }) : null,
-    h('dl', {}, rows.flatMap(([term, value]) => [h('dt', {}, term), h('dd', {}, value)])),
+    product.hasImage
+      ? h('img', {
+          src: `/products/${encodeURIComponent(product.id)}/image`,
+          alt: `Picture of ${product.title}`,
+          width: 160,
+          height: 160,
+          class: 'picture',
+        })
+      : null,
+    h(
+      'dl',
+      {},
+      rows.flatMap(([term, value]) => [h('dt', {}, term), h('dd', {}, value)]),
+    ),
   );
 }
 
@@ -108,10 +126,24 @@ function fields(product) {
 function buyersMapFigure(product, answer, outline) {
   if (product.latitude === null || product.longitude === null) return h('p', { class: 'note' }, 'This listing has no place: no map.');
   const located = answer.results.flatMap((buyer, i) =>
-    buyer.latitude !== undefined && buyer.longitude !== undefined ? [{ lat: buyer.latitude, lon: buyer.longitude, label: `Buyer ${i + 1}: ${buyer.town ?? 'no town'}${buyer.distanceKm !== null ? `, ${kilometres(buyer.distanceKm)} away` : ''}` }] : [],
+    buyer.latitude !== undefined && buyer.longitude !== undefined
+      ? [
+          {
+            lat: buyer.latitude,
+            lon: buyer.longitude,
+            label: `Buyer ${i + 1}: ${buyer.town ?? 'no town'}${buyer.distanceKm !== null ? `, ${kilometres(buyer.distanceKm)} away` : ''}`,
+          },
+        ]
+      : [],
   );
   const label = `Map: the listing in ${product.town ?? 'an unnamed place'} and the homes of ${located.length} buyers within ${answer.radiusKm} km`;
-  const map = buyersMap({ listing: { lat: product.latitude, lon: product.longitude, label: `The listing: ${product.title}` }, buyers: located, radiusKm: answer.distanceFilter ? answer.radiusKm : null, outline, label });
+  const map = buyersMap({
+    listing: { lat: product.latitude, lon: product.longitude, label: `The listing: ${product.title}` },
+    buyers: located,
+    radiusKm: answer.distanceFilter ? answer.radiusKm : null,
+    outline,
+    label,
+  });
   return h(
     'figure',
     { class: 'map-figure' },
@@ -148,7 +180,13 @@ function buyersSection(product, answer, radiusKm, page) {
     'section',
     { class: 'buyers', 'aria-labelledby': 'buyers-heading' },
     h('h3', { id: 'buyers-heading' }, 'Buyers the recommender picks'),
-    h('p', { class: 'radius-choice' }, h('label', { for: 'radius' }, 'Within '), select, ` of the listing · ${answer.results.length} buyers`),
+    h(
+      'p',
+      { class: 'radius-choice' },
+      h('label', { for: 'radius' }, 'Within '),
+      select,
+      ` of the listing · ${answer.results.length} buyers`,
+    ),
     (answer.notes ?? []).map((note) => h('p', { class: 'note' }, note)),
     answer.results.length === 0
       ? h('p', { class: 'empty' }, 'No buyer within the radius has this price in their band.')
@@ -158,8 +196,20 @@ function buyersSection(product, answer, radiusKm, page) {
           h(
             'table',
             { class: 'buyers-table' },
-            h('thead', {}, h('tr', {}, ['#', 'Buyer', 'Home', 'Distance', 'Interest', 'Why'].map((name) => h('th', { scope: 'col' }, name)))),
-            h('tbody', {}, answer.results.map((buyer, i) => buyerRow(buyer, i + 1))),
+            h(
+              'thead',
+              {},
+              h(
+                'tr',
+                {},
+                ['#', 'Buyer', 'Home', 'Distance', 'Interest', 'Why'].map((name) => h('th', { scope: 'col' }, name)),
+              ),
+            ),
+            h(
+              'tbody',
+              {},
+              answer.results.map((buyer, i) => buyerRow(buyer, i + 1)),
+            ),
           ),
         ),
   );
@@ -179,7 +229,15 @@ function buyerRow(buyer, n) {
     h('td', { 'data-label': 'Home' }, buyer.town ?? '—'),
     h('td', { 'data-label': 'Distance' }, buyer.distanceKm === null ? '—' : kilometres(buyer.distanceKm)),
     h('td', { 'data-label': 'Interest' }, figure(buyer.interestSimilarity)),
-    h('td', { 'data-label': 'Why' }, h('ul', { class: 'reasons' }, buyer.reasons.map((reason) => h('li', {}, reason)))),
+    h(
+      'td',
+      { 'data-label': 'Why' },
+      h(
+        'ul',
+        { class: 'reasons' },
+        buyer.reasons.map((reason) => h('li', {}, reason)),
+      ),
+    ),
   );
 }
 
@@ -200,7 +258,11 @@ function similarSection(answer) {
               {},
               h('a', { href: `/listings/${encodeURIComponent(row.id)}` }, row.title),
               ' ',
-              h('span', { class: 'facts' }, `${pounds(row.priceMinor)} · ${row.town ?? 'no town'} · cosine ${figure(row.why.denseSimilarity ?? 0)}`),
+              h(
+                'span',
+                { class: 'facts' },
+                `${pounds(row.priceMinor)} · ${row.town ?? 'no town'} · cosine ${figure(row.why.denseSimilarity ?? 0)}`,
+              ),
             ),
           ),
         ),

@@ -37,7 +37,11 @@ const UK_BOX = { minLon: -10.7, maxLon: 2.1, minLat: 49.8, maxLat: 60.95 };
 function projection(box, width) {
   const cos = Math.cos((((box.minLat + box.maxLat) / 2) * Math.PI) / 180);
   const scale = width / ((box.maxLon - box.minLon) * cos);
-  return { project: (lon, lat) => [(lon - box.minLon) * cos * scale, (box.maxLat - lat) * scale], height: Math.round((box.maxLat - box.minLat) * scale), scale };
+  return {
+    project: (lon, lat) => [(lon - box.minLon) * cos * scale, (box.maxLat - lat) * scale],
+    height: Math.round((box.maxLat - box.minLat) * scale),
+    scale,
+  };
 }
 
 /**
@@ -52,7 +56,19 @@ function land(outline, view, extraClass) {
       'path',
       {
         class: `land${country.name === 'United Kingdom' ? ' uk' : ''}${extraClass}`,
-        d: country.rings.map((ring) => `M${ring.map(([lon, lat]) => view.project(lon, lat).map((v) => v.toFixed(1)).join(',')).join('L')}Z`).join(''),
+        d: country.rings
+          .map(
+            (ring) =>
+              `M${ring
+                .map(([lon, lat]) =>
+                  view
+                    .project(lon, lat)
+                    .map((v) => v.toFixed(1))
+                    .join(','),
+                )
+                .join('L')}Z`,
+          )
+          .join(''),
       },
       s('title', {}, country.name),
     ),
@@ -84,7 +100,10 @@ export function buyersMap({ listing, buyers, radiusKm, outline, label }) {
   const unit = WIDTH / 600;
 
   const [lx, ly] = view.project(listing.lon, listing.lat);
-  const radius = radiusKm !== null ? s('circle', { class: 'radius', cx: lx.toFixed(1), cy: ly.toFixed(1), r: ((radiusKm / KM_PER_DEGREE) * view.scale).toFixed(1) }) : null;
+  const radius =
+    radiusKm !== null
+      ? s('circle', { class: 'radius', cx: lx.toFixed(1), cy: ly.toFixed(1), r: ((radiusKm / KM_PER_DEGREE) * view.scale).toFixed(1) })
+      : null;
   // The best matches drawn last, on top of any they overlap.
   const buyerMarks = buyers.map((buyer, i) => {
     const [x, y] = view.project(buyer.lon, buyer.lat);
@@ -105,7 +124,10 @@ export function buyersMap({ listing, buyers, radiusKm, outline, label }) {
   );
   // A scale bar: a round number of km near a fifth of the width.
   const targetKm = (WIDTH / 5 / view.scale) * KM_PER_DEGREE;
-  const barKm = [1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500].reduce((best, km) => (Math.abs(km - targetKm) < Math.abs(best - targetKm) ? km : best), 1);
+  const barKm = [1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500].reduce(
+    (best, km) => (Math.abs(km - targetKm) < Math.abs(best - targetKm) ? km : best),
+    1,
+  );
   const barLength = (barKm / KM_PER_DEGREE) * view.scale;
   const bar = s(
     'g',
@@ -146,6 +168,12 @@ function inset(outline, frame, listing, unit) {
     { class: 'inset', transform: `translate(${WIDTH - width - pad},${pad})` },
     s('rect', { class: 'inset-sea', x: 0, y: 0, width, height: overview.height }),
     land(outline, overview, ' inset-land'),
-    s('rect', { class: 'inset-frame', x: Math.min(x0, lx - 3 * unit).toFixed(1), y: Math.min(y0, ly - 3 * unit).toFixed(1), width: Math.max(x1 - x0, 6 * unit).toFixed(1), height: Math.max(y1 - y0, 6 * unit).toFixed(1) }),
+    s('rect', {
+      class: 'inset-frame',
+      x: Math.min(x0, lx - 3 * unit).toFixed(1),
+      y: Math.min(y0, ly - 3 * unit).toFixed(1),
+      width: Math.max(x1 - x0, 6 * unit).toFixed(1),
+      height: Math.max(y1 - y0, 6 * unit).toFixed(1),
+    }),
   );
 }

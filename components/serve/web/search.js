@@ -57,7 +57,9 @@ function fillForm(form, params) {
       field.removeAttribute('aria-describedby');
     }
   }
-  const set = SEARCH_PARAMS.filter((name) => name !== 'q' && params.get(name) && !(name === 'sort' && params.get(name) === 'relevance')).length;
+  const set = SEARCH_PARAMS.filter(
+    (name) => name !== 'q' && params.get(name) && !(name === 'sort' && params.get(name) === 'relevance'),
+  ).length;
   byId('filters-set', HTMLElement).textContent = set > 0 ? `(${set} set)` : '';
   const mode = params.get('mode');
   for (const radio of form.querySelectorAll('input[name="mode"]')) {
@@ -113,7 +115,10 @@ export async function renderSearch(url, page) {
     /** @type {Record<Mode, Map<string, number>>} */
     const ranks = { hybrid: rankMap(byMode.hybrid), lexical: rankMap(byMode.lexical), dense: rankMap(byMode.dense) };
     fill(summary, overlapSummary(ranks, byMode.hybrid));
-    fill(columns, shown.map((mode) => column(mode, byMode[mode], ranks)));
+    fill(
+      columns,
+      shown.map((mode) => column(mode, byMode[mode], ranks)),
+    );
     columns.classList.toggle('single', shown.length === 1);
   } catch (error) {
     if (controller.signal.aborted) return;
@@ -147,12 +152,18 @@ function overlapSummary(ranks, hybrid) {
         filters.category && `category ${filters.category}`,
         filters.minPriceMinor !== null && `from ${pounds(filters.minPriceMinor)}`,
         filters.maxPriceMinor !== null && `up to ${pounds(filters.maxPriceMinor)}`,
-        filters.place && (filters.radiusKm !== null ? `within ${filters.radiusKm} km of ${filters.place}` : `distances from ${filters.place}`),
+        filters.place &&
+          (filters.radiusKm !== null ? `within ${filters.radiusKm} km of ${filters.place}` : `distances from ${filters.place}`),
         hybrid.sort !== 'relevance' && `sorted by ${hybrid.sort.replace('_', ' ')}`,
       ].filter(Boolean)
     : [];
   return [
-    h('p', {}, h('strong', {}, 'Overlap of the top ', String(K), ': '), `all three ${all} · hybrid & lexical ${shared('hybrid', 'lexical')} · hybrid & dense ${shared('hybrid', 'dense')} · lexical & dense ${shared('lexical', 'dense')}`),
+    h(
+      'p',
+      {},
+      h('strong', {}, 'Overlap of the top ', String(K), ': '),
+      `all three ${all} · hybrid & lexical ${shared('hybrid', 'lexical')} · hybrid & dense ${shared('hybrid', 'dense')} · lexical & dense ${shared('lexical', 'dense')}`,
+    ),
     applied.length > 0 ? h('p', { class: 'applied' }, 'Filters: ', applied.join(' · ')) : null,
   ];
 }
@@ -167,7 +178,13 @@ function column(mode, answer, ranks) {
   return h(
     'section',
     { class: `column column-${mode}`, 'aria-labelledby': headingId, 'data-mode': mode },
-    h('h2', { id: headingId }, MODE_NAMES[mode], ' ', h('span', { class: 'meta' }, `${answer.results.length} results · ${answer.tookMs.toFixed(0)} ms`)),
+    h(
+      'h2',
+      { id: headingId },
+      MODE_NAMES[mode],
+      ' ',
+      h('span', { class: 'meta' }, `${answer.results.length} results · ${answer.tookMs.toFixed(0)} ms`),
+    ),
     answer.notes.map((note) => h('p', { class: 'note' }, note)),
     answer.results.length === 0
       ? h('p', { class: 'empty' }, 'No listing passes the filters.')
@@ -195,7 +212,12 @@ function result(mode, row, rank, ranks) {
   return h(
     'li',
     { class: `result in-${inModes.length}`, 'data-id': row.id, 'data-rank': rank },
-    h('div', { class: 'result-head' }, h('span', { class: 'rank', 'aria-hidden': 'true' }, String(rank)), h('a', { class: 'title', href: `/listings/${encodeURIComponent(row.id)}` }, row.title)),
+    h(
+      'div',
+      { class: 'result-head' },
+      h('span', { class: 'rank', 'aria-hidden': 'true' }, String(rank)),
+      h('a', { class: 'title', href: `/listings/${encodeURIComponent(row.id)}` }, row.title),
+    ),
     h(
       'p',
       { class: 'facts' },
@@ -208,10 +230,23 @@ function result(mode, row, rank, ranks) {
       'p',
       { class: 'why' },
       matched.length > 0
-        ? h('span', { class: 'terms' }, 'matched ', matched.map((term) => h(titleTerms.has(term) ? 'strong' : 'span', { class: 'term', title: titleTerms.has(term) ? 'in the title' : 'in the text or category' }, term)))
+        ? h(
+            'span',
+            { class: 'terms' },
+            'matched ',
+            matched.map((term) =>
+              h(
+                titleTerms.has(term) ? 'strong' : 'span',
+                { class: 'term', title: titleTerms.has(term) ? 'in the title' : 'in the text or category' },
+                term,
+              ),
+            ),
+          )
         : h('span', { class: 'terms none' }, 'no query term'),
       why.denseSimilarity !== undefined ? h('span', { class: 'similarity' }, `cosine ${figure(why.denseSimilarity)}`) : null,
-      why.lexicalScore !== null && why.lexicalScore !== undefined ? h('span', { class: 'bm25' }, `BM25F ${why.lexicalScore.toFixed(2)}`) : null,
+      why.lexicalScore !== null && why.lexicalScore !== undefined
+        ? h('span', { class: 'bm25' }, `BM25F ${why.lexicalScore.toFixed(2)}`)
+        : null,
     ),
     h(
       'p',
@@ -220,7 +255,11 @@ function result(mode, row, rank, ranks) {
       MODES.map((m) =>
         h(
           'span',
-          { class: `badge ${ranks[m].has(row.id) ? 'on' : 'off'}${m === mode ? ' self' : ''}`, title: ranks[m].has(row.id) ? `${m}: #${ranks[m].get(row.id)}` : `not in ${m}'s top ${K}`, 'aria-hidden': 'true' },
+          {
+            class: `badge ${ranks[m].has(row.id) ? 'on' : 'off'}${m === mode ? ' self' : ''}`,
+            title: ranks[m].has(row.id) ? `${m}: #${ranks[m].get(row.id)}` : `not in ${m}'s top ${K}`,
+            'aria-hidden': 'true',
+          },
           `${MODE_LETTERS[m]} ${ranks[m].get(row.id) ?? '–'}`,
         ),
       ),
