@@ -62,7 +62,10 @@ export const databaseBackends: DatabaseBackend[] = [
       const fresh = await freshPostgresDatabase();
       const db = await openPostgres(fresh.url);
       await migrate(db);
-      return { db, dispose: async () => (await db.close(), await fresh.drop()) };
+      return { db, dispose: async () => {
+        await db.close();
+        await fresh.drop();
+      } };
     },
   },
   {

@@ -87,11 +87,13 @@ const POSTED_BY = new RegExp(
   'gs',
 );
 const POSTED_BY_UNDATED = /Posted by [^.]{0,200}? in [^.]{0,300}? in [^.]{0,80}\./gs;
+// biome-ignore lint/suspicious/noMisleadingCharacterClass: joiners and variation selectors are listed on purpose, to be removed one by one.
 const EMOJI = /[\p{Extended_Pictographic}\u{1F1E6}-\u{1F1FF}\u{FE0E}\u{FE0F}\u{200D}\u{20E3}]/gu;
 const EMAIL = /[\w.+-]+@[\w-]+(?:\.[\w-]+)+/g;
 /** UK numbers: 07700 900123, 07700900123, +44 7700 900123, (0118) 496 0000, 0118-496-0000. */
 const PHONE = /(?:\+44\s?\(?0?\)?\s?\d{2,4}|\(?0\d{2,4}\)?)[\s-]?\d{3,4}[\s-]?\d{3,4}\b/g;
 const REPEATED_PUNCTUATION = /([!?.,;:*~=_#-])\1{2,}/g;
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what this removes.
 const CONTROL = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F]/g;
 
 /**

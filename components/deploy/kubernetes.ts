@@ -236,7 +236,7 @@ export async function rollOut(api: DeploymentApi, target: KubernetesTarget, rele
       attempted: false, complete: false, revision: null,
     });
   }
-  let rollback;
+  let rollback: Awaited<ReturnType<typeof rollBack>>;
   try {
     rollback = await rollBack(api, target, fallback.template, state.message, log);
   } catch (error) {

@@ -49,7 +49,7 @@ export type Normalized = { ok: true; row: RawRow } | { ok: false; reason: string
 
 /** Postgres text cannot hold NUL; it becomes U+FFFD (the replacement character), never a failed load. */
 export function storable(text: string): string {
-  return text.includes('\u0000') ? text.replace(/\u0000/g, '\uFFFD') : text;
+  return text.includes('\u0000') ? text.replaceAll('\u0000', '\uFFFD') : text;
 }
 
 /**

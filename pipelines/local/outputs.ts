@@ -19,7 +19,7 @@ export async function readExecutorOutput(file: string, taskPath: string): Promis
   } catch {
     return undefined;
   }
-  let parsed;
+  let parsed: ReturnType<typeof ExecutorOutput.safeParse>;
   try {
     parsed = ExecutorOutput.safeParse(JSON.parse(text));
   } catch {

@@ -113,7 +113,9 @@ describe("loading from the seed's own sources", () => {
   const storage = suiteStorage(databaseBackends[0]!, storeBackends[1]!);
   let db: Database;
   let store: ArtifactStore;
-  before(() => void ({ db, store } = storage));
+  before(() => {
+    ({ db, store } = storage);
+  });
 
   it('--from postgres: copies the products and images tables; the same content loaded from CSV is unchanged', async () => {
     const files = await findExportFiles(fixture('export-10col'));

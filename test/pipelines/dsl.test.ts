@@ -90,6 +90,7 @@ describe('compiled specs have the structure the KFP SDK writes', () => {
       const flip = flipCoin({});
       when(eq(flip.outputs.Output, 'heads'), () => void printOp({ msg: flip.outputs.Output })).otherwise(() => void printOp({ msg: flip.outputs.Output }));
     });
+    // biome-ignore lint/suspicious/noExplicitAny: the test walks a parsed YAML document whose shape it asserts.
     const [spec] = parseStrict(toYaml(definition, compilePipeline(definition, OPTIONS))) as [Record<string, any>];
     const channel = { parameters: { 'pipelinechannel--flip-coin-Output': { parameterType: 'STRING' } } };
     const heads = "inputs.parameter_values['pipelinechannel--flip-coin-Output'] == 'heads'";

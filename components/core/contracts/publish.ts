@@ -68,7 +68,7 @@ export async function openPublished(store: ArtifactStore, prefix: string): Promi
     if (error instanceof NotFoundError) throw new NotFoundError(`nothing is published at ${store.uri(prefix)} (no ${MANIFEST_FILE})`);
     throw error;
   }
-  let parsed;
+  let parsed: ReturnType<typeof Manifest.safeParse>;
   try {
     parsed = Manifest.safeParse(JSON.parse(text));
   } catch {

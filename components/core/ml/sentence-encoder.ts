@@ -69,7 +69,12 @@ async function load(): Promise<SentenceEncoder> {
   async function run(tokenized: readonly number[][]): Promise<Float32Array[]> {
     const indices: number[] = [];
     const values: number[] = [];
-    tokenized.forEach((tokens, row) => tokens.forEach((token, position) => (indices.push(row, position), values.push(token))));
+    tokenized.forEach((tokens, row) =>
+      tokens.forEach((token, position) => {
+        indices.push(row, position);
+        values.push(token);
+      }),
+    );
     const feeds = { indices: tf.tensor2d(indices, [values.length, 2], 'int32'), values: tf.tensor1d(values, 'int32') };
     try {
       const result = (await model.executeAsync(feeds)) as tf.Tensor;

@@ -157,7 +157,10 @@ export class LexicalIndex {
             postingTf.push([]);
           }
           let perField = counts.get(id);
-          if (!perField) counts.set(id, (perField = new Array<number>(F).fill(0)));
+          if (!perField) {
+            perField = new Array<number>(F).fill(0);
+            counts.set(id, perField);
+          }
           perField[f] = Math.min(65_535, perField[f]! + 1);
         }
       });

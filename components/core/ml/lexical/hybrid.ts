@@ -100,7 +100,10 @@ export function hybridCatalogue(parts: { lexical: LexicalIndex; dense: DenseSear
     const seen = new Map<string, number>();
     return Int32Array.from(keys, (key) => {
       let id = seen.get(key);
-      if (id === undefined) seen.set(key, (id = seen.size));
+      if (id === undefined) {
+        id = seen.size;
+        seen.set(key, id);
+      }
       return id;
     });
   };

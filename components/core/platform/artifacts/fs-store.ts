@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, type Dirent } from 'node:fs';
 import { link, mkdir, open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
@@ -141,7 +141,7 @@ export function openFsStore(rootDir: string): ArtifactStore {
       // Walk only the folder the prefix points into, then filter by the full prefix.
       const base = prefix.includes('/') ? prefix.slice(0, prefix.lastIndexOf('/')) : '';
       const walk = async (relative: string): Promise<void> => {
-        let entries;
+        let entries: Dirent[];
         try {
           entries = await readdir(path.join(root, ...relative.split('/').filter(Boolean)), { withFileTypes: true });
         } catch (error) {
