@@ -4,7 +4,7 @@
 # and the libraries it links at run time (OpenBLAS as BLAS and LAPACK, OpenMP).
 #   images/build.sh index evaluate serve      (or, by hand, from the repository root:)
 #   docker build -f images/faiss.Dockerfile --build-arg COMPONENT=index --build-arg NODE_IMAGE=<images/bases.env> -t marketplace-index:<tag> .
-# The image runs `node /app/dist/components/<COMPONENT>/main.js` (the command pipelines/components.ts
+# The image runs `node /app/dist/components/<COMPONENT>/main.js` (the command pipelines/marketplace/components.ts
 # gives the component, and the image's own entrypoint). It carries only the
 # packages that file's imports reach (scripts/component-deps.mjs), runs as uid 1000, and writes
 # nothing outside /tmp and the folders it is given, so the root filesystem can be read-only.
@@ -18,10 +18,10 @@ ARG NODE_IMAGE
 FROM ${NODE_IMAGE} AS build
 WORKDIR /app
 COPY package.json package-lock.json .npmrc ./
-COPY scripts ./scripts
 RUN --mount=type=secret,id=npm_ca,required=false \
     if [ -s /run/secrets/npm_ca ]; then export npm_config_cafile=/run/secrets/npm_ca; fi \
  && npm ci --ignore-scripts --no-audit --no-fund && npm cache clean --force
+COPY scripts ./scripts
 COPY tsconfig.json tsconfig.build.json ./
 COPY components ./components
 COPY pipelines ./pipelines
@@ -35,17 +35,18 @@ RUN test -f "dist/components/${COMPONENT}/main.js" \
 
 # 3. deps: production dependencies (one lock file for the project), then only the component's
 #    packages and what they need, copied to /app/pruned.
+#    The install is the node template's, step for step, so that one build's layer serves both.
 FROM ${NODE_IMAGE} AS deps
 WORKDIR /app
+COPY package.json package-lock.json .npmrc ./
+RUN --mount=type=secret,id=npm_ca,required=false \
+    if [ -s /run/secrets/npm_ca ]; then export npm_config_cafile=/run/secrets/npm_ca; fi \
+ && npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
 RUN apt-get update \
  && apt-get install -y --no-install-recommends g++ libfaiss-dev libopenblas0-pthread \
  && rm -rf /var/lib/apt/lists/*
-COPY package.json package-lock.json .npmrc ./
 COPY scripts/build-faiss.mjs ./scripts/
-RUN --mount=type=secret,id=npm_ca,required=false \
-    if [ -s /run/secrets/npm_ca ]; then export npm_config_cafile=/run/secrets/npm_ca; fi \
- && npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force \
- && MARKETPLACE_NO_APT=1 node scripts/build-faiss.mjs --require
+RUN MARKETPLACE_NO_APT=1 node scripts/build-faiss.mjs --require
 COPY scripts/component-deps.mjs ./scripts/
 COPY --from=packages /app/packages.txt ./
 RUN node scripts/component-deps.mjs prune --from node_modules --to /app/pruned/node_modules --extra "$(paste -sd, packages.txt)"

@@ -1,7 +1,7 @@
 # The image of a Node component that needs no native build: load, clean, drift, deploy.
 #   images/build.sh load clean drift deploy      (or, by hand, from the repository root:)
 #   docker build -f images/node.Dockerfile --build-arg COMPONENT=clean --build-arg NODE_IMAGE=<images/bases.env> -t marketplace-clean:<tag> .
-# The image runs `node /app/dist/components/<COMPONENT>/main.js` (the command pipelines/components.ts
+# The image runs `node /app/dist/components/<COMPONENT>/main.js` (the command pipelines/marketplace/components.ts
 # gives the component, and the image's own entrypoint). It carries only the
 # packages that file's imports reach (scripts/component-deps.mjs), runs as uid 1000, and writes
 # nothing outside /tmp and the folders it is given, so the root filesystem can be read-only.
@@ -15,10 +15,10 @@ ARG NODE_IMAGE
 FROM ${NODE_IMAGE} AS build
 WORKDIR /app
 COPY package.json package-lock.json .npmrc ./
-COPY scripts ./scripts
 RUN --mount=type=secret,id=npm_ca,required=false \
     if [ -s /run/secrets/npm_ca ]; then export npm_config_cafile=/run/secrets/npm_ca; fi \
  && npm ci --ignore-scripts --no-audit --no-fund && npm cache clean --force
+COPY scripts ./scripts
 COPY tsconfig.json tsconfig.build.json ./
 COPY components ./components
 COPY pipelines ./pipelines

@@ -6,7 +6,7 @@
 #    which components/train/tfjs-backend/backend.ts picks by itself when no native package loads.
 #   images/build.sh train         the GPU flavour, marketplace-train:<tag>
 #   images/build.sh train-cpu     the CPU flavour, marketplace-train:<tag>-cpu
-# Runs `node /app/dist/components/train/main.js` (the command pipelines/components.ts gives it), as
+# Runs `node /app/dist/components/train/main.js` (the command pipelines/marketplace/components.ts gives it), as
 # uid 1000, writing nothing outside /tmp and the folders it is given (read-only root filesystem).
 # The base images are named in images/bases.env, nowhere else.
 ARG NODE_IMAGE
@@ -20,10 +20,10 @@ RUN rm -rf /usr/local/lib/node_modules/corepack /usr/local/bin/corepack /opt/yar
 FROM ${NODE_IMAGE} AS build
 WORKDIR /app
 COPY package.json package-lock.json .npmrc ./
-COPY scripts ./scripts
 RUN --mount=type=secret,id=npm_ca,required=false \
     if [ -s /run/secrets/npm_ca ]; then export npm_config_cafile=/run/secrets/npm_ca; fi \
  && npm ci --ignore-scripts --no-audit --no-fund && npm cache clean --force
+COPY scripts ./scripts
 COPY tsconfig.json tsconfig.build.json ./
 COPY components ./components
 COPY pipelines ./pipelines

@@ -14,7 +14,8 @@
  *   node scripts/component-deps.mjs prune --from <node_modules> --to <dir> [--entry <file>]… [--extra <pkg>]…
  *       Copies into <dir> the packages of `list` (of the entries) plus the extras, with their whole
  *       dependency closure resolved as Node resolves it from each package's place in the tree, and
- *       nothing else; prints the kept packages and their size as one JSON line.
+ *       nothing else (nor native binaries of other platforms: foreignBinary); prints the kept packages
+ *       and their size as one JSON line.
  *
  * Needs `typescript` (a dev dependency) only to read .ts entries and to scan: run it where dev
  * dependencies are installed (the images' build stage), or pass the list to `prune` with --extra.
@@ -133,6 +134,14 @@ function sizeOf(dir) {
   return total;
 }
 
+/** `bin/napi-v<N>/<platform>[/<arch>]` of another platform or architecture than this one's. */
+export function foreignBinary(parts, platform = process.platform, arch = process.arch) {
+  const at = parts.findIndex((part, i) => /^napi-v\d+$/.test(part) && parts[i - 1] === 'bin');
+  if (at < 0 || parts.length <= at + 1) return false;
+  if (parts[at + 1] !== platform) return true;
+  return parts.length > at + 2 && parts[at + 2] !== arch;
+}
+
 function prune(nodeModules, to, names) {
   const root = path.dirname(path.resolve(nodeModules));
   const kept = closure(path.resolve(nodeModules), names);
@@ -142,10 +151,16 @@ function prune(nodeModules, to, names) {
     const source = path.join(root, location);
     const destination = path.join(target, location.replace(/^node_modules\//, ''));
     // A package's own files, not its nested node_modules: the kept nested packages are copied on their own.
+    // Nor native binaries built for other systems (onnxruntime-node ships darwin, win32 and linux/arm64
+    // ones too, ~220 MB that a linux/x64 image never loads).
     cpSync(source, destination, {
       recursive: true,
       verbatimSymlinks: true,
-      filter: (file) => file === source || !path.relative(source, file).split(path.sep).includes('node_modules'),
+      filter: (file) => {
+        if (file === source) return true;
+        const parts = path.relative(source, file).split(path.sep);
+        return !parts.includes('node_modules') && !foreignBinary(parts);
+      },
     });
   }
   return { packages: kept.length, bytes: sizeOf(target) };

@@ -243,6 +243,7 @@ export class ContainerRunner {
     this.prepared ??= this.prepare();
     await this.prepared;
     if (process.getuid?.() === 0) for (const dir of task.writable ?? []) await handOver(dir);
+    await mkdir(path.dirname(task.logFile), { recursive: true });
     const args = runArguments(this.settings, local.image, task);
     // Values reach the engine through its environment only; the command line names the variables.
     const env: NodeJS.ProcessEnv = { ...engineEnv, ...task.env, MARKETPLACE_HOME: this.settings.home };

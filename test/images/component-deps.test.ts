@@ -11,7 +11,7 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 // @ts-expect-error: a plain ES module script without types
-import { closure, listPackages, scanSource } from '../../scripts/component-deps.mjs';
+import { closure, foreignBinary, listPackages, scanSource } from '../../scripts/component-deps.mjs';
 import { REPO_ROOT, tempDir } from '../helpers.js';
 
 const SCRIPT = path.join(REPO_ROOT, 'scripts', 'component-deps.mjs');
@@ -66,6 +66,18 @@ describe('per-component dependency sets (scripts/component-deps.mjs)', () => {
     const [file] = [...computed];
     assert.match(file!, /^components\/train\//);
     assert.match(file!, /backend\.ts$/);
+  });
+
+  it('leaves out native binaries of other systems (onnxruntime-node’s bin/napi-v6/<platform>/<arch>)', () => {
+    const foreign = (file: string) => foreignBinary(file.split('/'), 'linux', 'x64') as boolean;
+    assert.equal(foreign('bin/napi-v6/linux/x64/onnxruntime_binding.node'), false);
+    assert.equal(foreign('bin/napi-v6/linux/x64'), false);
+    assert.equal(foreign('bin/napi-v6/linux'), false);
+    assert.equal(foreign('bin/napi-v6/linux/arm64/onnxruntime_binding.node'), true);
+    assert.equal(foreign('bin/napi-v6/darwin'), true);
+    assert.equal(foreign('bin/napi-v6/win32/x64/onnxruntime.dll'), true);
+    assert.equal(foreign('dist/bin/index.js'), false);
+    assert.equal(foreign('lib/binding.js'), false);
   });
 
   it('prune copies the packages with their closure as npm laid it out, and nothing else', async () => {
