@@ -45,6 +45,14 @@ quick=()
 for arg in "$@"; do
   if [ "$arg" = --quick ]; then quick=(--quick); fi
 done
+# `npm run bench -- --scale 100000,1000000`: the scale curve only (bench/scale/curve.ts): a synthetic
+# catalogue of each size, each step against its baseline in the same run, and the projection to 10^7-10^8.
+for arg in "$@"; do
+  if [ "$arg" = --scale ] || [[ "$arg" == --scale=* ]]; then
+    node --import tsx bench/scale/curve.ts "$@" | tee "$report_dir/scale.out"
+    exit "${PIPESTATUS[0]}"
+  fi
+done
 for bench in bench/*.bench.ts; do
   name=$(basename "$bench" .bench.ts)
   echo "bench: $name" >&2
