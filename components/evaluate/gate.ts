@@ -55,10 +55,11 @@ export const GUARDS = [
 
 export function decide(candidate: Scores, production: Scores | null, tolerance: number, productionVersion: string | null): Verdict {
   const mine = headline(candidate);
+  // First: evaluate does not score the serving model against itself, so production is null here too.
+  if (productionVersion === candidate.model) return { promote: false, reason: `model ${candidate.model} is already in production`, comparisons: [] };
   if (!production) {
     return { promote: true, reason: 'nothing is in production yet', comparisons: Object.entries(mine).map(([metric, value]) => ({ metric, candidate: value, production: null, ok: true })) };
   }
-  if (productionVersion === candidate.model) return { promote: false, reason: `model ${candidate.model} is already in production`, comparisons: [] };
   const theirs = headline(production);
   const comparisons = [PRIMARY, ...GUARDS]
     .filter((metric) => mine[metric] !== undefined && theirs[metric] !== undefined)

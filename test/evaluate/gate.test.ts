@@ -31,6 +31,12 @@ describe('the promote gate', () => {
   });
   it('keeps production when a guard metric is worse', () => assert.equal(decide(scores('m-new', 0.9, 0.84, 0.4), scores('m-old', 0.84, 0.84, 0.6), 0.005, 'm-old').promote, false));
   it('does not promote the model already in production', () => assert.equal(decide(scores('m-old', 0.9, 0.9, 0.9), scores('m-old', 0.9, 0.9, 0.9), 0.005, 'm-old').promote, false));
+  it('does not promote the model already in production when evaluate did not score it twice', () => {
+    // evaluate skips scoring production when it is the candidate: the gate gets no production scores.
+    const verdict = decide(scores('m-old', 0.9, 0.9, 0.9), null, 0.005, 'm-old');
+    assert.equal(verdict.promote, false);
+    assert.match(verdict.reason, /already in production/);
+  });
 });
 
 const mode = (r1: number, r10: number, ndcg: number): ModeScores => ({
