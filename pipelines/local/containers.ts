@@ -30,7 +30,6 @@ export const CONFIG_VARIABLES = [
   'AWS_ACCESS_KEY_ID',
   'AWS_SECRET_ACCESS_KEY',
   'AWS_SESSION_TOKEN',
-  'AWS_CA_BUNDLE',
   'LOG_LEVEL',
 ] as const;
 
