@@ -104,7 +104,8 @@ console.log(
     sampleRecall: built.recall,
     heldOutRecall: hits / (queryCount * k),
     buildSeconds,
-    trainSample: Math.min(n, 50_000),
+    // What buildVectorIndex trains an IVF index on: 50,000 vectors, or 39 a list if that is more.
+    trainSample: Math.min(n, Math.max(50_000, 39 * Number(/^IVF(\d+),/.exec(built.type)?.[1] ?? 0))),
     candidates: built.candidates,
     singleCpuQps: queryCount / ((used.user + used.system) / 1e6),
     p50ms: latencies[Math.floor(queryCount * 0.5)],

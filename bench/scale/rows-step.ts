@@ -1,7 +1,8 @@
 /**
  * The search service's memory for product rows at N listings, in its own process: the rows as the service
  * holds them today (one IndexedProduct object each, parsed from the index's product-rows JSON, and the id ->
- * position Map loaded.ts builds), measured as heap and RSS growth after a full GC. Rows are drawn from the
+ * position Map loaded.ts builds), measured as V8 heap growth after a full GC (the RSS delta is reported but
+ * is not a measure of the rows: the rows JSON is resident, and freed pages are reused, before it is parsed). Rows are drawn from the
  * synthetic catalogue's vocabulary (titles, category paths, towns as the real export has them).
  * Usage: node --expose-gc --import tsx bench/scale/rows-step.ts --n N [--data ../shared/data]
  */
