@@ -5,11 +5,13 @@ import { registerWasmKernels } from '../components/train/tfjs-backend/wasm-kerne
 import { registerWasmFastGrads } from '../components/train/tfjs-backend/wasm-fast-grads.js';
 
 type Arch = (input: tf.SymbolicTensor) => tf.SymbolicTensor;
-const conv = (f: number, k = 3, bn = true) => (x: tf.SymbolicTensor) => {
-  let y = tf.layers.conv2d({ filters: f, kernelSize: k, padding: 'same', useBias: !bn }).apply(x) as tf.SymbolicTensor;
-  if (bn) y = tf.layers.batchNormalization().apply(y) as tf.SymbolicTensor;
-  return tf.layers.reLU().apply(y) as tf.SymbolicTensor;
-};
+const conv =
+  (f: number, k = 3, bn = true) =>
+  (x: tf.SymbolicTensor) => {
+    let y = tf.layers.conv2d({ filters: f, kernelSize: k, padding: 'same', useBias: !bn }).apply(x) as tf.SymbolicTensor;
+    if (bn) y = tf.layers.batchNormalization().apply(y) as tf.SymbolicTensor;
+    return tf.layers.reLU().apply(y) as tf.SymbolicTensor;
+  };
 const pool = (x: tf.SymbolicTensor) => tf.layers.maxPooling2d({ poolSize: 2 }).apply(x) as tf.SymbolicTensor;
 const head = (x: tf.SymbolicTensor, units: number) => {
   let y = tf.layers.flatten().apply(x) as tf.SymbolicTensor;
@@ -38,16 +40,32 @@ for (const [name, arch] of Object.entries(ARCHS)) {
   const model = tf.model({ inputs: input, outputs: arch(input) });
   model.compile({ optimizer: tf.train.adam(1e-3), loss: 'sparseCategoricalCrossentropy' });
   const x = tf.randomUniform([batch, 28, 28, channels]);
-  const y = tf.tensor1d(Array.from({ length: batch }, (_, k) => k % 10), 'float32');
+  const y = tf.tensor1d(
+    Array.from({ length: batch }, (_, k) => k % 10),
+    'float32',
+  );
   await model.trainOnBatch(x, y);
   const steps = Number(process.env.STEPS ?? 8);
   const t0 = performance.now();
   for (let s = 0; s < steps; s++) await model.trainOnBatch(x, y);
   const sec = (performance.now() - t0) / 1000;
   const t1 = performance.now();
-  for (let s = 0; s < steps; s++) { const p = model.predict(x) as tf.Tensor; await p.data(); p.dispose(); }
+  for (let s = 0; s < steps; s++) {
+    const p = model.predict(x) as tf.Tensor;
+    await p.data();
+    p.dispose();
+  }
   const inf = (performance.now() - t1) / 1000;
-  console.log(JSON.stringify({ name, params: model.countParams(), backend: tf.getBackend(), batch, trainSamplesPerSec: Math.round((steps * batch) / sec), inferSamplesPerSec: Math.round((steps * batch) / inf) }));
+  console.log(
+    JSON.stringify({
+      name,
+      params: model.countParams(),
+      backend: tf.getBackend(),
+      batch,
+      trainSamplesPerSec: Math.round((steps * batch) / sec),
+      inferSamplesPerSec: Math.round((steps * batch) / inf),
+    }),
+  );
   tf.dispose([x, y]);
   model.dispose();
 }

@@ -54,7 +54,10 @@ async function child(variant: Variant, steps: number): Promise<void> {
     const indices = Array.from({ length: 64 }, (_, k) => step * 64 + k);
     fillBatch(pictures, indices, buffer, { flip: 0.5, shift: 1 }, random);
     const x = tf.tensor4d(buffer, [64, 28, 28, 3]);
-    const y = tf.tensor1d(indices.map((i) => pictures.labels[i]!), 'float32');
+    const y = tf.tensor1d(
+      indices.map((i) => pictures.labels[i]!),
+      'float32',
+    );
     await cnn.classifier.trainOnBatch(x, y);
     tf.dispose([x, y]);
   }
@@ -65,13 +68,28 @@ async function inference(model: string | undefined): Promise<Record<string, numb
   if (!model) return null;
   await initBackend(log, 'wasm');
   const test = await readFashionMnist(DATA, 'test', 2000);
-  const pixels = fillBatch(test, Array.from({ length: test.count }, (_, k) => k), new Float32Array(test.count * 28 * 28 * 3));
+  const pixels = fillBatch(
+    test,
+    Array.from({ length: test.count }, (_, k) => k),
+    new Float32Array(test.count * 28 * 28 * 3),
+  );
   const session = await ort.InferenceSession.create(await readFile(path.join(model, 'image_encoder.onnx')));
-  const tfjsModel = await tf.loadLayersModel(tf.io.fromMemory(await (async () => {
-    const json = JSON.parse(await readFile(path.join(model, 'tfjs', 'model.json'), 'utf8')) as { modelTopology: object; weightsManifest: Array<{ weights: tf.io.WeightsManifestEntry[] }> };
-    const weights = await readFile(path.join(model, 'tfjs', 'weights.bin'));
-    return { modelTopology: json.modelTopology, weightSpecs: json.weightsManifest[0]!.weights, weightData: weights.buffer.slice(weights.byteOffset, weights.byteOffset + weights.byteLength) };
-  })()));
+  const tfjsModel = await tf.loadLayersModel(
+    tf.io.fromMemory(
+      await (async () => {
+        const json = JSON.parse(await readFile(path.join(model, 'tfjs', 'model.json'), 'utf8')) as {
+          modelTopology: object;
+          weightsManifest: Array<{ weights: tf.io.WeightsManifestEntry[] }>;
+        };
+        const weights = await readFile(path.join(model, 'tfjs', 'weights.bin'));
+        return {
+          modelTopology: json.modelTopology,
+          weightSpecs: json.weightsManifest[0]!.weights,
+          weightData: weights.buffer.slice(weights.byteOffset, weights.byteOffset + weights.byteLength),
+        };
+      })(),
+    ),
+  );
   const batch = 100;
   const time = async (work: (x: Float32Array, n: number) => Promise<void>) => {
     await work(pixels.subarray(0, batch * 2352), batch);
@@ -114,7 +132,21 @@ async function main(): Promise<void> {
       if (v === 'cpu' && round > 0) continue;
       const timeout = v === 'cpu' ? cpuTimeout * 1000 : 0;
       try {
-        const { stdout } = await run(process.execPath, ['--import', 'tsx', path.join(import.meta.dirname, 'fashion.bench.ts'), '--variant', v, '--steps', String(v === 'cpu' ? 1 : steps), '--data', DATA], { maxBuffer: 1 << 24, timeout, killSignal: 'SIGKILL' });
+        const { stdout } = await run(
+          process.execPath,
+          [
+            '--import',
+            'tsx',
+            path.join(import.meta.dirname, 'fashion.bench.ts'),
+            '--variant',
+            v,
+            '--steps',
+            String(v === 'cpu' ? 1 : steps),
+            '--data',
+            DATA,
+          ],
+          { maxBuffer: 1 << 24, timeout, killSignal: 'SIGKILL' },
+        );
         samples[v]!.push((JSON.parse(stdout.trim().split('\n').pop()!) as { samplesPerSecond: number }).samplesPerSecond);
       } catch (error) {
         if (v !== 'cpu') throw error;
@@ -122,16 +154,33 @@ async function main(): Promise<void> {
       }
     }
     try {
-      const { stdout } = await run('/usr/bin/python3', [path.join(import.meta.dirname, 'fashion_torch.py'), '--steps', String(steps), '--repeat', '1', '--data', DATA]);
+      const { stdout } = await run('/usr/bin/python3', [
+        path.join(import.meta.dirname, 'fashion_torch.py'),
+        '--steps',
+        String(steps),
+        '--repeat',
+        '1',
+        '--data',
+        DATA,
+      ]);
       torchInfo = JSON.parse(stdout.trim().split('\n').pop()!) as Record<string, unknown>;
       samples['torch']!.push(torchInfo['samplesPerSecond'] as number);
     } catch (error) {
       torchInfo = { available: false, reason: (error as Error).message.split('\n')[0] };
     }
-    process.stderr.write(`round ${round + 1}/${rounds}: ${JSON.stringify(Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, Math.round(v[v.length - 1] ?? NaN)])))}\n`);
+    process.stderr.write(
+      `round ${round + 1}/${rounds}: ${JSON.stringify(Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, Math.round(v[v.length - 1] ?? NaN)])))}\n`,
+    );
   }
   const training = Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, { median: median(v), runs: v }]));
-  const result = { training, ...(cpuDidNotFinish ? { cpuDidNotFinish } : {}), torch: { version: torchInfo['torch'], threads: torchInfo['threads'] }, inference: await inference(flag('model')), batch: 64, steps };
+  const result = {
+    training,
+    ...(cpuDidNotFinish ? { cpuDidNotFinish } : {}),
+    torch: { version: torchInfo['torch'], threads: torchInfo['threads'] },
+    inference: await inference(flag('model')),
+    batch: 64,
+    steps,
+  };
   await mkdir(path.join(import.meta.dirname, 'report'), { recursive: true });
   await writeFile(path.join(import.meta.dirname, 'report', 'fashion.json'), JSON.stringify(result, null, 2));
   process.stdout.write(`${JSON.stringify(result)}\n`);

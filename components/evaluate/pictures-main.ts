@@ -17,8 +17,24 @@ const program = createCommand('evaluate-pictures', "Score a picture model on Fas
   .option('--examples <list>', 'test pictures to show with their top results', (v: string) => v.split(',').map(Number), [0, 4])
   .action(async (opts: { model: string; data: string; out?: string; limitTrain?: number; limitTest?: number; examples: number[] }) => {
     const log = createLogger('evaluate-pictures');
-    const result = await evaluatePictures({ model: opts.model, data: opts.data, out: opts.out, limitTrain: opts.limitTrain, limitTest: opts.limitTest, exampleQueries: opts.examples }, log);
-    printSummary({ catalogue: result.catalogue, ours: { accuracy: result.ours.accuracy, macroF1: result.ours.macroF1, precisionAt10: result.ours.precisionAt10 }, rawPixels: result.rawPixels, onnxPicturesPerSecond: Math.round(result.onnxPicturesPerSecond), seconds: result.seconds });
+    const result = await evaluatePictures(
+      {
+        model: opts.model,
+        data: opts.data,
+        out: opts.out,
+        limitTrain: opts.limitTrain,
+        limitTest: opts.limitTest,
+        exampleQueries: opts.examples,
+      },
+      log,
+    );
+    printSummary({
+      catalogue: result.catalogue,
+      ours: { accuracy: result.ours.accuracy, macroF1: result.ours.macroF1, precisionAt10: result.ours.precisionAt10 },
+      rawPixels: result.rawPixels,
+      onnxPicturesPerSecond: Math.round(result.onnxPicturesPerSecond),
+      seconds: result.seconds,
+    });
   });
 
 if (import.meta.url === `file://${process.argv[1]}`) await runMain(program);

@@ -38,7 +38,12 @@ export interface PictureEvaluation {
   /** ONNX Runtime embedding throughput over the whole catalogue, pictures per second. */
   onnxPicturesPerSecond: number;
   seconds: number;
-  examples: Array<{ query: number; label: string; ours: Array<{ listing: number; label: string }>; rawPixels: Array<{ listing: number; label: string }> }>;
+  examples: Array<{
+    query: number;
+    label: string;
+    ours: Array<{ listing: number; label: string }>;
+    rawPixels: Array<{ listing: number; label: string }>;
+  }>;
 }
 
 interface FlatIndex {
@@ -99,12 +104,24 @@ function vote(neighbours: Int32Array, k: number, labels: ArrayLike<number>): Uin
   return out;
 }
 
-function scoresOf(predicted: ArrayLike<number>, truth: ArrayLike<number>): { accuracy: number; macroF1: number; perClassAccuracy: Record<string, number>; confusion: number[][] } {
+function scoresOf(
+  predicted: ArrayLike<number>,
+  truth: ArrayLike<number>,
+): { accuracy: number; macroF1: number; perClassAccuracy: Record<string, number>; confusion: number[][] } {
   const names = (values: ArrayLike<number>) => Array.from(values, (v) => FASHION_CLASSES[v]!);
   const result = classification(names(truth), names(predicted), FASHION_CLASSES);
   const confusion = FASHION_CLASSES.map(() => new Array<number>(FASHION_CLASSES.length).fill(0));
   for (let i = 0; i < truth.length; i++) confusion[truth[i]!]![predicted[i]!]!++;
-  const perClassAccuracy = Object.fromEntries(FASHION_CLASSES.map((name, c) => [name, confusion[c]![c]! / Math.max(1, confusion[c]!.reduce((a, b) => a + b, 0))]));
+  const perClassAccuracy = Object.fromEntries(
+    FASHION_CLASSES.map((name, c) => [
+      name,
+      confusion[c]![c]! /
+        Math.max(
+          1,
+          confusion[c]!.reduce((a, b) => a + b, 0),
+        ),
+    ]),
+  );
   return { accuracy: result.accuracy, macroF1: result.macroF1, perClassAccuracy, confusion };
 }
 
@@ -183,16 +200,27 @@ export async function evaluatePictures(options: EvaluatePicturesOptions, log: Lo
   normaliseRows(raw, area);
   const rawNeighbours = nearest(raw, raw.subarray(train.count * area), area, 10, self);
   const rawPrecision = precisionAtK(rawNeighbours, 10, test.labels, labels);
-  const rawVoteNeighbours = nearest(raw.subarray(0, train.count * area), raw.subarray(train.count * area), area, 5, new Int32Array(test.count).fill(-1));
+  const rawVoteNeighbours = nearest(
+    raw.subarray(0, train.count * area),
+    raw.subarray(train.count * area),
+    area,
+    5,
+    new Int32Array(test.count).fill(-1),
+  );
   const rawScores = scoresOf(vote(rawVoteNeighbours, 5, train.labels), test.labels);
   log.info({ accuracy: rawScores.accuracy, precisionAt10: rawPrecision }, 'raw pixels');
 
-  const examples = (options.exampleQueries ?? []).filter((q) => q < test.count).map((q) => ({
-    query: q,
-    label: FASHION_CLASSES[test.labels[q]!]!,
-    ours: Array.from(oursNeighbours.subarray(q * 10, q * 10 + 10), (listing) => ({ listing, label: FASHION_CLASSES[labels[listing]!]! })),
-    rawPixels: Array.from(rawNeighbours.subarray(q * 10, q * 10 + 10), (listing) => ({ listing, label: FASHION_CLASSES[labels[listing]!]! })),
-  }));
+  const examples = (options.exampleQueries ?? [])
+    .filter((q) => q < test.count)
+    .map((q) => ({
+      query: q,
+      label: FASHION_CLASSES[test.labels[q]!]!,
+      ours: Array.from(oursNeighbours.subarray(q * 10, q * 10 + 10), (listing) => ({ listing, label: FASHION_CLASSES[labels[listing]!]! })),
+      rawPixels: Array.from(rawNeighbours.subarray(q * 10, q * 10 + 10), (listing) => ({
+        listing,
+        label: FASHION_CLASSES[labels[listing]!]!,
+      })),
+    }));
   const evaluation: PictureEvaluation = {
     catalogue: { train: train.count, test: test.count },
     ours: { ...oursScores, precisionAt10: oursPrecision },
@@ -204,7 +232,8 @@ export async function evaluatePictures(options: EvaluatePicturesOptions, log: Lo
   if (options.out) {
     await mkdir(options.out, { recursive: true });
     await writeFile(path.join(options.out, 'pictures-evaluation.json'), JSON.stringify(evaluation, null, 2));
-    for (const example of examples) await writeContactSheet(path.join(options.out, `query-${example.query}.png`), grey, size, train.count + example.query, example);
+    for (const example of examples)
+      await writeContactSheet(path.join(options.out, `query-${example.query}.png`), grey, size, train.count + example.query, example);
   }
   return evaluation;
 }
@@ -213,7 +242,13 @@ export async function evaluatePictures(options: EvaluatePicturesOptions, log: Lo
  * A picture query and its top results as one PNG (pictures 3x enlarged, nearest neighbour, so the
  * pixels show as they are): the query, then ours' ten, then raw pixels' ten, one row each.
  */
-async function writeContactSheet(file: string, grey: Uint8Array, size: number, query: number, example: PictureEvaluation['examples'][number]): Promise<void> {
+async function writeContactSheet(
+  file: string,
+  grey: Uint8Array,
+  size: number,
+  query: number,
+  example: PictureEvaluation['examples'][number],
+): Promise<void> {
   const scale = 3;
   const cell = size * scale;
   const gap = 4;
@@ -223,7 +258,9 @@ async function writeContactSheet(file: string, grey: Uint8Array, size: number, q
   const tiles = await Promise.all(
     rows.flatMap((row, r) =>
       row.map(async (listing, c) => ({
-        input: await sharp(Buffer.from(grey.subarray(listing * size * size, (listing + 1) * size * size)), { raw: { width: size, height: size, channels: 1 } })
+        input: await sharp(Buffer.from(grey.subarray(listing * size * size, (listing + 1) * size * size)), {
+          raw: { width: size, height: size, channels: 1 },
+        })
           .resize(cell, cell, { kernel: 'nearest' })
           .png()
           .toBuffer(),
@@ -232,5 +269,8 @@ async function writeContactSheet(file: string, grey: Uint8Array, size: number, q
       })),
     ),
   );
-  await sharp({ create: { width, height, channels: 3, background: { r: 255, g: 255, b: 255 } } }).composite(tiles).png().toFile(file);
+  await sharp({ create: { width, height, channels: 3, background: { r: 255, g: 255, b: 255 } } })
+    .composite(tiles)
+    .png()
+    .toFile(file);
 }

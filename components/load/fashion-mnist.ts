@@ -24,10 +24,30 @@ import { once } from 'node:events';
 import { stringify } from 'csv-stringify/sync';
 import sharp from 'sharp';
 import { idxRecords, InputError, seededRandom, type IdxHeader } from '../core/platform/index.js';
-import { FASHION_CLASSES, FASHION_FILES, FASHION_ROOT, fashionImageId, fashionListingId, type FashionKind } from '../core/contracts/index.js';
+import {
+  FASHION_CLASSES,
+  FASHION_FILES,
+  FASHION_ROOT,
+  fashionImageId,
+  fashionListingId,
+  type FashionKind,
+} from '../core/contracts/index.js';
 
 /** Places the gazetteer knows, as Gumtree writes them. */
-const PLACES = ['Wokingham, Berkshire', 'Leeds, West Yorkshire', 'Bristol, Bristol', 'Camden, London', 'Manchester, Manchester', 'Glasgow, Glasgow', 'Cardiff, Cardiff', 'Norwich, Norfolk', 'York, North Yorkshire', 'Brighton, East Sussex', 'Belfast, Belfast', 'Exeter, Devon'];
+const PLACES = [
+  'Wokingham, Berkshire',
+  'Leeds, West Yorkshire',
+  'Bristol, Bristol',
+  'Camden, London',
+  'Manchester, Manchester',
+  'Glasgow, Glasgow',
+  'Cardiff, Cardiff',
+  'Norwich, Norfolk',
+  'York, North Yorkshire',
+  'Brighton, East Sussex',
+  'Belfast, Belfast',
+  'Exeter, Devon',
+];
 
 export interface FashionCatalogueOptions {
   /** Keep at most this many pictures of each split (the first ones): for tests and quick runs. */
@@ -50,14 +70,19 @@ async function write(stream: WriteStream, text: string): Promise<void> {
   if (!stream.write(text)) await once(stream, 'drain');
 }
 
-async function* pairs(dir: string, kind: FashionKind, limit: number): AsyncGenerator<{ index: number; pixels: Buffer; label: number; size: number }> {
+async function* pairs(
+  dir: string,
+  kind: FashionKind,
+  limit: number,
+): AsyncGenerator<{ index: number; pixels: Buffer; label: number; size: number }> {
   const images = idxRecords(path.join(dir, FASHION_FILES[kind].images));
   const labels = idxRecords(path.join(dir, FASHION_FILES[kind].labels));
   const imageHeader = (await images.next()).value as IdxHeader | undefined;
   const labelHeader = (await labels.next()).value as IdxHeader | undefined;
   if (!imageHeader || !labelHeader) throw new InputError(`${dir}: empty ${kind} files`);
   const [count, height, width] = imageHeader.dims;
-  if (imageHeader.dims.length !== 3 || height !== width) throw new InputError(`${FASHION_FILES[kind].images}: expected square pictures, got dims ${imageHeader.dims.join('x')}`);
+  if (imageHeader.dims.length !== 3 || height !== width)
+    throw new InputError(`${FASHION_FILES[kind].images}: expected square pictures, got dims ${imageHeader.dims.join('x')}`);
   if (labelHeader.dims[0] !== count) throw new InputError(`${kind}: ${count} pictures but ${labelHeader.dims[0]} labels`);
   for (let index = 0; index < Math.min(count!, limit); index++) {
     const pixels = (await images.next()).value as Buffer;
@@ -70,12 +95,19 @@ async function* pairs(dir: string, kind: FashionKind, limit: number): AsyncGener
 }
 
 /** Writes the catalogue into `outDir`; returns the counts. */
-export async function writeFashionCatalogue(dir: string, outDir: string, options: FashionCatalogueOptions = {}): Promise<FashionCatalogueSummary> {
+export async function writeFashionCatalogue(
+  dir: string,
+  outDir: string,
+  options: FashionCatalogueOptions = {},
+): Promise<FashionCatalogueSummary> {
   const seed = options.seed ?? 2017;
   await mkdir(path.join(outDir, 'images'), { recursive: true });
   const products = createWriteStream(path.join(outDir, 'Products.csv'));
   const images = createWriteStream(path.join(outDir, 'Images.csv'));
-  await write(products, stringify([['', 'id', 'product_name', 'category', 'product_description', 'price', 'location']], { record_delimiter: '\n' }));
+  await write(
+    products,
+    stringify([['', 'id', 'product_name', 'category', 'product_description', 'price', 'location']], { record_delimiter: '\n' }),
+  );
   await write(images, stringify([['', 'id', 'product_id', 'bucket_link', 'image_ref', 'create_time']], { record_delimiter: '\n' }));
   const perClass: Record<string, number> = Object.fromEntries(FASHION_CLASSES.map((name) => [name, 0]));
   const counts = { train: 0, test: 0 };
@@ -94,7 +126,17 @@ export async function writeFashionCatalogue(dir: string, outDir: string, options
       await write(
         products,
         stringify(
-          [[String(row), id, `Pre-loved item ${number} | in ${place} | Gumtree`, `${FASHION_ROOT} / ${className}`, `Pre-loved item ${number}, see the picture. Collection from ${place.split(', ')[0]}. (Picture from Fashion-MNIST, Zalando, MIT licence.)`, `£${pounds.toFixed(2)}`, place]],
+          [
+            [
+              String(row),
+              id,
+              `Pre-loved item ${number} | in ${place} | Gumtree`,
+              `${FASHION_ROOT} / ${className}`,
+              `Pre-loved item ${number}, see the picture. Collection from ${place.split(', ')[0]}. (Picture from Fashion-MNIST, Zalando, MIT licence.)`,
+              `£${pounds.toFixed(2)}`,
+              place,
+            ],
+          ],
           { record_delimiter: '\n' },
         ),
       );
@@ -120,7 +162,7 @@ export async function writeFashionCatalogue(dir: string, outDir: string, options
   await writeFile(
     path.join(outDir, 'README.txt'),
     'A pictures catalogue made from Fashion-MNIST (Zalando Research, MIT licence; Debian package dataset-fashion-mnist) by marketplace-ranking (components/load/fashion-mnist.ts). ' +
-      'Titles, descriptions, prices and towns are generated and say nothing of the class; the category is the picture\'s class. Listing ids fm-test-* are the official test split.\n',
+      "Titles, descriptions, prices and towns are generated and say nothing of the class; the category is the picture's class. Listing ids fm-test-* are the official test split.\n",
   );
   return { products: row, images: row, train: counts.train, test: counts.test, perClass };
 }
@@ -130,7 +172,11 @@ export async function writeFashionCatalogue(dir: string, outDir: string, options
  * once: a folder whose `complete.json` matches is reused, a new one is written beside it and renamed
  * into place, so a killed conversion never leaves a half folder that looks whole.
  */
-export async function fashionExportFolder(dataDir: string, home: string, options: Pick<FashionCatalogueOptions, 'limitTrain' | 'limitTest' | 'onProgress'> = {}): Promise<{ dir: string; summary: FashionCatalogueSummary; reused: boolean }> {
+export async function fashionExportFolder(
+  dataDir: string,
+  home: string,
+  options: Pick<FashionCatalogueOptions, 'limitTrain' | 'limitTest' | 'onProgress'> = {},
+): Promise<{ dir: string; summary: FashionCatalogueSummary; reused: boolean }> {
   const limits = options.limitTrain || options.limitTest ? `-${options.limitTrain ?? 'all'}-${options.limitTest ?? 'all'}` : '';
   const dir = path.join(home, 'exports', `fashion-mnist${limits}`);
   const marker = path.join(dir, 'complete.json');

@@ -24,20 +24,36 @@ export interface PictureExport {
 
 /** One graph, two outputs: the embedding search indexes and the probabilities accuracy scores. */
 export function pictureEncoder(cnn: PictureCnn): tf.LayersModel {
-  return tf.model({ name: 'image_encoder', inputs: cnn.classifier.inputs, outputs: [cnn.embedder.outputs[0]!, cnn.classifier.outputs[0]!] });
+  return tf.model({
+    name: 'image_encoder',
+    inputs: cnn.classifier.inputs,
+    outputs: [cnn.embedder.outputs[0]!, cnn.classifier.outputs[0]!],
+  });
 }
 
-export async function exportPictureModels(cnn: PictureCnn, check: GreyPictures, out: string, log: Logger, checkCount = 256): Promise<PictureExport> {
+export async function exportPictureModels(
+  cnn: PictureCnn,
+  check: GreyPictures,
+  out: string,
+  log: Logger,
+  checkCount = 256,
+): Promise<PictureExport> {
   const encoder = pictureEncoder(cnn);
   const bytes = exportLayersModel(encoder, { inputNames: ['pixels'], outputNames: ['embedding', 'probabilities'] });
   const n = Math.min(checkCount, check.count);
   const size = check.size;
-  const pixels = fillBatch(check, Array.from({ length: n }, (_, k) => k), new Float32Array(n * size * size * 3));
+  const pixels = fillBatch(
+    check,
+    Array.from({ length: n }, (_, k) => k),
+    new Float32Array(n * size * size * 3),
+  );
   const session = await ort.InferenceSession.create(bytes);
   let maxAbsDifference = 0;
   try {
     const results = await session.run({ pixels: new ort.Tensor('float32', pixels, [n, size, size, 3]) });
-    const expected = tf.tidy(() => (encoder.predict(tf.tensor4d(pixels, [n, size, size, 3])) as tf.Tensor[]).map((t) => t.dataSync() as Float32Array));
+    const expected = tf.tidy(() =>
+      (encoder.predict(tf.tensor4d(pixels, [n, size, size, 3])) as tf.Tensor[]).map((t) => t.dataSync() as Float32Array),
+    );
     for (const [k, name] of ['embedding', 'probabilities'].entries()) {
       const got = results[name]!.data as Float32Array;
       const want = expected[k]!;
@@ -47,13 +63,20 @@ export async function exportPictureModels(cnn: PictureCnn, check: GreyPictures, 
   } finally {
     await session.release();
   }
-  if (!(maxAbsDifference <= PICTURE_ONNX_AGREEMENT)) throw new Error(`image_encoder.onnx disagrees with TF.js by ${maxAbsDifference} (limit ${PICTURE_ONNX_AGREEMENT}): not written`);
+  if (!(maxAbsDifference <= PICTURE_ONNX_AGREEMENT))
+    throw new Error(`image_encoder.onnx disagrees with TF.js by ${maxAbsDifference} (limit ${PICTURE_ONNX_AGREEMENT}): not written`);
   await mkdir(path.join(out, 'tfjs'), { recursive: true });
   const file = path.join(out, 'image_encoder.onnx');
   await writeFile(file, bytes);
   await encoder.save(
     tf.io.withSaveHandler(async (artifacts) => {
-      await writeFile(path.join(out, 'tfjs', 'model.json'), JSON.stringify({ modelTopology: artifacts.modelTopology, weightsManifest: [{ paths: ['weights.bin'], weights: artifacts.weightSpecs }] }));
+      await writeFile(
+        path.join(out, 'tfjs', 'model.json'),
+        JSON.stringify({
+          modelTopology: artifacts.modelTopology,
+          weightsManifest: [{ paths: ['weights.bin'], weights: artifacts.weightSpecs }],
+        }),
+      );
       await writeFile(path.join(out, 'tfjs', 'weights.bin'), Buffer.from(artifacts.weightData as ArrayBuffer));
       return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
     }),

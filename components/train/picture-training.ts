@@ -59,7 +59,16 @@ const CheckpointState = z.object({
   fingerprint: z.string(),
   step: z.number().int().nonnegative(),
   seconds: z.number().nonnegative(),
-  curve: z.array(z.object({ epoch: z.number(), loss: z.number(), trainAccuracy: z.number(), valAccuracy: z.number(), seconds: z.number(), samplesPerSecond: z.number() })),
+  curve: z.array(
+    z.object({
+      epoch: z.number(),
+      loss: z.number(),
+      trainAccuracy: z.number(),
+      valAccuracy: z.number(),
+      seconds: z.number(),
+      samplesPerSecond: z.number(),
+    }),
+  ),
   epochLoss: z.number(),
   epochCorrect: z.number(),
   epochSeen: z.number(),
@@ -124,7 +133,12 @@ export function accuracyOf(predicted: ArrayLike<number>, labels: ArrayLike<numbe
   return labels.length ? correct / labels.length : 0;
 }
 
-async function saveCheckpoint(dir: string, cnn: PictureCnn, optimizer: tf.Optimizer, state: Omit<CheckpointState, 'weights' | 'optimizer'>): Promise<void> {
+async function saveCheckpoint(
+  dir: string,
+  cnn: PictureCnn,
+  optimizer: tf.Optimizer,
+  state: Omit<CheckpointState, 'weights' | 'optimizer'>,
+): Promise<void> {
   await mkdir(dir, { recursive: true });
   const weights = cnn.classifier.getWeights();
   const optimizerWeights = await optimizer.getWeights();
@@ -136,7 +150,11 @@ async function saveCheckpoint(dir: string, cnn: PictureCnn, optimizer: tf.Optimi
     all.set(a, offset);
     offset += a.length;
   }
-  const full: CheckpointState = { ...state, weights: weights.map((w) => ({ shape: w.shape })), optimizer: optimizerWeights.map((w) => ({ name: w.name, shape: w.tensor.shape })) };
+  const full: CheckpointState = {
+    ...state,
+    weights: weights.map((w) => ({ shape: w.shape })),
+    optimizer: optimizerWeights.map((w) => ({ name: w.name, shape: w.tensor.shape })),
+  };
   // Weights first, state last, each by rename: a kill leaves the previous checkpoint or this one whole.
   await writeFile(path.join(dir, 'weights.bin.tmp'), Buffer.from(all.buffer, all.byteOffset, all.byteLength));
   await writeFile(path.join(dir, 'state.json.tmp'), JSON.stringify(full));
@@ -174,10 +192,21 @@ async function loadCheckpoint(dir: string, fingerprint: string, cnn: PictureCnn,
 /** What a checkpoint must match to be resumed: the options that change what is trained. */
 function fingerprintOf(train: GreyPictures, options: PictureTrainOptions): string {
   const { epochs, batchSize, learningRate, seed, augmentation, timeBudgetSeconds } = options;
-  return createHash('sha256').update(JSON.stringify({ epochs, batchSize, learningRate, seed, augmentation, timeBudgetSeconds, count: train.count, size: train.size })).digest('hex').slice(0, 16);
+  return createHash('sha256')
+    .update(
+      JSON.stringify({ epochs, batchSize, learningRate, seed, augmentation, timeBudgetSeconds, count: train.count, size: train.size }),
+    )
+    .digest('hex')
+    .slice(0, 16);
 }
 
-export async function trainPictureCnn(cnn: PictureCnn, train: GreyPictures, val: GreyPictures, options: PictureTrainOptions, log: Logger): Promise<PictureTrainResult> {
+export async function trainPictureCnn(
+  cnn: PictureCnn,
+  train: GreyPictures,
+  val: GreyPictures,
+  options: PictureTrainOptions,
+  log: Logger,
+): Promise<PictureTrainResult> {
   const { batchSize, epochs } = options;
   const stepsPerEpoch = Math.ceil(train.count / batchSize);
   const totalSteps = stepsPerEpoch * epochs;
@@ -202,7 +231,10 @@ export async function trainPictureCnn(cnn: PictureCnn, train: GreyPictures, val:
     })();
     if (restored) {
       ({ step, seconds, curve, epochLoss, epochCorrect, epochSeen, epochSeconds } = restored);
-      log.info({ step, epoch: Math.floor(step / stepsPerEpoch) + 1, checkpoint: options.checkpointDir }, 'picture CNN: resumed from checkpoint');
+      log.info(
+        { step, epoch: Math.floor(step / stepsPerEpoch) + 1, checkpoint: options.checkpointDir },
+        'picture CNN: resumed from checkpoint',
+      );
     }
   }
   const resumedFromStep = step;
@@ -243,13 +275,33 @@ export async function trainPictureCnn(cnn: PictureCnn, train: GreyPictures, val:
     if (Date.now() - lastLog > 30_000) {
       lastLog = Date.now();
       const rate = epochSeen / epochSeconds;
-      log.info({ epoch, step, of: totalSteps, loss: epochLoss / epochSeen, samplesPerSecond: Math.round(rate), etaMinutes: Math.round(((totalSteps - step) * batchSize) / rate / 60) }, 'picture CNN training');
+      log.info(
+        {
+          epoch,
+          step,
+          of: totalSteps,
+          loss: epochLoss / epochSeen,
+          samplesPerSecond: Math.round(rate),
+          etaMinutes: Math.round(((totalSteps - step) * batchSize) / rate / 60),
+        },
+        'picture CNN training',
+      );
     }
     const outOfTime = seconds >= budget && step < totalSteps;
     const epochDone = step % stepsPerEpoch === 0 || outOfTime;
     if (epochDone) {
-      const valAccuracy = accuracyOf(argmaxRows(await predictPictures(cnn.classifier, val), cnn.classifier.outputs[0]!.shape[1] as number), val.labels);
-      const record: EpochRecord = { epoch, loss: epochLoss / epochSeen, trainAccuracy: epochCorrect / epochSeen, valAccuracy, seconds: epochSeconds, samplesPerSecond: epochSeen / epochSeconds };
+      const valAccuracy = accuracyOf(
+        argmaxRows(await predictPictures(cnn.classifier, val), cnn.classifier.outputs[0]!.shape[1] as number),
+        val.labels,
+      );
+      const record: EpochRecord = {
+        epoch,
+        loss: epochLoss / epochSeen,
+        trainAccuracy: epochCorrect / epochSeen,
+        valAccuracy,
+        seconds: epochSeconds,
+        samplesPerSecond: epochSeen / epochSeconds,
+      };
       curve.push(record);
       log.info(record, `picture CNN epoch ${epoch}/${epochs}`);
       epochLoss = 0;
@@ -259,7 +311,16 @@ export async function trainPictureCnn(cnn: PictureCnn, train: GreyPictures, val:
     }
     const stopping = options.stopAfterSteps !== undefined && stepsThisProcess >= options.stopAfterSteps && step < totalSteps;
     if (options.checkpointDir && (epochDone || step % checkpointSteps === 0 || stopping)) {
-      await saveCheckpoint(options.checkpointDir, cnn, optimizer, { fingerprint, step, seconds, curve, epochLoss, epochCorrect, epochSeen, epochSeconds });
+      await saveCheckpoint(options.checkpointDir, cnn, optimizer, {
+        fingerprint,
+        step,
+        seconds,
+        curve,
+        epochLoss,
+        epochCorrect,
+        epochSeen,
+        epochSeconds,
+      });
     }
     if (stopping) return { curve, seconds, samplesPerSecond: (step * batchSize) / seconds, stopped: true, resumedFromStep };
     if (outOfTime) {
@@ -268,7 +329,15 @@ export async function trainPictureCnn(cnn: PictureCnn, train: GreyPictures, val:
     }
   }
   const samples = (step - Math.floor(step / stepsPerEpoch) * stepsPerEpoch) * batchSize + Math.floor(step / stepsPerEpoch) * train.count;
-  return { curve, seconds, samplesPerSecond: Math.min(samples, step * batchSize) / seconds, stopped: false, resumedFromStep, steps: step, samples };
+  return {
+    curve,
+    seconds,
+    samplesPerSecond: Math.min(samples, step * batchSize) / seconds,
+    stopped: false,
+    resumedFromStep,
+    steps: step,
+    samples,
+  };
 }
 
 async function loadCheckpointShapes(dir: string, fingerprint: string): Promise<boolean> {

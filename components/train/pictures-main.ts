@@ -42,10 +42,19 @@ export async function trainPictures(options: PictureRunOptions, log: Logger) {
   const { train: trainIdx, val: valIdx } = splitFashionTrain(all.count);
   const train = subset(all, trainIdx);
   const val = subset(all, valIdx);
-  log.info({ train: train.count, val: val.count, size: train.size, backend: backend.name }, 'picture CNN: official training pictures, split by listing id');
+  log.info(
+    { train: train.count, val: val.count, size: train.size, backend: backend.name },
+    'picture CNN: official training pictures, split by listing id',
+  );
   const cnn = buildPictureCnn({ size: train.size, classes: 10, dropout: options.dropout });
   await mkdir(options.out, { recursive: true });
-  const result = await trainPictureCnn(cnn, train, val, { ...options, checkpointDir: options.checkpointDir ?? path.join(options.out, 'checkpoint') }, log);
+  const result = await trainPictureCnn(
+    cnn,
+    train,
+    val,
+    { ...options, checkpointDir: options.checkpointDir ?? path.join(options.out, 'checkpoint') },
+    log,
+  );
   if (result.stopped) return result;
   // Loaded when needed: training (and its checkpoints) never waits on the exporter and ONNX Runtime.
   const { exportPictureModels } = await import('./picture-export.js');
@@ -56,7 +65,15 @@ export async function trainPictures(options: PictureRunOptions, log: Logger) {
     val: val.count,
     size: train.size,
     backend,
-    options: { epochs: options.epochs, batchSize: options.batchSize, learningRate: options.learningRate, seed: options.seed, augmentation: options.augmentation, dropout: options.dropout, timeBudgetSeconds: options.timeBudgetSeconds },
+    options: {
+      epochs: options.epochs,
+      batchSize: options.batchSize,
+      learningRate: options.learningRate,
+      seed: options.seed,
+      augmentation: options.augmentation,
+      dropout: options.dropout,
+      timeBudgetSeconds: options.timeBudgetSeconds,
+    },
     steps: result.steps,
     samples: result.samples,
     parameters: cnn.classifier.countParams(),
@@ -85,26 +102,42 @@ const program = createCommand('train-pictures', 'Train the picture CNN on Fashio
   .option('--shift <n>', 'largest random shift in pixels (augmentation)', Number, 2)
   .option('--stop-after-steps <n>', 'stop (checkpointed) after n steps: to test resuming', positiveInteger)
   .option('--backend <name>', `one of ${BACKENDS.join(', ')}`)
-  .action(async (opts: { data: string; out: string; epochs: number; batchSize: number; learningRate: number; seed: number; augment: boolean; timeBudgetMinutes?: number; dropout: number; shift: number; limitTrain?: number; stopAfterSteps?: number; backend?: BackendChoice }) => {
-    const log = createLogger('train-pictures');
-    const summary = await trainPictures(
-      {
-        data: opts.data,
-        out: opts.out,
-        epochs: opts.epochs,
-        batchSize: opts.batchSize,
-        learningRate: opts.learningRate,
-        seed: opts.seed,
-        augmentation: opts.augment ? { flip: 0.5, shift: opts.shift } : { flip: 0, shift: 0 },
-        timeBudgetSeconds: opts.timeBudgetMinutes ? opts.timeBudgetMinutes * 60 : undefined,
-        dropout: opts.dropout,
-        limitTrain: opts.limitTrain,
-        stopAfterSteps: opts.stopAfterSteps,
-        backend: opts.backend,
-      },
-      log,
-    );
-    printSummary(summary);
-  });
+  .action(
+    async (opts: {
+      data: string;
+      out: string;
+      epochs: number;
+      batchSize: number;
+      learningRate: number;
+      seed: number;
+      augment: boolean;
+      timeBudgetMinutes?: number;
+      dropout: number;
+      shift: number;
+      limitTrain?: number;
+      stopAfterSteps?: number;
+      backend?: BackendChoice;
+    }) => {
+      const log = createLogger('train-pictures');
+      const summary = await trainPictures(
+        {
+          data: opts.data,
+          out: opts.out,
+          epochs: opts.epochs,
+          batchSize: opts.batchSize,
+          learningRate: opts.learningRate,
+          seed: opts.seed,
+          augmentation: opts.augment ? { flip: 0.5, shift: opts.shift } : { flip: 0, shift: 0 },
+          timeBudgetSeconds: opts.timeBudgetMinutes ? opts.timeBudgetMinutes * 60 : undefined,
+          dropout: opts.dropout,
+          limitTrain: opts.limitTrain,
+          stopAfterSteps: opts.stopAfterSteps,
+          backend: opts.backend,
+        },
+        log,
+      );
+      printSummary(summary);
+    },
+  );
 
 if (import.meta.url === `file://${process.argv[1]}`) await runMain(program);

@@ -12,7 +12,16 @@ import { gzipSync } from 'node:zlib';
 import { describe, it } from 'node:test';
 import { parse } from 'csv-parse/sync';
 import sharp from 'sharp';
-import { FASHION_CLASSES, FASHION_MNIST_DIR, FASHION_ROOT, fashionImageId, fashionListingId, readFashionMnist, splitBucket, splitFashionTrain } from '../../components/core/contracts/index.js';
+import {
+  FASHION_CLASSES,
+  FASHION_MNIST_DIR,
+  FASHION_ROOT,
+  fashionImageId,
+  fashionListingId,
+  readFashionMnist,
+  splitBucket,
+  splitFashionTrain,
+} from '../../components/core/contracts/index.js';
 import { idxRecords, readIdx } from '../../components/core/platform/index.js';
 import { fashionExportFolder, writeFashionCatalogue } from '../../components/load/fashion-mnist.js';
 import { folderImages } from '../../components/load/image-files.js';
@@ -43,7 +52,14 @@ describe('IDX reader', () => {
         assert.deepEqual([...all.data], [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
       }
       const items = (await collect(idxRecords(path.join(tmp.dir, 'a.idx.gz')))).slice(1) as Buffer[];
-      assert.deepEqual(items.map((b) => [...b]), [[1, 2, 3, 4], [5, 6, 7, 8], [9, 10, 11, 12]]);
+      assert.deepEqual(
+        items.map((b) => [...b]),
+        [
+          [1, 2, 3, 4],
+          [5, 6, 7, 8],
+          [9, 10, 11, 12],
+        ],
+      );
       const limited = await readIdx(path.join(tmp.dir, 'a.idx'), 2);
       assert.equal(limited.count, 2);
       assert.deepEqual([...limited.data], [1, 2, 3, 4, 5, 6, 7, 8]);
@@ -86,7 +102,10 @@ describe('Fashion-MNIST listing ids', () => {
 
 describe('Fashion-MNIST catalogue (a slice of the real pictures)', () => {
   it('needs the dataset', () => {
-    assert.ok(existsSync(path.join(DATA, 'train-images-idx3-ubyte.gz')), `${DATA}: install Debian's dataset-fashion-mnist (apt-get install dataset-fashion-mnist)`);
+    assert.ok(
+      existsSync(path.join(DATA, 'train-images-idx3-ubyte.gz')),
+      `${DATA}: install Debian's dataset-fashion-mnist (apt-get install dataset-fashion-mnist)`,
+    );
   });
 
   it('reads the official splits: 28x28 pictures, labels 0-9', async () => {
@@ -142,7 +161,10 @@ describe('Fashion-MNIST catalogue (a slice of the real pictures)', () => {
       }
       await writeFashionCatalogue(DATA, b.dir, { limitTrain: 200, limitTest: 100 });
       assert.deepEqual(await readFile(path.join(b.dir, 'Products.csv')), await readFile(path.join(a.dir, 'Products.csv')));
-      assert.deepEqual(await readFile(path.join(b.dir, 'images', `${images[3]!['id']}.png`)), await readFile(path.join(a.dir, 'images', `${images[3]!['id']}.png`)));
+      assert.deepEqual(
+        await readFile(path.join(b.dir, 'images', `${images[3]!['id']}.png`)),
+        await readFile(path.join(a.dir, 'images', `${images[3]!['id']}.png`)),
+      );
     } finally {
       await a.remove();
       await b.remove();

@@ -17,7 +17,18 @@ import { InputError, readIdx } from '../platform/index.js';
 export const FASHION_MNIST_DIR = '/usr/share/datasets/fashion-mnist';
 export const FASHION_ROOT = 'Clothes, Footwear & Accessories';
 /** The dataset's labels 0–9, in order. */
-export const FASHION_CLASSES = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'] as const;
+export const FASHION_CLASSES = [
+  'T-shirt/top',
+  'Trouser',
+  'Pullover',
+  'Dress',
+  'Coat',
+  'Sandal',
+  'Shirt',
+  'Sneaker',
+  'Bag',
+  'Ankle boot',
+] as const;
 
 export type FashionKind = 'train' | 'test';
 
@@ -56,16 +67,21 @@ export function fashionImageId(listingId: string): string {
 }
 
 /** The pictures and labels of one official split, whole, as bytes (training reads them so). */
-export async function readFashionMnist(dir: string, kind: FashionKind, limit = Infinity): Promise<{ pixels: Uint8Array; labels: Uint8Array; count: number; size: number }> {
+export async function readFashionMnist(
+  dir: string,
+  kind: FashionKind,
+  limit = Infinity,
+): Promise<{ pixels: Uint8Array; labels: Uint8Array; count: number; size: number }> {
   const images = await readIdx(path.join(dir, FASHION_FILES[kind].images), limit);
   const labels = await readIdx(path.join(dir, FASHION_FILES[kind].labels), limit);
   const [, height, width] = images.header.dims;
-  if (images.header.dims.length !== 3 || height !== width) throw new InputError(`${FASHION_FILES[kind].images}: expected square pictures, got dims ${images.header.dims.join('x')}`);
+  if (images.header.dims.length !== 3 || height !== width)
+    throw new InputError(`${FASHION_FILES[kind].images}: expected square pictures, got dims ${images.header.dims.join('x')}`);
   if (labels.count !== images.count) throw new InputError(`${kind}: ${images.count} pictures but ${labels.count} labels`);
-  for (const label of labels.data) if (label >= FASHION_CLASSES.length) throw new InputError(`${FASHION_FILES[kind].labels}: label ${label} outside 0-9`);
+  for (const label of labels.data)
+    if (label >= FASHION_CLASSES.length) throw new InputError(`${FASHION_FILES[kind].labels}: label ${label} outside 0-9`);
   return { pixels: images.data, labels: labels.data, count: images.count, size: height! };
 }
-
 
 /**
  * The official training pictures split as the product splits their listings: indices whose id is in
