@@ -116,7 +116,10 @@ async function loadTable(
   const { db, log } = options;
   const progress = new Progress(log, `load ${source.label} -> ${shape.table}`);
   const removal = options.removal ?? {};
+  const seconds = { stage: 0, merge: 0, removals: 0 };
+  const since = (start: number) => Math.round((performance.now() - start) / 100) / 10;
   const { staged, merged, changed, files } = await db.transaction(async (tx) => {
+    let phase = performance.now();
     const staged = await stageSource(tx, {
       shape,
       source,
@@ -126,13 +129,21 @@ async function loadTable(
       onRecord: () => progress.tick(),
       onRefusal: (refusal) => log.warn(refusal, `refused ${source.label} line ${refusal.line}: ${refusal.reason}`),
     });
+    seconds.stage = since(phase);
+    phase = performance.now();
     const merged = await mergeStage(tx, shape, REFUSALS_IN_SUMMARY);
+    seconds.merge = since(phase);
+    phase = performance.now();
     for (const refusal of merged.firstDuplicates) log.warn(refusal, `refused ${source.label} line ${refusal.line}: ${refusal.reason}`);
     const changed = await applyRemovals(tx, shape.table, source.label, removal);
+    seconds.removals = since(phase);
     let files: ImageRowsForFiles | undefined;
     if (forFiles) {
       const withFile = await liveStagedAmong(tx, forFiles.fileIds);
-      const storedOnly = await liveStagedAmong(tx, forFiles.storedIds.filter((id) => !withFile.has(id)));
+      const storedOnly = await liveStagedAmong(
+        tx,
+        forFiles.storedIds.filter((id) => !withFile.has(id)),
+      );
       files = { live: await liveStagedCount(tx), withFile, storedOnly: storedOnly.size };
     }
     return { staged, merged, changed, files };
@@ -152,15 +163,24 @@ async function loadTable(
   const first = [...staged.firstRefusals, ...merged.firstDuplicates].sort((a, b) => a.line - b.line);
   refusals.push(...first.slice(0, Math.max(0, REFUSALS_IN_SUMMARY - refusals.length)));
   log.info(
-    { table: shape.table, source: source.label, ...counts },
+    { table: shape.table, source: source.label, ...counts, seconds },
     `${shape.table}: read ${counts.read}, loaded ${counts.loaded}, refused ${counts.refused}, marked removed ${counts.removed}, restored ${counts.restored}`,
   );
   return { counts, ...(files ? { files } : {}) };
 }
 
-async function storeImageFiles(options: LoadOptions, rows: ImageRowsForFiles, existing: ReadonlyMap<string, number>): Promise<ImageFileCounts> {
+async function storeImageFiles(
+  options: LoadOptions,
+  rows: ImageRowsForFiles,
+  existing: ReadonlyMap<string, number>,
+): Promise<ImageFileCounts> {
   const { store, log, imageFiles } = options;
-  const counts: ImageFileCounts = { stored: rows.storedOnly, uploaded: 0, missing: rows.live - rows.withFile.size - rows.storedOnly, unreferenced: 0 };
+  const counts: ImageFileCounts = {
+    stored: rows.storedOnly,
+    uploaded: 0,
+    missing: rows.live - rows.withFile.size - rows.storedOnly,
+    unreferenced: 0,
+  };
   const limit = pLimit(options.uploadConcurrency ?? 8);
   const progress = new Progress(log, 'store image files', rows.withFile.size);
   const uploads: Promise<void>[] = [];
@@ -188,11 +208,17 @@ async function storeImageFiles(options: LoadOptions, rows: ImageRowsForFiles, ex
     const unreferenced = [...source.files.keys()].filter((id) => !rows.withFile.has(id));
     counts.unreferenced += unreferenced.length;
     if (unreferenced.length > 0) {
-      log.warn({ source: source.label, count: unreferenced.length, examples: unreferenced.slice(0, 5) }, 'image files that no image row names (not stored)');
+      log.warn(
+        { source: source.label, count: unreferenced.length, examples: unreferenced.slice(0, 5) },
+        'image files that no image row names (not stored)',
+      );
     }
   }
   if (counts.missing > 0) {
-    log.warn({ missing: counts.missing }, `${counts.missing} image row(s) have no file: they stay loaded, and clean quarantines them as 'image object missing'`);
+    log.warn(
+      { missing: counts.missing },
+      `${counts.missing} image row(s) have no file: they stay loaded, and clean quarantines them as 'image object missing'`,
+    );
   }
   return counts;
 }
