@@ -6,9 +6,10 @@
  * translates exactly (Conv2D, BatchNormalization, ReLU, MaxPooling2D, Flatten, Dropout, Dense).
  *
  * Chosen by throughput on this 2-core machine (wasm, one thread): with the project's wasm gradients plus
- * tf/wasm-fast-grads.ts this net trains at ~90–130 samples/s; a four-conv variant (32,32,64,64) at a
- * third of that, which would not fit a full run in a working session. Pictures are augmented where it
- * pays on product shots: a horizontal flip and a shift of up to two pixels.
+ * tfjs-backend/wasm-fast-grads.ts this net trained at 87 samples/s in the probe (bench/fashion-probe.ts,
+ * load average 7) and 46 in the shared bench round where the project's kernels alone gave 22; a
+ * four-conv variant (32,32,64,64) at about a third of it, which would not fit a full run in a working
+ * session. Pictures are augmented as product shots allow: a left-right flip and a shift of a pixel or two.
  *
  * Input: NHWC float RGB in [0, 1] (a grey picture has three equal channels), as the service's
  * `imagePixels` gives it, so a query upload and a catalogue picture go through the same path.

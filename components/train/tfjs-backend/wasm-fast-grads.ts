@@ -2,7 +2,7 @@
  * Faster training kernels for the TF.js wasm backend (4.22), found by profiling a small CNN on
  * Fashion-MNIST (28×28, conv 32 → pool → conv 64 → pool → dense; batch 64): a step took ~1.2 s, most of
  * it outside the convolutions' forward pass. Each replacement computes the same values (checked against
- * the cpu backend in test/wasm-fast-grads.test.ts) with kernels that run on XNNPACK:
+ * the cpu backend in test/train/picture-cnn.test.ts) with kernels that run on XNNPACK:
  *
  * - Conv2DBackpropInput: the backend ships it as a plain loop (164 ms where the forward Conv2D took
  *   30 ms on [64,14,14,32] × 3×3×32×64). The input gradient is a transposed convolution: dy spread out by
@@ -56,11 +56,25 @@ function conv2DBackpropInput(args: KernelArgs): tf.TensorInfo {
   const { dy, filter } = inputs as { dy: tf.TensorInfo; filter: tf.TensorInfo };
   const gradAttrs = attrs as unknown as InputGradAttrs;
   const dilations = pairOf(gradAttrs.dilations);
-  const covered = dilations[0] === 1 && dilations[1] === 1 && (gradAttrs.dataFormat ?? 'NHWC') === 'NHWC' && dy.shape.length === 4 && filter.shape.length === 4;
+  const covered =
+    dilations[0] === 1 &&
+    dilations[1] === 1 &&
+    (gradAttrs.dataFormat ?? 'NHWC') === 'NHWC' &&
+    dy.shape.length === 4 &&
+    filter.shape.length === 4;
   if (!covered) return shipped!(args) as tf.TensorInfo;
   const [n, h, w, inChannels] = gradAttrs.inputShape;
   const [filterHeight, filterWidth, , outChannels] = filter.shape as Shape4;
-  const info = tf.backend_util.computeConv2DInfo(gradAttrs.inputShape, filter.shape as Shape4, gradAttrs.strides, 1, gradAttrs.pad, gradAttrs.dimRoundingMode, false, 'channelsLast');
+  const info = tf.backend_util.computeConv2DInfo(
+    gradAttrs.inputShape,
+    filter.shape as Shape4,
+    gradAttrs.strides,
+    1,
+    gradAttrs.pad,
+    gradAttrs.dimRoundingMode,
+    false,
+    'channelsLast',
+  );
   if (info.outHeight !== dy.shape[1] || info.outWidth !== dy.shape[2]) {
     throw new Error(`${KERNEL} on wasm: dy is ${dy.shape.join('x')} but the forward convolution gives ${info.outShape.join('x')}`);
   }
@@ -80,14 +94,34 @@ function conv2DBackpropInput(args: KernelArgs): tf.TensorInfo {
     if (strideHeight > 1 || strideWidth > 1) {
       const [, outHeight, outWidth] = dy.shape as Shape4;
       const expanded = run('Reshape', { x: dy }, { shape: [n * outHeight, 1, outWidth, 1, outChannels] });
-      const padded = run('PadV2', { x: expanded }, { paddings: [[0, 0], [0, strideHeight - 1], [0, 0], [0, strideWidth - 1], [0, 0]], constantValue: 0 });
+      const padded = run(
+        'PadV2',
+        { x: expanded },
+        {
+          paddings: [
+            [0, 0],
+            [0, strideHeight - 1],
+            [0, 0],
+            [0, strideWidth - 1],
+            [0, 0],
+          ],
+          constantValue: 0,
+        },
+      );
       spread = run('Reshape', { x: padded }, { shape: [n, outHeight * strideHeight, outWidth * strideWidth, outChannels] });
     }
     // Rows past what input row h − 1 reads are trailing zeros or never reached: cut them.
     const bottom = h + filterHeight - 1 - (spread.shape[1] as number) - top;
     const right = w + filterWidth - 1 - (spread.shape[2] as number) - left;
     if (bottom < 0 || right < 0) {
-      spread = run('Slice', { x: spread }, { begin: [0, 0, 0, 0], size: [n, (spread.shape[1] as number) + Math.min(0, bottom), (spread.shape[2] as number) + Math.min(0, right), outChannels] });
+      spread = run(
+        'Slice',
+        { x: spread },
+        {
+          begin: [0, 0, 0, 0],
+          size: [n, (spread.shape[1] as number) + Math.min(0, bottom), (spread.shape[2] as number) + Math.min(0, right), outChannels],
+        },
+      );
     }
     const flipped = run('Reverse', { x: filter }, { dims: [0, 1] });
     const swapped = run('Transpose', { x: flipped }, { perm: [0, 1, 3, 2] }); // [FH, FW, Co, Ci]
@@ -98,7 +132,8 @@ function conv2DBackpropInput(args: KernelArgs): tf.TensorInfo {
       [0, 0],
     ];
     result = run('Conv2D', { x: spread, filter: swapped }, { strides: [1, 1], dilations: [1, 1], pad, dataFormat: 'NHWC' });
-    if (result.shape[3] !== inChannels) throw new Error(`${KERNEL} on wasm: produced ${result.shape.join('x')} for input ${gradAttrs.inputShape.join('x')}`);
+    if (result.shape[3] !== inChannels)
+      throw new Error(`${KERNEL} on wasm: produced ${result.shape.join('x')} for input ${gradAttrs.inputShape.join('x')}`);
     return result;
   } finally {
     for (const tensor of made) if (tensor !== result) (backend as WasmBackend).disposeData(tensor.dataId);
@@ -130,7 +165,8 @@ const fusedBatchNormGrad: tf.GradConfig = {
     return {
       x: () => tf.mul(dyTensor, tf.mul(invStd, scaleValue)).reshape(x.shape),
       mean: () => tf.neg(tf.mul(sums(dyTensor), tf.mul(invStd, scaleValue))).reshape(mean.shape),
-      variance: () => tf.mul(sums(tf.mul(dyTensor, tf.sub(x, mean))), tf.mul(tf.mul(tf.pow(invStd, 3), -0.5), scaleValue)).reshape(mean.shape),
+      variance: () =>
+        tf.mul(sums(tf.mul(dyTensor, tf.sub(x, mean))), tf.mul(tf.mul(tf.pow(invStd, 3), -0.5), scaleValue)).reshape(mean.shape),
       scale: () => tf.mul(sums(tf.mul(dyTensor, tf.sub(x, mean))), invStd).reshape(mean.shape),
       offset: () => sums(dyTensor).reshape(mean.shape),
     };
