@@ -24,7 +24,14 @@ import { csvSource } from '../components/load/sources.js';
 import { freshPostgresDatabase, silentLog, tempDir } from '../test/helpers.js';
 import { FULL_EXPORT } from './data.js';
 
-const { values } = parseArgs({ options: { data: { type: 'string', default: FULL_EXPORT }, repeat: { type: 'string' }, images: { type: 'string' }, quick: { type: 'boolean', default: false } } });
+const { values } = parseArgs({
+  options: {
+    data: { type: 'string', default: FULL_EXPORT },
+    repeat: { type: 'string' },
+    images: { type: 'string' },
+    quick: { type: 'boolean', default: false },
+  },
+});
 const repeat = Number(values.repeat ?? (values.quick ? 1 : 3));
 const imageCount = Number(values.images ?? (values.quick ? 30 : 300));
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
@@ -49,7 +56,9 @@ const record = (step: string, count: number, unit: string, time: number, baselin
 
 // Rows: the real export.
 const files = await findExportFiles(values.data);
-const baseline = JSON.parse(execFileSync('/usr/bin/python3', [path.join('bench', 'clean_baseline.py'), files.products, String(repeat)], { encoding: 'utf8' })) as { rows: number; seconds: number };
+const baseline = JSON.parse(
+  execFileSync('/usr/bin/python3', [path.join('bench', 'clean_baseline.py'), files.products, String(repeat)], { encoding: 'utf8' }),
+) as { rows: number; seconds: number };
 record('baseline: pandas read_csv + price/category rules (seed stack)', baseline.rows, 'rows', baseline.seconds);
 const productTimes: number[] = [];
 let productRows = 0;
@@ -61,20 +70,35 @@ for (let i = 0; i < repeat; i++) {
   productRows = counts.read;
   await db.close();
 }
-record('clean products into Postgres (rules, gazetteer, text, upserts, quarantine)', productRows, 'rows', median(productTimes), 'baseline: pandas read_csv + price/category rules (seed stack)');
+record(
+  'clean products into Postgres (rules, gazetteer, text, upserts, quarantine)',
+  productRows,
+  'rows',
+  median(productTimes),
+  'baseline: pandas read_csv + price/category rules (seed stack)',
+);
 
 // Images: an export of the first image rows and their products, each image a 1024x768 noisy JPEG
 // (noise compresses like a photo does, unlike a flat colour).
 const imageExport = path.join(tmp.dir, 'images-export');
 await mkdir(path.join(imageExport, 'images'), { recursive: true });
 const imageLines: string[] = [];
-for await (const item of csvSource(files.images, IMAGES).records()) if (item.ok && imageLines.length < imageCount) imageLines.push(item.raw);
+for await (const item of csvSource(files.images, IMAGES).records())
+  if (item.ok && imageLines.length < imageCount) imageLines.push(item.raw);
 const productIds = new Set(imageLines.map((line) => line.split(',')[2]));
 const productLines: string[] = [];
-for await (const item of csvSource(files.products, PRODUCTS).records()) if (item.ok && productIds.has(item.record['id'] ?? '')) productLines.push(item.raw);
-await writeFile(path.join(imageExport, 'Products.csv'), [',id,product_name,category,product_description,price,location', ...productLines, ''].join('\n'));
+for await (const item of csvSource(files.products, PRODUCTS).records())
+  if (item.ok && productIds.has(item.record['id'] ?? '')) productLines.push(item.raw);
+await writeFile(
+  path.join(imageExport, 'Products.csv'),
+  [',id,product_name,category,product_description,price,location', ...productLines, ''].join('\n'),
+);
 await writeFile(path.join(imageExport, 'Images.csv'), [',id,product_id,bucket_link,image_ref,create_time', ...imageLines, ''].join('\n'));
-const photo = await sharp({ create: { width: 1024, height: 768, channels: 3, background: '#808080', noise: { type: 'gaussian', mean: 128, sigma: 40 } } }).jpeg({ quality: 85 }).toBuffer();
+const photo = await sharp({
+  create: { width: 1024, height: 768, channels: 3, background: '#808080', noise: { type: 'gaussian', mean: 128, sigma: 40 } },
+})
+  .jpeg({ quality: 85 })
+  .toBuffer();
 for (const line of imageLines) await writeFile(path.join(imageExport, 'images', `${line.split(',')[1]}.jpg`), photo);
 
 const resizeTimes: number[] = [];
@@ -82,10 +106,14 @@ const names = await readdir(path.join(imageExport, 'images'));
 for (let i = 0; i < repeat; i++) {
   const limit = pLimit(2);
   const start = process.hrtime.bigint();
-  await Promise.all(names.map((name) => limit(async () => {
-    const bytes = await readFile(path.join(imageExport, 'images', name));
-    await sharp(bytes).resize(224, 224, { fit: 'contain' }).jpeg({ quality: 90 }).toBuffer();
-  })));
+  await Promise.all(
+    names.map((name) =>
+      limit(async () => {
+        const bytes = await readFile(path.join(imageExport, 'images', name));
+        await sharp(bytes).resize(224, 224, { fit: 'contain' }).jpeg({ quality: 90 }).toBuffer();
+      }),
+    ),
+  );
   resizeTimes.push(seconds(start));
 }
 record('baseline: sharp resize to 224 of the same files, 2 at a time', names.length, 'images', median(resizeTimes));
@@ -100,7 +128,13 @@ for (let i = 0; i < repeat; i++) {
   imageRows = counts.upserted;
   await db.close();
 }
-record('clean images (read, decode, model-ready copy, upsert)', imageRows, 'images', median(imageTimes), 'baseline: sharp resize to 224 of the same files, 2 at a time');
+record(
+  'clean images (read, decode, model-ready copy, upsert)',
+  imageRows,
+  'images',
+  median(imageTimes),
+  'baseline: sharp resize to 224 of the same files, 2 at a time',
+);
 await tmp.remove();
 
 const lines = [

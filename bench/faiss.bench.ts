@@ -22,7 +22,16 @@ import { tempDir } from '../test/helpers.js';
 const faiss = createRequire(import.meta.url)('faiss-node') as typeof Faiss;
 
 // Not strict: `npm run bench -- …` hands every benchmark the same arguments.
-const { values } = parseArgs({ strict: false, options: { vectors: { type: 'string' }, queries: { type: 'string' }, dim: { type: 'string', default: '128' }, repeat: { type: 'string', default: '3' }, quick: { type: 'boolean', default: false } } });
+const { values } = parseArgs({
+  strict: false,
+  options: {
+    vectors: { type: 'string' },
+    queries: { type: 'string' },
+    dim: { type: 'string', default: '128' },
+    repeat: { type: 'string', default: '3' },
+    quick: { type: 'boolean', default: false },
+  },
+});
 const quick = values.quick === true;
 const count = Number(values.vectors ?? (quick ? 10_000 : 50_000));
 const queryCount = Number(values.queries ?? (quick ? 200 : 1000));
@@ -38,7 +47,7 @@ function clustered(n: number, random: () => number, centres: number[][]): number
   const gauss = () => Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
   for (let i = 0; i < n; i++) {
     const centre = centres[Math.floor(random() * centres.length)]!;
-    const v = centre.map((c) => c + 0.5 * gauss() / Math.sqrt(dim));
+    const v = centre.map((c) => c + (0.5 * gauss()) / Math.sqrt(dim));
     const norm = Math.hypot(...v);
     for (let d = 0; d < dim; d++) out[i * dim + d] = v[d]! / norm;
   }
@@ -86,7 +95,16 @@ interface Side {
   wallQps?: number;
   recall: number;
 }
-const results: { index: string; efSearch?: number; mode: 'single' | 'batch'; threads: number; node: Side; python: Side | null; nodeJsArray?: Side; passes?: number }[] = [];
+const results: {
+  index: string;
+  efSearch?: number;
+  mode: 'single' | 'batch';
+  threads: number;
+  node: Side;
+  python: Side | null;
+  nodeJsArray?: Side;
+  passes?: number;
+}[] = [];
 let pythonNote: string | null = null;
 const queries32 = Float32Array.from(queries);
 const defaultThreads = faiss.getOmpThreads();
@@ -97,7 +115,9 @@ const SINGLE_THREADS = 1;
 for (const type of ['Flat', 'HNSW32,Flat'] as const) {
   const started = performance.now();
   const built = buildVectorIndex(vectors, dim, { exactUpTo: type === 'Flat' ? Infinity : 0, k });
-  process.stderr.write(`bench: ${type} over ${count} vectors built in ${((performance.now() - started) / 1000).toFixed(1)} s${built.efSearch ? `, efSearch ${built.efSearch}` : ''}\n`);
+  process.stderr.write(
+    `bench: ${type} over ${count} vectors built in ${((performance.now() - started) / 1000).toFixed(1)} s${built.efSearch ? `, efSearch ${built.efSearch}` : ''}\n`,
+  );
   const indexFile = path.join(tmp.dir, `${type.replace(/\W/g, '_')}.faiss`);
   built.index.write(indexFile);
   // The project's query path: the Float32Array handed to faiss as it is (searchFloat32).
@@ -107,7 +127,8 @@ for (const type of ['Flat', 'HNSW32,Flat'] as const) {
   const scratchD = new Float32Array(k);
   const scratchL = new Int32Array(k);
   const singleTyped = () => {
-    for (let pass = 1; pass < passes; pass++) for (let q = 0; q < queryCount; q++) built.index.searchInto(queries32.subarray(q * dim, q * dim + dim), k, scratchD, scratchL);
+    for (let pass = 1; pass < passes; pass++)
+      for (let q = 0; q < queryCount; q++) built.index.searchInto(queries32.subarray(q * dim, q * dim + dim), k, scratchD, scratchL);
     // The service's hot path: into reused output arrays, nothing allocated per query.
     const distances = new Float32Array(k);
     const found = new Int32Array(k);
@@ -124,7 +145,8 @@ for (const type of ['Flat', 'HNSW32,Flat'] as const) {
   passes = Math.max(1, Math.ceil(1 / Math.max(1e-3, (performance.now() - warm) / 1000)));
   // faiss-node's own path, for reference: a JS array in, JS arrays out, copied number by number.
   const singleArray = () => {
-    for (let pass = 1; pass < passes; pass++) for (let q = 0; q < queryCount; q++) built.index.search(queries.slice(q * dim, q * dim + dim), k);
+    for (let pass = 1; pass < passes; pass++)
+      for (let q = 0; q < queryCount; q++) built.index.search(queries.slice(q * dim, q * dim + dim), k);
     const labels: number[] = [];
     for (let q = 0; q < queryCount; q++) labels.push(...built.index.search(queries.slice(q * dim, q * dim + dim), k).labels);
     return labels;
@@ -151,7 +173,22 @@ for (const type of ['Flat', 'HNSW32,Flat'] as const) {
     keepBest(sides.array, singleArray);
     faiss.setOmpThreads(defaultThreads);
     keepBest(sides.batch, () => Array.from(built.index.searchFloat32(queries32, k).labels));
-    const run = spawnSync('/usr/bin/python3', [path.join(here, 'faiss_search.py'), indexFile, queriesFile, truthFile, String(dim), String(k), String(built.efSearch ?? 0), '1', String(SINGLE_THREADS), String(passes)], { encoding: 'utf8' });
+    const run = spawnSync(
+      '/usr/bin/python3',
+      [
+        path.join(here, 'faiss_search.py'),
+        indexFile,
+        queriesFile,
+        truthFile,
+        String(dim),
+        String(k),
+        String(built.efSearch ?? 0),
+        '1',
+        String(SINGLE_THREADS),
+        String(passes),
+      ],
+      { encoding: 'utf8' },
+    );
     try {
       const measured = JSON.parse(run.stdout.trim().split('\n').at(-1) ?? '') as PythonSides;
       pythonNote = `python3-faiss ${measured.faiss}, ${measured.threads} OpenMP threads for a batch, ${SINGLE_THREADS} for one query a call`;
@@ -160,20 +197,45 @@ for (const type of ['Flat', 'HNSW32,Flat'] as const) {
         for (const mode of ['single', 'batch'] as const) {
           const best = python[mode];
           const next = measured[mode];
-          python[mode] = { ...(next.seconds < best.seconds ? next : best), cpuSeconds: Math.min(best.cpuSeconds ?? Infinity, next.cpuSeconds ?? Infinity) };
+          python[mode] = {
+            ...(next.seconds < best.seconds ? next : best),
+            cpuSeconds: Math.min(best.cpuSeconds ?? Infinity, next.cpuSeconds ?? Infinity),
+          };
         }
       }
     } catch {
       pythonNote = `python3-faiss not available: ${run.stderr.trim().split('\n').at(-1) ?? `exit ${run.status}`}`;
     }
   }
-  const side = (measured: Best, times = 1): Side => ({ seconds: measured.seconds, qps: (times * queryCount) / measured.seconds, cpuSeconds: measured.cpuSeconds, cpuQps: (times * queryCount) / measured.cpuSeconds, recall: recall(measured.labels) });
+  const side = (measured: Best, times = 1): Side => ({
+    seconds: measured.seconds,
+    qps: (times * queryCount) / measured.seconds,
+    cpuSeconds: measured.cpuSeconds,
+    cpuQps: (times * queryCount) / measured.cpuSeconds,
+    recall: recall(measured.labels),
+  });
   // One query a call on one thread: the figure compared is CPU time (on a machine shared with other work,
   // wall time measures the neighbours; with one thread, CPU time is the work). Wall QPS stays beside it.
   const byCpu = (s: Side): Side => ({ ...s, wallQps: s.qps, qps: s.cpuQps ?? s.qps });
   const efSearch = built.efSearch ? { efSearch: built.efSearch } : {};
-  results.push({ index: type, ...efSearch, mode: 'single', threads: SINGLE_THREADS, node: byCpu(side(sides.typed, passes)), nodeJsArray: byCpu(side(sides.array, passes)), python: python ? byCpu({ ...python.single, cpuQps: (passes * queryCount) / (python.single.cpuSeconds ?? NaN) }) : null, passes });
-  results.push({ index: type, ...efSearch, mode: 'batch', threads: defaultThreads, node: side(sides.batch), python: python?.batch ?? null });
+  results.push({
+    index: type,
+    ...efSearch,
+    mode: 'single',
+    threads: SINGLE_THREADS,
+    node: byCpu(side(sides.typed, passes)),
+    nodeJsArray: byCpu(side(sides.array, passes)),
+    python: python ? byCpu({ ...python.single, cpuQps: (passes * queryCount) / (python.single.cpuSeconds ?? NaN) }) : null,
+    passes,
+  });
+  results.push({
+    index: type,
+    ...efSearch,
+    mode: 'batch',
+    threads: defaultThreads,
+    node: side(sides.batch),
+    python: python?.batch ?? null,
+  });
 }
 await tmp.remove();
 
@@ -205,9 +267,14 @@ const lines = [
   '',
   '| index | queries per call | OpenMP threads | QPS measured by | faiss-node QPS (Float32Array) | python3-faiss QPS | QPS ratio (node / python) | wall-clock QPS node / python | faiss-node QPS, JS-array path (ratio) | recall node | recall python |',
   '|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|',
-  ...results.map((r) => `| ${r.index}${r.efSearch ? ` (efSearch ${r.efSearch})` : ''} | ${r.mode === 'single' ? '1' : String(queryCount)} | ${r.threads} | ${r.mode === 'single' ? 'CPU time' : 'wall clock'} | ${r.node.qps.toFixed(0)} | ${r.python ? r.python.qps.toFixed(0) : 'n/a'} | ${r.python ? `${(r.node.qps / r.python.qps).toFixed(2)}x` : 'n/a'} | ${r.node.wallQps ? `${r.node.wallQps.toFixed(0)} / ${r.python?.wallQps?.toFixed(0) ?? 'n/a'}` : ''} | ${r.nodeJsArray ? `${r.nodeJsArray.qps.toFixed(0)} (${r.python ? (r.nodeJsArray.qps / r.python.qps).toFixed(2) : 'n/a'}x)` : ''} | ${r.node.recall.toFixed(3)} | ${r.python ? r.python.recall.toFixed(3) : 'n/a'} |`),
+  ...results.map(
+    (r) =>
+      `| ${r.index}${r.efSearch ? ` (efSearch ${r.efSearch})` : ''} | ${r.mode === 'single' ? '1' : String(queryCount)} | ${r.threads} | ${r.mode === 'single' ? 'CPU time' : 'wall clock'} | ${r.node.qps.toFixed(0)} | ${r.python ? r.python.qps.toFixed(0) : 'n/a'} | ${r.python ? `${(r.node.qps / r.python.qps).toFixed(2)}x` : 'n/a'} | ${r.node.wallQps ? `${r.node.wallQps.toFixed(0)} / ${r.python?.wallQps?.toFixed(0) ?? 'n/a'}` : ''} | ${r.nodeJsArray ? `${r.nodeJsArray.qps.toFixed(0)} (${r.python ? (r.nodeJsArray.qps / r.python.qps).toFixed(2) : 'n/a'}x)` : ''} | ${r.node.recall.toFixed(3)} | ${r.python ? r.python.recall.toFixed(3) : 'n/a'} |`,
+  ),
   '',
   `Floor: an exact brute-force scan in plain JS, one query at a time: ${jsScan.qps.toFixed(0)} QPS, recall ${jsScan.recall.toFixed(3)}; faiss-node Flat is ${flatSingle ? (flatSingle.node.qps / jsScan.qps).toFixed(2) : 'n/a'}x that.`,
 ];
 console.log(lines.join('\n'));
-console.log(JSON.stringify({ benchmark: 'faiss', vectors: count, queries: queryCount, dim, k, repeat, machine, python: pythonNote, results, jsScan }));
+console.log(
+  JSON.stringify({ benchmark: 'faiss', vectors: count, queries: queryCount, dim, k, repeat, machine, python: pythonNote, results, jsScan }),
+);

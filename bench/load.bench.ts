@@ -14,7 +14,15 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { stringify } from 'csv-stringify/sync';
 import pLimit from 'p-limit';
-import { migrate, openFsStore, openPglite, openPostgres, openS3Store, type ArtifactStore, type Database } from '../components/core/platform/index.js';
+import {
+  migrate,
+  openFsStore,
+  openPglite,
+  openPostgres,
+  openS3Store,
+  type ArtifactStore,
+  type Database,
+} from '../components/core/platform/index.js';
 import { findExportFiles } from '../components/load/folder.js';
 import { folderImages } from '../components/load/image-files.js';
 import { loadRaw } from '../components/load/load.js';
@@ -24,7 +32,14 @@ import { freshBucket, freshPostgresDatabase, silentLog, tempDir, testS3Client } 
 import { FULL_EXPORT } from './data.js';
 
 // --quick (`npm run bench -- --quick`): one repeat and 100 image files instead of 3 and 1000.
-const { values } = parseArgs({ options: { data: { type: 'string', default: FULL_EXPORT }, repeat: { type: 'string' }, images: { type: 'string' }, quick: { type: 'boolean', default: false } } });
+const { values } = parseArgs({
+  options: {
+    data: { type: 'string', default: FULL_EXPORT },
+    repeat: { type: 'string' },
+    images: { type: 'string' },
+    quick: { type: 'boolean', default: false },
+  },
+});
 const repeat = Number(values.repeat ?? (values.quick ? 1 : 3));
 const imageCount = Number(values.images ?? (values.quick ? 100 : 1000));
 const dataDir = values.data;
@@ -54,7 +69,10 @@ const emptyStore = async () => openFsStore((await tempDir('bench-store-')).dir);
 const tmp = await tempDir('bench-');
 
 // The rows as the raw tables hold them, written once as CSV for COPY.
-async function copyFile(shape: RawTableShape, source: ReturnType<typeof csvSource>): Promise<{ file: string; rows: number; columns: string[] }> {
+async function copyFile(
+  shape: RawTableShape,
+  source: ReturnType<typeof csvSource>,
+): Promise<{ file: string; rows: number; columns: string[] }> {
   const columns = Object.keys(rawUpsertSpec(shape).columns);
   const rows: unknown[][] = [];
   const seen = new Set<string>();
@@ -90,7 +108,14 @@ record(
     return async () => {
       for (const copy of copies) {
         const table = copy === copies[0] ? 'products_raw' : 'images_raw';
-        execFileSync('psql', [url, '-q', '-v', 'ON_ERROR_STOP=1', '-c', `\\copy ${table} (${copy.columns.join(', ')}) FROM '${copy.file}' WITH (FORMAT csv)`]);
+        execFileSync('psql', [
+          url,
+          '-q',
+          '-v',
+          'ON_ERROR_STOP=1',
+          '-c',
+          `\\copy ${table} (${copy.columns.join(', ')}) FROM '${copy.file}' WITH (FORMAT csv)`,
+        ]);
       }
     };
   }),
@@ -163,7 +188,10 @@ async function loadImagesInto(store: ArtifactStore): Promise<() => Promise<void>
   const imageFiles = [await folderImages(exported.imagesDir)];
   return async () => {
     await loadRaw({
-      db, store, log: silentLog, imageFiles,
+      db,
+      store,
+      log: silentLog,
+      imageFiles,
       products: csvSource(exported.products, PRODUCTS),
       images: csvSource(exported.images, IMAGES),
     });

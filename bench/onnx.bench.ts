@@ -54,7 +54,9 @@ const results: Result[] = [];
 const exports: { model: string; exportSeconds: number; onnxBytes: number }[] = [];
 
 function toOrt(t: tf.Tensor): ort.Tensor {
-  return t.dtype === 'int32' ? new ort.Tensor('int32', t.dataSync() as Int32Array, t.shape) : new ort.Tensor('float32', t.dataSync() as Float32Array, t.shape);
+  return t.dtype === 'int32'
+    ? new ort.Tensor('int32', t.dataSync() as Int32Array, t.shape)
+    : new ort.Tensor('float32', t.dataSync() as Float32Array, t.shape);
 }
 
 /**
@@ -102,14 +104,25 @@ async function compare(name: string, model: tf.LayersModel, inputs: tf.Tensor[],
   const items = perBatch * batches;
   for (const r of runners) {
     await r.close?.();
-    results.push({ model: name, runtime: r.runtime, items, unit, seconds: r.seconds, perSecond: items / r.seconds, baseline: r.runtime === tfLabel ? undefined : tfLabel });
+    results.push({
+      model: name,
+      runtime: r.runtime,
+      items,
+      unit,
+      seconds: r.seconds,
+      perSecond: items / r.seconds,
+      baseline: r.runtime === tfLabel ? undefined : tfLabel,
+    });
   }
 }
 
 // Images: backbone + projection head.
 const backbone = await loadMobileNetBackbone();
 const projected = tf.layers.dense({ units: 256, name: 'image_projection' }).apply(backbone.outputs[0]!) as tf.SymbolicTensor;
-const imageModel = tf.model({ inputs: backbone.inputs, outputs: new L2Normalize({ name: 'image_embedding' }).apply(projected) as tf.SymbolicTensor });
+const imageModel = tf.model({
+  inputs: backbone.inputs,
+  outputs: new L2Normalize({ name: 'image_embedding' }).apply(projected) as tf.SymbolicTensor,
+});
 const images = tf.randomUniform([imageBatch, BACKBONE_INPUT_SIZE, BACKBONE_INPUT_SIZE, 3], 0, 1, 'float32', 1);
 await compare('image: MobileNetV2 + Dense(256) + L2', imageModel, [images], imageBatch, 'images');
 
@@ -118,8 +131,13 @@ const ids = tf.input({ shape: [null], dtype: 'int32', name: 'ids' });
 const weights = tf.input({ shape: [null], name: 'weights' });
 const bag = new WeightedBag({ name: 'text_bag', inputDim: buckets, outputDim: 128 }).apply([ids, weights]) as tf.SymbolicTensor;
 const dropped = tf.layers.dropout({ rate: 0.2 }).apply(bag) as tf.SymbolicTensor;
-const textEmbedding = new L2Normalize({ name: 'text_embedding' }).apply(tf.layers.dense({ units: 256, name: 'text_projection' }).apply(dropped) as tf.SymbolicTensor) as tf.SymbolicTensor;
-const wide = new WeightedBag({ name: 'text_wide', inputDim: buckets, outputDim: 13, useBias: true, initScale: 0.01 }).apply([ids, weights]) as tf.SymbolicTensor;
+const textEmbedding = new L2Normalize({ name: 'text_embedding' }).apply(
+  tf.layers.dense({ units: 256, name: 'text_projection' }).apply(dropped) as tf.SymbolicTensor,
+) as tf.SymbolicTensor;
+const wide = new WeightedBag({ name: 'text_wide', inputDim: buckets, outputDim: 13, useBias: true, initScale: 0.01 }).apply([
+  ids,
+  weights,
+]) as tf.SymbolicTensor;
 const textModel = tf.model({ inputs: [ids, weights], outputs: [textEmbedding, wide], name: 'text_tower' });
 const textIds = tf.randomUniform([textBatch, textLength], 1, buckets, 'int32', 2);
 const textWeights = tf.randomUniform([textBatch, textLength], 0, 1, 'float32', 3);
@@ -141,4 +159,17 @@ const lines = [
   ...exports.map((e) => `| ${e.model} | ${e.exportSeconds.toFixed(2)} | ${(e.onnxBytes / 2 ** 20).toFixed(1)} MiB |`),
 ];
 console.log(lines.join('\n'));
-console.log(JSON.stringify({ benchmark: 'onnx', batches, imageBatch, textBatch, textLength, buckets, tfBackend: backend.engine, tfThreads, results, exports }));
+console.log(
+  JSON.stringify({
+    benchmark: 'onnx',
+    batches,
+    imageBatch,
+    textBatch,
+    textLength,
+    buckets,
+    tfBackend: backend.engine,
+    tfThreads,
+    results,
+    exports,
+  }),
+);

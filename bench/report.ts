@@ -49,7 +49,12 @@ type Line = Record<string, unknown>;
 
 export function thisMachine(): Machine {
   const cpus = os.cpus();
-  return { cpu: cpus[0]?.model.trim() ?? 'unknown CPU', cores: cpus.length, memoryGiB: Math.round(os.totalmem() / 2 ** 30), node: process.version };
+  return {
+    cpu: cpus[0]?.model.trim() ?? 'unknown CPU',
+    cores: cpus.length,
+    memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+    node: process.version,
+  };
 }
 
 export const describeMachine = (m: Machine) => `${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB`;
@@ -73,9 +78,21 @@ function stepRatios(line: Line): Ratio[] {
   return results.flatMap((r) => {
     const base = results.find((b) => b['step'] === r['baseline']);
     if (!base) return [];
-    const rate = (x: Line): Figure => ({ label: str(x['step']), value: num(x['count']) !== null && num(x['seconds']) ? num(x['count'])! / num(x['seconds'])! : null, unit: `${str(x['unit'])}/s` });
-    const data = [dataName(line), `${str(r['count'])} ${str(r['unit'])}`, base['count'] !== r['count'] ? `(baseline ${str(base['count'])} ${str(base['unit'])})` : ''].filter(Boolean).join(', ');
-    return [{ benchmark: str(line['benchmark']), measure: str(r['step']), data, ours: rate(r), baseline: rate(base), higherIsBetter: true }];
+    const rate = (x: Line): Figure => ({
+      label: str(x['step']),
+      value: num(x['count']) !== null && num(x['seconds']) ? num(x['count'])! / num(x['seconds'])! : null,
+      unit: `${str(x['unit'])}/s`,
+    });
+    const data = [
+      dataName(line),
+      `${str(r['count'])} ${str(r['unit'])}`,
+      base['count'] !== r['count'] ? `(baseline ${str(base['count'])} ${str(base['unit'])})` : '',
+    ]
+      .filter(Boolean)
+      .join(', ');
+    return [
+      { benchmark: str(line['benchmark']), measure: str(r['step']), data, ours: rate(r), baseline: rate(base), higherIsBetter: true },
+    ];
   });
 }
 
@@ -86,7 +103,16 @@ function onnxRatios(line: Line): Ratio[] {
     const base = results.find((b) => b['model'] === r['model'] && b['runtime'] === r['baseline']);
     if (!base) return [];
     const figure = (x: Line): Figure => ({ label: str(x['runtime']), value: num(x['perSecond']), unit: `${str(x['unit'])}/s` });
-    return [{ benchmark: 'onnx', measure: `${str(r['model'])}: ${str(r['runtime'])}`, data: `${str(r['items'])} ${str(r['unit'])}`, ours: figure(r), baseline: figure(base), higherIsBetter: true }];
+    return [
+      {
+        benchmark: 'onnx',
+        measure: `${str(r['model'])}: ${str(r['runtime'])}`,
+        data: `${str(r['items'])} ${str(r['unit'])}`,
+        ours: figure(r),
+        baseline: figure(base),
+        higherIsBetter: true,
+      },
+    ];
   });
 }
 
@@ -97,7 +123,9 @@ function trainRatios(line: Line): Ratio[] {
   const ours = (line['ours'] ?? {}) as Record<string, Line>;
   const paired = (line['paired'] ?? null) as Line | null;
   // McNemar's test says whether the accuracy difference on this test split is more than chance.
-  const pairedNote = paired ? `; paired: ${str(paired['oursOnly'])} only ours right, ${str(paired['floorOnly'])} only floor, McNemar p ${num(paired['p'])?.toFixed(3) ?? 'n/a'}` : '';
+  const pairedNote = paired
+    ? `; paired: ${str(paired['oursOnly'])} only ours right, ${str(paired['floorOnly'])} only floor, McNemar p ${num(paired['p'])?.toFixed(3) ?? 'n/a'}`
+    : '';
   const examples = num(line['trainExamples']);
   const out: Ratio[] = [];
   for (const [name, figures] of Object.entries(ours)) {
@@ -135,7 +163,11 @@ function searchModeRatios(line: Line): Ratio[] {
     const where = str(phase['name']).replace(/^hybrid \/search, /, '');
     const dense = modes.find((p) => str(p['name']) === `today's dense-only /search, ${where}`);
     // `where`: "64 connections (median of 3)".
-    for (const [measure, key, unit, higher] of [['requests/s', 'perSecond', 'requests/s', true], ['p50', 'p50', 'ms', false], ['p99', 'p99', 'ms', false]] as const) {
+    for (const [measure, key, unit, higher] of [
+      ['requests/s', 'perSecond', 'requests/s', true],
+      ['p50', 'p50', 'ms', false],
+      ['p99', 'p99', 'ms', false],
+    ] as const) {
       out.push({
         benchmark: 'serve',
         measure: `/search ${measure}, ${where}`,
@@ -197,7 +229,11 @@ function faissRatios(line: Line): Ratio[] {
       measure: `${measure}, ${what}`,
       data,
       ours: { label: 'faiss-node', value: num(node[key!]), unit: unit! },
-      baseline: { label: python ? 'python3-faiss' : `python3-faiss: ${str(line['python'], 'not available')}`, value: num(python?.[key!]), unit: unit! },
+      baseline: {
+        label: python ? 'python3-faiss' : `python3-faiss: ${str(line['python'], 'not available')}`,
+        value: num(python?.[key!]),
+        unit: unit!,
+      },
       higherIsBetter: true,
     }));
   });
@@ -219,7 +255,16 @@ function genericRatios(line: Line): Ratio[] {
       rateKey ? { label: nameOf(x), value: num(x[rateKey]), unit: rateKey } : { label: nameOf(x), value: num(x['seconds']), unit: 's' };
     if (!rateKey && (num(r['seconds']) === null || num(base['seconds']) === null)) return [];
     const size = [str(r['count'] ?? r['items']), str(r['unit'])].filter(Boolean).join(' ');
-    return [{ benchmark: str(line['benchmark']), measure: nameOf(r), data: [dataName(line), size].filter(Boolean).join(', '), ours: figure(r), baseline: figure(base), higherIsBetter: rateKey !== undefined }];
+    return [
+      {
+        benchmark: str(line['benchmark']),
+        measure: nameOf(r),
+        data: [dataName(line), size].filter(Boolean).join(', '),
+        ours: figure(r),
+        baseline: figure(base),
+        higherIsBetter: rateKey !== undefined,
+      },
+    ];
   });
 }
 
@@ -229,7 +274,14 @@ function explicitRatios(line: Line): Ratio[] {
       const f = (x ?? {}) as Line;
       return { label: str(f['label'], '?'), value: num(f['value']), unit: str(f['unit']) };
     };
-    return { benchmark: str(line['benchmark']), measure: str(r['measure'], '?'), data: str(r['data'], dataName(line)), ours: figure(r['ours']), baseline: figure(r['baseline']), higherIsBetter: r['higherIsBetter'] !== false };
+    return {
+      benchmark: str(line['benchmark']),
+      measure: str(r['measure'], '?'),
+      data: str(r['data'], dataName(line)),
+      ours: figure(r['ours']),
+      baseline: figure(r['baseline']),
+      higherIsBetter: r['higherIsBetter'] !== false,
+    };
   });
 }
 
@@ -310,7 +362,15 @@ function serviceLoadOf(line: Line): ServiceLoad | null {
 const whole = (x: number | null) => (x === null ? 'n/a' : String(Math.round(x)));
 
 function serviceLoadRows(load: ServiceLoad): string[][] {
-  return [...load.phases, ...load.sweep].map((p) => [p.name, whole(p.requests), whole(p.perSecond), whole(p.p50), whole(p.p99), String(p.failed), whole(p.rssMb)]);
+  return [...load.phases, ...load.sweep].map((p) => [
+    p.name,
+    whole(p.requests),
+    whole(p.perSecond),
+    whole(p.p50),
+    whole(p.p99),
+    String(p.failed),
+    whole(p.rssMb),
+  ]);
 }
 
 const SERVICE_LOAD_HEADER = ['phase', 'requests', 'requests/s', 'p50 ms', 'p99 ms', 'failed', 'server RSS MB at the end'];
@@ -348,7 +408,8 @@ export function buildReport(lines: Line[], machine: Machine, quick: boolean, dur
       continue;
     }
     const found = ratiosOf(line);
-    if (found.length === 0) notes.push(`${name}: printed no side-by-side figures this report understands: ${JSON.stringify(line).slice(0, 300)}`);
+    if (found.length === 0)
+      notes.push(`${name}: printed no side-by-side figures this report understands: ${JSON.stringify(line).slice(0, 300)}`);
     ratios.push(...found);
   }
   return { machine, quick, ratios, serviceLoad, durations, notes };
@@ -364,7 +425,10 @@ export function markdown(report: Report): string {
     '',
     '| benchmark | measure | machine | data | ours | baseline | ours vs baseline |',
     '|---|---|---|---|---:|---:|---:|',
-    ...report.ratios.map((r) => `| ${[r.benchmark, r.measure, machine, r.data, figureText(r.ours), figureText(r.baseline), ratioText(r)].map(cell).join(' | ')} |`),
+    ...report.ratios.map(
+      (r) =>
+        `| ${[r.benchmark, r.measure, machine, r.data, figureText(r.ours), figureText(r.baseline), ratioText(r)].map(cell).join(' | ')} |`,
+    ),
     ...(report.serviceLoad
       ? [
           '',
@@ -373,12 +437,23 @@ export function markdown(report: Report): string {
           serviceLoadSummary(report.serviceLoad),
           '',
           `| ${SERVICE_LOAD_HEADER.join(' | ')} |`,
-          `|---|${SERVICE_LOAD_HEADER.slice(1).map(() => '---:').join('|')}|`,
+          `|---|${SERVICE_LOAD_HEADER.slice(1)
+            .map(() => '---:')
+            .join('|')}|`,
           ...serviceLoadRows(report.serviceLoad).map((row) => `| ${row.map(cell).join(' | ')} |`),
         ]
       : []),
     ...(report.notes.length ? ['', '## Not measured', '', ...report.notes.map((n) => `- ${n}`)] : []),
-    ...(report.durations.length ? ['', '## Run time', '', '| benchmark | seconds |', '|---|---:|', ...report.durations.map((d) => `| ${cell(d.benchmark)} | ${whole(d.seconds)} |`)] : []),
+    ...(report.durations.length
+      ? [
+          '',
+          '## Run time',
+          '',
+          '| benchmark | seconds |',
+          '|---|---:|',
+          ...report.durations.map((d) => `| ${cell(d.benchmark)} | ${whole(d.seconds)} |`),
+        ]
+      : []),
     '',
   ].join('\n');
 }
@@ -398,11 +473,21 @@ export async function html(report: Report): Promise<string> {
             mark: 'bar',
             encoding: {
               y: { field: 'name', type: 'nominal', sort: null, title: null },
-              x: { field: 'ratio', type: 'quantitative', scale: { type: 'log' }, title: 'ours vs baseline (×, log scale; above 1: ours better)' },
+              x: {
+                field: 'ratio',
+                type: 'quantitative',
+                scale: { type: 'log' },
+                title: 'ours vs baseline (×, log scale; above 1: ours better)',
+              },
               // Bars grow from 1 (a tie), right where ours is better, left where the baseline is: a log
               // scale has no zero to start a bar from.
               x2: { datum: 1 },
-              color: { field: 'wins', type: 'nominal', title: null, scale: { domain: ['ours better', 'baseline better'], range: ['#3a7d44', '#b5523b'] } },
+              color: {
+                field: 'wins',
+                type: 'nominal',
+                title: null,
+                scale: { domain: ['ours better', 'baseline better'], range: ['#3a7d44', '#b5523b'] },
+              },
             },
           },
           { mark: { type: 'rule', color: '#222' }, encoding: { x: { datum: 1 } } },
@@ -410,7 +495,10 @@ export async function html(report: Report): Promise<string> {
       })
     : '';
   const rows = report.ratios
-    .map((r) => `<tr>${[r.benchmark, r.measure, describeMachine(report.machine), r.data, figureText(r.ours), figureText(r.baseline), ratioText(r)].map((c) => `<td>${escapeHtml(c)}</td>`).join('')}</tr>`)
+    .map(
+      (r) =>
+        `<tr>${[r.benchmark, r.measure, describeMachine(report.machine), r.data, figureText(r.ours), figureText(r.baseline), ratioText(r)].map((c) => `<td>${escapeHtml(c)}</td>`).join('')}</tr>`,
+    )
     .join('\n');
   const table = `<table><tr>${['benchmark', 'measure', 'machine', 'data', 'ours', 'baseline', 'ours vs baseline'].map((h) => `<th>${h}</th>`).join('')}</tr>\n${rows}</table>`;
   const load = report.serviceLoad;
@@ -430,7 +518,11 @@ export async function html(report: Report): Promise<string> {
       ...report.durations.map((d): [string, string] => [`${d.benchmark} (s)`, whole(d.seconds)]),
     ],
     figures: [
-      { title: 'Ours vs baseline', note: 'How many times better ours is than the baseline measured in the same run (log scale).', body: chart },
+      {
+        title: 'Ours vs baseline',
+        note: 'How many times better ours is than the baseline measured in the same run (log scale).',
+        body: chart,
+      },
       { title: 'Every figure', note: 'Both figures of every ratio, with the data size.', body: table },
       ...(load ? [{ title: 'The search service under load, across a hot swap', note: serviceLoadSummary(load), body: loadTable }] : []),
       ...(report.notes.length ? [{ title: 'Not measured', note: report.notes.join(' · '), body: '' }] : []),
@@ -442,10 +534,15 @@ export async function html(report: Report): Promise<string> {
 async function main(): Promise<void> {
   const { values, positionals } = parseArgs({
     allowPositionals: true,
-    options: { out: { type: 'string', default: path.join('bench', 'report') }, quick: { type: 'boolean', default: false }, durations: { type: 'string' } },
+    options: {
+      out: { type: 'string', default: path.join('bench', 'report') },
+      quick: { type: 'boolean', default: false },
+      durations: { type: 'string' },
+    },
   });
   const input = positionals[0];
-  if (!input) throw new Error('usage: node --import tsx bench/report.ts <results.jsonl> [--out dir] [--quick] [--durations durations.jsonl]');
+  if (!input)
+    throw new Error('usage: node --import tsx bench/report.ts <results.jsonl> [--out dir] [--quick] [--durations durations.jsonl]');
   const readLines = async (file: string): Promise<Line[]> =>
     (await readFile(file, 'utf8'))
       .split('\n')
@@ -458,7 +555,11 @@ async function main(): Promise<void> {
         }
       });
   const lines = await readLines(input);
-  const durations = values.durations ? (await readLines(values.durations)).flatMap((d) => (num(d['seconds']) === null ? [] : [{ benchmark: str(d['benchmark'], '?'), seconds: num(d['seconds'])! }])) : [];
+  const durations = values.durations
+    ? (await readLines(values.durations)).flatMap((d) =>
+        num(d['seconds']) === null ? [] : [{ benchmark: str(d['benchmark'], '?'), seconds: num(d['seconds'])! }],
+      )
+    : [];
   const report = buildReport(lines, thisMachine(), values.quick, durations);
   await mkdir(values.out, { recursive: true });
   await writeFile(path.join(values.out, 'report.md'), markdown(report));

@@ -87,11 +87,24 @@ const { values: parsed } = parseArgs({
   },
 });
 const text = (value: string | boolean | undefined) => (typeof value === 'string' ? value : undefined);
-const values = { data: text(parsed.data) ?? FULL_EXPORT, seconds: text(parsed.seconds), 'compare-seconds': text(parsed['compare-seconds']), connections: text(parsed.connections) ?? '64', quick: parsed.quick === true, client: text(parsed.client) };
+const values = {
+  data: text(parsed.data) ?? FULL_EXPORT,
+  seconds: text(parsed.seconds),
+  'compare-seconds': text(parsed['compare-seconds']),
+  connections: text(parsed.connections) ?? '64',
+  quick: parsed.quick === true,
+  client: text(parsed.client),
+};
 
 if (values.client) {
   // The job comes in a file: 2,000 query paths are more than one command-line argument may hold (E2BIG).
-  const job = JSON.parse(readFileSync(values.client, 'utf8')) as { url: string; paths: string[]; connections: number; seconds: number; name: string };
+  const job = JSON.parse(readFileSync(values.client, 'utf8')) as {
+    url: string;
+    paths: string[];
+    connections: number;
+    seconds: number;
+    name: string;
+  };
   let next = 0;
   const result = await autocannon({
     url: job.url,
@@ -132,7 +145,9 @@ function load(name: string, url: string, paths: string[], phaseSeconds: number, 
   const jobFile = path.join(tmp.dir, `load-${jobs++}.json`);
   writeFileSync(jobFile, JSON.stringify({ url, paths, connections: clients, seconds: phaseSeconds, name }));
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(here, 'serve.bench.ts'), '--client', jobFile], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(here, 'serve.bench.ts'), '--client', jobFile], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     let out = '';
     child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
     child.on('exit', (code) => {
@@ -156,7 +171,11 @@ function freePort(): Promise<number> {
 
 const rssMb = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? NaN) / 1024;
 
-async function waitFor(url: string, accept: (body: Record<string, unknown>) => boolean, timeoutSeconds = 120): Promise<Record<string, unknown>> {
+async function waitFor(
+  url: string,
+  accept: (body: Record<string, unknown>) => boolean,
+  timeoutSeconds = 120,
+): Promise<Record<string, unknown>> {
   const until = Date.now() + timeoutSeconds * 1000;
   for (;;) {
     try {
@@ -189,21 +208,43 @@ for (const seed of [1, 2]) {
 await db.close();
 const [first, second] = versions as [{ model: string; index: string }, { model: string; index: string }];
 const deployVersion = async (version: { model: string; index: string }) =>
-  deploy({ store, log: silentLog, release: await resolveRelease(store, { modelVersion: version.model, indexVersion: version.index, snapshotId: snapshot.id }), target: { kind: 'local' } });
+  deploy({
+    store,
+    log: silentLog,
+    release: await resolveRelease(store, { modelVersion: version.model, indexVersion: version.index, snapshotId: snapshot.id }),
+    target: { kind: 'local' },
+  });
 await deployVersion(first);
 
 // The service, as `npm run serve` starts it, polling the record every second.
 const port = await freePort();
 const base = `http://127.0.0.1:${port}`;
-const server = spawn(process.execPath, ['--import', 'tsx', path.join(here, '..', 'components', 'serve', 'main.ts'), '--port', String(port), '--host', '127.0.0.1', '--poll-seconds', '1'], {
-  env: { ...process.env, ARTIFACT_ROOT: pathToFileURL(path.join(tmp.dir, 'artifacts')).href, LOG_LEVEL: 'warn' },
-  stdio: ['ignore', 'ignore', 'inherit'],
-});
+const server = spawn(
+  process.execPath,
+  [
+    '--import',
+    'tsx',
+    path.join(here, '..', 'components', 'serve', 'main.ts'),
+    '--port',
+    String(port),
+    '--host',
+    '127.0.0.1',
+    '--poll-seconds',
+    '1',
+  ],
+  {
+    env: { ...process.env, ARTIFACT_ROOT: pathToFileURL(path.join(tmp.dir, 'artifacts')).href, LOG_LEVEL: 'warn' },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  },
+);
 children.push(server);
 await waitFor(`${base}/readyz`, (body) => body['index'] === first.index);
 
 // Queries: catalogue titles (what buyers type is closest to them), and product ids for "similar".
-const rows = JSON.parse((await store.get(`${INDEX_PREFIX(first.index)}/${INDEX_FILES.productRows}`)).toString('utf8')) as { id: string; title: string }[];
+const rows = JSON.parse((await store.get(`${INDEX_PREFIX(first.index)}/${INDEX_FILES.productRows}`)).toString('utf8')) as {
+  id: string;
+  title: string;
+}[];
 const searchPaths = rows.slice(0, 2000).map((row) => `/search?q=${encodeURIComponent(row.title.slice(0, 120))}&k=10`);
 const similarPaths = rows.slice(0, 2000).map((row) => `/products/${encodeURIComponent(row.id)}/similar?k=10`);
 
@@ -222,27 +263,37 @@ const during = load('during the swap', base, searchPaths, seconds / 3);
 const duringStarted = performance.now();
 await new Promise((resolve) => setTimeout(resolve, 1000));
 await deployVersion(second);
-const watch = waitFor(`${base}/readyz`, (body) => body['index'] === second.index, seconds).then(() => (swap.after = (performance.now() - duringStarted) / 1000));
+const watch = waitFor(`${base}/readyz`, (body) => body['index'] === second.index, seconds).then(
+  () => (swap.after = (performance.now() - duringStarted) / 1000),
+);
 phases.push(withRss(await during));
 await watch;
 phases.push(withRss(await load('after the swap', base, searchPaths, seconds / 3)));
 const rssAfter = rssMb(server.pid!);
-process.stderr.write(`bench: swapped ${swap.after?.toFixed(1)} s into the middle phase; rss ${rssBefore.toFixed(0)} -> ${rssAfter.toFixed(0)} MB\n`);
+process.stderr.write(
+  `bench: swapped ${swap.after?.toFixed(1)} s into the middle phase; rss ${rssBefore.toFixed(0)} -> ${rssAfter.toFixed(0)} MB\n`,
+);
 
 // Text search at fewer connections: latency without queueing (1) and a moderate load (16).
 const sweep: Phase[] = [];
-for (const clients of [1, 16]) sweep.push(withRss(await load(`text search, ${clients} connection${clients > 1 ? 's' : ''}`, base, searchPaths, compareSeconds, clients)));
+for (const clients of [1, 16])
+  sweep.push(
+    withRss(await load(`text search, ${clients} connection${clients > 1 ? 's' : ''}`, base, searchPaths, compareSeconds, clients)),
+  );
 
 // Hybrid against today's dense-only search, the same title queries: rounds of dense then hybrid,
 // interleaved, at 64 connections and at 1; each figure is the median over the rounds (on a shared
 // machine one slow burst of another process would otherwise decide a single run's p99).
-const modePaths = (mode: string) => rows.slice(0, 2000).map((row) => `/search?q=${encodeURIComponent(row.title.slice(0, 120))}&k=10&mode=${mode}`);
+const modePaths = (mode: string) =>
+  rows.slice(0, 2000).map((row) => `/search?q=${encodeURIComponent(row.title.slice(0, 120))}&k=10&mode=${mode}`);
 const rounds = quick ? 1 : 3;
 const modes: Phase[] = [];
-const modeLabel = (mode: string, clients: number) => `${mode === 'dense' ? "today's dense-only /search" : 'hybrid /search'}, ${clients} connection${clients > 1 ? 's' : ''}`;
+const modeLabel = (mode: string, clients: number) =>
+  `${mode === 'dense' ? "today's dense-only /search" : 'hybrid /search'}, ${clients} connection${clients > 1 ? 's' : ''}`;
 for (let round = 1; round <= rounds; round++) {
   for (const clients of [connections, 1]) {
-    for (const mode of ['dense', 'hybrid']) modes.push(withRss(await load(`${modeLabel(mode, clients)}, round ${round}`, base, modePaths(mode), compareSeconds, clients)));
+    for (const mode of ['dense', 'hybrid'])
+      modes.push(withRss(await load(`${modeLabel(mode, clients)}, round ${round}`, base, modePaths(mode), compareSeconds, clients)));
   }
 }
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -251,7 +302,17 @@ const medianOf = (mode: string, clients: number): Phase => {
   const runs = modes.filter((p) => p.name.startsWith(`${modeLabel(mode, clients)}, round`));
   const pick = (key: 'perSecond' | 'p50' | 'p99') => median(runs.map((p) => p[key]));
   const sum = (key: 'requests' | 'errors' | 'timeouts' | 'non2xx') => runs.reduce((total, p) => total + p[key], 0);
-  return { name: `${modeLabel(mode, clients)} (median of ${runs.length})`, requests: sum('requests'), seconds: compareSeconds * runs.length, perSecond: pick('perSecond'), p50: pick('p50'), p99: pick('p99'), errors: sum('errors'), timeouts: sum('timeouts'), non2xx: sum('non2xx') };
+  return {
+    name: `${modeLabel(mode, clients)} (median of ${runs.length})`,
+    requests: sum('requests'),
+    seconds: compareSeconds * runs.length,
+    perSecond: pick('perSecond'),
+    p50: pick('p50'),
+    p99: pick('p99'),
+    errors: sum('errors'),
+    timeouts: sum('timeouts'),
+    non2xx: sum('non2xx'),
+  };
 };
 const modeMedians = [connections, 1].flatMap((clients) => ['dense', 'hybrid'].map((mode) => medianOf(mode, clients)));
 const ready = (await (await fetch(`${base}/readyz`)).json()) as { lexicalIndexBytes?: number; products?: number };
@@ -269,24 +330,39 @@ const ours = withRss(await load('ours: /products/:id/similar', base, similarPath
 server.kill('SIGTERM');
 const baselineDir = path.join(tmp.dir, 'baseline');
 await mkdir(baselineDir, { recursive: true });
-for (const file of [INDEX_FILES.products, INDEX_FILES.productRows, INDEX_FILES.productVectors]) await writeFile(path.join(baselineDir, file), await store.get(`${INDEX_PREFIX(second.index)}/${file}`));
+for (const file of [INDEX_FILES.products, INDEX_FILES.productRows, INDEX_FILES.productVectors])
+  await writeFile(path.join(baselineDir, file), await store.get(`${INDEX_PREFIX(second.index)}/${file}`));
 let theirs: Phase | { name: string; available: false; reason: string };
 const hasBaseline = spawnSync('/usr/bin/python3', ['-c', 'import fastapi, uvicorn, faiss'], { encoding: 'utf8' });
 if (hasBaseline.status !== 0) {
-  theirs = { name: 'baseline', available: false, reason: hasBaseline.stderr.trim().split('\n').at(-1) ?? 'python3-fastapi, python3-uvicorn or python3-faiss missing' };
+  theirs = {
+    name: 'baseline',
+    available: false,
+    reason: hasBaseline.stderr.trim().split('\n').at(-1) ?? 'python3-fastapi, python3-uvicorn or python3-faiss missing',
+  };
 } else {
   const pyPort = await freePort();
-  const python = spawn('/usr/bin/python3', [path.join(here, 'serve_baseline.py'), baselineDir, String(pyPort)], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const python = spawn('/usr/bin/python3', [path.join(here, 'serve_baseline.py'), baselineDir, String(pyPort)], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
   children.push(python);
   await waitFor(`http://127.0.0.1:${pyPort}/readyz`, () => true);
   await load('warm-up', `http://127.0.0.1:${pyPort}`, similarPaths, 2);
-  theirs = { ...(await load('baseline: FastAPI + uvicorn + faiss /products/{id}/similar', `http://127.0.0.1:${pyPort}`, similarPaths, compareSeconds)) };
+  theirs = {
+    ...(await load(
+      'baseline: FastAPI + uvicorn + faiss /products/{id}/similar',
+      `http://127.0.0.1:${pyPort}`,
+      similarPaths,
+      compareSeconds,
+    )),
+  };
   python.kill('SIGTERM');
 }
 await tmp.remove();
 
 const failed = (phase: Phase) => phase.errors + phase.timeouts + phase.non2xx;
-const row = (phase: Phase) => `| ${phase.name} | ${phase.requests} | ${phase.perSecond.toFixed(0)} | ${phase.p50} | ${phase.p99} | ${failed(phase)} | ${phase.rssMb?.toFixed(0) ?? ''} |`;
+const row = (phase: Phase) =>
+  `| ${phase.name} | ${phase.requests} | ${phase.perSecond.toFixed(0)} | ${phase.p50} | ${phase.p99} | ${failed(phase)} | ${phase.rssMb?.toFixed(0) ?? ''} |`;
 const machine = `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}`;
 const lines = [
   `Search service benchmark: ${snapshot.products} products (${values.data}), ${connections} connections on loopback, load from another process; ${machine}`,
@@ -302,12 +378,39 @@ const lines = [
   '',
   `Swap landed ${swap.after === null ? 'never' : `${swap.after.toFixed(1)} s`} into the middle phase; server RSS ${rssBefore.toFixed(0)} MB before the load, ${rssAfter.toFixed(0)} MB after; failed requests over the three phases: ${phases.reduce((sum, phase) => sum + failed(phase), 0)}.`,
 ];
-lines.push(`Hybrid vs today's dense-only /search on the same queries (medians of ${rounds} interleaved rounds): p99 at ${connections} connections ${hybridVsDense.p99At64.toFixed(2)}x, throughput ${hybridVsDense.throughputAt64.toFixed(2)}x; p99 at 1 connection ${hybridVsDense.p99At1.toFixed(2)}x. Lexical index in memory ${lexicalMb.toFixed(1)} MB (FAISS product index file ${denseMb.toFixed(1)} MB).`);
+lines.push(
+  `Hybrid vs today's dense-only /search on the same queries (medians of ${rounds} interleaved rounds): p99 at ${connections} connections ${hybridVsDense.p99At64.toFixed(2)}x, throughput ${hybridVsDense.throughputAt64.toFixed(2)}x; p99 at 1 connection ${hybridVsDense.p99At1.toFixed(2)}x. Lexical index in memory ${lexicalMb.toFixed(1)} MB (FAISS product index file ${denseMb.toFixed(1)} MB).`,
+);
 let ratios: { throughput: number; p50: number; p99: number } | null = null;
 if (!('available' in theirs)) {
   ratios = { throughput: ours.perSecond / theirs.perSecond, p50: ours.p50 / theirs.p50, p99: ours.p99 / theirs.p99 };
-  lines.push(`Ours vs FastAPI + uvicorn + faiss on /similar: throughput ${ratios.throughput.toFixed(2)}x, p50 ${ratios.p50.toFixed(2)}x, p99 ${ratios.p99.toFixed(2)}x (latency: lower is better).`);
+  lines.push(
+    `Ours vs FastAPI + uvicorn + faiss on /similar: throughput ${ratios.throughput.toFixed(2)}x, p50 ${ratios.p50.toFixed(2)}x, p99 ${ratios.p99.toFixed(2)}x (latency: lower is better).`,
+  );
 }
 console.log(lines.join('\n'));
-console.log(JSON.stringify({ benchmark: 'serve', data: values.data, products: snapshot.products, connections, seconds, compareSeconds, machine, versions, swappedAfterSeconds: swap.after, rssMb: { before: rssBefore, after: rssAfter }, phases, sweep, modes: modeMedians, modeRounds: modes, hybridVsDense, lexicalMb, denseIndexMb: denseMb, ours, baseline: theirs, ratios }));
+console.log(
+  JSON.stringify({
+    benchmark: 'serve',
+    data: values.data,
+    products: snapshot.products,
+    connections,
+    seconds,
+    compareSeconds,
+    machine,
+    versions,
+    swappedAfterSeconds: swap.after,
+    rssMb: { before: rssBefore, after: rssAfter },
+    phases,
+    sweep,
+    modes: modeMedians,
+    modeRounds: modes,
+    hybridVsDense,
+    lexicalMb,
+    denseIndexMb: denseMb,
+    ours,
+    baseline: theirs,
+    ratios,
+  }),
+);
 process.exit(0);

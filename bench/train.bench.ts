@@ -35,9 +35,20 @@ import { mcnemarExactP } from './mcnemar.js';
 import { silentLog, tempDir } from '../test/helpers.js';
 import { FULL_EXPORT } from './data.js';
 
-const parsed = parseArgs({ options: { data: { type: 'string', default: FULL_EXPORT }, epochs: { type: 'string' }, steps: { type: 'string' }, quick: { type: 'boolean', default: false } } });
+const parsed = parseArgs({
+  options: {
+    data: { type: 'string', default: FULL_EXPORT },
+    epochs: { type: 'string' },
+    steps: { type: 'string' },
+    quick: { type: 'boolean', default: false },
+  },
+});
 const quick = parsed.values.quick;
-const values = { ...parsed.values, epochs: parsed.values.epochs ?? String(quick ? 2 : DEFAULTS.epochs), steps: parsed.values.steps ?? (quick ? '5' : '30') };
+const values = {
+  ...parsed.values,
+  epochs: parsed.values.epochs ?? String(quick ? 2 : DEFAULTS.epochs),
+  steps: parsed.values.steps ?? (quick ? '5' : '30'),
+};
 const sample = quick ? QUICK.sample : undefined;
 /** Seconds each backend's throughput run may take: the plain cpu backend is orders slower than wasm. */
 const deadline = (backend: string) => (backend === 'cpu' ? (quick ? 20 : 300) : quick ? 300 : 1200);
@@ -71,25 +82,43 @@ const fitted = new Set([...dataset.train, ...dataset.val].map((example) => examp
 const floorFile = path.join(home, 'floor.jsonl');
 const floorPredictions = path.join(home, 'floor-predictions.jsonl');
 const floorRows = products.filter((p) => splitOf(p.id) === 'test' || fitted.has(p.id));
-await writeFile(floorFile, floorRows.map((p) => JSON.stringify({ id: p.id, split: splitOf(p.id), text: `${p.title} ${p.text}`, label: p.root })).join('\n') + '\n');
-const floor = python('train_floor.py', [floorFile, '--predictions', floorPredictions]) as { test?: { accuracy: number; macroF1: number }; fitSeconds?: number; reason?: string };
+await writeFile(
+  floorFile,
+  `${floorRows.map((p) => JSON.stringify({ id: p.id, split: splitOf(p.id), text: `${p.title} ${p.text}`, label: p.root })).join('\n')}\n`,
+);
+const floor = python('train_floor.py', [floorFile, '--predictions', floorPredictions]) as {
+  test?: { accuracy: number; macroF1: number };
+  fitSeconds?: number;
+  reason?: string;
+};
 process.stderr.write(`bench: floor ${JSON.stringify(floor.test ?? floor.reason)}\n`);
 
 const hyperparameters = { ...DEFAULTS, epochs: Number(values.epochs), sample };
 const trained = await trainModel(store, { snapshotId: snapshot.id, hyperparameters }, silentLog);
 const evaluation = await evaluateModel(store, { modelVersion: trained.version, snapshotId: snapshot.id, tolerance: 0 }, silentLog);
 const ours = evaluation.candidate.classification;
-const paired = floor.test ? await mcnemar(trained.version, products.filter((p) => splitOf(p.id) === 'test'), floorPredictions) : null;
+const paired = floor.test
+  ? await mcnemar(
+      trained.version,
+      products.filter((p) => splitOf(p.id) === 'test'),
+      floorPredictions,
+    )
+  : null;
 
 /**
  * The paired comparison on the test split: `oursOnly` products only our model gets right, `floorOnly`
  * only the floor does, and McNemar's exact p.
  */
 async function mcnemar(version: string, test: typeof products, floorFile: string) {
-  const floorSays = new Map((await readFile(floorFile, 'utf8')).trim().split('\n').map((line) => {
-    const row = JSON.parse(line) as { id: string; predicted: string };
-    return [row.id, row.predicted] as const;
-  }));
+  const floorSays = new Map(
+    (await readFile(floorFile, 'utf8'))
+      .trim()
+      .split('\n')
+      .map((line) => {
+        const row = JSON.parse(line) as { id: string; predicted: string };
+        return [row.id, row.predicted] as const;
+      }),
+  );
   const embedder = await openEmbedder(store, version);
   const { logits } = await embedder.classifyTexts(test);
   const labels = embedder.metadata.labels;
@@ -110,15 +139,26 @@ const throughput: { runner: string; samplesPerSecond: number | null; note: strin
 for (const backend of BACKENDS) {
   const steps = backend === 'cpu' ? (quick ? '1' : '2') : values.steps;
   const seconds = deadline(backend);
-  const run = spawnSync(process.execPath, ['--import', 'tsx', 'components/train/main.ts', '--snapshot', snapshot.id, '--backend', backend, '--epochs', '1', '--max-steps', steps], {
-    encoding: 'utf8',
-    env: { ...process.env, MARKETPLACE_HOME: home, DATABASE_URL: '', ARTIFACT_ROOT: '', LOG_LEVEL: 'warn' },
-    timeout: seconds * 1000,
-    killSignal: 'SIGKILL',
-  });
+  const run = spawnSync(
+    process.execPath,
+    ['--import', 'tsx', 'components/train/main.ts', '--snapshot', snapshot.id, '--backend', backend, '--epochs', '1', '--max-steps', steps],
+    {
+      encoding: 'utf8',
+      env: { ...process.env, MARKETPLACE_HOME: home, DATABASE_URL: '', ARTIFACT_ROOT: '', LOG_LEVEL: 'warn' },
+      timeout: seconds * 1000,
+      killSignal: 'SIGKILL',
+    },
+  );
   const summary = run.status === 0 ? (JSON.parse(run.stdout.trim().split('\n').at(-1) ?? '{}') as { samplesPerSecond?: number }) : null;
-  const failure = run.signal === 'SIGKILL' ? `did not finish ${steps} step${steps === '1' ? '' : 's'} within ${seconds} s` : `does not start here: ${run.stderr.trim().split('\n').at(-1)?.slice(0, 120)}`;
-  throughput.push({ runner: `TF.js ${backend}`, samplesPerSecond: summary?.samplesPerSecond ?? null, note: summary ? `${steps} steps of ${DEFAULTS.batchSize}` : failure });
+  const failure =
+    run.signal === 'SIGKILL'
+      ? `did not finish ${steps} step${steps === '1' ? '' : 's'} within ${seconds} s`
+      : `does not start here: ${run.stderr.trim().split('\n').at(-1)?.slice(0, 120)}`;
+  throughput.push({
+    runner: `TF.js ${backend}`,
+    samplesPerSecond: summary?.samplesPerSecond ?? null,
+    note: summary ? `${steps} steps of ${DEFAULTS.batchSize}` : failure,
+  });
 }
 const train = products.filter((p) => splitOf(p.id) === 'train' && fitted.has(p.id));
 // The same features train reads: hashed n-grams and the sentence encoder's vector.
@@ -126,12 +166,45 @@ const featurizer = TextFeaturizer.fit(train, featurizerConfigOf(DEFAULTS));
 const docs = await featurizeAll(featurizer, train, { store }); // the vectors training cached
 const labels = [...new Set(train.map((p) => p.root))].sort();
 const torchFile = path.join(home, 'torch.jsonl');
-await writeFile(torchFile, train.map((p, k) => {
-  const doc = docs[k]!;
-  return JSON.stringify({ ids: Array.from(doc.ids), weights: Array.from(doc.weights, (w) => Math.round(w * 1e6) / 1e6), label: labels.indexOf(p.root) });
-}).join('\n') + '\n');
-const torch = python('train_torch.py', [torchFile, '--buckets', String(featurizer.inputDim), '--dim', String(DEFAULTS.textDim), '--embedding', String(DEFAULTS.embeddingDim), '--classes', String(labels.length), '--batch', String(DEFAULTS.batchSize), '--lr', String(DEFAULTS.learningRate), '--scale', '1', '--dropout', String(DEFAULTS.dropout), '--epochs', '1']) as { samplesPerSecond?: number; torch?: string; reason?: string };
-throughput.push({ runner: `PyTorch ${torch.torch ?? ''} (same text tower, 2 threads)`.trim(), samplesPerSecond: torch.samplesPerSecond ?? null, note: torch.samplesPerSecond ? '1 epoch' : String(torch.reason) });
+await writeFile(
+  torchFile,
+  `${train
+    .map((p, k) => {
+      const doc = docs[k]!;
+      return JSON.stringify({
+        ids: Array.from(doc.ids),
+        weights: Array.from(doc.weights, (w) => Math.round(w * 1e6) / 1e6),
+        label: labels.indexOf(p.root),
+      });
+    })
+    .join('\n')}\n`,
+);
+const torch = python('train_torch.py', [
+  torchFile,
+  '--buckets',
+  String(featurizer.inputDim),
+  '--dim',
+  String(DEFAULTS.textDim),
+  '--embedding',
+  String(DEFAULTS.embeddingDim),
+  '--classes',
+  String(labels.length),
+  '--batch',
+  String(DEFAULTS.batchSize),
+  '--lr',
+  String(DEFAULTS.learningRate),
+  '--scale',
+  '1',
+  '--dropout',
+  String(DEFAULTS.dropout),
+  '--epochs',
+  '1',
+]) as { samplesPerSecond?: number; torch?: string; reason?: string };
+throughput.push({
+  runner: `PyTorch ${torch.torch ?? ''} (same text tower, 2 threads)`.trim(),
+  samplesPerSecond: torch.samplesPerSecond ?? null,
+  note: torch.samplesPerSecond ? '1 epoch' : String(torch.reason),
+});
 await tmp.remove();
 
 const torchRate = torch.samplesPerSecond ?? null;
@@ -145,13 +218,33 @@ const lines = [
   `| ours, text and listing fields | ${fmt(ours.text.accuracy)} | ${fmt(ours.text.macroF1)} | ${floor.test ? ((ours.text.accuracy - floor.test.accuracy) * 100).toFixed(1) : 'n/a'} |`,
   `| ours, combined (fused embedding) | ${fmt(ours.combined.accuracy)} | ${fmt(ours.combined.macroF1)} | ${floor.test ? ((ours.combined.accuracy - floor.test.accuracy) * 100).toFixed(1) : 'n/a'} |`,
   '',
-  paired ? `Paired on the test split: ${paired.oursOnly} products only ours gets right, ${paired.floorOnly} only the floor; McNemar exact p = ${paired.p.toFixed(3)} (${paired.p < 0.05 ? 'a real difference' : 'within chance'}).` : 'Paired test: floor not available.',
+  paired
+    ? `Paired on the test split: ${paired.oursOnly} products only ours gets right, ${paired.floorOnly} only the floor; McNemar exact p = ${paired.p.toFixed(3)} (${paired.p < 0.05 ? 'a real difference' : 'within chance'}).`
+    : 'Paired test: floor not available.',
   '',
   `Training: ${Math.round(trained.metadata.trainSeconds)} s, best epoch ${trained.metadata.bestEpoch}; retrieval recall@10 ${fmt(evaluation.candidate.retrieval.recall['at10'])}, nDCG@10 ${fmt(evaluation.candidate.retrieval.ndcgAt10)}`,
   '',
   '| training runner | samples/s | vs PyTorch | note |',
   '|---|---:|---:|---|',
-  ...throughput.map((t) => `| ${t.runner} | ${t.samplesPerSecond?.toFixed(1) ?? 'n/a'} | ${t.samplesPerSecond && torchRate ? `${(t.samplesPerSecond / torchRate).toFixed(2)}x` : 'n/a'} | ${t.note} |`),
+  ...throughput.map(
+    (t) =>
+      `| ${t.runner} | ${t.samplesPerSecond?.toFixed(1) ?? 'n/a'} | ${t.samplesPerSecond && torchRate ? `${(t.samplesPerSecond / torchRate).toFixed(2)}x` : 'n/a'} | ${t.note} |`,
+  ),
 ];
 console.log(lines.join('\n'));
-console.log(JSON.stringify({ benchmark: 'train', data: values.data, snapshot: snapshot.id, floor: floor.test ?? null, trainExamples: dataset.train.length, ours: { text: { accuracy: ours.text.accuracy, macroF1: ours.text.macroF1 }, combined: { accuracy: ours.combined.accuracy, macroF1: ours.combined.macroF1 } }, paired, retrieval: evaluation.candidate.retrieval, throughput }));
+console.log(
+  JSON.stringify({
+    benchmark: 'train',
+    data: values.data,
+    snapshot: snapshot.id,
+    floor: floor.test ?? null,
+    trainExamples: dataset.train.length,
+    ours: {
+      text: { accuracy: ours.text.accuracy, macroF1: ours.text.macroF1 },
+      combined: { accuracy: ours.combined.accuracy, macroF1: ours.combined.macroF1 },
+    },
+    paired,
+    retrieval: evaluation.candidate.retrieval,
+    throughput,
+  }),
+);

@@ -26,7 +26,10 @@ const target = path.join(packageDir, 'build', 'Release', 'faiss-node.node');
 const loads = () =>
   spawnSync(
     process.execPath,
-    ['-e', "const { Index, IndexFlatIP } = require('faiss-node'); const f = require('faiss-node'); if (!Index.prototype.setSearchParameter || !f.setOmpThreads) process.exit(1); for (const m of ['searchFloat32', 'searchInto', 'addFloat32', 'trainFloat32']) if (!Index.prototype[m] || !IndexFlatIP.prototype[m]) process.exit(1)"],
+    [
+      '-e',
+      "const { Index, IndexFlatIP } = require('faiss-node'); const f = require('faiss-node'); if (!Index.prototype.setSearchParameter || !f.setOmpThreads) process.exit(1); for (const m of ['searchFloat32', 'searchInto', 'addFloat32', 'trainFloat32']) if (!Index.prototype[m] || !IndexFlatIP.prototype[m]) process.exit(1)",
+    ],
     { cwd: path.dirname(packageDir) },
   ).status === 0;
 
@@ -39,13 +42,17 @@ const SYSTEM_PACKAGES = ['libfaiss-dev', 'libopenblas0-pthread'];
 const FAISS_HEADER = '/usr/include/faiss/Index.h'; // from libfaiss-dev
 if (!existsSync(FAISS_HEADER) && process.getuid?.() === 0 && existsSync('/usr/bin/apt-get') && process.env.MARKETPLACE_NO_APT !== '1') {
   say(`installing Debian's ${SYSTEM_PACKAGES.join(' ')} (set MARKETPLACE_NO_APT=1 to skip)`);
-  const apt = (...args) => spawnSync('apt-get', args, { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } }).status === 0;
+  const apt = (...args) =>
+    spawnSync('apt-get', args, { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } })
+      .status === 0;
   // A fresh machine may have no package lists yet: update once and retry.
   if (!apt('install', '-y', '-qq', ...SYSTEM_PACKAGES) && !(apt('update', '-qq') && apt('install', '-y', '-qq', ...SYSTEM_PACKAGES))) {
     say('apt-get could not install them');
   }
 }
-const nodeHeaders = [path.join(path.dirname(process.execPath), '..', 'include', 'node'), '/usr/include/node'].find((dir) => existsSync(path.join(dir, 'node_api.h')));
+const nodeHeaders = [path.join(path.dirname(process.execPath), '..', 'include', 'node'), '/usr/include/node'].find((dir) =>
+  existsSync(path.join(dir, 'node_api.h')),
+);
 if (!existsSync(FAISS_HEADER) || !nodeHeaders) {
   say(`cannot build: ${nodeHeaders ? "Debian's libfaiss-dev is missing" : "Node's headers are missing"}.`);
   say('install it with: apt-get install -y libfaiss-dev libopenblas0-pthread && npm run build:faiss');
@@ -265,7 +272,10 @@ const patches = [
   // The typed-array methods on every class (Index, IndexFlatL2, IndexFlatIP); setSearchParameter on Index.
   ['      InstanceMethod("toBuffer", &IndexFlatIP::toBuffer),', REGISTER_FLOAT32('IndexFlatIP')],
   ['      InstanceMethod("toBuffer", &IndexFlatL2::toBuffer),', REGISTER_FLOAT32('IndexFlatL2')],
-  ['      InstanceMethod("toBuffer", &Index::toBuffer),', `${REGISTER_FLOAT32('Index')}\n      InstanceMethod("setSearchParameter", &Index::setSearchParameter),`],
+  [
+    '      InstanceMethod("toBuffer", &Index::toBuffer),',
+    `${REGISTER_FLOAT32('Index')}\n      InstanceMethod("setSearchParameter", &Index::setSearchParameter),`,
+  ],
   ['Napi::Object Init(Napi::Env env, Napi::Object exports)\n{', OMP_FUNCTIONS],
 ];
 for (const [anchor, replacement] of patches) {
@@ -281,11 +291,25 @@ const started = Date.now();
 execFileSync(
   'g++',
   [
-    '-O2', '-std=c++17', '-shared', '-fPIC', '-fopenmp', '-DNAPI_VERSION=6', '-DNAPI_CPP_EXCEPTIONS',
-    '-include', compat, `-I${nodeHeaders}`, `-I${addonApi}`,
-    patched, '-o', target,
+    '-O2',
+    '-std=c++17',
+    '-shared',
+    '-fPIC',
+    '-fopenmp',
+    '-DNAPI_VERSION=6',
+    '-DNAPI_CPP_EXCEPTIONS',
+    '-include',
+    compat,
+    `-I${nodeHeaders}`,
+    `-I${addonApi}`,
+    patched,
+    '-o',
+    target,
     // -llapack -lblas resolve to OpenBLAS through Debian's alternatives (without them: undefined sgemm_).
-    '-Wl,--no-as-needed', '-lfaiss', '-llapack', '-lblas',
+    '-Wl,--no-as-needed',
+    '-lfaiss',
+    '-llapack',
+    '-lblas',
   ],
   { stdio: ['ignore', 'inherit', 'inherit'] },
 );

@@ -186,7 +186,8 @@ function main(argv) {
     const entries = [...positional, ...flags.entry];
     if (entries.length === 0) throw new Error('list needs an entry file');
     const result = listPackages(entries);
-    for (const file of result.computed) process.stderr.write(`component-deps: ${file} imports a computed name: name its packages with --extra\n`);
+    for (const file of result.computed)
+      process.stderr.write(`component-deps: ${file} imports a computed name: name its packages with --extra\n`);
     process.stdout.write(flags.json ? `${JSON.stringify(result)}\n` : `${result.packages.join('\n')}\n`);
     return;
   }

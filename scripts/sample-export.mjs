@@ -13,7 +13,10 @@ if (!from || !to) {
 }
 const every = Number(everyArg ?? 10);
 // Records end at LF only (descriptions hold bare CRs): split on LF and keep every other byte.
-const lines = (file) => readFileSync(path.join(from, file), 'latin1').split('\n').filter((line, i, all) => i < all.length - 1 || line !== '');
+const lines = (file) =>
+  readFileSync(path.join(from, file), 'latin1')
+    .split('\n')
+    .filter((line, i, all) => i < all.length - 1 || line !== '');
 const products = lines('Products.csv');
 const kept = [products[0], ...products.slice(1).filter((_, i) => i % every === 0)];
 const ids = new Set(kept.slice(1).map((line) => line.split(',')[1]));

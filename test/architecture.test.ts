@@ -41,7 +41,8 @@ describe('architecture', () => {
       file('components/clean/b.ts', "import { a } from './a.js';\nexport const b = () => a;\n");
       const { status, output } = cruise(root, ['components']);
       assert.notEqual(status, 0);
-      for (const rule of ['platform-imports-no-layer-above', 'contracts-import-no-ml', 'no-circular']) assert.match(output, new RegExp(rule), output);
+      for (const rule of ['platform-imports-no-layer-above', 'contracts-import-no-ml', 'no-circular'])
+        assert.match(output, new RegExp(rule), output);
     } finally {
       rmSync(root, { recursive: true, force: true });
     }

@@ -52,7 +52,11 @@ const same = (a: Json | undefined, b: Json | undefined) => canonical(a) === cano
 const obj = (value: Json | undefined): JsonObject => (value && typeof value === 'object' && !Array.isArray(value) ? value : {});
 
 class HttpProblem extends Error {
-  constructor(readonly code: number, readonly reason: string, message: string) {
+  constructor(
+    readonly code: number,
+    readonly reason: string,
+    message: string,
+  ) {
     super(message);
   }
 }
@@ -62,13 +66,17 @@ export function applyJsonPatch(document: JsonObject, operations: unknown): JsonO
   if (!Array.isArray(operations)) throw new HttpProblem(400, 'BadRequest', 'a JSON patch is an array of operations');
   const root: JsonObject = clone(document);
   for (const raw of operations as { op?: string; path?: string; value?: Json }[]) {
-    const segments = String(raw.path ?? '').split('/').slice(1).map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
+    const segments = String(raw.path ?? '')
+      .split('/')
+      .slice(1)
+      .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
     const last = segments.pop();
     if (last === undefined) throw new HttpProblem(422, 'Invalid', `bad path ${raw.path}`);
     let parent: Json = root;
     for (const segment of segments) {
       const next: Json | undefined = Array.isArray(parent) ? parent[Number(segment)] : obj(parent)[segment];
-      if (next === undefined || next === null || typeof next !== 'object') throw new HttpProblem(422, 'Invalid', `path ${raw.path} does not exist`);
+      if (next === undefined || next === null || typeof next !== 'object')
+        throw new HttpProblem(422, 'Invalid', `path ${raw.path} does not exist`);
       parent = next;
     }
     const container = parent as JsonObject | Json[];
@@ -159,13 +167,23 @@ export class FakeKubeApi {
     const deployment: JsonObject = {
       apiVersion: 'apps/v1',
       kind: 'Deployment',
-      metadata: { name, namespace, uid: randomUUID(), generation: 1, resourceVersion: String(this.resourceVersion++), annotations: {}, labels },
+      metadata: {
+        name,
+        namespace,
+        uid: randomUUID(),
+        generation: 1,
+        resourceVersion: String(this.resourceVersion++),
+        annotations: {},
+        labels,
+      },
       spec: {
         replicas,
         selector: { matchLabels: labels },
         template: {
           metadata: { labels, annotations: {} },
-          spec: { containers: [{ name: seed.container ?? 'search', image: 'registry.example/marketplace-serve:1.0.0', env: seed.env ?? [] }] },
+          spec: {
+            containers: [{ name: seed.container ?? 'search', image: 'registry.example/marketplace-serve:1.0.0', env: seed.env ?? [] }],
+          },
         },
       },
       status: {},
@@ -211,7 +229,9 @@ export class FakeKubeApi {
   private newRevision(deployment: JsonObject): void {
     const metadata = obj(deployment['metadata']);
     const template = this.templateOf(deployment);
-    const revision = Math.max(0, ...this.replicaSets.map((rs) => Number(obj(obj(rs['metadata'])['annotations'])['deployment.kubernetes.io/revision']))) + 1;
+    const revision =
+      Math.max(0, ...this.replicaSets.map((rs) => Number(obj(obj(rs['metadata'])['annotations'])['deployment.kubernetes.io/revision']))) +
+      1;
     const existing = this.replicaSets.find((rs) => same(this.stripHash(obj(obj(rs['spec'])['template'])), template));
     const annotations = { 'deployment.kubernetes.io/revision': String(revision) };
     if (existing) obj(existing['metadata'])['annotations'] = annotations;
@@ -227,7 +247,9 @@ export class FakeKubeApi {
           namespace: metadata['namespace'] ?? null,
           annotations,
           labels: obj(obj(rsTemplate['metadata'])['labels']),
-          ownerReferences: [{ apiVersion: 'apps/v1', kind: 'Deployment', name: metadata['name'] ?? null, uid: metadata['uid'] ?? null, controller: true }],
+          ownerReferences: [
+            { apiVersion: 'apps/v1', kind: 'Deployment', name: metadata['name'] ?? null, uid: metadata['uid'] ?? null, controller: true },
+          ],
         },
         spec: { replicas: 0, selector: obj(obj(deployment['spec'])['selector']), template: rsTemplate },
       });
@@ -257,13 +279,27 @@ export class FakeKubeApi {
     const done = ready && stored.readsSinceChange >= this.readsToComplete;
     stored.readsSinceChange++;
     deployment['status'] = done
-      ? { observedGeneration: obj(deployment['metadata'])['generation'] ?? 0, replicas: desired, updatedReplicas: desired, readyReplicas: desired, availableReplicas: desired }
+      ? {
+          observedGeneration: obj(deployment['metadata'])['generation'] ?? 0,
+          replicas: desired,
+          updatedReplicas: desired,
+          readyReplicas: desired,
+          availableReplicas: desired,
+        }
       : // maxSurge 1: one new pod, not (yet) ready, beside the old ones, which keep serving.
-        { observedGeneration: obj(deployment['metadata'])['generation'] ?? 0, replicas: desired + 1, updatedReplicas: 1, readyReplicas: desired, availableReplicas: desired, unavailableReplicas: 1 };
+        {
+          observedGeneration: obj(deployment['metadata'])['generation'] ?? 0,
+          replicas: desired + 1,
+          updatedReplicas: 1,
+          readyReplicas: desired,
+          availableReplicas: desired,
+          unavailableReplicas: 1,
+        };
   }
 
   private patch(stored: Stored, contentType: string | undefined, body: unknown): JsonObject {
-    if (contentType !== 'application/json-patch+json') throw new HttpProblem(415, 'UnsupportedMediaType', `the fake accepts JSON patches only, not ${contentType}`);
+    if (contentType !== 'application/json-patch+json')
+      throw new HttpProblem(415, 'UnsupportedMediaType', `the fake accepts JSON patches only, not ${contentType}`);
     if (this.concurrentWrites > 0) {
       this.concurrentWrites--;
       const metadata = obj(stored.deployment['metadata']);
@@ -274,7 +310,11 @@ export class FakeKubeApi {
     const after = applyJsonPatch(before, body);
     const stale = obj(after['metadata'])['resourceVersion'];
     if (stale !== obj(before['metadata'])['resourceVersion']) {
-      throw new HttpProblem(409, 'Conflict', `Operation cannot be fulfilled on deployments.apps "${String(obj(before['metadata'])['name'])}": the object has been modified; please apply your changes to the latest version and try again`);
+      throw new HttpProblem(
+        409,
+        'Conflict',
+        `Operation cannot be fulfilled on deployments.apps "${String(obj(before['metadata'])['name'])}": the object has been modified; please apply your changes to the latest version and try again`,
+      );
     }
     stored.deployment = after;
     if (!same(this.templateOf(before), this.templateOf(after))) this.templateChanged(stored);
@@ -293,7 +333,11 @@ export class FakeKubeApi {
     try {
       if (request.headers.authorization !== `Bearer ${this.token}`) throw new HttpProblem(401, 'Unauthorized', 'Unauthorized');
       if (this.forbid.has(request.method ?? '')) {
-        throw new HttpProblem(403, 'Forbidden', `deployments.apps is forbidden: User "system:serviceaccount:marketplace:deploy" cannot ${request.method?.toLowerCase()} resource "deployments" in API group "apps" in the namespace "marketplace"`);
+        throw new HttpProblem(
+          403,
+          'Forbidden',
+          `deployments.apps is forbidden: User "system:serviceaccount:marketplace:deploy" cannot ${request.method?.toLowerCase()} resource "deployments" in API group "apps" in the namespace "marketplace"`,
+        );
       }
       const deploymentPath = /^\/apis\/apps\/v1\/namespaces\/([^/]+)\/deployments\/([^/]+)(\/status)?$/.exec(url.pathname);
       const replicaSetsPath = /^\/apis\/apps\/v1\/namespaces\/([^/]+)\/replicasets$/.exec(url.pathname);
@@ -305,9 +349,14 @@ export class FakeKubeApi {
         const body: unknown = JSON.parse(Buffer.concat(chunks).toString('utf8') || 'null');
         answer = this.patch(this.stored(deploymentPath[1] ?? '', deploymentPath[2] ?? ''), contentType, body);
       } else if (replicaSetsPath && request.method === 'GET') {
-        const wanted = (url.searchParams.get('labelSelector') ?? '').split(',').filter(Boolean).map((pair) => pair.split('='));
+        const wanted = (url.searchParams.get('labelSelector') ?? '')
+          .split(',')
+          .filter(Boolean)
+          .map((pair) => pair.split('='));
         const items = this.replicaSets.filter(
-          (rs) => obj(rs['metadata'])['namespace'] === replicaSetsPath[1] && wanted.every(([key, value]) => obj(obj(rs['metadata'])['labels'])[key ?? ''] === value),
+          (rs) =>
+            obj(rs['metadata'])['namespace'] === replicaSetsPath[1] &&
+            wanted.every(([key, value]) => obj(obj(rs['metadata'])['labels'])[key ?? ''] === value),
         );
         answer = { apiVersion: 'apps/v1', kind: 'ReplicaSetList', metadata: {}, items: clone(items) };
       } else {
@@ -316,9 +365,23 @@ export class FakeKubeApi {
     } catch (error) {
       const problem = error instanceof HttpProblem ? error : new HttpProblem(500, 'InternalError', String(error));
       status = problem.code;
-      answer = { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message: problem.message, reason: problem.reason, code: problem.code };
+      answer = {
+        kind: 'Status',
+        apiVersion: 'v1',
+        metadata: {},
+        status: 'Failure',
+        message: problem.message,
+        reason: problem.reason,
+        code: problem.code,
+      };
     }
-    this.requests.push({ method: request.method ?? '', path: url.pathname, contentType, authorization: request.headers.authorization, status });
+    this.requests.push({
+      method: request.method ?? '',
+      path: url.pathname,
+      contentType,
+      authorization: request.headers.authorization,
+      status,
+    });
     response.writeHead(status, { 'content-type': 'application/json' });
     response.end(JSON.stringify(answer));
   }

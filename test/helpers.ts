@@ -10,7 +10,18 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before } from 'node:test';
 import pg from 'pg';
-import { createLogger, migrate, openFsStore, openPglite, openPostgres, openS3Store, seededRandom, type ArtifactStore, type Database, type Logger } from '../components/core/platform/index.js';
+import {
+  createLogger,
+  migrate,
+  openFsStore,
+  openPglite,
+  openPostgres,
+  openS3Store,
+  seededRandom,
+  type ArtifactStore,
+  type Database,
+  type Logger,
+} from '../components/core/platform/index.js';
 
 export const silentLog: Logger = createLogger('test', 'silent');
 
@@ -62,10 +73,13 @@ export const databaseBackends: DatabaseBackend[] = [
       const fresh = await freshPostgresDatabase();
       const db = await openPostgres(fresh.url);
       await migrate(db);
-      return { db, dispose: async () => {
-        await db.close();
-        await fresh.drop();
-      } };
+      return {
+        db,
+        dispose: async () => {
+          await db.close();
+          await fresh.drop();
+        },
+      };
     },
   },
   {
@@ -74,7 +88,13 @@ export const databaseBackends: DatabaseBackend[] = [
       const tmp = await tempDir('pglite-');
       const db = await openPglite(path.join(tmp.dir, 'pg'), silentLog);
       await migrate(db);
-      return { db, dispose: async () => (await db.close(), await tmp.remove()) };
+      return {
+        db,
+        dispose: async () => {
+          await db.close();
+          await tmp.remove();
+        },
+      };
     },
   },
 ];

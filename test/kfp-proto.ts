@@ -117,7 +117,8 @@ function integral(value: unknown): bigint | undefined {
 function checkScalar(type: string, value: unknown, at: string, errors: string[]): void {
   const range = INTEGER_RANGES[type];
   if (range) {
-    if (typeof value !== 'number' && typeof value !== 'string') return void errors.push(`${at}: expected ${type} (a number or a decimal string), got ${kind(value)}`);
+    if (typeof value !== 'number' && typeof value !== 'string')
+      return void errors.push(`${at}: expected ${type} (a number or a decimal string), got ${kind(value)}`);
     const n = integral(value);
     if (n === undefined) return void errors.push(`${at}: ${JSON.stringify(value)} is not an integer (${type})`);
     if (n < range.min || n > range.max) errors.push(`${at}: ${JSON.stringify(value)} is out of range for ${type}`);
@@ -141,7 +142,8 @@ function checkScalar(type: string, value: unknown, at: string, errors: string[])
       if (typeof value !== 'string') errors.push(`${at}: expected string, got ${kind(value)} ${JSON.stringify(value)}`);
       return;
     case 'bytes':
-      if (typeof value !== 'string' || !/^[A-Za-z0-9+/\-_]*={0,2}$/.test(value)) errors.push(`${at}: expected bytes (base64), got ${kind(value)}`);
+      if (typeof value !== 'string' || !/^[A-Za-z0-9+/\-_]*={0,2}$/.test(value))
+        errors.push(`${at}: expected bytes (base64), got ${kind(value)}`);
       return;
     default:
       errors.push(`${at}: unsupported scalar type ${type}`);
@@ -150,7 +152,8 @@ function checkScalar(type: string, value: unknown, at: string, errors: string[])
 
 function checkEnum(type: protobuf.Enum, value: unknown, at: string, errors: string[]): void {
   if (typeof value === 'string') {
-    if (!(value in type.values)) errors.push(`${at}: '${value}' is not a value of ${type.fullName.slice(1)} (${Object.keys(type.values).join(', ')})`);
+    if (!(value in type.values))
+      errors.push(`${at}: '${value}' is not a value of ${type.fullName.slice(1)} (${Object.keys(type.values).join(', ')})`);
     return;
   }
   if (typeof value === 'number' && Number.isInteger(value)) {
@@ -207,7 +210,8 @@ function checkWellKnown(walk: Walk, type: protobuf.Type, value: unknown, at: str
       else checkAnyJson(value, at, errors);
       return true;
     case '.google.protobuf.Duration':
-      if (typeof value !== 'string' || !/^-?\d+(\.\d{1,9})?s$/.test(value)) errors.push(`${at}: expected a duration such as "3600s", got ${JSON.stringify(value)}`);
+      if (typeof value !== 'string' || !/^-?\d+(\.\d{1,9})?s$/.test(value))
+        errors.push(`${at}: expected a duration such as "3600s", got ${JSON.stringify(value)}`);
       return true;
     case '.google.protobuf.Timestamp':
       if (typeof value !== 'string' || !/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?(Z|[+-]\d\d:\d\d)$/.test(value)) {
@@ -324,7 +328,12 @@ function checkMessage(walk: Walk, type: protobuf.Type, value: unknown, at: strin
 }
 
 /** Errors of `value` as the JSON of message `typeName` (empty when protojson would take it). */
-export function checkJson(root: protobuf.Root, typeName: string, value: unknown, options: { at?: string; overrides?: readonly StructOverride[] } = {}): string[] {
+export function checkJson(
+  root: protobuf.Root,
+  typeName: string,
+  value: unknown,
+  options: { at?: string; overrides?: readonly StructOverride[] } = {},
+): string[] {
   const walk: Walk = { root, errors: [], overrides: options.overrides ?? [] };
   checkValue(walk, root.lookupType(typeName), value, options.at ?? '$');
   return walk.errors;
@@ -337,7 +346,8 @@ const PIPELINE_OVERRIDES: readonly StructOverride[] = [
 const PLATFORM_OVERRIDES: readonly StructOverride[] = [
   {
     // platforms.kubernetes.(deploymentSpec|deployment_spec).executors.<label>
-    test: (at) => /^\$\.platforms\.kubernetes\.(deploymentSpec|deployment_spec)\.executors(\.[A-Za-z_][A-Za-z0-9_]*|\["(?:[^"\\]|\\.)*"\])$/.test(at),
+    test: (at) =>
+      /^\$\.platforms\.kubernetes\.(deploymentSpec|deployment_spec)\.executors(\.[A-Za-z_][A-Za-z0-9_]*|\["(?:[^"\\]|\\.)*"\])$/.test(at),
     typeName: 'kfp_kubernetes.KubernetesExecutorConfig',
   },
 ];
@@ -362,7 +372,8 @@ export function checkCompiledYaml(root: protobuf.Root, yamlText: string): { docu
     for (const e of doc.errors) errors.push(`document ${i + 1}: YAML: ${e.message}`);
   });
   if (errors.length > 0) return { documents: documents.length, errors };
-  if (documents.length < 1 || documents.length > 2) return { documents: documents.length, errors: [`expected 1 or 2 YAML documents, got ${documents.length}`] };
+  if (documents.length < 1 || documents.length > 2)
+    return { documents: documents.length, errors: [`expected 1 or 2 YAML documents, got ${documents.length}`] };
   const [spec, platform] = documents.map((d) => d.toJS() as unknown);
   errors.push(...checkPipelineSpec(root, spec).map((e) => `PipelineSpec ${e}`));
   if (documents.length === 2) errors.push(...checkPlatformSpec(root, platform).map((e) => `PlatformSpec ${e}`));

@@ -46,4 +46,17 @@ export async function demoCatalogue(perCategory = 6): Promise<DemoCatalogue> {
 }
 
 /** Hyper-parameters small enough for a test on 2 cores, with the pretrained image backbone. */
-export const TINY: Hyperparameters = { ...DEFAULTS, ...QUICK, epochs: 14, patience: 14, sample: undefined, buckets: 2 ** 12, maxFeatures: 256, textDim: 16, embeddingDim: 32, imageHidden: 64, batchSize: 16, learningRate: 1e-2 };
+export const TINY: Hyperparameters = {
+  ...DEFAULTS,
+  ...QUICK,
+  epochs: 14,
+  patience: 14,
+  sample: undefined,
+  buckets: 2 ** 12,
+  maxFeatures: 256,
+  textDim: 16,
+  embeddingDim: 32,
+  imageHidden: 64,
+  batchSize: 16,
+  learningRate: 1e-2,
+};

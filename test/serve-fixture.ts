@@ -78,7 +78,9 @@ export async function demoService(options: DemoServiceOptions = {}): Promise<Dem
     const snapshotId = (await takeSnapshot(db, store)).id;
     const hyperparameters = { ...DEFAULTS, ...(options.hyperparameters ?? SERVE_HYPERPARAMETERS) };
     const model = await trainModel(store, { snapshotId, hyperparameters }, silentLog);
-    const indexVersion = (await buildIndex(store, db, { modelVersion: model.version, snapshotId, buyers: options.buyers ?? 1000 }, silentLog)).version;
+    const indexVersion = (
+      await buildIndex(store, db, { modelVersion: model.version, snapshotId, buyers: options.buyers ?? 1000 }, silentLog)
+    ).version;
     await publishServing(store, model.version, indexVersion, snapshotId);
 
     const state = new ServingState({ store, log: silentLog, source: servingRecordSource(store) });
@@ -87,7 +89,18 @@ export async function demoService(options: DemoServiceOptions = {}): Promise<Dem
     closers.push(() => service.app.close());
     const outcome = await state.refresh();
     if (outcome !== 'swapped') throw new Error(`the demo service did not load its model and index: ${outcome} (${state.lastError()})`);
-    return { exportDir, db, store, snapshotId, modelVersion: model.version, indexVersion, state, service, imageTower: !!model.metadata.modalities.image, close };
+    return {
+      exportDir,
+      db,
+      store,
+      snapshotId,
+      modelVersion: model.version,
+      indexVersion,
+      state,
+      service,
+      imageTower: !!model.metadata.modalities.image,
+      close,
+    };
   } catch (error) {
     await close();
     throw error;

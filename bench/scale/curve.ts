@@ -28,9 +28,17 @@ import { generateCatalogue, type GeneratedCatalogue } from './generate.js';
 const SHARED_DATA = process.env['MARKETPLACE_DATA'] ?? path.resolve(REPO_ROOT, '..', 'shared', 'data');
 const { values } = parseArgs({
   strict: false,
-  options: { scale: { type: 'string', default: '100000' }, seed: { type: 'string', default: '1' }, budget: { type: 'string', default: '300' }, steps: { type: 'string', default: 'load,index,rows' }, data: { type: 'string', default: SHARED_DATA } },
+  options: {
+    scale: { type: 'string', default: '100000' },
+    seed: { type: 'string', default: '1' },
+    budget: { type: 'string', default: '300' },
+    steps: { type: 'string', default: 'load,index,rows' },
+    data: { type: 'string', default: SHARED_DATA },
+  },
 });
-const scales = String(values.scale).split(',').map((s) => Number(s.trim().replace(/e(\d+)$/i, (_, e: string) => '0'.repeat(Number(e)))));
+const scales = String(values.scale)
+  .split(',')
+  .map((s) => Number(s.trim().replace(/e(\d+)$/i, (_, e: string) => '0'.repeat(Number(e)))));
 const seed = Number(values.seed);
 const steps = new Set(String(values.steps).split(','));
 const budgetPerVector = Number(values.budget);
@@ -39,13 +47,28 @@ const say = (text: string) => process.stderr.write(`scale: ${text}\n`);
 
 /** Runs a command under /usr/bin/time: its wall seconds, peak RSS and stdout. */
 function measured(command: string, args: string[], env: NodeJS.ProcessEnv = {}): { seconds: number; maxRssBytes: number; stdout: string } {
-  const result = spawnSync('/usr/bin/time', ['-f', 'TIME %e %M', command, ...args], { encoding: 'utf8', env: { ...process.env, ...env }, maxBuffer: 1 << 28 });
-  const line = result.stderr.split('\n').reverse().find((l) => l.startsWith('TIME ')) ?? '';
+  const result = spawnSync('/usr/bin/time', ['-f', 'TIME %e %M', command, ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, ...env },
+    maxBuffer: 1 << 28,
+  });
+  const line =
+    result.stderr
+      .split('\n')
+      .reverse()
+      .find((l) => l.startsWith('TIME ')) ?? '';
   const [, seconds, kb] = line.split(' ');
   if (result.status !== 0) throw new Error(`${command} ${args.join(' ')} failed (${result.status}): ${result.stderr.slice(-2000)}`);
   return { seconds: Number(seconds), maxRssBytes: Number(kb) * 1024, stdout: result.stdout };
 }
-const lastJson = (stdout: string) => JSON.parse(stdout.trim().split('\n').filter((l) => l.startsWith('{')).at(-1) ?? '{}') as Record<string, unknown>;
+const lastJson = (stdout: string) =>
+  JSON.parse(
+    stdout
+      .trim()
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .at(-1) ?? '{}',
+  ) as Record<string, unknown>;
 
 async function catalogue(n: number): Promise<GeneratedCatalogue> {
   const dir = path.join(os.tmpdir(), `marketplace-scale-${n}-seed${seed}`);
@@ -87,7 +110,10 @@ const curve: { n: number; load?: Row; index?: Row; rows?: Row; generator: Row }[
 
 for (const n of scales) {
   const generated = await catalogue(n);
-  const point: (typeof curve)[number] = { n, generator: { productLines: generated.productLines, imageRows: generated.imageRows, bytes: generated.bytes } };
+  const point: (typeof curve)[number] = {
+    n,
+    generator: { productLines: generated.productLines, imageRows: generated.imageRows, bytes: generated.bytes },
+  };
   curve.push(point);
 
   if (steps.has('load')) {
@@ -95,8 +121,16 @@ for (const n of scales) {
     await mkdir(work, { recursive: true });
     say(`${n}: the rows as the raw tables hold them, for psql COPY`);
     const copies = [
-      { table: 'products_raw', file: path.join(work, 'products_raw.csv'), ...(await copyFile(PRODUCTS, generated.products, path.join(work, 'products_raw.csv'))) },
-      { table: 'images_raw', file: path.join(work, 'images_raw.csv'), ...(await copyFile(IMAGES, generated.images, path.join(work, 'images_raw.csv'))) },
+      {
+        table: 'products_raw',
+        file: path.join(work, 'products_raw.csv'),
+        ...(await copyFile(PRODUCTS, generated.products, path.join(work, 'products_raw.csv'))),
+      },
+      {
+        table: 'images_raw',
+        file: path.join(work, 'images_raw.csv'),
+        ...(await copyFile(IMAGES, generated.images, path.join(work, 'images_raw.csv'))),
+      },
     ];
     const rows = copies.reduce((sum, c) => sum + c.rows, 0);
     // Baseline: psql \copy into freshly migrated tables (primary keys in place, as data:load has them).
@@ -106,23 +140,54 @@ for (const n of scales) {
     await base.close();
     say(`${n}: psql COPY`);
     const copyStarted = performance.now();
-    for (const copy of copies) execFileSync('psql', [baseDb.url, '-q', '-v', 'ON_ERROR_STOP=1', '-c', `\\copy ${copy.table} (${copy.columns.join(', ')}) FROM '${copy.file}' WITH (FORMAT csv)`]);
+    for (const copy of copies)
+      execFileSync('psql', [
+        baseDb.url,
+        '-q',
+        '-v',
+        'ON_ERROR_STOP=1',
+        '-c',
+        `\\copy ${copy.table} (${copy.columns.join(', ')}) FROM '${copy.file}' WITH (FORMAT csv)`,
+      ]);
     const copySeconds = (performance.now() - copyStarted) / 1000;
     await baseDb.drop();
     // data:load into a fresh Postgres, its own process.
     const loadDb = await freshPostgresDatabase();
     say(`${n}: data:load into Postgres`);
     const home = path.join(work, 'home');
-    const load = measured(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'components/load/main.ts'), generated.dir], { DATABASE_URL: loadDb.url, MARKETPLACE_HOME: home, ARTIFACT_ROOT: `file://${path.join(home, 'artifacts')}`, LOG_LEVEL: 'warn' });
+    const load = measured(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'components/load/main.ts'), generated.dir], {
+      DATABASE_URL: loadDb.url,
+      MARKETPLACE_HOME: home,
+      ARTIFACT_ROOT: `file://${path.join(home, 'artifacts')}`,
+      LOG_LEVEL: 'warn',
+    });
     const summary = lastJson(load.stdout);
     await loadDb.drop();
-    const loadPoint: Row = { rows, copySeconds, copyRowsPerSecond: rows / copySeconds, loadSeconds: load.seconds, loadRowsPerSecond: rows / load.seconds, ratioVsCopy: copySeconds / load.seconds, loadMaxRssBytes: load.maxRssBytes, summary: { products: summary['products'], images: summary['images'] } };
+    const loadPoint: Row = {
+      rows,
+      copySeconds,
+      copyRowsPerSecond: rows / copySeconds,
+      loadSeconds: load.seconds,
+      loadRowsPerSecond: rows / load.seconds,
+      ratioVsCopy: copySeconds / load.seconds,
+      loadMaxRssBytes: load.maxRssBytes,
+      summary: { products: summary['products'], images: summary['images'] },
+    };
     if (n <= 100_000) {
       say(`${n}: data:load into PGlite`);
       const pgliteHome = path.join(work, 'pglite-home');
       await rm(pgliteHome, { recursive: true, force: true });
-      const pglite = measured(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'components/load/main.ts'), generated.dir], { DATABASE_URL: '', MARKETPLACE_HOME: pgliteHome, ARTIFACT_ROOT: `file://${path.join(pgliteHome, 'artifacts')}`, LOG_LEVEL: 'warn' });
-      Object.assign(loadPoint, { pgliteSeconds: pglite.seconds, pgliteRatioVsCopy: copySeconds / pglite.seconds, pgliteMaxRssBytes: pglite.maxRssBytes });
+      const pglite = measured(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'components/load/main.ts'), generated.dir], {
+        DATABASE_URL: '',
+        MARKETPLACE_HOME: pgliteHome,
+        ARTIFACT_ROOT: `file://${path.join(pgliteHome, 'artifacts')}`,
+        LOG_LEVEL: 'warn',
+      });
+      Object.assign(loadPoint, {
+        pgliteSeconds: pglite.seconds,
+        pgliteRatioVsCopy: copySeconds / pglite.seconds,
+        pgliteMaxRssBytes: pglite.maxRssBytes,
+      });
     }
     point.load = loadPoint;
     await rm(work, { recursive: true, force: true });
@@ -132,13 +197,57 @@ for (const n of scales) {
     const work = path.join(os.tmpdir(), `marketplace-scale-index-${n}`);
     await mkdir(work, { recursive: true });
     say(`${n}: index within ${budgetPerVector} bytes a vector`);
-    const step = measured(process.execPath, ['--import', 'tsx', path.join(here, 'index-step.ts'), '--n', String(n), '--out', work, '--budget-bytes-per-vector', String(budgetPerVector)], { OMP_WAIT_POLICY: 'PASSIVE' });
+    const step = measured(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        path.join(here, 'index-step.ts'),
+        '--n',
+        String(n),
+        '--out',
+        work,
+        '--budget-bytes-per-vector',
+        String(budgetPerVector),
+      ],
+      { OMP_WAIT_POLICY: 'PASSIVE' },
+    );
     const ours = lastJson(step.stdout);
     const dim = Number(ours['dim']);
     say(`${n}: python3-faiss builds ${String(ours['type'])} and searches it`);
     const pyEnv = { OMP_WAIT_POLICY: 'PASSIVE' };
-    const build = measured('/usr/bin/python3', [path.join(here, 'faiss_build.py'), path.join(work, 'vectors.f32'), path.join(work, 'queries.f32'), path.join(work, 'truth.i32'), String(dim), '10', String(ours['type']), String(ours['trainSample']), String(ours['nprobe'] ?? 0), String(ours['efSearch'] ?? 0)], pyEnv);
-    const search = measured('/usr/bin/python3', [path.join(here, '..', 'faiss_search.py'), path.join(work, 'index.faiss'), path.join(work, 'queries.f32'), path.join(work, 'truth.i32'), String(dim), '10', String(ours['efSearch'] ?? 0), '1', '1', '1'], pyEnv);
+    const build = measured(
+      '/usr/bin/python3',
+      [
+        path.join(here, 'faiss_build.py'),
+        path.join(work, 'vectors.f32'),
+        path.join(work, 'queries.f32'),
+        path.join(work, 'truth.i32'),
+        String(dim),
+        '10',
+        String(ours['type']),
+        String(ours['trainSample']),
+        String(ours['nprobe'] ?? 0),
+        String(ours['efSearch'] ?? 0),
+      ],
+      pyEnv,
+    );
+    const search = measured(
+      '/usr/bin/python3',
+      [
+        path.join(here, '..', 'faiss_search.py'),
+        path.join(work, 'index.faiss'),
+        path.join(work, 'queries.f32'),
+        path.join(work, 'truth.i32'),
+        String(dim),
+        '10',
+        String(ours['efSearch'] ?? 0),
+        '1',
+        '1',
+        '1',
+      ],
+      pyEnv,
+    );
     // nprobe and efSearch travel in the index file (faiss writes them), so python3-faiss searches with ours.
     const python = { build: lastJson(build.stdout), buildMaxRssBytes: build.maxRssBytes, search: lastJson(search.stdout) };
     point.index = { ...ours, maxRssBytes: step.maxRssBytes, python };
@@ -147,7 +256,16 @@ for (const n of scales) {
 
   if (steps.has('rows')) {
     say(`${n}: service rows in memory`);
-    const step = measured(process.execPath, ['--expose-gc', '--import', 'tsx', path.join(here, 'rows-step.ts'), '--n', String(n), '--data', String(values.data)]);
+    const step = measured(process.execPath, [
+      '--expose-gc',
+      '--import',
+      'tsx',
+      path.join(here, 'rows-step.ts'),
+      '--n',
+      String(n),
+      '--data',
+      String(values.data),
+    ]);
     point.rows = { ...lastJson(step.stdout), maxRssBytes: step.maxRssBytes };
   }
 }
@@ -166,30 +284,61 @@ const projection = [1e7, 1e8].map((n) => {
   // A search replica on the EKS CPU node group (m6i.xlarge: 16 GiB, about 13.7 GiB allocatable) holds at most ~10 GiB of index + rows.
   const shardsPerReplica = Math.max(1, Math.ceil((indexGiB + rowsGiB) / 10));
   const embedShards = Math.ceil(n / 1e6);
-  return { listings: n, indexGiB, rowsGiB, searchShards: shardsPerReplica, embedShards, loadHoursAtMeasuredRate: n / perListing.loadRowsPerSecond / 1.76 / 3600 };
+  return {
+    listings: n,
+    indexGiB,
+    rowsGiB,
+    searchShards: shardsPerReplica,
+    embedShards,
+    loadHoursAtMeasuredRate: n / perListing.loadRowsPerSecond / 1.76 / 3600,
+  };
 });
 
 const gib = (bytes: unknown) => `${(Number(bytes) / 2 ** 30).toFixed(2)} GiB`;
 const f = (x: unknown, digits = 0) => (typeof x === 'number' && Number.isFinite(x) ? x.toFixed(digits) : 'n/a');
-const lines = [`Scale curve (${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, shared; synthetic catalogue from ${String(values.data)}, seed ${seed})`, ''];
+const lines = [
+  `Scale curve (${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, shared; synthetic catalogue from ${String(values.data)}, seed ${seed})`,
+  '',
+];
 lines.push('| N | step | wall s | rows/s | peak RSS | baseline (same run) | ratio |', '|---:|---|---:|---:|---:|---|---:|');
 for (const point of curve) {
   const load = point.load;
   if (load) {
-    lines.push(`| ${point.n} | data:load -> Postgres (${f(load['rows'])} rows) | ${f(load['loadSeconds'], 1)} | ${f(load['loadRowsPerSecond'])} | ${gib(load['loadMaxRssBytes'])} | psql COPY ${f(load['copySeconds'], 1)} s, ${f(load['copyRowsPerSecond'])} rows/s | ${f(load['ratioVsCopy'], 2)}x |`);
-    if (load['pgliteSeconds']) lines.push(`| ${point.n} | data:load -> PGlite | ${f(load['pgliteSeconds'], 1)} | ${f(Number(load['rows']) / Number(load['pgliteSeconds']))} | ${gib(load['pgliteMaxRssBytes'])} | psql COPY (Postgres) | ${f(load['pgliteRatioVsCopy'], 2)}x |`);
+    lines.push(
+      `| ${point.n} | data:load -> Postgres (${f(load['rows'])} rows) | ${f(load['loadSeconds'], 1)} | ${f(load['loadRowsPerSecond'])} | ${gib(load['loadMaxRssBytes'])} | psql COPY ${f(load['copySeconds'], 1)} s, ${f(load['copyRowsPerSecond'])} rows/s | ${f(load['ratioVsCopy'], 2)}x |`,
+    );
+    if (load['pgliteSeconds'])
+      lines.push(
+        `| ${point.n} | data:load -> PGlite | ${f(load['pgliteSeconds'], 1)} | ${f(Number(load['rows']) / Number(load['pgliteSeconds']))} | ${gib(load['pgliteMaxRssBytes'])} | psql COPY (Postgres) | ${f(load['pgliteRatioVsCopy'], 2)}x |`,
+      );
   }
   const index = point.index;
   if (index) {
     const py = index['python'] as { build: Row; search: { single?: Row } };
-    lines.push(`| ${point.n} | index ${String(index['type'])} (${index['nprobe'] ? `nprobe ${String(index['nprobe'])}` : `efSearch ${String(index['efSearch'])}`}), budget ${budgetPerVector} B/listing | ${f(index['buildSeconds'], 1)} build | | ${gib(index['maxRssBytes'])} | python3-faiss build ${f(py.build['buildSeconds'], 1)} s | ${f(Number(py.build['buildSeconds']) / Number(index['buildSeconds']), 2)}x |`);
-    lines.push(`| ${point.n} | index size ${f(index['bytesPerVector'])} B/listing, recall@10 ${f(index['heldOutRecall'], 3)} (held-out) | | | | python3-faiss recall ${f(py.build['recall'], 3)} | |`);
-    lines.push(`| ${point.n} | one query a call, 1 thread: ${f(index['singleCpuQps'])} QPS by CPU time, p50 ${f(index['p50ms'], 2)} ms, p99 ${f(index['p99ms'], 2)} ms (wall) | | | | python3-faiss ${f(py.search.single?.['cpuQps'])} QPS | ${f(Number(index['singleCpuQps']) / Number(py.search.single?.['cpuQps']), 2)}x |`);
+    lines.push(
+      `| ${point.n} | index ${String(index['type'])} (${index['nprobe'] ? `nprobe ${String(index['nprobe'])}` : `efSearch ${String(index['efSearch'])}`}), budget ${budgetPerVector} B/listing | ${f(index['buildSeconds'], 1)} build | | ${gib(index['maxRssBytes'])} | python3-faiss build ${f(py.build['buildSeconds'], 1)} s | ${f(Number(py.build['buildSeconds']) / Number(index['buildSeconds']), 2)}x |`,
+    );
+    lines.push(
+      `| ${point.n} | index size ${f(index['bytesPerVector'])} B/listing, recall@10 ${f(index['heldOutRecall'], 3)} (held-out) | | | | python3-faiss recall ${f(py.build['recall'], 3)} | |`,
+    );
+    lines.push(
+      `| ${point.n} | one query a call, 1 thread: ${f(index['singleCpuQps'])} QPS by CPU time, p50 ${f(index['p50ms'], 2)} ms, p99 ${f(index['p99ms'], 2)} ms (wall) | | | | python3-faiss ${f(py.search.single?.['cpuQps'])} QPS | ${f(Number(index['singleCpuQps']) / Number(py.search.single?.['cpuQps']), 2)}x |`,
+    );
   }
   const rows = point.rows;
-  if (rows) lines.push(`| ${point.n} | service product rows (JS objects + id map) | | | ${gib(rows['maxRssBytes'])} | | heap ${f(rows['heapBytesPerListing'])} B per listing |`);
+  if (rows)
+    lines.push(
+      `| ${point.n} | service product rows (JS objects + id map) | | | ${gib(rows['maxRssBytes'])} | | heap ${f(rows['heapBytesPerListing'])} B per listing |`,
+    );
 }
-lines.push('', '| listings | product index (GiB) | product rows as JS objects (GiB) | search shards of <= 10 GiB | embedding shards of 10^6 |', '|---:|---:|---:|---:|---:|');
-for (const p of projection) lines.push(`| ${p.listings.toExponential(0)} | ${p.indexGiB.toFixed(1)} | ${p.rowsGiB.toFixed(1)} | ${p.searchShards} | ${p.embedShards} |`);
+lines.push(
+  '',
+  '| listings | product index (GiB) | product rows as JS objects (GiB) | search shards of <= 10 GiB | embedding shards of 10^6 |',
+  '|---:|---:|---:|---:|---:|',
+);
+for (const p of projection)
+  lines.push(
+    `| ${p.listings.toExponential(0)} | ${p.indexGiB.toFixed(1)} | ${p.rowsGiB.toFixed(1)} | ${p.searchShards} | ${p.embedShards} |`,
+  );
 console.log(lines.join('\n'));
 console.log(JSON.stringify({ benchmark: 'scale', scales, seed, budgetBytesPerListing: budgetPerVector, curve, perListing, projection }));

@@ -12,7 +12,16 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { buildVectorIndex, loadFaiss } from '../../components/core/ml/vector-index.js';
 
-const { values } = parseArgs({ options: { n: { type: 'string' }, dim: { type: 'string', default: '256' }, 'budget-bytes-per-vector': { type: 'string', default: '300' }, out: { type: 'string' }, queries: { type: 'string', default: '1000' }, seed: { type: 'string', default: '5' } } });
+const { values } = parseArgs({
+  options: {
+    n: { type: 'string' },
+    dim: { type: 'string', default: '256' },
+    'budget-bytes-per-vector': { type: 'string', default: '300' },
+    out: { type: 'string' },
+    queries: { type: 'string', default: '1000' },
+    seed: { type: 'string', default: '5' },
+  },
+});
 const n = Number(values.n);
 const dim = Number(values.dim);
 const queryCount = Number(values.queries);
@@ -62,7 +71,8 @@ const exactLabels = new Int32Array(queryCount * k);
     const found = flat.searchFloat32(queries, k);
     for (let q = 0; q < queryCount; q++) {
       const merged: [number, number][] = [];
-      for (let j = 0; j < k; j++) merged.push([bestD[q * k + j]!, exactLabels[q * k + j]!], [found.distances[q * k + j]!, found.labels[q * k + j]! + start]);
+      for (let j = 0; j < k; j++)
+        merged.push([bestD[q * k + j]!, exactLabels[q * k + j]!], [found.distances[q * k + j]!, found.labels[q * k + j]! + start]);
       merged.sort((a, b) => b[0] - a[0]);
       for (let j = 0; j < k; j++) [bestD[q * k + j], exactLabels[q * k + j]] = merged[j]!;
     }

@@ -10,7 +10,12 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { readVocabulary } from './generate.js';
 
-const { values } = parseArgs({ options: { n: { type: 'string' }, data: { type: 'string', default: path.resolve(import.meta.dirname, '..', '..', '..', 'shared', 'data') } } });
+const { values } = parseArgs({
+  options: {
+    n: { type: 'string' },
+    data: { type: 'string', default: path.resolve(import.meta.dirname, '..', '..', '..', 'shared', 'data') },
+  },
+});
 const n = Number(values.n);
 const gc = (globalThis as { gc?: () => void }).gc ?? (() => undefined);
 const vocabulary = await readVocabulary(values.data!);
@@ -19,7 +24,10 @@ const random = () => {
   state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
   return state / 2 ** 32;
 };
-const hex = () => Math.floor(random() * 2 ** 32).toString(16).padStart(8, '0');
+const hex = () =>
+  Math.floor(random() * 2 ** 32)
+    .toString(16)
+    .padStart(8, '0');
 
 // The rows JSON as the index publishes it, built in pieces (a single 10^6-row string is what the service reads).
 const pieces: string[] = [];
@@ -28,7 +36,21 @@ for (let i = 0; i < n; i++) {
   const [town, county] = (vocabulary.towns[Math.floor(random() * vocabulary.towns.length)] ?? '').split(', ');
   const id = `${hex()}-${hex().slice(0, 4)}-4${hex().slice(0, 3)}-${hex().slice(0, 4)}-${hex()}${hex().slice(0, 4)}`;
   const pathParts = listing.category.split(' / ');
-  pieces.push(JSON.stringify({ id, title: listing.title, root: pathParts[0], priceMinor: listing.pricePence, town: town ?? null, county: county ?? null, latitude: 51 + random(), longitude: -1 + random(), imageKey: `images/${id}.jpg`, path: pathParts, listedAt: '2022-02-26T00:00:00.000Z' }));
+  pieces.push(
+    JSON.stringify({
+      id,
+      title: listing.title,
+      root: pathParts[0],
+      priceMinor: listing.pricePence,
+      town: town ?? null,
+      county: county ?? null,
+      latitude: 51 + random(),
+      longitude: -1 + random(),
+      imageKey: `images/${id}.jpg`,
+      path: pathParts,
+      listedAt: '2022-02-26T00:00:00.000Z',
+    }),
+  );
 }
 const json = `[${pieces.join(',')}]`;
 pieces.length = 0;

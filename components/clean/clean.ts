@@ -7,7 +7,15 @@
  * upserted + quarantined + removed, and the raw tables = catalogue + quarantine + removals.
  */
 import pLimit from 'p-limit';
-import { Progress, upsertRows, type ArtifactStore, type Database, type Logger, type Queryable, type UpsertSpec } from '../core/platform/index.js';
+import {
+  Progress,
+  upsertRows,
+  type ArtifactStore,
+  type Database,
+  type Logger,
+  type Queryable,
+  type UpsertSpec,
+} from '../core/platform/index.js';
 import type { Gazetteer } from '../core/contracts/index.js';
 import { decodeImage, DEFAULT_IMAGE_LIMITS, type ImageLimits } from './images.js';
 import { priceFences, type PriceFence } from './outliers.js';
@@ -45,10 +53,25 @@ export const MODEL_IMAGE_KEY = (size: number, id: string) => `images/${size}/${i
 const PRODUCTS_UPSERT: UpsertSpec = {
   table: 'products',
   columns: {
-    id: 'text', raw_hash: 'text', title: 'text', description: 'text', text_clean: 'text', root_category: 'text',
-    category_path: 'jsonb', price_minor: 'bigint', currency: 'text', location: 'text', town: 'text', county: 'text',
-    latitude: 'double precision', longitude: 'double precision', location_rule: 'text', location_reason: 'text',
-    url: 'text', page_id: 'text', create_time: 'timestamptz',
+    id: 'text',
+    raw_hash: 'text',
+    title: 'text',
+    description: 'text',
+    text_clean: 'text',
+    root_category: 'text',
+    category_path: 'jsonb',
+    price_minor: 'bigint',
+    currency: 'text',
+    location: 'text',
+    town: 'text',
+    county: 'text',
+    latitude: 'double precision',
+    longitude: 'double precision',
+    location_rule: 'text',
+    location_reason: 'text',
+    url: 'text',
+    page_id: 'text',
+    create_time: 'timestamptz',
   },
   key: ['id'],
   changeColumns: ['raw_hash'],
@@ -58,8 +81,16 @@ const PRODUCTS_UPSERT: UpsertSpec = {
 const IMAGES_UPSERT: UpsertSpec = {
   table: 'product_images',
   columns: {
-    id: 'text', product_id: 'text', raw_hash: 'text', width: 'integer', height: 'integer', channels: 'integer',
-    mode: 'text', bytes: 'bigint', sha256: 'text', model_key: 'text',
+    id: 'text',
+    product_id: 'text',
+    raw_hash: 'text',
+    width: 'integer',
+    height: 'integer',
+    channels: 'integer',
+    mode: 'text',
+    bytes: 'bigint',
+    sha256: 'text',
+    model_key: 'text',
   },
   key: ['id'],
   changeColumns: ['raw_hash', 'sha256'],
@@ -118,7 +149,12 @@ interface Decision {
 }
 
 /** Writes a batch: upserts, quarantine, removals, and moves between them, in one transaction. */
-async function writeBatch(tx: Queryable, spec: UpsertSpec, source: 'products_raw' | 'images_raw', { cleaned, quarantined, removed }: Decision): Promise<void> {
+async function writeBatch(
+  tx: Queryable,
+  spec: UpsertSpec,
+  source: 'products_raw' | 'images_raw',
+  { cleaned, quarantined, removed }: Decision,
+): Promise<void> {
   await upsertRows(tx, spec, cleaned);
   await upsertRows(tx, QUARANTINE_UPSERT, quarantined as unknown as Record<string, unknown>[]);
   const cleanedIds = cleaned.map((row) => String(row['id']));
@@ -126,7 +162,8 @@ async function writeBatch(tx: Queryable, spec: UpsertSpec, source: 'products_raw
   const removedIds = removed.map((row) => row.id);
   // A row that was clean and is now refused leaves the catalogue, and the other way round.
   if (quarantinedIds.length > 0) await tx.query(`DELETE FROM ${spec.table} WHERE id = ANY($1::text[])`, [quarantinedIds]);
-  if (cleanedIds.length > 0) await tx.query('DELETE FROM quarantine WHERE source = $1 AND source_id = ANY($2::text[])', [source, cleanedIds]);
+  if (cleanedIds.length > 0)
+    await tx.query('DELETE FROM quarantine WHERE source = $1 AND source_id = ANY($2::text[])', [source, cleanedIds]);
   // A listing back in the source is back in the catalogue (or quarantine): no longer a removal.
   const back = [...cleanedIds, ...quarantinedIds];
   if (back.length > 0) await tx.query('DELETE FROM removals WHERE source = $1 AND source_id = ANY($2::text[])', [source, back]);
@@ -216,12 +253,25 @@ export async function cleanProducts(options: CleanOptions): Promise<StepCounts> 
       const removed: Removed[] = [];
       for (const raw of rows) {
         if (raw.removed_at) {
-          removed.push({ id: raw.id, raw_hash: raw.content_hash, reason: raw.removed_reason ?? 'removed from the source', removed_at: raw.removed_at });
+          removed.push({
+            id: raw.id,
+            raw_hash: raw.content_hash,
+            reason: raw.removed_reason ?? 'removed from the source',
+            removed_at: raw.removed_at,
+          });
           continue;
         }
         const result = cleanProduct(raw, fences, gazetteer);
         if (result.ok) cleaned.push({ ...result.product });
-        else quarantined.push({ source: 'products_raw', source_id: raw.id, raw_hash: raw.content_hash, rule: result.rule, reason: result.reason, raw: raw.raw });
+        else
+          quarantined.push({
+            source: 'products_raw',
+            source_id: raw.id,
+            raw_hash: raw.content_hash,
+            rule: result.rule,
+            reason: result.reason,
+            raw: raw.raw,
+          });
       }
       return { cleaned, quarantined, removed };
     },
@@ -292,10 +342,16 @@ export async function cleanImages(options: CleanOptions): Promise<StepCounts> {
         rows.map((row) =>
           limit(async () => {
             if (row.removed_at) {
-              removed.push({ id: row.id, raw_hash: row.content_hash, reason: row.removed_reason ?? 'removed from the source', removed_at: row.removed_at });
+              removed.push({
+                id: row.id,
+                raw_hash: row.content_hash,
+                reason: row.removed_reason ?? 'removed from the source',
+                removed_at: row.removed_at,
+              });
               return;
             }
-            if (!row.in_catalogue) return refuse(row, 'image_product_not_in_catalogue', `product ${row.product_id ?? '(none)'} is not in the catalogue`);
+            if (!row.in_catalogue)
+              return refuse(row, 'image_product_not_in_catalogue', `product ${row.product_id ?? '(none)'} is not in the catalogue`);
             const key = RAW_IMAGE_KEY(row.id);
             if (!stored.has(key)) return refuse(row, 'image_object_missing', `image object missing: ${store.uri(key)}`);
             const decoded = await decodeImage(await store.get(key), limits);

@@ -56,7 +56,12 @@ export async function decodeImage(bytes: Buffer, limits: ImageLimits = DEFAULT_I
   } catch (error) {
     // libvips keeps its error text in a buffer shared by threads: under concurrent decodes a failure
     // can come back as "Unknown error". The bytes themselves say whether the file was cut off.
-    if (cutOff(bytes)) return { ok: false, rule: 'image_truncated', reason: `image is cut off (no end marker; ${error instanceof Error ? error.message : String(error)})` };
+    if (cutOff(bytes))
+      return {
+        ok: false,
+        rule: 'image_truncated',
+        reason: `image is cut off (no end marker; ${error instanceof Error ? error.message : String(error)})`,
+      };
     return { ok: false, ...classify(error instanceof Error ? error.message : String(error)) };
   }
 }
@@ -72,7 +77,9 @@ function cutOff(bytes: Buffer): boolean {
 
 function classify(message: string): Refusal {
   if (/pixel limit/i.test(message)) return { rule: 'image_too_large', reason: `image exceeds the pixel limit (${message})` };
-  if (/unsupported image format|Input buffer contains unsupported|Input Buffer is empty/i.test(message)) return { rule: 'image_not_an_image', reason: `not an image sharp can read (${message})` };
-  if (/premature end|truncated|end of input|Corrupt JPEG/i.test(message)) return { rule: 'image_truncated', reason: `image is cut off (${message})` };
+  if (/unsupported image format|Input buffer contains unsupported|Input Buffer is empty/i.test(message))
+    return { rule: 'image_not_an_image', reason: `not an image sharp can read (${message})` };
+  if (/premature end|truncated|end of input|Corrupt JPEG/i.test(message))
+    return { rule: 'image_truncated', reason: `image is cut off (${message})` };
   return { rule: 'image_corrupt', reason: `image cannot be decoded (${message})` };
 }

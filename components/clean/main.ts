@@ -5,7 +5,15 @@
  */
 import { pathToFileURL } from 'node:url';
 import { InvalidArgumentError } from 'commander';
-import { createCommand, positiveInteger, printSummary, runMain, withRuntime, writeOutputFile, type Runtime } from '../core/platform/index.js';
+import {
+  createCommand,
+  positiveInteger,
+  printSummary,
+  runMain,
+  withRuntime,
+  writeOutputFile,
+  type Runtime,
+} from '../core/platform/index.js';
 import { SNAPSHOT_KEY } from '../core/contracts/index.js';
 import { cleanCatalogue, cleanImages, type Partition } from './clean.js';
 import { loadGazetteer } from '../core/contracts/index.js';
@@ -50,22 +58,36 @@ interface CleanCommandOptions {
 }
 
 export function cleanCommand() {
-  const program = createCommand('clean', 'Clean raw listings and images into the catalogue; refused rows go to quarantine with their reason.')
+  const program = createCommand(
+    'clean',
+    'Clean raw listings and images into the catalogue; refused rows go to quarantine with their reason.',
+  )
     .option('--partition <k/N>', 'clean only the rows whose id hashes to partition k of N (then no snapshot is taken)', parsePartition)
     .option('--batch-size <rows>', 'rows per transaction', positiveInteger, 1000)
     .option('--image-size <pixels>', 'side of the model-ready square image copies', positiveInteger, DEFAULT_IMAGE_LIMITS.size)
-    .option('--image-max-pixels <n>', 'larger images are refused undecoded (decompression bombs)', positiveInteger, DEFAULT_IMAGE_LIMITS.maxPixels)
+    .option(
+      '--image-max-pixels <n>',
+      'larger images are refused undecoded (decompression bombs)',
+      positiveInteger,
+      DEFAULT_IMAGE_LIMITS.maxPixels,
+    )
     .option('--cleaned-out <file>', 'write the number of rows cleaned or changed here (a pipeline output)')
     .option('--snapshot <file>', 'also write the snapshot description (JSON) here')
     .option('--new-listings-out <file>', 'write the number of listings new since the last snapshot here')
     .option('--report <file>', 'also write the EDA report (HTML) here')
-    .addHelpText('after', '\nPrints one JSON line: {"products":{"read","upserted","quarantined"},"images":{…},"snapshot":{"id","hash"},"report":"<uri>"}.')
+    .addHelpText(
+      'after',
+      '\nPrints one JSON line: {"products":{"read","upserted","quarantined"},"images":{…},"snapshot":{"id","hash"},"report":"<uri>"}.',
+    )
     .action(async (options: CleanCommandOptions) => {
       const summary = await withRuntime('clean', async (runtime) => {
         const { db, store, log } = runtime;
         const gazetteer = loadGazetteer();
         const counts = await cleanCatalogue({
-          db, store, log, gazetteer,
+          db,
+          store,
+          log,
+          gazetteer,
           partition: options.partition,
           batchSize: options.batchSize,
           images: { size: options.imageSize, maxPixels: options.imageMaxPixels },
@@ -91,7 +113,12 @@ export function cleanCommand() {
         await cleanImages({ ...runtime, gazetteer: loadGazetteer() });
         return snapshotAndReport(runtime, options);
       });
-      printSummary({ snapshot: { id: snapshot.id, hash: snapshot.hash }, products: snapshot.products, newListings: snapshot.newListings, report });
+      printSummary({
+        snapshot: { id: snapshot.id, hash: snapshot.hash },
+        products: snapshot.products,
+        newListings: snapshot.newListings,
+        report,
+      });
     });
   return program;
 }

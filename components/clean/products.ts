@@ -69,7 +69,11 @@ export function cleanProduct(raw: RawProduct, fences: ReadonlyMap<string, PriceF
   }
   const description = (raw.product_description ?? '').trim();
   if (description.length > MAX_DESCRIPTION) {
-    return { ok: false, rule: 'description_too_long', reason: `description of ${description.length} characters (limit ${MAX_DESCRIPTION})` };
+    return {
+      ok: false,
+      rule: 'description_too_long',
+      reason: `description of ${description.length} characters (limit ${MAX_DESCRIPTION})`,
+    };
   }
   const location = (raw.location ?? title.value.tailLocation ?? '').trim() || null;
   const place = splitLocation(location);

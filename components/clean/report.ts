@@ -10,7 +10,9 @@ import type { Snapshot } from './snapshot.js';
 const SAMPLE = 5000;
 
 const STOPWORDS = new Set(
-  'the and for with you are this that from have has all any can but not was its our your per will just one two new used good great very also more only some into out off use set size sale each like well comes come please collection collect condition phone email item items excellent'.split(' '),
+  'the and for with you are this that from have has all any can but not was its our your per will just one two new used good great very also more only some into out off use set size sale each like well comes come please collection collect condition phone email item items excellent'.split(
+    ' ',
+  ),
 );
 
 export async function edaReport(db: Database, snapshot: Snapshot): Promise<string> {
@@ -26,7 +28,10 @@ export async function edaReport(db: Database, snapshot: Snapshot): Promise<strin
   const rows = products.rows;
   const categories = Object.entries(snapshot.counts.rootCategories).map(([root, count]) => ({ root, count }));
   const rules = Object.entries(snapshot.counts.quarantineRules).map(([rule, count]) => ({ rule, count }));
-  const terms = topTerms(rows.map((r) => r.text), 30);
+  const terms = topTerms(
+    rows.map((r) => r.text),
+    30,
+  );
   const located = rows.filter((r) => r.lat !== null && r.lon !== null);
   const width = 640;
 
@@ -35,15 +40,22 @@ export async function edaReport(db: Database, snapshot: Snapshot): Promise<strin
       title: 'Listings per root category',
       note: `${snapshot.products} products in ${categories.length} root categories.`,
       body: await svg({
-        width, data: { values: categories }, mark: 'bar',
-        encoding: { y: { field: 'root', type: 'nominal', sort: '-x', title: null }, x: { field: 'count', type: 'quantitative', title: 'listings' } },
+        width,
+        data: { values: categories },
+        mark: 'bar',
+        encoding: {
+          y: { field: 'root', type: 'nominal', sort: '-x', title: null },
+          x: { field: 'count', type: 'quantitative', title: 'listings' },
+        },
       }),
     },
     {
       title: 'Price per root category',
       note: 'Box plots of prices in pounds, log scale; outliers were quarantined by the Tukey fences of each category.',
       body: await svg({
-        width, data: { values: rows.map((r) => ({ root: r.root, price: r.price })) }, mark: { type: 'boxplot', extent: 1.5 },
+        width,
+        data: { values: rows.map((r) => ({ root: r.root, price: r.price })) },
+        mark: { type: 'boxplot', extent: 1.5 },
         encoding: {
           y: { field: 'root', type: 'nominal', title: null },
           x: { field: 'price', type: 'quantitative', scale: { type: 'log' }, title: 'price (£, log scale)' },
@@ -54,46 +66,79 @@ export async function edaReport(db: Database, snapshot: Snapshot): Promise<strin
       title: 'Listings on the map',
       note: `${snapshot.counts.located} of ${snapshot.products} listings placed by the offline gazetteer (GeoNames, CC BY 4.0); the rest have no coordinates, with a reason.`,
       body: await svg({
-        width: 420, height: 560, data: { values: located.map((r) => ({ lat: r.lat, lon: r.lon, root: r.root })) },
-        projection: { type: 'mercator' }, mark: { type: 'circle', size: 12, opacity: 0.5 },
-        encoding: { latitude: { field: 'lat', type: 'quantitative' }, longitude: { field: 'lon', type: 'quantitative' }, color: { field: 'root', type: 'nominal', title: 'root category' } },
+        width: 420,
+        height: 560,
+        data: { values: located.map((r) => ({ lat: r.lat, lon: r.lon, root: r.root })) },
+        projection: { type: 'mercator' },
+        mark: { type: 'circle', size: 12, opacity: 0.5 },
+        encoding: {
+          latitude: { field: 'lat', type: 'quantitative' },
+          longitude: { field: 'lon', type: 'quantitative' },
+          color: { field: 'root', type: 'nominal', title: 'root category' },
+        },
       }),
     },
     {
       title: 'Length of the text the model reads',
       note: 'Characters of the cleaned title and description.',
       body: await svg({
-        width, data: { values: rows.map((r) => ({ length: r.length })) }, mark: 'bar',
-        encoding: { x: { field: 'length', type: 'quantitative', bin: { maxbins: 40 }, title: 'characters' }, y: { aggregate: 'count', type: 'quantitative', title: 'listings' } },
+        width,
+        data: { values: rows.map((r) => ({ length: r.length })) },
+        mark: 'bar',
+        encoding: {
+          x: { field: 'length', type: 'quantitative', bin: { maxbins: 40 }, title: 'characters' },
+          y: { aggregate: 'count', type: 'quantitative', title: 'listings' },
+        },
       }),
     },
     {
       title: 'Image sizes',
-      note: images.rows.length > 0 ? `${snapshot.productImages} decoded images.` : 'No decoded images in this snapshot (the public export carries none: every image row is in quarantine).',
-      body: images.rows.length > 0
-        ? await svg({
-            width, data: { values: images.rows }, mark: { type: 'circle', opacity: 0.5 },
-            encoding: { x: { field: 'width', type: 'quantitative' }, y: { field: 'height', type: 'quantitative' }, color: { field: 'mode', type: 'nominal' } },
-          })
-        : '',
+      note:
+        images.rows.length > 0
+          ? `${snapshot.productImages} decoded images.`
+          : 'No decoded images in this snapshot (the public export carries none: every image row is in quarantine).',
+      body:
+        images.rows.length > 0
+          ? await svg({
+              width,
+              data: { values: images.rows },
+              mark: { type: 'circle', opacity: 0.5 },
+              encoding: {
+                x: { field: 'width', type: 'quantitative' },
+                y: { field: 'height', type: 'quantitative' },
+                color: { field: 'mode', type: 'nominal' },
+              },
+            })
+          : '',
     },
     {
       title: 'Top terms',
       note: 'Most frequent words of three letters or more in the cleaned text, common words left out.',
       body: await svg({
-        width, data: { values: terms }, mark: 'bar',
-        encoding: { y: { field: 'term', type: 'nominal', sort: '-x', title: null }, x: { field: 'count', type: 'quantitative', title: 'listings using it' } },
+        width,
+        data: { values: terms },
+        mark: 'bar',
+        encoding: {
+          y: { field: 'term', type: 'nominal', sort: '-x', title: null },
+          x: { field: 'count', type: 'quantitative', title: 'listings using it' },
+        },
       }),
     },
     {
       title: 'Quarantine',
       note: `${snapshot.quarantined} raw rows refused, by the rule that caught them.`,
-      body: rules.length > 0
-        ? await svg({
-            width, data: { values: rules }, mark: 'bar',
-            encoding: { y: { field: 'rule', type: 'nominal', sort: '-x', title: null }, x: { field: 'count', type: 'quantitative', scale: { type: 'symlog' }, title: 'rows (symlog scale)' } },
-          })
-        : '',
+      body:
+        rules.length > 0
+          ? await svg({
+              width,
+              data: { values: rules },
+              mark: 'bar',
+              encoding: {
+                y: { field: 'rule', type: 'nominal', sort: '-x', title: null },
+                x: { field: 'count', type: 'quantitative', scale: { type: 'symlog' }, title: 'rows (symlog scale)' },
+              },
+            })
+          : '',
     },
   ];
   return page(snapshot, figures);

@@ -28,7 +28,6 @@ export interface Snapshot {
   productsKey: string;
 }
 
-
 /** The catalogue's products as JSON lines, read in id order a page at a time. */
 async function* productLines(q: Queryable, pageSize = 1000): AsyncGenerator<string> {
   let last = '';
@@ -81,7 +80,14 @@ export async function takeSnapshot(db: Database, store: ArtifactStore): Promise<
     const createdAt = row.rows[0]?.created_at ?? new Date();
     const newListings = createdAt > since ? await one('SELECT count(*) AS n FROM products WHERE updated_at > $1', [since]) : 0;
     const snapshot: Snapshot = {
-      id, hash, createdAt: createdAt.toISOString(), products, productImages, quarantined, counts, newListings,
+      id,
+      hash,
+      createdAt: createdAt.toISOString(),
+      products,
+      productImages,
+      quarantined,
+      counts,
+      newListings,
       productsKey: SNAPSHOT_PRODUCTS_KEY(id),
     };
     if (!(await store.exists(SNAPSHOT_KEY(id)))) {

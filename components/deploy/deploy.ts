@@ -4,7 +4,7 @@
  * the switch itself (the local search service watches it and hot-swaps). Deploying what is already
  * in service changes nothing and says so.
  */
-import { type ArtifactStore, type Logger } from '../core/platform/index.js';
+import type { ArtifactStore, Logger } from '../core/platform/index.js';
 import { readServingRecord, SERVING_KEY, type ServingRecord } from '../core/contracts/index.js';
 import type { DeploymentApi } from './kube-api.js';
 import { rollOut, type KubernetesTarget, type RolloutOutcome } from './kubernetes.js';
@@ -20,7 +20,14 @@ export interface DeploySummary {
   model: Release['model'];
   index: Release['index'] | null;
   snapshotId: string;
-  deployment?: { namespace: string; name: string; container: string; patched: boolean; generation: number; previous: RolloutOutcome['previous'] };
+  deployment?: {
+    namespace: string;
+    name: string;
+    container: string;
+    patched: boolean;
+    generation: number;
+    previous: RolloutOutcome['previous'];
+  };
   servingRecord: { key: string; uri: string; changed: boolean; previous: { model: string; index: string | null } | null };
   message: string;
 }
@@ -38,7 +45,9 @@ export async function deploy(options: { store: ArtifactStore; log: Logger; relea
     ...(rollout?.patched && target.kind === 'kubernetes' ? [`patched ${target.namespace}/${target.deployment}`] : []),
     ...(recordChanged ? [`switched ${SERVING_KEY}`] : []),
   ];
-  const message = changed ? `deployed ${describeRelease(release)} (${changes.join(', ')})` : `no-op: ${describeRelease(release)} is already in service`;
+  const message = changed
+    ? `deployed ${describeRelease(release)} (${changes.join(', ')})`
+    : `no-op: ${describeRelease(release)} is already in service`;
   log.info(message);
   return {
     target: target.kind,
@@ -47,11 +56,21 @@ export async function deploy(options: { store: ArtifactStore; log: Logger; relea
     index: release.index ?? null,
     snapshotId: release.snapshotId,
     ...(rollout && target.kind === 'kubernetes'
-      ? { deployment: { namespace: target.namespace, name: target.deployment, container: rollout.container, patched: rollout.patched, generation: rollout.generation, previous: rollout.previous } }
+      ? {
+          deployment: {
+            namespace: target.namespace,
+            name: target.deployment,
+            container: rollout.container,
+            patched: rollout.patched,
+            generation: rollout.generation,
+            previous: rollout.previous,
+          },
+        }
       : {}),
     servingRecord: { key: SERVING_KEY, uri: store.uri(SERVING_KEY), changed: recordChanged, previous: previousOf(before) },
     message,
   };
 }
 
-const previousOf = (record: ServingRecord | null) => (record ? { model: record.model.version, index: record.index?.version ?? null } : null);
+const previousOf = (record: ServingRecord | null) =>
+  record ? { model: record.model.version, index: record.index?.version ?? null } : null;

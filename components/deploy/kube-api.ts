@@ -39,7 +39,10 @@ export interface DeploymentApi {
 /** A refused API call: the HTTP status and the server's own message (never our request headers). */
 export class KubeApiError extends Error {
   override name = 'KubeApiError';
-  constructor(readonly code: number, message: string) {
+  constructor(
+    readonly code: number,
+    message: string,
+  ) {
     super(message);
   }
 }
@@ -99,7 +102,10 @@ function kubeError(what: string, error: unknown, server: string, timeoutMs: numb
       case 409:
         return new KubeConflictError(409, `${what}: conflict (409), the object changed since it was read${detail}`);
       case 401:
-        return new KubeUnauthorizedError(401, `${what}: ${server} refused the credentials (401 Unauthorized): the kubeconfig's token, client certificate or exec plugin gave none it accepts${detail}`);
+        return new KubeUnauthorizedError(
+          401,
+          `${what}: ${server} refused the credentials (401 Unauthorized): the kubeconfig's token, client certificate or exec plugin gave none it accepts${detail}`,
+        );
       case 403:
         return new KubeForbiddenError(403, `${what}: forbidden (403), the credentials lack the RBAC permission${detail}`);
       default:
@@ -140,12 +146,19 @@ export function deploymentApi(config: KubeConfig, timeoutMs = 30_000): Deploymen
     }
   };
   return {
-    read: (namespace, name) => call(`read Deployment ${namespace}/${name}`, () => apps.readNamespacedDeployment({ namespace, name }, options)),
+    read: (namespace, name) =>
+      call(`read Deployment ${namespace}/${name}`, () => apps.readNamespacedDeployment({ namespace, name }, options)),
     readStatus: (namespace, name) =>
       call(`read the status of Deployment ${namespace}/${name}`, () => apps.readNamespacedDeploymentStatus({ namespace, name }, options)),
     patch: (namespace, name, operations) =>
-      call(`patch Deployment ${namespace}/${name}`, () => apps.patchNamespacedDeployment({ namespace, name, body: operations }, patchOptions)),
+      call(`patch Deployment ${namespace}/${name}`, () =>
+        apps.patchNamespacedDeployment({ namespace, name, body: operations }, patchOptions),
+      ),
     listReplicaSets: async (namespace, labelSelector) =>
-      (await call(`list ReplicaSets in ${namespace} (${labelSelector})`, () => apps.listNamespacedReplicaSet({ namespace, labelSelector }, options))).items,
+      (
+        await call(`list ReplicaSets in ${namespace} (${labelSelector})`, () =>
+          apps.listNamespacedReplicaSet({ namespace, labelSelector }, options),
+        )
+      ).items,
   };
 }

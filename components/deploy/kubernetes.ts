@@ -74,7 +74,8 @@ function containerIndex(deployment: V1Deployment, wanted: string | undefined): n
   return index;
 }
 
-const envValue = (container: V1Container | undefined, name: string) => container?.env?.find((variable) => variable.name === name)?.value ?? null;
+const envValue = (container: V1Container | undefined, name: string) =>
+  container?.env?.find((variable) => variable.name === name)?.value ?? null;
 
 /** Whether the pod template already runs the release. */
 function runsRelease(deployment: V1Deployment, container: V1Container | undefined, release: Release): boolean {
@@ -141,7 +142,9 @@ async function retryConflicts<T>(attempts: number, log: Logger, what: string, wr
       return await write();
     } catch (error) {
       if (!(error instanceof KubeConflictError) || attempt >= attempts) throw error;
-      log.warn(`${what}: conflict (409), the Deployment changed meanwhile; retrying on a fresh read (attempt ${attempt + 1} of ${attempts})`);
+      log.warn(
+        `${what}: conflict (409), the Deployment changed meanwhile; retrying on a fresh read (attempt ${attempt + 1} of ${attempts})`,
+      );
       await sleep(Math.min(100 * 2 ** (attempt - 1), 2000));
     }
   }
@@ -162,10 +165,15 @@ async function waitForRollout(api: DeploymentApi, target: KubernetesTarget, gene
 }
 
 /** The pod template of the revision before the Deployment's current one, from its ReplicaSets. */
-async function previousRevisionTemplate(api: DeploymentApi, deployment: V1Deployment): Promise<{ template: V1PodTemplateSpec; revision: string } | null> {
+async function previousRevisionTemplate(
+  api: DeploymentApi,
+  deployment: V1Deployment,
+): Promise<{ template: V1PodTemplateSpec; revision: string } | null> {
   const current = Number(deployment.metadata?.annotations?.[REVISION] ?? NaN);
   const labels = deployment.spec?.selector.matchLabels ?? {};
-  const selector = Object.entries(labels).map(([key, value]) => `${key}=${value}`).join(',');
+  const selector = Object.entries(labels)
+    .map(([key, value]) => `${key}=${value}`)
+    .join(',');
   const owned = (await api.listReplicaSets(deployment.metadata?.namespace ?? '', selector)).filter((replicaSet) =>
     replicaSet.metadata?.ownerReferences?.some((owner) => owner.uid === deployment.metadata?.uid),
   );
@@ -217,31 +225,52 @@ export async function rollOut(api: DeploymentApi, target: KubernetesTarget, rele
       if (runsRelease(current, spec, release)) {
         return { deployment: current, patched: false, previousTemplate: undefined, container: name, previous: before };
       }
-      log.info(`patching ${where} (container ${name}): ${describeRelease(release)} (was model ${before.modelVersion ?? 'none'}, index ${before.indexVersion ?? 'none'})`);
+      log.info(
+        `patching ${where} (container ${name}): ${describeRelease(release)} (was model ${before.modelVersion ?? 'none'}, index ${before.indexVersion ?? 'none'})`,
+      );
       const updated = await api.patch(target.namespace, target.deployment, releasePatch(current, index, release));
-      return { deployment: updated, patched: true, previousTemplate: current.spec ? plain(current.spec.template) : undefined, container: name, previous: before };
+      return {
+        deployment: updated,
+        patched: true,
+        previousTemplate: current.spec ? plain(current.spec.template) : undefined,
+        container: name,
+        previous: before,
+      };
     },
   );
   const generation = deployment.metadata?.generation ?? 0;
   if (!patched) log.info(`${where} already runs ${describeRelease(release)}: nothing to patch; checking its rollout`);
   const state = await waitForRollout(api, target, generation, log);
   if (state.phase === 'complete') {
-    return { patched, container, generation, previous, message: patched ? `rolled ${where} to ${describeRelease(release)}` : `${where} already serves ${describeRelease(release)}` };
+    return {
+      patched,
+      container,
+      generation,
+      previous,
+      message: patched ? `rolled ${where} to ${describeRelease(release)}` : `${where} already serves ${describeRelease(release)}`,
+    };
   }
 
   log.error(`rollout of ${where} failed: ${state.message}; rolling back`);
   const fallback = previousTemplate ? { template: previousTemplate, revision: null } : await previousRevisionTemplate(api, deployment);
   if (!fallback) {
-    throw new RolloutFailedError(`rollout of ${where} to ${describeRelease(release)} failed (${state.message}) and no previous revision exists to roll back to`, {
-      attempted: false, complete: false, revision: null,
-    });
+    throw new RolloutFailedError(
+      `rollout of ${where} to ${describeRelease(release)} failed (${state.message}) and no previous revision exists to roll back to`,
+      {
+        attempted: false,
+        complete: false,
+        revision: null,
+      },
+    );
   }
   let rollback: Awaited<ReturnType<typeof rollBack>>;
   try {
     rollback = await rollBack(api, target, fallback.template, state.message, log);
   } catch (error) {
     throw new RolloutFailedError(`rollout of ${where} failed (${state.message}); the rollback failed too: ${errorMessage(error)}`, {
-      attempted: true, complete: false, revision: fallback.revision,
+      attempted: true,
+      complete: false,
+      revision: fallback.revision,
     });
   }
   throw new RolloutFailedError(

@@ -11,7 +11,19 @@
  */
 import { pathToFileURL } from 'node:url';
 import { InvalidArgumentError, Option } from 'commander';
-import { createCommand, createLogger, InputError, loadConfig, openArtifactStore, positiveInteger, printSummary, runMain, writeOutputFile, type ArtifactStore, type Logger } from '../core/platform/index.js';
+import {
+  createCommand,
+  createLogger,
+  InputError,
+  loadConfig,
+  openArtifactStore,
+  positiveInteger,
+  printSummary,
+  runMain,
+  writeOutputFile,
+  type ArtifactStore,
+  type Logger,
+} from '../core/platform/index.js';
 import { readServingRecord, SERVING_KEY } from '../core/contracts/index.js';
 import { deploy, type Target } from './deploy.js';
 import { deploymentApi, loadKubeConfig } from './kube-api.js';
@@ -49,7 +61,10 @@ interface DeployOptions extends ReleaseOptions {
 }
 
 export function deployCommand() {
-  const program = createCommand('deploy', 'Put a model and index in service (Kubernetes rollout with rollback, or the local serving record); record it after success.')
+  const program = createCommand(
+    'deploy',
+    'Put a model and index in service (Kubernetes rollout with rollback, or the local serving record); record it after success.',
+  )
     .addOption(new Option('--target <target>', 'where the search service runs').choices(['kubernetes', 'local']).default('kubernetes'))
     .option('--model <artifact>', "the model artifact (train's output: a JSON file with a version, or a folder with manifest.json)")
     .option('--index <artifact>', "the index artifact (index's output: the published manifest.json)")
@@ -65,8 +80,14 @@ export function deployCommand() {
     .option('--poll-seconds <s>', 'how often the rollout status is read', positiveSeconds, 2)
     .option('--kubeconfig <file>', 'kubeconfig file (default: the pod service account, else $KUBECONFIG or ~/.kube/config)')
     .option('--version-out <file>', 'write the model version now in service here (a pipeline output)')
-    .option('--run-id <id>', "the pipeline run this deploy belongs to: the release is recorded as runs/<id>/deployed.json, which the run's exit handler reads")
-    .addHelpText('after', '\nOn Kubernetes the container env MODEL_VERSION / INDEX_VERSION and the pod template annotations marketplace.io/* are patched;\nserving/current.json is written only after every replica runs the new template and is available.')
+    .option(
+      '--run-id <id>',
+      "the pipeline run this deploy belongs to: the release is recorded as runs/<id>/deployed.json, which the run's exit handler reads",
+    )
+    .addHelpText(
+      'after',
+      '\nOn Kubernetes the container env MODEL_VERSION / INDEX_VERSION and the pod template annotations marketplace.io/* are patched;\nserving/current.json is written only after every replica runs the new template and is available.',
+    )
     .action(async (options: DeployOptions) => {
       const { store, log } = openStore('deploy');
       const release = await resolveRelease(store, options);
@@ -86,8 +107,12 @@ export function deployCommand() {
         const summary = await deploy({ store, log, release, target });
         if (options.runId) {
           await recordDeployed(store, {
-            runId: options.runId, model: summary.model.version, index: summary.index?.version ?? null, snapshotId: summary.snapshotId,
-            outcome: summary.outcome, deployedAt: new Date().toISOString(),
+            runId: options.runId,
+            model: summary.model.version,
+            index: summary.index?.version ?? null,
+            snapshotId: summary.snapshotId,
+            outcome: summary.outcome,
+            deployedAt: new Date().toISOString(),
           });
         }
         await writeOutputFile(options.versionOut, summary.model.version);
@@ -95,7 +120,14 @@ export function deployCommand() {
       } catch (error) {
         if (error instanceof RolloutFailedError) {
           // The pipeline reads stdout: say what happened there too, then fail the task.
-          printSummary({ target: options.target, outcome: 'rolled-back', model: release.model, index: release.index ?? null, rollback: error.rollback, message: error.message });
+          printSummary({
+            target: options.target,
+            outcome: 'rolled-back',
+            model: release.model,
+            index: release.index ?? null,
+            rollback: error.rollback,
+            message: error.message,
+          });
         }
         throw error;
       }
@@ -103,7 +135,9 @@ export function deployCommand() {
 
   program
     .command('production-model')
-    .description('Write a pointer to the model in production (serving/current.json) as a pipeline artifact: what a run that trains no new model indexes the new snapshot with.')
+    .description(
+      'Write a pointer to the model in production (serving/current.json) as a pipeline artifact: what a run that trains no new model indexes the new snapshot with.',
+    )
     .requiredOption('--model-out <file>', 'write the model pointer (JSON: version, key, uri) here (a pipeline output)')
     .action(async (options: { modelOut: string }) => {
       const { store } = openStore('production-model');
@@ -116,10 +150,15 @@ export function deployCommand() {
 
   program
     .command('record-run')
-    .description("Record how a pipeline run ended (the exit handler) as runs/<id>/status.json: verified from what its deploy recorded, not from the final state alone.")
+    .description(
+      'Record how a pipeline run ended (the exit handler) as runs/<id>/status.json: verified from what its deploy recorded, not from the final state alone.',
+    )
     .requiredOption('--status <json>', "KFP's PipelineTaskFinalStatus: {state, pipelineJobResourceName, pipelineTaskName, error}")
     .requiredOption('--run-id <id>', 'the run (the pipeline binds {{$.pipeline_job_uuid}})')
-    .addHelpText('after', '\nKFP 2.17 passes the exit handler DAG\'s ML Metadata state, which stays RUNNING when a branch was skipped:\nthe run succeeded only if its deploy step recorded a release for this run id; FAILED or CANCELED is a failure.')
+    .addHelpText(
+      'after',
+      "\nKFP 2.17 passes the exit handler DAG's ML Metadata state, which stays RUNNING when a branch was skipped:\nthe run succeeded only if its deploy step recorded a release for this run id; FAILED or CANCELED is a failure.",
+    )
     .action(async (options: { status: string; runId: string }) => {
       const status = parseFinalStatus(options.status);
       const { store } = openStore('record-run');

@@ -83,15 +83,41 @@ export interface RunOutcome {
   recordedAt: string;
 }
 
-export async function recordRun(store: ArtifactStore, runId: string, status: FinalStatus, now: Date = new Date()): Promise<RunOutcome & { key: string; uri: string }> {
+export async function recordRun(
+  store: ArtifactStore,
+  runId: string,
+  status: FinalStatus,
+  now: Date = new Date(),
+): Promise<RunOutcome & { key: string; uri: string }> {
   if (!runId.trim()) throw new InputError('--run-id is empty: the pipeline binds it to {{$.pipeline_job_uuid}}');
   const deployed = await readDeployed(store, runId);
   const failedState = status.state === 'FAILED' || status.state === 'CANCELED' || status.state === 'CANCELLED';
   const outcome: RunOutcome = failedState
-    ? { runId, outcome: 'failed', reason: `the run's tasks ended ${status.state}${status.error?.message ? `: ${status.error.message}` : ''}`, deployed, finalStatus: status, recordedAt: now.toISOString() }
+    ? {
+        runId,
+        outcome: 'failed',
+        reason: `the run's tasks ended ${status.state}${status.error?.message ? `: ${status.error.message}` : ''}`,
+        deployed,
+        finalStatus: status,
+        recordedAt: now.toISOString(),
+      }
     : deployed
-      ? { runId, outcome: 'succeeded', reason: `${deployed.outcome === 'deployed' ? 'put in service' : 'kept in service'}: model ${deployed.model}, index ${deployed.index ?? '(none)'} of snapshot ${deployed.snapshotId}`, deployed, finalStatus: status, recordedAt: now.toISOString() }
-      : { runId, outcome: 'failed', reason: `no deploy recorded for run ${runId} (final state ${status.state}): the run ended without putting its snapshot in service`, deployed, finalStatus: status, recordedAt: now.toISOString() };
+      ? {
+          runId,
+          outcome: 'succeeded',
+          reason: `${deployed.outcome === 'deployed' ? 'put in service' : 'kept in service'}: model ${deployed.model}, index ${deployed.index ?? '(none)'} of snapshot ${deployed.snapshotId}`,
+          deployed,
+          finalStatus: status,
+          recordedAt: now.toISOString(),
+        }
+      : {
+          runId,
+          outcome: 'failed',
+          reason: `no deploy recorded for run ${runId} (final state ${status.state}): the run ended without putting its snapshot in service`,
+          deployed,
+          finalStatus: status,
+          recordedAt: now.toISOString(),
+        };
   const key = runStatusKey(runId);
   await store.put(key, `${JSON.stringify(outcome, null, 2)}\n`, { contentType: 'application/json' });
   return { ...outcome, key, uri: store.uri(key) };

@@ -93,7 +93,10 @@ async function resolveOne(
     if (error instanceof NotFoundError) throw new InputError(`${what} ${chosenVersion} is not published: ${error.message}`);
     throw error;
   }
-  return { published: { version: chosenVersion, key: chosenKey }, snapshotId: pointer?.snapshotId ?? snapshotOf(pointer?.metadata) ?? snapshotOf(metadata) };
+  return {
+    published: { version: chosenVersion, key: chosenKey },
+    snapshotId: pointer?.snapshotId ?? snapshotOf(pointer?.metadata) ?? snapshotOf(metadata),
+  };
 }
 
 export async function resolveRelease(store: ArtifactStore, options: ReleaseOptions): Promise<Release> {

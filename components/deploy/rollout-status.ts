@@ -14,7 +14,8 @@ export function rolloutState(deployment: V1Deployment, generation: number): Roll
   const desired = deployment.spec?.replicas ?? 1;
   const status = deployment.status ?? {};
   const observed = status.observedGeneration ?? 0;
-  if (observed < generation) return { phase: 'progressing', message: `waiting for the controller to observe generation ${generation} (seen ${observed})` };
+  if (observed < generation)
+    return { phase: 'progressing', message: `waiting for the controller to observe generation ${generation} (seen ${observed})` };
   // The controller gives up on its own after spec.progressDeadlineSeconds: no point waiting longer.
   const progressing = status.conditions?.find((condition) => condition.type === 'Progressing');
   if (progressing?.status === 'False' && progressing.reason === 'ProgressDeadlineExceeded') {

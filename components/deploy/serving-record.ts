@@ -4,7 +4,7 @@
  * in one request, so a reader (the search service polling it, evaluate, drift) sees the old record or
  * the new one, never a mix.
  */
-import { type ArtifactStore } from '../core/platform/index.js';
+import type { ArtifactStore } from '../core/platform/index.js';
 import { SERVING_KEY, ServingRecord } from '../core/contracts/index.js';
 import type { Release } from './release.js';
 

@@ -12,7 +12,16 @@
  */
 import { createHash } from 'node:crypto';
 import { chartSvg, errorMessage, htmlReport, InputError, type ArtifactStore, type Figure } from '../core/platform/index.js';
-import { DataProfile, profileRowOf, profileShift, readServingRecord, readSnapshotProducts, SNAPSHOT_KEY, type ProfileShift, type SnapshotProduct } from '../core/contracts/index.js';
+import {
+  DataProfile,
+  profileRowOf,
+  profileShift,
+  readServingRecord,
+  readSnapshotProducts,
+  SNAPSHOT_KEY,
+  type ProfileShift,
+  type SnapshotProduct,
+} from '../core/contracts/index.js';
 import { openEmbedder } from '../core/ml/index.js';
 
 export interface DriftOptions {
@@ -68,7 +77,11 @@ export function embeddingShift(training: NonNullable<DataProfile['embeddings']>,
  * The listings of `snapshotId` that the training snapshot did not hold, or held with other content.
  * Without the training snapshot (deleted since), every listing counts as new, and the caller says so.
  */
-export async function newListingsOf(store: ArtifactStore, snapshotId: string, trainingSnapshotId: string | null): Promise<{ listings: SnapshotProduct[]; total: number; baseline: boolean }> {
+export async function newListingsOf(
+  store: ArtifactStore,
+  snapshotId: string,
+  trainingSnapshotId: string | null,
+): Promise<{ listings: SnapshotProduct[]; total: number; baseline: boolean }> {
   const known = new Map<string, string>();
   const baseline = trainingSnapshotId !== null && (await store.exists(SNAPSHOT_KEY(trainingSnapshotId)));
   if (baseline) for await (const product of readSnapshotProducts(store, trainingSnapshotId)) known.set(product.id, contentOf(product));
@@ -81,11 +94,18 @@ export async function newListingsOf(store: ArtifactStore, snapshotId: string, tr
   return { listings, total, baseline };
 }
 
-async function newListingsEmbeddingShift(store: ArtifactStore, modelVersion: string, profile: DataProfile, listings: readonly SnapshotProduct[]): Promise<number | null> {
+async function newListingsEmbeddingShift(
+  store: ArtifactStore,
+  modelVersion: string,
+  profile: DataProfile,
+  listings: readonly SnapshotProduct[],
+): Promise<number | null> {
   if (!profile.embeddings) return null;
   const embedder = await openEmbedder(store, modelVersion);
   try {
-    const encoded = await embedder.embedProducts(listings.map((p) => ({ title: p.title, text: p.text, priceMinor: p.priceMinor, town: p.town, county: p.county })));
+    const encoded = await embedder.embedProducts(
+      listings.map((p) => ({ title: p.title, text: p.text, priceMinor: p.priceMinor, town: p.town, county: p.county })),
+    );
     return embeddingShift(profile.embeddings, encoded.embeddings, encoded.n);
   } finally {
     await embedder.close();
@@ -109,26 +129,51 @@ export async function checkDrift(options: DriftOptions): Promise<DriftVerdict> {
   const { store, threshold, snapshotId } = options;
   const minNew = options.minNewListings ?? 50;
   const embeddingThreshold = options.embeddingThreshold ?? DEFAULT_EMBEDDING_THRESHOLD;
-  if (!(await store.exists(SNAPSHOT_KEY(snapshotId)))) throw new InputError(`snapshot ${snapshotId} is not in the artifact store (${store.uri(SNAPSHOT_KEY(snapshotId))})`);
+  if (!(await store.exists(SNAPSHOT_KEY(snapshotId))))
+    throw new InputError(`snapshot ${snapshotId} is not in the artifact store (${store.uri(SNAPSHOT_KEY(snapshotId))})`);
   const serving = await readServingRecord(store);
   if (!serving) {
     const { total } = await newListingsOf(store, snapshotId, null);
     return {
-      drifted: true, reason: 'no model in production yet: train the first one', model: null, snapshot: snapshotId, trainingSnapshot: null,
-      newListings: total, threshold, psi: null, embeddingShift: null, embeddingThreshold,
+      drifted: true,
+      reason: 'no model in production yet: train the first one',
+      model: null,
+      snapshot: snapshotId,
+      trainingSnapshot: null,
+      newListings: total,
+      threshold,
+      psi: null,
+      embeddingShift: null,
+      embeddingThreshold,
     };
   }
   const profile = await readProfile(store, serving.model.key);
   const { listings, baseline } = await newListingsOf(store, snapshotId, profile.snapshotId);
   const caveat = baseline ? '' : ` (training snapshot ${profile.snapshotId} is gone from the store: every listing counted as new)`;
-  const base = { model: serving.model.version, snapshot: snapshotId, trainingSnapshot: profile.snapshotId, newListings: listings.length, threshold, embeddingThreshold };
+  const base = {
+    model: serving.model.version,
+    snapshot: snapshotId,
+    trainingSnapshot: profile.snapshotId,
+    newListings: listings.length,
+    threshold,
+    embeddingThreshold,
+  };
   if (listings.length < minNew) {
-    return { ...base, drifted: false, reason: `no drift: ${listings.length} new or changed listings, fewer than the ${minNew} a comparison needs${caveat}`, psi: null, embeddingShift: null };
+    return {
+      ...base,
+      drifted: false,
+      reason: `no drift: ${listings.length} new or changed listings, fewer than the ${minNew} a comparison needs${caveat}`,
+      psi: null,
+      embeddingShift: null,
+    };
   }
   const shift = profileShift(profile, listings.map(profileRowOf));
   const embedding = await newListingsEmbeddingShift(store, serving.model.version, profile, listings);
-  const over = Object.entries(shift).filter(([, value]) => value > threshold).map(([name, value]) => `${name} PSI ${value.toFixed(3)} above ${threshold}`);
-  if (embedding !== null && embedding > embeddingThreshold) over.push(`embedding shift ${embedding.toFixed(3)} above ${embeddingThreshold}`);
+  const over = Object.entries(shift)
+    .filter(([, value]) => value > threshold)
+    .map(([name, value]) => `${name} PSI ${value.toFixed(3)} above ${threshold}`);
+  if (embedding !== null && embedding > embeddingThreshold)
+    over.push(`embedding shift ${embedding.toFixed(3)} above ${embeddingThreshold}`);
   return {
     ...base,
     psi: shift,
@@ -154,7 +199,10 @@ export async function driftReport(verdict: DriftVerdict): Promise<string> {
         width: 560,
         data: { values },
         layer: [
-          { mark: 'bar', encoding: { y: { field: 'feature', type: 'nominal', title: null }, x: { field: 'psi', type: 'quantitative', title: 'PSI' } } },
+          {
+            mark: 'bar',
+            encoding: { y: { field: 'feature', type: 'nominal', title: null }, x: { field: 'psi', type: 'quantitative', title: 'PSI' } },
+          },
           { mark: { type: 'rule', color: 'firebrick' }, encoding: { x: { field: 'threshold', type: 'quantitative' } } },
         ],
       }),
@@ -169,7 +217,12 @@ export async function driftReport(verdict: DriftVerdict): Promise<string> {
       ['training snapshot', verdict.trainingSnapshot ?? '(none)'],
       ['new or changed listings', verdict.newListings],
       ['threshold', verdict.threshold],
-      ['embedding shift', verdict.embeddingShift === null ? '(no embedding profile)' : `${verdict.embeddingShift.toFixed(3)} (threshold ${verdict.embeddingThreshold})`],
+      [
+        'embedding shift',
+        verdict.embeddingShift === null
+          ? '(no embedding profile)'
+          : `${verdict.embeddingShift.toFixed(3)} (threshold ${verdict.embeddingThreshold})`,
+      ],
     ],
     figures,
     footer: 'PSI = Σ (new share − training share) · ln(new share / training share) over categories or training deciles.',

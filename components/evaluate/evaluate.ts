@@ -4,7 +4,7 @@
  * store under `evaluations/<model version>/` (metrics.json, report.html).
  */
 
-import { type ArtifactStore, type Logger } from '../core/platform/index.js';
+import type { ArtifactStore, Logger } from '../core/platform/index.js';
 import { MODEL_FILES, MODEL_PREFIX, openPublished, readServingRecord, SplitFile } from '../core/contracts/index.js';
 import { decide, headline, type Verdict } from './gate.js';
 import { evaluationReport } from './report.js';
@@ -20,7 +20,11 @@ export interface Evaluation {
   key: string;
 }
 
-export async function evaluateModel(store: ArtifactStore, request: { modelVersion: string; snapshotId: string; tolerance: number }, log: Logger): Promise<Evaluation> {
+export async function evaluateModel(
+  store: ArtifactStore,
+  request: { modelVersion: string; snapshotId: string; tolerance: number },
+  log: Logger,
+): Promise<Evaluation> {
   const model = await openPublished(store, MODEL_PREFIX(request.modelVersion));
   const split = SplitFile.parse(JSON.parse((await model.read(MODEL_FILES.split)).toString('utf8')));
   const testIds = new Set(split.test);
@@ -38,9 +42,16 @@ export async function evaluateModel(store: ArtifactStore, request: { modelVersio
   const verdict = decide(candidate, production, request.tolerance, serving?.model.version ?? null);
   const report = await evaluationReport(candidate, production, verdict);
   const key = `evaluations/${request.modelVersion}`;
-  const document = { model: request.modelVersion, snapshot: request.snapshotId, production: serving?.model.version ?? null, tolerance: request.tolerance, verdict, candidate, productionScores: production };
+  const document = {
+    model: request.modelVersion,
+    snapshot: request.snapshotId,
+    production: serving?.model.version ?? null,
+    tolerance: request.tolerance,
+    verdict,
+    candidate,
+    productionScores: production,
+  };
   await store.put(`${key}/metrics.json`, JSON.stringify(document, null, 2), { contentType: 'application/json' });
   await store.put(`${key}/report.html`, report, { contentType: 'text/html' });
   return { candidate, production, productionVersion: serving?.model.version ?? null, verdict, metrics: headline(candidate), report, key };
 }
-

@@ -56,9 +56,14 @@ export const GUARDS = [
 export function decide(candidate: Scores, production: Scores | null, tolerance: number, productionVersion: string | null): Verdict {
   const mine = headline(candidate);
   // First: evaluate does not score the serving model against itself, so production is null here too.
-  if (productionVersion === candidate.model) return { promote: false, reason: `model ${candidate.model} is already in production`, comparisons: [] };
+  if (productionVersion === candidate.model)
+    return { promote: false, reason: `model ${candidate.model} is already in production`, comparisons: [] };
   if (!production) {
-    return { promote: true, reason: 'nothing is in production yet', comparisons: Object.entries(mine).map(([metric, value]) => ({ metric, candidate: value, production: null, ok: true })) };
+    return {
+      promote: true,
+      reason: 'nothing is in production yet',
+      comparisons: Object.entries(mine).map(([metric, value]) => ({ metric, candidate: value, production: null, ok: true })),
+    };
   }
   const theirs = headline(production);
   const comparisons = [PRIMARY, ...GUARDS]
@@ -66,7 +71,16 @@ export function decide(candidate: Scores, production: Scores | null, tolerance: 
     .map((metric) => ({ metric, candidate: mine[metric]!, production: theirs[metric]!, ok: mine[metric]! >= theirs[metric]! - tolerance }));
   const failed = comparisons.filter((c) => !c.ok);
   const fmt = (c: (typeof comparisons)[number]) => `${c.metric} ${c.candidate.toFixed(4)} vs ${c.production.toFixed(4)}`;
-  if (failed.length > 0) return { promote: false, reason: `worse than production ${productionVersion} beyond the tolerance ${tolerance}: ${failed.map(fmt).join('; ')}`, comparisons };
+  if (failed.length > 0)
+    return {
+      promote: false,
+      reason: `worse than production ${productionVersion} beyond the tolerance ${tolerance}: ${failed.map(fmt).join('; ')}`,
+      comparisons,
+    };
   const primary = comparisons[0]!;
-  return { promote: true, reason: `not worse than production ${productionVersion} (${fmt(primary)}, tolerance ${tolerance}) on any guard`, comparisons };
+  return {
+    promote: true,
+    reason: `not worse than production ${productionVersion} (${fmt(primary)}, tolerance ${tolerance}) on any guard`,
+    comparisons,
+  };
 }

@@ -5,7 +5,9 @@ import { headline, type Verdict } from './gate.js';
 import { RECALL_KS, type Scores } from './score.js';
 
 function confusionChart(result: Classification) {
-  const values = result.confusion.flatMap((cells, i) => cells.map((count, j) => ({ truth: result.labels[i], predicted: result.labels[j], count })));
+  const values = result.confusion.flatMap((cells, i) =>
+    cells.map((count, j) => ({ truth: result.labels[i], predicted: result.labels[j], count })),
+  );
   return chartSvg({
     width: 420,
     height: 420,
@@ -28,7 +30,9 @@ export function searchTable(models: readonly Scores[]): string {
     scores.search
       ? SEARCH_MODES.map((mode) => {
           const m = scores.search!.modes[mode];
-          const cells = [m.knownItem.recallAt1, m.knownItem.recallAt10, m.knownItem.mrr, m.short.ndcgAt10, m.short.precisionAt10].map((x) => `<td style="text-align:right">${x.toFixed(3)}</td>`);
+          const cells = [m.knownItem.recallAt1, m.knownItem.recallAt10, m.knownItem.mrr, m.short.ndcgAt10, m.short.precisionAt10].map(
+            (x) => `<td style="text-align:right">${x.toFixed(3)}</td>`,
+          );
           const name = mode === 'hybrid' ? `<b>${MODE_NAMES[mode]}</b>` : MODE_NAMES[mode];
           return `<tr><td>${escapeHtml(scores.model)}</td><td>${name}</td>${cells.join('')}</tr>`;
         })
@@ -36,7 +40,8 @@ export function searchTable(models: readonly Scores[]): string {
   );
   if (rows.length === 0) return '<p>Not measured.</p>';
   const first = models.find((m) => m.search)!.search!;
-  const head = '<tr><th>model</th><th>mode</th><th>known item recall@1</th><th>recall@10</th><th>MRR</th><th>short queries nDCG@10</th><th>precision@10</th></tr>';
+  const head =
+    '<tr><th>model</th><th>mode</th><th>known item recall@1</th><th>recall@10</th><th>MRR</th><th>short queries nDCG@10</th><th>precision@10</th></tr>';
   const counts = `<p>${first.modes.hybrid.knownItem.queries} known-item queries (a test listing’s title), ${first.modes.hybrid.short.queries} short queries (first two or three words of a test title, its last two content words); hybrid weights ${escapeHtml(JSON.stringify(first.fusion.weights))}${first.fit ? `, fitted on ${first.fit.queries} validation queries (objective ${first.fit.objective.toFixed(3)}, defaults ${first.fit.defaultObjective.toFixed(3)})` : ', the defaults (too few validation products to fit)'}.</p>`;
   return `<table style="border-collapse:collapse" cellpadding="4">${head}${rows.join('')}</table>${counts}`;
 }
@@ -46,7 +51,9 @@ export async function evaluationReport(candidate: Scores, production: Scores | n
   const perCategory = Object.entries(combined.perClass)
     .filter(([, c]) => c.support > 0)
     .map(([category, c]) => ({ category, accuracy: c.recall, support: c.support }));
-  const recallCurve = [candidate, ...(production ? [production] : [])].flatMap((scores) => RECALL_KS.map((k) => ({ model: scores.model, k, recall: scores.retrieval.recall[`at${k}`] ?? 0 })));
+  const recallCurve = [candidate, ...(production ? [production] : [])].flatMap((scores) =>
+    RECALL_KS.map((k) => ({ model: scores.model, k, recall: scores.retrieval.recall[`at${k}`] ?? 0 })),
+  );
   const mine = headline(candidate);
   const theirs = production ? headline(production) : {};
   const versus = Object.entries(mine).flatMap(([metric, value]) => [
@@ -62,11 +69,58 @@ export async function evaluationReport(candidate: Scores, production: Scores | n
       ...Object.entries(mine).map(([metric, value]) => [metric, value.toFixed(4)] as [string, string]),
     ],
     figures: [
-      { title: 'New model against production', note: 'Same test products, same run.', body: await chartSvg({ width: 520, height: 260, data: { values: versus }, mark: 'bar', encoding: { y: { field: 'metric', type: 'nominal' }, x: { field: 'value', type: 'quantitative' }, yOffset: { field: 'model' }, color: { field: 'model', type: 'nominal' } } }) },
+      {
+        title: 'New model against production',
+        note: 'Same test products, same run.',
+        body: await chartSvg({
+          width: 520,
+          height: 260,
+          data: { values: versus },
+          mark: 'bar',
+          encoding: {
+            y: { field: 'metric', type: 'nominal' },
+            x: { field: 'value', type: 'quantitative' },
+            yOffset: { field: 'model' },
+            color: { field: 'model', type: 'nominal' },
+          },
+        }),
+      },
       { title: 'Confusion matrix (combined)', note: 'Rows: true root category; columns: predicted.', body: await confusionChart(combined) },
-      { title: 'Accuracy per root category (combined)', note: 'Share of each category’s test products classified correctly.', body: await chartSvg({ width: 480, height: 320, data: { values: perCategory }, mark: 'bar', encoding: { y: { field: 'category', type: 'nominal', sort: '-x' }, x: { field: 'accuracy', type: 'quantitative', scale: { domain: [0, 1] } }, tooltip: [{ field: 'support' }] } }) },
-      { title: 'Search quality: BM25F, dense and hybrid side by side', note: 'Queries made only from the held-out test products, scored the way the service ranks. Known item: the listing must come back (recall, MRR over the first 100). Short queries: graded relevance, same leaf category 2, same root 1.', body: searchTable([candidate, ...(production ? [production] : [])]) },
-      { title: 'Retrieval recall@k', note: 'Query: a test product’s title; relevant: that product; exact search over the snapshot.', body: await chartSvg({ width: 480, height: 240, data: { values: recallCurve }, mark: { type: 'line', point: true }, encoding: { x: { field: 'k', type: 'quantitative', scale: { type: 'log' } }, y: { field: 'recall', type: 'quantitative', scale: { domain: [0, 1] } }, color: { field: 'model', type: 'nominal' } } }) },
+      {
+        title: 'Accuracy per root category (combined)',
+        note: 'Share of each category’s test products classified correctly.',
+        body: await chartSvg({
+          width: 480,
+          height: 320,
+          data: { values: perCategory },
+          mark: 'bar',
+          encoding: {
+            y: { field: 'category', type: 'nominal', sort: '-x' },
+            x: { field: 'accuracy', type: 'quantitative', scale: { domain: [0, 1] } },
+            tooltip: [{ field: 'support' }],
+          },
+        }),
+      },
+      {
+        title: 'Search quality: BM25F, dense and hybrid side by side',
+        note: 'Queries made only from the held-out test products, scored the way the service ranks. Known item: the listing must come back (recall, MRR over the first 100). Short queries: graded relevance, same leaf category 2, same root 1.',
+        body: searchTable([candidate, ...(production ? [production] : [])]),
+      },
+      {
+        title: 'Retrieval recall@k',
+        note: 'Query: a test product’s title; relevant: that product; exact search over the snapshot.',
+        body: await chartSvg({
+          width: 480,
+          height: 240,
+          data: { values: recallCurve },
+          mark: { type: 'line', point: true },
+          encoding: {
+            x: { field: 'k', type: 'quantitative', scale: { type: 'log' } },
+            y: { field: 'recall', type: 'quantitative', scale: { domain: [0, 1] } },
+            color: { field: 'model', type: 'nominal' },
+          },
+        }),
+      },
     ],
     footer: 'Written by the evaluate component.',
   });

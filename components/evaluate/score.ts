@@ -8,7 +8,29 @@
  */
 import { Progress, type ArtifactStore, type Logger } from '../core/platform/index.js';
 import { readSnapshotProducts, type SnapshotProduct } from '../core/contracts/index.js';
-import { argmaxRow, classification, DEFAULT_FUSION, embedQueryTexts, fitOnListings, hybridCatalogue, LexicalIndex, makeQueries, prepareQueries, scoreModes, type FusionConfig, type ModeScores, type SearchMode, imagePixels, loadFaiss, ndcgAtK, openEmbedder, recallAtK, row, type Classification, type ProductInput } from '../core/ml/index.js';
+import {
+  argmaxRow,
+  classification,
+  DEFAULT_FUSION,
+  embedQueryTexts,
+  fitOnListings,
+  hybridCatalogue,
+  LexicalIndex,
+  makeQueries,
+  prepareQueries,
+  scoreModes,
+  type FusionConfig,
+  type ModeScores,
+  type SearchMode,
+  imagePixels,
+  loadFaiss,
+  ndcgAtK,
+  openEmbedder,
+  recallAtK,
+  row,
+  type Classification,
+  type ProductInput,
+} from '../core/ml/index.js';
 
 export const RECALL_KS = [1, 5, 10, 20, 50, 100] as const;
 
@@ -41,7 +63,14 @@ async function pictures(store: ArtifactStore, product: SnapshotProduct, size: nu
   return out;
 }
 
-export async function scoreModel(store: ArtifactStore, modelVersion: string, snapshotId: string, testIds: ReadonlySet<string>, log: Logger, validationIds: ReadonlySet<string> = new Set()): Promise<Scores> {
+export async function scoreModel(
+  store: ArtifactStore,
+  modelVersion: string,
+  snapshotId: string,
+  testIds: ReadonlySet<string>,
+  log: Logger,
+  validationIds: ReadonlySet<string> = new Set(),
+): Promise<Scores> {
   const embedder = await openEmbedder(store, modelVersion);
   try {
     const { labels, embeddingDim: dim, modalities } = embedder.metadata;
@@ -61,7 +90,8 @@ export async function scoreModel(store: ArtifactStore, modelVersion: string, sna
     const imageTruth: string[] = [];
     const imagePredicted: string[] = [];
     for (const product of test) {
-      const pixels = modalities.image && embedder.metadata.image ? await pictures(store, product, embedder.metadata.image.inputSize, log) : [];
+      const pixels =
+        modalities.image && embedder.metadata.image ? await pictures(store, product, embedder.metadata.image.inputSize, log) : [];
       inputs.push({ ...product, pictures: pixels });
       if (pixels.length > 0) {
         const encoded = await embedder.embedImages(pixels);
@@ -82,7 +112,12 @@ export async function scoreModel(store: ArtifactStore, modelVersion: string, sna
     for (let start = 0; start < all.length; start += 512) {
       const part = all.slice(start, start + 512);
       const encoded = await embedder.embedProducts(
-        await Promise.all(part.map(async (p) => ({ ...p, pictures: modalities.image && embedder.metadata.image ? await pictures(store, p, embedder.metadata.image.inputSize, log) : [] }))),
+        await Promise.all(
+          part.map(async (p) => ({
+            ...p,
+            pictures: modalities.image && embedder.metadata.image ? await pictures(store, p, embedder.metadata.image.inputSize, log) : [],
+          })),
+        ),
       );
       corpus.add(Array.from(encoded.embeddings));
       vectors.set(encoded.embeddings, start * dim);
@@ -110,15 +145,38 @@ export async function scoreModel(store: ArtifactStore, modelVersion: string, sna
     const fit = await fitOnListings(catalogue, titles, positionsOf(validationIds), (texts) => embedder.embedTexts(texts), DEFAULT_FUSION);
     const fusion = fit?.config ?? DEFAULT_FUSION;
     const searchQueries = makeQueries(titles, positionsOf(testIds));
-    const queryVectors = await embedQueryTexts((texts) => embedder.embedTexts(texts), searchQueries.map((q) => q.text), dim);
+    const queryVectors = await embedQueryTexts(
+      (texts) => embedder.embedTexts(texts),
+      searchQueries.map((q) => q.text),
+      dim,
+    );
     const modes = scoreModes(catalogue, prepareQueries(searchQueries, queryVectors, dim), fusion);
-    log.info({ model: modelVersion, fit: fit ? { queries: fit.queries, objective: fit.objective, defaultObjective: fit.defaultObjective } : null, modes }, 'search quality: BM25F, dense and hybrid on the same test queries');
+    log.info(
+      {
+        model: modelVersion,
+        fit: fit ? { queries: fit.queries, objective: fit.objective, defaultObjective: fit.defaultObjective } : null,
+        modes,
+      },
+      'search quality: BM25F, dense and hybrid on the same test queries',
+    );
     return {
       model: modelVersion,
       testProducts: test.length,
-      classification: { text: classification(truth, textPredicted, names), image, combined: classification(truth, combinedPredicted, names) },
-      retrieval: { queries: test.length, recall: Object.fromEntries(Object.entries(recallSums).map(([at, sum]) => [at, sum / test.length])), ndcgAt10: ndcg / test.length },
-      search: { modes, fusion, fit: fit ? { queries: fit.queries, objective: fit.objective, defaultObjective: fit.defaultObjective } : null },
+      classification: {
+        text: classification(truth, textPredicted, names),
+        image,
+        combined: classification(truth, combinedPredicted, names),
+      },
+      retrieval: {
+        queries: test.length,
+        recall: Object.fromEntries(Object.entries(recallSums).map(([at, sum]) => [at, sum / test.length])),
+        ndcgAt10: ndcg / test.length,
+      },
+      search: {
+        modes,
+        fusion,
+        fit: fit ? { queries: fit.queries, objective: fit.objective, defaultObjective: fit.defaultObjective } : null,
+      },
     };
   } finally {
     await embedder.close();

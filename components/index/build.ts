@@ -7,9 +7,41 @@
  * indexing the same pair twice finds the published index and stops.
  */
 import { createHash } from 'node:crypto';
-import { AlreadyExistsError, bytesOfFloat32, NotFoundError, Progress, type ArtifactStore, type Logger, type Queryable } from '../core/platform/index.js';
-import { MODEL_FILES, MODEL_PREFIX, SplitFile, openPublished, publish, readSnapshotProducts, type SnapshotProduct } from '../core/contracts/index.js';
-import { buildVectorIndex, DEFAULT_FUSION, fitOnListings, FUSION_FEATURES, hybridCatalogue, LEXICAL_FORMAT, LexicalIndex, imagePixels, INDEX_FILES, INDEX_PREFIX, IndexMetadata, openEmbedder, type IndexedBuyer, type IndexedProduct, type ProductInput } from '../core/ml/index.js';
+import {
+  AlreadyExistsError,
+  bytesOfFloat32,
+  NotFoundError,
+  Progress,
+  type ArtifactStore,
+  type Logger,
+  type Queryable,
+} from '../core/platform/index.js';
+import {
+  MODEL_FILES,
+  MODEL_PREFIX,
+  SplitFile,
+  openPublished,
+  publish,
+  readSnapshotProducts,
+  type SnapshotProduct,
+} from '../core/contracts/index.js';
+import {
+  buildVectorIndex,
+  DEFAULT_FUSION,
+  fitOnListings,
+  FUSION_FEATURES,
+  hybridCatalogue,
+  LEXICAL_FORMAT,
+  LexicalIndex,
+  imagePixels,
+  INDEX_FILES,
+  INDEX_PREFIX,
+  IndexMetadata,
+  openEmbedder,
+  type IndexedBuyer,
+  type IndexedProduct,
+  type ProductInput,
+} from '../core/ml/index.js';
 import { buyerVector, categoryCentroids, DEMOGRAPHIC_DIM, INTEREST_WEIGHT } from './buyer-vectors.js';
 import { generateBuyers, storeBuyers } from './buyers.js';
 
@@ -45,7 +77,20 @@ export function indexVersion(request: IndexRequest): string {
   // The lexical format and the ranking's features are part of the version: an index built before them
   // (no lexical files, other features) is rebuilt, not reused.
   const search = { lexical: LEXICAL_FORMAT, features: FUSION_FEATURES.join(',') };
-  return `ix-${createHash('sha256').update(JSON.stringify({ modelVersion, snapshotId, buyers, seed, exactUpTo, ...search, ...(memoryBudgetBytes !== undefined ? { memoryBudgetBytes } : {}) })).digest('hex').slice(0, 16)}`;
+  return `ix-${createHash('sha256')
+    .update(
+      JSON.stringify({
+        modelVersion,
+        snapshotId,
+        buyers,
+        seed,
+        exactUpTo,
+        ...search,
+        ...(memoryBudgetBytes !== undefined ? { memoryBudgetBytes } : {}),
+      }),
+    )
+    .digest('hex')
+    .slice(0, 16)}`;
 }
 
 /**
@@ -68,9 +113,14 @@ async function listingDates(db: Queryable, ids: readonly string[]): Promise<Map<
   return out;
 }
 
-
 /** Product vectors (fused embeddings), in snapshot order, a batch of products and their pictures at a time. */
-async function embedCatalogue(store: ArtifactStore, embedder: Awaited<ReturnType<typeof openEmbedder>>, products: readonly SnapshotProduct[], batchSize: number, log: Logger) {
+async function embedCatalogue(
+  store: ArtifactStore,
+  embedder: Awaited<ReturnType<typeof openEmbedder>>,
+  products: readonly SnapshotProduct[],
+  batchSize: number,
+  log: Logger,
+) {
   const dim = embedder.metadata.embeddingDim;
   const vectors = new Float32Array(products.length * dim);
   const withPictures = embedder.metadata.modalities.image;
@@ -89,7 +139,14 @@ async function embedCatalogue(store: ArtifactStore, embedder: Awaited<ReturnType
           }
         }
       }
-      inputs.push({ title: product.title, text: product.text, priceMinor: product.priceMinor, town: product.town, county: product.county, pictures });
+      inputs.push({
+        title: product.title,
+        text: product.text,
+        priceMinor: product.priceMinor,
+        town: product.town,
+        county: product.county,
+        pictures,
+      });
     }
     const encoded = await embedder.embedProducts(inputs);
     vectors.set(encoded.embeddings, start * dim);
@@ -105,7 +162,14 @@ export async function buildIndex(store: ArtifactStore, db: Queryable, request: I
   try {
     const existing = await openPublished(store, key);
     log.info({ index: store.uri(key) }, 'this model and snapshot are already indexed: nothing to do');
-    return { version, key, uri: store.uri(key), reused: true, metadata: IndexMetadata.parse(existing.manifest.metadata), productsPerSecond: 0 };
+    return {
+      version,
+      key,
+      uri: store.uri(key),
+      reused: true,
+      metadata: IndexMetadata.parse(existing.manifest.metadata),
+      productsPerSecond: 0,
+    };
   } catch (error) {
     if (!(error instanceof NotFoundError)) throw error;
   }
@@ -121,14 +185,31 @@ export async function buildIndex(store: ArtifactStore, db: Queryable, request: I
     const vectors = await embedCatalogue(store, embedder, products, request.batchSize ?? 128, log);
     const productsPerSecond = products.length / Math.max(1e-3, (Date.now() - embedStarted) / 1000);
     log.info({ products: products.length, productsPerSecond: Math.round(productsPerSecond) }, 'products embedded');
-    const productIndex = buildVectorIndex(vectors, dim, { exactUpTo: request.exactUpTo, ...(request.memoryBudgetBytes !== undefined ? { memoryBudgetBytes: request.memoryBudgetBytes } : {}) });
-    log.info({ type: productIndex.type, vectors: productIndex.vectors, recall: productIndex.recall, efSearch: productIndex.efSearch, nprobe: productIndex.nprobe, bytes: productIndex.bytes }, 'product index built');
+    const productIndex = buildVectorIndex(vectors, dim, {
+      exactUpTo: request.exactUpTo,
+      ...(request.memoryBudgetBytes !== undefined ? { memoryBudgetBytes: request.memoryBudgetBytes } : {}),
+    });
+    log.info(
+      {
+        type: productIndex.type,
+        vectors: productIndex.vectors,
+        recall: productIndex.recall,
+        efSearch: productIndex.efSearch,
+        nprobe: productIndex.nprobe,
+        bytes: productIndex.bytes,
+      },
+      'product index built',
+    );
 
     const buyers = generateBuyers(products, { count: request.buyers ?? 2000, seed: request.seed ?? 7, snapshotId: request.snapshotId });
     const stored = await storeBuyers(db, buyers);
     log.info({ buyers: buyers.length, ...stored }, 'buyers stored');
     const position = new Map(products.map((p, k) => [p.id, k]));
-    const centroids = categoryCentroids(products.map((p) => p.root), vectors, dim);
+    const centroids = categoryCentroids(
+      products.map((p) => p.root),
+      vectors,
+      dim,
+    );
     const productVector = (id: string) => {
       const k = position.get(id);
       return k === undefined ? undefined : vectors.subarray(k * dim, (k + 1) * dim);
@@ -138,14 +219,38 @@ export async function buildIndex(store: ArtifactStore, db: Queryable, request: I
     buyers.forEach((buyer, k) => buyerVectors.set(buyerVector(buyer, centroids, productVector, dim), k * buyerDim));
     const buyerIndex = buildVectorIndex(buyerVectors, buyerDim, { exactUpTo: request.exactUpTo });
 
-    const listed = await listingDates(db, products.map((p) => p.id));
+    const listed = await listingDates(
+      db,
+      products.map((p) => p.id),
+    );
     const lexical = LexicalIndex.build(products.map((p) => ({ title: p.title, text: p.text, category: p.path.join(' ') })));
     const model = await openPublished(store, MODEL_PREFIX(request.modelVersion));
     const split = SplitFile.parse(JSON.parse((await model.read(MODEL_FILES.split)).toString('utf8')));
     const validation = new Set(split.val);
-    const catalogue = hybridCatalogue({ lexical, dense: (q, k) => productIndex.index.search(q, k), vectors, dim, paths: products.map((p) => p.path) });
-    const fit = await fitOnListings(catalogue, products.map((p) => p.title), products.flatMap((p, k) => (validation.has(p.id) ? [k] : [])), (titles) => embedder.embedTexts(titles), DEFAULT_FUSION);
-    log.info({ terms: lexical.header.terms.length, postings: lexical.header.postings, fit: fit ? { queries: fit.queries, objective: fit.objective, defaultObjective: fit.defaultObjective, weights: fit.config.weights } : null }, 'lexical index built, fusion weights fitted');
+    const catalogue = hybridCatalogue({
+      lexical,
+      dense: (q, k) => productIndex.index.search(q, k),
+      vectors,
+      dim,
+      paths: products.map((p) => p.path),
+    });
+    const fit = await fitOnListings(
+      catalogue,
+      products.map((p) => p.title),
+      products.flatMap((p, k) => (validation.has(p.id) ? [k] : [])),
+      (titles) => embedder.embedTexts(titles),
+      DEFAULT_FUSION,
+    );
+    log.info(
+      {
+        terms: lexical.header.terms.length,
+        postings: lexical.header.postings,
+        fit: fit
+          ? { queries: fit.queries, objective: fit.objective, defaultObjective: fit.defaultObjective, weights: fit.config.weights }
+          : null,
+      },
+      'lexical index built, fusion weights fitted',
+    );
 
     const productRows: IndexedProduct[] = products.map((p) => ({
       id: p.id,

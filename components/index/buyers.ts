@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { distanceKm, seededRandom, upsertRows, type Queryable, type UpsertSpec } from '../core/platform/index.js';
-import { type SnapshotProduct } from '../core/contracts/index.js';
+import type { SnapshotProduct } from '../core/contracts/index.js';
 
 export const AGE_BANDS = ['18-24', '25-34', '35-44', '45-54', '55-64', '65+'] as const;
 export type AgeBand = (typeof AGE_BANDS)[number];
@@ -32,7 +32,12 @@ const AGE_WEIGHTS: Record<AgeBand, number> = { '18-24': 0.16, '25-34': 0.24, '35
 
 /** How much more (or less) likely an age band is to follow a root category than its share of listings says. */
 const AGE_LEANINGS: Partial<Record<AgeBand, Record<string, number>>> = {
-  '18-24': { 'Video Games & Consoles': 3, 'Phones, Mobile Phones & Telecoms': 2, 'Clothes, Footwear & Accessories': 2, 'Baby & Kids Stuff': 0.3 },
+  '18-24': {
+    'Video Games & Consoles': 3,
+    'Phones, Mobile Phones & Telecoms': 2,
+    'Clothes, Footwear & Accessories': 2,
+    'Baby & Kids Stuff': 0.3,
+  },
   '25-34': { 'Baby & Kids Stuff': 2.5, 'Home & Garden': 1.5, 'Computers & Software': 1.5 },
   '35-44': { 'Baby & Kids Stuff': 2, 'DIY Tools & Materials': 1.5, 'Home & Garden': 1.5 },
   '45-54': { 'DIY Tools & Materials': 2, 'Office Furniture & Equipment': 1.5 },
@@ -42,7 +47,12 @@ const AGE_LEANINGS: Partial<Record<AgeBand, Record<string, number>>> = {
 
 /** Price bands in pence, by age (younger buyers spend less on second-hand goods). */
 const PRICE_BANDS: Record<AgeBand, [number, number]> = {
-  '18-24': [0, 150_00], '25-34': [0, 400_00], '35-44': [500, 800_00], '45-54': [500, 1_000_00], '55-64': [500, 600_00], '65+': [0, 300_00],
+  '18-24': [0, 150_00],
+  '25-34': [0, 400_00],
+  '35-44': [500, 800_00],
+  '45-54': [500, 1_000_00],
+  '55-64': [500, 600_00],
+  '65+': [0, 300_00],
 };
 
 export interface BuyerOptions {
@@ -70,7 +80,14 @@ export function generateBuyers(products: readonly SnapshotProduct[], options: Bu
   const buyers: Buyer[] = [];
   for (let i = 0; i < options.count; i++) {
     const age = pickWeighted(Object.entries(AGE_WEIGHTS) as [AgeBand, number][], next);
-    const gender = pickWeighted<Buyer['gender']>([['female', 0.49], ['male', 0.49], ['unspecified', 0.02]], next);
+    const gender = pickWeighted<Buyer['gender']>(
+      [
+        ['female', 0.49],
+        ['male', 0.49],
+        ['unspecified', 0.02],
+      ],
+      next,
+    );
     const home = located[Math.floor(next() * located.length)]!;
     // Jitter the home a few kilometres around the listing's place: buyers are not all at town centres.
     const latitude = (home.latitude ?? 0) + (next() - 0.5) * 0.06;
@@ -86,7 +103,15 @@ export function generateBuyers(products: readonly SnapshotProduct[], options: Bu
     const [priceMin, priceMax] = PRICE_BANDS[age];
     const candidates = products.filter((p) => p.root in interests && p.priceMinor >= priceMin && p.priceMinor <= priceMax);
     // Nearer listings are more likely to be viewed: weight 1 / (1 + distance / 25 km).
-    const viewedWeights = candidates.map((p) => [p.id, p.latitude === null ? 0.2 : 1 / (1 + distanceKm({ lat: latitude, lon: longitude }, { lat: p.latitude, lon: p.longitude ?? 0 }) / 25)] as [string, number]);
+    const viewedWeights = candidates.map(
+      (p) =>
+        [
+          p.id,
+          p.latitude === null
+            ? 0.2
+            : 1 / (1 + distanceKm({ lat: latitude, lon: longitude }, { lat: p.latitude, lon: p.longitude ?? 0 }) / 25),
+        ] as [string, number],
+    );
     const viewed: string[] = [];
     const views = Math.min(candidates.length, 3 + Math.floor(next() * 10));
     for (let k = 0; k < views * 3 && viewed.length < views; k++) {
@@ -115,8 +140,19 @@ export function generateBuyers(products: readonly SnapshotProduct[], options: Bu
 const BUYERS_UPSERT: UpsertSpec = {
   table: 'buyers',
   columns: {
-    id: 'text', age_band: 'text', gender: 'text', town: 'text', county: 'text', latitude: 'double precision', longitude: 'double precision',
-    interests: 'jsonb', price_min: 'bigint', price_max: 'bigint', viewed: 'jsonb', snapshot_id: 'text', content_hash: 'text',
+    id: 'text',
+    age_band: 'text',
+    gender: 'text',
+    town: 'text',
+    county: 'text',
+    latitude: 'double precision',
+    longitude: 'double precision',
+    interests: 'jsonb',
+    price_min: 'bigint',
+    price_max: 'bigint',
+    viewed: 'jsonb',
+    snapshot_id: 'text',
+    content_hash: 'text',
   },
   key: ['id'],
   changeColumns: ['content_hash'],

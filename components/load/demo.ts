@@ -22,23 +22,127 @@ interface CategoryTheme {
 }
 
 const THEMES: CategoryTheme[] = [
-  { root: 'Appliances', sub: ['Kitchen Appliances', 'Washing Machines'], items: ['washing machine', 'fridge freezer', 'microwave', 'dishwasher', 'kettle'], price: [10, 400], colour: '#d9d9d9', shape: 'square' },
-  { root: 'Baby & Kids Stuff', sub: ['Toys', 'Prams & Strollers'], items: ['pram', 'cot', 'high chair', 'baby walker', 'toy kitchen'], price: [5, 150], colour: '#f4a6c6', shape: 'circle' },
-  { root: 'Clothes, Footwear & Accessories', sub: ["Women's Clothing", "Men's Shoes"], items: ['winter coat', 'leather boots', 'summer dress', 'trainers', 'handbag'], price: [3, 120], colour: '#8e44ad', shape: 'triangle' },
-  { root: 'Computers & Software', sub: ['Laptops', 'Monitors'], items: ['laptop', 'monitor', 'keyboard', 'graphics card', 'printer'], price: [20, 900], colour: '#2c3e50', shape: 'bar' },
-  { root: 'DIY Tools & Materials', sub: ['Power Tools', 'Hand Tools'], items: ['cordless drill', 'circular saw', 'tool box', 'ladder', 'sander'], price: [8, 250], colour: '#f39c12', shape: 'diamond' },
-  { root: 'Health & Beauty', sub: ['Hair Care', 'Fragrances'], items: ['hair dryer', 'perfume', 'straighteners', 'massage chair', 'make-up set'], price: [4, 200], colour: '#e8d5b7', shape: 'ring' },
-  { root: 'Home & Garden', sub: ['Dining, Living Room Furniture', 'Garden & Patio'], items: ['oak dining table', 'corner sofa', 'garden bench', 'wardrobe', 'mirror'], price: [10, 600], colour: '#27ae60', shape: 'square' },
-  { root: 'Music, Films, Books & Games', sub: ['Books', 'Musical Instruments'], items: ['acoustic guitar', 'box set of novels', 'vinyl records', 'keyboard piano', 'board game'], price: [2, 300], colour: '#c0392b', shape: 'circle' },
-  { root: 'Office Furniture & Equipment', sub: ['Desks', 'Office Chairs'], items: ['office desk', 'ergonomic chair', 'filing cabinet', 'meeting table', 'shredder'], price: [15, 350], colour: '#7f8c8d', shape: 'bar' },
-  { root: 'Other Goods', sub: ['Miscellaneous Goods'], items: ['job lot', 'storage boxes', 'suitcase', 'umbrella stand', 'collectables'], price: [1, 100], colour: '#bdc3c7', shape: 'diamond' },
-  { root: 'Phones, Mobile Phones & Telecoms', sub: ['Mobile Phones', 'Accessories'], items: ['iPhone', 'Samsung Galaxy', 'phone case', 'charger', 'smart watch'], price: [5, 700], colour: '#1abc9c', shape: 'ring' },
-  { root: 'Sports, Leisure & Travel', sub: ['Bicycles', 'Fitness & Gym Equipment'], items: ['mountain bike', 'treadmill', 'tent', 'golf clubs', 'dumbbells'], price: [10, 500], colour: '#2980b9', shape: 'triangle' },
-  { root: 'Video Games & Consoles', sub: ['Consoles', 'Games'], items: ['PS4 console', 'Xbox One', 'Nintendo Switch', 'FIFA game', 'gaming headset'], price: [5, 300], colour: '#34495e', shape: 'circle' },
+  {
+    root: 'Appliances',
+    sub: ['Kitchen Appliances', 'Washing Machines'],
+    items: ['washing machine', 'fridge freezer', 'microwave', 'dishwasher', 'kettle'],
+    price: [10, 400],
+    colour: '#d9d9d9',
+    shape: 'square',
+  },
+  {
+    root: 'Baby & Kids Stuff',
+    sub: ['Toys', 'Prams & Strollers'],
+    items: ['pram', 'cot', 'high chair', 'baby walker', 'toy kitchen'],
+    price: [5, 150],
+    colour: '#f4a6c6',
+    shape: 'circle',
+  },
+  {
+    root: 'Clothes, Footwear & Accessories',
+    sub: ["Women's Clothing", "Men's Shoes"],
+    items: ['winter coat', 'leather boots', 'summer dress', 'trainers', 'handbag'],
+    price: [3, 120],
+    colour: '#8e44ad',
+    shape: 'triangle',
+  },
+  {
+    root: 'Computers & Software',
+    sub: ['Laptops', 'Monitors'],
+    items: ['laptop', 'monitor', 'keyboard', 'graphics card', 'printer'],
+    price: [20, 900],
+    colour: '#2c3e50',
+    shape: 'bar',
+  },
+  {
+    root: 'DIY Tools & Materials',
+    sub: ['Power Tools', 'Hand Tools'],
+    items: ['cordless drill', 'circular saw', 'tool box', 'ladder', 'sander'],
+    price: [8, 250],
+    colour: '#f39c12',
+    shape: 'diamond',
+  },
+  {
+    root: 'Health & Beauty',
+    sub: ['Hair Care', 'Fragrances'],
+    items: ['hair dryer', 'perfume', 'straighteners', 'massage chair', 'make-up set'],
+    price: [4, 200],
+    colour: '#e8d5b7',
+    shape: 'ring',
+  },
+  {
+    root: 'Home & Garden',
+    sub: ['Dining, Living Room Furniture', 'Garden & Patio'],
+    items: ['oak dining table', 'corner sofa', 'garden bench', 'wardrobe', 'mirror'],
+    price: [10, 600],
+    colour: '#27ae60',
+    shape: 'square',
+  },
+  {
+    root: 'Music, Films, Books & Games',
+    sub: ['Books', 'Musical Instruments'],
+    items: ['acoustic guitar', 'box set of novels', 'vinyl records', 'keyboard piano', 'board game'],
+    price: [2, 300],
+    colour: '#c0392b',
+    shape: 'circle',
+  },
+  {
+    root: 'Office Furniture & Equipment',
+    sub: ['Desks', 'Office Chairs'],
+    items: ['office desk', 'ergonomic chair', 'filing cabinet', 'meeting table', 'shredder'],
+    price: [15, 350],
+    colour: '#7f8c8d',
+    shape: 'bar',
+  },
+  {
+    root: 'Other Goods',
+    sub: ['Miscellaneous Goods'],
+    items: ['job lot', 'storage boxes', 'suitcase', 'umbrella stand', 'collectables'],
+    price: [1, 100],
+    colour: '#bdc3c7',
+    shape: 'diamond',
+  },
+  {
+    root: 'Phones, Mobile Phones & Telecoms',
+    sub: ['Mobile Phones', 'Accessories'],
+    items: ['iPhone', 'Samsung Galaxy', 'phone case', 'charger', 'smart watch'],
+    price: [5, 700],
+    colour: '#1abc9c',
+    shape: 'ring',
+  },
+  {
+    root: 'Sports, Leisure & Travel',
+    sub: ['Bicycles', 'Fitness & Gym Equipment'],
+    items: ['mountain bike', 'treadmill', 'tent', 'golf clubs', 'dumbbells'],
+    price: [10, 500],
+    colour: '#2980b9',
+    shape: 'triangle',
+  },
+  {
+    root: 'Video Games & Consoles',
+    sub: ['Consoles', 'Games'],
+    items: ['PS4 console', 'Xbox One', 'Nintendo Switch', 'FIFA game', 'gaming headset'],
+    price: [5, 300],
+    colour: '#34495e',
+    shape: 'circle',
+  },
 ];
 
 /** Places the gazetteer knows, as Gumtree writes them. */
-const PLACES = ['Wokingham, Berkshire', 'Leeds, West Yorkshire', 'Bristol, Bristol', 'Camden, London', 'Manchester, Manchester', 'Glasgow, Glasgow', 'Cardiff, Cardiff', 'Norwich, Norfolk', 'York, North Yorkshire', 'Brighton, East Sussex', 'Belfast, Belfast', 'Exeter, Devon'];
+const PLACES = [
+  'Wokingham, Berkshire',
+  'Leeds, West Yorkshire',
+  'Bristol, Bristol',
+  'Camden, London',
+  'Manchester, Manchester',
+  'Glasgow, Glasgow',
+  'Cardiff, Cardiff',
+  'Norwich, Norfolk',
+  'York, North Yorkshire',
+  'Brighton, East Sussex',
+  'Belfast, Belfast',
+  'Exeter, Devon',
+];
 const CONDITIONS = ['in excellent condition', 'barely used', 'some signs of wear', 'like new, boxed', 'fully working'];
 
 function shapeSvg(shape: CategoryTheme['shape'], size: number, next: () => number): string {
@@ -77,9 +181,17 @@ export async function generateDemoExport(dir: string, options: DemoOptions = {})
       const id = `demo-${String(n).padStart(5, '0')}`;
       const item = pick(theme.items);
       const place = pick(PLACES);
-      const pounds = Math.round((theme.price[0] * Math.exp(next() * Math.log(theme.price[1] / theme.price[0]))) * 100) / 100;
+      const pounds = Math.round(theme.price[0] * Math.exp(next() * Math.log(theme.price[1] / theme.price[0])) * 100) / 100;
       const description = `[synthetic demo listing] ${item[0]?.toUpperCase()}${item.slice(1)} ${pick(CONDITIONS)}. Collection from ${place.split(', ')[0]}.`;
-      products.push([String(n), id, `${item} | in ${place} | Gumtree`, `${theme.root} / ${pick(theme.sub)}`, description, `£${pounds.toLocaleString('en-GB', { minimumFractionDigits: 2, maximumFractionDigits: 2 })}`, place]);
+      products.push([
+        String(n),
+        id,
+        `${item} | in ${place} | Gumtree`,
+        `${theme.root} / ${pick(theme.sub)}`,
+        description,
+        `£${pounds.toLocaleString('en-GB', { minimumFractionDigits: 2, maximumFractionDigits: 2 })}`,
+        place,
+      ]);
       const count = next() < 0.5 ? 1 : 2;
       for (let k = 0; k < count; k++) {
         const imageId = `demo-img-${String(images.length).padStart(6, '0')}`;
@@ -93,8 +205,19 @@ export async function generateDemoExport(dir: string, options: DemoOptions = {})
       n += 1;
     }
   }
-  await writeFile(path.join(dir, 'Products.csv'), stringify([['', 'id', 'product_name', 'category', 'product_description', 'price', 'location'], ...products], { record_delimiter: '\n' }));
-  await writeFile(path.join(dir, 'Images.csv'), stringify([['', 'id', 'product_id', 'bucket_link', 'image_ref', 'create_time'], ...images], { record_delimiter: '\r\n' }));
-  await writeFile(path.join(dir, 'README.txt'), 'A SYNTHETIC demo catalogue generated by marketplace-ranking (components/load/demo.ts): not real listings.\n');
+  await writeFile(
+    path.join(dir, 'Products.csv'),
+    stringify([['', 'id', 'product_name', 'category', 'product_description', 'price', 'location'], ...products], {
+      record_delimiter: '\n',
+    }),
+  );
+  await writeFile(
+    path.join(dir, 'Images.csv'),
+    stringify([['', 'id', 'product_id', 'bucket_link', 'image_ref', 'create_time'], ...images], { record_delimiter: '\r\n' }),
+  );
+  await writeFile(
+    path.join(dir, 'README.txt'),
+    'A SYNTHETIC demo catalogue generated by marketplace-ranking (components/load/demo.ts): not real listings.\n',
+  );
   return { products: products.length, images: images.length };
 }

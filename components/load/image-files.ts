@@ -3,7 +3,7 @@
  * local or over HTTP). Both index their files by image id (`<id>.jpg`, in any sub-folder) and open one
  * file at a time as a stream: an archive of 12,604 photos is never held in memory.
  */
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createReadStream, createWriteStream, type Dirent } from 'node:fs';
 import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -31,7 +31,7 @@ const IMAGE_NAME = /^(.+)\.(?:jpe?g|png)$/i;
 /** Files `<id>.jpg` under `dir` (recursively); an absent folder has no files. */
 export async function folderImages(dir: string): Promise<ImageFiles> {
   const files = new Map<string, ImageFile>();
-  let entries;
+  let entries: Dirent[];
   try {
     entries = await readdir(dir, { recursive: true, withFileTypes: true });
   } catch (error) {

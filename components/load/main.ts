@@ -4,7 +4,17 @@
  */
 import { pathToFileURL } from 'node:url';
 import { InvalidArgumentError } from 'commander';
-import { createCommand, InputError, loadConfig, positiveInteger, printSummary, runMain, withRuntime, type Logger, type Runtime } from '../core/platform/index.js';
+import {
+  createCommand,
+  InputError,
+  loadConfig,
+  positiveInteger,
+  printSummary,
+  runMain,
+  withRuntime,
+  type Logger,
+  type Runtime,
+} from '../core/platform/index.js';
 import { FASHION_MNIST_DIR } from '../core/contracts/index.js';
 import { fashionExportFolder } from './fashion-mnist.js';
 import { findExportFiles, type ExportFolder } from './folder.js';
@@ -35,9 +45,16 @@ export interface LoadCommandOptions {
  * the whole table (so always full), and its own removal column is honoured when one is named.
  */
 export function removalOf(folder: ExportFolder | undefined, options: LoadCommandOptions): RemovalOptions {
-  if (folder && options.removedColumn) throw new InputError('--removed-column names a column of the --from database; a folder says what left with --full');
-  const marker = options.removedColumn ? { column: options.removedColumn, ...(options.removedValues ? { values: options.removedValues } : {}) } : undefined;
-  return { full: folder ? (options.full ?? false) : true, ...(marker ? { marker } : {}), ...(options.maxRemovedFraction !== undefined ? { maxFraction: options.maxRemovedFraction } : {}) };
+  if (folder && options.removedColumn)
+    throw new InputError('--removed-column names a column of the --from database; a folder says what left with --full');
+  const marker = options.removedColumn
+    ? { column: options.removedColumn, ...(options.removedValues ? { values: options.removedValues } : {}) }
+    : undefined;
+  return {
+    full: folder ? (options.full ?? false) : true,
+    ...(marker ? { marker } : {}),
+    ...(options.maxRemovedFraction !== undefined ? { maxFraction: options.maxRemovedFraction } : {}),
+  };
 }
 
 function fraction(value: string): number {
@@ -58,14 +75,27 @@ export async function resolveSource(dir: string | undefined, options: Pick<LoadC
 }
 
 /** Loads a resolved source with an open runtime (shared with `npm start`). */
-export async function loadFromCommandLine({ db, store, log }: Runtime, folder: ExportFolder | undefined, options: LoadCommandOptions): Promise<LoadSummary> {
+export async function loadFromCommandLine(
+  { db, store, log }: Runtime,
+  folder: ExportFolder | undefined,
+  options: LoadCommandOptions,
+): Promise<LoadSummary> {
   const imageFiles: ImageFiles[] = [];
   try {
     if (folder) imageFiles.push(await folderImages(folder.imagesDir));
     if (options.imagesZip) imageFiles.push(await zipImages(options.imagesZip, log));
     const [products, images] = recordSources(folder, options);
     logSources(log, products, images, imageFiles);
-    return await loadRaw({ db, store, log, products, images, imageFiles, batchSize: options.batchSize, removal: removalOf(folder, options) });
+    return await loadRaw({
+      db,
+      store,
+      log,
+      products,
+      images,
+      imageFiles,
+      batchSize: options.batchSize,
+      removal: removalOf(folder, options),
+    });
   } finally {
     await Promise.all(imageFiles.map((files) => files.close()));
   }
@@ -89,13 +119,35 @@ export function loadCommand() {
     .option('--products-table <name>', 'products table in the --from database', 'products')
     .option('--images-table <name>', 'images table in the --from database', 'images')
     .option('--images-zip <path-or-url>', "the seed's image archive (zip), local or http(s); its <image id>.jpg files are stored")
-    .option('--fashion-mnist [idx-dir]', `the Fashion-MNIST pictures catalogue instead of a folder: 70,000 listings, one picture each, converted from the IDX files (default ${FASHION_MNIST_DIR}, Debian's dataset-fashion-mnist) into $MARKETPLACE_HOME/exports/ once`)
+    .option(
+      '--fashion-mnist [idx-dir]',
+      `the Fashion-MNIST pictures catalogue instead of a folder: 70,000 listings, one picture each, converted from the IDX files (default ${FASHION_MNIST_DIR}, Debian's dataset-fashion-mnist) into $MARKETPLACE_HOME/exports/ once`,
+    )
     .option('--fashion-limit <n>', 'with --fashion-mnist: the first n pictures of each official split only (a quick run)', positiveInteger)
     .option('--batch-size <rows>', 'rows per upsert transaction', positiveInteger, 500)
-    .option('--full', 'the folder is the whole catalogue: listings (and image rows) absent from it are marked removed; without it a load only adds and updates')
-    .option('--removed-column <name>', 'a column of the --from tables that marks a row removed (deleted_at, status); a --from copy is always full')
-    .option('--removed-values <list>', 'comma-separated values of --removed-column that mean removed (default: any value but empty, false, 0)', (v: string) => v.split(',').map((x) => x.trim()).filter(Boolean))
-    .option('--max-removed-fraction <x>', 'refuse a full load that would mark more than this fraction of the live rows removed', fraction, 0.5)
+    .option(
+      '--full',
+      'the folder is the whole catalogue: listings (and image rows) absent from it are marked removed; without it a load only adds and updates',
+    )
+    .option(
+      '--removed-column <name>',
+      'a column of the --from tables that marks a row removed (deleted_at, status); a --from copy is always full',
+    )
+    .option(
+      '--removed-values <list>',
+      'comma-separated values of --removed-column that mean removed (default: any value but empty, false, 0)',
+      (v: string) =>
+        v
+          .split(',')
+          .map((x) => x.trim())
+          .filter(Boolean),
+    )
+    .option(
+      '--max-removed-fraction <x>',
+      'refuse a full load that would mark more than this fraction of the live rows removed',
+      fraction,
+      0.5,
+    )
     .addHelpText(
       'after',
       '\nPrints one JSON line: {"products":{"read","loaded","refused","removed","restored",…},"images":{…},"imageFiles":{"stored","missing",…}}.\n' +
@@ -110,7 +162,9 @@ export function loadCommand() {
         const idxDir = typeof options.fashionMnist === 'string' ? options.fashionMnist : FASHION_MNIST_DIR;
         const limit = options.fashionLimit;
         const prepared = await fashionExportFolder(idxDir, loadConfig().home, { limitTrain: limit, limitTest: limit });
-        process.stderr.write(`fashion-mnist: ${prepared.reused ? 'reusing' : 'wrote'} ${prepared.dir} (${prepared.summary.train} training + ${prepared.summary.test} test pictures)\n`);
+        process.stderr.write(
+          `fashion-mnist: ${prepared.reused ? 'reusing' : 'wrote'} ${prepared.dir} (${prepared.summary.train} training + ${prepared.summary.test} test pictures)\n`,
+        );
         dir = prepared.dir;
       }
       const folder = await resolveSource(dir, options);

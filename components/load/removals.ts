@@ -78,9 +78,10 @@ export async function applyRemovals(q: Queryable, table: RawTable, source: strin
           'nothing was marked. Raise --max-removed-fraction if that many listings really left.',
       );
     }
-    const result = await q.query(`UPDATE ${table} t SET removed_at = now(), removed_reason = $1 WHERE t.removed_at IS NULL AND ${absentRows}`, [
-      `absent from ${source} (a full load)`,
-    ]);
+    const result = await q.query(
+      `UPDATE ${table} t SET removed_at = now(), removed_reason = $1 WHERE t.removed_at IS NULL AND ${absentRows}`,
+      [`absent from ${source} (a full load)`],
+    );
     removed += result.rowCount ?? 0;
   }
   return { removed, restored: restored.rowCount ?? 0 };

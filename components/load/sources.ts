@@ -205,7 +205,11 @@ export function postgresTableSource(url: string, table: string, shape: RawTableS
           [schema, name],
         );
         if (columns.rows.length === 0) throw new InputError(`${where}: no such table in the source database`);
-        checkColumns(where, shape, columns.rows.map((row) => row.column_name));
+        checkColumns(
+          where,
+          shape,
+          columns.rows.map((row) => row.column_name),
+        );
         const cursor = client.query(new Cursor<{ row: Record<string, unknown> }>(`SELECT to_jsonb(t) AS row FROM ${table} t`));
         let number = 0;
         for (;;) {

@@ -65,7 +65,9 @@ export class BloomFilter {
 /** One value in COPY text format. */
 export function copyText(value: string | null): string {
   if (value === null) return '\\N';
-  return /[\\\t\n\r]/.test(value) ? value.replace(/[\\\t\n\r]/g, (c) => (c === '\\' ? '\\\\' : c === '\t' ? '\\t' : c === '\n' ? '\\n' : '\\r')) : value;
+  return /[\\\t\n\r]/.test(value)
+    ? value.replace(/[\\\t\n\r]/g, (c) => (c === '\\' ? '\\\\' : c === '\t' ? '\\t' : c === '\n' ? '\\n' : '\\r'))
+    : value;
 }
 
 const sourceColumns = (shape: RawTableShape) => [...shape.required, ...shape.optional];
@@ -126,7 +128,17 @@ export async function stageSource(tx: Queryable, options: StageOptions): Promise
     const refusal = { source: source.label, line, reason };
     if (counts.firstRefusals.length < keep) counts.firstRefusals.push(refusal);
     options.onRefusal?.(refusal);
-    const cells = [...columns.map(() => '\\N'), '\\N', '\\N', copyText(source.label), String(line), 'f', 'f', copyText(reason), copyText(storable(raw))];
+    const cells = [
+      ...columns.map(() => '\\N'),
+      '\\N',
+      '\\N',
+      copyText(source.label),
+      String(line),
+      'f',
+      'f',
+      copyText(reason),
+      copyText(storable(raw)),
+    ];
     return `${cells.join('\t')}\n`;
   };
 
@@ -147,7 +159,12 @@ export async function stageSource(tx: Queryable, options: StageOptions): Promise
           const maybeSeen = seen.addAndCheck(row.id);
           const marked = marker ? markedRemoved(record.record, marker) : false;
           const cells = columns.map((column) => copyText(row.values[column] ?? null));
-          cells.push(copyText(JSON.stringify(row.extra)), row.content_hash, copyText(row.source), row.source_line === null ? '\\N' : String(row.source_line));
+          cells.push(
+            copyText(JSON.stringify(row.extra)),
+            row.content_hash,
+            copyText(row.source),
+            row.source_line === null ? '\\N' : String(row.source_line),
+          );
           cells.push(marked ? 't' : 'f', maybeSeen ? 't' : 'f', '\\N', maybeSeen ? copyText(storable(record.raw)) : '\\N');
           lines.push(`${cells.join('\t')}\n`);
         }

@@ -9,7 +9,7 @@
  * the interest similarity itself.
  */
 import { distanceKm } from '../core/platform/index.js';
-import { type IndexedBuyer, type IndexedProduct } from '../core/ml/index.js';
+import type { IndexedBuyer, IndexedProduct } from '../core/ml/index.js';
 import type { LoadedVersion } from './loaded.js';
 import { productVector } from './search.js';
 
@@ -81,10 +81,24 @@ export function buyersForProduct(version: LoadedVersion, position: number, optio
     pool = Math.min(total, pool * 4);
   }
   matches.sort((a, b) => b.score - a.score);
-  return { product, radiusKm: options.radiusKm, distanceFilter: home !== null, candidates: pool, matches: matches.slice(0, options.k), notes };
+  return {
+    product,
+    radiusKm: options.radiusKm,
+    distanceFilter: home !== null,
+    candidates: pool,
+    matches: matches.slice(0, options.k),
+    notes,
+  };
 }
 
-function judge(buyer: IndexedBuyer, product: IndexedProduct, home: { lat: number; lon: number } | null, innerProduct: number, weight: number, radiusKm: number): BuyerMatch | null {
+function judge(
+  buyer: IndexedBuyer,
+  product: IndexedProduct,
+  home: { lat: number; lon: number } | null,
+  innerProduct: number,
+  weight: number,
+  radiusKm: number,
+): BuyerMatch | null {
   if (product.priceMinor < buyer.priceMin || product.priceMinor > buyer.priceMax) return null;
   const km = home ? distanceKm(home, { lat: buyer.latitude, lon: buyer.longitude }) : null;
   if (km !== null && km > radiusKm) return null;

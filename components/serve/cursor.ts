@@ -14,7 +14,11 @@ export type Cursor = z.infer<typeof Cursor>;
 
 /** A short hash of what defines the ranking (not k: pages may change size). */
 export function fingerprint(parts: Record<string, unknown>): string {
-  const canonical = JSON.stringify(Object.keys(parts).sort().map((key) => [key, parts[key] ?? null]));
+  const canonical = JSON.stringify(
+    Object.keys(parts)
+      .sort()
+      .map((key) => [key, parts[key] ?? null]),
+  );
   return createHash('sha256').update(canonical).digest('base64url').slice(0, 16);
 }
 
@@ -28,7 +32,17 @@ export function offsetOfCursor(text: string, expected: { index: string; fingerpr
   } catch {
     throw new HttpError(400, 'cursor is not a cursor this service issued (send back the `next` of an answer unchanged)', 'cursor');
   }
-  if (cursor.f !== expected.fingerprint) throw new HttpError(400, 'cursor belongs to another query (q, mode, sort or a filter differ): send the same parameters with it', 'cursor');
-  if (cursor.v !== expected.index) throw new HttpError(409, `cursor was issued by index ${cursor.v}; the service now serves ${expected.index}: start again from the first page`, 'cursor');
+  if (cursor.f !== expected.fingerprint)
+    throw new HttpError(
+      400,
+      'cursor belongs to another query (q, mode, sort or a filter differ): send the same parameters with it',
+      'cursor',
+    );
+  if (cursor.v !== expected.index)
+    throw new HttpError(
+      409,
+      `cursor was issued by index ${cursor.v}; the service now serves ${expected.index}: start again from the first page`,
+      'cursor',
+    );
   return cursor.o;
 }

@@ -49,7 +49,8 @@ const SAME_PLACE_KM = 10;
 
 function parseNear(text: string): Origin {
   const [lat, lon] = text.split(',').map((part) => Number(part.trim()));
-  if (lat === undefined || lon === undefined || !Number.isFinite(lat) || !Number.isFinite(lon)) throw new HttpError(400, `near must be <lat>,<lon> in degrees, not '${text}'`, 'near');
+  if (lat === undefined || lon === undefined || !Number.isFinite(lat) || !Number.isFinite(lon))
+    throw new HttpError(400, `near must be <lat>,<lon> in degrees, not '${text}'`, 'near');
   if (lat < -90 || lat > 90) throw new HttpError(400, `near: latitude ${lat} is outside -90..90`, 'near');
   if (lon < -180 || lon > 180) throw new HttpError(400, `near: longitude ${lon} is outside -180..180`, 'near');
   return { lat, lon, label: `near ${lat},${lon}` };
@@ -60,12 +61,21 @@ function placeTown(name: string, towns: ReadonlyMap<string, readonly Place[]>): 
   if (resolved.ok) return { lat: resolved.latitude, lon: resolved.longitude, label: `${name} (${resolved.place}, gazetteer)` };
   const places = towns.get(normalizeName(name.split(',')[0] ?? name)) ?? [];
   const [first] = places;
-  if (first && places.every((p) => distanceKm(p, first) <= SAME_PLACE_KM)) return { lat: first.lat, lon: first.lon, label: `${name} (${first.town}${first.county ? `, ${first.county}` : ''}, as listings place it)` };
+  if (first && places.every((p) => distanceKm(p, first) <= SAME_PLACE_KM))
+    return {
+      lat: first.lat,
+      lon: first.lon,
+      label: `${name} (${first.town}${first.county ? `, ${first.county}` : ''}, as listings place it)`,
+    };
   if (places.length > 1) {
     const options = places.slice(0, 5).map((p) => `'${p.town}${p.county ? `, ${p.county}` : ''}'`);
     throw new HttpError(400, `town '${name}' names ${places.length} places: say which, e.g. ${options.join(' or ')}`, 'town');
   }
-  throw new HttpError(400, `town '${name}' is not a place the gazetteer or the catalogue knows (${resolved.detail}); give 'Town, County' or near=<lat>,<lon>`, 'town');
+  throw new HttpError(
+    400,
+    `town '${name}' is not a place the gazetteer or the catalogue knows (${resolved.detail}); give 'Town, County' or near=<lat>,<lon>`,
+    'town',
+  );
 }
 
 export function parseFilters(params: FilterParams, version: LoadedVersion): Filters {
@@ -74,23 +84,33 @@ export function parseFilters(params: FilterParams, version: LoadedVersion): Filt
   if (params.category !== undefined) {
     // Levels are written "A / B / C"; a level may hold a slash itself ("Ham/Amateur Radios"), so the
     // spaced separator is tried first, then a bare slash ("home & garden/sofas").
-    const splits = [params.category.split(/\s+\/\s+/), params.category.split('/')].map((parts) => parts.map((level) => level.trim()).filter(Boolean));
+    const splits = [params.category.split(/\s+\/\s+/), params.category.split('/')].map((parts) =>
+      parts.map((level) => level.trim()).filter(Boolean),
+    );
     const found = splits.map((levels) => categoryKey(levels)).find((key) => search.categories.has(key));
     const key = found ?? '';
     const label = search.categories.get(key);
     if (!label) {
       const roots = [...search.categories.entries()].filter(([k]) => !k.includes(' / ')).map(([, v]) => `'${v}'`);
-      throw new HttpError(400, `category '${params.category}' is not a category of index ${version.indexVersion}; give a root (${roots.join(', ')}) or a path such as 'Home & Garden / Dining, Living Room Furniture'`, 'category');
+      throw new HttpError(
+        400,
+        `category '${params.category}' is not a category of index ${version.indexVersion}; give a root (${roots.join(', ')}) or a path such as 'Home & Garden / Dining, Living Room Furniture'`,
+        'category',
+      );
     }
     category = { key, label };
   }
   const minPriceMinor = params.min_price === undefined ? null : Math.round(params.min_price * 100);
   const maxPriceMinor = params.max_price === undefined ? null : Math.round(params.max_price * 100);
-  if (minPriceMinor !== null && maxPriceMinor !== null && minPriceMinor > maxPriceMinor) throw new HttpError(400, `max_price ${params.max_price} is below min_price ${params.min_price}`, 'max_price');
+  if (minPriceMinor !== null && maxPriceMinor !== null && minPriceMinor > maxPriceMinor)
+    throw new HttpError(400, `max_price ${params.max_price} is below min_price ${params.min_price}`, 'max_price');
   if (params.near !== undefined && params.town !== undefined) throw new HttpError(400, 'give near or town, not both', 'town');
-  const origin = params.near !== undefined ? parseNear(params.near) : params.town !== undefined ? placeTown(params.town, search.towns) : null;
-  if (params.radius_km !== undefined && !origin) throw new HttpError(400, 'radius_km needs a place: near=<lat>,<lon> or town=<name>', 'radius_km');
-  if (params.sort === 'distance' && !origin) throw new HttpError(400, 'sort=distance needs a place: near=<lat>,<lon> or town=<name>', 'sort');
+  const origin =
+    params.near !== undefined ? parseNear(params.near) : params.town !== undefined ? placeTown(params.town, search.towns) : null;
+  if (params.radius_km !== undefined && !origin)
+    throw new HttpError(400, 'radius_km needs a place: near=<lat>,<lon> or town=<name>', 'radius_km');
+  if (params.sort === 'distance' && !origin)
+    throw new HttpError(400, 'sort=distance needs a place: near=<lat>,<lon> or town=<name>', 'sort');
   return { category, minPriceMinor, maxPriceMinor, origin, radiusKm: params.radius_km ?? null };
 }
 

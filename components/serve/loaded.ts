@@ -2,7 +2,7 @@
  * One servable version: a model (ONNX encoders) and the index built with it, opened together and
  * checked against each other, with the lookups every request needs built once at load time.
  */
-import { type ArtifactStore } from '../core/platform/index.js';
+import type { ArtifactStore } from '../core/platform/index.js';
 import { openEmbedder, openSearchIndex, type Embedder, type IndexedProduct, type SearchIndex } from '../core/ml/index.js';
 import { buildSearchView, type SearchView } from './search-view.js';
 
@@ -40,7 +40,10 @@ export class IncompatibleVersionError extends Error {
  * return confident nonsense.
  */
 export async function loadVersion(store: ArtifactStore, target: ServingTarget): Promise<LoadedVersion> {
-  const [embedder, index] = await Promise.allSettled([openEmbedder(store, target.modelVersion), openSearchIndex(store, target.indexVersion)]);
+  const [embedder, index] = await Promise.allSettled([
+    openEmbedder(store, target.modelVersion),
+    openSearchIndex(store, target.indexVersion),
+  ]);
   if (embedder.status === 'rejected' || index.status === 'rejected') {
     if (embedder.status === 'fulfilled') await embedder.value.close();
     throw embedder.status === 'rejected' ? embedder.reason : (index as PromiseRejectedResult).reason;
@@ -56,12 +59,19 @@ export async function loadVersion(store: ArtifactStore, target: ServingTarget): 
 function assemble(target: ServingTarget, embedder: Embedder, index: SearchIndex): LoadedVersion {
   const { metadata } = index;
   if (metadata.modelVersion !== target.modelVersion) {
-    throw new IncompatibleVersionError(`index ${target.indexVersion} was built with model ${metadata.modelVersion}, not ${target.modelVersion}`);
+    throw new IncompatibleVersionError(
+      `index ${target.indexVersion} was built with model ${metadata.modelVersion}, not ${target.modelVersion}`,
+    );
   }
   const dim = embedder.metadata.embeddingDim;
-  if (metadata.products.dim !== dim) throw new IncompatibleVersionError(`index ${target.indexVersion} holds ${metadata.products.dim}-d product vectors; model ${target.modelVersion} embeds in ${dim}`);
+  if (metadata.products.dim !== dim)
+    throw new IncompatibleVersionError(
+      `index ${target.indexVersion} holds ${metadata.products.dim}-d product vectors; model ${target.modelVersion} embeds in ${dim}`,
+    );
   if (metadata.buyers.dim !== dim + metadata.buyers.demographicDim) {
-    throw new IncompatibleVersionError(`index ${target.indexVersion}: buyer vectors of ${metadata.buyers.dim} are not ${dim} interest + ${metadata.buyers.demographicDim} demographic dimensions`);
+    throw new IncompatibleVersionError(
+      `index ${target.indexVersion}: buyer vectors of ${metadata.buyers.dim} are not ${dim} interest + ${metadata.buyers.demographicDim} demographic dimensions`,
+    );
   }
   const positionById = new Map<string, number>();
   index.productRows.forEach((product: IndexedProduct, position) => positionById.set(product.id, position));

@@ -7,7 +7,16 @@
  */
 import { pathToFileURL } from 'node:url';
 import { InvalidArgumentError, Option } from 'commander';
-import { createCommand, createLogger, InputError, loadConfig, openArtifactStore, positiveInteger, printSummary, runMain } from '../core/platform/index.js';
+import {
+  createCommand,
+  createLogger,
+  InputError,
+  loadConfig,
+  openArtifactStore,
+  positiveInteger,
+  printSummary,
+  runMain,
+} from '../core/platform/index.js';
 import { buildApp, DEFAULT_TIMEOUTS } from './app.js';
 import { DEFAULT_LIMITS } from './routes/context.js';
 import { pinnedSource, servingRecordSource, ServingState } from './state.js';
@@ -39,24 +48,48 @@ function seconds(value: string): number {
 }
 
 export function serveCommand(env: NodeJS.ProcessEnv = process.env) {
-  return createCommand('serve', 'Serve search over the production model and index (HTTP): text and image search, similar products, buyers for a product.')
+  return createCommand(
+    'serve',
+    'Serve search over the production model and index (HTTP): text and image search, similar products, buyers for a product.',
+  )
     .addOption(new Option('--port <port>', 'port to listen on').argParser(port).env('PORT').default(8080))
     .addOption(new Option('--host <host>', 'address to listen on').env('HOST').default('0.0.0.0'))
     .option('--poll-seconds <s>', 'how often serving/current.json is checked for a new version', seconds, 10)
-    .addOption(new Option('--model-version <version>', 'serve this model instead of following serving/current.json (with --index-version)').env('MODEL_VERSION'))
+    .addOption(
+      new Option('--model-version <version>', 'serve this model instead of following serving/current.json (with --index-version)').env(
+        'MODEL_VERSION',
+      ),
+    )
     .addOption(new Option('--index-version <version>', 'serve this index (with --model-version)').env('INDEX_VERSION'))
     .option('--max-upload-bytes <n>', 'largest image upload (413 above)', positiveInteger, DEFAULT_LIMITS.maxUploadBytes)
     .option('--max-image-pixels <n>', 'largest decoded image, width × height (400 above)', positiveInteger, DEFAULT_LIMITS.maxImagePixels)
-    .option('--connection-timeout-seconds <s>', 'close a connection silent this long (a stalled client)', seconds, DEFAULT_TIMEOUTS.connectionTimeoutMs / 1000)
-    .option('--request-timeout-seconds <s>', 'answer 408 and close when a whole request has not arrived in this time (a trickling client)', seconds, DEFAULT_TIMEOUTS.requestTimeoutMs / 1000)
-    .option('--keep-alive-timeout-seconds <s>', 'close an idle keep-alive connection after this', seconds, DEFAULT_TIMEOUTS.keepAliveTimeoutMs / 1000)
+    .option(
+      '--connection-timeout-seconds <s>',
+      'close a connection silent this long (a stalled client)',
+      seconds,
+      DEFAULT_TIMEOUTS.connectionTimeoutMs / 1000,
+    )
+    .option(
+      '--request-timeout-seconds <s>',
+      'answer 408 and close when a whole request has not arrived in this time (a trickling client)',
+      seconds,
+      DEFAULT_TIMEOUTS.requestTimeoutMs / 1000,
+    )
+    .option(
+      '--keep-alive-timeout-seconds <s>',
+      'close an idle keep-alive connection after this',
+      seconds,
+      DEFAULT_TIMEOUTS.keepAliveTimeoutMs / 1000,
+    )
     .option('--log-requests', 'log every request')
     .action(async (options: ServeOptions) => {
-      if (!options.modelVersion !== !options.indexVersion) throw new InputError('--model-version and --index-version (MODEL_VERSION, INDEX_VERSION) go together: set both or neither');
+      if (!options.modelVersion !== !options.indexVersion)
+        throw new InputError('--model-version and --index-version (MODEL_VERSION, INDEX_VERSION) go together: set both or neither');
       const config = loadConfig(env);
       const log = createLogger('serve', config.logLevel);
       const store = openArtifactStore(config);
-      const pinned = options.modelVersion && options.indexVersion ? { modelVersion: options.modelVersion, indexVersion: options.indexVersion } : null;
+      const pinned =
+        options.modelVersion && options.indexVersion ? { modelVersion: options.modelVersion, indexVersion: options.indexVersion } : null;
       const state = new ServingState({ store, log, source: pinned ? pinnedSource(pinned) : servingRecordSource(store) });
       const { app } = await buildApp({
         state,
@@ -71,7 +104,10 @@ export function serveCommand(env: NodeJS.ProcessEnv = process.env) {
       });
 
       const address = await app.listen({ port: options.port, host: options.host });
-      log.info({ address, artifacts: config.artifactRoot, follows: pinned ? 'MODEL_VERSION/INDEX_VERSION' : 'serving/current.json' }, `search service listening on ${address}`);
+      log.info(
+        { address, artifacts: config.artifactRoot, follows: pinned ? 'MODEL_VERSION/INDEX_VERSION' : 'serving/current.json' },
+        `search service listening on ${address}`,
+      );
       printSummary({ listening: address, artifactRoot: config.artifactRoot, pinned });
       await state.refresh();
       // A pinned version never changes, but a failed first load must still be retried.

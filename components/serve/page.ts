@@ -22,8 +22,14 @@ export const rankingFingerprint = (route: string, params: FilterParams & PagePar
 
 export function pageStart(params: PageParams, version: LoadedVersion, print: string): number {
   if (params.offset !== undefined && params.cursor !== undefined) throw new HttpError(400, 'give offset or cursor, not both', 'offset');
-  const offset = params.cursor !== undefined ? offsetOfCursor(params.cursor, { index: version.indexVersion, fingerprint: print }) : (params.offset ?? 0);
-  if (offset + params.k > MAX_RESULTS) throw new HttpError(400, `offset ${offset} + k ${params.k} reaches past the ${MAX_RESULTS} results a query can page through`, params.cursor !== undefined ? 'cursor' : 'offset');
+  const offset =
+    params.cursor !== undefined ? offsetOfCursor(params.cursor, { index: version.indexVersion, fingerprint: print }) : (params.offset ?? 0);
+  if (offset + params.k > MAX_RESULTS)
+    throw new HttpError(
+      400,
+      `offset ${offset} + k ${params.k} reaches past the ${MAX_RESULTS} results a query can page through`,
+      params.cursor !== undefined ? 'cursor' : 'offset',
+    );
   return offset;
 }
 

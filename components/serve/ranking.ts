@@ -123,7 +123,8 @@ export function searchPage(version: LoadedVersion, plan: SearchPlan): SearchPage
   const end = plan.offset + plan.k;
   const page = list.slice(plan.offset, end);
   const notes: string[] = [];
-  if (!version.search.hasLexical && plan.mode !== 'dense') notes.push(`index ${version.indexVersion} has no lexical index (built before it): ${plan.mode} ranks by the embedding alone`);
+  if (!version.search.hasLexical && plan.mode !== 'dense')
+    notes.push(`index ${version.indexVersion} has no lexical index (built before it): ${plan.mode} ranks by the embedding alone`);
   const unknown = plan.mode === 'dense' ? [] : plan.terms.filter((term) => !version.search.catalogue.lexical.knows(term));
   if (unknown.length > 0 && version.search.hasLexical) notes.push(`no listing contains ${unknown.map((t) => `'${t}'`).join(', ')}`);
   if (page.length === 0) {

@@ -151,7 +151,10 @@ const buyerMatch = {
     interest: {
       anyOf: [
         { type: 'null' },
-        { type: 'object', properties: { category: { type: 'string' }, weight: { type: 'number' }, matchesProductCategory: { type: 'boolean' } } },
+        {
+          type: 'object',
+          properties: { category: { type: 'string' }, weight: { type: 'number' }, matchesProductCategory: { type: 'boolean' } },
+        },
       ],
     },
     priceBand: { type: 'object', properties: { minMinor: { type: 'number' }, maxMinor: { type: 'number' } } },

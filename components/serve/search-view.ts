@@ -5,7 +5,14 @@
  * catalogue knows for town=, and each listing's date for sort=newest.
  */
 import { distanceKm } from '../core/platform/index.js';
-import { DEFAULT_FUSION, hybridCatalogue, LexicalIndex, type FusionConfig, type HybridCatalogue, type SearchIndex } from '../core/ml/index.js';
+import {
+  DEFAULT_FUSION,
+  hybridCatalogue,
+  LexicalIndex,
+  type FusionConfig,
+  type HybridCatalogue,
+  type SearchIndex,
+} from '../core/ml/index.js';
 import { normalizeName } from '../core/contracts/index.js';
 
 export interface SearchView {
@@ -41,7 +48,13 @@ export function buildSearchView(index: SearchIndex): SearchView {
   // An index without the lexical files: an empty lexical index, so that every mode still runs (on the dense part).
   const lexical = index.lexical ?? LexicalIndex.build(rows.map(() => ({ title: '', text: '', category: '' })));
   const products = index.products;
-  const catalogue = hybridCatalogue({ lexical, dense: (query, k) => products.search(query, k), vectors: index.productVectors, dim: index.metadata.products.dim, paths });
+  const catalogue = hybridCatalogue({
+    lexical,
+    dense: (query, k) => products.search(query, k),
+    vectors: index.productVectors,
+    dim: index.metadata.products.dim,
+    paths,
+  });
 
   const categories = new Map<string, string>();
   const categoryKeys = paths.map((path) =>
@@ -58,7 +71,8 @@ export function buildSearchView(index: SearchIndex): SearchView {
     const key = normalizeName(row.town);
     const places = towns.get(key) ?? [];
     // One entry per distinct place (listings in the same town repeat it).
-    if (!places.some((p) => distanceKm(p, { lat: row.latitude!, lon: row.longitude! }) < 1)) places.push({ town: row.town, county: row.county, lat: row.latitude, lon: row.longitude });
+    if (!places.some((p) => distanceKm(p, { lat: row.latitude!, lon: row.longitude! }) < 1))
+      places.push({ town: row.town, county: row.county, lat: row.latitude, lon: row.longitude });
     towns.set(key, places);
   }
 

@@ -38,7 +38,14 @@ export function nearestProducts(version: LoadedVersion, query: number[], k: numb
     if (label < 0 || label === exclude || hits.length >= k) return;
     const product = productRows[label];
     if (!product) return;
-    hits.push({ id: product.id, title: product.title, root: product.root, priceMinor: product.priceMinor, town: product.town, score: distances[rank]! });
+    hits.push({
+      id: product.id,
+      title: product.title,
+      root: product.root,
+      priceMinor: product.priceMinor,
+      town: product.town,
+      score: distances[rank]!,
+    });
   });
   return hits;
 }

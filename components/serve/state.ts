@@ -29,7 +29,10 @@ export function servingRecordSource(store: ArtifactStore): TargetSource {
 }
 
 /** A fixed target (the MODEL_VERSION / INDEX_VERSION that a Kubernetes rollout patches in). */
-export const pinnedSource = (target: ServingTarget): TargetSource => async () => target;
+export const pinnedSource =
+  (target: ServingTarget): TargetSource =>
+  async () =>
+    target;
 
 export type ReloadOutcome = 'success' | 'failure';
 
@@ -161,7 +164,10 @@ export class ServingState {
     }
     if (this.failure && sameTarget(this.failure.target, target) && Date.now() < this.failure.retryAt) return 'backing-off';
 
-    log.info({ model: target.modelVersion, index: target.indexVersion, from: this.held ? describeTarget(this.held.version) : null }, `loading ${describeTarget(target)}`);
+    log.info(
+      { model: target.modelVersion, index: target.indexVersion, from: this.held ? describeTarget(this.held.version) : null },
+      `loading ${describeTarget(target)}`,
+    );
     let version: LoadedVersion;
     try {
       version = await (this.options.load ?? loadVersion)(this.options.store, target);
@@ -177,7 +183,16 @@ export class ServingState {
     this.held = { version, users: 0, retired: false };
     this.failure = null;
     const seconds = (performance.now() - started) / 1000;
-    log.info({ model: version.modelVersion, index: version.indexVersion, products: version.index.productRows.length, buyers: version.index.buyerRows.length, seconds }, `serving ${describeTarget(version)}`);
+    log.info(
+      {
+        model: version.modelVersion,
+        index: version.indexVersion,
+        products: version.index.productRows.length,
+        buyers: version.index.buyerRows.length,
+        seconds,
+      },
+      `serving ${describeTarget(version)}`,
+    );
     this.emit({ outcome: 'success', target, seconds });
     if (previous) await this.retire(previous);
     return 'swapped';
@@ -186,9 +201,19 @@ export class ServingState {
   private fail(target: ServingTarget | null, error: unknown, started: number): void {
     const attempts = this.failure && sameTarget(this.failure.target, target) ? this.failure.attempts + 1 : 1;
     const backoffSeconds = Math.min(this.options.maxBackoffSeconds ?? 300, 5 * 2 ** (attempts - 1));
-    const message = target ? `cannot load ${describeTarget(target)}: ${errorMessage(error)}` : `cannot read the serving target: ${errorMessage(error)}`;
+    const message = target
+      ? `cannot load ${describeTarget(target)}: ${errorMessage(error)}`
+      : `cannot read the serving target: ${errorMessage(error)}`;
     this.failure = { target, message, attempts, retryAt: Date.now() + backoffSeconds * 1000 };
-    this.options.log.error({ err: error, attempts, retryInSeconds: target ? backoffSeconds : undefined, serving: this.held ? describeTarget(this.held.version) : null }, this.held ? `${message}; still serving the previous version` : message);
+    this.options.log.error(
+      {
+        err: error,
+        attempts,
+        retryInSeconds: target ? backoffSeconds : undefined,
+        serving: this.held ? describeTarget(this.held.version) : null,
+      },
+      this.held ? `${message}; still serving the previous version` : message,
+    );
     this.emit({ outcome: 'failure', target, seconds: (performance.now() - started) / 1000, error: message });
   }
 

@@ -78,7 +78,12 @@ function featureExtractor(model: tf.LayersModel, featureLayer: string | undefine
   try {
     layer = model.getLayer(featureLayer);
   } catch {
-    throw new InputError(`backbone: the model has no layer '${featureLayer}' (layers end with ${model.layers.slice(-5).map((l) => l.name).join(', ')})`);
+    throw new InputError(
+      `backbone: the model has no layer '${featureLayer}' (layers end with ${model.layers
+        .slice(-5)
+        .map((l) => l.name)
+        .join(', ')})`,
+    );
   }
   return tf.model({ inputs: model.inputs, outputs: layer.output as tf.SymbolicTensor, name });
 }
@@ -87,7 +92,9 @@ async function loadNsfwjsMobileNet(): Promise<tf.LayersModel> {
   // nsfwjs's package exports do not list the model files; resolve them beside its CommonJS entry.
   const dir = path.join(path.dirname(require.resolve('nsfwjs')), '..', 'models', 'mobilenet_v2');
   const json = requireOnce<ModelJson>(path.join(dir, 'model.min.js'));
-  const shards = json.weightsManifest.flatMap((group) => group.paths).map((p) => Buffer.from(requireOnce<string>(path.join(dir, `${p}.min.js`)), 'base64'));
+  const shards = json.weightsManifest
+    .flatMap((group) => group.paths)
+    .map((p) => Buffer.from(requireOnce<string>(path.join(dir, `${p}.min.js`)), 'base64'));
   const full = await fromArtifacts(json, shards);
   const features = featureExtractor(full, BACKBONE_FEATURE_LAYER, 'mobilenet_v2_features');
   const [, h, w, c] = features.inputs[0]!.shape;
@@ -123,9 +130,12 @@ async function loadFromFiles(target: string): Promise<tf.LayersModel> {
   } catch (error) {
     throw new InputError(`backbone: ${file} is not a TF.js model.json (${(error as Error).message})`);
   }
-  if (!json.modelTopology || !Array.isArray(json.weightsManifest)) throw new InputError(`backbone: ${file} is not a TF.js LayersModel (no modelTopology / weightsManifest)`);
+  if (!json.modelTopology || !Array.isArray(json.weightsManifest))
+    throw new InputError(`backbone: ${file} is not a TF.js LayersModel (no modelTopology / weightsManifest)`);
   const dir = path.dirname(file);
-  const shards = await Promise.all(json.weightsManifest.flatMap((group) => group.paths).map(async (p) => new Uint8Array(await readFile(path.join(dir, p)))));
+  const shards = await Promise.all(
+    json.weightsManifest.flatMap((group) => group.paths).map(async (p) => new Uint8Array(await readFile(path.join(dir, p)))),
+  );
   return fromArtifacts(json, shards);
 }
 
@@ -139,11 +149,15 @@ export async function loadBackboneFrom(pathOrUrl: string, featureLayer?: string)
     ? await tf.loadLayersModel(pathOrUrl)
     : await loadFromFiles(pathOrUrl.startsWith('file:') ? fileURLToPath(pathOrUrl) : pathOrUrl);
   if (model.inputs.length !== 1 || model.inputs[0]!.shape.length !== 4) {
-    throw new InputError(`backbone: ${pathOrUrl} takes ${model.inputs.length} input(s) of shape [${model.inputs[0]?.shape.join(', ')}]; a backbone takes one [N, H, W, 3] image batch`);
+    throw new InputError(
+      `backbone: ${pathOrUrl} takes ${model.inputs.length} input(s) of shape [${model.inputs[0]?.shape.join(', ')}]; a backbone takes one [N, H, W, 3] image batch`,
+    );
   }
   const features = featureExtractor(model, featureLayer, `${model.name}_features`);
   if (features.outputs.length !== 1 || features.outputs[0]!.shape.length !== 2) {
-    throw new InputError(`backbone: the features of ${pathOrUrl} have shape [${features.outputs[0]?.shape.join(', ')}]; name a feature layer with a flat [N, D] output`);
+    throw new InputError(
+      `backbone: the features of ${pathOrUrl} have shape [${features.outputs[0]?.shape.join(', ')}]; name a feature layer with a flat [N, D] output`,
+    );
   }
   return features;
 }

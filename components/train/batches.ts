@@ -181,14 +181,28 @@ export function makeBatch(data: Encoded, rows: readonly number[], imageFeatureDi
     imageFeatures: tf.tensor2d(features, [rows.length, imageFeatureDim]),
     textMask: tf.tensor2d(textMask, [rows.length, 1]),
     imageMask: tf.tensor2d(imageMask, [rows.length, 1]),
-    labels: tf.tensor1d(Int32Array.from(rows, (row) => data.labels[row]!), 'int32'),
+    labels: tf.tensor1d(
+      Int32Array.from(rows, (row) => data.labels[row]!),
+      'int32',
+    ),
     pairs: pairs.length >= 2 ? tf.tensor1d(pairs, 'int32') : null,
     listing: listing && data.listing ? listingBatch(data, data.listing, rows, listing) : null,
     size: rows.length,
     dispose() {
       const l = batch.listing;
-      const listingTensors = l ? [l.rows, l.queryIds, l.queryWeights, l.mask, ...(l.negativeIds ? [l.negativeIds, l.negativeWeights!] : [])] : [];
-      tf.dispose([batch.ids, batch.weights, batch.imageFeatures, batch.textMask, batch.imageMask, batch.labels, ...(batch.pairs ? [batch.pairs] : []), ...listingTensors]);
+      const listingTensors = l
+        ? [l.rows, l.queryIds, l.queryWeights, l.mask, ...(l.negativeIds ? [l.negativeIds, l.negativeWeights!] : [])]
+        : [];
+      tf.dispose([
+        batch.ids,
+        batch.weights,
+        batch.imageFeatures,
+        batch.textMask,
+        batch.imageMask,
+        batch.labels,
+        ...(batch.pairs ? [batch.pairs] : []),
+        ...listingTensors,
+      ]);
     },
   };
   return batch;
@@ -215,7 +229,8 @@ export function epochBatches(data: Encoded, batchSize: number, seed: number): nu
 /** Fixed batches in data order (evaluation). */
 export function sequentialBatches(count: number, batchSize: number): number[][] {
   const batches: number[][] = [];
-  for (let start = 0; start < count; start += batchSize) batches.push(Array.from({ length: Math.min(batchSize, count - start) }, (_, i) => start + i));
+  for (let start = 0; start < count; start += batchSize)
+    batches.push(Array.from({ length: Math.min(batchSize, count - start) }, (_, i) => start + i));
   return batches;
 }
 

@@ -5,7 +5,7 @@
  * written first under epoch-numbered names and `state.json`, naming them, last: a crash between the two
  * leaves the previous checkpoint intact.
  */
-import * as tf from '@tensorflow/tfjs';
+import type * as tf from '@tensorflow/tfjs';
 import { z } from 'zod';
 import { NotFoundError, type ArtifactStore } from '../core/platform/index.js';
 import type { EpochRecord } from './history.js';
@@ -31,7 +31,13 @@ export interface CheckpointState {
 
 export interface Checkpoints {
   load(): Promise<{ state: CheckpointState; weights: tf.Tensor[]; optimizer: tf.Tensor[]; best: tf.Tensor[] | null } | null>;
-  save(checkpoint: { state: CheckpointState; weights: readonly tf.Tensor[]; optimizer: readonly tf.Tensor[]; best: readonly tf.Tensor[] | null; bestChanged: boolean }): Promise<void>;
+  save(checkpoint: {
+    state: CheckpointState;
+    weights: readonly tf.Tensor[];
+    optimizer: readonly tf.Tensor[];
+    best: readonly tf.Tensor[] | null;
+    bestChanged: boolean;
+  }): Promise<void>;
   /** Removes the checkpoint once the model is published. */
   clear(): Promise<void>;
 }

@@ -67,8 +67,14 @@ export async function readDataset(store: ArtifactStore, snapshotId: string, opti
   const sampledTrain = options.sample && options.sample < train.length ? everyNth(train, options.sample) : train;
   const sampledVal = options.sample && options.sample < train.length ? everyNth(val, Math.max(50, Math.round(options.sample / 8))) : val;
   const labels = [...new Set(sampledTrain.map((example) => example.root))].sort();
-  if (labels.length < 2) throw new InputError(`snapshot ${snapshotId} has ${labels.length} root categories in its training split; a classifier needs at least 2`);
-  if (sampledVal.length === 0) throw new InputError(`snapshot ${snapshotId} has no validation products (it has ${train.length} training products); it is too small to train on`);
+  if (labels.length < 2)
+    throw new InputError(
+      `snapshot ${snapshotId} has ${labels.length} root categories in its training split; a classifier needs at least 2`,
+    );
+  if (sampledVal.length === 0)
+    throw new InputError(
+      `snapshot ${snapshotId} has no validation products (it has ${train.length} training products); it is too small to train on`,
+    );
   return { train: sampledTrain, val: sampledVal, testIds, labels };
 }
 

@@ -35,8 +35,19 @@ export function listingViews(examples: readonly Example[], featurizer: TextFeatu
   };
 }
 
-async function encode(store: ArtifactStore, examples: readonly Example[], featurizer: TextFeaturizer, labels: readonly string[], images: ReadonlyMap<string, Float32Array>, featureDim: number, withListingViews: boolean, log: Logger): Promise<Encoded> {
-  const progress = featurizer.config.sentence ? new Progress(log, `text features with ${featurizer.config.sentence.encoder}`, examples.length) : undefined;
+async function encode(
+  store: ArtifactStore,
+  examples: readonly Example[],
+  featurizer: TextFeaturizer,
+  labels: readonly string[],
+  images: ReadonlyMap<string, Float32Array>,
+  featureDim: number,
+  withListingViews: boolean,
+  log: Logger,
+): Promise<Encoded> {
+  const progress = featurizer.config.sentence
+    ? new Progress(log, `text features with ${featurizer.config.sentence.encoder}`, examples.length)
+    : undefined;
   return {
     ids: examples.map((e) => e.id),
     docs: await featurizeAll(featurizer, examples, { store, progress }),
@@ -50,7 +61,10 @@ async function encode(store: ArtifactStore, examples: readonly Example[], featur
  * The sub-categories of the training examples, sorted, grouped under their roots (the wide part's
  * HierarchicalLogits takes the groups), and each example's sub-category index.
  */
-export function subcategoriesOf(examples: readonly Example[], labels: readonly string[]): { names: string[]; groups: number[][]; of: Int32Array } {
+export function subcategoriesOf(
+  examples: readonly Example[],
+  labels: readonly string[],
+): { names: string[]; groups: number[][]; of: Int32Array } {
   const names = [...new Set(examples.map((e) => e.subcategory))].sort();
   const rootOf = new Map(examples.map((e) => [e.subcategory, e.root]));
   const groups = labels.map((label) => names.flatMap((name, index) => (rootOf.get(name) === label ? [index] : [])));
@@ -74,7 +88,16 @@ export interface PreparedData {
 
 export async function prepareData(store: ArtifactStore, snapshotId: string, hp: Hyperparameters, log: Logger): Promise<PreparedData> {
   const dataset = await readDataset(store, snapshotId, { sample: hp.sample });
-  log.info({ snapshot: snapshotId, train: dataset.train.length, validation: dataset.val.length, test: dataset.testIds.length, labels: dataset.labels.length }, 'dataset');
+  log.info(
+    {
+      snapshot: snapshotId,
+      train: dataset.train.length,
+      validation: dataset.val.length,
+      test: dataset.testIds.length,
+      labels: dataset.labels.length,
+    },
+    'dataset',
+  );
   const featurizer = TextFeaturizer.fit(dataset.train, featurizerConfigOf(hp));
 
   const imageKeys = [...dataset.train, ...dataset.val].flatMap((e) => e.imageKeys);
@@ -83,11 +106,22 @@ export async function prepareData(store: ArtifactStore, snapshotId: string, hp: 
   let features = new Map<string, Float32Array>();
   if (hp.imageBackbone !== 'none' && imageKeys.length > 0) {
     if (hp.imageBackbone === 'scratch') {
-      const scratch = await pretrainScratchBackbone(store, dataset.train, dataset.labels, { ...SCRATCH_DEFAULTS, epochs: hp.scratchEpochs, seed: hp.seed }, log);
+      const scratch = await pretrainScratchBackbone(
+        store,
+        dataset.train,
+        dataset.labels,
+        { ...SCRATCH_DEFAULTS, epochs: hp.scratchEpochs, seed: hp.seed },
+        log,
+      );
       extractor = scratch.extractor;
       pretrainingLosses = scratch.losses;
     } else {
-      extractor = { id: hp.imageBackbone, model: await loadMobileNetBackbone(), inputSize: BACKBONE_INPUT_SIZE, featureDim: BACKBONE_FEATURE_DIM };
+      extractor = {
+        id: hp.imageBackbone,
+        model: await loadMobileNetBackbone(),
+        inputSize: BACKBONE_INPUT_SIZE,
+        featureDim: BACKBONE_FEATURE_DIM,
+      };
     }
     features = await imageFeatures(store, extractor, imageKeys, log);
   }
@@ -96,7 +130,22 @@ export async function prepareData(store: ArtifactStore, snapshotId: string, hp: 
   const train = await encode(store, dataset.train, featurizer, dataset.labels, features, featureDim, withListingViews, log);
   const val = await encode(store, dataset.val, featurizer, dataset.labels, features, featureDim, withListingViews, log);
   const withImages = train.images.some((f) => f !== null);
-  if (!withImages) log.info(imageKeys.length === 0 ? 'no product has a picture: training on text and listing fields only' : 'no usable picture features: training on text only');
+  if (!withImages)
+    log.info(
+      imageKeys.length === 0
+        ? 'no product has a picture: training on text and listing fields only'
+        : 'no usable picture features: training on text only',
+    );
   const subcategories = hp.subcategoryWeight > 0 ? subcategoriesOf(dataset.train, dataset.labels) : null;
-  return { dataset, featurizer, extractor, ...(pretrainingLosses ? { pretrainingLosses } : {}), featureDim, train, val, withImages, subcategories };
+  return {
+    dataset,
+    featurizer,
+    extractor,
+    ...(pretrainingLosses ? { pretrainingLosses } : {}),
+    featureDim,
+    train,
+    val,
+    withImages,
+    subcategories,
+  };
 }

@@ -34,7 +34,11 @@ export interface ExportModels {
 }
 
 /** Composes the export graphs from the towers (sharing their weights). */
-export function exportModels(towers: Towers, backbone: tf.LayersModel | null, shape: { embeddingDim: number; classes: number }): ExportModels {
+export function exportModels(
+  towers: Towers,
+  backbone: tf.LayersModel | null,
+  shape: { embeddingDim: number; classes: number },
+): ExportModels {
   // Cut from the tower's own graph, not by calling the tower: a called model is exported whole, so
   // each graph would carry both outputs' weights.
   const [t, wide] = towers.text.outputs;
@@ -53,7 +57,12 @@ export function exportModels(towers: Towers, backbone: tf.LayersModel | null, sh
   const tl = tf.input({ shape: [shape.classes], name: 'text_logits' });
   const tm = tf.input({ shape: [1], name: 'text_mask' });
   const im = tf.input({ shape: [1], name: 'image_mask' });
-  const sum = tf.layers.add().apply([tf.layers.multiply().apply([te, tm]) as tf.SymbolicTensor, tf.layers.multiply().apply([ie, im]) as tf.SymbolicTensor]) as tf.SymbolicTensor;
+  const sum = tf.layers
+    .add()
+    .apply([
+      tf.layers.multiply().apply([te, tm]) as tf.SymbolicTensor,
+      tf.layers.multiply().apply([ie, im]) as tf.SymbolicTensor,
+    ]) as tf.SymbolicTensor;
   const f = new L2Normalize({ name: 'fused_embedding' }).apply(sum) as tf.SymbolicTensor;
   // As losses.ts fusedClassifier: the head where there is a picture, plus the text classifier where there is text.
   const pictured = tf.layers.multiply().apply([towers.head.apply(f) as tf.SymbolicTensor, im]) as tf.SymbolicTensor;
@@ -66,21 +75,39 @@ export const ONNX_NAMES = {
   text: { inputNames: ['ids', 'weights'], outputNames: ['embedding'] },
   textClassifier: { inputNames: ['ids', 'weights'], outputNames: ['logits'] },
   image: { inputNames: ['pixels'], outputNames: ['embedding', 'logits'] },
-  fusion: { inputNames: ['text_embedding', 'image_embedding', 'text_logits', 'text_mask', 'image_mask'], outputNames: ['embedding', 'logits'] },
+  fusion: {
+    inputNames: ['text_embedding', 'image_embedding', 'text_logits', 'text_mask', 'image_mask'],
+    outputNames: ['embedding', 'logits'],
+  },
 } as const;
 
 export function toOnnx(model: tf.LayersModel, which: keyof typeof ONNX_NAMES, docString: string): Uint8Array {
-  return exportLayersModel(model, { name: model.name, docString, inputNames: [...ONNX_NAMES[which].inputNames], outputNames: [...ONNX_NAMES[which].outputNames], layers: MODEL_LAYER_TRANSLATIONS });
+  return exportLayersModel(model, {
+    name: model.name,
+    docString,
+    inputNames: [...ONNX_NAMES[which].inputNames],
+    outputNames: [...ONNX_NAMES[which].outputNames],
+    layers: MODEL_LAYER_TRANSLATIONS,
+  });
 }
 
 /** Runs TF.js and ONNX Runtime on the same inputs; the largest absolute difference over all outputs. */
-export async function onnxAgreement(model: tf.LayersModel, onnxBytes: Uint8Array, which: keyof typeof ONNX_NAMES, inputs: tf.Tensor[]): Promise<number> {
+export async function onnxAgreement(
+  model: tf.LayersModel,
+  onnxBytes: Uint8Array,
+  which: keyof typeof ONNX_NAMES,
+  inputs: tf.Tensor[],
+): Promise<number> {
   const session = await ort.InferenceSession.create(onnxBytes);
   try {
     const feeds: Record<string, ort.Tensor> = {};
     ONNX_NAMES[which].inputNames.forEach((name, k) => {
       const tensor = inputs[k]!;
-      feeds[name] = new ort.Tensor(tensor.dtype === 'int32' ? 'int32' : 'float32', tensor.dataSync() as Int32Array | Float32Array, tensor.shape);
+      feeds[name] = new ort.Tensor(
+        tensor.dtype === 'int32' ? 'int32' : 'float32',
+        tensor.dataSync() as Int32Array | Float32Array,
+        tensor.shape,
+      );
     });
     const onnxOut = await session.run(feeds);
     const tfOut = [model.predict(inputs)].flat();
@@ -100,14 +127,21 @@ export async function onnxAgreement(model: tf.LayersModel, onnxBytes: Uint8Array
 /** A TF.js LayersModel as `model.json` (topology + weights manifest) and `weights.bin`. */
 export async function tfjsFiles(model: tf.LayersModel, prefix: string): Promise<{ name: string; body: Buffer }[]> {
   let artifacts: tf.io.ModelArtifacts | undefined;
-  await model.save(tf.io.withSaveHandler(async (saved) => {
-    artifacts = saved;
-    return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
-  }));
+  await model.save(
+    tf.io.withSaveHandler(async (saved) => {
+      artifacts = saved;
+      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+    }),
+  );
   if (!artifacts?.weightData || !artifacts.weightSpecs) throw new Error(`TF.js did not serialise ${model.name}`);
   const weightData = artifacts.weightData;
   const weights = Buffer.concat((Array.isArray(weightData) ? weightData : [weightData]).map((part) => Buffer.from(part)));
-  const json = { format: 'layers-model', generatedBy: `TensorFlow.js tfjs-layers v${tf.version.tfjs}`, modelTopology: artifacts.modelTopology, weightsManifest: [{ paths: ['weights.bin'], weights: artifacts.weightSpecs }] };
+  const json = {
+    format: 'layers-model',
+    generatedBy: `TensorFlow.js tfjs-layers v${tf.version.tfjs}`,
+    modelTopology: artifacts.modelTopology,
+    weightsManifest: [{ paths: ['weights.bin'], weights: artifacts.weightSpecs }],
+  };
   return [
     { name: `${prefix}/model.json`, body: Buffer.from(JSON.stringify(json)) },
     { name: `${prefix}/weights.bin`, body: weights },
@@ -141,7 +175,10 @@ export async function exportChecked(fitted: FittedModel, data: PreparedData, doc
   maxDiff = Math.max(maxDiff, await onnxAgreement(exported.textClassifier, textClassifier, 'textClassifier', [probe.ids, probe.weights]));
   const probeT = tf.tidy(() => towers.text.predict([probe.ids, probe.weights]) as tf.Tensor[]);
   const probeI = withImages ? (towers.image.predict(probe.imageFeatures) as tf.Tensor) : tf.zerosLike(probeT[0]!);
-  maxDiff = Math.max(maxDiff, await onnxAgreement(exported.fusion, fusion, 'fusion', [probeT[0]!, probeI, probeT[1]!, probe.textMask, probe.imageMask]));
+  maxDiff = Math.max(
+    maxDiff,
+    await onnxAgreement(exported.fusion, fusion, 'fusion', [probeT[0]!, probeI, probeT[1]!, probe.textMask, probe.imageMask]),
+  );
   if (image && exported.image) {
     const pixels = tf.randomUniform([2, extractor!.inputSize, extractor!.inputSize, 3], 0, 1, 'float32', 7);
     maxDiff = Math.max(maxDiff, await onnxAgreement(exported.image, image, 'image', [pixels]));
@@ -149,7 +186,8 @@ export async function exportChecked(fitted: FittedModel, data: PreparedData, doc
   }
   tf.dispose([...probeT, probeI]);
   probe.dispose();
-  if (!(maxDiff < ONNX_AGREEMENT)) throw new Error(`ONNX export disagrees with TF.js by ${maxDiff} (limit ${ONNX_AGREEMENT}); the model is not published`);
+  if (!(maxDiff < ONNX_AGREEMENT))
+    throw new Error(`ONNX export disagrees with TF.js by ${maxDiff} (limit ${ONNX_AGREEMENT}); the model is not published`);
   log.info({ maxAbsDiff: maxDiff }, 'ONNX export agrees with TF.js');
   return { text, textClassifier, fusion, image, maxAbsDiff: maxDiff };
 }

@@ -26,7 +26,13 @@ function predictions(towers: Towers, data: Encoded, labels: readonly string[], f
   for (const rows of sequentialBatches(data.labels.length, batchSize)) {
     const batch = makeBatch(data, rows, featureDim);
     const tensors = tf.tidy(() => {
-      const f = forward(towers, batch, { contrastive: 0, temperature: 1, modalityDropout: 0, listingContrastive: 0, listingTemperature: 1 }, false, () => 0);
+      const f = forward(
+        towers,
+        batch,
+        { contrastive: 0, temperature: 1, modalityDropout: 0, listingContrastive: 0, listingTemperature: 1 },
+        false,
+        () => 0,
+      );
       const [t] = towers.text.apply([batch.ids, batch.weights]) as tf.Tensor[];
       const i = f.imageLogits ? (towers.image.apply(batch.imageFeatures) as tf.Tensor) : tf.zerosLike(t!);
       return {
@@ -64,12 +70,20 @@ function predictions(towers: Towers, data: Encoded, labels: readonly string[], f
  * Solves the wide part on the training split and freezes it in the text tower: a linear SVM over the
  * roots and, with sub-categories, one over those, side by side in one table.
  */
-function freezeSvmWidePart(towers: Towers, train: Encoded, subcategoryLabels: Int32Array | null, shape: ModelShape, hp: Hyperparameters, log: Logger): void {
+function freezeSvmWidePart(
+  towers: Towers,
+  train: Encoded,
+  subcategoryLabels: Int32Array | null,
+  shape: ModelShape,
+  hp: Hyperparameters,
+  log: Logger,
+): void {
   const started = Date.now();
   const options = { ...SVM_DEFAULTS, c: hp.svmC, seed: hp.seed };
   const inputs = wideInputs(shape);
   const parts = [fitLinearSvm(train.docs, train.labels, shape.classes, inputs, options)];
-  if (shape.subcategories && subcategoryLabels) parts.push(fitLinearSvm(train.docs, subcategoryLabels, wideColumns(shape) - shape.classes, inputs, options));
+  if (shape.subcategories && subcategoryLabels)
+    parts.push(fitLinearSvm(train.docs, subcategoryLabels, wideColumns(shape) - shape.classes, inputs, options));
   const columns = wideColumns(shape);
   const weights = new Float32Array(inputs * columns);
   const bias = new Float32Array(columns);
@@ -87,7 +101,10 @@ function freezeSvmWidePart(towers: Towers, train: Encoded, subcategoryLabels: In
   wide.setWeights(tensors);
   tf.dispose(tensors);
   wide.trainable = false;
-  log.info({ seconds: (Date.now() - started) / 1000, c: hp.svmC, subcategories: columns - shape.classes }, 'wide part: linear SVM solved and frozen');
+  log.info(
+    { seconds: (Date.now() - started) / 1000, c: hp.svmC, subcategories: columns - shape.classes },
+    'wide part: linear SVM solved and frozen',
+  );
 }
 
 export interface FittedModel {
@@ -100,7 +117,13 @@ export interface FittedModel {
   macroF1: Partial<Accuracy>;
 }
 
-export async function fitModel(data: PreparedData, hp: Hyperparameters, checkpoints: Checkpoints, maxSteps: number | undefined, log: Logger): Promise<FittedModel> {
+export async function fitModel(
+  data: PreparedData,
+  hp: Hyperparameters,
+  checkpoints: Checkpoints,
+  maxSteps: number | undefined,
+  log: Logger,
+): Promise<FittedModel> {
   const { dataset, featurizer, train, val, featureDim, subcategories } = data;
   const shape: ModelShape = {
     buckets: hp.buckets,
@@ -122,7 +145,15 @@ export async function fitModel(data: PreparedData, hp: Hyperparameters, checkpoi
   const macroF1: Partial<Accuracy> = {
     text: classification(truth, predicted.text, dataset.labels).macroF1,
     combined: classification(truth, predicted.combined, dataset.labels).macroF1,
-    ...(predicted.image.length > 0 ? { image: classification(predicted.image.map(([t]) => t), predicted.image.map(([, p]) => p), dataset.labels).macroF1 } : {}),
+    ...(predicted.image.length > 0
+      ? {
+          image: classification(
+            predicted.image.map(([t]) => t),
+            predicted.image.map(([, p]) => p),
+            dataset.labels,
+          ).macroF1,
+        }
+      : {}),
   };
   return { towers, shape, loop, valuation, embeddings: predicted.embeddings, macroF1 };
 }

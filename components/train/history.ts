@@ -30,23 +30,35 @@ export interface KnownItem {
   at10: number;
 }
 
-
 export async function curvesHtml(version: string, history: readonly EpochRecord[], bestEpoch: number): Promise<string> {
   const losses = history.flatMap((h) => [
     { epoch: h.epoch, split: 'train', loss: h.trainLoss },
     { epoch: h.epoch, split: 'validation', loss: h.valLoss },
   ]);
   const accuracy = history.flatMap((h) =>
-    (['text', 'image', 'combined'] as const).flatMap((modality) => (h.valAccuracy[modality] === null ? [] : [{ epoch: h.epoch, modality, accuracy: h.valAccuracy[modality] }])),
+    (['text', 'image', 'combined'] as const).flatMap((modality) =>
+      h.valAccuracy[modality] === null ? [] : [{ epoch: h.epoch, modality, accuracy: h.valAccuracy[modality] }],
+    ),
   );
-  const knownItem = history.flatMap((h) => (h.valKnownItem ? [{ epoch: h.epoch, at: 'recall@1', recall: h.valKnownItem.at1 }, { epoch: h.epoch, at: 'recall@10', recall: h.valKnownItem.at10 }] : []));
+  const knownItem = history.flatMap((h) =>
+    h.valKnownItem
+      ? [
+          { epoch: h.epoch, at: 'recall@1', recall: h.valKnownItem.at1 },
+          { epoch: h.epoch, at: 'recall@10', recall: h.valKnownItem.at10 },
+        ]
+      : [],
+  );
   const line = (values: object[], y: string, color: string) =>
     chartSvg({
       width: 520,
       height: 240,
       data: { values },
       mark: { type: 'line', point: true },
-      encoding: { x: { field: 'epoch', type: 'quantitative', axis: { tickMinStep: 1 } }, y: { field: y, type: 'quantitative', scale: { zero: false } }, color: { field: color, type: 'nominal' } },
+      encoding: {
+        x: { field: 'epoch', type: 'quantitative', axis: { tickMinStep: 1 } },
+        y: { field: y, type: 'quantitative', scale: { zero: false } },
+        color: { field: color, type: 'nominal' },
+      },
     });
   return htmlReport({
     title: `Training curves: ${version}`,
@@ -56,10 +68,24 @@ export async function curvesHtml(version: string, history: readonly EpochRecord[
       ['samples/s (mean)', Math.round(history.reduce((s, h) => s + h.samplesPerSecond, 0) / Math.max(1, history.length))],
     ],
     figures: [
-      { title: 'Loss', note: 'Training loss includes dropout; validation loss does not. Early stopping watches the validation loss.', body: await line(losses, 'loss', 'split') },
-      { title: 'Validation accuracy', note: 'Root-category accuracy per modality on the validation split.', body: await line(accuracy, 'accuracy', 'modality') },
+      {
+        title: 'Loss',
+        note: 'Training loss includes dropout; validation loss does not. Early stopping watches the validation loss.',
+        body: await line(losses, 'loss', 'split'),
+      },
+      {
+        title: 'Validation accuracy',
+        note: 'Root-category accuracy per modality on the validation split.',
+        body: await line(accuracy, 'accuracy', 'modality'),
+      },
       ...(knownItem.length > 0
-        ? [{ title: 'Validation known-item retrieval', note: "A listing's title (as a search query) against every validation listing: the share found first and in the top 10.", body: await line(knownItem, 'recall', 'at') }]
+        ? [
+            {
+              title: 'Validation known-item retrieval',
+              note: "A listing's title (as a search query) against every validation listing: the share found first and in the top 10.",
+              body: await line(knownItem, 'recall', 'at'),
+            },
+          ]
         : []),
     ],
     footer: 'Written by the train component.',

@@ -86,7 +86,15 @@ export const DEFAULTS: Hyperparameters = {
 };
 
 /** `--quick`: a small configuration for smoke runs (minutes on 2 cores). */
-export const QUICK: Partial<Hyperparameters> = { epochs: 2, sample: 1200, buckets: 2 ** 16, maxFeatures: 512, textDim: 32, embeddingDim: 128, imageHidden: 256 };
+export const QUICK: Partial<Hyperparameters> = {
+  epochs: 2,
+  sample: 1200,
+  buckets: 2 ** 16,
+  maxFeatures: 512,
+  textDim: 32,
+  embeddingDim: 128,
+  imageHidden: 256,
+};
 
 /** The text features the hyper-parameters ask for: hashed n-grams, and the sentence vector unless its weight is 0. */
 export function featurizerConfigOf(hp: Hyperparameters): FeaturizerConfig {
@@ -94,6 +102,9 @@ export function featurizerConfigOf(hp: Hyperparameters): FeaturizerConfig {
     ...DEFAULT_FEATURIZER,
     buckets: hp.buckets,
     maxFeatures: hp.maxFeatures,
-    sentence: hp.sentenceWeight > 0 ? { encoder: SENTENCE_ENCODER.id, dim: SENTENCE_ENCODER.dim, weight: hp.sentenceWeight, maxTokens: hp.sentenceTokens } : null,
+    sentence:
+      hp.sentenceWeight > 0
+        ? { encoder: SENTENCE_ENCODER.id, dim: SENTENCE_ENCODER.dim, weight: hp.sentenceWeight, maxTokens: hp.sentenceTokens }
+        : null,
   };
 }

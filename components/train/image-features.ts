@@ -20,7 +20,13 @@ export interface FeatureExtractor {
 const cacheKey = (extractor: FeatureExtractor, sha: string) => `cache/image-features/${extractor.id}/${sha.slice(0, 2)}/${sha}.f32`;
 
 /** Features per image key; keys whose image is missing or unreadable are left out (and logged). */
-export async function imageFeatures(store: ArtifactStore, extractor: FeatureExtractor, keys: readonly string[], log: Logger, batchSize = 16): Promise<Map<string, Float32Array>> {
+export async function imageFeatures(
+  store: ArtifactStore,
+  extractor: FeatureExtractor,
+  keys: readonly string[],
+  log: Logger,
+  batchSize = 16,
+): Promise<Map<string, Float32Array>> {
   const result = new Map<string, Float32Array>();
   const pending: { key: string; sha: string; bytes: Buffer }[] = [];
   let cached = 0;

@@ -33,7 +33,13 @@ export interface LinearModel {
  * Fits one binary SVM per class (the class against the rest) over `docs`; a constant feature of value 1
  * gives each its bias, regularised like the other weights, as LIBLINEAR's bias term is.
  */
-export function fitLinearSvm(docs: readonly SparseDoc[], labels: Int32Array, classes: number, buckets: number, options: SvmOptions = SVM_DEFAULTS): LinearModel {
+export function fitLinearSvm(
+  docs: readonly SparseDoc[],
+  labels: Int32Array,
+  classes: number,
+  buckets: number,
+  options: SvmOptions = SVM_DEFAULTS,
+): LinearModel {
   const n = docs.length;
   const diagonal = 1 / (2 * options.c);
   const squaredNorm = docs.map((doc) => doc.weights.reduce((sum, w) => sum + w * w, 0) + 1 + diagonal);

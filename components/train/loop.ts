@@ -46,7 +46,11 @@ const argmaxEquals = (logits: tf.Tensor2D, labels: tf.Tensor1D) => tf.equal(tf.a
  * on title queries only (what the service is asked), with hard negatives drawn by a fixed seed, so
  * that the validation loss of one epoch compares with the next.
  */
-export function evaluate(towers: Towers, data: Encoded, options: Pick<LoopOptions, 'batchSize' | 'imageFeatureDim' | 'listingHardNegatives'> & LossWeights): Evaluation {
+export function evaluate(
+  towers: Towers,
+  data: Encoded,
+  options: Pick<LoopOptions, 'batchSize' | 'imageFeatureDim' | 'listingHardNegatives'> & LossWeights,
+): Evaluation {
   let loss = 0;
   const hits = { text: 0, image: 0, combined: 0 };
   const counts = { text: 0, image: 0, combined: 0 };
@@ -70,7 +74,10 @@ export function evaluate(towers: Towers, data: Encoded, options: Pick<LoopOption
     batch.dispose();
   }
   const share = (key: keyof typeof hits) => (counts[key] > 0 ? hits[key] / counts[key] : null);
-  return { loss: loss / Math.max(1, data.labels.length), accuracy: { text: share('text'), image: share('image'), combined: share('combined') ?? 0 } };
+  return {
+    loss: loss / Math.max(1, data.labels.length),
+    accuracy: { text: share('text'), image: share('image'), combined: share('combined') ?? 0 },
+  };
 }
 
 /** Text embeddings of sparse docs (the text tower's embedding, no dropout), n × E. */
@@ -80,7 +87,13 @@ export function embedDocs(towers: Towers, docs: readonly SparseDoc[], batchSize:
   for (let start = 0; start < docs.length; start += batchSize) {
     const part = docs.slice(start, start + batchSize);
     const padded = padBatch(part);
-    const embedded = tf.tidy(() => towers.textEmbedding.predict([tf.tensor2d(padded.ids, [part.length, padded.length], 'int32'), tf.tensor2d(padded.weights, [part.length, padded.length])]) as tf.Tensor);
+    const embedded = tf.tidy(
+      () =>
+        towers.textEmbedding.predict([
+          tf.tensor2d(padded.ids, [part.length, padded.length], 'int32'),
+          tf.tensor2d(padded.weights, [part.length, padded.length]),
+        ]) as tf.Tensor,
+    );
     out.set(embedded.dataSync(), start * dim);
     embedded.dispose();
   }
@@ -120,7 +133,14 @@ export function knownItemRecall(towers: Towers, data: Encoded, batchSize: number
   return asked > 0 ? { at1: at1 / asked, at10: at10 / asked } : null;
 }
 
-export async function trainLoop(towers: Towers, train: Encoded, val: Encoded, options: LoopOptions, checkpoints: Checkpoints, log: Logger): Promise<LoopResult> {
+export async function trainLoop(
+  towers: Towers,
+  train: Encoded,
+  val: Encoded,
+  options: LoopOptions,
+  checkpoints: Checkpoints,
+  log: Logger,
+): Promise<LoopResult> {
   const withImages = train.images.some((image) => image !== null);
   const variables = trainableWeights(towers, withImages);
   const optimizer = tf.train.adam(options.learningRate);
@@ -151,7 +171,11 @@ export async function trainLoop(towers: Towers, train: Encoded, val: Encoded, op
     }
     const batches = epochBatches(train, options.batchSize, options.seed * 1000 + epoch);
     const random = seededRandom(options.seed * 7919 + epoch);
-    const draw = { hardNegatives: options.listingHardNegatives, spanShare: options.listingSpanShare, random: seededRandom(options.seed * 104729 + epoch) };
+    const draw = {
+      hardNegatives: options.listingHardNegatives,
+      spanShare: options.listingSpanShare,
+      random: seededRandom(options.seed * 104729 + epoch),
+    };
     const started = Date.now();
     let lastLog = started;
     let lossSum = 0;
@@ -169,7 +193,17 @@ export async function trainLoop(towers: Towers, train: Encoded, val: Encoded, op
         lastLog = now;
         const rate = seen / ((now - started) / 1000);
         const remaining = train.labels.length - seen;
-        log.info({ epoch, batch: k + 1, batches: batches.length, loss: round(lossSum / seen), samplesPerSecond: round(rate, 1), etaSeconds: Math.round(remaining / rate) }, `epoch ${epoch}/${options.epochs}: batch ${k + 1}/${batches.length}`);
+        log.info(
+          {
+            epoch,
+            batch: k + 1,
+            batches: batches.length,
+            loss: round(lossSum / seen),
+            samplesPerSecond: round(rate, 1),
+            etaSeconds: Math.round(remaining / rate),
+          },
+          `epoch ${epoch}/${options.epochs}: batch ${k + 1}/${batches.length}`,
+        );
       }
       if (options.maxSteps !== undefined && steps >= options.maxSteps) break;
     }
@@ -186,14 +220,28 @@ export async function trainLoop(towers: Towers, train: Encoded, val: Encoded, op
       ...(knownItem ? { valKnownItem: knownItem } : {}),
     };
     history.push(record);
-    log.info({ ...record, trainLoss: round(record.trainLoss), valLoss: round(record.valLoss), samplesPerSecond: round(record.samplesPerSecond, 1) }, `epoch ${epoch}/${options.epochs} done`);
+    log.info(
+      {
+        ...record,
+        trainLoss: round(record.trainLoss),
+        valLoss: round(record.valLoss),
+        samplesPerSecond: round(record.samplesPerSecond, 1),
+      },
+      `epoch ${epoch}/${options.epochs} done`,
+    );
     if (valuation.loss < best.loss) {
       best = { loss: valuation.loss, epoch };
       tf.dispose(bestWeights ?? []);
       bestWeights = variables.map((variable) => variable.clone());
     }
     const optimizerWeights = (await optimizer.getWeights()).map((named) => named.tensor);
-    await checkpoints.save({ state: { epoch, bestEpoch: best.epoch, bestLoss: best.loss, history }, weights: variables, optimizer: optimizerWeights, best: bestWeights, bestChanged: best.epoch === epoch });
+    await checkpoints.save({
+      state: { epoch, bestEpoch: best.epoch, bestLoss: best.loss, history },
+      weights: variables,
+      optimizer: optimizerWeights,
+      best: bestWeights,
+      bestChanged: best.epoch === epoch,
+    });
     if (options.maxSteps !== undefined && steps >= options.maxSteps) break;
   }
   if (bestWeights) await restore(variables, bestWeights);
@@ -203,10 +251,14 @@ export async function trainLoop(towers: Towers, train: Encoded, val: Encoded, op
 }
 
 async function restore(variables: tf.Variable[], values: readonly tf.Tensor[]): Promise<void> {
-  if (values.length !== variables.length) throw new Error(`checkpoint has ${values.length} weights, the model ${variables.length}: was it written by another model configuration?`);
+  if (values.length !== variables.length)
+    throw new Error(
+      `checkpoint has ${values.length} weights, the model ${variables.length}: was it written by another model configuration?`,
+    );
   variables.forEach((variable, k) => {
     const value = values[k]!;
-    if (value.shape.join('x') !== variable.shape.join('x')) throw new Error(`checkpoint weight ${k} has shape ${value.shape}, the model's ${variable.name} ${variable.shape}`);
+    if (value.shape.join('x') !== variable.shape.join('x'))
+      throw new Error(`checkpoint weight ${k} has shape ${value.shape}, the model's ${variable.name} ${variable.shape}`);
     variable.assign(value);
   });
 }

@@ -86,7 +86,11 @@ export function forward(towers: Towers, batch: Batch, weights: LossWeights, trai
   // text embedding space is organised by category, as the image and fused ones are.
   const textLogits = wide!;
   let loss = maskedCrossEntropy(batch.labels, towers.head.apply(t!, { training }) as tf.Tensor2D, batch.textMask);
-  if (batch.listing && weights.listingContrastive > 0) loss = tf.add(loss, tf.mul(listingInfoNce(towers, t!, batch.listing, weights.listingTemperature, training), weights.listingContrastive));
+  if (batch.listing && weights.listingContrastive > 0)
+    loss = tf.add(
+      loss,
+      tf.mul(listingInfoNce(towers, t!, batch.listing, weights.listingTemperature, training), weights.listingContrastive),
+    );
   const hasImages = batch.imageMask.sum().dataSync()[0]! > 0;
   if (!hasImages) return { loss, textLogits, imageLogits: null, fusedLogits: textLogits };
 
@@ -99,7 +103,8 @@ export function forward(towers: Towers, batch: Batch, weights: LossWeights, trai
   if (training && weights.modalityDropout > 0) [textMask, imageMask] = dropModalities(batch, weights.modalityDropout, random);
   const fusedLogits = fusedClassifier(towers, t!, i, wide!, textMask, imageMask, training);
   loss = tf.add(loss, maskedCrossEntropy(batch.labels, fusedLogits, tf.onesLike(batch.textMask)));
-  if (batch.pairs && weights.contrastive > 0) loss = tf.add(loss, tf.mul(infoNce(t!, i, batch.pairs, weights.temperature), weights.contrastive));
+  if (batch.pairs && weights.contrastive > 0)
+    loss = tf.add(loss, tf.mul(infoNce(t!, i, batch.pairs, weights.temperature), weights.contrastive));
   return { loss, textLogits, imageLogits, fusedLogits };
 }
 
@@ -107,7 +112,15 @@ export function forward(towers: Towers, batch: Batch, weights: LossWeights, trai
  * Logits of a product from whatever it has: the head on the fused embedding where there is a picture,
  * plus the SVM's where there is text. A text-only product is classified exactly as the SVM does.
  */
-export function fusedClassifier(towers: Towers, t: tf.Tensor, i: tf.Tensor, wide: tf.Tensor, textMask: tf.Tensor, imageMask: tf.Tensor, training = false): tf.Tensor2D {
+export function fusedClassifier(
+  towers: Towers,
+  t: tf.Tensor,
+  i: tf.Tensor,
+  wide: tf.Tensor,
+  textMask: tf.Tensor,
+  imageMask: tf.Tensor,
+  training = false,
+): tf.Tensor2D {
   const f = fuse(t, i, textMask, imageMask);
   return tf.add(tf.mul(towers.head.apply(f, { training }) as tf.Tensor2D, imageMask), tf.mul(wide, textMask)) as tf.Tensor2D;
 }

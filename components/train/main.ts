@@ -57,9 +57,18 @@ interface TrainOptions extends Partial<Hyperparameters> {
 }
 
 export function trainCommand() {
-  return createCommand('train', 'Train the multimodal search model (text + image towers, fused embedding) on a catalogue snapshot and publish it with its ONNX encoders.')
+  return createCommand(
+    'train',
+    'Train the multimodal search model (text + image towers, fused embedding) on a catalogue snapshot and publish it with its ONNX encoders.',
+  )
     .requiredOption('--snapshot <id|file>', 'the snapshot to train on: its id (snap-…) or the snapshot.json the snapshot step wrote')
-    .option('--quick [on]', `a small configuration for smoke runs (${Object.entries(QUICK).map(([k, v]) => `${k} ${v}`).join(', ')}); --quick false turns it off (a pipeline passes the value)`, onOff)
+    .option(
+      '--quick [on]',
+      `a small configuration for smoke runs (${Object.entries(QUICK)
+        .map(([k, v]) => `${k} ${v}`)
+        .join(', ')}); --quick false turns it off (a pipeline passes the value)`,
+      onOff,
+    )
     .option('--epochs <n>', 'most epochs (early stopping may end sooner)', positiveInteger)
     .option('--batch-size <n>', 'examples per step', positiveInteger)
     .option('--learning-rate <x>', 'Adam learning rate', positiveNumber)
@@ -73,23 +82,45 @@ export function trainCommand() {
     .option('--svm-c <x>', 'C of the linear SVM', positiveNumber)
     .option('--wide-scale <x>', 'factor from SVM decision values to logits', positiveNumber)
     .option('--subcategory-weight <x>', "weight of a root's best sub-category score in its text logits (0: roots only)", nonNegativeNumber)
-    .option('--sentence-weight <x>', 'norm of the pretrained sentence vector (Universal Sentence Encoder lite) among the text features; 0: none', nonNegativeNumber)
+    .option(
+      '--sentence-weight <x>',
+      'norm of the pretrained sentence vector (Universal Sentence Encoder lite) among the text features; 0: none',
+      nonNegativeNumber,
+    )
     .option('--sentence-tokens <n>', 'SentencePiece tokens of each text the sentence encoder reads', positiveInteger)
-    .option('--listing-contrastive <x>', 'weight of the listing-contrastive loss on text alone (a title against its listing; 0: off)', nonNegativeNumber)
+    .option(
+      '--listing-contrastive <x>',
+      'weight of the listing-contrastive loss on text alone (a title against its listing; 0: off)',
+      nonNegativeNumber,
+    )
     .option('--listing-temperature <x>', 'temperature of the listing-contrastive loss', positiveNumber)
     .option('--listing-hard-negatives <n>', 'hard negatives per listing (other listings of its sub-category)', nonNegativeInteger)
-    .option('--listing-span-share <x>', "share of listings whose query view is a 2–6 word span of their text instead of their title", share)
+    .option('--listing-span-share <x>', 'share of listings whose query view is a 2–6 word span of their text instead of their title', share)
     .option('--sample <n>', 'train on a deterministic sample of this many products', positiveInteger)
-    .addOption(new Option('--image-backbone <name>', 'image feature extractor: mobilenet_v2 (pretrained, frozen), scratch (a small CNN trained here first), none (text only)').choices(['mobilenet_v2', 'scratch', 'none']))
+    .addOption(
+      new Option(
+        '--image-backbone <name>',
+        'image feature extractor: mobilenet_v2 (pretrained, frozen), scratch (a small CNN trained here first), none (text only)',
+      ).choices(['mobilenet_v2', 'scratch', 'none']),
+    )
     .addOption(new Option('--backend <name>', 'TF.js backend (default: the best available)').choices([...BACKENDS]))
     .option('--max-steps <n>', 'stop after this many optimiser steps (smoke tests)', positiveInteger)
     .option('--model <file>', 'write the model pointer (JSON: version, key, uri) here (a pipeline output)')
     .option('--curves <file>', 'write the training curves (HTML) here (a pipeline output)')
     .action(async (options: TrainOptions) => {
       const snapshotId = await snapshotIdFrom(options.snapshot);
-      const chosen = Object.fromEntries(Object.keys(DEFAULTS).filter((k) => options[k as keyof Hyperparameters] !== undefined).map((k) => [k, options[k as keyof Hyperparameters]]));
+      const chosen = Object.fromEntries(
+        Object.keys(DEFAULTS)
+          .filter((k) => options[k as keyof Hyperparameters] !== undefined)
+          .map((k) => [k, options[k as keyof Hyperparameters]]),
+      );
       // Options given on the command line win over the quick configuration, which wins over the defaults.
-      const hyperparameters: Hyperparameters = { ...DEFAULTS, ...(options.quick ? QUICK : {}), ...chosen, ...(options.sample ? { sample: options.sample } : {}) };
+      const hyperparameters: Hyperparameters = {
+        ...DEFAULTS,
+        ...(options.quick ? QUICK : {}),
+        ...chosen,
+        ...(options.sample ? { sample: options.sample } : {}),
+      };
       const result = await withStore('train', async ({ store, log }) => {
         const trained = await trainModel(store, { snapshotId, hyperparameters, backend: options.backend, maxSteps: options.maxSteps }, log);
         const curves = options.curves ? (await store.get(`${trained.key}/curves.html`)).toString('utf8') : undefined;

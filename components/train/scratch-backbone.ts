@@ -25,19 +25,30 @@ export interface ScratchOptions {
 export const SCRATCH_DEFAULTS: ScratchOptions = { inputSize: 64, featureDim: 128, epochs: 8, batchSize: 32, learningRate: 3e-3, seed: 1 };
 
 /** The extractor, and the training loss per epoch of the CNN's own classification training. */
-export async function pretrainScratchBackbone(store: ArtifactStore, examples: readonly Example[], labels: readonly string[], options: ScratchOptions, log: Logger): Promise<{ extractor: FeatureExtractor; losses: number[] }> {
+export async function pretrainScratchBackbone(
+  store: ArtifactStore,
+  examples: readonly Example[],
+  labels: readonly string[],
+  options: ScratchOptions,
+  log: Logger,
+): Promise<{ extractor: FeatureExtractor; losses: number[] }> {
   const pictures = examples.flatMap((e) => e.imageKeys.map((key) => ({ key, label: labels.indexOf(e.root) })));
   const cnn = buildScratchCnn({ inputSize: options.inputSize, featureDim: options.featureDim });
   const input = tf.input({ shape: [options.inputSize, options.inputSize, 3] });
   const features = cnn.apply(input) as tf.SymbolicTensor;
-  const logits = tf.layers.dense({ units: labels.length, activation: 'softmax' }).apply(tf.layers.activation({ activation: 'relu' }).apply(features) as tf.SymbolicTensor) as tf.SymbolicTensor;
+  const logits = tf.layers
+    .dense({ units: labels.length, activation: 'softmax' })
+    .apply(tf.layers.activation({ activation: 'relu' }).apply(features) as tf.SymbolicTensor) as tf.SymbolicTensor;
   const classifier = tf.model({ inputs: input, outputs: logits });
   classifier.compile({ optimizer: tf.train.adam(options.learningRate), loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'] });
   const random = seededRandom(options.seed);
   const size = options.inputSize;
   const losses: number[] = [];
   for (let epoch = 1; epoch <= options.epochs; epoch++) {
-    const order = pictures.map((p) => ({ p, r: random() })).sort((a, b) => a.r - b.r).map(({ p }) => p);
+    const order = pictures
+      .map((p) => ({ p, r: random() }))
+      .sort((a, b) => a.r - b.r)
+      .map(({ p }) => p);
     let loss = 0;
     let accuracy = 0;
     let batches = 0;
@@ -59,7 +70,10 @@ export async function pretrainScratchBackbone(store: ArtifactStore, examples: re
       const pixels = new Float32Array(batch.length * size * size * 3);
       decoded.forEach((p, k) => pixels.set(p, k * size * size * 3));
       const x = tf.tensor4d(pixels, [batch.length, size, size, 3]);
-      const y = tf.tensor1d(batch.map((item) => item.label), 'float32');
+      const y = tf.tensor1d(
+        batch.map((item) => item.label),
+        'float32',
+      );
       const [batchLoss, batchAccuracy] = (await classifier.trainOnBatch(x, y)) as number[];
       tf.dispose([x, y]);
       loss += batchLoss!;
@@ -67,10 +81,21 @@ export async function pretrainScratchBackbone(store: ArtifactStore, examples: re
       batches++;
     }
     losses.push(loss / batches);
-    log.info({ epoch, loss: loss / batches, accuracy: accuracy / batches, samplesPerSecond: Math.round(order.length / ((Date.now() - started) / 1000)) }, `scratch CNN epoch ${epoch}/${options.epochs}`);
+    log.info(
+      {
+        epoch,
+        loss: loss / batches,
+        accuracy: accuracy / batches,
+        samplesPerSecond: Math.round(order.length / ((Date.now() - started) / 1000)),
+      },
+      `scratch CNN epoch ${epoch}/${options.epochs}`,
+    );
   }
   // The cache id names these exact weights: features of another training must never be reused.
   const hash = createHash('sha256');
   for (const weight of cnn.getWeights()) hash.update(Buffer.from((await weight.data()).buffer));
-  return { extractor: { id: `scratch-${hash.digest('hex').slice(0, 16)}`, model: cnn, inputSize: size, featureDim: options.featureDim }, losses };
+  return {
+    extractor: { id: `scratch-${hash.digest('hex').slice(0, 16)}`, model: cnn, inputSize: size, featureDim: options.featureDim },
+    losses,
+  };
 }

@@ -11,7 +11,16 @@
 import { createHash } from 'node:crypto';
 import * as tf from '@tensorflow/tfjs';
 import { AlreadyExistsError, NotFoundError, type ArtifactStore, type Logger } from '../core/platform/index.js';
-import { buildProfile, MODEL_FILES, MODEL_PREFIX, ModelMetadata, openPublished, profileRowOf, publish, type SplitFile } from '../core/contracts/index.js';
+import {
+  buildProfile,
+  MODEL_FILES,
+  MODEL_PREFIX,
+  ModelMetadata,
+  openPublished,
+  profileRowOf,
+  publish,
+  type SplitFile,
+} from '../core/contracts/index.js';
 import { storeCheckpoints } from './checkpoint.js';
 import { prepareData, type PreparedData } from './encode.js';
 import { exportChecked, tfjsFiles, type CheckedExport } from './export.js';
@@ -39,7 +48,9 @@ export interface TrainResult {
 
 /** A hash of everything that decides the weights; a capped (--max-steps) run is a different model. */
 export function modelVersion(snapshotId: string, hyperparameters: Hyperparameters, maxSteps?: number): string {
-  const hash = createHash('sha256').update(JSON.stringify({ snapshotId, hyperparameters, ...(maxSteps ? { maxSteps } : {}) })).digest('hex');
+  const hash = createHash('sha256')
+    .update(JSON.stringify({ snapshotId, hyperparameters, ...(maxSteps ? { maxSteps } : {}) }))
+    .digest('hex');
   return `m-${hash.slice(0, 16)}`;
 }
 
@@ -116,7 +127,13 @@ async function publishModel(store: ArtifactStore, trained: Trained): Promise<Tra
     embeddingDim: hp.embeddingDim,
     featurizer: featurizer.config,
     modalities: { text: true, image: withImages },
-    image: withImages ? { backbone: extractor!.id, inputSize: extractor!.inputSize, ...(data.pretrainingLosses ? { pretrainingLosses: data.pretrainingLosses } : {}) } : null,
+    image: withImages
+      ? {
+          backbone: extractor!.id,
+          inputSize: extractor!.inputSize,
+          ...(data.pretrainingLosses ? { pretrainingLosses: data.pretrainingLosses } : {}),
+        }
+      : null,
     backend,
     hyperparameters: { ...hp },
     validation: { rows: val.labels.length, accuracy: fitted.valuation.accuracy, macroF1: fitted.macroF1 },

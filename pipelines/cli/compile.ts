@@ -19,7 +19,11 @@ const program = createCommand('compile-pipeline', 'Compile the marketplace pipel
     process.env['IMAGE_REGISTRY'] || PLACEHOLDER_REGISTRY,
   )
   .option('--image-tag <tag>', 'tag of the component images (default: the project version)')
-  .option('--kfp-version <release>', 'the Kubeflow Pipelines release the cluster runs: constructs it cannot run are refused', DEFAULT_KFP_VERSION)
+  .option(
+    '--kfp-version <release>',
+    'the Kubeflow Pipelines release the cluster runs: constructs it cannot run are refused',
+    DEFAULT_KFP_VERSION,
+  )
   .action(async (options: CompileCommandOptions) => {
     const yaml = await compileToYaml(marketplaceRanking, options);
     await mkdir(path.dirname(options.out), { recursive: true });

@@ -57,7 +57,9 @@ async function readSpec(file: string): Promise<string> {
  * stranger's image, or ImagePullBackOff) or with the placeholder registry the compiler defaults to.
  */
 export function unqualifiedImages(specYaml: string): string[] {
-  const spec = parse(specYaml.split(/^---$/m)[0] ?? '') as { deploymentSpec?: { executors?: Record<string, { container?: { image?: string } }> } } | null;
+  const spec = parse(specYaml.split(/^---$/m)[0] ?? '') as {
+    deploymentSpec?: { executors?: Record<string, { container?: { image?: string } }> };
+  } | null;
   const images = Object.values(spec?.deploymentSpec?.executors ?? {}).map((executor) => executor.container?.image ?? '');
   return [...new Set(images)].filter((image) => {
     const [first, ...rest] = image.split('/');
@@ -84,10 +86,12 @@ const withCommon = (command: ReturnType<typeof createCommand>) =>
 
 export function kfpCommand() {
   const program = createCommand('kfp', 'Upload the compiled pipeline to Kubeflow Pipelines, run it, schedule it (REST API v2beta1).');
-  withCommon(program.command('upload').description('upload the spec (a new version when the pipeline exists)')).action(async (options: Common) => {
-    const { ref, version } = await upload(options);
-    printSummary({ ...ref, version });
-  });
+  withCommon(program.command('upload').description('upload the spec (a new version when the pipeline exists)')).action(
+    async (options: Common) => {
+      const { ref, version } = await upload(options);
+      printSummary({ ...ref, version });
+    },
+  );
   withCommon(program.command('run').description('upload, then start a run'))
     .option('--param <name=value>', 'a pipeline parameter (repeatable)', parseParam, {})
     .action(async (options: Common & { param: Record<string, unknown> }) => {

@@ -6,7 +6,15 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { createCommand, createLogger, InputError, loadConfig, positiveInteger, printSummary, runMain } from '../../components/core/platform/index.js';
+import {
+  createCommand,
+  createLogger,
+  InputError,
+  loadConfig,
+  positiveInteger,
+  printSummary,
+  runMain,
+} from '../../components/core/platform/index.js';
 import { mapCommandToCheckout, runPipeline, TaskFailedError } from '../local/runner.js';
 import { containerRunner } from '../local/containers.js';
 
@@ -31,7 +39,10 @@ const program = createCommand('pipeline:run-local', 'Run a compiled Kubeflow pip
   .option('--param <name=value>', 'a pipeline parameter (repeatable)', parseParam, {})
   .option('--concurrency <n>', 'task processes at once', positiveInteger, 2)
   .option('--no-cache', 'run every task, even those an earlier run finished with the same inputs')
-  .option('--containers', 'run each task in its container image (podman or docker: no network, read-only root, uid 1000): the spec’s image, or the same name and tag built here by npm run images')
+  .option(
+    '--containers',
+    'run each task in its container image (podman or docker: no network, read-only root, uid 1000): the spec’s image, or the same name and tag built here by npm run images',
+  )
   .action(async (spec: string, options: { param: Record<string, unknown>; concurrency: number; cache: boolean; containers?: boolean }) => {
     const config = loadConfig();
     const log = createLogger('run-local', config.logLevel);
@@ -52,7 +63,9 @@ const program = createCommand('pipeline:run-local', 'Run a compiled Kubeflow pip
         : { mapCommand: mapCommandToCheckout(REPO_ROOT) }),
       log,
     });
-    const tasks = Object.fromEntries(Object.values(run.tasks).map((t) => [t.path, t.image ? { status: t.status, image: t.image, imageDigest: t.imageDigest } : t.status]));
+    const tasks = Object.fromEntries(
+      Object.values(run.tasks).map((t) => [t.path, t.image ? { status: t.status, image: t.image, imageDigest: t.imageDigest } : t.status]),
+    );
     printSummary({ run: run.id, status: run.status, record: path.join(run.folder, 'run.json'), tasks });
     if (run.status !== 'SUCCEEDED') throw new TaskFailedError(run.error ?? 'the run failed');
   });

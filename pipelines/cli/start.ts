@@ -11,7 +11,15 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createCommand, positiveInteger, printSummary, runMain, withRuntime, withStore, type Database } from '../../components/core/platform/index.js';
+import {
+  createCommand,
+  positiveInteger,
+  printSummary,
+  runMain,
+  withRuntime,
+  withStore,
+  type Database,
+} from '../../components/core/platform/index.js';
 import { metadataScalars, readServingRecord } from '../../components/core/contracts/index.js';
 import { generateDemoExport } from '../../components/load/demo.js';
 import { loadFromCommandLine, resolveSource } from '../../components/load/main.js';
@@ -73,16 +81,28 @@ async function readJson<T>(file: string | undefined): Promise<T | undefined> {
   }
 }
 
-const program = createCommand('start', 'Run the main job on this machine: load the export, then the whole pipeline (clean, snapshot, drift, train, evaluate, index, deploy) with the local runner.')
-  .option('--data <dir>', 'export folder (Products.csv, Images.csv, images/) to load first; default $MARKETPLACE_DATA, else what the raw tables hold')
+const program = createCommand(
+  'start',
+  'Run the main job on this machine: load the export, then the whole pipeline (clean, snapshot, drift, train, evaluate, index, deploy) with the local runner.',
+)
+  .option(
+    '--data <dir>',
+    'export folder (Products.csv, Images.csv, images/) to load first; default $MARKETPLACE_DATA, else what the raw tables hold',
+  )
   .option('--demo', 'load the generated demo catalogue (synthetic listings with pictures); the default when there is no data at all')
   .option('--images-zip <path-or-url>', "the seed's image archive, if the images are not in <dir>/images")
-  .option('--full', 'the folder is the whole catalogue: listings absent from it are marked removed and leave search in this run (default: it only adds and updates)')
+  .option(
+    '--full',
+    'the folder is the whole catalogue: listings absent from it are marked removed and leave search in this run (default: it only adds and updates)',
+  )
   .option('--batch-size <rows>', 'rows per transaction', positiveInteger, 500)
   .option('--epochs <n>', 'most training epochs (early stopping usually ends sooner; default 30, 2 with --quick)', positiveInteger)
   .option('--quick', 'train the small smoke-run configuration (a sample, two epochs): minutes instead of tens of minutes')
   .option('--no-cache', 'run every pipeline task, even those an earlier run finished with the same inputs')
-  .option('--containers', 'run the load and every task in its container image (podman or docker: no network, read-only root, uid 1000), as Kubeflow runs its pods; build them first with npm run images -- --offline')
+  .option(
+    '--containers',
+    'run the load and every task in its container image (podman or docker: no network, read-only root, uid 1000), as Kubeflow runs its pods; build them first with npm run images -- --offline',
+  )
   .option('--image-tag <tag>', 'with --containers: the images’ tag (default: the tag npm run images gives this checkout)')
   .action(async (options: StartOptions) => {
     // A folder given is checked before anything is opened. The load runs in this process (with
@@ -95,29 +115,57 @@ const program = createCommand('start', 'Run the main job on this machine: load t
       if (!folder && (options.demo || (await rawRows(db)) === 0)) {
         const dir = path.join(config.home, 'demo-export');
         const demo = await generateDemoExport(dir);
-        process.stderr.write(`no data given: using the SYNTHETIC demo catalogue (${demo.products} listings, ${demo.images} generated pictures) in ${dir}\n`);
+        process.stderr.write(
+          `no data given: using the SYNTHETIC demo catalogue (${demo.products} listings, ${demo.images} generated pictures) in ${dir}\n`,
+        );
         folder = await resolveSource(dir, {});
       }
       // With --containers the load runs in its image, after this process has closed the database.
-      const loaded = folder && !options.containers
-        ? await loadFromCommandLine(runtime, folder, { imagesZip: options.imagesZip, batchSize: options.batchSize, productsTable: 'products', imagesTable: 'images', full: options.full ?? false })
-        : undefined;
-      return { load: loaded, home: config.home, log: runtime.log, dir: folder ? (given ?? path.join(config.home, 'demo-export')) : undefined };
+      const loaded =
+        folder && !options.containers
+          ? await loadFromCommandLine(runtime, folder, {
+              imagesZip: options.imagesZip,
+              batchSize: options.batchSize,
+              productsTable: 'products',
+              imagesTable: 'images',
+              full: options.full ?? false,
+            })
+          : undefined;
+      return {
+        load: loaded,
+        home: config.home,
+        log: runtime.log,
+        dir: folder ? (given ?? path.join(config.home, 'demo-export')) : undefined,
+      };
     });
     const { home, log, dir } = prepared;
     let load: unknown = prepared.load;
     const imageTag = options.containers ? (options.imageTag ?? defaultImageTag(REPO_ROOT)) : undefined;
-    const containers = options.containers ? containerRunner({ repoRoot: REPO_ROOT, home, runsDir: path.join(home, 'runs'), readOnly: dir ? [path.resolve(dir)] : [] }) : undefined;
+    const containers = options.containers
+      ? containerRunner({ repoRoot: REPO_ROOT, home, runsDir: path.join(home, 'runs'), readOnly: dir ? [path.resolve(dir)] : [] })
+      : undefined;
     if (containers && dir) {
       const image = `${PLACEHOLDER_REGISTRY}/marketplace-load:${imageTag}`;
-      load = await loadInContainer(containers, { image, dir: path.resolve(dir), batchSize: options.batchSize, full: options.full ?? false, imagesZip: options.imagesZip, logFile: path.join(home, 'runs', `load-${Date.now()}.log`) });
+      load = await loadInContainer(containers, {
+        image,
+        dir: path.resolve(dir),
+        batchSize: options.batchSize,
+        full: options.full ?? false,
+        imagesZip: options.imagesZip,
+        logFile: path.join(home, 'runs', `load-${Date.now()}.log`),
+      });
     }
 
     // The local runner runs each task from this checkout: the images are named, never pulled.
     const specYaml = await compileToYaml(marketplaceRanking, { imageRegistry: PLACEHOLDER_REGISTRY, ...(imageTag ? { imageTag } : {}) });
     const run = await runPipeline({
       specYaml,
-      parameters: { deployTarget: 'local', cleanBatchSize: options.batchSize, epochs: options.epochs ?? (options.quick ? QUICK.epochs : 30), trainQuick: options.quick ?? false },
+      parameters: {
+        deployTarget: 'local',
+        cleanBatchSize: options.batchSize,
+        epochs: options.epochs ?? (options.quick ? QUICK.epochs : 30),
+        trainQuick: options.quick ?? false,
+      },
       runsDir: path.join(home, 'runs'),
       cache: options.cache,
       ...(containers ? { containers } : { mapCommand: mapCommandToCheckout(REPO_ROOT) }),
@@ -131,7 +179,10 @@ const program = createCommand('start', 'Run the main job on this machine: load t
     const clean = await withRuntime('start', ({ db }) => cleanAccounting(db));
     const lines = ['', ...(snapshot ? catalogueLines(snapshot) : []), ''];
     lines.push(`pipeline run ${run.id}: ${run.status.toLowerCase()} (${path.join(run.folder, 'run.json')})`);
-    for (const t of Object.values(run.tasks)) lines.push(`  ${t.path.padEnd(28)} ${t.status.toLowerCase()}${t.seconds !== undefined ? ` in ${Math.round(t.seconds)} s` : ''}${t.image ? `  ${t.image} ${t.imageDigest}` : ''}`);
+    for (const t of Object.values(run.tasks))
+      lines.push(
+        `  ${t.path.padEnd(28)} ${t.status.toLowerCase()}${t.seconds !== undefined ? ` in ${Math.round(t.seconds)} s` : ''}${t.image ? `  ${t.image} ${t.imageDigest}` : ''}`,
+      );
     const reports = Object.entries({
       'EDA report': task(run, 'snapshot')?.artifacts?.['eda'],
       'drift report': task(run, 'drift')?.artifacts?.['report'],
@@ -139,24 +190,42 @@ const program = createCommand('start', 'Run the main job on this machine: load t
       'evaluation report': task(run, 'evaluate')?.artifacts?.['report'],
     }).filter((entry): entry is [string, string] => entry[1] !== undefined);
     const drift = task(run, 'drift');
-    if (drift?.parameters?.['drifted'] === false) lines.push('', 'no drift: the model in production stays, nothing was retrained; it indexed the new snapshot, which is now in service');
-    if (reports.length > 0) lines.push('', 'reports (open in a browser):', ...reports.map(([name, file]) => `  ${name.padEnd(18)} file://${file}`));
+    if (drift?.parameters?.['drifted'] === false)
+      lines.push(
+        '',
+        'no drift: the model in production stays, nothing was retrained; it indexed the new snapshot, which is now in service',
+      );
+    if (reports.length > 0)
+      lines.push('', 'reports (open in a browser):', ...reports.map(([name, file]) => `  ${name.padEnd(18)} file://${file}`));
     if (trained) lines.push('', `model: ${trained.uri}`);
     if (metrics) lines.push(...metrics.metrics.map((m) => `  ${m.name.padEnd(24)} ${m.numberValue.toFixed(4)}`));
     // What the Kubeflow UI would show: each task's output artifact metadata, from its executor output.
     const shown = Object.values(run.tasks).flatMap((t) =>
       Object.entries(t.metadata ?? {}).flatMap(([artifact, values]) => {
         const scalars = metadataScalars(values);
-        return scalars.length > 0 ? [`  ${`${t.path.split('/').at(-1)}.${artifact}`.padEnd(24)} ${scalars.map(([k, v]) => `${k} ${v}`).join(', ')}`] : [];
+        return scalars.length > 0
+          ? [`  ${`${t.path.split('/').at(-1)}.${artifact}`.padEnd(24)} ${scalars.map(([k, v]) => `${k} ${v}`).join(', ')}`]
+          : [];
       }),
     );
     if (shown.length > 0) lines.push('', 'metrics as the Kubeflow UI shows them (executor output):', ...shown);
-    lines.push('', serving ? `in production: model ${serving.model.version}, index ${serving.index?.version ?? '(none)'}; query it with: npm run serve` : 'nothing in production yet', '');
+    lines.push(
+      '',
+      serving
+        ? `in production: model ${serving.model.version}, index ${serving.index?.version ?? '(none)'}; query it with: npm run serve`
+        : 'nothing in production yet',
+      '',
+    );
     process.stderr.write(lines.join('\n'));
     printSummary({
       load,
       clean,
-      run: { id: run.id, status: run.status, record: path.join(run.folder, 'run.json'), tasks: Object.fromEntries(Object.values(run.tasks).map((t) => [t.path, t.status])) },
+      run: {
+        id: run.id,
+        status: run.status,
+        record: path.join(run.folder, 'run.json'),
+        tasks: Object.fromEntries(Object.values(run.tasks).map((t) => [t.path, t.status])),
+      },
       snapshot: snapshot ? { id: snapshot.id, hash: snapshot.hash, products: snapshot.products } : null,
       drifted: drift?.parameters?.['drifted'] ?? null,
       reports: Object.fromEntries(reports),
@@ -180,7 +249,10 @@ async function cleanAccounting(db: Database) {
     quarantined: await count(`SELECT count(*) AS n FROM quarantine WHERE source = '${source}'`),
     removed: await count(`SELECT count(*) AS n FROM removals WHERE source = '${source}'`),
   });
-  return { products: await side('products_raw', 'products', 'products_raw'), images: await side('images_raw', 'product_images', 'images_raw') };
+  return {
+    products: await side('products_raw', 'products', 'products_raw'),
+    images: await side('images_raw', 'product_images', 'images_raw'),
+  };
 }
 
 /** Rows in the raw tables now (0 on a fresh machine). */

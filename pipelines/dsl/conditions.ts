@@ -25,7 +25,14 @@ export interface Conditional {
 /** Runs the tasks of `body` only when `condition` holds at run time (`dsl.If`): a boolean, or eq/ne. */
 export function when(condition: ParameterRef<'BOOLEAN'> | Comparison, body: () => void): Conditional {
   const b = builder('when()');
-  const group: ConditionGroupNode = { kind: 'condition', name: `condition-${++b.counter}`, parent: b.current, children: [], condition, negated: false };
+  const group: ConditionGroupNode = {
+    kind: 'condition',
+    name: `condition-${++b.counter}`,
+    parent: b.current,
+    children: [],
+    condition,
+    negated: false,
+  };
   inGroup(b, group, body);
   let branched = false;
   return {
@@ -37,12 +44,24 @@ export function when(condition: ParameterRef<'BOOLEAN'> | Comparison, body: () =
       }
       if (branched) throw new Error(`${group.name} already has an otherwise() branch`);
       branched = true;
-      const branches: ConditionBranchesGroupNode = { kind: 'condition-branches', name: group.name.replace(/^condition-/, 'condition-branches-'), parent, children: [group] };
+      const branches: ConditionBranchesGroupNode = {
+        kind: 'condition-branches',
+        name: group.name.replace(/^condition-/, 'condition-branches-'),
+        parent,
+        children: [group],
+      };
       group.name = `condition-${++b.counter}`;
       group.parent = branches;
       parent.children[parent.children.length - 1] = branches;
       b.graph.groups.push(branches);
-      const negated: ConditionGroupNode = { kind: 'condition', name: `condition-${++b.counter}`, parent: branches, children: [], condition, negated: true };
+      const negated: ConditionGroupNode = {
+        kind: 'condition',
+        name: `condition-${++b.counter}`,
+        parent: branches,
+        children: [],
+        condition,
+        negated: true,
+      };
       b.current = branches;
       try {
         inGroup(b, negated, elseBody);

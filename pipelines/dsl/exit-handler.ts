@@ -10,6 +10,12 @@ export function exitHandler(exitTask: () => { node: TaskNode }, body: () => void
   const b = builder('exitHandler()');
   // The exit task is created first, beside the group, as `dsl.ExitHandler(exit_task=…)` has it.
   const exit = exitTask().node;
-  const group: ExitHandlerGroupNode = { kind: 'exit-handler', name: `exit-handler-${++b.counter}`, parent: b.current, children: [], exitTask: exit };
+  const group: ExitHandlerGroupNode = {
+    kind: 'exit-handler',
+    name: `exit-handler-${++b.counter}`,
+    parent: b.current,
+    children: [],
+    exitTask: exit,
+  };
   return { node: inGroup(b, group, body) };
 }

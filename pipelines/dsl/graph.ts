@@ -104,5 +104,7 @@ export interface Graph {
 }
 
 export function isRef(value: unknown): value is ParameterRef | ArtifactRef {
-  return typeof value === 'object' && value !== null && 'kind' in value && (value.kind === 'parameter-ref' || value.kind === 'artifact-ref');
+  return (
+    typeof value === 'object' && value !== null && 'kind' in value && (value.kind === 'parameter-ref' || value.kind === 'artifact-ref')
+  );
 }

@@ -46,7 +46,10 @@ export type IOSpecs = Readonly<Record<string, IOSpec>>;
 
 /** A spec factory whose result's type records whether a default was given (then the input is optional). */
 function parameter<T extends ParameterType>(type: T) {
-  function make(options: { default: ParameterValues[T]; description?: string }): ParameterSpec<T> & { readonly default: ParameterValues[T] };
+  function make(options: {
+    default: ParameterValues[T];
+    description?: string;
+  }): ParameterSpec<T> & { readonly default: ParameterValues[T] };
   function make(options?: { description?: string }): ParameterSpec<T>;
   function make(options: { default?: ParameterValues[T]; description?: string } = {}): ParameterSpec<T> {
     return { kind: 'parameter', type, ...options };

@@ -27,7 +27,10 @@ export function pipeline<Inputs extends Readonly<Record<string, ParameterSpec>>>
 ): PipelineDefinition<Inputs> {
   if (!/^[a-z][a-z0-9-]{0,127}$/.test(spec.name)) throw new Error(`pipeline name '${spec.name}' must be kebab-case`);
   const refs = Object.fromEntries(
-    Object.entries(spec.inputs).map(([name, io]) => [name, { kind: 'parameter-ref', type: io.type, source: { from: 'pipeline-input', name } }]),
+    Object.entries(spec.inputs).map(([name, io]) => [
+      name,
+      { kind: 'parameter-ref', type: io.type, source: { from: 'pipeline-input', name } },
+    ]),
   ) as PipelineInputRefs<Inputs>;
   return { name: spec.name, description: spec.description, inputs: spec.inputs, build: () => record(() => body(refs)) };
 }

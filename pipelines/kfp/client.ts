@@ -60,7 +60,10 @@ export class KfpClient {
 
   private async findPipeline(name: string): Promise<string | undefined> {
     const filter = encodeURIComponent(JSON.stringify({ predicates: [{ key: 'name', operation: 'EQUALS', string_value: name }] }));
-    const found = await this.request<{ pipelines?: { pipeline_id: string; name?: string; display_name?: string }[] }>('GET', `/pipelines?filter=${filter}&page_size=1`);
+    const found = await this.request<{ pipelines?: { pipeline_id: string; name?: string; display_name?: string }[] }>(
+      'GET',
+      `/pipelines?filter=${filter}&page_size=1`,
+    );
     return found.pipelines?.[0]?.pipeline_id;
   }
 
@@ -90,7 +93,11 @@ export class KfpClient {
     let pipelineId = await this.findPipeline(name);
     if (!pipelineId) {
       try {
-        const created = await this.request<{ pipeline_id: string }>('POST', `/pipelines/upload?name=${encodeURIComponent(name)}&display_name=${encodeURIComponent(name)}`, form());
+        const created = await this.request<{ pipeline_id: string }>(
+          'POST',
+          `/pipelines/upload?name=${encodeURIComponent(name)}&display_name=${encodeURIComponent(name)}`,
+          form(),
+        );
         pipelineId = created.pipeline_id;
       } catch (error) {
         pipelineId = conflict(error) ? await this.findPipeline(name) : undefined;
@@ -113,13 +120,27 @@ export class KfpClient {
     }
   }
 
-  async createRun(ref: PipelineVersionRef, displayName: string, parameters: Record<string, unknown>, experimentId?: string): Promise<{ run_id: string }> {
-    const body = { display_name: displayName, experiment_id: experimentId, pipeline_version_reference: ref, runtime_config: { parameters } };
+  async createRun(
+    ref: PipelineVersionRef,
+    displayName: string,
+    parameters: Record<string, unknown>,
+    experimentId?: string,
+  ): Promise<{ run_id: string }> {
+    const body = {
+      display_name: displayName,
+      experiment_id: experimentId,
+      pipeline_version_reference: ref,
+      runtime_config: { parameters },
+    };
     return this.request('POST', '/runs', JSON.stringify(body), 'application/json');
   }
 
   /** Creates a recurring run from a request body like manifests/kubeflow/recurring-run.json. */
-  async createRecurringRun(ref: PipelineVersionRef, definition: Record<string, unknown>, experimentId?: string): Promise<{ recurring_run_id: string }> {
+  async createRecurringRun(
+    ref: PipelineVersionRef,
+    definition: Record<string, unknown>,
+    experimentId?: string,
+  ): Promise<{ recurring_run_id: string }> {
     const body = { ...definition, experiment_id: experimentId ?? definition['experiment_id'], pipeline_version_reference: ref };
     return this.request('POST', '/recurringruns', JSON.stringify(body), 'application/json');
   }

@@ -19,7 +19,9 @@ import type { ComponentSpec, Executor } from './spec.js';
  */
 export function cacheKey(executor: Executor, component: ComponentSpec, inputs: Scope): string {
   const key = {
-    inputArtifactNames: Object.fromEntries(Object.entries(inputs.artifacts).map(([name, location]) => [name, { artifactNames: [location] }])),
+    inputArtifactNames: Object.fromEntries(
+      Object.entries(inputs.artifacts).map(([name, location]) => [name, { artifactNames: [location] }]),
+    ),
     inputParameterValues: inputs.parameters,
     outputArtifactsSpec: Object.fromEntries(
       Object.entries(component.outputDefinitions?.artifacts ?? {}).map(([name, definition]) => [name, { type: definition.artifactType }]),
@@ -27,7 +29,10 @@ export function cacheKey(executor: Executor, component: ComponentSpec, inputs: S
     outputParametersSpec: Object.fromEntries(
       Object.entries(component.outputDefinitions?.parameters ?? {}).map(([name, definition]) => [name, definition.parameterType]),
     ),
-    containerSpec: { image: executor.container.image, cmdArgs: [...(executor.container.command ?? []), ...(executor.container.args ?? [])] },
+    containerSpec: {
+      image: executor.container.image,
+      cmdArgs: [...(executor.container.command ?? []), ...(executor.container.args ?? [])],
+    },
   };
   return createHash('sha256').update(canonicalJson(key)).digest('hex');
 }
@@ -59,7 +64,9 @@ export async function writeCache(file: string, entry: CacheEntry & { task: strin
 export function canonicalJson(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
   if (value !== null && typeof value === 'object') {
-    const entries = Object.entries(value).filter(([, v]) => v !== undefined).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    const entries = Object.entries(value)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
     return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
   }
   return JSON.stringify(value);

@@ -16,7 +16,7 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { chown, lstat, mkdir, readdir } from 'node:fs/promises';
-import { createWriteStream, existsSync } from 'node:fs';
+import { createWriteStream, existsSync, type Stats } from 'node:fs';
 import path from 'node:path';
 import { InputError } from '../../components/core/platform/index.js';
 
@@ -93,17 +93,34 @@ export function pickEngine(env: NodeJS.ProcessEnv = process.env): Engine {
  * there, and only there, images/containers.conf is used, as images/engine.sh decides for the builds:
  * by running `node -e 0` in `image` with the defaults first. Returns the environment the engine runs with.
  */
-export function engineEnvironment(engine: Engine, repoRoot: string, image: string, env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+export function engineEnvironment(
+  engine: Engine,
+  repoRoot: string,
+  image: string,
+  env: NodeJS.ProcessEnv = process.env,
+): NodeJS.ProcessEnv {
   if (engine !== 'podman' || env['CONTAINERS_CONF']) return env;
   const probe = (probeEnv: NodeJS.ProcessEnv) =>
-    spawnSync('podman', ['run', '--rm', '--pull=never', '--network=none', '--read-only', '--user=1000:1000', '--entrypoint', 'node', image, '-e', '0'], { env: probeEnv, stdio: 'ignore' }).status === 0;
+    spawnSync(
+      'podman',
+      ['run', '--rm', '--pull=never', '--network=none', '--read-only', '--user=1000:1000', '--entrypoint', 'node', image, '-e', '0'],
+      { env: probeEnv, stdio: 'ignore' },
+    ).status === 0;
   if (probe(env)) return env;
   const withConf = { ...env, CONTAINERS_CONF: path.join(repoRoot, 'images', 'containers.conf') };
   if (probe(withConf)) return withConf;
-  throw new InputError(`podman cannot run ${image} here, with its defaults or with images/containers.conf (try: podman run --rm ${image} --help)`);
+  throw new InputError(
+    `podman cannot run ${image} here, with its defaults or with images/containers.conf (try: podman run --rm ${image} --help)`,
+  );
 }
 
-export function containerSettings(options: { engine: Engine; home: string; env: NodeJS.ProcessEnv; writable?: string[]; readOnly?: string[] }): ContainerSettings {
+export function containerSettings(options: {
+  engine: Engine;
+  home: string;
+  env: NodeJS.ProcessEnv;
+  writable?: string[];
+  readOnly?: string[];
+}): ContainerSettings {
   const { env } = options;
   const writable = [...(options.writable ?? [])];
   const root = env['ARTIFACT_ROOT'];
@@ -111,7 +128,15 @@ export function containerSettings(options: { engine: Engine; home: string; env: 
   // A database or S3 server named by the configuration is reached over the host's network (here its
   // loopback servers); the embedded defaults need none.
   const network = env['DATABASE_URL'] || env['S3_ENDPOINT'] || root?.startsWith('s3://') ? 'host' : 'none';
-  return { engine: options.engine, home: path.resolve(options.home), writable: writable.map((dir) => path.resolve(dir)), readOnly: (options.readOnly ?? []).map((dir) => path.resolve(dir)), env, network, tmpSize: '2g' };
+  return {
+    engine: options.engine,
+    home: path.resolve(options.home),
+    writable: writable.map((dir) => path.resolve(dir)),
+    readOnly: (options.readOnly ?? []).map((dir) => path.resolve(dir)),
+    env,
+    network,
+    tmpSize: '2g',
+  };
 }
 
 function gpuVisible(): boolean {
@@ -162,11 +187,16 @@ export function resolveImage(engine: Engine, env: NodeJS.ProcessEnv, specImage: 
 export function runArguments(settings: ContainerSettings, image: string, task: Pick<ContainerTask, 'command' | 'env'>): string[] {
   const [program, ...args] = task.command;
   if (!program) throw new InputError('a task without a command');
-  const mounts = [
-    ...new Set([settings.home, ...settings.writable].filter((dir) => !settings.readOnly.includes(dir))),
-  ].map((dir) => ['--volume', `${dir}:${dir}:rw`]);
+  const mounts = [...new Set([settings.home, ...settings.writable].filter((dir) => !settings.readOnly.includes(dir)))].map((dir) => [
+    '--volume',
+    `${dir}:${dir}:rw`,
+  ]);
   const readOnly = settings.readOnly.map((dir) => ['--volume', `${dir}:${dir}:ro`]);
-  const names = [...CONFIG_VARIABLES.filter((name) => settings.env[name] !== undefined && settings.env[name] !== ''), ...Object.keys(task.env), 'MARKETPLACE_HOME'];
+  const names = [
+    ...CONFIG_VARIABLES.filter((name) => settings.env[name] !== undefined && settings.env[name] !== ''),
+    ...Object.keys(task.env),
+    'MARKETPLACE_HOME',
+  ];
   return [
     'run',
     '--rm',
@@ -193,7 +223,7 @@ export function runArguments(settings: ContainerSettings, image: string, task: P
 
 /** chown -R, not following links: the task's user must write where the runner (root here) made folders. */
 async function handOver(dir: string): Promise<void> {
-  let info;
+  let info: Stats;
   try {
     info = await lstat(dir);
   } catch {
@@ -257,9 +287,20 @@ export class ContainerRunner {
       child.stdout.pipe(out, { end: false });
       child.stderr.pipe(out, { end: false });
       const done = (code: number | null, error?: string) =>
-        out.end(() => resolve({ code, error, ...local, ...(task.captureStdout ? { stdout: Buffer.concat(chunks).toString('utf8') } : {}) }));
+        out.end(() =>
+          resolve({ code, error, ...local, ...(task.captureStdout ? { stdout: Buffer.concat(chunks).toString('utf8') } : {}) }),
+        );
       child.on('error', (error) => done(null, `could not start ${this.settings.engine}: ${error.message}`));
-      child.on('close', (code, signal) => done(code, signal ? `killed by ${signal}` : code === 125 || code === 126 || code === 127 ? `the engine could not run the container (exit ${code}; see the log)` : undefined));
+      child.on('close', (code, signal) =>
+        done(
+          code,
+          signal
+            ? `killed by ${signal}`
+            : code === 125 || code === 126 || code === 127
+              ? `the engine could not run the container (exit ${code}; see the log)`
+              : undefined,
+        ),
+      );
     });
   }
 }
@@ -273,7 +314,13 @@ export function defaultImageTag(repoRoot: string): string {
 }
 
 /** The runner for `--containers` (npm start, pipeline:run-local): MARKETPLACE_HOME and the runs folder mounted. */
-export function containerRunner(options: { repoRoot: string; home: string; runsDir: string; readOnly?: string[]; env?: NodeJS.ProcessEnv }): ContainerRunner {
+export function containerRunner(options: {
+  repoRoot: string;
+  home: string;
+  runsDir: string;
+  readOnly?: string[];
+  env?: NodeJS.ProcessEnv;
+}): ContainerRunner {
   const env = options.env ?? process.env;
   const engine = pickEngine(env);
   const home = path.resolve(options.home);
@@ -293,9 +340,22 @@ export async function loadInContainer(
   runner: ContainerRunner,
   options: { image: string; dir: string; batchSize: number; full: boolean; imagesZip?: string; logFile: string },
 ): Promise<unknown> {
-  const args = [options.dir, '--batch-size', String(options.batchSize), ...(options.full ? ['--full'] : []), ...(options.imagesZip ? ['--images-zip', options.imagesZip] : [])];
-  const ran = await runner.run({ image: options.image, command: ['node', '/app/dist/components/load/main.js', ...args], env: {}, logFile: options.logFile, captureStdout: true });
-  if (ran.code !== 0) throw new InputError(`the load in ${ran.image} failed (${ran.error ?? `exit code ${ran.code}`}); see ${options.logFile}`);
+  const args = [
+    options.dir,
+    '--batch-size',
+    String(options.batchSize),
+    ...(options.full ? ['--full'] : []),
+    ...(options.imagesZip ? ['--images-zip', options.imagesZip] : []),
+  ];
+  const ran = await runner.run({
+    image: options.image,
+    command: ['node', '/app/dist/components/load/main.js', ...args],
+    env: {},
+    logFile: options.logFile,
+    captureStdout: true,
+  });
+  if (ran.code !== 0)
+    throw new InputError(`the load in ${ran.image} failed (${ran.error ?? `exit code ${ran.code}`}); see ${options.logFile}`);
   const last = (ran.stdout ?? '').trim().split('\n').at(-1) ?? '';
   try {
     return JSON.parse(last) as unknown;

@@ -4,7 +4,9 @@ import { z } from 'zod';
 
 /** The part of KFP's ExecutorOutput (protojson) the launcher merges into output artifacts: their metadata. */
 const ExecutorOutput = z.object({
-  artifacts: z.record(z.string(), z.object({ artifacts: z.array(z.object({ metadata: z.record(z.string(), z.unknown()).optional() })) })).optional(),
+  artifacts: z
+    .record(z.string(), z.object({ artifacts: z.array(z.object({ metadata: z.record(z.string(), z.unknown()).optional() })) }))
+    .optional(),
 });
 
 /**
@@ -12,7 +14,10 @@ const ExecutorOutput = z.object({
  * none (KFP's launcher treats a missing file as an empty output); an error message when the file is
  * not an ExecutorOutput, which the launcher would refuse too.
  */
-export async function readExecutorOutput(file: string, taskPath: string): Promise<Record<string, Record<string, unknown>> | undefined | string> {
+export async function readExecutorOutput(
+  file: string,
+  taskPath: string,
+): Promise<Record<string, Record<string, unknown>> | undefined | string> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');
@@ -25,7 +30,8 @@ export async function readExecutorOutput(file: string, taskPath: string): Promis
   } catch {
     return `${taskPath} wrote an executor output that is not JSON (${file})`;
   }
-  if (!parsed.success) return `${taskPath} wrote an executor output that is not a KFP ExecutorOutput (${file}): ${parsed.error.issues[0]?.message}`;
+  if (!parsed.success)
+    return `${taskPath} wrote an executor output that is not a KFP ExecutorOutput (${file}): ${parsed.error.issues[0]?.message}`;
   return Object.fromEntries(Object.entries(parsed.data.artifacts ?? {}).map(([name, list]) => [name, list.artifacts[0]?.metadata ?? {}]));
 }
 

@@ -8,7 +8,14 @@ import { KFP_EXECUTOR_OUTPUT } from '../../components/core/contracts/kfp-outputs
 import type { Outcome, RunRecord, Scope } from './run-record.js';
 import type { ComponentSpec, Executor, TaskSpec } from './spec.js';
 
-export function resolveInputs(run: RunRecord, task: TaskSpec, component: ComponentSpec, scope: Scope, deps: Map<string, Outcome>, taskPath: string): Scope {
+export function resolveInputs(
+  run: RunRecord,
+  task: TaskSpec,
+  component: ComponentSpec,
+  scope: Scope,
+  deps: Map<string, Outcome>,
+  taskPath: string,
+): Scope {
   const parameters: Record<string, unknown> = {};
   const artifacts: Record<string, string> = {};
   const producer = (name: string): Outcome => {
@@ -25,11 +32,17 @@ export function resolveInputs(run: RunRecord, task: TaskSpec, component: Compone
   }
   for (const [name, binding] of Object.entries(task.inputs?.parameters ?? {})) {
     if ('componentInputParameter' in binding) parameters[name] = scope.parameters[binding.componentInputParameter];
-    else if ('taskOutputParameter' in binding) parameters[name] = producer(binding.taskOutputParameter.producerTask).parameters[binding.taskOutputParameter.outputParameterKey];
+    else if ('taskOutputParameter' in binding)
+      parameters[name] = producer(binding.taskOutputParameter.producerTask).parameters[binding.taskOutputParameter.outputParameterKey];
     else if ('runtimeValue' in binding) parameters[name] = runtimeConstant(run, binding.runtimeValue.constant, taskPath);
     else {
       const producerTask = binding.taskFinalStatus.producerTask;
-      parameters[name] = finalStatus(run, producerTask, producer(producerTask), `${taskPath.slice(0, taskPath.lastIndexOf('/') + 1)}${producerTask}`);
+      parameters[name] = finalStatus(
+        run,
+        producerTask,
+        producer(producerTask),
+        `${taskPath.slice(0, taskPath.lastIndexOf('/') + 1)}${producerTask}`,
+      );
     }
   }
   for (const [name, binding] of Object.entries(task.inputs?.artifacts ?? {})) {
@@ -77,23 +90,29 @@ export function commandLine(executor: Executor, inputs: Scope, outputs: OutputPa
   const outputArtifacts = outputs.artifacts;
   const outputParameterFiles = outputs.parameters;
   const fill = (text: string) =>
-    text.replace(/\{\{\$\.(inputs|outputs)\.(parameters|artifacts)\['([^']+)'\](\.path|\.output_file)?\}\}/g, (match, side: string, kind: string, name: string) => {
-      if (side === 'inputs' && kind === 'parameters') {
-        if (!(name in inputs.parameters)) {
-          throw new InputError(
-            `${taskPath}: parameter "${name}" not found in executor input: the task does not bind it, and KFP 2.17's driver fills ` +
-              'placeholders from bindings only (a default of the component is not applied)',
-          );
+    text.replace(
+      /\{\{\$\.(inputs|outputs)\.(parameters|artifacts)\['([^']+)'\](\.path|\.output_file)?\}\}/g,
+      (match, side: string, kind: string, name: string) => {
+        if (side === 'inputs' && kind === 'parameters') {
+          if (!(name in inputs.parameters)) {
+            throw new InputError(
+              `${taskPath}: parameter "${name}" not found in executor input: the task does not bind it, and KFP 2.17's driver fills ` +
+                'placeholders from bindings only (a default of the component is not applied)',
+            );
+          }
+          return stringify(inputs.parameters[name]);
         }
-        return stringify(inputs.parameters[name]);
-      }
-      const value = side === 'inputs' ? inputs.artifacts[name] : kind === 'artifacts' ? outputArtifacts[name] : outputParameterFiles[name];
-      if (value === undefined) throw new InputError(`${taskPath}: placeholder ${match} names nothing the task has`);
-      return value;
-    });
+        const value =
+          side === 'inputs' ? inputs.artifacts[name] : kind === 'artifacts' ? outputArtifacts[name] : outputParameterFiles[name];
+        if (value === undefined) throw new InputError(`${taskPath}: placeholder ${match} names nothing the task has`);
+        return value;
+      },
+    );
   const container = executor.container;
   // KFP's launcher reads the executor output from one fixed path in the pod; here, one file per task.
-  const command = [...(container.command ?? []), ...(container.args ?? [])].map(fill).map((part) => (part === KFP_EXECUTOR_OUTPUT ? outputs.executorOutput : part));
+  const command = [...(container.command ?? []), ...(container.args ?? [])]
+    .map(fill)
+    .map((part) => (part === KFP_EXECUTOR_OUTPUT ? outputs.executorOutput : part));
   const unsupported = command.find((part) => /\{\{\$/.test(part));
   if (unsupported) throw new InputError(`${taskPath}: the local runner does not fill the placeholder in '${unsupported}'`);
   return command;

@@ -34,7 +34,13 @@ function withParentDeathSignal(command: string[]): string[] {
   return pdeathsig ? ['setpriv', '--pdeathsig', 'TERM', '--', ...command] : command;
 }
 
-export function runProcess(command: string[], env: NodeJS.ProcessEnv, logFile: string, append: boolean, started: (pid: number) => void): Promise<{ code: number | null; error?: string }> {
+export function runProcess(
+  command: string[],
+  env: NodeJS.ProcessEnv,
+  logFile: string,
+  append: boolean,
+  started: (pid: number) => void,
+): Promise<{ code: number | null; error?: string }> {
   return new Promise((resolve) => {
     const [program, ...args] = withParentDeathSignal(command);
     const out = createWriteStream(logFile, { flags: append ? 'a' : 'w' });

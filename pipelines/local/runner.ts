@@ -61,7 +61,15 @@ export async function runPipeline(options: LocalRunOptions): Promise<RunRecord> 
   const folder = path.join(options.runsDir, id);
   await mkdir(folder, { recursive: true });
   const parameters = rootParameters(spec, options.parameters ?? {});
-  const record: RunRecord = { id, pipeline: spec.pipelineInfo.name, status: 'RUNNING', startedAt: new Date().toISOString(), parameters, folder, tasks: {} };
+  const record: RunRecord = {
+    id,
+    pipeline: spec.pipelineInfo.name,
+    status: 'RUNNING',
+    startedAt: new Date().toISOString(),
+    parameters,
+    folder,
+    tasks: {},
+  };
   const runner = new Runner(spec, options, record, folder);
   await runner.save();
   options.log.info({ run: id, folder }, `run ${id} of ${spec.pipelineInfo.name} started`);
@@ -92,7 +100,8 @@ function parseSpec(text: string): PipelineSpec {
 function rootParameters(spec: PipelineSpec, given: Record<string, unknown>): Record<string, unknown> {
   const definitions = spec.root.inputDefinitions?.parameters ?? {};
   const unknown = Object.keys(given).filter((name) => !(name in definitions));
-  if (unknown.length > 0) throw new InputError(`unknown pipeline parameter(s) ${unknown.join(', ')}; the pipeline takes ${Object.keys(definitions).join(', ')}`);
+  if (unknown.length > 0)
+    throw new InputError(`unknown pipeline parameter(s) ${unknown.join(', ')}; the pipeline takes ${Object.keys(definitions).join(', ')}`);
   const values: Record<string, unknown> = {};
   for (const [name, definition] of Object.entries(definitions)) {
     if (name in given) values[name] = given[name];
@@ -156,7 +165,8 @@ class Runner {
     const record: TaskRecord = { path: taskPath, status: 'RUNNING' };
     const finish = async (outcome: Outcome): Promise<Outcome> => {
       Object.assign(record, { status: outcome.status, finishedAt: new Date().toISOString(), error: outcome.error });
-      if (outcome.status === 'SUCCEEDED' || outcome.status === 'CACHED') Object.assign(record, { parameters: outcome.parameters, artifacts: outcome.artifacts, metadata: outcome.metadata });
+      if (outcome.status === 'SUCCEEDED' || outcome.status === 'CACHED')
+        Object.assign(record, { parameters: outcome.parameters, artifacts: outcome.artifacts, metadata: outcome.metadata });
       if (record.startedAt) record.seconds = Math.round((Date.parse(record.finishedAt ?? '') - Date.parse(record.startedAt)) / 100) / 10;
       await this.save();
       return outcome;
@@ -180,29 +190,48 @@ class Runner {
       const dagTasks = component.dag.tasks;
       if (task.parameterIterator) {
         const iterator = task.parameterIterator;
-        const items = 'raw' in iterator.items ? (JSON.parse(iterator.items.raw) as unknown[]) : inputs.parameters[iterator.items.inputParameter];
-        if (!Array.isArray(items)) return finish({ status: 'FAILED', parameters: {}, artifacts: {}, error: `${taskPath}: loop items are not a list` });
+        const items =
+          'raw' in iterator.items ? (JSON.parse(iterator.items.raw) as unknown[]) : inputs.parameters[iterator.items.inputParameter];
+        if (!Array.isArray(items))
+          return finish({ status: 'FAILED', parameters: {}, artifacts: {}, error: `${taskPath}: loop items are not a list` });
         const loopLimit = pLimit(task.iteratorPolicy?.parallelismLimit ?? items.length ?? 1);
         const statuses = await Promise.all(
           items.map((item, i) =>
             loopLimit(() =>
-              this.runDag(dagTasks, { parameters: { ...inputs.parameters, [iterator.itemInput]: item }, artifacts: inputs.artifacts }, `${taskPath}/${i}/`),
+              this.runDag(
+                dagTasks,
+                { parameters: { ...inputs.parameters, [iterator.itemInput]: item }, artifacts: inputs.artifacts },
+                `${taskPath}/${i}/`,
+              ),
             ),
           ),
         );
         const failed = statuses.includes('FAILED');
-        return finish({ status: failed ? 'FAILED' : 'SUCCEEDED', parameters: {}, artifacts: {}, error: failed ? `an iteration of ${taskPath} failed` : undefined });
+        return finish({
+          status: failed ? 'FAILED' : 'SUCCEEDED',
+          parameters: {},
+          artifacts: {},
+          error: failed ? `an iteration of ${taskPath} failed` : undefined,
+        });
       }
       const status = await this.runDag(dagTasks, inputs, `${taskPath}/`);
       return finish({ status, parameters: {}, artifacts: {}, error: status === 'FAILED' ? `a task inside ${taskPath} failed` : undefined });
     }
 
     const executor = this.spec.deploymentSpec.executors[component.executorLabel ?? ''];
-    if (!executor) throw new InputError(`component ${task.componentRef.name} names executor '${component.executorLabel}', which the spec does not have`);
+    if (!executor)
+      throw new InputError(`component ${task.componentRef.name} names executor '${component.executorLabel}', which the spec does not have`);
     return finish(await this.limit(() => this.execute(task, component, executor, inputs, taskPath, record)));
   }
 
-  private async execute(task: TaskSpec, component: ComponentSpec, executor: Executor, inputs: Scope, taskPath: string, record: TaskRecord): Promise<Outcome> {
+  private async execute(
+    task: TaskSpec,
+    component: ComponentSpec,
+    executor: Executor,
+    inputs: Scope,
+    taskPath: string,
+    record: TaskRecord,
+  ): Promise<Outcome> {
     const log = this.options.log;
     const cacheable = (this.options.cache ?? true) && task.cachingOptions?.enableCache === true;
     const key = cacheable ? cacheKey(executor, component, inputs) : undefined;
@@ -227,13 +256,24 @@ class Runner {
 
     const container = executor.container;
     const executorOutputFile = path.join(outputsDir, 'executor_output.json');
-    const command = this.mapCommand(commandLine(executor, inputs, { parameters: outputParameterFiles, artifacts: outputArtifacts, executorOutput: executorOutputFile }, taskPath));
+    const command = this.mapCommand(
+      commandLine(
+        executor,
+        inputs,
+        { parameters: outputParameterFiles, artifacts: outputArtifacts, executorOutput: executorOutputFile },
+        taskPath,
+      ),
+    );
 
     const logFile = path.join(this.folder, 'logs', `${safePath}.log`);
     await mkdir(path.dirname(logFile), { recursive: true });
     record.log = logFile;
     const attempts = 1 + (task.retryPolicy?.maxRetryCount ?? 0);
-    const taskEnv = { ...Object.fromEntries((container.env ?? []).map((e) => [e.name, e.value])), MARKETPLACE_RUN_ID: this.record.id, MARKETPLACE_TASK: taskPath };
+    const taskEnv = {
+      ...Object.fromEntries((container.env ?? []).map((e) => [e.name, e.value])),
+      MARKETPLACE_RUN_ID: this.record.id,
+      MARKETPLACE_TASK: taskPath,
+    };
     const env = { ...process.env, ...this.options.env, ...taskEnv };
     let exit: { code: number | null; error?: string } = { code: null };
     for (let attempt = 1; attempt <= attempts; attempt++) {
@@ -245,7 +285,17 @@ class Runner {
         void this.save();
       };
       exit = this.options.containers
-        ? await this.options.containers.run({ image: container.image, command, env: taskEnv, writable: [outputsDir, artifactsDir], logFile, append: attempt > 1, started }).then((ran) => Object.assign(record, { image: ran.image, imageDigest: ran.imageDigest }) && ran)
+        ? await this.options.containers
+            .run({
+              image: container.image,
+              command,
+              env: taskEnv,
+              writable: [outputsDir, artifactsDir],
+              logFile,
+              append: attempt > 1,
+              started,
+            })
+            .then((ran) => Object.assign(record, { image: ran.image, imageDigest: ran.imageDigest }) && ran)
         : await runProcess(command, env, logFile, attempt > 1, started);
       if (exit.code === 0) break;
     }
@@ -260,7 +310,12 @@ class Runner {
       try {
         text = await readFile(file, 'utf8');
       } catch {
-        return { status: 'FAILED', parameters: {}, artifacts: {}, error: `${taskPath} did not write its output parameter '${name}' (${file})` };
+        return {
+          status: 'FAILED',
+          parameters: {},
+          artifacts: {},
+          error: `${taskPath} did not write its output parameter '${name}' (${file})`,
+        };
       }
       parameters[name] = parseParameter(text, type);
     }
@@ -268,10 +323,21 @@ class Runner {
     if (typeof metadata === 'string') return { status: 'FAILED', parameters: {}, artifacts: {}, error: metadata };
     for (const [name, values] of Object.entries(metadata ?? {})) {
       const scalars = metadataScalars(values);
-      if (scalars.length > 0) log.info({ task: taskPath, artifact: name, metadata: values }, `${taskPath}: ${name}: ${scalars.map(([k, v]) => `${k}=${v}`).join(', ')}`);
+      if (scalars.length > 0)
+        log.info(
+          { task: taskPath, artifact: name, metadata: values },
+          `${taskPath}: ${name}: ${scalars.map(([k, v]) => `${k}=${v}`).join(', ')}`,
+        );
     }
     const outcome: Outcome = { status: 'SUCCEEDED', parameters, artifacts: outputArtifacts, metadata };
-    if (cacheFile) await writeCache(cacheFile, { runId: this.record.id, task: taskPath, parameters, artifacts: outputArtifacts, ...(metadata ? { metadata } : {}) });
+    if (cacheFile)
+      await writeCache(cacheFile, {
+        runId: this.record.id,
+        task: taskPath,
+        parameters,
+        artifacts: outputArtifacts,
+        ...(metadata ? { metadata } : {}),
+      });
     return outcome;
   }
 
@@ -286,4 +352,3 @@ class Runner {
     return parts.join('\n\n') || 'the run failed';
   }
 }
-

@@ -14,7 +14,11 @@ import { clean, deploy, drift, evaluate, index, productionModel, recordRun, snap
 import { exitHandler, param, parallelFor, pipeline, when, type ArtifactRef, type ParameterRef } from '../dsl/index.js';
 
 /** Index `snapshot` with `model` and put both in service. */
-function indexAndDeploy(model: ArtifactRef<'system.Model'>, snapshotRef: ArtifactRef<'system.Dataset'>, target: ParameterRef<'STRING'>): void {
+function indexAndDeploy(
+  model: ArtifactRef<'system.Model'>,
+  snapshotRef: ArtifactRef<'system.Dataset'>,
+  target: ParameterRef<'STRING'>,
+): void {
   const indexed = index({ model, snapshot: snapshotRef });
   deploy({ model, index: indexed.outputs.index, target });
 }
@@ -27,7 +31,8 @@ function refreshWithProductionModel(snapshotRef: ArtifactRef<'system.Dataset'>, 
 export const marketplaceRanking = pipeline(
   {
     name: 'marketplace-ranking',
-    description: 'Clean new listings, retrain the multimodal search model when they drift, promote a better model, index the new snapshot and deploy.',
+    description:
+      'Clean new listings, retrain the multimodal search model when they drift, promote a better model, index the new snapshot and deploy.',
     inputs: {
       partitions: param.list({ default: ['0/1'], description: 'catalogue partitions cleaned in parallel, as k/N' }),
       cleanBatchSize: param.integer({ default: 1000 }),

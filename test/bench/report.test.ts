@@ -48,7 +48,9 @@ describe('the benchmark report', () => {
         { name: 'before the swap', requests: 1000, perSecond: 500, p50: 40, p99: 70, errors: 0, timeouts: 0, non2xx: 0 },
         { name: 'during the swap', requests: 900, perSecond: 450, p50: 45, p99: 90, errors: 0, timeouts: 1, non2xx: 2, rssMb: 281.4 },
       ],
-      sweep: [{ name: 'text search, 1 connection', requests: 500, perSecond: 100, p50: 1, p99: 2, errors: 5, timeouts: 0, non2xx: 0, rssMb: 290 }],
+      sweep: [
+        { name: 'text search, 1 connection', requests: 500, perSecond: 100, p50: 1, p99: 2, errors: 5, timeouts: 0, non2xx: 0, rssMb: 290 },
+      ],
       ours: { perSecond: 1500, p50: 40, p99: 60 },
       baseline: { perSecond: 1000, p50: 60, p99: 90 },
     },
@@ -72,11 +74,21 @@ describe('the benchmark report', () => {
     const text = markdown(report);
     assert.match(text, /^# Benchmark report \(--quick: a sample\)/);
     assert.match(text, /1200 training examples; paired: 30 only ours right, 10 only floor, McNemar p 0\.002/);
-    assert.match(text, /^64 connections for 60 s in three phases; the new model and index landed 3\.50 s into the middle one; failed requests across the swap: 3; server RSS 270 MB before the load, 280 MB after/m);
+    assert.match(
+      text,
+      /^64 connections for 60 s in three phases; the new model and index landed 3\.50 s into the middle one; failed requests across the swap: 3; server RSS 270 MB before the load, 280 MB after/m,
+    );
     assert.match(text, /\| during the swap \| 900 \| 450 \| 45 \| 90 \| 3 \| 281 \|/);
-    assert.match(text, /\| text search, 1 connection \| 500 \| 100 \| 1 \| 2 \| 5 \| 290 \|/, 'the sweep is listed, its failures not counted as the swap\'s');
+    assert.match(
+      text,
+      /\| text search, 1 connection \| 500 \| 100 \| 1 \| 2 \| 5 \| 290 \|/,
+      "the sweep is listed, its failures not counted as the swap's",
+    );
     assert.match(text, /- load: failed \(exit code 1\), no figures/);
     assert.match(text, /did not finish 2 steps within 60 s/);
-    assert.match(text, /## Run time\n\n\| benchmark \| seconds \|\n\|---\|---:\|\n\| serve \| 101 \|\n\| \(whole run, servers included\) \| 206 \|/);
+    assert.match(
+      text,
+      /## Run time\n\n\| benchmark \| seconds \|\n\|---\|---:\|\n\| serve \| 101 \|\n\| \(whole run, servers included\) \| 206 \|/,
+    );
   });
 });

@@ -12,7 +12,7 @@ import { cleanCatalogue, type CleanOptions } from '../../components/clean/clean.
 import { loadGazetteer } from '../../components/core/contracts/index.js';
 import { publishReport } from '../../components/clean/report.js';
 import { takeSnapshot } from '../../components/clean/snapshot.js';
-import { type ArtifactStore, type Database } from '../../components/core/platform/index.js';
+import type { ArtifactStore, Database } from '../../components/core/platform/index.js';
 import { readSnapshotProducts } from '../../components/core/contracts/index.js';
 import { loadExportFolder } from '../../components/load/load.js';
 import { databaseBackends, REPO_ROOT, silentLog, storeBackends, suiteStorage, tempDir } from '../helpers.js';
@@ -23,16 +23,23 @@ const LIMITS = { size: 64, maxPixels: 1_000_000 };
 async function exportWithImageKinds(dir: string): Promise<void> {
   await cp(path.join(REPO_ROOT, 'test', 'fixtures', 'export-7col'), dir, { recursive: true });
   // i6 (a decompression bomb) and i7 (no file) join the fixture's i1..i5, both on product p3.
-  await appendFile(path.join(dir, 'Images.csv'), '5,i6,p3,https://example.invalid/i6.jpg,ref6,2022-02-28\r\n6,i7,p3,https://example.invalid/i7.jpg,ref7,2022-02-28\r\n');
+  await appendFile(
+    path.join(dir, 'Images.csv'),
+    '5,i6,p3,https://example.invalid/i6.jpg,ref6,2022-02-28\r\n6,i7,p3,https://example.invalid/i7.jpg,ref7,2022-02-28\r\n',
+  );
   const images = path.join(dir, 'images');
   await mkdir(images, { recursive: true });
-  const photo = await sharp({ create: { width: 300, height: 200, channels: 3, background: { r: 200, g: 30, b: 30 } } }).jpeg().toBuffer();
+  const photo = await sharp({ create: { width: 300, height: 200, channels: 3, background: { r: 200, g: 30, b: 30 } } })
+    .jpeg()
+    .toBuffer();
   await writeFile(path.join(images, 'i1.jpg'), photo);
   await writeFile(path.join(images, 'i2.jpg'), photo); // the same bytes: a duplicate
   await writeFile(path.join(images, 'i3.jpg'), photo.subarray(0, Math.floor(photo.length / 2))); // cut off
   await writeFile(path.join(images, 'i4.jpg'), Buffer.from('<html>not an image</html>'));
   await writeFile(path.join(images, 'i5.jpg'), photo); // its product is not in the export
-  const bomb = await sharp({ create: { width: 2000, height: 2000, channels: 3, background: { r: 0, g: 0, b: 0 } } }).png().toBuffer();
+  const bomb = await sharp({ create: { width: 2000, height: 2000, channels: 3, background: { r: 0, g: 0, b: 0 } } })
+    .png()
+    .toBuffer();
   await writeFile(path.join(images, 'i6.jpg'), bomb); // 4 million pixels in a few kilobytes
 }
 
@@ -63,22 +70,33 @@ for (const combo of combos) {
       assert.deepEqual(counts.products, { read: 4, upserted: 3, quarantined: 1, removed: 0 });
       assert.deepEqual(counts.images, { read: 7, upserted: 2, quarantined: 5, removed: 0 });
       const rules = await db.query<{ source_id: string; rule: string }>('SELECT source_id, rule FROM quarantine ORDER BY source_id');
-      assert.deepEqual(rules.rows.map((r) => [r.source_id, r.rule]), [
-        ['i3', 'image_truncated'],
-        ['i4', 'image_not_an_image'],
-        ['i5', 'image_product_not_in_catalogue'],
-        ['i6', 'image_too_large'],
-        ['i7', 'image_object_missing'],
-        ['p6', 'price_zero'],
-      ]);
+      assert.deepEqual(
+        rules.rows.map((r) => [r.source_id, r.rule]),
+        [
+          ['i3', 'image_truncated'],
+          ['i4', 'image_not_an_image'],
+          ['i5', 'image_product_not_in_catalogue'],
+          ['i6', 'image_too_large'],
+          ['i7', 'image_object_missing'],
+          ['p6', 'price_zero'],
+        ],
+      );
       const raw = await db.query<{ raw: { price: string } }>("SELECT raw FROM quarantine WHERE source_id = 'p6'");
       assert.equal(raw.rows[0]?.raw.price, '£0.00', 'the raw row is kept with its refusal');
     });
 
     it('writes clean products: title, root category, price in pence, place, text for the model', async () => {
-      const rows = await db.query<{ id: string; title: string; root_category: string; category_path: string[]; price_minor: number; town: string; county: string; latitude: number | null; text_clean: string }>(
-        'SELECT id, title, root_category, category_path, price_minor, town, county, latitude, text_clean FROM products ORDER BY id',
-      );
+      const rows = await db.query<{
+        id: string;
+        title: string;
+        root_category: string;
+        category_path: string[];
+        price_minor: number;
+        town: string;
+        county: string;
+        latitude: number | null;
+        text_clean: string;
+      }>('SELECT id, title, root_category, category_path, price_minor, town, county, latitude, text_clean FROM products ORDER BY id');
       const byId = new Map(rows.rows.map((r) => [r.id, r]));
       const p1 = byId.get('p1')!;
       assert.equal(p1.title, 'Mirror wall art');
@@ -92,13 +110,21 @@ for (const combo of combos) {
     });
 
     it('decodes images: facts recorded, a model-ready square copy stored, duplicates flagged', async () => {
-      const images = await db.query<{ id: string; width: number; height: number; channels: number; duplicate_of: string | null; model_key: string }>(
-        'SELECT id, width, height, channels, duplicate_of, model_key FROM product_images ORDER BY id',
+      const images = await db.query<{
+        id: string;
+        width: number;
+        height: number;
+        channels: number;
+        duplicate_of: string | null;
+        model_key: string;
+      }>('SELECT id, width, height, channels, duplicate_of, model_key FROM product_images ORDER BY id');
+      assert.deepEqual(
+        images.rows.map((r) => [r.id, r.width, r.height, r.channels, r.duplicate_of]),
+        [
+          ['i1', 300, 200, 3, null],
+          ['i2', 300, 200, 3, 'i1'],
+        ],
       );
-      assert.deepEqual(images.rows.map((r) => [r.id, r.width, r.height, r.channels, r.duplicate_of]), [
-        ['i1', 300, 200, 3, null],
-        ['i2', 300, 200, 3, 'i1'],
-      ]);
       const copy = await sharp(await store.get(images.rows[0]!.model_key)).metadata();
       assert.deepEqual([copy.width, copy.height, copy.format, copy.channels], [64, 64, 'jpeg', 3]);
     });
@@ -108,10 +134,19 @@ for (const combo of combos) {
       const rows = [];
       for await (const row of readSnapshotProducts(store, snapshot.id)) rows.push(row);
       assert.equal(rows.length, snapshot.products);
-      assert.deepEqual(rows.map((r) => r.id), ['p1', 'p2', 'p3']);
+      assert.deepEqual(
+        rows.map((r) => r.id),
+        ['p1', 'p2', 'p3'],
+      );
       const p1 = rows[0]!;
       assert.deepEqual([p1.title, p1.root, p1.priceMinor, p1.path.length], ['Mirror wall art', 'Home & Garden', 500, 3]);
-      assert.deepEqual(p1.images.map((i) => [i.id, i.duplicateOf]), [['i1', null], ['i2', 'i1']]);
+      assert.deepEqual(
+        p1.images.map((i) => [i.id, i.duplicateOf]),
+        [
+          ['i1', null],
+          ['i2', 'i1'],
+        ],
+      );
       assert.ok(p1.images[0]!.key.startsWith('images/64/'));
       assert.ok(await store.exists(`snapshots/${snapshot.id}/snapshot.json`));
     });
@@ -131,7 +166,10 @@ for (const combo of combos) {
     it('a second clean reads nothing and keeps the same snapshot', async () => {
       const first = await takeSnapshot(db, store);
       const counts = await cleanCatalogue(options);
-      assert.deepEqual(counts, { products: { read: 0, upserted: 0, quarantined: 0, removed: 0 }, images: { read: 0, upserted: 0, quarantined: 0, removed: 0 } });
+      assert.deepEqual(counts, {
+        products: { read: 0, upserted: 0, quarantined: 0, removed: 0 },
+        images: { read: 0, upserted: 0, quarantined: 0, removed: 0 },
+      });
       const second = await takeSnapshot(db, store);
       assert.equal(second.id, first.id);
       assert.equal(second.hash, first.hash);
@@ -185,12 +223,18 @@ for (const combo of combos) {
       assert.match(kept.rows[0]?.reason ?? '', /absent from Products\.csv \(a full load\)/);
       assert.equal(kept.rows[0]?.title, 'Mirror wall art');
       const images = await db.query<{ reason: string }>("SELECT reason FROM removals WHERE source = 'images_raw' ORDER BY source_id");
-      assert.deepEqual(images.rows.map((r) => r.reason.replace(/:.*/, '')), ['its listing p1 was removed', 'its listing p1 was removed']);
+      assert.deepEqual(
+        images.rows.map((r) => r.reason.replace(/:.*/, '')),
+        ['its listing p1 was removed', 'its listing p1 was removed'],
+      );
       const pinned = await takeSnapshot(db, store);
       const ids: string[] = [];
       for await (const product of readSnapshotProducts(store, pinned.id)) ids.push(product.id);
       assert.ok(!ids.includes('p1') && ids.length > 0, 'the next snapshot leaves it out');
-      assert.deepEqual(await cleanCatalogue(options), { products: { read: 0, upserted: 0, quarantined: 0, removed: 0 }, images: { read: 0, upserted: 0, quarantined: 0, removed: 0 } });
+      assert.deepEqual(await cleanCatalogue(options), {
+        products: { read: 0, upserted: 0, quarantined: 0, removed: 0 },
+        images: { read: 0, upserted: 0, quarantined: 0, removed: 0 },
+      });
 
       // Without --full nothing is removed; a listing seen again is restored, with its pictures.
       const back = await loadExportFolder(dir, { db, store, log: silentLog });
@@ -207,8 +251,14 @@ for (const combo of combos) {
       await cp(dir, tiny, { recursive: true });
       const [header] = (await readFile(path.join(tiny, 'Products.csv'), 'utf8')).split('\n');
       await writeFile(path.join(tiny, 'Products.csv'), `${header}\n`);
-      await assert.rejects(loadExportFolder(tiny, { db, store, log: silentLog, removal: { full: true } }), /lacks 4 of the 4 live rows of products_raw.*--max-removed-fraction/s);
-      assert.equal(Number((await db.query<{ n: number }>('SELECT count(*) AS n FROM products_raw WHERE removed_at IS NOT NULL')).rows[0]?.n), 0);
+      await assert.rejects(
+        loadExportFolder(tiny, { db, store, log: silentLog, removal: { full: true } }),
+        /lacks 4 of the 4 live rows of products_raw.*--max-removed-fraction/s,
+      );
+      assert.equal(
+        Number((await db.query<{ n: number }>('SELECT count(*) AS n FROM products_raw WHERE removed_at IS NOT NULL')).rows[0]?.n),
+        0,
+      );
     });
   });
 }

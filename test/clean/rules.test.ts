@@ -40,7 +40,10 @@ describe('categories, titles, locations, text', () => {
     assert.equal(parseCategory('  ').ok, false);
   });
   it('takes the Gumtree tail off a title and keeps its location', () => {
-    assert.deepEqual(splitTitle('Mirror wall art | in Wokingham, Berkshire | Gumtree'), { ok: true, value: { title: 'Mirror wall art', tailLocation: 'Wokingham, Berkshire' } });
+    assert.deepEqual(splitTitle('Mirror wall art | in Wokingham, Berkshire | Gumtree'), {
+      ok: true,
+      value: { title: 'Mirror wall art', tailLocation: 'Wokingham, Berkshire' },
+    });
     assert.deepEqual(splitTitle('Fish &amp; chips fryer'), { ok: true, value: { title: 'Fish & chips fryer', tailLocation: null } });
     assert.equal(splitTitle(' | in Leeds, West Yorkshire | Gumtree').ok, false);
   });
@@ -52,7 +55,9 @@ describe('categories, titles, locations, text', () => {
   });
   it('cleans text for the model: entities, emoji, phones, e-mails, repeated punctuation, site boilerplate', () => {
     assert.equal(
-      cleanText('Great sofa!!!! 😀 Call 07700 900123 or mail a.b@example.co.uk &amp; collect.\rPosted by Nisha in Sofas in Leeds. 25 February 2022'),
+      cleanText(
+        'Great sofa!!!! 😀 Call 07700 900123 or mail a.b@example.co.uk &amp; collect.\rPosted by Nisha in Sofas in Leeds. 25 February 2022',
+      ),
       'Great sofa! Call <phone> or mail <email> & collect.',
     );
     assert.equal(cleanText('Ring (0118) 496 0000 or +44 7700 900123.....'), 'Ring <phone> or <phone>.');
@@ -75,7 +80,12 @@ describe('categories, titles, locations, text', () => {
 describe('price outliers', () => {
   it('sets per-category fences on log prices either side of the typical, and falls back for small categories', () => {
     const typical = Array.from({ length: 200 }, (_, i) => 1000 + i * 50); // £10 to £110
-    const fences = priceFences(new Map([['Appliances', typical], ['Tiny', [100, 200]]]));
+    const fences = priceFences(
+      new Map([
+        ['Appliances', typical],
+        ['Tiny', [100, 200]],
+      ]),
+    );
     const appliances = fences.get('Appliances')!;
     assert.ok(appliances.maxMinor > 110_00 && appliances.maxMinor < 1_000_00, `upper fence ${appliances.maxMinor}`);
     assert.ok(appliances.minMinor < 10_00 && appliances.minMinor > 50, `lower fence ${appliances.minMinor}`);
@@ -85,11 +95,14 @@ describe('price outliers', () => {
 
 describe('top terms of the report', () => {
   it('counts listings per word, leaves common words out, breaks ties alphabetically', () => {
-    assert.deepEqual(topTerms(['Oak desk, oak chair', 'Oak table and chair', 'the lamp'], 3), [
-      { term: 'oak', count: 2 },
-      { term: 'chair', count: 2 },
-      { term: 'desk', count: 1 },
-    ].sort((a, b) => b.count - a.count || (a.term < b.term ? -1 : 1)));
+    assert.deepEqual(
+      topTerms(['Oak desk, oak chair', 'Oak table and chair', 'the lamp'], 3),
+      [
+        { term: 'oak', count: 2 },
+        { term: 'chair', count: 2 },
+        { term: 'desk', count: 1 },
+      ].sort((a, b) => b.count - a.count || (a.term < b.term ? -1 : 1)),
+    );
   });
 });
 

@@ -13,8 +13,7 @@ const gazetteer = loadGazetteer();
 function distanceKm(a: { lat: number; lon: number }, b: { lat: number; lon: number }): number {
   const rad = Math.PI / 180;
   const h =
-    Math.sin(((b.lat - a.lat) * rad) / 2) ** 2 +
-    Math.cos(a.lat * rad) * Math.cos(b.lat * rad) * Math.sin(((b.lon - a.lon) * rad) / 2) ** 2;
+    Math.sin(((b.lat - a.lat) * rad) / 2) ** 2 + Math.cos(a.lat * rad) * Math.cos(b.lat * rad) * Math.sin(((b.lon - a.lon) * rad) / 2) ** 2;
   return 2 * 6371 * Math.asin(Math.sqrt(h));
 }
 
@@ -84,7 +83,7 @@ describe('UK gazetteer: known answers (docs/research/gazetteer/FINDINGS.md §6)'
     unresolved('Ramsey', 'unknown_county'); // a bare town: could be a namesake, even the Isle of Man's
   });
 
-  it('resolves a bare region token to the region\'s own place', () => {
+  it("resolves a bare region token to the region's own place", () => {
     const london = resolved('London');
     assert.equal(london.rule, 'region_token');
     assert.ok(near(london, 51.51, -0.13) < 3);
@@ -104,10 +103,14 @@ describe('UK gazetteer: generated data', () => {
   it('regenerates gb-places.json byte for byte from the pinned packages', () => {
     const first = generateGazetteerJson();
     assert.equal(generateGazetteerJson(), first, 'two runs give the same bytes');
-    assert.equal(first, readFileSync(OUTPUT_FILE, 'utf8'), 'gb-places.json is up to date: run components/core/contracts/gazetteer/generate.ts');
+    assert.equal(
+      first,
+      readFileSync(OUTPUT_FILE, 'utf8'),
+      'gb-places.json is up to date: run components/core/contracts/gazetteer/generate.ts',
+    );
   });
 
-  it('resolves at least 75% of the real export\'s rows (the committed sample), and gives a reason for every other row', async (t) => {
+  it("resolves at least 75% of the real export's rows (the committed sample), and gives a reason for every other row", async (t) => {
     const counts = new Map<string, number>();
     for await (const record of csvSource(path.join(REAL_EXPORT_SAMPLE, 'Products.csv'), PRODUCTS).records()) {
       assert.ok(record.ok, `line ${record.line}: ${record.ok ? '' : record.reason}`);
@@ -131,7 +134,9 @@ describe('UK gazetteer: generated data', () => {
       }
     }
     const pct = (a: number, b: number) => `${((100 * a) / b).toFixed(1)}%`;
-    t.diagnostic(`resolved ${okRows}/${rows} rows (${pct(okRows, rows)}), ${okLocations}/${counts.size} distinct locations (${pct(okLocations, counts.size)})`);
+    t.diagnostic(
+      `resolved ${okRows}/${rows} rows (${pct(okRows, rows)}), ${okLocations}/${counts.size} distinct locations (${pct(okLocations, counts.size)})`,
+    );
     t.diagnostic(`unresolved rows by reason: ${JSON.stringify(Object.fromEntries(reasons))}`);
     assert.equal(rows, 645, 'every row of the sample read');
     assert.ok(okRows / rows >= 0.75, `${pct(okRows, rows)} of rows resolved`);

@@ -20,7 +20,13 @@ for (const backend of storeBackends) {
 
     it('publishes files then the manifest, and reads them back checked against it', async () => {
       const manifest = await publish(store, 'indexes/v1', files, { kind: 'index', version: 'v1', metadata: { vectors: 2 } });
-      assert.deepEqual(manifest.files.map((f) => [f.name, f.bytes]), [['products.faiss', 50_000], ['ids.json', 11]]);
+      assert.deepEqual(
+        manifest.files.map((f) => [f.name, f.bytes]),
+        [
+          ['products.faiss', 50_000],
+          ['ids.json', 11],
+        ],
+      );
       const published = await openPublished(store, 'indexes/v1');
       assert.deepEqual(published.manifest, manifest);
       assert.deepEqual(await published.read('products.faiss'), files[0]!.body);
@@ -35,7 +41,10 @@ for (const backend of storeBackends) {
     it('refuses a file whose bytes changed after publishing, naming it', async () => {
       await store.put('indexes/v1/products.faiss', randomBytes(50_000));
       const published = await openPublished(store, 'indexes/v1');
-      await assert.rejects(published.read('products.faiss'), (error: unknown) => error instanceof CorruptArtifactError && /products\.faiss does not match its manifest/.test(error.message));
+      await assert.rejects(
+        published.read('products.faiss'),
+        (error: unknown) => error instanceof CorruptArtifactError && /products\.faiss does not match its manifest/.test(error.message),
+      );
       await store.put('indexes/v1/ids.json', '["p1"]');
       await assert.rejects(published.read('ids.json'), /ids\.json does not match its manifest: 6 bytes, .*the manifest lists 11 bytes/);
     });

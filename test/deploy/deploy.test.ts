@@ -15,7 +15,13 @@ import { afterEach, beforeEach, describe, it } from 'node:test';
 import { InputError, openFsStore, type ArtifactStore } from '../../components/core/platform/index.js';
 import { Pointer, publish, readServingRecord, SERVING_KEY } from '../../components/core/contracts/index.js';
 import { deploy, type Target } from '../../components/deploy/deploy.js';
-import { deploymentApi, KubeForbiddenError, KubeNotFoundError, KubeUnauthorizedError, loadKubeConfig } from '../../components/deploy/kube-api.js';
+import {
+  deploymentApi,
+  KubeForbiddenError,
+  KubeNotFoundError,
+  KubeUnauthorizedError,
+  loadKubeConfig,
+} from '../../components/deploy/kube-api.js';
 import { RolloutFailedError } from '../../components/deploy/kubernetes.js';
 import { parseFinalStatus, recordDeployed, recordRun } from '../../components/deploy/record-run.js';
 import { resolveRelease, type Release } from '../../components/deploy/release.js';
@@ -27,8 +33,17 @@ const V1: Release = { model: { version: 'm1', key: 'models/m1' }, index: { versi
 const V2: Release = { model: { version: 'm2', key: 'models/m2' }, index: { version: 'i2', key: 'indexes/i2' }, snapshotId: 'snap-2' };
 
 async function publishRelease(store: ArtifactStore, release: Release): Promise<void> {
-  await publish(store, release.model.key, [{ name: 'model.json', body: Buffer.from('{}') }], { kind: 'model', version: release.model.version, metadata: { snapshotId: release.snapshotId } });
-  if (release.index) await publish(store, release.index.key, [{ name: 'products.faiss', body: Buffer.from('x') }], { kind: 'index', version: release.index.version, metadata: { model: release.model.version } });
+  await publish(store, release.model.key, [{ name: 'model.json', body: Buffer.from('{}') }], {
+    kind: 'model',
+    version: release.model.version,
+    metadata: { snapshotId: release.snapshotId },
+  });
+  if (release.index)
+    await publish(store, release.index.key, [{ name: 'products.faiss', body: Buffer.from('x') }], {
+      kind: 'index',
+      version: release.index.version,
+      metadata: { model: release.model.version },
+    });
 }
 
 /** The deploy CLI in a child process (async: the fake server lives in this process's event loop). */
@@ -64,7 +79,13 @@ describe('deploy', () => {
 
   beforeEach(async () => {
     fake = await FakeKubeApi.start();
-    fake.addDeployment({ env: [{ name: 'PORT', value: '8080' }, { name: 'MODEL_VERSION', value: 'm1' }, { name: 'INDEX_VERSION', value: 'i1' }] });
+    fake.addDeployment({
+      env: [
+        { name: 'PORT', value: '8080' },
+        { name: 'MODEL_VERSION', value: 'm1' },
+        { name: 'INDEX_VERSION', value: 'i1' },
+      ],
+    });
     tmp = await tempDir('deploy-');
     store = openFsStore(path.join(tmp.dir, 'artifacts'));
     artifactRoot = pathToFileURL(path.join(tmp.dir, 'artifacts')).href;
@@ -81,7 +102,12 @@ describe('deploy', () => {
   });
 
   it('rolls out on the fake Kubernetes API server, then writes the serving record', async () => {
-    const summary = await deploy({ store, log: silentLog, release: await resolveRelease(store, { modelVersion: 'm2', indexVersion: 'i2' }), target: kubeTarget() });
+    const summary = await deploy({
+      store,
+      log: silentLog,
+      release: await resolveRelease(store, { modelVersion: 'm2', indexVersion: 'i2' }),
+      target: kubeTarget(),
+    });
     assert.equal(summary.outcome, 'deployed');
     assert.equal(summary.deployment?.patched, true);
     assert.deepEqual(summary.deployment?.previous, { modelVersion: 'm1', indexVersion: 'i1' });
@@ -91,7 +117,10 @@ describe('deploy', () => {
     const template = fake.deployment()['spec'] as { template: { metadata: { annotations: Record<string, string> } } };
     assert.equal(template.template.metadata.annotations['marketplace.io/snapshot-id'], 'snap-2');
     const record = await readServingRecord(store);
-    assert.deepEqual({ model: record?.model, index: record?.index, snapshotId: record?.snapshotId }, { model: V2.model, index: V2.index, snapshotId: 'snap-2' });
+    assert.deepEqual(
+      { model: record?.model, index: record?.index, snapshotId: record?.snapshotId },
+      { model: V2.model, index: V2.index, snapshotId: 'snap-2' },
+    );
     const patches = fake.requests.filter((request) => request.method === 'PATCH');
     assert.equal(patches.length, 1);
     assert.equal(patches[0]?.contentType, 'application/json-patch+json');
@@ -125,7 +154,14 @@ describe('deploy', () => {
   it('rolls a resumed rollout back to the previous ReplicaSet revision on the fake Kubernetes API server', async () => {
     // An earlier run patched the Deployment to m2 and died; its pods never become ready.
     const template = (fake.deployment()['spec'] as { template: Record<string, unknown> }).template;
-    fake.setTemplate(JSON.parse(JSON.stringify(template).replace('"m1"', '"m2"').replace('"i1"', '"i2"').replace('"annotations":{}', '"annotations":{"marketplace.io/snapshot-id":"snap-2"}')));
+    fake.setTemplate(
+      JSON.parse(
+        JSON.stringify(template)
+          .replace('"m1"', '"m2"')
+          .replace('"i1"', '"i2"')
+          .replace('"annotations":{}', '"annotations":{"marketplace.io/snapshot-id":"snap-2"}'),
+      ),
+    );
     fake.podsBecomeReady = (t) => !JSON.stringify(t).includes('"m2"');
     await assert.rejects(
       deploy({ store, log: silentLog, release: V2, target: { ...kubeTarget(), timeoutMs: 300 } as Target }),
@@ -154,9 +190,17 @@ describe('deploy', () => {
     const firstRecord = await readServingRecord(store);
     const patchesBefore = fake.requests.filter((request) => request.method === 'PATCH').length;
     const generation = (fake.deployment()['metadata'] as { generation: number }).generation;
-    const result = await runDeploy(['--model-version', 'm2', '--index-version', 'i2', '--poll-seconds', '0.05', '--kubeconfig', kubeconfig], { ARTIFACT_ROOT: artifactRoot });
+    const result = await runDeploy(
+      ['--model-version', 'm2', '--index-version', 'i2', '--poll-seconds', '0.05', '--kubeconfig', kubeconfig],
+      { ARTIFACT_ROOT: artifactRoot },
+    );
     assert.equal(result.code, 0, result.stderr);
-    const summary = JSON.parse(result.stdout.trim()) as { outcome: string; message: string; deployment: { patched: boolean }; servingRecord: { changed: boolean } };
+    const summary = JSON.parse(result.stdout.trim()) as {
+      outcome: string;
+      message: string;
+      deployment: { patched: boolean };
+      servingRecord: { changed: boolean };
+    };
     assert.equal(summary.outcome, 'unchanged');
     assert.match(summary.message, /^no-op/);
     assert.equal(summary.deployment.patched, false);
@@ -168,24 +212,46 @@ describe('deploy', () => {
 
   it('names the calls the fake Kubernetes API server refuses (404, 401, 403) or never answers, without the token', async () => {
     const api = deploymentApi(loadKubeConfig(kubeconfig));
-    await assert.rejects(api.read('marketplace', 'nope'), (error: unknown) =>
-      error instanceof KubeNotFoundError && error.message === 'read Deployment marketplace/nope: not found (404): deployments.apps "nope" not found');
+    await assert.rejects(
+      api.read('marketplace', 'nope'),
+      (error: unknown) =>
+        error instanceof KubeNotFoundError &&
+        error.message === 'read Deployment marketplace/nope: not found (404): deployments.apps "nope" not found',
+    );
     fake.forbid.add('PATCH');
-    await assert.rejects(api.patch('marketplace', 'search', []), (error: unknown) =>
-      error instanceof KubeForbiddenError && error.code === 403 && /^patch Deployment marketplace\/search: forbidden \(403\).*cannot patch resource "deployments"/.test(error.message));
+    await assert.rejects(
+      api.patch('marketplace', 'search', []),
+      (error: unknown) =>
+        error instanceof KubeForbiddenError &&
+        error.code === 403 &&
+        /^patch Deployment marketplace\/search: forbidden \(403\).*cannot patch resource "deployments"/.test(error.message),
+    );
     const stale = path.join(tmp.dir, 'stale-kubeconfig');
     await writeFile(stale, fake.kubeconfig().replace(fake.token, 'stale-token'));
-    await assert.rejects(deploymentApi(loadKubeConfig(stale)).read('marketplace', 'search'), (error: unknown) =>
-      error instanceof KubeUnauthorizedError && /refused the credentials \(401 Unauthorized\)/.test(error.message) && !error.message.includes('stale-token'));
+    await assert.rejects(
+      deploymentApi(loadKubeConfig(stale)).read('marketplace', 'search'),
+      (error: unknown) =>
+        error instanceof KubeUnauthorizedError &&
+        /refused the credentials \(401 Unauthorized\)/.test(error.message) &&
+        !error.message.includes('stale-token'),
+    );
     fake.stall = true;
-    await assert.rejects(deploymentApi(loadKubeConfig(kubeconfig), 100).readStatus('marketplace', 'search'), /no answer from http:\/\/127\.0\.0\.1:\d+ in 0\.1 s/);
+    await assert.rejects(
+      deploymentApi(loadKubeConfig(kubeconfig), 100).readStatus('marketplace', 'search'),
+      /no answer from http:\/\/127\.0\.0\.1:\d+ in 0\.1 s/,
+    );
     fake.stall = false;
     // The CLI: exit 1, the named error on stderr, the token nowhere.
-    const result = await runDeploy(['--model-version', 'm2', '--index-version', 'i2', '--deployment', 'nope', '--kubeconfig', kubeconfig], { ARTIFACT_ROOT: artifactRoot });
+    const result = await runDeploy(['--model-version', 'm2', '--index-version', 'i2', '--deployment', 'nope', '--kubeconfig', kubeconfig], {
+      ARTIFACT_ROOT: artifactRoot,
+    });
     assert.equal(result.code, 1, result.stderr);
     assert.match(result.stderr, /read Deployment marketplace\/nope: not found \(404\)/);
     assert.ok(!result.stdout.includes(fake.token) && !result.stderr.includes(fake.token));
-    assert.throws(() => loadKubeConfig(path.join(tmp.dir, 'missing')), (error: unknown) => error instanceof InputError && /cannot load the kubeconfig/.test(error.message));
+    assert.throws(
+      () => loadKubeConfig(path.join(tmp.dir, 'missing')),
+      (error: unknown) => error instanceof InputError && /cannot load the kubeconfig/.test(error.message),
+    );
   });
 
   it('the local target switches the serving record from the pipeline artifacts, and only once', async () => {
@@ -200,7 +266,10 @@ describe('deploy', () => {
     assert.equal(first.code, 0, first.stderr);
     assert.deepEqual(JSON.parse(first.stdout.trim()).servingRecord.previous, { model: 'm1', index: 'i1' });
     const record = await readServingRecord(store);
-    assert.deepEqual({ model: record?.model, index: record?.index, snapshotId: record?.snapshotId }, { model: V2.model, index: V2.index, snapshotId: 'snap-2' });
+    assert.deepEqual(
+      { model: record?.model, index: record?.index, snapshotId: record?.snapshotId },
+      { model: V2.model, index: V2.index, snapshotId: 'snap-2' },
+    );
     assert.equal(await readFile(versionOut, 'utf8'), 'm2');
     const second = await runDeploy(args, { ARTIFACT_ROOT: artifactRoot });
     assert.equal(JSON.parse(second.stdout.trim()).outcome, 'unchanged');
@@ -216,7 +285,9 @@ describe('deploy', () => {
     assert.deepEqual(pointer, { version: 'm1', key: 'models/m1', uri: store.uri('models/m1') });
     assert.ok(Pointer.safeParse(pointer).success, 'the pointer is what index and deploy read as --model');
     await store.delete(SERVING_KEY);
-    const none = await runDeploy(['production-model', '--model-out', path.join(tmp.dir, 'out', 'none.json')], { ARTIFACT_ROOT: artifactRoot });
+    const none = await runDeploy(['production-model', '--model-out', path.join(tmp.dir, 'out', 'none.json')], {
+      ARTIFACT_ROOT: artifactRoot,
+    });
     assert.equal(none.code, 2);
     assert.match(none.stderr, /nothing is in production/);
   });
@@ -227,12 +298,23 @@ describe('deploy', () => {
     assert.equal(bad.code, 2);
     const help = await runDeploy(['--help'], {});
     assert.equal(help.code, 0);
-    for (const option of ['--model', '--index', '--snapshot-id', '--namespace', '--deployment', '--container', '--timeout-seconds', '--target']) assert.ok(help.stdout.includes(option), option);
+    for (const option of [
+      '--model',
+      '--index',
+      '--snapshot-id',
+      '--namespace',
+      '--deployment',
+      '--container',
+      '--timeout-seconds',
+      '--target',
+    ])
+      assert.ok(help.stdout.includes(option), option);
   });
 
   it('record-run states the outcome it can verify: the run’s deploy record, not the final state 2.17 leaves RUNNING', async () => {
     // What KFP 2.17 passes: the exit handler DAG's ML Metadata state, its name, an empty error.
-    const status = (state: string) => parseFinalStatus(JSON.stringify({ state, pipelineJobResourceName: 'run-42', pipelineTaskName: 'exit-handler-1', error: {} }));
+    const status = (state: string) =>
+      parseFinalStatus(JSON.stringify({ state, pipelineJobResourceName: 'run-42', pipelineTaskName: 'exit-handler-1', error: {} }));
     const at = new Date('2024-02-02T00:00:00Z');
     const deployed = (runId: string, outcome: 'deployed' | 'unchanged') =>
       recordDeployed(store, { runId, model: 'm2', index: 'i2', snapshotId: 'snap-2', outcome, deployedAt: at.toISOString() });
@@ -250,7 +332,10 @@ describe('deploy', () => {
     assert.match(silent.reason, /no deploy recorded for run run-silent/);
     await deployed('run-broken', 'deployed');
     assert.equal((await recordRun(store, 'run-broken', status('FAILED'), at)).outcome, 'failed');
-    const kept = JSON.parse((await store.get('runs/run-silent/status.json')).toString()) as { outcome: string; finalStatus: { state: string } };
+    const kept = JSON.parse((await store.get('runs/run-silent/status.json')).toString()) as {
+      outcome: string;
+      finalStatus: { state: string };
+    };
     assert.deepEqual([kept.outcome, kept.finalStatus.state], ['failed', 'RUNNING']);
     assert.throws(() => parseFinalStatus('{"nope":1}'), /not a task final status/);
   });
@@ -260,11 +345,20 @@ describe('deploy', () => {
     await writeFile(modelArtifact, JSON.stringify({ version: 'm2', uri: store.uri('models/m2') }));
     const indexArtifact = path.join(tmp.dir, 'index-manifest.json');
     await writeFile(indexArtifact, (await store.get('indexes/i2/manifest.json')).toString());
-    const result = await runDeploy(['--target', 'local', '--model', modelArtifact, '--index', indexArtifact, '--run-id', 'run-7'], { ARTIFACT_ROOT: artifactRoot });
+    const result = await runDeploy(['--target', 'local', '--model', modelArtifact, '--index', indexArtifact, '--run-id', 'run-7'], {
+      ARTIFACT_ROOT: artifactRoot,
+    });
     assert.equal(result.code, 0, result.stderr);
-    const record = JSON.parse((await store.get('runs/run-7/deployed.json')).toString()) as { model: string; index: string; outcome: string };
+    const record = JSON.parse((await store.get('runs/run-7/deployed.json')).toString()) as {
+      model: string;
+      index: string;
+      outcome: string;
+    };
     assert.deepEqual([record.model, record.index, record.outcome], ['m2', 'i2', 'deployed']);
-    const recorded = await runDeploy(['record-run', '--run-id', 'run-7', '--status', JSON.stringify({ state: 'RUNNING', pipelineTaskName: 'exit-handler-1', error: {} })], { ARTIFACT_ROOT: artifactRoot });
+    const recorded = await runDeploy(
+      ['record-run', '--run-id', 'run-7', '--status', JSON.stringify({ state: 'RUNNING', pipelineTaskName: 'exit-handler-1', error: {} })],
+      { ARTIFACT_ROOT: artifactRoot },
+    );
     assert.equal(recorded.code, 0, recorded.stderr);
     assert.equal(JSON.parse(recorded.stdout).outcome, 'succeeded');
   });

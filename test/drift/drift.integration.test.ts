@@ -9,7 +9,17 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import { openFsStore, seededRandom } from '../../components/core/platform/index.js';
-import { buildProfile, profileRowOf, profileShift, psi, SERVING_KEY, SNAPSHOT_KEY, SNAPSHOT_PRODUCTS_KEY, type ProfileRow, type SnapshotProduct } from '../../components/core/contracts/index.js';
+import {
+  buildProfile,
+  profileRowOf,
+  profileShift,
+  psi,
+  SERVING_KEY,
+  SNAPSHOT_KEY,
+  SNAPSHOT_PRODUCTS_KEY,
+  type ProfileRow,
+  type SnapshotProduct,
+} from '../../components/core/contracts/index.js';
 import { checkDrift, embeddingShift, PROFILE_FILE } from '../../components/drift/drift.js';
 import { databaseBackends, REPO_ROOT, storeBackends, suiteStorage, tempDir } from '../helpers.js';
 
@@ -66,8 +76,17 @@ describe('the drift component', () => {
   /** Listings with the profile's features (text length = title + text, as train measures it). */
   const listings = (rows: ProfileRow[], from: number): SnapshotProduct[] =>
     rows.map((row, k) => ({
-      id: `p${from + k}`, title: 't', text: 'x'.repeat(row.textLength - 1), root: row.root, path: [row.root], priceMinor: row.priceMinor,
-      town: null, county: null, latitude: null, longitude: null, images: [],
+      id: `p${from + k}`,
+      title: 't',
+      text: 'x'.repeat(row.textLength - 1),
+      root: row.root,
+      path: [row.root],
+      priceMinor: row.priceMinor,
+      town: null,
+      county: null,
+      latitude: null,
+      longitude: null,
+      images: [],
     }));
   /** A snapshot as clean publishes it: its rows, then snapshot.json. */
   async function pin(id: string, products: SnapshotProduct[]): Promise<string> {
@@ -88,7 +107,10 @@ describe('the drift component', () => {
   it('judges the listings of the given snapshot that are new or changed since the training snapshot, not the live catalogue', async () => {
     const profile = buildProfile(trained.map(profileRowOf), 'snap-trained', new Date().toISOString());
     await storage.store.put(`models/m1/${PROFILE_FILE}`, JSON.stringify(profile));
-    await storage.store.put(SERVING_KEY, JSON.stringify({ model: { version: 'm1', key: 'models/m1' }, snapshotId: 'snap-trained', deployedAt: profile.createdAt }));
+    await storage.store.put(
+      SERVING_KEY,
+      JSON.stringify({ model: { version: 'm1', key: 'models/m1' }, snapshotId: 'snap-trained', deployedAt: profile.createdAt }),
+    );
 
     const none = await checkDrift({ store: storage.store, snapshotId: 'snap-trained', threshold: 0.2 });
     assert.deepEqual([none.drifted, none.newListings, none.trainingSnapshot], [false, 0, 'snap-trained']);
@@ -96,7 +118,11 @@ describe('the drift component', () => {
 
     // A changed price makes a listing new again; 200 more like the training ones: no drift.
     const repriced = trained.map((p, k) => (k < 10 ? { ...p, priceMinor: p.priceMinor + 100 } : p));
-    const same = await checkDrift({ store: storage.store, snapshotId: await pin('snap-same', [...repriced, ...listings(sample(11, 200), 1000)]), threshold: 0.2 });
+    const same = await checkDrift({
+      store: storage.store,
+      snapshotId: await pin('snap-same', [...repriced, ...listings(sample(11, 200), 1000)]),
+      threshold: 0.2,
+    });
     assert.equal(same.drifted, false, same.reason);
     assert.equal(same.newListings, 210);
 
@@ -108,7 +134,10 @@ describe('the drift component', () => {
     assert.equal(shifted.embeddingShift, null, 'this profile has no embeddings');
     // The earlier snapshot still judges the same: drift reads what it is given.
     assert.equal((await checkDrift({ store: storage.store, snapshotId: 'snap-same', threshold: 0.2 })).newListings, 210);
-    await assert.rejects(checkDrift({ store: storage.store, snapshotId: 'snap-missing', threshold: 0.2 }), /snapshot snap-missing is not in the artifact store/);
+    await assert.rejects(
+      checkDrift({ store: storage.store, snapshotId: 'snap-missing', threshold: 0.2 }),
+      /snapshot snap-missing is not in the artifact store/,
+    );
   });
 
   it('refuses a malformed production record rather than calling it "none"', async () => {
@@ -132,8 +161,19 @@ describe('drift on the command line', () => {
       const result = spawnSync(
         process.execPath,
         [
-          '--import', 'tsx', path.join(REPO_ROOT, 'components', 'drift', 'main.ts'), '--snapshot', snapshotFile,
-          '--drifted-out', out('drifted'), '--metrics', out('metrics.json'), '--report', out('report.html'), '--executor-output', out('executor.json'),
+          '--import',
+          'tsx',
+          path.join(REPO_ROOT, 'components', 'drift', 'main.ts'),
+          '--snapshot',
+          snapshotFile,
+          '--drifted-out',
+          out('drifted'),
+          '--metrics',
+          out('metrics.json'),
+          '--report',
+          out('report.html'),
+          '--executor-output',
+          out('executor.json'),
         ],
         { cwd: REPO_ROOT, encoding: 'utf8', env: { ...process.env, MARKETPLACE_HOME: home, LOG_LEVEL: 'warn' } },
       );
@@ -141,15 +181,27 @@ describe('drift on the command line', () => {
       assert.equal((JSON.parse(result.stdout) as { drifted: boolean }).drifted, true);
       assert.equal(await readFile(out('drifted'), 'utf8'), 'true');
       const metrics = JSON.parse(await readFile(out('metrics.json'), 'utf8')) as { metrics: { name: string; numberValue: number }[] };
-      assert.deepEqual(metrics.metrics.find((m) => m.name === 'drifted'), { name: 'drifted', numberValue: 1 });
+      assert.deepEqual(
+        metrics.metrics.find((m) => m.name === 'drifted'),
+        { name: 'drifted', numberValue: 1 },
+      );
       assert.match(await readFile(out('report.html'), 'utf8'), /<h1>Drift: drifted<\/h1>/);
       // KFP's executor output: the metrics as the metadata of the `metrics` artifact, which the UI shows.
-      const executor = JSON.parse(await readFile(out('executor.json'), 'utf8')) as { artifacts: Record<string, { artifacts: { metadata: Record<string, number> }[] }> };
+      const executor = JSON.parse(await readFile(out('executor.json'), 'utf8')) as {
+        artifacts: Record<string, { artifacts: { metadata: Record<string, number> }[] }>;
+      };
       assert.equal(executor.artifacts['metrics']?.artifacts[0]?.metadata['drifted'], 1);
       assert.equal(executor.artifacts['metrics']?.artifacts[0]?.metadata['new_listings'], 0);
-      const bad = spawnSync(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'components', 'drift', 'main.ts'), '--snapshot', snapshotFile, '--threshold', '-1'], { cwd: REPO_ROOT, encoding: 'utf8' });
+      const bad = spawnSync(
+        process.execPath,
+        ['--import', 'tsx', path.join(REPO_ROOT, 'components', 'drift', 'main.ts'), '--snapshot', snapshotFile, '--threshold', '-1'],
+        { cwd: REPO_ROOT, encoding: 'utf8' },
+      );
       assert.equal(bad.status, 2);
-      const missing = spawnSync(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'components', 'drift', 'main.ts')], { cwd: REPO_ROOT, encoding: 'utf8' });
+      const missing = spawnSync(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'components', 'drift', 'main.ts')], {
+        cwd: REPO_ROOT,
+        encoding: 'utf8',
+      });
       assert.equal(missing.status, 2);
       assert.match(missing.stderr, /--snapshot/);
     } finally {

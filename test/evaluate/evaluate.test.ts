@@ -18,7 +18,11 @@ describe('evaluate on the demo model', () => {
   after(async () => demo?.close());
 
   it('scores the three search modes on the same test queries and puts the table in the report', async () => {
-    const evaluation = await evaluateModel(demo.store, { modelVersion: demo.modelVersion, snapshotId: demo.snapshotId, tolerance: 0.005 }, silentLog);
+    const evaluation = await evaluateModel(
+      demo.store,
+      { modelVersion: demo.modelVersion, snapshotId: demo.snapshotId, tolerance: 0.005 },
+      silentLog,
+    );
     const search = evaluation.candidate.search!;
     assert.ok(search, 'search quality measured');
     const known = search.modes.hybrid.knownItem.queries;
@@ -39,9 +43,16 @@ describe('evaluate on the demo model', () => {
   });
 
   it('classifies every test product once per modality, ranks retrieval monotonically, and does not promote the model already serving', async () => {
-    const evaluation = await evaluateModel(demo.store, { modelVersion: demo.modelVersion, snapshotId: demo.snapshotId, tolerance: 0.005 }, silentLog);
+    const evaluation = await evaluateModel(
+      demo.store,
+      { modelVersion: demo.modelVersion, snapshotId: demo.snapshotId, tolerance: 0.005 },
+      silentLog,
+    );
     const combined = evaluation.candidate.classification.combined;
-    assert.equal(combined.confusion.flat().reduce((a, b) => a + b, 0), evaluation.candidate.testProducts);
+    assert.equal(
+      combined.confusion.flat().reduce((a, b) => a + b, 0),
+      evaluation.candidate.testProducts,
+    );
     const recall = evaluation.candidate.retrieval.recall;
     assert.ok(recall['at1']! <= recall['at10']! && recall['at10']! <= recall['at100']!);
     assert.equal(evaluation.verdict.promote, false, 'the serving record already names this model');

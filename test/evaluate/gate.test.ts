@@ -23,14 +23,17 @@ describe('the promote gate', () => {
   });
 
   it('promotes the first model', () => assert.equal(decide(scores('m-new', 0.5, 0.5, 0.5), null, 0.005, null).promote, true));
-  it('promotes a model within the tolerance on every metric', () => assert.equal(decide(scores('m-new', 0.838, 0.84, 0.6), scores('m-old', 0.84, 0.84, 0.6), 0.005, 'm-old').promote, true));
+  it('promotes a model within the tolerance on every metric', () =>
+    assert.equal(decide(scores('m-new', 0.838, 0.84, 0.6), scores('m-old', 0.84, 0.84, 0.6), 0.005, 'm-old').promote, true));
   it('keeps production when the primary metric is worse', () => {
-    const verdict = decide(scores('m-new', 0.80, 0.84, 0.6), scores('m-old', 0.84, 0.84, 0.6), 0.005, 'm-old');
+    const verdict = decide(scores('m-new', 0.8, 0.84, 0.6), scores('m-old', 0.84, 0.84, 0.6), 0.005, 'm-old');
     assert.equal(verdict.promote, false);
     assert.match(verdict.reason, /accuracy_combined 0\.8000 vs 0\.8400/);
   });
-  it('keeps production when a guard metric is worse', () => assert.equal(decide(scores('m-new', 0.9, 0.84, 0.4), scores('m-old', 0.84, 0.84, 0.6), 0.005, 'm-old').promote, false));
-  it('does not promote the model already in production', () => assert.equal(decide(scores('m-old', 0.9, 0.9, 0.9), scores('m-old', 0.9, 0.9, 0.9), 0.005, 'm-old').promote, false));
+  it('keeps production when a guard metric is worse', () =>
+    assert.equal(decide(scores('m-new', 0.9, 0.84, 0.4), scores('m-old', 0.84, 0.84, 0.6), 0.005, 'm-old').promote, false));
+  it('does not promote the model already in production', () =>
+    assert.equal(decide(scores('m-old', 0.9, 0.9, 0.9), scores('m-old', 0.9, 0.9, 0.9), 0.005, 'm-old').promote, false));
   it('does not promote the model already in production when evaluate did not score it twice', () => {
     // evaluate skips scoring production when it is the candidate: the gate gets no production scores.
     const verdict = decide(scores('m-old', 0.9, 0.9, 0.9), null, 0.005, 'm-old');

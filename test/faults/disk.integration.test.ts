@@ -32,7 +32,11 @@ describe('read-only artifact root', () => {
     const db = await openPostgres(database.url);
     await migrate(db);
     // The export is loaded while the root is writable; then the same folder is mounted read-only.
-    await loadExportFolder(path.join(REPO_ROOT, 'test', 'fixtures', 'export-7col'), { db, store: openFsStore(path.join(tmp.dir, 'rw', 'artifacts')), log: silentLog });
+    await loadExportFolder(path.join(REPO_ROOT, 'test', 'fixtures', 'export-7col'), {
+      db,
+      store: openFsStore(path.join(tmp.dir, 'rw', 'artifacts')),
+      log: silentLog,
+    });
     await db.close();
     readOnly = path.join(tmp.dir, 'ro');
     await mkdir(path.join(tmp.dir, 'rw', 'artifacts'), { recursive: true });
@@ -51,7 +55,13 @@ describe('read-only artifact root', () => {
     const run = spawnSync(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'components', 'clean', 'main.ts')], {
       cwd: REPO_ROOT,
       encoding: 'utf8',
-      env: { ...process.env, DATABASE_URL: database.url, ARTIFACT_ROOT: `file://${readOnly}/artifacts`, MARKETPLACE_HOME: tmp.dir, LOG_LEVEL: 'warn' },
+      env: {
+        ...process.env,
+        DATABASE_URL: database.url,
+        ARTIFACT_ROOT: `file://${readOnly}/artifacts`,
+        MARKETPLACE_HOME: tmp.dir,
+        LOG_LEVEL: 'warn',
+      },
     });
     assert.equal(run.status, 1, run.stderr);
     const error = run.stderr.split('\n').find((line) => line.startsWith('error: ')) ?? run.stderr;
@@ -86,7 +96,10 @@ describe('disk full', () => {
     const manifest = { kind: 'index', version: 'v1', metadata: {} };
     await assert.rejects(publish(store, 'indexes/v1', files, manifest), (error: unknown) => {
       assert.ok(error instanceof Error);
-      assert.match(error.message, new RegExp(`cannot write artifact file://${full}/artifacts/indexes/v1/products\\.faiss: ENOSPC: no space left on device`));
+      assert.match(
+        error.message,
+        new RegExp(`cannot write artifact file://${full}/artifacts/indexes/v1/products\\.faiss: ENOSPC: no space left on device`),
+      );
       return true;
     });
     await assert.rejects(openPublished(store, 'indexes/v1'), NotFoundError);

@@ -36,8 +36,19 @@ async function count(url: string, table: string): Promise<number> {
 }
 
 /** Runs a component CLI, crashes Postgres once `table` holds `rows` rows, and returns how the CLI ended. */
-async function crashMidway(script: string, args: string[], env: NodeJS.ProcessEnv, url: string, table: string, rows: number, state: string) {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, script), ...args], { cwd: REPO_ROOT, env: { ...process.env, ...env } });
+async function crashMidway(
+  script: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  url: string,
+  table: string,
+  rows: number,
+  state: string,
+) {
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, script), ...args], {
+    cwd: REPO_ROOT,
+    env: { ...process.env, ...env },
+  });
   let stderr = '';
   child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
@@ -58,7 +69,9 @@ async function digest(url: string, table: string, column: string): Promise<strin
   const client = new pg.Client({ connectionString: url });
   await client.connect();
   try {
-    return String((await client.query(`SELECT md5(string_agg(id || ':' || ${column}, ',' ORDER BY id)) AS d, count(*) AS n FROM ${table}`)).rows[0]?.d);
+    return String(
+      (await client.query(`SELECT md5(string_agg(id || ':' || ${column}, ',' ORDER BY id)) AS d, count(*) AS n FROM ${table}`)).rows[0]?.d,
+    );
   } finally {
     await client.end();
   }
@@ -93,11 +106,23 @@ describe('a Postgres crash in the middle of data:load and of clean', () => {
   });
 
   it('data:load fails with a clear error, and a rerun loads every row exactly once', async () => {
-    const crashed = await crashMidway('components/load/main.ts', [REAL_EXPORT_SAMPLE, '--batch-size', '50'], env, url, 'products_raw', 500, state);
+    const crashed = await crashMidway(
+      'components/load/main.ts',
+      [REAL_EXPORT_SAMPLE, '--batch-size', '50'],
+      env,
+      url,
+      'products_raw',
+      500,
+      state,
+    );
     assert.equal(crashed.code, 1);
     assert.match(crashed.stderr, /error: cannot reach Postgres at postgres:\/\/postgres@127\.0\.0\.1:\d+\/postgres/);
     postgres('start', state);
-    const rerun = spawnSync(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'components', 'load', 'main.ts'), REAL_EXPORT_SAMPLE], { cwd: REPO_ROOT, encoding: 'utf8', env: { ...process.env, ...env } });
+    const rerun = spawnSync(
+      process.execPath,
+      ['--import', 'tsx', path.join(REPO_ROOT, 'components', 'load', 'main.ts'), REAL_EXPORT_SAMPLE],
+      { cwd: REPO_ROOT, encoding: 'utf8', env: { ...process.env, ...env } },
+    );
     assert.equal(rerun.status, 0, rerun.stderr);
     const summary = JSON.parse(rerun.stdout) as { products: { read: number; loaded: number; refused: number } };
     assert.equal(summary.products.read, summary.products.loaded + summary.products.refused);
@@ -110,7 +135,11 @@ describe('a Postgres crash in the middle of data:load and of clean', () => {
     assert.equal(crashed.code, 1);
     assert.match(crashed.stderr, /error: cannot reach Postgres at postgres:\/\/postgres@127\.0\.0\.1:\d+\/postgres/);
     postgres('start', state);
-    const rerun = spawnSync(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'components', 'clean', 'main.ts')], { cwd: REPO_ROOT, encoding: 'utf8', env: { ...process.env, ...env } });
+    const rerun = spawnSync(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'components', 'clean', 'main.ts')], {
+      cwd: REPO_ROOT,
+      encoding: 'utf8',
+      env: { ...process.env, ...env },
+    });
     assert.equal(rerun.status, 0, rerun.stderr);
     const store = openFsStore(path.join(tmp.dir, 'compare'));
     const crashedDb = await openPostgres(url);

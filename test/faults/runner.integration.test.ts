@@ -51,7 +51,13 @@ describe('kill -9 of the local runner mid-task', () => {
   let tmp: Awaited<ReturnType<typeof tempDir>>;
   let spec: string;
   const databases: Record<string, Awaited<ReturnType<typeof freshPostgresDatabase>>> = {};
-  const env = (home: string): NodeJS.ProcessEnv => ({ ...process.env, MARKETPLACE_HOME: home, LOG_LEVEL: 'warn', DATABASE_URL: databases[home]!.url, ARTIFACT_ROOT: '' });
+  const env = (home: string): NodeJS.ProcessEnv => ({
+    ...process.env,
+    MARKETPLACE_HOME: home,
+    LOG_LEVEL: 'warn',
+    DATABASE_URL: databases[home]!.url,
+    ARTIFACT_ROOT: '',
+  });
   const runLocal = ['--import', 'tsx', path.join(REPO_ROOT, 'pipelines', 'cli', 'run-local.ts')];
 
   before(async () => {
@@ -61,7 +67,11 @@ describe('kill -9 of the local runner mid-task', () => {
       databases[home] = await freshPostgresDatabase();
       const db = await openPostgres(databases[home].url);
       await migrate(db);
-      await loadExportFolder(path.join(REPO_ROOT, 'test', 'fixtures', 'export-7col'), { db, store: openFsStore(path.join(home, 'artifacts')), log: silentLog });
+      await loadExportFolder(path.join(REPO_ROOT, 'test', 'fixtures', 'export-7col'), {
+        db,
+        store: openFsStore(path.join(home, 'artifacts')),
+        log: silentLog,
+      });
       await db.close();
     }
     spec = path.join(tmp.dir, 'front.yaml');
@@ -126,9 +136,18 @@ describe('kill -9 of the local runner mid-task', () => {
     assert.equal(done.status, 0, done.stderr);
     const outputs = async (home: string, runId: string) => {
       const record = (await runRecords(home)).find((r) => r.id === runId);
-      const described = JSON.parse(await readFile(record?.tasks['snapshot']?.artifacts?.['snapshot'] ?? '', 'utf8')) as Record<string, unknown>;
+      const described = JSON.parse(await readFile(record?.tasks['snapshot']?.artifacts?.['snapshot'] ?? '', 'utf8')) as Record<
+        string,
+        unknown
+      >;
       return {
-        snapshot: { id: described['id'], hash: described['hash'], products: described['products'], newListings: described['newListings'], counts: described['counts'] },
+        snapshot: {
+          id: described['id'],
+          hash: described['hash'],
+          products: described['products'],
+          newListings: described['newListings'],
+          counts: described['counts'],
+        },
         newListings: record?.tasks['snapshot']?.parameters?.['newListings'],
         drifted: record?.tasks['drift']?.parameters?.['drifted'],
       };

@@ -89,7 +89,9 @@ describe('S3 server stopped mid-upload', () => {
         const input = args.input as { Key?: string; PartNumber?: number };
         if (!fired && context.commandName === 'UploadPartCommand' && input.Key?.endsWith('model.weights.bin') && input.PartNumber === 2) {
           fired = true;
-          const pid = spawnSync('awk', ['$2 == "radosgw" { p = $1 } END { print p }', path.join(state, 'pids')], { encoding: 'utf8' }).stdout.trim();
+          const pid = spawnSync('awk', ['$2 == "radosgw" { p = $1 } END { print p }', path.join(state, 'pids')], {
+            encoding: 'utf8',
+          }).stdout.trim();
           process.kill(Number(pid), 'SIGKILL');
           while (alive(Number(pid))) await sleep(20);
         }
@@ -103,11 +105,16 @@ describe('S3 server stopped mid-upload', () => {
   /** Starts the gateway again on the same cluster (same port, users and objects), as ceph-rgw.sh does. */
   async function restartGateway(): Promise<void> {
     const log = openSync(path.join(state, 'log', 'radosgw.out'), 'a');
-    const child = spawn('radosgw', ['-c', path.join(state, 'ceph.conf'), '-n', 'client.rgw.local', '-f'], { detached: true, stdio: ['ignore', log, log] });
+    const child = spawn('radosgw', ['-c', path.join(state, 'ceph.conf'), '-n', 'client.rgw.local', '-f'], {
+      detached: true,
+      stdio: ['ignore', log, log],
+    });
     child.unref();
     await appendFile(path.join(state, 'pids'), `${child.pid} radosgw\n`); // so that ceph-rgw.sh stop stops it
     for (let i = 0; i < 300; i++) {
-      const status = await fetch(endpoint).then((r) => r.status).catch(() => 0);
+      const status = await fetch(endpoint)
+        .then((r) => r.status)
+        .catch(() => 0);
       if (status === 200) return;
       await sleep(100);
     }
@@ -138,11 +145,18 @@ describe('S3 server stopped mid-upload', () => {
     assert.ok(visible.includes('v1/metadata.json'), `the first file should have landed before the fault: ${visible.join(', ')}`);
     assert.ok(!visible.includes('v1/model.weights.bin'), 'a half-uploaded multipart object is visible');
     assert.ok(!visible.includes('v1/manifest.json'));
-    await assert.rejects(openPublished(store, 'v1'), (error: unknown) => error instanceof NotFoundError && /nothing is published at s3:\/\/faults\/models\/v1 \(no manifest\.json\)/.test(error.message));
+    await assert.rejects(
+      openPublished(store, 'v1'),
+      (error: unknown) =>
+        error instanceof NotFoundError && /nothing is published at s3:\/\/faults\/models\/v1 \(no manifest\.json\)/.test(error.message),
+    );
 
     // The rerun, on the recovered server: every file, sizes and hashes checked on the way back.
     const published = await publish(store, 'v1', files, manifest);
-    assert.deepEqual(published.files.map((f) => [f.name, f.bytes]), files.map((f) => [f.name, f.body.length]));
+    assert.deepEqual(
+      published.files.map((f) => [f.name, f.bytes]),
+      files.map((f) => [f.name, f.body.length]),
+    );
     const reader = await openPublished(store, 'v1');
     for (const file of files) assert.ok((await reader.read(file.name)).equals(file.body), `${file.name} read back differs`);
   });
@@ -153,7 +167,10 @@ describe('S3 server stopped mid-upload', () => {
     altered[altered.length >> 1]! ^= 0xff; // one bit flip, same size: only the hash can tell
     await client.send(new PutObjectCommand({ Bucket: bucket, Key: 'models/v1/products.faiss', Body: altered }));
     const reader = await openPublished(store, 'v1');
-    await assert.rejects(reader.read('products.faiss'), (error: unknown) => error instanceof CorruptArtifactError && /products\.faiss does not match its manifest/.test(error.message));
+    await assert.rejects(
+      reader.read('products.faiss'),
+      (error: unknown) => error instanceof CorruptArtifactError && /products\.faiss does not match its manifest/.test(error.message),
+    );
     assert.ok((await reader.read('metadata.json')).equals(files[0]!.body), 'an untouched file still reads');
   });
 });

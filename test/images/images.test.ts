@@ -49,7 +49,11 @@ function stages(text: string) {
   return { stages: result, globalArgs };
 }
 
-const runs = (stage: { body: { keyword: string; args: string }[] }) => stage.body.filter((i) => i.keyword === 'RUN').map((i) => i.args).join('\n');
+const runs = (stage: { body: { keyword: string; args: string }[] }) =>
+  stage.body
+    .filter((i) => i.keyword === 'RUN')
+    .map((i) => i.args)
+    .join('\n');
 
 /** `images/build.sh --list`: name, template, image reference. */
 function listed(...args: string[]): { name: string; template: string; image: string }[] {
@@ -68,11 +72,21 @@ const pipelineComponents = Object.values(components).map((fn) => fn.definition);
 
 describe('container images (images/)', () => {
   it('two templates and train’s own, one .dockerignore, the base images in one place', () => {
-    assert.deepEqual(readdirSync(IMAGES).filter((file) => /Dockerfile/.test(file)).sort(), [...TEMPLATES].sort());
-    assert.deepEqual(readdirSync(IMAGES).filter((file) => file.endsWith('.dockerignore')), [], 'no per-image ignore files');
+    assert.deepEqual(
+      readdirSync(IMAGES)
+        .filter((file) => /Dockerfile/.test(file))
+        .sort(),
+      [...TEMPLATES].sort(),
+    );
+    assert.deepEqual(
+      readdirSync(IMAGES).filter((file) => file.endsWith('.dockerignore')),
+      [],
+      'no per-image ignore files',
+    );
     const ignore = readFileSync(path.join(REPO_ROOT, '.dockerignore'), 'utf8');
     assert.match(ignore, /^\*\*$/m, 'the context starts from nothing');
-    for (const kept of ['package.json', 'package-lock.json', '.npmrc', 'scripts/', 'components/', 'pipelines/']) assert.match(ignore, new RegExp(`^!${kept.replace('.', '\\.')}$`, 'm'));
+    for (const kept of ['package.json', 'package-lock.json', '.npmrc', 'scripts/', 'components/', 'pipelines/'])
+      assert.match(ignore, new RegExp(`^!${kept.replace('.', '\\.')}$`, 'm'));
     assert.doesNotMatch(ignore, /^!(node_modules|dist|\.marketplace|test)/m);
 
     const bases = Object.fromEntries(
@@ -82,7 +96,8 @@ describe('container images (images/)', () => {
         .map((line) => line.split('=', 2) as [string, string]),
     );
     assert.deepEqual(Object.keys(bases).sort(), ['CUDA_IMAGE', 'NODE_IMAGE']);
-    for (const [name, image] of Object.entries(bases)) assert.match(image, /^[\w./-]+:[\w.-]+@sha256:[0-9a-f]{64}$/, `${name} is pinned by digest`);
+    for (const [name, image] of Object.entries(bases))
+      assert.match(image, /^[\w./-]+:[\w.-]+@sha256:[0-9a-f]{64}$/, `${name} is pinned by digest`);
     assert.match(bases['CUDA_IMAGE'] ?? '', /^nvidia\/cuda:11\.\d+\.\d+-cudnn8-runtime-/);
     assert.match(bases['NODE_IMAGE'] ?? '', /^node:20-bookworm-slim@/);
     // No Dockerfile names a base itself: every FROM is an ARG without a default, `scratch`, or an earlier stage.
@@ -117,7 +132,10 @@ describe('container images (images/)', () => {
       assert.ok(match, `${definition.name}: the command runs a compiled component entrypoint`);
       assert.equal(match[2], name, `${definition.name}: the image of component ${match[2]}`);
       assert.ok(existsSync(path.join(REPO_ROOT, `${match[1]!.replace(/^dist\//, '')}.ts`)), `${definition.name}: ${match[1]}.ts exists`);
-      assert.ok(build.include.some((glob) => `components/${name}/main.ts`.startsWith(glob.replace(/\*\*\/\*\.ts$/, ''))), 'compiled by tsconfig.build.json');
+      assert.ok(
+        build.include.some((glob) => `components/${name}/main.ts`.startsWith(glob.replace(/\*\*\/\*\.ts$/, ''))),
+        'compiled by tsconfig.build.json',
+      );
       // The image's own entrypoint runs that file: named by the COMPONENT argument (train's names itself),
       // and checked at build time to answer --help.
       const template = read(path.basename(entry.template));
@@ -127,12 +145,19 @@ describe('container images (images/)', () => {
         assert.deepEqual(entrypoint, ['/bin/sh', '-c', 'exec node "/app/dist/components/$MARKETPLACE_COMPONENT/main.js" "$@"', '--']);
         assert.match(template, /^ENV MARKETPLACE_COMPONENT=\$\{COMPONENT\}$/m);
       }
-      assert.match(template, new RegExp(`RUN node "?dist/components/(\\$\\{COMPONENT\\}|${name})/main\\.js"? --help \\| grep -q '\\^Usage: '`));
+      assert.match(
+        template,
+        new RegExp(`RUN node "?dist/components/(\\$\\{COMPONENT\\}|${name})/main\\.js"? --help \\| grep -q '\\^Usage: '`),
+      );
     }
-    assert.ok(images.has('serve') && images.has('load') && images.has('train-cpu'), 'the search service, the loader and train’s CPU flavour have images');
+    assert.ok(
+      images.has('serve') && images.has('load') && images.has('train-cpu'),
+      'the search service, the loader and train’s CPU flavour have images',
+    );
     assert.equal(images.get('train-cpu')?.image, 'marketplace-train:v1-cpu');
     assert.equal(images.get('train')?.template, 'images/train.Dockerfile');
-    for (const name of ['index', 'evaluate', 'serve']) assert.equal(images.get(name)?.template, 'images/faiss.Dockerfile', `${name} searches with faiss`);
+    for (const name of ['index', 'evaluate', 'serve'])
+      assert.equal(images.get(name)?.template, 'images/faiss.Dockerfile', `${name} searches with faiss`);
     for (const name of ['load', 'clean', 'drift', 'deploy']) assert.equal(images.get(name)?.template, 'images/node.Dockerfile');
   });
 
@@ -151,7 +176,10 @@ describe('container images (images/)', () => {
       const deps = stage('deps');
       assert.ok(deps, 'a production dependencies stage');
       assert.match(runs(deps), /npm ci --omit=dev/);
-      assert.match(runs(deps), /node scripts\/component-deps\.mjs prune --from node_modules --to \/app\/pruned\/node_modules --extra "\$\(paste -sd, packages\.txt\)/);
+      assert.match(
+        runs(deps),
+        /node scripts\/component-deps\.mjs prune --from node_modules --to \/app\/pruned\/node_modules --extra "\$\(paste -sd, packages\.txt\)/,
+      );
       const final = built.at(-1);
       assert.ok(final && !/\bAS\b/i.test(final.from), 'the last stage is the runtime');
       const copies = final.body.filter((i) => i.keyword === 'COPY').map((i) => i.args);
@@ -166,7 +194,11 @@ describe('container images (images/)', () => {
       for (const instruction of npmRuns) assert.match(instruction.args, /^--mount=type=secret,id=npm_ca,required=false /);
       assert.doesNotMatch(text, /^(COPY|ADD|ENV|ARG)\b.*(ca-certificates\.crt|cafile|npm_ca|\.pem\b)/im);
       for (const instruction of instructions(text).filter((i) => i.keyword === 'ENV' || i.keyword === 'ARG')) {
-        assert.doesNotMatch(instruction.args, /(SECRET|PASSWORD|TOKEN|AWS_ACCESS_KEY_ID|DATABASE_URL|API_KEY)/i, `${file}: ${instruction.keyword} ${instruction.args}`);
+        assert.doesNotMatch(
+          instruction.args,
+          /(SECRET|PASSWORD|TOKEN|AWS_ACCESS_KEY_ID|DATABASE_URL|API_KEY)/i,
+          `${file}: ${instruction.keyword} ${instruction.args}`,
+        );
       }
       assert.doesNotMatch(text, /:latest\b/, 'no latest tag');
     });
@@ -195,7 +227,17 @@ describe('container images (images/)', () => {
     const nodeImage = /^NODE_IMAGE=(.+)$/m.exec(bases)?.[1] ?? '';
     const cudaImage = /^CUDA_IMAGE=(.+)$/m.exec(bases)?.[1] ?? '';
 
-    const docker = dry({ CONTAINER_ENGINE: 'docker', NODE_IMAGE: '', CUDA_IMAGE: '' }, '--registry', 'registry.example/team', '--tag', 'v1.2.3', '--ca-bundle', '/etc/hostname', '--', '--no-cache');
+    const docker = dry(
+      { CONTAINER_ENGINE: 'docker', NODE_IMAGE: '', CUDA_IMAGE: '' },
+      '--registry',
+      'registry.example/team',
+      '--tag',
+      'v1.2.3',
+      '--ca-bundle',
+      '/etc/hostname',
+      '--',
+      '--no-cache',
+    );
     for (const { name, template } of listed()) {
       const image = name === 'train-cpu' ? 'marketplace-train:v1.2.3-cpu' : `marketplace-${name}:v1.2.3`;
       const line = docker.split('\n').find((l) => l.includes(`--tag registry.example/team/${image} `));
@@ -205,7 +247,8 @@ describe('container images (images/)', () => {
       assert.ok(line.includes(`--build-arg NODE_IMAGE=${nodeImage} `), 'the node base of bases.env');
       assert.ok(line.includes('--secret id=npm_ca,src=/etc/hostname '), 'the CA bundle as a build secret');
       assert.match(line, / --no-cache \/\S+$/, 'pass-through options last, then the context');
-      if (name === 'train') assert.ok(line.includes(`--build-arg TRAIN_BASE=${cudaImage} --build-arg TFJS_NATIVE=@tensorflow/tfjs-node-gpu`));
+      if (name === 'train')
+        assert.ok(line.includes(`--build-arg TRAIN_BASE=${cudaImage} --build-arg TFJS_NATIVE=@tensorflow/tfjs-node-gpu`));
       else if (name === 'train-cpu') assert.ok(line.includes(`--build-arg TRAIN_BASE=${nodeImage} --build-arg TFJS_NATIVE= `));
       else assert.ok(line.includes(`--build-arg COMPONENT=${name} `));
     }
@@ -223,7 +266,11 @@ describe('container images (images/)', () => {
     assert.equal(spawnSync('bash', [BUILD, '--dry-run', '--tag', 'latest'], { encoding: 'utf8' }).status, 2);
     assert.equal(spawnSync('bash', [BUILD, '--dry-run'], { encoding: 'utf8', env: { ...process.env, TAG: 'latest' } }).status, 2);
     assert.equal(spawnSync('bash', [BUILD, '--dry-run', 'nonesuch'], { encoding: 'utf8' }).status, 2);
-    assert.equal(spawnSync('bash', [BUILD, '--dry-run', '--engine', 'rkt', 'load'], { encoding: 'utf8' }).status, 0, 'a dry run needs no engine');
+    assert.equal(
+      spawnSync('bash', [BUILD, '--dry-run', '--engine', 'rkt', 'load'], { encoding: 'utf8' }).status,
+      0,
+      'a dry run needs no engine',
+    );
     const defaultTag = dry({ TAG: '' }, 'deploy');
     assert.match(defaultTag, /--tag marketplace-deploy:[0-9a-f]{12}(-dirty)? /, 'the commit by default');
   });

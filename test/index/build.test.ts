@@ -35,7 +35,12 @@ describe('index on the demo model', () => {
   });
 
   it('builds nothing twice: the same model and snapshot reuse the published index', async () => {
-    const again = await buildIndex(demo.store, demo.db, { modelVersion: demo.modelVersion, snapshotId: demo.snapshotId, buyers: 60 }, silentLog);
+    const again = await buildIndex(
+      demo.store,
+      demo.db,
+      { modelVersion: demo.modelVersion, snapshotId: demo.snapshotId, buyers: 60 },
+      silentLog,
+    );
     assert.equal(again.reused, true);
     assert.equal(again.version, demo.indexVersion);
   });

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { seededRandom } from '../../components/core/platform/index.js';
-import { type SnapshotProduct } from '../../components/core/contracts/index.js';
+import type { SnapshotProduct } from '../../components/core/contracts/index.js';
 import { AGE_BANDS, generateBuyers, storeBuyers } from '../../components/index/buyers.js';
 import { databaseBackends, storeBackends, suiteStorage } from '../helpers.js';
 
@@ -18,8 +18,17 @@ function catalogue(count: number): SnapshotProduct[] {
   return Array.from({ length: count }, (_, i) => {
     const place = PLACES[i % PLACES.length]!;
     return {
-      id: `p${i}`, title: `item ${i}`, text: `item ${i}`, root: ROOTS[Math.floor(next() * ROOTS.length)]!, path: [],
-      priceMinor: Math.round(100 + next() * 50_000), town: place[0], county: place[1], latitude: place[2], longitude: place[3], images: [],
+      id: `p${i}`,
+      title: `item ${i}`,
+      text: `item ${i}`,
+      root: ROOTS[Math.floor(next() * ROOTS.length)]!,
+      path: [],
+      priceMinor: Math.round(100 + next() * 50_000),
+      town: place[0],
+      county: place[1],
+      latitude: place[2],
+      longitude: place[3],
+      images: [],
     };
   });
 }
@@ -44,7 +53,10 @@ describe('buyers', () => {
         assert.ok(product.root in buyer.interests, `${buyer.id} viewed ${id} outside its interests`);
         assert.ok(product.priceMinor >= buyer.price_min && product.priceMinor <= buyer.price_max);
       }
-      assert.ok(PLACES.some(([, , lat, lon]) => Math.abs(buyer.latitude - lat) < 0.05 && Math.abs(buyer.longitude - lon) < 0.1), 'home near a listing place');
+      assert.ok(
+        PLACES.some(([, , lat, lon]) => Math.abs(buyer.latitude - lat) < 0.05 && Math.abs(buyer.longitude - lon) < 0.1),
+        'home near a listing place',
+      );
     }
     const young = buyers.filter((b) => b.age_band === '18-24').length / buyers.length;
     assert.ok(young > 0.12 && young < 0.2, `18-24 share ${young}`);
@@ -58,7 +70,14 @@ describe('buyers', () => {
   });
 
   it('refuse a catalogue with no located listing', () => {
-    assert.throws(() => generateBuyers(products.map((p) => ({ ...p, latitude: null, longitude: null })), { count: 1, snapshotId: 's' }), /no located listings/);
+    assert.throws(
+      () =>
+        generateBuyers(
+          products.map((p) => ({ ...p, latitude: null, longitude: null })),
+          { count: 1, snapshotId: 's' },
+        ),
+      /no located listings/,
+    );
   });
 
   describe('stored', () => {
@@ -67,7 +86,9 @@ describe('buyers', () => {
       const buyers = generateBuyers(products, { count: 300, snapshotId: 's1' });
       assert.deepEqual(await storeBuyers(storage.db, buyers, 128), { inserted: 300, updated: 0, unchanged: 0 });
       assert.deepEqual(await storeBuyers(storage.db, buyers, 128), { inserted: 0, updated: 0, unchanged: 300 });
-      const row = await storage.db.query<{ interests: Record<string, number>; viewed: string[] }>("SELECT interests, viewed FROM buyers WHERE id = 'buyer-000000'");
+      const row = await storage.db.query<{ interests: Record<string, number>; viewed: string[] }>(
+        "SELECT interests, viewed FROM buyers WHERE id = 'buyer-000000'",
+      );
       assert.deepEqual(row.rows[0]?.viewed, buyers[0]?.viewed);
     });
   });

@@ -26,7 +26,9 @@ const NodeGroup = z.object({
   minSize: z.number().int(),
   maxSize: z.number().int(),
   labels: z.record(z.string(), z.string()),
-  taints: z.array(z.object({ key: z.string(), value: z.string().optional(), effect: z.enum(['NoSchedule', 'PreferNoSchedule', 'NoExecute']) })).optional(),
+  taints: z
+    .array(z.object({ key: z.string(), value: z.string().optional(), effect: z.enum(['NoSchedule', 'PreferNoSchedule', 'NoExecute']) }))
+    .optional(),
 });
 const ClusterConfig = z.object({
   apiVersion: z.literal('eksctl.io/v1alpha5'),
@@ -54,7 +56,8 @@ const group = (name: string) => {
 type Toleration = { key?: string; operator?: string; value?: string; effect?: string };
 const tolerates = (tolerations: readonly Toleration[], taint: { key: string; value?: string; effect: string }) =>
   tolerations.some(
-    (t) => t.key === taint.key && (t.effect === undefined || t.effect === taint.effect) && (t.operator === 'Exists' || t.value === taint.value),
+    (t) =>
+      t.key === taint.key && (t.effect === undefined || t.effect === taint.effect) && (t.operator === 'Exists' || t.value === taint.value),
   );
 const definitions = Object.values(components).map((c) => c.definition);
 
@@ -76,14 +79,27 @@ describe('the EKS cluster (eks/cluster.yaml)', () => {
     for (const taint of taints) assert.ok(tolerates(train.platform?.tolerations ?? [], taint), `train tolerates ${taint.key}`);
     // No other task can land on (or is pinned to) the GPU nodes.
     for (const definition of definitions.filter((d) => d.name !== 'train')) {
-      assert.ok(!taints.some((taint) => tolerates(definition.platform?.tolerations ?? [], taint)), `${definition.name} stays off the GPU nodes`);
-      for (const [key, value] of Object.entries(definition.platform?.nodeSelector ?? {})) assert.equal(group('cpu').labels[key], value, definition.name);
+      assert.ok(
+        !taints.some((taint) => tolerates(definition.platform?.tolerations ?? [], taint)),
+        `${definition.name} stays off the GPU nodes`,
+      );
+      for (const [key, value] of Object.entries(definition.platform?.nodeSelector ?? {}))
+        assert.equal(group('cpu').labels[key], value, definition.name);
     }
   });
 
   it('every task fits a node of the group its selector and tolerations send it to: requests below allocatable, limits at or above requests', () => {
     const Capacity = z.object({
-      instanceTypes: z.record(z.string(), z.object({ vcpu: z.number(), memoryGiB: z.number(), kubeletMemoryGiB: z.number(), maxPods: z.number().int(), gpus: z.number().int() })),
+      instanceTypes: z.record(
+        z.string(),
+        z.object({
+          vcpu: z.number(),
+          memoryGiB: z.number(),
+          kubeletMemoryGiB: z.number(),
+          maxPods: z.number().int(),
+          gpus: z.number().int(),
+        }),
+      ),
       evictionHardMemoryMiB: z.number(),
       daemonSets: z.object({ cpuMillis: z.number(), memoryMiB: z.number() }),
     });
@@ -95,7 +111,8 @@ describe('the EKS cluster (eks/cluster.yaml)', () => {
       assert.ok(node, `eks/node-capacity.yaml describes ${instanceType}`);
       return {
         cpuMillis: node.vcpu * 1000 - reservedCpu(node.vcpu) - capacity.daemonSets.cpuMillis,
-        memoryMiB: node.kubeletMemoryGiB * 1024 - (255 + 11 * node.maxPods) - capacity.evictionHardMemoryMiB - capacity.daemonSets.memoryMiB,
+        memoryMiB:
+          node.kubeletMemoryGiB * 1024 - (255 + 11 * node.maxPods) - capacity.evictionHardMemoryMiB - capacity.daemonSets.memoryMiB,
         gpus: node.gpus,
       };
     };
@@ -108,7 +125,12 @@ describe('the EKS cluster (eks/cluster.yaml)', () => {
       );
     const millis = (q: string) => Math.round(cpuToFloat(q) * 1000);
     const mebibytes = (q: string) => (memoryToGb(q) * 1e9) / 2 ** 20;
-    assert.equal(groupsFor(components.train.definition).map((g) => g.name).join(), 'gpu');
+    assert.equal(
+      groupsFor(components.train.definition)
+        .map((g) => g.name)
+        .join(),
+      'gpu',
+    );
     assert.equal(allocatable('m6i.xlarge').cpuMillis, 3670, 'hand-worked: 4000 - (60+10+5+5) - 250');
     assert.equal(allocatable('m6i.xlarge').memoryMiB, 15 * 1024 - (255 + 11 * 58) - 100 - 400);
     for (const definition of definitions) {
@@ -121,8 +143,14 @@ describe('the EKS cluster (eks/cluster.yaml)', () => {
       if (resources.memory) assert.ok(mebibytes(resources.memory) >= memory, `${definition.name}: memory limit below its request`);
       for (const g of groups) {
         const node = allocatable(g.instanceType);
-        assert.ok(cpu <= node.cpuMillis, `${definition.name} requests ${cpu}m CPU; a ${g.instanceType} (${g.name}) can give ${node.cpuMillis}m`);
-        assert.ok(memory <= node.memoryMiB, `${definition.name} requests ${Math.round(memory)} MiB; a ${g.instanceType} (${g.name}) can give ${node.memoryMiB} MiB`);
+        assert.ok(
+          cpu <= node.cpuMillis,
+          `${definition.name} requests ${cpu}m CPU; a ${g.instanceType} (${g.name}) can give ${node.cpuMillis}m`,
+        );
+        assert.ok(
+          memory <= node.memoryMiB,
+          `${definition.name} requests ${Math.round(memory)} MiB; a ${g.instanceType} (${g.name}) can give ${node.memoryMiB} MiB`,
+        );
         assert.ok((resources.gpu?.count ?? 0) <= node.gpus, `${definition.name} asks for GPUs a ${g.instanceType} does not have`);
       }
     }

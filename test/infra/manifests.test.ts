@@ -45,7 +45,9 @@ function validate(object: Obj, where: string): void {
 }
 
 function readDocuments(file: string): Obj[] {
-  return parseAllDocuments(readFileSync(file, 'utf8')).map((document) => document.toJS() as Obj).filter(Boolean);
+  return parseAllDocuments(readFileSync(file, 'utf8'))
+    .map((document) => document.toJS() as Obj)
+    .filter(Boolean);
 }
 
 interface Kustomization {
@@ -103,7 +105,9 @@ function build(dir: string): Obj[] {
   }
   if (kustomization.namespace) {
     objects = objects.map((object) =>
-      object['kind'] === 'Namespace' ? object : { ...object, metadata: { ...(object['metadata'] as Obj), namespace: kustomization.namespace } },
+      object['kind'] === 'Namespace'
+        ? object
+        : { ...object, metadata: { ...(object['metadata'] as Obj), namespace: kustomization.namespace } },
     );
   }
   for (const image of kustomization.images ?? []) {
@@ -140,8 +144,22 @@ describe('manifests', () => {
   it('every base object validates against the Kubernetes schemas (and the ServiceMonitor against the Prometheus Operator’s)', () => {
     assert.ok(base.length >= 11);
     for (const object of base) validate(object, `base ${idOf(object)}`);
-    for (const kind of ['Deployment', 'Service', 'HorizontalPodAutoscaler', 'PodDisruptionBudget', 'ServiceAccount', 'NetworkPolicy', 'ConfigMap', 'ServiceMonitor', 'Role', 'RoleBinding']) {
-      assert.ok(base.some((object) => object['kind'] === kind), kind);
+    for (const kind of [
+      'Deployment',
+      'Service',
+      'HorizontalPodAutoscaler',
+      'PodDisruptionBudget',
+      'ServiceAccount',
+      'NetworkPolicy',
+      'ConfigMap',
+      'ServiceMonitor',
+      'Role',
+      'RoleBinding',
+    ]) {
+      assert.ok(
+        base.some((object) => object['kind'] === kind),
+        kind,
+      );
     }
   });
 
@@ -161,7 +179,9 @@ describe('manifests', () => {
       assert.doesNotMatch(String(containersOf(deployment)[0]?.['image']), /:latest$/);
       const config = find(objects, 'ConfigMap', 'marketplace-config');
       assert.match(String((config['data'] as Obj)['artifactRoot']), new RegExp(`^s3://[^/]+/${overlay}$`));
-      const role = String(((find(objects, 'ServiceAccount', 'search')['metadata'] as Obj)['annotations'] as Obj)['eks.amazonaws.com/role-arn']);
+      const role = String(
+        ((find(objects, 'ServiceAccount', 'search')['metadata'] as Obj)['annotations'] as Obj)['eks.amazonaws.com/role-arn'],
+      );
       assert.match(role, new RegExp(`^arn:aws:iam::\\d{12}:role/marketplace-${overlay}-search$`));
       const hpa = find(objects, 'HorizontalPodAutoscaler', 'search')['spec'] as Obj;
       assert.ok(Number((deployment['spec'] as Obj)['replicas']) >= Number(hpa['minReplicas']));
@@ -170,7 +190,9 @@ describe('manifests', () => {
 
   it('the search Deployment is what deploy patches, probed where the service answers, locked down', () => {
     const deployment = find(base, 'Deployment', 'search');
-    const defaults = Object.fromEntries(Object.entries(deployComponent.definition.inputs).map(([name, io]) => [name, (io as { default?: unknown }).default]));
+    const defaults = Object.fromEntries(
+      Object.entries(deployComponent.definition.inputs).map(([name, io]) => [name, (io as { default?: unknown }).default]),
+    );
     assert.equal((deployment['metadata'] as Obj)['namespace'], defaults['namespace']);
     assert.equal((deployment['metadata'] as Obj)['name'], defaults['deployment']);
     const [container, ...others] = containersOf(deployment);
@@ -183,16 +205,22 @@ describe('manifests', () => {
     const security = container['securityContext'] as Obj;
     assert.equal(security['readOnlyRootFilesystem'], true);
     assert.equal(security['allowPrivilegeEscalation'], false);
-    const pod = (((deployment['spec'] as Obj)['template'] as Obj)['spec'] as Obj);
+    const pod = ((deployment['spec'] as Obj)['template'] as Obj)['spec'] as Obj;
     assert.equal((pod['securityContext'] as Obj)['runAsNonRoot'], true);
     assert.equal(pod['serviceAccountName'], 'search');
     assert.equal(((deployment['spec'] as Obj)['strategy'] as Obj)['type'], 'RollingUpdate');
   });
 
   it('the deployer role allows exactly the calls the deploy component makes, to the pipeline’s service account', () => {
-    const rules = (find(base, 'Role', 'search-deployer')['rules'] as { resources: string[]; verbs: string[] }[]);
+    const rules = find(base, 'Role', 'search-deployer')['rules'] as { resources: string[]; verbs: string[] }[];
     const allows = (resource: string, verb: string) => rules.some((rule) => rule.resources.includes(resource) && rule.verbs.includes(verb));
-    for (const [resource, verb] of [['deployments', 'get'], ['deployments', 'patch'], ['deployments/status', 'get'], ['replicasets', 'list']] as const) assert.ok(allows(resource, verb), `${verb} ${resource}`);
+    for (const [resource, verb] of [
+      ['deployments', 'get'],
+      ['deployments', 'patch'],
+      ['deployments/status', 'get'],
+      ['replicasets', 'list'],
+    ] as const)
+      assert.ok(allows(resource, verb), `${verb} ${resource}`);
     assert.ok(!rules.some((rule) => rule.verbs.includes('*') || rule.verbs.includes('delete')));
     const subject = (find(base, 'RoleBinding', 'search-deployer')['subjects'] as Obj[])[0];
     assert.deepEqual(subject, { kind: 'ServiceAccount', name: 'pipeline-runner', namespace: 'kubeflow' });
@@ -201,7 +229,7 @@ describe('manifests', () => {
   it('the ConfigMap carries the keys the pipeline’s tasks read, and the ServiceMonitor and NetworkPolicy select the search pods', () => {
     const keys = Object.keys(find(base, 'ConfigMap', 'marketplace-config')['data'] as Obj).sort();
     assert.deepEqual(keys, ['artifactRoot', 'awsRegion', 'logLevel']);
-    const labels = ((((find(base, 'Deployment', 'search')['spec'] as Obj)['template'] as Obj)['metadata'] as Obj)['labels'] as Obj);
+    const labels = (((find(base, 'Deployment', 'search')['spec'] as Obj)['template'] as Obj)['metadata'] as Obj)['labels'] as Obj;
     const monitor = find(base, 'ServiceMonitor', 'search')['spec'] as Obj;
     const serviceLabels = (find(base, 'Service', 'search')['metadata'] as Obj)['labels'] as Obj;
     for (const [key, value] of Object.entries((monitor['selector'] as Obj)['matchLabels'] as Obj)) assert.equal(serviceLabels[key], value);
@@ -211,7 +239,10 @@ describe('manifests', () => {
   });
 
   it('the Grafana dashboard plots traffic, latency, errors, the versions in service and drift', () => {
-    const dashboard = JSON.parse(readFileSync(path.join(baseDir, 'grafana-dashboard.json'), 'utf8')) as { uid: string; panels: { type: string; title: string; targets?: { expr: string }[] }[] };
+    const dashboard = JSON.parse(readFileSync(path.join(baseDir, 'grafana-dashboard.json'), 'utf8')) as {
+      uid: string;
+      panels: { type: string; title: string; targets?: { expr: string }[] }[];
+    };
     const expressions = dashboard.panels.flatMap((panel) => (panel.targets ?? []).map((target) => target.expr)).join('\n');
     assert.match(expressions, /rate\(http_request_duration_seconds_count/);
     assert.match(expressions, /histogram_quantile\(0\.99, sum by \(le\) \(rate\(http_request_duration_seconds_bucket/);

@@ -101,7 +101,16 @@ describe('data:load on the command line', () => {
       const result = await run(LOAD, [fixture('export-7col')], { DATABASE_URL: database.url, ...s3ProcessEnv(bucket) });
       assert.equal(result.code, 0, result.stderr);
       const summary = summaryOf(result);
-      assert.deepEqual(summary['products'], { read: 8, loaded: 4, refused: 4, inserted: 4, updated: 0, unchanged: 0, removed: 0, restored: 0 });
+      assert.deepEqual(summary['products'], {
+        read: 8,
+        loaded: 4,
+        refused: 4,
+        inserted: 4,
+        updated: 0,
+        unchanged: 0,
+        removed: 0,
+        restored: 0,
+      });
       assert.deepEqual(summary['imageFiles'], { stored: 0, uploaded: 0, missing: 5, unreferenced: 0 });
       assert.doesNotMatch(result.stderr, new RegExp(s3ProcessEnv(bucket)['AWS_SECRET_ACCESS_KEY']!.replace(/[/+]/g, '.')));
     } finally {
@@ -128,7 +137,11 @@ describe('data:load on the command line', () => {
       assert.equal(loaded['read'], (loaded['loaded'] ?? 0) + (loaded['refused'] ?? 0), `${table}: read = loaded + refused`);
       const cleaned = clean[table]!;
       assert.equal(cleaned['read'], loaded['loaded'], `${table}: clean reads every loaded row`);
-      assert.equal(cleaned['read'], (cleaned['upserted'] ?? 0) + (cleaned['quarantined'] ?? 0) + (cleaned['removed'] ?? 0), `${table}: read = upserted + quarantined + removed`);
+      assert.equal(
+        cleaned['read'],
+        (cleaned['upserted'] ?? 0) + (cleaned['quarantined'] ?? 0) + (cleaned['removed'] ?? 0),
+        `${table}: read = upserted + quarantined + removed`,
+      );
       assert.equal(cleaned['removed'], 0, `${table}: an incremental load removes nothing`);
     }
     assert.ok((clean['products']?.['upserted'] ?? 0) > 0.9 * products, 'most listings are clean');

@@ -57,26 +57,50 @@ for (const combo of combos) {
 
     it('accounts for every row: read = loaded + refused, each refusal stored with its line and reason', async () => {
       const summary = await loadFolder(db, store, dir);
-      assert.deepEqual(summary.products, { read: 8, loaded: 4, refused: 4, inserted: 4, updated: 0, unchanged: 0, removed: 0, restored: 0 });
+      assert.deepEqual(summary.products, {
+        read: 8,
+        loaded: 4,
+        refused: 4,
+        inserted: 4,
+        updated: 0,
+        unchanged: 0,
+        removed: 0,
+        restored: 0,
+      });
       assert.deepEqual(summary.images, { read: 5, loaded: 5, refused: 0, inserted: 5, updated: 0, unchanged: 0, removed: 0, restored: 0 });
       assert.deepEqual(summary.imageFiles, { stored: 4, uploaded: 4, missing: 1, unreferenced: 1 });
       assert.deepEqual(
         summary.refusals.map((r) => [r.line, r.reason.replace(/:.*/, '')]),
-        [[6, 'expected 7 fields, found 4'], [7, 'CSV syntax'], [8, 'missing id'], [9, 'duplicate id p1 (first on line 2)']],
+        [
+          [6, 'expected 7 fields, found 4'],
+          [7, 'CSV syntax'],
+          [8, 'missing id'],
+          [9, 'duplicate id p1 (first on line 2)'],
+        ],
       );
       const refusals = await db.query<{ line: number; raw: string }>('SELECT line, raw FROM load_refusals ORDER BY line');
-      assert.deepEqual(refusals.rows.map((r) => r.line), [6, 7, 8, 9]);
-      assert.match(refusals.rows[1]?.raw ?? '', /^4,p5,"Bad "quote" name",Other Goods,desc,£2\.00,"Bath, Somerset"$/, 'the whole refused line is kept');
+      assert.deepEqual(
+        refusals.rows.map((r) => r.line),
+        [6, 7, 8, 9],
+      );
+      assert.match(
+        refusals.rows[1]?.raw ?? '',
+        /^4,p5,"Bad "quote" name",Other Goods,desc,£2\.00,"Bath, Somerset"$/,
+        'the whole refused line is kept',
+      );
 
       const products = await db.query<{ id: string; price: string; product_description: string; source_line: number }>(
         'SELECT id, price, product_description, source_line FROM products_raw ORDER BY id',
       );
-      assert.deepEqual(products.rows.map((r) => [r.id, r.price, r.source_line]), [
-        ['p1', '£5.00', 2],
-        ['p2', '£1200.00', 3],
-        ['p3', '£1,200.00', 5],
-        ['p6', '£0.00', 10],
-      ]);
+      assert.deepEqual(
+        products.rows.map((r) => [r.id, r.price, r.source_line]),
+        [
+          ['p1', '£5.00', 2],
+          ['p2', '£1200.00', 3],
+          ['p3', '£1,200.00', 5],
+          ['p6', '£0.00', 10],
+        ],
+      );
       assert.equal(products.rows[0]?.product_description, 'Mirror wall art.\rPosted by Nisha\r\rSize 45x45cm');
       const orphan = await db.query<{ product_id: string }>("SELECT product_id FROM images_raw WHERE id = 'i5'");
       assert.equal(orphan.rows[0]?.product_id, 'p-unknown', 'an image row naming an unknown product is kept for clean to judge');
@@ -87,7 +111,16 @@ for (const combo of combos) {
     it('loading twice changes nothing', async () => {
       const before = await db.query('SELECT id, content_hash, updated_at FROM products_raw ORDER BY id');
       const summary = await loadFolder(db, store, dir);
-      assert.deepEqual(summary.products, { read: 8, loaded: 4, refused: 4, inserted: 0, updated: 0, unchanged: 4, removed: 0, restored: 0 });
+      assert.deepEqual(summary.products, {
+        read: 8,
+        loaded: 4,
+        refused: 4,
+        inserted: 0,
+        updated: 0,
+        unchanged: 4,
+        removed: 0,
+        restored: 0,
+      });
       assert.deepEqual(summary.images, { read: 5, loaded: 5, refused: 0, inserted: 0, updated: 0, unchanged: 5, removed: 0, restored: 0 });
       assert.deepEqual(summary.imageFiles, { stored: 4, uploaded: 0, missing: 1, unreferenced: 1 });
       assert.deepEqual((await db.query('SELECT id, content_hash, updated_at FROM products_raw ORDER BY id')).rows, before.rows);
@@ -100,7 +133,16 @@ for (const combo of combos) {
       await writeFile(file, (await readFile(file, 'utf8')).replace('£1200.00', '£1100.00'));
       await writeFile(path.join(dir, 'images', 'i1.jpg'), randomBytes(5000));
       const summary = await loadFolder(db, store, dir);
-      assert.deepEqual(summary.products, { read: 8, loaded: 4, refused: 4, inserted: 0, updated: 1, unchanged: 3, removed: 0, restored: 0 });
+      assert.deepEqual(summary.products, {
+        read: 8,
+        loaded: 4,
+        refused: 4,
+        inserted: 0,
+        updated: 1,
+        unchanged: 3,
+        removed: 0,
+        restored: 0,
+      });
       assert.equal(summary.imageFiles.uploaded, 1);
       const row = await db.query<{ price: string }>("SELECT price FROM products_raw WHERE id = 'p2'");
       assert.equal(row.rows[0]?.price, '£1100.00');
@@ -120,7 +162,10 @@ describe("loading from the seed's own sources", () => {
   it('--from postgres: copies the products and images tables; the same content loaded from CSV is unchanged', async () => {
     const files = await findExportFiles(fixture('export-10col'));
     const fromCsv = await loadRaw({
-      db, store, log: silentLog, imageFiles: [],
+      db,
+      store,
+      log: silentLog,
+      imageFiles: [],
       products: csvSource(files.products, PRODUCTS),
       images: csvSource(files.images, IMAGES),
     });
@@ -133,7 +178,9 @@ describe("loading from the seed's own sources", () => {
     // The seed's tables: a uuid-free schema with a pandas `index` column, as to_sql wrote it.
     await client.query(`CREATE TABLE products ("index" bigint, id text, product_name text, category text,
       product_description text, price text, location text, url text, page_id bigint, create_time text, seller text)`);
-    await client.query(`CREATE TABLE images ("index" bigint, id text, product_id text, bucket_link text, image_ref text, create_time text)`);
+    await client.query(
+      `CREATE TABLE images ("index" bigint, id text, product_id text, bucket_link text, image_ref text, create_time text)`,
+    );
     await client.query(`INSERT INTO products VALUES
       (0, 'q1', 'Desk | in Bristol, Bristol | Gumtree', 'Office Furniture & Equipment / Desks', 'Solid oak desk', '£40.00', 'Bristol, Bristol', 'https://www.gumtree.com/p/desks/1', 1001, '2022-02-26', 'alice'),
       (1, 'q2', 'Drill | in York, North Yorkshire | Gumtree', 'DIY Tools & Materials / Power Tools', '18V drill, two batteries', '£35.50', 'York, North Yorkshire', 'https://www.gumtree.com/p/tools/2', 1002, '2022-02-27', NULL),
@@ -143,7 +190,10 @@ describe("loading from the seed's own sources", () => {
     await client.end();
 
     const fromDb = await loadRaw({
-      db, store, log: silentLog, imageFiles: [],
+      db,
+      store,
+      log: silentLog,
+      imageFiles: [],
       products: postgresTableSource(source.url, 'products', PRODUCTS, 2),
       images: postgresTableSource(source.url, 'images', IMAGES, 2),
     });
@@ -159,9 +209,18 @@ describe("loading from the seed's own sources", () => {
     await marked.connect();
     await marked.query('ALTER TABLE products ADD COLUMN deleted_at timestamptz');
     await marked.query("UPDATE products SET deleted_at = now() WHERE id = 'q2'");
-    const removal = removalOf(undefined, { from: source.url, productsTable: 'products', imagesTable: 'images', batchSize: 2, removedColumn: 'deleted_at' });
+    const removal = removalOf(undefined, {
+      from: source.url,
+      productsTable: 'products',
+      imagesTable: 'images',
+      batchSize: 2,
+      removedColumn: 'deleted_at',
+    });
     assert.deepEqual(removal, { full: true, marker: { column: 'deleted_at' } });
-    const sources = () => ({ products: postgresTableSource(source.url, 'products', PRODUCTS, 2), images: postgresTableSource(source.url, 'images', IMAGES, 2) });
+    const sources = () => ({
+      products: postgresTableSource(source.url, 'products', PRODUCTS, 2),
+      images: postgresTableSource(source.url, 'images', IMAGES, 2),
+    });
     const withMarker = await loadRaw({ db, store, log: silentLog, imageFiles: [], ...sources(), removal });
     assert.deepEqual([withMarker.products.removed, withMarker.products.restored], [1, 0]);
     const q2 = await db.query<{ removed_reason: string | null }>("SELECT removed_reason FROM products_raw WHERE id = 'q2'");
@@ -171,8 +230,15 @@ describe("loading from the seed's own sources", () => {
     const unmarked = await loadRaw({ db, store, log: silentLog, imageFiles: [], ...sources(), removal });
     assert.deepEqual([unmarked.products.removed, unmarked.products.restored], [0, 1]);
     const folder = await findExportFiles(fixture('export-10col'));
-    assert.throws(() => removalOf(folder, { productsTable: 'p', imagesTable: 'i', batchSize: 1, removedColumn: 'x' }), /--removed-column names a column of the --from database/);
-    assert.deepEqual(removalOf(folder, { productsTable: 'p', imagesTable: 'i', batchSize: 1 }), { full: false }, 'a folder removes nothing without --full');
+    assert.throws(
+      () => removalOf(folder, { productsTable: 'p', imagesTable: 'i', batchSize: 1, removedColumn: 'x' }),
+      /--removed-column names a column of the --from database/,
+    );
+    assert.deepEqual(
+      removalOf(folder, { productsTable: 'p', imagesTable: 'i', batchSize: 1 }),
+      { full: false },
+      'a folder removes nothing without --full',
+    );
 
     await assert.rejects(
       async () => {
@@ -186,7 +252,10 @@ describe("loading from the seed's own sources", () => {
     const tmp = await tempDir('zip-');
     storage.defer(tmp.remove);
     const zip = new yazl.ZipFile();
-    const bytes = new Map([['j1', randomBytes(3000)], ['j2', randomBytes(4000)]]);
+    const bytes = new Map([
+      ['j1', randomBytes(3000)],
+      ['j2', randomBytes(4000)],
+    ]);
     for (const [id, data] of bytes) zip.addBuffer(data, `images/${id}.jpg`);
     zip.addBuffer(Buffer.from('not an image'), 'images/readme.txt');
     zip.end();
@@ -209,7 +278,10 @@ describe("loading from the seed's own sources", () => {
     try {
       assert.deepEqual([...archive.files.keys()].sort(), ['j1', 'j2']);
       const summary = await loadRaw({
-        db, store, log: silentLog, imageFiles: [archive],
+        db,
+        store,
+        log: silentLog,
+        imageFiles: [archive],
         products: csvSource(files.products, PRODUCTS),
         images: csvSource(files.images, IMAGES),
       });

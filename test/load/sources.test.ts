@@ -16,17 +16,30 @@ describe('reading the AiCore CSV files', () => {
     const records = await collect(csvSource(fixture('export-7col', 'Products.csv'), PRODUCTS).records());
     assert.equal(records.length, 8);
     const ok = records.filter((r): r is Extract<SourceRecord, { ok: true }> => r.ok);
-    assert.deepEqual(ok.map((r) => [r.record['id'], r.line]), [['p1', 2], ['p2', 3], ['p3', 5], ['', 8], ['p1', 9], ['p6', 10]]);
+    assert.deepEqual(
+      ok.map((r) => [r.record['id'], r.line]),
+      [
+        ['p1', 2],
+        ['p2', 3],
+        ['p3', 5],
+        ['', 8],
+        ['p1', 9],
+        ['p6', 10],
+      ],
+    );
     assert.equal(ok[0]?.record['product_description'], 'Mirror wall art.\rPosted by Nisha\r\rSize 45x45cm');
     assert.equal(ok[1]?.record['product_description'], 'Big "comfy" sofa,\nused but clean');
     assert.equal(ok[2]?.record['price'], '£1,200.00');
     assert.equal(ok[2]?.record['product_description'], 'Unlocked 😀 call 07700 900123');
     assert.equal(ok[5]?.record['product_description'], 'Everything must go\r');
     const refused = records.filter((r) => !r.ok);
-    assert.deepEqual(refused.map((r) => [r.line, r.ok ? '' : r.reason.split(':')[0]]), [
-      [6, 'expected 7 fields, found 4'],
-      [7, 'CSV syntax'],
-    ]);
+    assert.deepEqual(
+      refused.map((r) => [r.line, r.ok ? '' : r.reason.split(':')[0]]),
+      [
+        [6, 'expected 7 fields, found 4'],
+        [7, 'CSV syntax'],
+      ],
+    );
   });
 
   it('keeps line numbers and the refused line text exact deep into a large file', async () => {
@@ -47,7 +60,10 @@ describe('reading the AiCore CSV files', () => {
       const records = await collect(csvSource(file, PRODUCTS).records());
       assert.equal(records.length, 5999);
       const refused = records.filter((r) => !r.ok);
-      assert.deepEqual(refused.map((r) => r.line), [...bad.keys()].sort((a, b) => a - b));
+      assert.deepEqual(
+        refused.map((r) => r.line),
+        [...bad.keys()].sort((a, b) => a - b),
+      );
       for (const record of refused) assert.equal(record.raw, bad.get(record.line));
       const last = records.at(-1);
       assert.ok(last?.ok);
@@ -103,7 +119,15 @@ describe('reading the AiCore CSV files', () => {
         fc.asyncProperty(fc.array(fc.tuple(fc.uuid(), text, text, text), { minLength: 1, maxLength: 12 }), async (rows) => {
           const file = path.join(tmp.dir, `p${run++}.csv`);
           const header = ['', 'id', 'product_name', 'category', 'product_description', 'price', 'location'];
-          const body = rows.map(([id, name, description, price], i) => [String(i), id, name, 'Cat / Sub', description, price, 'Town, County']);
+          const body = rows.map(([id, name, description, price], i) => [
+            String(i),
+            id,
+            name,
+            'Cat / Sub',
+            description,
+            price,
+            'Town, County',
+          ]);
           await writeFile(file, stringify([header, ...body], { record_delimiter: '\n' }));
           const records = await collect(csvSource(file, PRODUCTS).records());
           assert.equal(records.length, rows.length);

@@ -35,7 +35,10 @@ const lines = [
 async function writeExport(dir: string, productLines: readonly string[]): Promise<void> {
   await mkdir(path.join(dir, 'images'), { recursive: true });
   await writeFile(path.join(dir, 'Products.csv'), `${productLines.join('\n')}\n`);
-  await writeFile(path.join(dir, 'Images.csv'), ',id,product_id,bucket_link,image_ref,create_time\r\n0,i1,a1,,,2022-02-26\r\n1,i1,a2,,,2022-02-26\r\n');
+  await writeFile(
+    path.join(dir, 'Images.csv'),
+    ',id,product_id,bucket_link,image_ref,create_time\r\n0,i1,a1,,,2022-02-26\r\n1,i1,a2,,,2022-02-26\r\n',
+  );
 }
 
 describe('COPY text format and the Bloom filter', () => {
@@ -51,7 +54,10 @@ describe('COPY text format and the Bloom filter', () => {
     const ids = Array.from({ length: 20_000 }, (_, i) => `id-${i}`);
     const firstTime = ids.filter((id) => bloom.addAndCheck(id)).length;
     assert.ok(firstTime < 200, `${firstTime} of 20,000 new ids reported as maybe seen`);
-    assert.ok(ids.every((id) => bloom.addAndCheck(id)), 'every id seen before is reported as maybe seen');
+    assert.ok(
+      ids.every((id) => bloom.addAndCheck(id)),
+      'every id seen before is reported as maybe seen',
+    );
   });
 });
 
@@ -71,7 +77,16 @@ for (const backend of databaseBackends) {
 
     it('keeps every value through COPY, refuses repeats in SQL (first line wins) and stores refusals with the JS raw hash', async () => {
       const summary = await loadExportFolder(dir, { db, store, log: silentLog, batchSize: 2 });
-      assert.deepEqual(summary.products, { read: 8, loaded: 3, refused: 5, inserted: 3, updated: 0, unchanged: 0, removed: 0, restored: 0 });
+      assert.deepEqual(summary.products, {
+        read: 8,
+        loaded: 3,
+        refused: 5,
+        inserted: 3,
+        updated: 0,
+        unchanged: 0,
+        removed: 0,
+        restored: 0,
+      });
       assert.deepEqual(summary.images, { read: 2, loaded: 1, refused: 1, inserted: 1, updated: 0, unchanged: 0, removed: 0, restored: 0 });
       assert.deepEqual(
         summary.refusals.map((r) => [r.source, r.line, r.reason.replace(/:.*/, '')]),
@@ -94,8 +109,12 @@ for (const backend of databaseBackends) {
       const refusals = await db.query<{ raw_hash: string; line: number; raw: string; reason: string }>(
         "SELECT raw_hash, line, raw, reason FROM load_refusals WHERE source = 'Products.csv' ORDER BY line",
       );
-      assert.deepEqual(refusals.rows.map((r) => r.line), [5, 6, 7, 9, 10]);
-      for (const refusal of refusals.rows) assert.equal(refusal.raw_hash, rawHash(refusal.raw), `line ${refusal.line}: SQL's sha256 is the loader's`);
+      assert.deepEqual(
+        refusals.rows.map((r) => r.line),
+        [5, 6, 7, 9, 10],
+      );
+      for (const refusal of refusals.rows)
+        assert.equal(refusal.raw_hash, rawHash(refusal.raw), `line ${refusal.line}: SQL's sha256 is the loader's`);
       assert.equal(refusals.rows[0]?.raw, lines[3], 'the repeated line is kept whole');
     });
 
@@ -104,7 +123,16 @@ for (const backend of databaseBackends) {
       const refused = 'SELECT source, raw_hash, line, updated_at FROM load_refusals ORDER BY source, line';
       const [beforeRows, beforeRefusals] = [(await db.query(rows)).rows, (await db.query(refused)).rows];
       const summary = await loadExportFolder(dir, { db, store, log: silentLog });
-      assert.deepEqual(summary.products, { read: 8, loaded: 3, refused: 5, inserted: 0, updated: 0, unchanged: 3, removed: 0, restored: 0 });
+      assert.deepEqual(summary.products, {
+        read: 8,
+        loaded: 3,
+        refused: 5,
+        inserted: 0,
+        updated: 0,
+        unchanged: 3,
+        removed: 0,
+        restored: 0,
+      });
       assert.deepEqual((await db.query(rows)).rows, beforeRows);
       assert.deepEqual((await db.query(refused)).rows, beforeRefusals);
     });
@@ -113,8 +141,19 @@ for (const backend of databaseBackends) {
       const changed = lines.filter((line) => !line.startsWith('5,a4')).map((line) => line.replace('£12.00', '£11.00'));
       await writeExport(dir, changed);
       const summary = await loadExportFolder(dir, { db, store, log: silentLog, removal: { full: true } });
-      assert.deepEqual(summary.products, { read: 7, loaded: 2, refused: 5, inserted: 0, updated: 1, unchanged: 1, removed: 1, restored: 0 });
-      const gone = await db.query<{ id: string; removed_reason: string }>('SELECT id, removed_reason FROM products_raw WHERE removed_at IS NOT NULL');
+      assert.deepEqual(summary.products, {
+        read: 7,
+        loaded: 2,
+        refused: 5,
+        inserted: 0,
+        updated: 1,
+        unchanged: 1,
+        removed: 1,
+        restored: 0,
+      });
+      const gone = await db.query<{ id: string; removed_reason: string }>(
+        'SELECT id, removed_reason FROM products_raw WHERE removed_at IS NOT NULL',
+      );
       assert.deepEqual(gone.rows, [{ id: 'a4', removed_reason: 'absent from Products.csv (a full load)' }]);
       await writeExport(dir, lines);
       const back = await loadExportFolder(dir, { db, store, log: silentLog, removal: { full: true } });
@@ -124,7 +163,11 @@ for (const backend of databaseBackends) {
     it('answers the same with a Bloom filter that flags nearly every id (false positives cost staging, not correctness)', async () => {
       // 200 listings, then three repeats of earlier ids.
       const many = [HEADER, ...Array.from({ length: 200 }, (_, i) => `${i},b${i},Thing ${i},Other,desc ${i},£${i}.00,"Bath, Somerset"`)];
-      many.push('200,b7,Repeat,Other,x,£1.00,"Bath, Somerset"', '201,b150,Repeat,Other,y,£1.00,"Bath, Somerset"', '202,b7,Again,Other,z,£1.00,"Bath, Somerset"');
+      many.push(
+        '200,b7,Repeat,Other,x,£1.00,"Bath, Somerset"',
+        '201,b150,Repeat,Other,y,£1.00,"Bath, Somerset"',
+        '202,b7,Again,Other,z,£1.00,"Bath, Somerset"',
+      );
       const file = path.join(dir, 'many.csv');
       await writeFile(file, `${many.join('\n')}\n`);
       const results = [];
@@ -134,18 +177,31 @@ for (const backend of databaseBackends) {
             const staged = await stageSource(tx, { shape: PRODUCTS, source: csvSource(file, PRODUCTS), bloomLog2Bits: log2Bits });
             const flagged = await tx.query<{ n: number }>('SELECT count(*) AS n FROM load_stage WHERE maybe_seen');
             const merged = await mergeStage(tx, PRODUCTS);
-            return { read: staged.read, rows: staged.rows, duplicates: merged.duplicates, first: merged.firstDuplicates, loaded: merged.inserted + merged.updated + merged.unchanged, flagged: Number(flagged.rows[0]?.n) };
+            return {
+              read: staged.read,
+              rows: staged.rows,
+              duplicates: merged.duplicates,
+              first: merged.firstDuplicates,
+              loaded: merged.inserted + merged.updated + merged.unchanged,
+              flagged: Number(flagged.rows[0]?.n),
+            };
           }),
         );
       }
       const [tiny, large] = results;
-      assert.ok(tiny!.flagged > 150 && large!.flagged === 3, `a 32-bit filter flags ${tiny!.flagged} rows, a 2^27-bit one ${large!.flagged} (the three repeats)`);
+      assert.ok(
+        tiny!.flagged > 150 && large!.flagged === 3,
+        `a 32-bit filter flags ${tiny!.flagged} rows, a 2^27-bit one ${large!.flagged} (the three repeats)`,
+      );
       assert.deepEqual({ ...tiny, flagged: 0 }, { ...large, flagged: 0 });
-      assert.deepEqual(large!.first.map((r) => [r.line, r.reason]), [
-        [202, 'duplicate id b7 (first on line 9)'],
-        [203, 'duplicate id b150 (first on line 152)'],
-        [204, 'duplicate id b7 (first on line 9)'],
-      ]);
+      assert.deepEqual(
+        large!.first.map((r) => [r.line, r.reason]),
+        [
+          [202, 'duplicate id b7 (first on line 9)'],
+          [203, 'duplicate id b150 (first on line 152)'],
+          [204, 'duplicate id b7 (first on line 9)'],
+        ],
+      );
       assert.equal(large!.loaded, 200);
     });
   });
@@ -167,7 +223,9 @@ describe('a synthetic catalogue from bench/scale/generate.ts (benchmark data, he
       [one.productLines, 300, refused, 300],
     );
     assert.deepEqual([summary.images.read, summary.images.loaded, summary.images.refused], [one.imageRows, one.imageRows, 0]);
-    const categories = await storage.db.query<{ n: number }>("SELECT count(DISTINCT split_part(category, ' / ', 1)) AS n FROM products_raw");
+    const categories = await storage.db.query<{ n: number }>(
+      "SELECT count(DISTINCT split_part(category, ' / ', 1)) AS n FROM products_raw",
+    );
     assert.ok(Number(categories.rows[0]?.n) >= 10, 'the real category mix (13 roots) is drawn from');
   });
 });

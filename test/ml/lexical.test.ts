@@ -4,12 +4,35 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { DEFAULT_FUSION, fitFusion, hybridCatalogue, LexicalIndex, loadFaiss, makeQueries, ndcgAtK, prepareQueries, QualityAccumulator, queryTerms, rankDense, rankHybrid, rankLexical, rankMatches, scoreModes, stem, tokenize, type Bm25Params } from '../../components/core/ml/index.js';
+import {
+  DEFAULT_FUSION,
+  fitFusion,
+  hybridCatalogue,
+  LexicalIndex,
+  loadFaiss,
+  makeQueries,
+  ndcgAtK,
+  prepareQueries,
+  QualityAccumulator,
+  queryTerms,
+  rankDense,
+  rankHybrid,
+  rankLexical,
+  rankMatches,
+  scoreModes,
+  stem,
+  tokenize,
+  type Bm25Params,
+} from '../../components/core/ml/index.js';
 
-const close = (actual: number, expected: number, what = '') => assert.ok(Math.abs(actual - expected) < 1e-5, `${what} ${actual} != ${expected}`);
+const close = (actual: number, expected: number, what = '') =>
+  assert.ok(Math.abs(actual - expected) < 1e-5, `${what} ${actual} != ${expected}`);
 
 /** Simple parameters so that the scores below can be worked on paper. */
-const PARAMS: Bm25Params = { k1: 1.2, fields: { title: { weight: 2, b: 0.5 }, text: { weight: 1, b: 0.75 }, category: { weight: 0, b: 0 } } };
+const PARAMS: Bm25Params = {
+  k1: 1.2,
+  fields: { title: { weight: 2, b: 0.5 }, text: { weight: 1, b: 0.75 }, category: { weight: 0, b: 0 } },
+};
 const DOCS = [
   { title: 'red sofa', text: 'red sofa comfy', category: '' },
   { title: 'sofa bed', text: 'sofa bed', category: '' },
@@ -24,7 +47,15 @@ function scoresOf(index: LexicalIndex, query: string): Map<number, number> {
 describe('tokenizer', () => {
   it('folds case, accents and plurals, drops function words and lone letters', () => {
     assert.deepEqual(tokenize('The Café SOFAS, with 2 x Benches & boxes'), ['cafe', 'sofa', '2', 'bench', 'box']);
-    assert.deepEqual(tokenize("Batteries for kids' bikes: glass bus tennis dresses"), ['battery', 'kid', 'bike', 'glass', 'bus', 'tennis', 'dress']);
+    assert.deepEqual(tokenize("Batteries for kids' bikes: glass bus tennis dresses"), [
+      'battery',
+      'kid',
+      'bike',
+      'glass',
+      'bus',
+      'tennis',
+      'dress',
+    ]);
     assert.equal(stem('ps4s'), 'ps4s', 'words with digits are left alone');
     assert.equal(stem('gas'), 'gas');
     assert.deepEqual(queryTerms('sofa Sofa sofas bed'), ['sofa', 'bed']);
@@ -119,9 +150,15 @@ describe('hybrid ranking', () => {
     const lexical = rankLexical(catalogue, { terms: queryTerms('leather sofa'), vector: unit(1, 0) }, 10);
     assert.equal(lexical[0]!.doc, 0, 'both words, both in the title');
     assert.ok(lexical.every((r, i) => i === 0 || lexical[i - 1]!.score >= r.score));
-    assert.ok(lexical.some((r) => r.doc === 7), 'the saddle bag shares "leather"');
+    assert.ok(
+      lexical.some((r) => r.doc === 7),
+      'the saddle bag shares "leather"',
+    );
     const dense = rankDense(catalogue, { terms: queryTerms('leather sofa'), vector: unit(1, 0) }, 3);
-    assert.deepEqual(dense.map((r) => r.doc), [0, 1, 2]);
+    assert.deepEqual(
+      dense.map((r) => r.doc),
+      [0, 1, 2],
+    );
     assert.equal(dense[0]!.matched, 0b11);
     assert.equal(dense[2]!.matched, 0b10, 'the settee holds "sofa" only through its category');
     assert.equal(dense[2]!.inTitle, 0);
@@ -138,7 +175,10 @@ describe('hybrid ranking', () => {
     assert.ok(sportsOnly.length > 0 && sportsOnly.every((r) => r.doc >= 5));
     assert.ok(!rankHybrid(catalogue, { ...request, exclude: 0 }, DEFAULT_FUSION).some((r) => r.doc === 0));
     // Repeatable: the same request gives the same order (pages rely on it).
-    assert.deepEqual(rankHybrid(catalogue, request, DEFAULT_FUSION).map((r) => r.doc), ranked.map((r) => r.doc));
+    assert.deepEqual(
+      rankHybrid(catalogue, request, DEFAULT_FUSION).map((r) => r.doc),
+      ranked.map((r) => r.doc),
+    );
   });
 });
 
@@ -146,7 +186,10 @@ describe('search quality', () => {
   const { listings, catalogue } = smallCatalogue();
 
   it('makes known-item and short queries from titles', () => {
-    const queries = makeQueries(listings.map((l) => l.title), [3, 7]);
+    const queries = makeQueries(
+      listings.map((l) => l.title),
+      [3, 7],
+    );
     assert.deepEqual(
       queries.map((q) => [q.kind, q.form, q.text, q.source]),
       [
@@ -173,13 +216,18 @@ describe('search quality', () => {
     close(scores.knownItem.recallAt10, 2 / 3);
     close(scores.knownItem.mrr, (1 + 1 / 3) / 3);
     const ids = listings.map((_, i) => String(i));
-    const gains = new Map(ids.map((id, i) => [id, catalogue.leaf[i] === catalogue.leaf[3] ? 2 : catalogue.root[i] === catalogue.root[3] ? 1 : 0]));
+    const gains = new Map(
+      ids.map((id, i) => [id, catalogue.leaf[i] === catalogue.leaf[3] ? 2 : catalogue.root[i] === catalogue.root[3] ? 1 : 0]),
+    );
     close(scores.short.ndcgAt10, ndcgAtK(['4', '0', '5'], new Map([...gains].filter(([, g]) => g > 0)), 10));
     close(scores.short.precisionAt10, 1 / 10);
   });
 
   it('scores the three modes on the same queries, and a fit never does worse than where it started', () => {
-    const queries = makeQueries(listings.map((l) => l.title), listings.map((_, i) => i));
+    const queries = makeQueries(
+      listings.map((l) => l.title),
+      listings.map((_, i) => i),
+    );
     const vectors = new Float32Array(queries.length * 2);
     // Each query embedded as the vector of the listing it came from: the dense side knows the category.
     queries.forEach((q, i) => vectors.set(catalogue.vectors.subarray(q.source * 2, q.source * 2 + 2), i * 2));

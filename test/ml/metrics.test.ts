@@ -22,7 +22,11 @@ describe('classification metrics', () => {
     close(result.perClass['b']!.f1, 0.5);
     close(result.perClass['c']!.f1, 2 / 3);
     close(result.macroF1, (0.8 + 0.5 + 2 / 3) / 3);
-    assert.deepEqual(kfpConfusionMatrix(result.labels, result.confusion).confusionMatrix.annotationSpecs, [{ displayName: 'a' }, { displayName: 'b' }, { displayName: 'c' }]);
+    assert.deepEqual(kfpConfusionMatrix(result.labels, result.confusion).confusionMatrix.annotationSpecs, [
+      { displayName: 'a' },
+      { displayName: 'b' },
+      { displayName: 'c' },
+    ]);
   });
 
   it('refuses mismatched lengths and unknown labels', () => {
@@ -37,7 +41,11 @@ describe('retrieval metrics', () => {
     assert.equal(recallAtK(ranked, new Set(['p']), 1), 0);
     assert.equal(recallAtK(ranked, new Set(['p']), 2), 1);
     // The product itself has gain 2, same-category products gain 1.
-    const gains = new Map([['p', 2], ['q', 1], ['y', 1]]);
+    const gains = new Map([
+      ['p', 2],
+      ['q', 1],
+      ['y', 1],
+    ]);
     const dcg = 0 + 3 / Math.log2(3) + 1 / Math.log2(4) + 1 / Math.log2(5);
     const ideal = 3 / Math.log2(2) + 1 / Math.log2(3) + 1 / Math.log2(4);
     close(ndcgAtK(ranked, gains, 10), dcg / ideal);

@@ -13,13 +13,22 @@ const dot = (a: Float32Array, b: Float32Array) => a.reduce((sum, v, i) => sum + 
 describe('sentence encoder', () => {
   it('gives unit vectors that put listings of one kind nearer each other than listings of another', async () => {
     const encoder = await sentenceEncoder();
-    const [bike, bicycle, plates, empty] = await encoder.encode(['Mountain bike, 26 inch wheels, good condition', 'Ladies bicycle for sale', 'Set of six dinner plates and bowls', '  '], 64);
+    const [bike, bicycle, plates, empty] = await encoder.encode(
+      ['Mountain bike, 26 inch wheels, good condition', 'Ladies bicycle for sale', 'Set of six dinner plates and bowls', '  '],
+      64,
+    );
     for (const v of [bike!, bicycle!, plates!]) {
       assert.equal(v.length, SENTENCE_ENCODER.dim);
       assert.ok(Math.abs(dot(v, v) - 1) < 1e-4, 'unit length');
     }
-    assert.ok(dot(bike!, bicycle!) > dot(bike!, plates!) + 0.1, `bike·bicycle ${dot(bike!, bicycle!)} vs bike·plates ${dot(bike!, plates!)}`);
-    assert.ok(empty!.every((v) => v === 0), 'an empty text gets zeros, not an invented vector');
+    assert.ok(
+      dot(bike!, bicycle!) > dot(bike!, plates!) + 0.1,
+      `bike·bicycle ${dot(bike!, bicycle!)} vs bike·plates ${dot(bike!, plates!)}`,
+    );
+    assert.ok(
+      empty!.every((v) => v === 0),
+      'an empty text gets zeros, not an invented vector',
+    );
     // Deterministic, and a batch gives what one text alone gives.
     const [again] = await encoder.encode(['Ladies bicycle for sale'], 64);
     assert.ok(again!.every((v, i) => Math.abs(v - bicycle![i]!) < 1e-5));
@@ -31,7 +40,11 @@ describe('sentence encoder', () => {
   });
 
   it('joins the text features as ids after the hash buckets, with the configured norm', async () => {
-    const config = { ...DEFAULT_FEATURIZER, buckets: 2 ** 10, sentence: { encoder: SENTENCE_ENCODER.id, dim: SENTENCE_ENCODER.dim, weight: 0.3, maxTokens: 64 } };
+    const config = {
+      ...DEFAULT_FEATURIZER,
+      buckets: 2 ** 10,
+      sentence: { encoder: SENTENCE_ENCODER.id, dim: SENTENCE_ENCODER.dim, weight: 0.3, maxTokens: 64 },
+    };
     const inputs = [{ title: 'Mountain bike', text: 'Good condition' }, { title: 'Dinner plates' }];
     const featurizer = TextFeaturizer.fit(inputs, config);
     assert.equal(featurizer.inputDim, 2 ** 10 + SENTENCE_ENCODER.dim);
@@ -43,13 +56,26 @@ describe('sentence encoder', () => {
     assert.ok(Math.abs(norm(hashed) - 1) < 1e-5);
     assert.ok(Math.abs(norm(sentence) - 0.3) < 1e-4);
     // Without the vector: the hashed features alone (what an embedding reads).
-    assert.deepEqual([...featurizer.featurize(inputs[0]!).ids], hashed.map((k) => doc!.ids[k]!));
-    assert.throws(() => featurizer.featurize(inputs[0]!, new Float32Array(100)), /got a 100-d sentence vector; this featurizer takes 512-d/);
-    assert.throws(() => TextFeaturizer.fit(inputs, { ...config, sentence: null }).featurize(inputs[0]!, new Float32Array(512)), /this featurizer takes none/);
+    assert.deepEqual(
+      [...featurizer.featurize(inputs[0]!).ids],
+      hashed.map((k) => doc!.ids[k]!),
+    );
+    assert.throws(
+      () => featurizer.featurize(inputs[0]!, new Float32Array(100)),
+      /got a 100-d sentence vector; this featurizer takes 512-d/,
+    );
+    assert.throws(
+      () => TextFeaturizer.fit(inputs, { ...config, sentence: null }).featurize(inputs[0]!, new Float32Array(512)),
+      /this featurizer takes none/,
+    );
   });
 
   it('caches catalogue texts in the artifact store and reads them back unchanged; a damaged entry is encoded again', async () => {
-    const config = { ...DEFAULT_FEATURIZER, buckets: 2 ** 10, sentence: { encoder: SENTENCE_ENCODER.id, dim: SENTENCE_ENCODER.dim, weight: 0.3, maxTokens: 64 } };
+    const config = {
+      ...DEFAULT_FEATURIZER,
+      buckets: 2 ** 10,
+      sentence: { encoder: SENTENCE_ENCODER.id, dim: SENTENCE_ENCODER.dim, weight: 0.3, maxTokens: 64 },
+    };
     const inputs = [{ title: 'Oak dining table', text: 'Seats six' }, { title: 'Kids scooter' }];
     const featurizer = TextFeaturizer.fit(inputs, config);
     const tmp = await tempDir();

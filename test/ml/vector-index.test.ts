@@ -4,7 +4,6 @@ import { describe, it } from 'node:test';
 import { buildVectorIndex, estimatedBytes, loadVectorIndex, recallAt } from '../../components/core/ml/vector-index.js';
 import { unitVectors } from '../helpers.js';
 
-
 describe('vector index', () => {
   const dims = 32;
   const vectors = unitVectors(3000, dims, 5);
@@ -41,7 +40,10 @@ describe('vector index chosen by a memory budget', () => {
   for (let i = 0; i < count; i++) {
     const c = i % 40;
     let norm = 0;
-    for (let d = 0; d < dims; d++) norm += (vectors[i * dims + d] = centres[c * dims + d]! + 0.6 * noise[i * dims + d]!) ** 2;
+    for (let d = 0; d < dims; d++) {
+      vectors[i * dims + d] = centres[c * dims + d]! + 0.6 * noise[i * dims + d]!;
+      norm += vectors[i * dims + d]! ** 2;
+    }
     for (let d = 0; d < dims; d++) vectors[i * dims + d]! /= Math.sqrt(norm);
   }
   const flatBytes = estimatedBytes('Flat', count, dims);
@@ -59,10 +61,14 @@ describe('vector index chosen by a memory budget', () => {
     assert.ok(built.recall >= 0.95 && built.recallTargetMet, `recall@10 ${built.recall}`);
     assert.ok((built.nprobe ?? 0) >= 1);
     assert.ok(built.bytes! <= budget, `${built.bytes} bytes within the budget of ${budget}`);
-    assert.deepEqual(built.candidates?.map((c) => [c.type.replace(/\d+/, 'n'), c.recall === null]), [['IVFn,SQ8', false]], 'HNSW-SQ8 (larger than Flat at 64 dimensions) is not a candidate');
+    assert.deepEqual(
+      built.candidates?.map((c) => [c.type.replace(/\d+/, 'n'), c.recall === null]),
+      [['IVFn,SQ8', false]],
+      'HNSW-SQ8 (larger than Flat at 64 dimensions) is not a candidate',
+    );
     const reloaded = loadVectorIndex(built.index.toBuffer(), built);
     const exact = buildVectorIndex(vectors, dims, { exactUpTo: Infinity }).index;
-    const queries = Array.from({ length: 50 }, (_, i) => Array.from(vectors.subarray((i * 37) * dims, (i * 37 + 1) * dims)));
+    const queries = Array.from({ length: 50 }, (_, i) => Array.from(vectors.subarray(i * 37 * dims, (i * 37 + 1) * dims)));
     assert.ok(recallAt(10, reloaded, exact, queries) >= 0.9, 'the reloaded index searches with the recorded nprobe');
   });
 
@@ -72,7 +78,10 @@ describe('vector index chosen by a memory budget', () => {
     assert.match(built.type, /^IVF\d+,PQ\d+np$/);
     assert.ok(built.bytes! <= budget);
     assert.equal(built.recallTargetMet, built.recall >= 0.999);
-    assert.ok(built.candidates!.some((c) => c.type.endsWith('SQ8') && c.recall === null), 'SQ8, over the budget, was not built');
+    assert.ok(
+      built.candidates!.some((c) => c.type.endsWith('SQ8') && c.recall === null),
+      'SQ8, over the budget, was not built',
+    );
     assert.throws(() => buildVectorIndex(vectors, dims, { memoryBudgetBytes: 1000 }), /no index type fits a memory budget of 1000 bytes/);
   });
 });

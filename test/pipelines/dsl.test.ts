@@ -53,7 +53,11 @@ async function compareWithReference(file: string, definition: PipelineDefinition
   assert.deepEqual(structure(ours[0]!), structure(reference[0]!));
   if (reference[1]) assert.deepEqual(ours[1], reference[1], 'platform spec');
   const referenceHeader = (await readFile(path.join(REFERENCE, file), 'utf8')).split('\n').filter((l) => l.startsWith('#'));
-  assert.deepEqual(yaml.split('\n').filter((l) => l.startsWith('#')), referenceHeader, 'header comment');
+  assert.deepEqual(
+    yaml.split('\n').filter((l) => l.startsWith('#')),
+    referenceHeader,
+    'header comment',
+  );
   return yaml;
 }
 
@@ -71,15 +75,18 @@ describe('compiled specs have the structure the KFP SDK writes', () => {
   it('pipeline_with_condition.yaml: a condition sub-DAG, channels for outer values, a string comparison', async () => {
     const flipCoinOp = op('flip-coin-op', {}, { Output: param.string() }, { caching: false });
     const printOp = op('print-op', { msg: param.string() }, {});
-    const definition = pipeline({ name: 'single-condition-pipeline', inputs: { text: param.string({ default: 'condition test' }) } }, ({ text }) => {
-      const flip = flipCoinOp({});
-      printOp({ msg: flip.outputs.Output });
-      when(eq(flip.outputs.Output, 'heads'), () => {
-        const flip2 = flipCoinOp({});
-        printOp({ msg: flip2.outputs.Output });
-        printOp({ msg: text });
-      });
-    });
+    const definition = pipeline(
+      { name: 'single-condition-pipeline', inputs: { text: param.string({ default: 'condition test' }) } },
+      ({ text }) => {
+        const flip = flipCoinOp({});
+        printOp({ msg: flip.outputs.Output });
+        when(eq(flip.outputs.Output, 'heads'), () => {
+          const flip2 = flipCoinOp({});
+          printOp({ msg: flip2.outputs.Output });
+          printOp({ msg: text });
+        });
+      },
+    );
     await compareWithReference('pipeline_with_condition.yaml', definition);
   });
 
@@ -88,7 +95,9 @@ describe('compiled specs have the structure the KFP SDK writes', () => {
     const printOp = op('print-op', { msg: param.string() }, {});
     const definition = pipeline({ name: 'flip-coin-pipeline', inputs: {} }, () => {
       const flip = flipCoin({});
-      when(eq(flip.outputs.Output, 'heads'), () => void printOp({ msg: flip.outputs.Output })).otherwise(() => void printOp({ msg: flip.outputs.Output }));
+      when(eq(flip.outputs.Output, 'heads'), () => void printOp({ msg: flip.outputs.Output })).otherwise(
+        () => void printOp({ msg: flip.outputs.Output }),
+      );
     });
     // biome-ignore lint/suspicious/noExplicitAny: the test walks a parsed YAML document whose shape it asserts.
     const [spec] = parseStrict(toYaml(definition, compilePipeline(definition, OPTIONS))) as [Record<string, any>];
@@ -98,7 +107,11 @@ describe('compiled specs have the structure the KFP SDK writes', () => {
     assert.deepEqual(spec['root'].dag.tasks['condition-branches-1'], {
       componentRef: { name: 'comp-condition-branches-1' },
       dependentTasks: ['flip-coin'],
-      inputs: { parameters: { 'pipelinechannel--flip-coin-Output': { taskOutputParameter: { outputParameterKey: 'Output', producerTask: 'flip-coin' } } } },
+      inputs: {
+        parameters: {
+          'pipelinechannel--flip-coin-Output': { taskOutputParameter: { outputParameterKey: 'Output', producerTask: 'flip-coin' } },
+        },
+      },
       taskInfo: { name: 'condition-branches-1' },
     });
     const branches = spec['components']['comp-condition-branches-1'];
@@ -137,15 +150,18 @@ describe('compiled specs have the structure the KFP SDK writes', () => {
   it('pipeline_with_exit_handler.yaml: an exit task triggered when the guarded tasks complete, whatever their status', async () => {
     const printOp = op('print-op', { message: param.string() }, {});
     const failOp = op('fail-op', { message: param.string() }, {});
-    const definition = pipeline({ name: 'pipeline-with-exit-handler', inputs: { message: param.string({ default: 'Hello World!' }) } }, ({ message }) => {
-      exitHandler(
-        () => printOp({ message: 'Exit handler has worked!' }),
-        () => {
-          printOp({ message });
-          failOp({ message: 'Task failed.' });
-        },
-      );
-    });
+    const definition = pipeline(
+      { name: 'pipeline-with-exit-handler', inputs: { message: param.string({ default: 'Hello World!' }) } },
+      ({ message }) => {
+        exitHandler(
+          () => printOp({ message: 'Exit handler has worked!' }),
+          () => {
+            printOp({ message });
+            failOp({ message: 'Task failed.' });
+          },
+        );
+      },
+    );
     await compareWithReference('pipeline_with_exit_handler.yaml', definition);
   });
 
@@ -205,11 +221,22 @@ describe('compiled specs have the structure the KFP SDK writes', () => {
 
   it('node_selector.yaml and toleration.yaml: the Kubernetes platform spec as a second document', async () => {
     const gpu = op('comp', {}, {}, { platform: { nodeSelector: { 'cloud.google.com/gke-accelerator': 'nvidia-tesla-p4' } } });
-    await compareWithReference('node_selector.yaml', pipeline({ name: 'my-pipeline', inputs: {} }, () => void gpu({})));
-    const tolerant = op('comp', {}, {}, {
-      platform: { tolerations: [{ key: 'key1', operator: 'Equal', value: 'value1', effect: 'NoExecute', tolerationSeconds: 10 }] },
-    });
-    await compareWithReference('toleration.yaml', pipeline({ name: 'my-pipeline', inputs: {} }, () => void tolerant({})));
+    await compareWithReference(
+      'node_selector.yaml',
+      pipeline({ name: 'my-pipeline', inputs: {} }, () => void gpu({})),
+    );
+    const tolerant = op(
+      'comp',
+      {},
+      {},
+      {
+        platform: { tolerations: [{ key: 'key1', operator: 'Equal', value: 'value1', effect: 'NoExecute', tolerationSeconds: 10 }] },
+      },
+    );
+    await compareWithReference(
+      'toleration.yaml',
+      pipeline({ name: 'my-pipeline', inputs: {} }, () => void tolerant({})),
+    );
   });
 });
 
@@ -230,10 +257,14 @@ describe('shapes the KFP SDK writes that the shared references do not show', () 
     });
     const work = op('work', {}, {});
     const definition = pipeline({ name: 'shapes', inputs: {} }, () => {
-      exitHandler(() => trainer({}), () => void work({}));
+      exitHandler(
+        () => trainer({}),
+        () => void work({}),
+      );
     });
     const [spec] = parseStrict(toYaml(definition, compilePipeline(definition, OPTIONS)));
-    const container = (spec as { deploymentSpec: { executors: Record<string, { container: Record<string, unknown> }> } }).deploymentSpec.executors['exec-trainer']!.container;
+    const container = (spec as { deploymentSpec: { executors: Record<string, { container: Record<string, unknown> }> } }).deploymentSpec
+      .executors['exec-trainer']!.container;
     assert.deepEqual(container['resources'], {
       accelerator: { count: '1', resourceCount: '1', resourceType: 'tpu-v3', type: 'tpu-v3' },
       cpuLimit: 4.0,
@@ -245,17 +276,41 @@ describe('shapes the KFP SDK writes that the shared references do not show', () 
       resourceMemoryLimit: '14Gi',
       resourceMemoryRequest: '4Gi',
     });
-    assert.deepEqual(container['env'], [{ name: 'ENV1', value: 'val0' }, { name: 'ENV2', value: 'val2' }]);
+    assert.deepEqual(container['env'], [
+      { name: 'ENV1', value: 'val0' },
+      { name: 'ENV2', value: 'val2' },
+    ]);
     const root = (spec as { root: { dag: { tasks: Record<string, Record<string, unknown>> } } }).root.dag.tasks;
-    assert.deepEqual(root['trainer']?.['retryPolicy'], { backoffDuration: '0s', backoffFactor: 2.0, backoffMaxDuration: '3600s', maxRetryCount: 3 });
+    assert.deepEqual(root['trainer']?.['retryPolicy'], {
+      backoffDuration: '0s',
+      backoffFactor: 2.0,
+      backoffMaxDuration: '3600s',
+      maxRetryCount: 3,
+    });
     assert.deepEqual(root['trainer']?.['inputs'], { parameters: { status: { taskFinalStatus: { producerTask: 'exit-handler-1' } } } });
-    const definitions = (spec as { components: Record<string, { inputDefinitions?: unknown }> }).components['comp-trainer']?.inputDefinitions;
+    const definitions = (spec as { components: Record<string, { inputDefinitions?: unknown }> }).components['comp-trainer']
+      ?.inputDefinitions;
     assert.deepEqual(definitions, { parameters: { status: { isOptional: true, parameterType: 'TASK_FINAL_STATUS' } } });
   });
 
   it('refuses quantities Kubernetes would refuse', () => {
-    const bad = component({ name: 'bad', image: 'b', command: ['b'], inputs: {}, outputs: {}, args: () => [], resources: { memory: '4 GB' } });
-    assert.throws(() => compilePipeline(pipeline({ name: 'bad', inputs: {} }, () => void bad({})), OPTIONS), /'4 GB' is not a memory quantity/);
+    const bad = component({
+      name: 'bad',
+      image: 'b',
+      command: ['b'],
+      inputs: {},
+      outputs: {},
+      args: () => [],
+      resources: { memory: '4 GB' },
+    });
+    assert.throws(
+      () =>
+        compilePipeline(
+          pipeline({ name: 'bad', inputs: {} }, () => void bad({})),
+          OPTIONS,
+        ),
+      /'4 GB' is not a memory quantity/,
+    );
   });
 });
 

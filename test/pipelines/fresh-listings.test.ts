@@ -37,7 +37,9 @@ function start(args: string[], home: string): Promise<{ code: number | null; sum
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on('close', (code) => resolve({ code, summary: (stdout.trim() ? JSON.parse(stdout.trim().split('\n').at(-1)!) : {}) as Summary, stderr }));
+    child.on('close', (code) =>
+      resolve({ code, summary: (stdout.trim() ? JSON.parse(stdout.trim().split('\n').at(-1)!) : {}) as Summary, stderr }),
+    );
   });
 }
 
@@ -48,15 +50,29 @@ async function readProducts(dir: string): Promise<Row[]> {
   return (parse(await readFile(path.join(dir, 'Products.csv'), 'utf8'), { record_delimiter: '\n' }) as Row[]).slice(1);
 }
 async function writeProducts(dir: string, rows: Row[]): Promise<void> {
-  await writeFile(path.join(dir, 'Products.csv'), stringify([HEADER, ...rows.map((row, i) => [String(i), ...row.slice(1)])], { record_delimiter: '\n' }));
+  await writeFile(
+    path.join(dir, 'Products.csv'),
+    stringify([HEADER, ...rows.map((row, i) => [String(i), ...row.slice(1)])], { record_delimiter: '\n' }),
+  );
 }
 
 /** A new listing in the export's format; its title (before " | in …") is what a buyer would type. */
 function listing(id: string, title: string, category: string, pounds: number): Row {
-  return ['', id, `${title} | in Leeds, West Yorkshire | Gumtree`, category, `${title}, collection only. (test listing)`, `£${pounds.toFixed(2)}`, 'Leeds, West Yorkshire'];
+  return [
+    '',
+    id,
+    `${title} | in Leeds, West Yorkshire | Gumtree`,
+    category,
+    `${title}, collection only. (test listing)`,
+    `£${pounds.toFixed(2)}`,
+    'Leeds, West Yorkshire',
+  ];
 }
 
-const tasksLike = (summary: Summary, name: string) => Object.entries(summary.run.tasks).filter(([task]) => task === name || task.endsWith(`/${name}`) || new RegExp(`(^|/)${name}-\\d+$`).test(task));
+const tasksLike = (summary: Summary, name: string) =>
+  Object.entries(summary.run.tasks).filter(
+    ([task]) => task === name || task.endsWith(`/${name}`) || new RegExp(`(^|/)${name}-\\d+$`).test(task),
+  );
 
 describe('new, changed and removed listings reach search on every run', () => {
   let home: string;
@@ -106,7 +122,10 @@ describe('new, changed and removed listings reach search on every run', () => {
     assert.equal(first.summary.clean.products.read, 390);
     assert.ok(first.summary.clean.images.upserted > 500, 'the generated pictures are decoded and cleaned');
     for (const step of ['clean', 'snapshot', 'drift', 'train', 'evaluate', 'index', 'deploy']) {
-      assert.ok(tasksLike(first.summary, step).some(([, status]) => status === 'SUCCEEDED'), `${step}: ${JSON.stringify(first.summary.run.tasks)}`);
+      assert.ok(
+        tasksLike(first.summary, step).some(([, status]) => status === 'SUCCEEDED'),
+        `${step}: ${JSON.stringify(first.summary.run.tasks)}`,
+      );
     }
     // A --quick model is a smoke run (a few steps): that it was scored on pictures is what counts here.
     assert.ok((first.summary.metrics?.['accuracy_image'] ?? -1) >= 0, 'the model read the demo pictures');
@@ -116,7 +135,10 @@ describe('new, changed and removed listings reach search on every run', () => {
     const shown = (name: string) => Object.values(tasks).find((t) => t.path.split('/').at(-1) === name)?.metadata;
     assert.equal(shown('drift')?.['metrics']?.['drifted'], 1);
     assert.equal(typeof shown('evaluate')?.['metrics']?.['accuracy_text'], 'number');
-    assert.ok(((shown('evaluate')?.['confusion']?.['confusionMatrix'] as { rows: unknown[] } | undefined)?.rows.length ?? 0) > 0, 'the confusion matrix');
+    assert.ok(
+      ((shown('evaluate')?.['confusion']?.['confusionMatrix'] as { rows: unknown[] } | undefined)?.rows.length ?? 0) > 0,
+      'the confusion matrix',
+    );
     assert.ok(Number(shown('index')?.['metrics']?.['products']) > 300);
     assert.match(first.stderr, /metrics as the Kubeflow UI shows them/);
     const production = first.summary.serving;
@@ -143,7 +165,10 @@ describe('new, changed and removed listings reach search on every run', () => {
     assert.equal(second.code, 0, second.stderr);
     assert.equal(second.summary.drifted, false, 'six new or changed listings are no evidence of drift');
     assertNothingCached(second.summary);
-    assert.ok(tasksLike(second.summary, 'production-model').some(([, status]) => status === 'SUCCEEDED'), JSON.stringify(second.summary.run.tasks));
+    assert.ok(
+      tasksLike(second.summary, 'production-model').some(([, status]) => status === 'SUCCEEDED'),
+      JSON.stringify(second.summary.run.tasks),
+    );
     assert.ok(!tasksLike(second.summary, 'train').some(([, status]) => status === 'SUCCEEDED'), 'nothing was retrained');
     assert.equal(second.summary.clean.products.removed, 1, 'the listing absent from the full folder is counted as removed');
     const { products } = second.summary.clean;
@@ -156,7 +181,10 @@ describe('new, changed and removed listings reach search on every run', () => {
       const title = row[2]!.replace(/ \| in .*$/, '');
       const answer = await search(title);
       assert.equal(answer.index, second.summary.serving?.index.version);
-      assert.ok(answer.results.some((hit) => hit.id === row[1]), `${title}: ${JSON.stringify(answer.results.map((h) => h.id))}`);
+      assert.ok(
+        answer.results.some((hit) => hit.id === row[1]),
+        `${title}: ${JSON.stringify(answer.results.map((h) => h.id))}`,
+      );
     }
     const repricedHit = (await search(repriced![2]!.replace(/ \| in .*$/, ''), 50)).results.find((hit) => hit.id === repriced![1]);
     assert.equal(repricedHit?.priceMinor, newPrice, 'the new price is what search answers');
@@ -177,14 +205,20 @@ describe('new, changed and removed listings reach search on every run', () => {
     assert.equal(third.code, 0, third.stderr);
     assert.equal(third.summary.drifted, true, 'sixty listings of one kind at ten times the prices drift');
     assertNothingCached(third.summary);
-    assert.ok(tasksLike(third.summary, 'train').some(([, status]) => status === 'SUCCEEDED'), JSON.stringify(third.summary.run.tasks));
+    assert.ok(
+      tasksLike(third.summary, 'train').some(([, status]) => status === 'SUCCEEDED'),
+      JSON.stringify(third.summary.run.tasks),
+    );
     assert.equal(third.summary.clean.products.removed, 1, 'an incremental load removes nothing more');
     assert.equal(await runOutcome(third.summary.run.id), 'succeeded');
     for (const row of added.filter((_, i) => i % 6 === 0)) {
       const title = row[2]!.replace(/ \| in .*$/, '');
       const answer = await search(title);
       assert.equal(answer.index, third.summary.serving?.index.version);
-      assert.ok(answer.results.some((hit) => hit.id === row[1]), `${title}: ${JSON.stringify(answer.results.map((h) => h.id))}`);
+      assert.ok(
+        answer.results.some((hit) => hit.id === row[1]),
+        `${title}: ${JSON.stringify(answer.results.map((h) => h.id))}`,
+      );
     }
   });
 });

@@ -45,8 +45,10 @@ function fakeKfp() {
       const body = Buffer.concat(chunks).toString('utf8');
       requests.push({ method: request.method ?? '', url: request.url ?? '', headers: request.headers, body });
       const url = new URL(request.url ?? '/', 'http://fake');
-      const reply = (status: number, json: unknown) => response.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(json));
-      const filterName = () => (JSON.parse(url.searchParams.get('filter') ?? '{}') as { predicates?: { string_value: string }[] }).predicates?.[0]?.string_value;
+      const reply = (status: number, json: unknown) =>
+        response.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(json));
+      const filterName = () =>
+        (JSON.parse(url.searchParams.get('filter') ?? '{}') as { predicates?: { string_value: string }[] }).predicates?.[0]?.string_value;
       if (request.headers['authorization'] !== 'Bearer test-token') return reply(401, { message: 'unauthenticated' });
       if (request.method === 'GET' && url.pathname === '/apis/v2beta1/pipelines') {
         const id = pipelines.get(filterName() ?? '');
@@ -102,10 +104,14 @@ describe('npm run kfp against a fake Kubeflow Pipelines API server', () => {
 
   const kfp = (args: string[], env: NodeJS.ProcessEnv = {}, specFile = spec) =>
     new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-      const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'pipelines', 'cli', 'kfp.ts'), ...args, '--spec', specFile], {
-        cwd: REPO_ROOT,
-        env: { PATH: process.env['PATH'], KFP_HOST: host, KFP_TOKEN: 'test-token', ...env },
-      });
+      const child = spawn(
+        process.execPath,
+        ['--import', 'tsx', path.join(REPO_ROOT, 'pipelines', 'cli', 'kfp.ts'), ...args, '--spec', specFile],
+        {
+          cwd: REPO_ROOT,
+          env: { PATH: process.env['PATH'], KFP_HOST: host, KFP_TOKEN: 'test-token', ...env },
+        },
+      );
       let stdout = '';
       let stderr = '';
       child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));

@@ -27,7 +27,9 @@ function smallSpec(): Record<string, unknown> {
         inputDefinitions: { parameters: { who: { parameterType: 'STRING', defaultValue: 'world', isOptional: true } } },
       },
     },
-    deploymentSpec: { executors: { 'exec-hello': { container: { image: 'busybox:1.36', command: ['echo'], args: ['{{$.inputs.parameters[\'who\']}}'] } } } },
+    deploymentSpec: {
+      executors: { 'exec-hello': { container: { image: 'busybox:1.36', command: ['echo'], args: ["{{$.inputs.parameters['who']}}"] } } },
+    },
     root: {
       dag: {
         tasks: {
@@ -64,7 +66,9 @@ describe('strict KFP 2.17 proto check', () => {
   it('refuses an unknown field, naming its path', () => {
     const spec = smallSpec();
     at(spec, 'root', 'dag', 'tasks', 'hello')['retries'] = 3;
-    assert.deepEqual(checkPipelineSpec(root, spec), [`$.root.dag.tasks.hello.retries: unknown field 'retries' in ml_pipelines.PipelineTaskSpec`]);
+    assert.deepEqual(checkPipelineSpec(root, spec), [
+      `$.root.dag.tasks.hello.retries: unknown field 'retries' in ml_pipelines.PipelineTaskSpec`,
+    ]);
   });
 
   it('refuses an unknown field inside deploymentSpec (a Struct the driver reads as PipelineDeploymentConfig)', () => {
@@ -80,7 +84,10 @@ describe('strict KFP 2.17 proto check', () => {
     at(spec, 'components', 'comp-hello', 'inputDefinitions', 'parameters', 'who')['parameterType'] = 'TEXT';
     const errors = checkPipelineSpec(root, spec);
     assert.equal(errors.length, 1);
-    assert.match(errors[0]!, /^\$\.components\["comp-hello"\]\.inputDefinitions\.parameters\.who\.parameterType: 'TEXT' is not a value of ml_pipelines\.ParameterType\.ParameterTypeEnum/);
+    assert.match(
+      errors[0]!,
+      /^\$\.components\["comp-hello"\]\.inputDefinitions\.parameters\.who\.parameterType: 'TEXT' is not a value of ml_pipelines\.ParameterType\.ParameterTypeEnum/,
+    );
   });
 
   it('refuses wrong types: a string for an int32, an object for a string, a list for a map, a bad duration', () => {
@@ -101,25 +108,39 @@ describe('strict KFP 2.17 proto check', () => {
 
   it('refuses two members of one oneof and the same field under both names', () => {
     const spec = smallSpec();
-    at(spec, 'root', 'dag', 'tasks', 'hello', 'inputs', 'parameters')['who'] = { runtimeValue: { constant: 'a' }, componentInputParameter: 'who' };
+    at(spec, 'root', 'dag', 'tasks', 'hello', 'inputs', 'parameters')['who'] = {
+      runtimeValue: { constant: 'a' },
+      componentInputParameter: 'who',
+    };
     spec['sdk_version'] = 'again';
     const errors = checkPipelineSpec(root, spec);
     assert.equal(errors.length, 2);
-    assert.match(errors.join('\n'), /\$\.root\.dag\.tasks\.hello\.inputs\.parameters\.who\.componentInputParameter: oneof ml_pipelines\.TaskInputsSpec\.InputParameterSpec\.kind is already set by 'runtimeValue'/);
+    assert.match(
+      errors.join('\n'),
+      /\$\.root\.dag\.tasks\.hello\.inputs\.parameters\.who\.componentInputParameter: oneof ml_pipelines\.TaskInputsSpec\.InputParameterSpec\.kind is already set by 'runtimeValue'/,
+    );
     assert.match(errors.join('\n'), /\$\.sdk_version: duplicate field/);
   });
 
   it('checks Kubernetes executor config: int64 as a string or number, wrong types and unknown fields', () => {
-    const platform = (config: unknown): unknown => ({ platforms: { kubernetes: { deploymentSpec: { executors: { 'exec-hello': config } } } } });
+    const platform = (config: unknown): unknown => ({
+      platforms: { kubernetes: { deploymentSpec: { executors: { 'exec-hello': config } } } },
+    });
     const toleration = { key: 'gpu', operator: 'Exists', effect: 'NoSchedule', tolerationSeconds: '300' };
     assert.deepEqual(checkPlatformSpec(root, platform({ tolerations: [toleration], imagePullPolicy: 'IfNotPresent' })), []);
     assert.deepEqual(checkPlatformSpec(root, platform({ tolerations: [{ ...toleration, tolerationSeconds: 300 }] })), []);
     assert.deepEqual(checkPlatformSpec(root, platform({ tolerations: [{ ...toleration, tolerationSeconds: '5m' }] })), [
       '$.platforms.kubernetes.deploymentSpec.executors["exec-hello"].tolerations[0].tolerationSeconds: "5m" is not an integer (int64)',
     ]);
-    assert.deepEqual(checkPlatformSpec(root, platform({ secretAsEnv: [{ secretName: 's', keyToEnv: [{ secretKey: 'k', envVar: 'E' }], mandatory: true }] })), [
-      `$.platforms.kubernetes.deploymentSpec.executors["exec-hello"].secretAsEnv[0].mandatory: unknown field 'mandatory' in kfp_kubernetes.SecretAsEnv`,
-    ]);
+    assert.deepEqual(
+      checkPlatformSpec(
+        root,
+        platform({ secretAsEnv: [{ secretName: 's', keyToEnv: [{ secretKey: 'k', envVar: 'E' }], mandatory: true }] }),
+      ),
+      [
+        `$.platforms.kubernetes.deploymentSpec.executors["exec-hello"].secretAsEnv[0].mandatory: unknown field 'mandatory' in kfp_kubernetes.SecretAsEnv`,
+      ],
+    );
     assert.deepEqual(checkPlatformSpec(root, platform({ imagePullPolicy: 1, nodeSelector: { labels: ['gpu'] } })), [
       '$.platforms.kubernetes.deploymentSpec.executors["exec-hello"].imagePullPolicy: expected string, got number 1',
       '$.platforms.kubernetes.deploymentSpec.executors["exec-hello"].nodeSelector.labels: expected an object (map<string, string>), got array',
@@ -141,6 +162,9 @@ describe('strict KFP 2.17 proto check', () => {
     const errors = checkCompiledYaml(root, broken).errors;
     assert.equal(errors.length, 2, errors.join('\n'));
     assert.match(errors[0]!, /^PipelineSpec \$\.deploymentSpec\.executors\["exec-[a-z-]+"\]\.container\.imageName: unknown field/);
-    assert.match(errors[1]!, /^PlatformSpec \$\.platforms\.kubernetes\.deploymentSpec\.executors\["exec-[a-z-]+"\]\.secretAsEnv\[0\]\.secretNameParam: unknown field/);
+    assert.match(
+      errors[1]!,
+      /^PlatformSpec \$\.platforms\.kubernetes\.deploymentSpec\.executors\["exec-[a-z-]+"\]\.secretAsEnv\[0\]\.secretNameParam: unknown field/,
+    );
   });
 });

@@ -27,7 +27,11 @@ describe('the real components under the local runner', () => {
       const home = path.join(tmp.dir, 'home');
       const db = await openPglite(path.join(home, 'pg'), silentLog);
       await migrate(db);
-      await loadExportFolder(path.join(REPO_ROOT, 'test', 'fixtures', 'export-7col'), { db, store: openFsStore(path.join(home, 'artifacts')), log: silentLog });
+      await loadExportFolder(path.join(REPO_ROOT, 'test', 'fixtures', 'export-7col'), {
+        db,
+        store: openFsStore(path.join(home, 'artifacts')),
+        log: silentLog,
+      });
       await db.close(); // the tasks open the embedded database themselves, one at a time
 
       const specYaml = toYaml(front, compilePipeline(front, { imageRegistry: 'local', imageTag: 'test', compilerVersion: 'test' }));

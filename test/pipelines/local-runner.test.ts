@@ -13,7 +13,18 @@ import { KFP_EXECUTOR_OUTPUT } from '../../components/core/contracts/kfp-outputs
 import { evaluateCondition } from '../../pipelines/local/cel.js';
 import { mapCommandToCheckout, runPipeline } from '../../pipelines/local/runner.js';
 import { PipelineSpec } from '../../pipelines/local/spec.js';
-import { artifact, compilePipeline, component, eq, exitHandler, param, parallelFor, pipeline, toYaml, when } from '../../pipelines/dsl/index.js';
+import {
+  artifact,
+  compilePipeline,
+  component,
+  eq,
+  exitHandler,
+  param,
+  parallelFor,
+  pipeline,
+  toYaml,
+  when,
+} from '../../pipelines/dsl/index.js';
 import { REPO_ROOT, silentLog, tempDir } from '../helpers.js';
 
 const STEP = path.join(REPO_ROOT, 'test', 'fixtures', 'pipeline-steps', 'step.mjs');
@@ -27,8 +38,17 @@ const produce = component({
   inputs: { trace: param.string(), flag: param.string({ default: 'true' }) },
   outputs: { ok: param.boolean(), items: param.list(), data: artifact.dataset() },
   args: ({ inputs, outputs }) => [
-    '--trace', inputs.trace, '--param-out', outputs.ok, inputs.flag,
-    '--param-out', outputs.items, '["a","b","c"]', '--artifact-out', outputs.data, 'hello',
+    '--trace',
+    inputs.trace,
+    '--param-out',
+    outputs.ok,
+    inputs.flag,
+    '--param-out',
+    outputs.items,
+    '["a","b","c"]',
+    '--artifact-out',
+    outputs.data,
+    'hello',
   ],
 });
 const consume = component({
@@ -58,7 +78,14 @@ const flaky = component({
   retries: 2,
   caching: false,
 });
-const boom = component({ name: 'boom', image: 'steps', command: step('boom'), inputs: {}, outputs: { out: param.string() }, args: () => ['--fail'] });
+const boom = component({
+  name: 'boom',
+  image: 'steps',
+  command: step('boom'),
+  inputs: {},
+  outputs: { out: param.string() },
+  args: () => ['--fail'],
+});
 
 const demo = pipeline(
   { name: 'demo', inputs: { trace: param.string(), counter: param.string({ default: '' }), flag: param.string({ default: 'true' }) } },
@@ -94,12 +121,10 @@ describe('the local runner', () => {
     const run = await runPipeline({ specYaml: demoYaml, parameters: { trace }, runsDir, log: silentLog });
     assert.equal(run.status, 'SUCCEEDED', run.error);
     const lines = await traceLines(trace);
-    assert.deepEqual(lines.filter((l) => l.startsWith('consume')), [
-      'consume read=hello a',
-      'consume read=hello b',
-      'consume read=hello c',
-      'consume read=hello when-true',
-    ]);
+    assert.deepEqual(
+      lines.filter((l) => l.startsWith('consume')),
+      ['consume read=hello a', 'consume read=hello b', 'consume read=hello c', 'consume read=hello when-true'],
+    );
     assert.ok(lines.includes('produce'));
     // As KFP 2.17 passes it: the guarded DAG's ML Metadata state, which a skipped condition leaves RUNNING.
     const final = JSON.parse((lines.find((l) => l.startsWith('finalize')) ?? '').replace(/^finalize /, '')) as Record<string, unknown>;
@@ -141,9 +166,17 @@ describe('the local runner', () => {
 
   it('a failure names the task, shows its log, stops what depends on it, and still runs the exit task', async () => {
     const trace = path.join(tmp.dir, 'trace-4.txt');
-    const run = await runPipeline({ specYaml: demoYaml, parameters: { trace, flag: 'boom' }, runsDir: path.join(tmp.dir, 'runs-4'), log: silentLog });
+    const run = await runPipeline({
+      specYaml: demoYaml,
+      parameters: { trace, flag: 'boom' },
+      runsDir: path.join(tmp.dir, 'runs-4'),
+      log: silentLog,
+    });
     assert.equal(run.status, 'FAILED');
-    assert.match(run.error ?? '', /exit-handler-1\/condition-6\/boom failed \(exit code 1\); last lines of .*boom\.log:\n[\s\S]*boom: something went wrong on purpose/);
+    assert.match(
+      run.error ?? '',
+      /exit-handler-1\/condition-6\/boom failed \(exit code 1\); last lines of .*boom\.log:\n[\s\S]*boom: something went wrong on purpose/,
+    );
     const downstream = Object.values(run.tasks).find((t) => t.path.startsWith('exit-handler-1/condition-6/consume'));
     assert.equal(downstream?.status, 'NOT_RUN');
     const final = (await traceLines(trace)).find((l) => l.startsWith('finalize')) ?? '';
@@ -152,9 +185,18 @@ describe('the local runner', () => {
 
   it('refuses unknown parameters and a missing required one before running anything', async () => {
     const runsDir = path.join(tmp.dir, 'runs-5');
-    await assert.rejects(runPipeline({ specYaml: demoYaml, parameters: { trace: 'x', tracee: 'y' }, runsDir, log: silentLog }), /unknown pipeline parameter\(s\) tracee/);
-    await assert.rejects(runPipeline({ specYaml: demoYaml, parameters: {}, runsDir, log: silentLog }), /pipeline parameter 'trace' has no default/);
-    await assert.rejects(runPipeline({ specYaml: 'components: 3', runsDir, log: silentLog }), /not a pipeline spec the local runner can run/);
+    await assert.rejects(
+      runPipeline({ specYaml: demoYaml, parameters: { trace: 'x', tracee: 'y' }, runsDir, log: silentLog }),
+      /unknown pipeline parameter\(s\) tracee/,
+    );
+    await assert.rejects(
+      runPipeline({ specYaml: demoYaml, parameters: {}, runsDir, log: silentLog }),
+      /pipeline parameter 'trace' has no default/,
+    );
+    await assert.rejects(
+      runPipeline({ specYaml: 'components: 3', runsDir, log: silentLog }),
+      /not a pipeline spec the local runner can run/,
+    );
   });
 
   it('npm run pipeline:run-local runs a spec file: exit 0 and a summary, or exit 1 naming the failed task', async () => {
@@ -194,13 +236,16 @@ const fresh = component({
   args: ({ inputs, outputs }) => ['--trace', inputs.trace, '--artifact-out', outputs.data, 'new'],
   caching: false,
 });
-const branching = pipeline({ name: 'branching', inputs: { trace: param.string(), flag: param.string({ default: 'true' }) } }, ({ trace, flag }) => {
-  const made = produce({ trace, flag });
-  const latest = fresh({ trace });
-  when(made.outputs.ok, () => void consume({ trace, data: latest.outputs.data, note: 'if' })).otherwise(
-    () => void consume({ trace, data: made.outputs.data, note: 'else' }),
-  );
-});
+const branching = pipeline(
+  { name: 'branching', inputs: { trace: param.string(), flag: param.string({ default: 'true' }) } },
+  ({ trace, flag }) => {
+    const made = produce({ trace, flag });
+    const latest = fresh({ trace });
+    when(made.outputs.ok, () => void consume({ trace, data: latest.outputs.data, note: 'if' })).otherwise(
+      () => void consume({ trace, data: made.outputs.data, note: 'else' }),
+    );
+  },
+);
 const branchingYaml = toYaml(branching, compilePipeline(branching, OPTIONS));
 
 describe('the local runner: otherwise branches and the cache key', () => {
@@ -225,14 +270,16 @@ describe('the local runner: otherwise branches and the cache key', () => {
   it('keys the cache on input artifact identity, as KFP does: downstream of a task that reran is never a hit', async () => {
     const trace = path.join(tmp.dir, 'trace-key.txt');
     const runsDir = path.join(tmp.dir, 'runs-key');
-    for (let i = 0; i < 2; i++) await runPipeline({ specYaml: branchingYaml, parameters: { trace, flag: 'true' }, runsDir, log: silentLog });
+    for (let i = 0; i < 2; i++)
+      await runPipeline({ specYaml: branchingYaml, parameters: { trace, flag: 'true' }, runsDir, log: silentLog });
     const second = await runPipeline({ specYaml: branchingYaml, parameters: { trace, flag: 'true' }, runsDir, log: silentLog });
     assert.equal(second.tasks['produce']?.status, 'CACHED', 'same parameters, no input artifact: a hit');
     assert.equal(second.tasks['fresh']?.status, 'SUCCEEDED', 'caching off: runs every time');
     // Same bytes ('new') every time, but a new artifact: KFP keys on the artifact, not its content.
     assert.equal(second.tasks['condition-branches-1/condition-2/consume']?.status, 'SUCCEEDED');
     assert.equal((await traceLines(trace)).filter((l) => l === 'consume read=new if').length, 3);
-    for (let i = 0; i < 2; i++) await runPipeline({ specYaml: branchingYaml, parameters: { trace, flag: 'false' }, runsDir, log: silentLog });
+    for (let i = 0; i < 2; i++)
+      await runPipeline({ specYaml: branchingYaml, parameters: { trace, flag: 'false' }, runsDir, log: silentLog });
     const last = await runPipeline({ specYaml: branchingYaml, parameters: { trace, flag: 'false' }, runsDir, log: silentLog });
     assert.equal(last.tasks['condition-branches-1/condition-3/consume-2']?.status, 'CACHED', 'downstream of a cached producer: a hit');
   });
@@ -259,13 +306,25 @@ describe('inputs resolved as KFP 2.17 resolves them', () => {
     });
     const trace = path.join(tmp.dir, 'trace.txt');
     const yaml = toYaml(withDefault, compiled);
-    const run = await runPipeline({ specYaml: yaml, parameters: { trace }, runsDir: path.join(tmp.dir, 'runs'), log: silentLog, cache: false });
+    const run = await runPipeline({
+      specYaml: yaml,
+      parameters: { trace },
+      runsDir: path.join(tmp.dir, 'runs'),
+      log: silentLog,
+      cache: false,
+    });
     assert.equal(run.status, 'SUCCEEDED', run.error);
     assert.deepEqual(await traceLines(trace), ['note the default']);
     // What the compiler wrote before: the default left to the component, which a placeholder cannot apply.
     const unbound = yaml.replace(/ {12}note:\n {14}runtimeValue:\n {16}constant: the default\n/, '');
     assert.notEqual(unbound, yaml);
-    const failed = await runPipeline({ specYaml: unbound, parameters: { trace }, runsDir: path.join(tmp.dir, 'runs'), log: silentLog, cache: false });
+    const failed = await runPipeline({
+      specYaml: unbound,
+      parameters: { trace },
+      runsDir: path.join(tmp.dir, 'runs'),
+      log: silentLog,
+      cache: false,
+    });
     assert.equal(failed.status, 'FAILED');
     assert.match(failed.error ?? '', /parameter "note" not found in executor input/);
   });
@@ -289,10 +348,22 @@ describe("KFP's executor output", () => {
 
   it('reads the artifact metadata a task writes at the launcher’s path, and refuses a file the launcher would refuse', async () => {
     const output = JSON.stringify({ artifacts: { metrics: { artifacts: [{ metadata: { accuracy: 0.75, drifted: 1 } }] } } });
-    const run = await runPipeline({ specYaml: yaml, parameters: { output }, runsDir: path.join(tmp.dir, 'runs'), log: silentLog, cache: false });
+    const run = await runPipeline({
+      specYaml: yaml,
+      parameters: { output },
+      runsDir: path.join(tmp.dir, 'runs'),
+      log: silentLog,
+      cache: false,
+    });
     assert.equal(run.status, 'SUCCEEDED', run.error);
     assert.deepEqual(run.tasks['measure']?.metadata, { metrics: { accuracy: 0.75, drifted: 1 } });
-    const bad = await runPipeline({ specYaml: yaml, parameters: { output: '{"artifacts": 3}' }, runsDir: path.join(tmp.dir, 'runs'), log: silentLog, cache: false });
+    const bad = await runPipeline({
+      specYaml: yaml,
+      parameters: { output: '{"artifacts": 3}' },
+      runsDir: path.join(tmp.dir, 'runs'),
+      log: silentLog,
+      cache: false,
+    });
     assert.equal(bad.status, 'FAILED');
     assert.match(bad.error ?? '', /measure wrote an executor output that is not a KFP ExecutorOutput/);
   });
@@ -302,7 +373,13 @@ describe('container commands on this machine', () => {
   it('runs the image’s compiled entrypoint from the checkout’s source, and leaves other commands alone', () => {
     const map = mapCommandToCheckout('/repo');
     assert.deepEqual(map(['node', '/app/dist/components/clean/main.js', 'snapshot', '--report', '/x']), [
-      process.execPath, '--import', 'tsx', '/repo/components/clean/main.ts', 'snapshot', '--report', '/x',
+      process.execPath,
+      '--import',
+      'tsx',
+      '/repo/components/clean/main.ts',
+      'snapshot',
+      '--report',
+      '/x',
     ]);
     assert.deepEqual(map(['sh', '-c', 'echo hi']), ['sh', '-c', 'echo hi']);
   });
@@ -313,12 +390,21 @@ describe('conditions (the CEL the compiler writes)', () => {
   it('evaluates comparisons, casts, conjunctions and negation', () => {
     assert.equal(evaluateCondition("inputs.parameter_values['pipelinechannel--a'] == true", values), true);
     assert.equal(evaluateCondition("inputs.parameter_values['pipelinechannel--s'] == 'tails'", values), false);
-    assert.equal(evaluateCondition("int(inputs.parameter_values['pipelinechannel--n']) >= 3 && inputs.parameter_values['pipelinechannel--a'] == true", values), true);
+    assert.equal(
+      evaluateCondition(
+        "int(inputs.parameter_values['pipelinechannel--n']) >= 3 && inputs.parameter_values['pipelinechannel--a'] == true",
+        values,
+      ),
+      true,
+    );
     assert.equal(evaluateCondition("!(inputs.parameter_values['pipelinechannel--s'] == 'heads')", values), false);
   });
   it('refuses what it does not understand, and a parameter it was not given', () => {
     assert.throws(() => evaluateCondition("size(inputs.parameter_values['x']) > 1", values), /unsupported/);
-    assert.throws(() => evaluateCondition("inputs.parameter_values['missing'] == true", values), /reads 'missing', which the task was not given/);
+    assert.throws(
+      () => evaluateCondition("inputs.parameter_values['missing'] == true", values),
+      /reads 'missing', which the task was not given/,
+    );
   });
 });
 
@@ -330,7 +416,17 @@ describe('the local runner killed with SIGKILL in the middle of a task', () => {
       command: step('slow'),
       inputs: { trace: param.string(), data: artifact.dataset() },
       outputs: { copy: artifact.dataset() },
-      args: ({ inputs, outputs }) => ['--trace', inputs.trace, '--artifact-in', inputs.data, '--sleep', '1500', '--artifact-out', outputs.copy, 'copied'],
+      args: ({ inputs, outputs }) => [
+        '--trace',
+        inputs.trace,
+        '--artifact-in',
+        inputs.data,
+        '--sleep',
+        '1500',
+        '--artifact-out',
+        outputs.copy,
+        'copied',
+      ],
     });
     const chain = pipeline({ name: 'chain', inputs: { trace: param.string() } }, ({ trace }) => {
       const made = produce({ trace });
@@ -361,7 +457,10 @@ describe('the local runner killed with SIGKILL in the middle of a task', () => {
       assert.deepEqual(summary.tasks, { produce: 'CACHED', slow: 'SUCCEEDED', consume: 'SUCCEEDED' });
       const lines = await traceLines(trace);
       assert.equal(lines.filter((l) => l === 'produce').length, 1, 'what finished before the kill ran once');
-      assert.deepEqual(lines.filter((l) => l.startsWith('consume')), ['consume read=copied end']);
+      assert.deepEqual(
+        lines.filter((l) => l.startsWith('consume')),
+        ['consume read=copied end'],
+      );
     } finally {
       await tmp.remove();
     }

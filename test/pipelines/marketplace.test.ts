@@ -37,7 +37,9 @@ describe('the marketplace-ranking pipeline spec', () => {
     const rootTasks = at(spec, 'root', 'dag', 'tasks') as Obj;
     assert.deepEqual(Object.keys(rootTasks).sort(), ['exit-handler-1', 'record-run']);
     assert.equal(at(rootTasks, 'record-run', 'triggerPolicy', 'strategy'), 'ALL_UPSTREAM_TASKS_COMPLETED');
-    assert.deepEqual(at(rootTasks, 'record-run', 'inputs', 'parameters', 'status'), { taskFinalStatus: { producerTask: 'exit-handler-1' } });
+    assert.deepEqual(at(rootTasks, 'record-run', 'inputs', 'parameters', 'status'), {
+      taskFinalStatus: { producerTask: 'exit-handler-1' },
+    });
 
     const body = at(spec, 'components', 'comp-exit-handler-1', 'dag', 'tasks') as Obj;
     assert.deepEqual(Object.keys(body).sort(), ['condition-branches-3', 'drift', 'for-loop-2', 'snapshot']);
@@ -76,7 +78,9 @@ describe('the marketplace-ranking pipeline spec', () => {
       const model = { taskOutputArtifact: { outputArtifactKey: 'model', producerTask: pointer } };
       assert.deepEqual(Object.keys(refresh).sort(), [deployTask, indexTask, pointer], group);
       assert.deepEqual(at(refresh, indexTask, 'inputs', 'artifacts', 'model'), model);
-      assert.deepEqual(at(refresh, indexTask, 'inputs', 'artifacts', 'snapshot'), { componentInputArtifact: 'pipelinechannel--snapshot-snapshot' });
+      assert.deepEqual(at(refresh, indexTask, 'inputs', 'artifacts', 'snapshot'), {
+        componentInputArtifact: 'pipelinechannel--snapshot-snapshot',
+      });
       assert.deepEqual(at(refresh, deployTask, 'inputs', 'artifacts', 'model'), model);
     }
   });
@@ -92,9 +96,12 @@ describe('the marketplace-ranking pipeline spec', () => {
         const label = at(components, ref, 'executorLabel');
         if (typeof label !== 'string') continue;
         const container = at(executors, label, 'container') as { command: string[]; args: string[] };
-        const read = [...container.command, ...container.args].flatMap((part) => [...part.matchAll(/\{\{\$\.inputs\.parameters\['([^']+)'\]\}\}/g)].map((m) => m[1]!));
+        const read = [...container.command, ...container.args].flatMap((part) =>
+          [...part.matchAll(/\{\{\$\.inputs\.parameters\['([^']+)'\]\}\}/g)].map((m) => m[1]!),
+        );
         const bound = Object.keys((at(task, 'inputs', 'parameters') as Obj | undefined) ?? {});
-        for (const input of read) assert.ok(bound.includes(input), `task ${name} reads '${input}' on its command line but does not bind it`);
+        for (const input of read)
+          assert.ok(bound.includes(input), `task ${name} reads '${input}' on its command line but does not bind it`);
         checked += read.length;
       }
     }
@@ -119,7 +126,12 @@ describe('the marketplace-ranking pipeline spec', () => {
     const { spec, platform, yaml } = await compiled();
     const version = (JSON.parse(await readFile(path.join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
     const executors = at(spec, 'deploymentSpec', 'executors') as Obj;
-    assert.deepEqual(at(executors, 'exec-train', 'container', 'resources', 'accelerator'), { count: '1', resourceCount: '1', resourceType: 'nvidia.com/gpu', type: 'nvidia.com/gpu' });
+    assert.deepEqual(at(executors, 'exec-train', 'container', 'resources', 'accelerator'), {
+      count: '1',
+      resourceCount: '1',
+      resourceType: 'nvidia.com/gpu',
+      type: 'nvidia.com/gpu',
+    });
     for (const [name, executor] of Object.entries(executors)) {
       const image = String(at(executor, 'container', 'image'));
       assert.match(image, new RegExp(`^registry\\.example/marketplace/marketplace-[a-z]+:${version.replace(/\./g, '\\.')}$`), name);
@@ -136,7 +148,10 @@ describe('the marketplace-ranking pipeline spec', () => {
     try {
       const out = path.join(tmp.dir, 'spec.yaml');
       const run = (args: string[]) =>
-        spawnSync(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'pipelines', 'cli', 'compile.ts'), ...args], { cwd: REPO_ROOT, encoding: 'utf8' });
+        spawnSync(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'pipelines', 'cli', 'compile.ts'), ...args], {
+          cwd: REPO_ROOT,
+          encoding: 'utf8',
+        });
       const ok = run(['--out', out, '--image-registry', 'registry.example/marketplace']);
       assert.equal(ok.status, 0, ok.stderr);
       assert.deepEqual(JSON.parse(ok.stdout), { pipeline: 'marketplace-ranking', out, bytes: (await readFile(out)).length });

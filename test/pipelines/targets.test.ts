@@ -37,13 +37,25 @@ describe('KFP release targets', () => {
         assert.ok(error instanceof PipelineCompileError);
         const message = error.message;
         assert.match(message, /^pipeline marketplace-ranking cannot run on KFP 2\.3\.0:/);
-        assert.match(message, /an exit task's taskFinalStatus input \(needs KFP >= 2\.14\.0\): task 'record-run' \(exit task of exit-handler-1\)/);
-        assert.match(message, /the final status of an exit handler whose body holds loops or conditions \(needs KFP >= 2\.17\.0\): exit-handler-1 \(holds for-loop-2/);
-        assert.match(message, /a task that runs \.after\(\) a parallelFor loop \(needs KFP >= 2\.4\.1\): task 'snapshot' \(after for-loop-2\)/);
+        assert.match(
+          message,
+          /an exit task's taskFinalStatus input \(needs KFP >= 2\.14\.0\): task 'record-run' \(exit task of exit-handler-1\)/,
+        );
+        assert.match(
+          message,
+          /the final status of an exit handler whose body holds loops or conditions \(needs KFP >= 2\.17\.0\): exit-handler-1 \(holds for-loop-2/,
+        );
+        assert.match(
+          message,
+          /a task that runs \.after\(\) a parallelFor loop \(needs KFP >= 2\.4\.1\): task 'snapshot' \(after for-loop-2\)/,
+        );
         assert.match(message, /secretNameParameter\/configMapNameParameter \(needs KFP >= 2\.4\.1\): task 'record-run'; task 'clean'; /);
         assert.match(message, /configMapAsEnv with optional \(needs KFP >= 2\.15\.0\): task 'record-run'; task 'clean'/);
         assert.match(message, /parallelism limit \(iteratorPolicy\) \(needs KFP >= 2\.4\.0\): for-loop-2/);
-        assert.match(message, /retry policy on a task inside a loop, condition or exit handler \(needs KFP >= 2\.14\.0\): task 'clean' \(in for-loop-2\)/);
+        assert.match(
+          message,
+          /retry policy on a task inside a loop, condition or exit handler \(needs KFP >= 2\.14\.0\): task 'clean' \(in for-loop-2\)/,
+        );
         assert.match(message, /run placeholder .* \(needs KFP >= 2\.5\.0\): .*task 'deploy' \(input runId\)/);
         // dsl.Else runs on every 2.x backend: not named.
         assert.doesNotMatch(message, /otherwise/);
@@ -72,24 +84,51 @@ describe('KFP release targets', () => {
       'run-placeholder',
       'task-final-status',
     ]);
-    assert.deepEqual(refusedOn('2.4.1').sort(), ['final-status-over-sub-dags', 'k8s-env-optional', 'retry-nested', 'run-placeholder', 'task-final-status']);
+    assert.deepEqual(refusedOn('2.4.1').sort(), [
+      'final-status-over-sub-dags',
+      'k8s-env-optional',
+      'retry-nested',
+      'run-placeholder',
+      'task-final-status',
+    ]);
     assert.deepEqual(refusedOn('2.5.0').sort(), ['final-status-over-sub-dags', 'k8s-env-optional', 'retry-nested', 'task-final-status']);
     assert.deepEqual(refusedOn('2.14.0').sort(), ['final-status-over-sub-dags', 'k8s-env-optional']);
     assert.deepEqual(refusedOn('2.16.1'), ['final-status-over-sub-dags']);
     assert.deepEqual(refusedOn('2.17.0'), []);
-    assert.deepEqual(refusedOn('1.8.5'), CONSTRUCTS.filter((c) => c.uses(marketplaceRanking.build()).length > 0).map((c) => c.id));
+    assert.deepEqual(
+      refusedOn('1.8.5'),
+      CONSTRUCTS.filter((c) => c.uses(marketplaceRanking.build()).length > 0).map((c) => c.id),
+    );
   });
 
   it('refuses a malformed release', () => {
     for (const version of ['2.17', 'v2.17.0', '2.17.0-rc.1', '02.17.0', '', 'latest']) {
-      assert.throws(() => compilePipeline(marketplaceRanking, { ...OPTIONS, kfpVersion: version }), /is not a KFP release: a KFP release is major\.minor\.patch/, version);
+      assert.throws(
+        () => compilePipeline(marketplaceRanking, { ...OPTIONS, kfpVersion: version }),
+        /is not a KFP release: a KFP release is major\.minor\.patch/,
+        version,
+      );
     }
     assert.deepEqual(parseKfpVersion('2.17.0'), [2, 17, 0]);
   });
 
   it('finds each construct in a small pipeline: retries at the root and nested, after() a loop nested in a condition, otherwise', () => {
-    const step = component({ name: 'step', image: 'busybox', command: ['true'], inputs: { x: param.string({ default: 'a' }) }, outputs: {}, args: () => [] });
-    const flag = component({ name: 'flag', image: 'busybox', command: ['true'], inputs: {}, outputs: { on: param.boolean() }, args: () => [] });
+    const step = component({
+      name: 'step',
+      image: 'busybox',
+      command: ['true'],
+      inputs: { x: param.string({ default: 'a' }) },
+      outputs: {},
+      args: () => [],
+    });
+    const flag = component({
+      name: 'flag',
+      image: 'busybox',
+      command: ['true'],
+      inputs: {},
+      outputs: { on: param.boolean() },
+      args: () => [],
+    });
     const small = pipeline({ name: 'small', inputs: {} }, () => {
       step({}).setRetries(1);
       const f = flag({});
@@ -107,15 +146,25 @@ describe('KFP release targets', () => {
       'retry-nested': ["task 'step-2' (in for-loop-3)"],
     });
     assert.doesNotThrow(() => compilePipeline(small, { ...OPTIONS, kfpVersion: '2.14.0' }));
-    assert.throws(() => compilePipeline(small, { ...OPTIONS, kfpVersion: '2.5.0' }), /retry policy on a task inside a loop.*task 'step-2' \(in for-loop-3\)/);
-    assert.throws(() => compilePipeline(small, { ...OPTIONS, kfpVersion: '2.4.0' }), /a task that runs \.after\(\) a parallelFor loop \(needs KFP >= 2\.4\.1\): task 'step-3' \(after for-loop-3\)/);
+    assert.throws(
+      () => compilePipeline(small, { ...OPTIONS, kfpVersion: '2.5.0' }),
+      /retry policy on a task inside a loop.*task 'step-2' \(in for-loop-3\)/,
+    );
+    assert.throws(
+      () => compilePipeline(small, { ...OPTIONS, kfpVersion: '2.4.0' }),
+      /a task that runs \.after\(\) a parallelFor loop \(needs KFP >= 2\.4\.1\): task 'step-3' \(after for-loop-3\)/,
+    );
   });
 
   it('npm run compile-pipeline takes --kfp-version and refuses what the release cannot run', () => {
-    const run = spawnSync(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'pipelines', 'cli', 'compile.ts'), '--out', '/dev/null', '--kfp-version', '2.4.0'], {
-      cwd: REPO_ROOT,
-      encoding: 'utf8',
-    });
+    const run = spawnSync(
+      process.execPath,
+      ['--import', 'tsx', path.join(REPO_ROOT, 'pipelines', 'cli', 'compile.ts'), '--out', '/dev/null', '--kfp-version', '2.4.0'],
+      {
+        cwd: REPO_ROOT,
+        encoding: 'utf8',
+      },
+    );
     assert.equal(run.status, 2, run.stderr);
     assert.match(run.stderr, /cannot run on KFP 2\.4\.0/);
     assert.match(run.stderr, /task 'snapshot' \(after for-loop-2\)/);

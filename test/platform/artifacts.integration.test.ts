@@ -5,7 +5,16 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { AlreadyExistsError, CredentialsError, InputError, NotFoundError, openArtifactStore, openFsStore, openS3Store, type ArtifactStore } from '../../components/core/platform/index.js';
+import {
+  AlreadyExistsError,
+  CredentialsError,
+  InputError,
+  NotFoundError,
+  openArtifactStore,
+  openFsStore,
+  openS3Store,
+  type ArtifactStore,
+} from '../../components/core/platform/index.js';
 import { collect, freshBucket, storeBackends, testS3Client } from '../helpers.js';
 
 const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
@@ -34,9 +43,18 @@ for (const backend of storeBackends) {
 
     it('lists by prefix, in key order', async () => {
       for (const key of ['idx/b/2', 'idx/a/1', 'idx/a/3', 'idxother/x', 'other/y']) await store.put(key, key);
-      assert.deepEqual((await collect(store.list('idx/'))).map((o) => o.key), ['idx/a/1', 'idx/a/3', 'idx/b/2']);
-      assert.deepEqual((await collect(store.list('idx/a'))).map((o) => o.key), ['idx/a/1', 'idx/a/3']);
-      assert.deepEqual((await collect(store.list('idx'))).map((o) => o.key), ['idx/a/1', 'idx/a/3', 'idx/b/2', 'idxother/x']);
+      assert.deepEqual(
+        (await collect(store.list('idx/'))).map((o) => o.key),
+        ['idx/a/1', 'idx/a/3', 'idx/b/2'],
+      );
+      assert.deepEqual(
+        (await collect(store.list('idx/a'))).map((o) => o.key),
+        ['idx/a/1', 'idx/a/3'],
+      );
+      assert.deepEqual(
+        (await collect(store.list('idx'))).map((o) => o.key),
+        ['idx/a/1', 'idx/a/3', 'idx/b/2', 'idxother/x'],
+      );
       assert.deepEqual(await collect(store.list('none/')), []);
     });
 
@@ -119,7 +137,10 @@ describe('artifact store on the filesystem: atomic writes', () => {
     const { tempDir } = await import('../helpers.js');
     const tmp = await tempDir();
     try {
-      const store = openArtifactStore({ artifactRoot: `file://${tmp.dir}/root`, s3: { endpoint: undefined, region: 'x', forcePathStyle: false } });
+      const store = openArtifactStore({
+        artifactRoot: `file://${tmp.dir}/root`,
+        s3: { endpoint: undefined, region: 'x', forcePathStyle: false },
+      });
       await Promise.all(Array.from({ length: 20 }, (_, i) => store.put('same/key', `writer ${i}`)));
       assert.match((await store.get('same/key')).toString(), /^writer \d+$/, 'one whole write wins');
       const root = fileURLToPath(store.root);
@@ -144,9 +165,16 @@ describe('artifact store on the filesystem: a full disk and a read-only root', (
     try {
       const store = openFsStore(small);
       await store.put('models/ok.bin', randomBytes(10_000));
-      await assert.rejects(store.put('models/big.bin', randomBytes(1024 * 1024)), /cannot write artifact file:\/\/.*\/small\/models\/big\.bin: .*ENOSPC/);
+      await assert.rejects(
+        store.put('models/big.bin', randomBytes(1024 * 1024)),
+        /cannot write artifact file:\/\/.*\/small\/models\/big\.bin: .*ENOSPC/,
+      );
       await assert.rejects(store.put('models/streamed.bin', Readable.from([randomBytes(600_000), randomBytes(600_000)])), /ENOSPC/);
-      assert.deepEqual((await collect(store.list('models/'))).map((o) => o.key), ['models/ok.bin'], 'no partial object');
+      assert.deepEqual(
+        (await collect(store.list('models/'))).map((o) => o.key),
+        ['models/ok.bin'],
+        'no partial object',
+      );
       assert.deepEqual(await readdir(path.join(small, '.tmp')), [], 'no temporary file left');
 
       await store.put('kept.txt', 'before');
@@ -162,4 +190,3 @@ describe('artifact store on the filesystem: a full disk and a read-only root', (
     }
   });
 });
-

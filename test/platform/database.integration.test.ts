@@ -26,8 +26,13 @@ for (const backend of databaseBackends) {
 
     it('applies every migration once and records it with its checksum', async () => {
       const files = await readMigrations();
-      const applied = await db.query<{ version: number; checksum: string }>('SELECT version, checksum FROM schema_migrations ORDER BY version');
-      assert.deepEqual(applied.rows.map((row) => row.version), files.map((file) => file.version));
+      const applied = await db.query<{ version: number; checksum: string }>(
+        'SELECT version, checksum FROM schema_migrations ORDER BY version',
+      );
+      assert.deepEqual(
+        applied.rows.map((row) => row.version),
+        files.map((file) => file.version),
+      );
       assert.deepEqual(await migrate(db), [], 'a second run applies nothing');
       const tables = await db.query<{ n: number }>(
         "SELECT count(*) AS n FROM information_schema.tables WHERE table_name IN ('products_raw', 'images_raw', 'load_refusals')",
@@ -64,7 +69,9 @@ for (const backend of databaseBackends) {
         updated: 5,
         unchanged: 1195,
       });
-      const check = await db.query<{ name: string; tags: unknown; updated_at: Date }>("SELECT name, tags, updated_at FROM things WHERE id IN ('k0', 'k10') ORDER BY id");
+      const check = await db.query<{ name: string; tags: unknown; updated_at: Date }>(
+        "SELECT name, tags, updated_at FROM things WHERE id IN ('k0', 'k10') ORDER BY id",
+      );
       assert.equal(check.rows[0]?.name, 'renamed');
       assert.deepEqual(check.rows[0]?.tags, [0, 'x'], 'jsonb round-trips');
       assert.equal(check.rows[1]?.updated_at.getTime(), before.rows[0]?.updated_at.getTime(), 'an unchanged row keeps its updated_at');

@@ -49,10 +49,20 @@ describe('no secret in what the project writes', () => {
     const url = new URL(database.url);
     url.password = password;
     bucket = await freshBucket();
-    env = { ...process.env, ...s3ProcessEnv(bucket), DATABASE_URL: url.href, MARKETPLACE_HOME: path.join(tmp.dir, 'home'), LOG_LEVEL: 'debug' };
+    env = {
+      ...process.env,
+      ...s3ProcessEnv(bucket),
+      DATABASE_URL: url.href,
+      MARKETPLACE_HOME: path.join(tmp.dir, 'home'),
+      LOG_LEVEL: 'debug',
+    };
     const db = await openPostgres(url.href);
     await migrate(db);
-    await loadExportFolder(path.join(REPO_ROOT, 'test', 'fixtures', 'export-7col'), { db, store: openS3Store(`s3://${bucket}/artifacts`, testS3Client()), log: silentLog });
+    await loadExportFolder(path.join(REPO_ROOT, 'test', 'fixtures', 'export-7col'), {
+      db,
+      store: openS3Store(`s3://${bucket}/artifacts`, testS3Client()),
+      log: silentLog,
+    });
     await db.close();
   });
   after(async () => {
@@ -63,9 +73,17 @@ describe('no secret in what the project writes', () => {
   it('the specs, logs, run records, reports and artifacts hold neither the database password nor the S3 secret key', async () => {
     const spec = path.join(tmp.dir, 'front.yaml');
     await writeFile(spec, toYaml(front, compilePipeline(front, { imageRegistry: 'local', imageTag: 'test', compilerVersion: 'test' })));
-    const compiled = spawnSync(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'pipelines', 'cli', 'compile.ts'), '--out', path.join(tmp.dir, 'marketplace-ranking.yaml')], { cwd: REPO_ROOT, env, encoding: 'utf8' });
+    const compiled = spawnSync(
+      process.execPath,
+      ['--import', 'tsx', path.join(REPO_ROOT, 'pipelines', 'cli', 'compile.ts'), '--out', path.join(tmp.dir, 'marketplace-ranking.yaml')],
+      { cwd: REPO_ROOT, env, encoding: 'utf8' },
+    );
     assert.equal(compiled.status, 0, compiled.stderr);
-    const run = spawnSync(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'pipelines', 'cli', 'run-local.ts'), spec], { cwd: REPO_ROOT, env, encoding: 'utf8' });
+    const run = spawnSync(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'pipelines', 'cli', 'run-local.ts'), spec], {
+      cwd: REPO_ROOT,
+      env,
+      encoding: 'utf8',
+    });
     assert.equal(run.status, 0, run.stderr);
     const summary = JSON.parse(run.stdout.trim().split('\n').at(-1) ?? '{}') as { status: string; tasks: Record<string, string> };
     assert.equal(summary.status, 'SUCCEEDED');
@@ -86,12 +104,25 @@ describe('no secret in what the project writes', () => {
     // reports to the bucket (so the tasks did use both credentials).
     const where = written.map((w) => w.where);
     assert.ok(where.some((w) => w.endsWith('run.json')));
-    assert.ok(['for-loop-1.0.clean.log', 'for-loop-1.1.clean.log', 'snapshot.log', 'drift.log'].every((log) => where.some((w) => w.endsWith(`/logs/${log}`))), where.join('\n'));
-    assert.ok(where.some((w) => /^s3:\/\/.*\/snapshots\/.*products\.jsonl\.gz$/.test(w)), `no snapshot in the bucket: ${where.join(', ')}`);
-    assert.ok(where.some((w) => w.startsWith('s3://') && /report|eda|\.html$/.test(w)), `no report in the bucket: ${where.join(', ')}`);
+    assert.ok(
+      ['for-loop-1.0.clean.log', 'for-loop-1.1.clean.log', 'snapshot.log', 'drift.log'].every((log) =>
+        where.some((w) => w.endsWith(`/logs/${log}`)),
+      ),
+      where.join('\n'),
+    );
+    assert.ok(
+      where.some((w) => /^s3:\/\/.*\/snapshots\/.*products\.jsonl\.gz$/.test(w)),
+      `no snapshot in the bucket: ${where.join(', ')}`,
+    );
+    assert.ok(
+      where.some((w) => w.startsWith('s3://') && /report|eda|\.html$/.test(w)),
+      `no report in the bucket: ${where.join(', ')}`,
+    );
     assert.ok(where.some((w) => w.endsWith('marketplace-ranking.yaml')));
 
-    const leaks = written.filter((w) => w.text.includes(password) || w.text.includes(secretKey)).map((w) => `${w.where}: ${w.text.includes(password) ? 'database password' : 'S3 secret key'}`);
+    const leaks = written
+      .filter((w) => w.text.includes(password) || w.text.includes(secretKey))
+      .map((w) => `${w.where}: ${w.text.includes(password) ? 'database password' : 'S3 secret key'}`);
     assert.deepEqual(leaks, [], `secrets were written:\n${leaks.join('\n')}`);
   });
 });

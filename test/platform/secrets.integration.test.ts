@@ -24,7 +24,11 @@ describe('secrets stay out of outputs', () => {
       const env: NodeJS.ProcessEnv = { ...process.env, ...s3ProcessEnv(bucket), DATABASE_URL: url.href, LOG_LEVEL: 'debug', LOG_JSON: '1' };
       const secrets = [password, env['AWS_SECRET_ACCESS_KEY']!];
       const run = (script: string, args: string[], extra: NodeJS.ProcessEnv = {}) =>
-        spawnSync(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, script), ...args], { cwd: REPO_ROOT, encoding: 'utf8', env: { ...env, ...extra } });
+        spawnSync(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, script), ...args], {
+          cwd: REPO_ROOT,
+          encoding: 'utf8',
+          env: { ...env, ...extra },
+        });
       const load = run('components/load/main.ts', [path.join(REPO_ROOT, 'test', 'fixtures', 'export-7col')]);
       const clean = run('components/clean/main.ts', []);
       const snapshotId = (JSON.parse(clean.stdout || '{}') as { snapshot?: { id: string } }).snapshot?.id ?? '';
@@ -36,7 +40,11 @@ describe('secrets stay out of outputs', () => {
         run('components/clean/main.ts', [], { AWS_SECRET_ACCESS_KEY: `${secrets[1]}-wrong` }),
         run('components/load/main.ts', ['--from', `postgres://reader:${password}@127.0.0.1:1/seed`]),
       ];
-      assert.deepEqual(outputs.map((o) => o.status), [0, 0, 0, 1, 1], outputs.map((o) => o.stderr).join('\n'));
+      assert.deepEqual(
+        outputs.map((o) => o.status),
+        [0, 0, 0, 1, 1],
+        outputs.map((o) => o.stderr).join('\n'),
+      );
       const texts = outputs.flatMap((o) => [o.stdout, o.stderr]);
       const store = openS3Store(`s3://${bucket}/artifacts`, testS3Client());
       for (const object of await collect(store.list(''))) {

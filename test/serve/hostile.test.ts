@@ -26,22 +26,93 @@ setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
 
 /** Percent-encodes the UTF-8 bytes of `text` (encodeURIComponent throws on a lone surrogate; a fuzzed string has them). */
-const encode = (text: string) => [...Buffer.from(text, 'utf8')].map((byte) => (/[\w.~-]/.test(String.fromCharCode(byte)) ? String.fromCharCode(byte) : `%${byte.toString(16).toUpperCase().padStart(2, '0')}`)).join('');
+const encode = (text: string) =>
+  [...Buffer.from(text, 'utf8')]
+    .map((byte) =>
+      /[\w.~-]/.test(String.fromCharCode(byte)) ? String.fromCharCode(byte) : `%${byte.toString(16).toUpperCase().padStart(2, '0')}`,
+    )
+    .join('');
 /** Percent signs kept raw, so that a fuzzed string can carry broken escapes (`%E0%A4%A`, `%zz`) into the URL. */
 const rawEncode = (text: string) => encode(text).replace(/%25/g, '%');
 
 const METACHARACTERS = [
-  "' OR 1=1 --", "'; DROP TABLE products; --", '" UNION SELECT password FROM users --', '$(rm -rf /)', '`reboot`', '| cat /etc/passwd', '&& ls', '; shutdown -h now',
-  '../../etc/passwd', '<script>alert(1)</script>', // biome-ignore lint/suspicious/noTemplateCurlyInString: a log4shell probe, sent as the literal text it is.
-  '${jndi:ldap://x/a}', '{{7*7}}', '\\', '\u0000', '\r\nX-Injected: 1', '%00', '%', '%%', '%zz', '%E0%A4%A', '%C0%AF', '%FF%FE%FD',
-  '%ED%A0%80', '\ud800', '\udfff', '+', '&k=5', '#frag', '?', '=', '__proto__', 'constructor', '🙂'.repeat(50),
+  "' OR 1=1 --",
+  "'; DROP TABLE products; --",
+  '" UNION SELECT password FROM users --',
+  '$(rm -rf /)',
+  '`reboot`',
+  '| cat /etc/passwd',
+  '&& ls',
+  '; shutdown -h now',
+  '../../etc/passwd',
+  '<script>alert(1)</script>', // biome-ignore lint/suspicious/noTemplateCurlyInString: a log4shell probe, sent as the literal text it is.
+  '${jndi:ldap://x/a}',
+  '{{7*7}}',
+  '\\',
+  '\u0000',
+  '\r\nX-Injected: 1',
+  '%00',
+  '%',
+  '%%',
+  '%zz',
+  '%E0%A4%A',
+  '%C0%AF',
+  '%FF%FE%FD',
+  '%ED%A0%80',
+  '\ud800',
+  '\udfff',
+  '+',
+  '&k=5',
+  '#frag',
+  '?',
+  '=',
+  '__proto__',
+  'constructor',
+  '🙂'.repeat(50),
 ];
 
-const NUMBERS = ['-1', '0', '-0', '1', '100', '101', '1e309', '-1e309', 'NaN', 'Infinity', '-Infinity', '1.5', '0x10', '', ' ', 'ten', '1;DROP TABLE x', '[]', '{}', '%00', '9'.repeat(400), '1e2', '2147483648', '-2147483649', '1%', '%zz'];
+const NUMBERS = [
+  '-1',
+  '0',
+  '-0',
+  '1',
+  '100',
+  '101',
+  '1e309',
+  '-1e309',
+  'NaN',
+  'Infinity',
+  '-Infinity',
+  '1.5',
+  '0x10',
+  '',
+  ' ',
+  'ten',
+  '1;DROP TABLE x',
+  '[]',
+  '{}',
+  '%00',
+  '9'.repeat(400),
+  '1e2',
+  '2147483648',
+  '-2147483649',
+  '1%',
+  '%zz',
+];
 
-const queryText = fc.array(fc.oneof(fc.constantFrom(...METACHARACTERS), fc.string({ unit: 'binary', maxLength: 40 }), fc.string({ unit: 'grapheme', maxLength: 40 })), { minLength: 0, maxLength: 6 }).map((parts) => parts.join(' '));
+const queryText = fc
+  .array(
+    fc.oneof(
+      fc.constantFrom(...METACHARACTERS),
+      fc.string({ unit: 'binary', maxLength: 40 }),
+      fc.string({ unit: 'grapheme', maxLength: 40 }),
+    ),
+    { minLength: 0, maxLength: 6 },
+  )
+  .map((parts) => parts.join(' '));
 /** A parameter value, escaped properly or carried raw. */
-const parameter = (value: fc.Arbitrary<string>) => fc.tuple(value, fc.boolean()).map(([text, raw]) => (raw ? rawEncode(text) : encode(text)));
+const parameter = (value: fc.Arbitrary<string>) =>
+  fc.tuple(value, fc.boolean()).map(([text, raw]) => (raw ? rawEncode(text) : encode(text)));
 const numeric = fc.oneof(fc.constantFrom(...NUMBERS), fc.integer().map(String), fc.double().map(String));
 
 interface ErrorBody {
@@ -53,7 +124,11 @@ interface ErrorBody {
 function assertAnswered(response: LightMyRequestResponse, label: string): void {
   assert.ok(response.statusCode < 500, `${label}: ${response.statusCode} ${response.body.slice(0, 300)}`);
   if (response.statusCode >= 400) {
-    assert.match(String(response.headers['content-type']), /application\/json/, `${label}: ${response.statusCode} not JSON: ${response.body.slice(0, 200)}`);
+    assert.match(
+      String(response.headers['content-type']),
+      /application\/json/,
+      `${label}: ${response.statusCode} not JSON: ${response.body.slice(0, 200)}`,
+    );
     const body = JSON.parse(response.body) as ErrorBody;
     assert.equal(typeof body.message, 'string', `${label}: no message in ${response.body.slice(0, 200)}`);
     assert.ok(body.message.length > 0, label);
@@ -98,7 +173,12 @@ function pngDeclaring(width: number, height: number): Buffer {
   header.writeUInt32BE(width, 0);
   header.writeUInt32BE(height, 4);
   header.set([8, 2, 0, 0, 0], 8); // 8-bit RGB
-  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', header), chunk('IDAT', deflateSync(Buffer.alloc(1 + 3 * Math.min(width, 1024)))), chunk('IEND', Buffer.alloc(0))]);
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk('IHDR', header),
+    chunk('IDAT', deflateSync(Buffer.alloc(1 + 3 * Math.min(width, 1024)))),
+    chunk('IEND', Buffer.alloc(0)),
+  ]);
 }
 
 /** A JPEG whose start-of-frame is rewritten to declare width × height. */
@@ -117,11 +197,14 @@ function jpegDeclaring(jpeg: Buffer, width: number, height: number): Buffer {
   throw new Error('no start-of-frame marker in the JPEG');
 }
 
-const svg = (width: number, height: number, inner = '') => Buffer.from(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}">${inner}</svg>`);
+const svg = (width: number, height: number, inner = '') =>
+  Buffer.from(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}">${inner}</svg>`);
 const BILLION_LAUGHS = Buffer.from(
   `<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">${Array.from({ length: 9 }, (_, k) => `<!ENTITY lol${k + 1} "${`&lol${k || ''};`.repeat(10)}">`).join('')}]><svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><text>&lol9;</text></svg>`,
 );
-const EXTERNAL_ENTITY = Buffer.from(`<?xml version="1.0"?><!DOCTYPE x [<!ENTITY xxe SYSTEM "file:///etc/passwd">]><svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><text>&xxe;</text></svg>`);
+const EXTERNAL_ENTITY = Buffer.from(
+  `<?xml version="1.0"?><!DOCTYPE x [<!ENTITY xxe SYSTEM "file:///etc/passwd">]><svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><text>&xxe;</text></svg>`,
+);
 
 describe('search service under hostile input', () => {
   let demo: DemoService;
@@ -168,14 +251,23 @@ describe('search service under hostile input', () => {
   });
 
   it('answers fuzzed product ids, k and radius_km on similar and buyers with 200, 404 or a 4xx message', async () => {
-    const id = fc.oneof(fc.constantFrom(...ids), parameter(fc.oneof(fc.constantFrom(...METACHARACTERS), fc.string({ unit: 'binary', minLength: 1, maxLength: 300 }))));
+    const id = fc.oneof(
+      fc.constantFrom(...ids),
+      parameter(fc.oneof(fc.constantFrom(...METACHARACTERS), fc.string({ unit: 'binary', minLength: 1, maxLength: 300 }))),
+    );
     await fc.assert(
-      fc.asyncProperty(id, fc.constantFrom('similar', 'buyers'), fc.option(parameter(numeric), { nil: undefined }), fc.option(parameter(numeric), { nil: undefined }), async (product, route, k, radius) => {
-        const query = [k === undefined ? '' : `k=${k}`, radius === undefined ? '' : `radius_km=${radius}`].filter(Boolean).join('&');
-        const url = `/products/${product}/${route}${query ? `?${query}` : ''}`;
-        const response = await inject({ method: 'GET', url }, url);
-        assertAnswered(response, url);
-      }),
+      fc.asyncProperty(
+        id,
+        fc.constantFrom('similar', 'buyers'),
+        fc.option(parameter(numeric), { nil: undefined }),
+        fc.option(parameter(numeric), { nil: undefined }),
+        async (product, route, k, radius) => {
+          const query = [k === undefined ? '' : `k=${k}`, radius === undefined ? '' : `radius_km=${radius}`].filter(Boolean).join('&');
+          const url = `/products/${product}/${route}${query ? `?${query}` : ''}`;
+          const response = await inject({ method: 'GET', url }, url);
+          assertAnswered(response, url);
+        },
+      ),
       { numRuns: 150 },
     );
     for (const radius of ['-1', '0', '-0', '1e309', '-1e309', 'Infinity', 'NaN', '1501', 'far']) {
@@ -200,8 +292,18 @@ describe('search service under hostile input', () => {
   it('refuses uploads that are not images, truncated JPEGs, decompression bombs and wrong content types with a 4xx message', async () => {
     const cases: { label: string; body?: Buffer | string; type?: string; status?: number }[] = [
       { label: 'html as jpeg', body: '<html>no</html>', type: 'image/jpeg', status: 400 },
-      { label: 'random bytes', body: Buffer.from(Array.from({ length: 4096 }, (_, k) => (k * 7919) & 0xff)), type: 'image/png', status: 400 },
-      { label: 'JPEG magic then garbage', body: Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xe0]), Buffer.alloc(500, 0x41)]), type: 'image/jpeg', status: 400 },
+      {
+        label: 'random bytes',
+        body: Buffer.from(Array.from({ length: 4096 }, (_, k) => (k * 7919) & 0xff)),
+        type: 'image/png',
+        status: 400,
+      },
+      {
+        label: 'JPEG magic then garbage',
+        body: Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xe0]), Buffer.alloc(500, 0x41)]),
+        type: 'image/jpeg',
+        status: 400,
+      },
       { label: 'truncated JPEG (half)', body: picture.subarray(0, Math.floor(picture.length / 2)), type: 'image/jpeg', status: 400 },
       { label: 'truncated JPEG (header only)', body: picture.subarray(0, 200), type: 'image/jpeg', status: 400 },
       { label: 'PNG declaring 100000 x 100000 (decompression bomb)', body: pngDeclaring(100_000, 100_000), type: 'image/png', status: 400 },
@@ -224,27 +326,54 @@ describe('search service under hostile input', () => {
       { label: 'over the 10 MB upload limit', body: Buffer.alloc(10 * 1024 * 1024 + 1, 0xff), type: 'image/jpeg', status: 413 },
     ];
     for (const { label, body, type, status } of cases) {
-      const response = await inject({ method: 'POST', url: '/search/image?k=3', ...(body === undefined ? {} : { payload: body }), headers: type === undefined ? {} : { 'content-type': type } }, label);
+      const response = await inject(
+        {
+          method: 'POST',
+          url: '/search/image?k=3',
+          ...(body === undefined ? {} : { payload: body }),
+          headers: type === undefined ? {} : { 'content-type': type },
+        },
+        label,
+      );
       assertAnswered(response, label);
       if (status !== undefined) assert.equal(response.statusCode, status, `${label}: ${response.body.slice(0, 300)}`);
     }
     // The real picture still answers: the refusals above are about the input, not a broken route.
-    const good = await inject({ method: 'POST', url: '/search/image?k=3', payload: picture, headers: { 'content-type': 'image/jpeg' } }, 'real picture');
+    const good = await inject(
+      { method: 'POST', url: '/search/image?k=3', payload: picture, headers: { 'content-type': 'image/jpeg' } },
+      'real picture',
+    );
     assert.equal(good.statusCode, 200, good.body);
   });
 
   it('answers fuzzed image bodies (mutated real JPEGs, random bytes) with 200 or a 4xx message', async () => {
-    const mutated = fc.tuple(fc.integer({ min: 0, max: picture.length - 1 }), fc.uint8Array({ minLength: 1, maxLength: 16 }), fc.integer({ min: 1, max: picture.length })).map(([at, bytes, end]) => {
-      const copy = Buffer.from(picture.subarray(0, end));
-      copy.set(bytes.subarray(0, Math.max(0, copy.length - at)), Math.min(at, copy.length));
-      return copy;
-    });
-    const body = fc.oneof(mutated, fc.uint8Array({ minLength: 0, maxLength: 2048 }).map((bytes) => Buffer.from(bytes)));
+    const mutated = fc
+      .tuple(
+        fc.integer({ min: 0, max: picture.length - 1 }),
+        fc.uint8Array({ minLength: 1, maxLength: 16 }),
+        fc.integer({ min: 1, max: picture.length }),
+      )
+      .map(([at, bytes, end]) => {
+        const copy = Buffer.from(picture.subarray(0, end));
+        copy.set(bytes.subarray(0, Math.max(0, copy.length - at)), Math.min(at, copy.length));
+        return copy;
+      });
+    const body = fc.oneof(
+      mutated,
+      fc.uint8Array({ minLength: 0, maxLength: 2048 }).map((bytes) => Buffer.from(bytes)),
+    );
     await fc.assert(
-      fc.asyncProperty(body, fc.constantFrom('image/jpeg', 'image/png', 'image/webp', 'image/gif', 'image/tiff', 'image/avif', 'image/svg+xml'), async (payload, type) => {
-        const response = await inject({ method: 'POST', url: '/search/image', payload, headers: { 'content-type': type } }, `${type} ${payload.length} bytes`);
-        assertAnswered(response, `${type} ${payload.length} bytes`);
-      }),
+      fc.asyncProperty(
+        body,
+        fc.constantFrom('image/jpeg', 'image/png', 'image/webp', 'image/gif', 'image/tiff', 'image/avif', 'image/svg+xml'),
+        async (payload, type) => {
+          const response = await inject(
+            { method: 'POST', url: '/search/image', payload, headers: { 'content-type': type } },
+            `${type} ${payload.length} bytes`,
+          );
+          assertAnswered(response, `${type} ${payload.length} bytes`);
+        },
+      ),
       { numRuns: 60 },
     );
   });
@@ -273,14 +402,29 @@ describe('search service under hostile input', () => {
   it('keeps memory bounded across 500 fuzzed requests', async (t) => {
     const request = fc.oneof(
       parameter(queryText).map((q): InjectOptions => ({ method: 'GET', url: `/search?q=${q}` })),
-      fc.tuple(fc.constantFrom(...ids), parameter(numeric)).map(([id, k]): InjectOptions => ({ method: 'GET', url: `/products/${id}/buyers?k=${k}` })),
-      fc.uint8Array({ minLength: 0, maxLength: 4096 }).map((bytes): InjectOptions => ({ method: 'POST', url: '/search/image', payload: Buffer.from(bytes), headers: { 'content-type': 'image/jpeg' } })),
-      fc.constant<InjectOptions>({ method: 'POST', url: '/search/image', payload: pngDeclaring(100_000, 100_000), headers: { 'content-type': 'image/png' } }),
+      fc
+        .tuple(fc.constantFrom(...ids), parameter(numeric))
+        .map(([id, k]): InjectOptions => ({ method: 'GET', url: `/products/${id}/buyers?k=${k}` })),
+      fc.uint8Array({ minLength: 0, maxLength: 4096 }).map(
+        (bytes): InjectOptions => ({
+          method: 'POST',
+          url: '/search/image',
+          payload: Buffer.from(bytes),
+          headers: { 'content-type': 'image/jpeg' },
+        }),
+      ),
+      fc.constant<InjectOptions>({
+        method: 'POST',
+        url: '/search/image',
+        payload: pngDeclaring(100_000, 100_000),
+        headers: { 'content-type': 'image/png' },
+      }),
       fc.constant<InjectOptions>({ method: 'GET', url: `/search?q=${'a'.repeat(1024 * 1024)}` }),
       fc.constant<InjectOptions>({ method: 'POST', url: '/search/image', payload: picture, headers: { 'content-type': 'image/jpeg' } }),
     );
     const requests = fc.sample(request, { numRuns: 600, seed: 42 });
-    const send = async (options: InjectOptions) => assertAnswered(await inject(options, String(options.url).slice(0, 80)), String(options.url).slice(0, 80));
+    const send = async (options: InjectOptions) =>
+      assertAnswered(await inject(options, String(options.url).slice(0, 80)), String(options.url).slice(0, 80));
     // A warm-up: ONNX sessions, sharp's caches and V8's code settle first.
     for (const options of requests.slice(0, 100)) await send(options);
     gc();
@@ -291,7 +435,9 @@ describe('search service under hostile input', () => {
     const mb = (bytes: number) => bytes / 2 ** 20;
     const heapGrowth = mb(afterRun.heapUsed - before.heapUsed);
     const rssGrowth = mb(afterRun.rss - before.rss);
-    t.diagnostic(`500 fuzzed requests: heap ${mb(before.heapUsed).toFixed(1)} -> ${mb(afterRun.heapUsed).toFixed(1)} MB, rss ${mb(before.rss).toFixed(1)} -> ${mb(afterRun.rss).toFixed(1)} MB`);
+    t.diagnostic(
+      `500 fuzzed requests: heap ${mb(before.heapUsed).toFixed(1)} -> ${mb(afterRun.heapUsed).toFixed(1)} MB, rss ${mb(before.rss).toFixed(1)} -> ${mb(afterRun.rss).toFixed(1)} MB`,
+    );
     // 500 requests of up to 1 MB each: a leak of any one of them per request would show as hundreds of MB.
     assert.ok(heapGrowth < 32, `heap grew ${heapGrowth.toFixed(1)} MB over 500 requests`);
     assert.ok(rssGrowth < 128, `rss grew ${rssGrowth.toFixed(1)} MB over 500 requests`);
@@ -303,7 +449,11 @@ describe('search service under hostile input', () => {
 
     before(async () => {
       // The same served version, with short timeouts so that the test sees them fire.
-      slow = await buildApp({ state: demo.state, log: demo.service.app.log as never, timeouts: { connectionTimeoutMs: 1_000, requestTimeoutMs: 2_000, keepAliveTimeoutMs: 1_000 } });
+      slow = await buildApp({
+        state: demo.state,
+        log: demo.service.app.log as never,
+        timeouts: { connectionTimeoutMs: 1_000, requestTimeoutMs: 2_000, keepAliveTimeoutMs: 1_000 },
+      });
       await slow.app.listen({ port: 0, host: '127.0.0.1' });
       port = (slow.app.server.address() as net.AddressInfo).port;
     });
@@ -364,7 +514,9 @@ describe('search service under hostile input', () => {
       }
       const [a, b, c] = await Promise.all([stalled, trickle, slowloris]);
       for (const timer of timers) clearInterval(timer);
-      t.diagnostic(`cut off after: stalled ${a.closedAfterMs.toFixed(0)} ms, trickled body ${b.closedAfterMs.toFixed(0)} ms, trickled headers ${c.closedAfterMs.toFixed(0)} ms; others answered in at most ${Math.max(...others).toFixed(0)} ms`);
+      t.diagnostic(
+        `cut off after: stalled ${a.closedAfterMs.toFixed(0)} ms, trickled body ${b.closedAfterMs.toFixed(0)} ms, trickled headers ${c.closedAfterMs.toFixed(0)} ms; others answered in at most ${Math.max(...others).toFixed(0)} ms`,
+      );
       // The stalled socket: silent for the connection timeout (1 s).
       assert.ok(a.closedAfterMs < 4_000, `stalled client held on for ${a.closedAfterMs} ms`);
       // The tricklers keep the socket busy, so only the request timeout (2 s, checked every 0.5 s) ends them, with a 408.
@@ -378,11 +530,21 @@ describe('search service under hostile input', () => {
     });
 
     it('answers a 1 MB request line with 431 and a JSON message, and keeps answering', async () => {
-      const { received } = await rawClient((socket) => socket.write(`GET /search?q=${'a'.repeat(1024 * 1024)} HTTP/1.1\r\nHost: x\r\n\r\n`));
+      const { received } = await rawClient((socket) =>
+        socket.write(`GET /search?q=${'a'.repeat(1024 * 1024)} HTTP/1.1\r\nHost: x\r\n\r\n`),
+      );
       assert.match(received, /^HTTP\/1\.1 431/);
       assert.match(received, /"message"/);
       // Invalid UTF-8 in the raw request line, past any client library's encoding.
-      const bad = await rawClient((socket) => socket.write(Buffer.concat([Buffer.from('GET /search?q='), Buffer.from([0xc3, 0x28, 0xff, 0xfe, 0xed, 0xa0, 0x80]), Buffer.from(' HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')])));
+      const bad = await rawClient((socket) =>
+        socket.write(
+          Buffer.concat([
+            Buffer.from('GET /search?q='),
+            Buffer.from([0xc3, 0x28, 0xff, 0xfe, 0xed, 0xa0, 0x80]),
+            Buffer.from(' HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'),
+          ]),
+        ),
+      );
       assert.match(bad.received, /^HTTP\/1\.1 (200|4\d\d)/);
       await searchOk();
     });

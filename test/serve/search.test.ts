@@ -28,7 +28,13 @@ interface Page {
   k: number;
   offset: number;
   next: string | null;
-  filters: { category: string | null; minPriceMinor: number | null; maxPriceMinor: number | null; place: string | null; radiusKm: number | null };
+  filters: {
+    category: string | null;
+    minPriceMinor: number | null;
+    maxPriceMinor: number | null;
+    place: string | null;
+    radiusKm: number | null;
+  };
   notes: string[];
   results: ResultRow[];
 }
@@ -94,7 +100,10 @@ describe('marketplace search API', () => {
     for (const mode of ['hybrid', 'lexical', 'dense']) {
       const byRoot = await get(`/search?q=table&mode=${mode}&category=${encodeURIComponent('Home & Garden')}&k=50`);
       assert.ok(byRoot.results.length > 0, mode);
-      assert.ok(byRoot.results.every((r) => r.root === 'Home & Garden'), mode);
+      assert.ok(
+        byRoot.results.every((r) => r.root === 'Home & Garden'),
+        mode,
+      );
       assert.equal(byRoot.filters.category, 'Home & Garden');
     }
     const path = 'home & garden / garden & patio';
@@ -103,13 +112,19 @@ describe('marketplace search API', () => {
     assert.ok(byPath.results.every((r) => r.category.toLowerCase() === path));
     // A bare slash separates levels too (a level may hold one itself, as "Ham/Amateur Radios" does).
     const bare = await get(`/search?q=bench&category=${encodeURIComponent('Home & Garden/Garden & Patio')}&k=50`);
-    assert.deepEqual(bare.results.map((r) => r.id), byPath.results.map((r) => r.id));
+    assert.deepEqual(
+      bare.results.map((r) => r.id),
+      byPath.results.map((r) => r.id),
+    );
   });
 
   it('filters by price range, in pounds, inclusive', async () => {
     const page = await get('/search?q=sofa&mode=dense&min_price=20&max_price=200&k=50');
     assert.ok(page.results.length > 0);
-    assert.ok(page.results.every((r) => r.priceMinor >= 2000 && r.priceMinor <= 20000), page.results.map((r) => r.priceMinor).join(','));
+    assert.ok(
+      page.results.every((r) => r.priceMinor >= 2000 && r.priceMinor <= 20000),
+      page.results.map((r) => r.priceMinor).join(','),
+    );
     assert.deepEqual([page.filters.minPriceMinor, page.filters.maxPriceMinor], [2000, 20000]);
   });
 
@@ -121,17 +136,27 @@ describe('marketplace search API', () => {
     assert.ok(near.results.every((r) => r.why.distanceKm !== null && r.why.distanceKm <= 45));
     assert.ok(nonDecreasing(near.results.map((r) => r.why.distanceKm!)));
     // Leeds and York (about 35 km) are the only demo places within 45 km of Leeds; Manchester is about 56.
-    assert.ok(near.results.every((r) => ['Leeds', 'York'].includes(r.town!)), near.results.map((r) => r.town).join(','));
+    assert.ok(
+      near.results.every((r) => ['Leeds', 'York'].includes(r.town!)),
+      near.results.map((r) => r.town).join(','),
+    );
     assert.ok(near.results.some((r) => r.town === 'York'));
     const byTown = await get(`/search?${q}&town=Leeds%2C%20West%20Yorkshire&radius_km=45&sort=distance&k=50`);
-    assert.deepEqual(byTown.results.map((r) => r.id), near.results.map((r) => r.id), 'the gazetteer places Leeds where the point is');
+    assert.deepEqual(
+      byTown.results.map((r) => r.id),
+      near.results.map((r) => r.id),
+      'the gazetteer places Leeds where the point is',
+    );
     assert.match(byTown.filters.place!, /Leeds/);
     // A bare town name the gazetteer will not guess at: placed where the catalogue's listings are.
     const bare = await get(`/search?${q}&town=York&radius_km=5&k=50`);
     assert.ok(bare.results.length > 0 && bare.results.every((r) => r.town === 'York'));
     // Without a radius, listings further away stay too, nearest first.
     const sorted = await get(`/search?${q}&near=${LEEDS.lat},${LEEDS.lon}&sort=distance&k=50`);
-    assert.ok(sorted.results.some((r) => r.why.distanceKm! > 45), sorted.results.map((r) => r.why.distanceKm).join(','));
+    assert.ok(
+      sorted.results.some((r) => r.why.distanceKm! > 45),
+      sorted.results.map((r) => r.why.distanceKm).join(','),
+    );
     assert.ok(nonDecreasing(sorted.results.map((r) => r.why.distanceKm ?? Infinity)));
   });
 
@@ -146,7 +171,10 @@ describe('marketplace search API', () => {
     assert.deepEqual(ids(cheap), ids(dear), 'both orders of the same listings');
     // The cheapest *tables*: every one holds the word, all come from the relevance ranking, and the
     // cheap filler the dense side adds to the relevance list (anything near "table") is left out.
-    assert.ok(cheap.results.every((r) => r.why.matchedTerms.includes('table')), cheap.results.map((r) => r.title).join(', '));
+    assert.ok(
+      cheap.results.every((r) => r.why.matchedTerms.includes('table')),
+      cheap.results.map((r) => r.title).join(', '),
+    );
     const relevant = new Set(relevance.results.map((r) => r.id));
     assert.ok(cheap.results.every((r) => relevant.has(r.id)));
     assert.ok(cheap.results.length < relevance.results.length);
@@ -165,9 +193,15 @@ describe('marketplace search API', () => {
       if (!page.next) break;
       url = `/search?${query}&k=5&cursor=${page.next}`;
     }
-    assert.deepEqual(seen, whole.results.map((r) => r.id));
+    assert.deepEqual(
+      seen,
+      whole.results.map((r) => r.id),
+    );
     // offset= reaches the same pages.
-    assert.deepEqual((await get(`/search?${query}&k=5&offset=5`)).results.map((r) => r.id), seen.slice(5, 10));
+    assert.deepEqual(
+      (await get(`/search?${query}&k=5&offset=5`)).results.map((r) => r.id),
+      seen.slice(5, 10),
+    );
     // A cursor sent with another query, or made up, is refused.
     const first = await get(`/search?${query}&k=5`);
     await refused(`/search?q=sofa&k=5&cursor=${first.next}`, 'cursor');
@@ -214,14 +248,19 @@ describe('marketplace search API', () => {
 
   it('similar takes the same filters, sorts and pages, never answering the product itself', async () => {
     const [product] = (await get('/search?q=oak%20dining%20table&k=1')).results;
-    const page = await get(`/products/${product!.id}/similar?category=${encodeURIComponent('Home & Garden')}&max_price=300&sort=price_asc&k=10`);
+    const page = await get(
+      `/products/${product!.id}/similar?category=${encodeURIComponent('Home & Garden')}&max_price=300&sort=price_asc&k=10`,
+    );
     assert.ok(page.results.length > 0);
     assert.ok(page.results.every((r) => r.root === 'Home & Garden' && r.priceMinor <= 30000 && r.id !== product!.id));
     assert.ok(nonDecreasing(page.results.map((r) => r.priceMinor)));
     const whole = await get(`/products/${product!.id}/similar?k=30`);
     const first = await get(`/products/${product!.id}/similar?k=15`);
     const second = await get(`/products/${product!.id}/similar?k=15&cursor=${first.next}`);
-    assert.deepEqual([...first.results, ...second.results].map((r) => r.id), whole.results.map((r) => r.id));
+    assert.deepEqual(
+      [...first.results, ...second.results].map((r) => r.id),
+      whole.results.map((r) => r.id),
+    );
     assert.ok(nonIncreasing(whole.results.map((r) => r.score)));
   });
 
@@ -235,12 +274,25 @@ describe('marketplace search API', () => {
     await cleanCatalogue({ db: demo.db, store: demo.store, log: silentLog, gazetteer: loadGazetteer() });
     const snapshot = await takeSnapshot(demo.db, demo.store);
     assert.notEqual(snapshot.id, demo.snapshotId);
-    const second = await buildIndex(demo.store, demo.db, { modelVersion: demo.modelVersion, snapshotId: snapshot.id, buyers: 200 }, silentLog);
+    const second = await buildIndex(
+      demo.store,
+      demo.db,
+      { modelVersion: demo.modelVersion, snapshotId: snapshot.id, buyers: 200 },
+      silentLog,
+    );
     assert.equal(second.metadata.lexical?.documents, 79);
 
     assert.deepEqual((await get('/search?q=zebra&mode=lexical')).results, [], 'the old lexical index has no zebra');
     await publishServing(demo.store, demo.modelVersion, second.version, snapshot.id);
-    const urls = Array.from({ length: 24 }, (_, i) => ['/search?q=zebra%20rug&mode=lexical', '/search?q=zebra%20rug', `/search?q=rug&near=${LEEDS.lat},${LEEDS.lon}&radius_km=5&mode=dense`][i % 3]!);
+    const urls = Array.from(
+      { length: 24 },
+      (_, i) =>
+        [
+          '/search?q=zebra%20rug&mode=lexical',
+          '/search?q=zebra%20rug',
+          `/search?q=rug&near=${LEEDS.lat},${LEEDS.lon}&radius_km=5&mode=dense`,
+        ][i % 3]!,
+    );
     const [outcome, ...responses] = await Promise.all([demo.state.refresh(), ...urls.map(call)]);
     assert.equal(outcome, 'swapped');
     for (const response of responses) {
@@ -271,7 +323,9 @@ describe('marketplace search API', () => {
     const current = demo.state.current()!;
     const legacy = 'ix-legacy00000000';
     const files = await Promise.all(
-      [INDEX_FILES.products, INDEX_FILES.productRows, INDEX_FILES.productVectors, INDEX_FILES.buyers, INDEX_FILES.buyerRows].map(async (name) => ({ name, body: await demo.store.get(`${INDEX_PREFIX(current.indexVersion)}/${name}`) })),
+      [INDEX_FILES.products, INDEX_FILES.productRows, INDEX_FILES.productVectors, INDEX_FILES.buyers, INDEX_FILES.buyerRows].map(
+        async (name) => ({ name, body: await demo.store.get(`${INDEX_PREFIX(current.indexVersion)}/${name}`) }),
+      ),
     );
     const { lexical: _lexical, ...metadata } = current.index.metadata;
     await publish(demo.store, INDEX_PREFIX(legacy), files, { kind: 'index', version: legacy, metadata });
@@ -281,7 +335,10 @@ describe('marketplace search API', () => {
     assert.equal(page.index, legacy);
     assert.equal(page.results.length, 5);
     assert.match(page.notes.join(' '), /has no lexical index/);
-    assert.ok(page.results.every((r) => r.why.lexicalScore === null), 'no lexical scores without a lexical index');
+    assert.ok(
+      page.results.every((r) => r.why.lexicalScore === null),
+      'no lexical scores without a lexical index',
+    );
     // Back to the index with a lexical part.
     await publishServing(demo.store, demo.modelVersion, current.indexVersion, current.index.metadata.snapshotId);
     assert.equal(await demo.state.refresh(), 'swapped');

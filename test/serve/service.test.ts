@@ -31,7 +31,14 @@ interface BuyersBody {
   product: { id: string; priceMinor: number; latitude: number | null };
   radiusKm: number;
   distanceFilter: boolean;
-  results: { id: string; score: number; distanceKm: number | null; priceBand: { minMinor: number; maxMinor: number }; interest: { category: string; weight: number } | null; reasons: string[] }[];
+  results: {
+    id: string;
+    score: number;
+    distanceKm: number | null;
+    priceBand: { minMinor: number; maxMinor: number };
+    interest: { category: string; weight: number } | null;
+    reasons: string[];
+  }[];
 }
 
 const descending = (scores: number[]) => scores.every((score, k) => k === 0 || scores[k - 1]! >= score - 1e-6);
@@ -83,7 +90,8 @@ describe('search service on a demo model and index', () => {
     assert.equal(body.results.length, 5);
     assert.ok(descending(body.results.map((r) => r.score)), 'scores descend');
     assert.ok(body.tookMs >= 0);
-    for (const hit of body.results) assert.deepEqual(Object.keys(hit).sort(), ['category', 'id', 'listedAt', 'priceMinor', 'root', 'score', 'title', 'town', 'why']);
+    for (const hit of body.results)
+      assert.deepEqual(Object.keys(hit).sort(), ['category', 'id', 'listedAt', 'priceMinor', 'root', 'score', 'title', 'town', 'why']);
   });
 
   it('finds a product by its exact title in the top 10', async () => {
@@ -91,7 +99,10 @@ describe('search service on a demo model and index', () => {
     // Every seventh listing of the catalogue, searched for by its own title.
     for (const product of rows.filter((_, k) => k % 7 === 0)) {
       const body = await get<SearchBody>(`/search?q=${encodeURIComponent(product.title)}&k=10`);
-      assert.ok(body.results.some((hit) => hit.id === product.id), `${product.id} '${product.title}' not among ${body.results.map((h) => `${h.id} '${h.title}'`).join(', ')}`);
+      assert.ok(
+        body.results.some((hit) => hit.id === product.id),
+        `${product.id} '${product.title}' not among ${body.results.map((h) => `${h.id} '${h.title}'`).join(', ')}`,
+      );
     }
   });
 
@@ -131,7 +142,12 @@ describe('search service on a demo model and index', () => {
 
   it('answers an image query with a demo picture', async () => {
     const picture = await readFile(path.join(exportDir, 'images', 'demo-img-000000.jpg'));
-    const response = await service.app.inject({ method: 'POST', url: '/search/image?k=5', payload: picture, headers: { 'content-type': 'image/jpeg' } });
+    const response = await service.app.inject({
+      method: 'POST',
+      url: '/search/image?k=5',
+      payload: picture,
+      headers: { 'content-type': 'image/jpeg' },
+    });
     assert.equal(response.statusCode, 200, response.body);
     const body = response.json<SearchBody>();
     assert.equal(body.results.length, 5);
@@ -147,10 +163,20 @@ describe('search service on a demo model and index', () => {
     assert.equal((await get<{ parameter: string }>('/search?q=bike&k=0', 400)).parameter, 'k');
     assert.equal((await get<{ parameter: string }>('/search?q=bike&k=ten', 400)).parameter, 'k');
     assert.equal((await get<{ parameter: string }>('/products/demo-00000/buyers?radius_km=-1', 400)).parameter, 'radius_km');
-    const notImage = await service.app.inject({ method: 'POST', url: '/search/image', payload: Buffer.from('<html>no</html>'), headers: { 'content-type': 'image/jpeg' } });
+    const notImage = await service.app.inject({
+      method: 'POST',
+      url: '/search/image',
+      payload: Buffer.from('<html>no</html>'),
+      headers: { 'content-type': 'image/jpeg' },
+    });
     assert.equal(notImage.statusCode, 400, notImage.body);
     assert.match(notImage.json<{ message: string }>().message, /not a readable image/);
-    const wrongType = await service.app.inject({ method: 'POST', url: '/search/image', payload: 'hello', headers: { 'content-type': 'text/plain' } });
+    const wrongType = await service.app.inject({
+      method: 'POST',
+      url: '/search/image',
+      payload: 'hello',
+      headers: { 'content-type': 'text/plain' },
+    });
     assert.equal(wrongType.statusCode, 415);
     const empty = await service.app.inject({ method: 'POST', url: '/search/image', headers: { 'content-type': 'image/png' } });
     assert.equal(empty.statusCode, 400, empty.body);
@@ -160,12 +186,28 @@ describe('search service on a demo model and index', () => {
   it('refuses an upload over the size limit (413) and a picture over the pixel limit (400)', async () => {
     const small = await buildApp({ state, log: silentLog, limits: { maxUploadBytes: 2048, maxImagePixels: 100 * 100 } });
     closers.push(() => small.app.close());
-    const large = await sharp({ create: { width: 400, height: 400, channels: 3, background: '#808080', noise: { type: 'gaussian', mean: 128, sigma: 60 } } }).jpeg().toBuffer();
-    const tooBig = await small.app.inject({ method: 'POST', url: '/search/image', payload: large, headers: { 'content-type': 'image/jpeg' } });
+    const large = await sharp({
+      create: { width: 400, height: 400, channels: 3, background: '#808080', noise: { type: 'gaussian', mean: 128, sigma: 60 } },
+    })
+      .jpeg()
+      .toBuffer();
+    const tooBig = await small.app.inject({
+      method: 'POST',
+      url: '/search/image',
+      payload: large,
+      headers: { 'content-type': 'image/jpeg' },
+    });
     assert.equal(tooBig.statusCode, 413, tooBig.body);
-    const tiny = await sharp({ create: { width: 300, height: 300, channels: 3, background: '#ffffff' } }).png().toBuffer();
+    const tiny = await sharp({ create: { width: 300, height: 300, channels: 3, background: '#ffffff' } })
+      .png()
+      .toBuffer();
     assert.ok(tiny.length < 2048);
-    const tooManyPixels = await small.app.inject({ method: 'POST', url: '/search/image', payload: tiny, headers: { 'content-type': 'image/png' } });
+    const tooManyPixels = await small.app.inject({
+      method: 'POST',
+      url: '/search/image',
+      payload: tiny,
+      headers: { 'content-type': 'image/png' },
+    });
     assert.equal(tooManyPixels.statusCode, 400, tooManyPixels.body);
     assert.match(tooManyPixels.json<{ message: string }>().message, /pixel limit/);
   });

@@ -21,7 +21,10 @@ import { modelVersion } from '../../components/train/train.js';
 import { silentLog } from '../helpers.js';
 
 const CATEGORIES: Record<string, Record<string, string[]>> = {
-  Furniture: { Tables: ['oak table', 'glass table', 'pine desk', 'coffee table'], Seating: ['corner sofa', 'armchair', 'recliner', 'bar stool'] },
+  Furniture: {
+    Tables: ['oak table', 'glass table', 'pine desk', 'coffee table'],
+    Seating: ['corner sofa', 'armchair', 'recliner', 'bar stool'],
+  },
   Bikes: { Road: ['road bike', 'racing bike', 'carbon frame', 'gravel bike'], Kids: ['balance bike', 'kids scooter', 'trike', 'bmx'] },
   Phones: { Handsets: ['iphone', 'galaxy', 'pixel', 'nokia'], Accessories: ['phone case', 'charger', 'earbuds', 'screen protector'] },
 };
@@ -44,7 +47,18 @@ function catalogue(count: number, seed: number): Example[] {
     if (seen.has(title)) continue;
     seen.add(title);
     const k = out.length;
-    out.push({ id: `p${k}`, split: 'train', title, text: `${item} by ${make}, ${pick(CONDITIONS)}. Collection from ${town}.`, root, subcategory: `${root} / ${sub}`, priceMinor: 100 * (1 + Math.floor(random() * 300)), town, county: null, imageKeys: [] });
+    out.push({
+      id: `p${k}`,
+      split: 'train',
+      title,
+      text: `${item} by ${make}, ${pick(CONDITIONS)}. Collection from ${town}.`,
+      root,
+      subcategory: `${root} / ${sub}`,
+      priceMinor: 100 * (1 + Math.floor(random() * 300)),
+      town,
+      county: null,
+      imageKeys: [],
+    });
   }
   return out;
 }
@@ -53,8 +67,32 @@ describe('the listing-contrastive term', () => {
   const labels = Object.keys(CATEGORIES).sort();
   let train: Encoded;
   let val: Encoded;
-  const shape: ModelShape = { buckets: 2 ** 12, sentenceDim: 0, textDim: 16, embeddingDim: 32, classes: labels.length, imageFeatureDim: 4, imageHidden: 4, dropout: 0.1, subcategories: null };
-  const options: LoopOptions = { epochs: 12, batchSize: 32, learningRate: 1e-2, patience: 12, seed: 5, imageFeatureDim: 4, contrastive: 0, temperature: 0.1, modalityDropout: 0, listingContrastive: 1, listingTemperature: 0.05, listingHardNegatives: 1, listingSpanShare: 0 };
+  const shape: ModelShape = {
+    buckets: 2 ** 12,
+    sentenceDim: 0,
+    textDim: 16,
+    embeddingDim: 32,
+    classes: labels.length,
+    imageFeatureDim: 4,
+    imageHidden: 4,
+    dropout: 0.1,
+    subcategories: null,
+  };
+  const options: LoopOptions = {
+    epochs: 12,
+    batchSize: 32,
+    learningRate: 1e-2,
+    patience: 12,
+    seed: 5,
+    imageFeatureDim: 4,
+    contrastive: 0,
+    temperature: 0.1,
+    modalityDropout: 0,
+    listingContrastive: 1,
+    listingTemperature: 0.05,
+    listingHardNegatives: 1,
+    listingSpanShare: 0,
+  };
 
   before(async () => {
     await initBackend(silentLog);
@@ -94,10 +132,16 @@ describe('the listing-contrastive term', () => {
       assert.equal(mask[2]![3], 0);
       // Each hard negative's features are those of a listing of the anchor's sub-category, not in the batch.
       const negativeIds = listing.negativeIds!.arraySync();
-      const docKey = (ids: ArrayLike<number>) => Array.from(ids).filter((id) => id !== 0).join(',');
+      const docKey = (ids: ArrayLike<number>) =>
+        Array.from(ids)
+          .filter((id) => id !== 0)
+          .join(',');
       const rowOf = new Map(train.docs.map((doc, row) => [docKey(doc.ids), row]));
       const drawn = negativeIds.map((ids) => rowOf.get(docKey(ids))!);
-      assert.ok(drawn.every((row) => row !== undefined && !rows.includes(row)), String(drawn));
+      assert.ok(
+        drawn.every((row) => row !== undefined && !rows.includes(row)),
+        String(drawn),
+      );
       const groupsOfBatch = new Set(rows.map((row) => views.groups[row]));
       assert.ok(drawn.every((row) => groupsOfBatch.has(views.groups[row])));
     } finally {
@@ -106,12 +150,22 @@ describe('the listing-contrastive term', () => {
   });
 
   it('a span view replaces some titles with a few of the listing’s words', () => {
-    const batch = makeBatch(train, Array.from({ length: 32 }, (_, k) => k), 4, { hardNegatives: 0, spanShare: 1, random: seededRandom(9) });
+    const batch = makeBatch(
+      train,
+      Array.from({ length: 32 }, (_, k) => k),
+      4,
+      { hardNegatives: 0, spanShare: 1, random: seededRandom(9) },
+    );
     try {
       const listing = batch.listing!;
       assert.equal(listing.negativeIds, null);
       const queries = listing.queryIds.arraySync();
-      const differs = queries.filter((ids, k) => Array.from(ids).filter((id) => id !== 0).join(',') !== Array.from(train.listing!.titles[k]!.ids).join(','));
+      const differs = queries.filter(
+        (ids, k) =>
+          Array.from(ids)
+            .filter((id) => id !== 0)
+            .join(',') !== Array.from(train.listing!.titles[k]!.ids).join(','),
+      );
       assert.ok(differs.length > 16, `${differs.length} of 32 queries are spans`);
     } finally {
       batch.dispose();
@@ -126,7 +180,10 @@ describe('the listing-contrastive term', () => {
         const queries = towers.textEmbedding.apply([batch.listing!.queryIds, batch.listing!.queryWeights]) as tf.Tensor2D;
         // Stand-in listing embeddings: the queries themselves (perfect) and the queries rolled by one (all wrong).
         const rolled = tf.concat([tf.slice(queries, [1, 0], [-1, -1]), tf.slice(queries, [0, 0], [1, -1])]);
-        return [listingInfoNce(towers, queries, batch.listing!, 0.05, false).dataSync()[0]!, listingInfoNce(towers, rolled, batch.listing!, 0.05, false).dataSync()[0]!];
+        return [
+          listingInfoNce(towers, queries, batch.listing!, 0.05, false).dataSync()[0]!,
+          listingInfoNce(towers, rolled, batch.listing!, 0.05, false).dataSync()[0]!,
+        ];
       });
       assert.ok(own! < shuffled!, `own ${own} vs shuffled ${shuffled}`);
     } finally {
@@ -148,12 +205,21 @@ describe('the listing-contrastive term', () => {
     };
     const off = await recall(0);
     const on = await recall(1);
-    assert.ok(on.val.at1 >= off.val.at1 + 0.25, `validation recall@1 with the term ${on.val.at1.toFixed(3)}, without ${off.val.at1.toFixed(3)}`);
-    assert.ok(on.train.at1 >= off.train.at1 + 0.25, `training recall@1 with the term ${on.train.at1.toFixed(3)}, without ${off.train.at1.toFixed(3)}`);
+    assert.ok(
+      on.val.at1 >= off.val.at1 + 0.25,
+      `validation recall@1 with the term ${on.val.at1.toFixed(3)}, without ${off.val.at1.toFixed(3)}`,
+    );
+    assert.ok(
+      on.train.at1 >= off.train.at1 + 0.25,
+      `training recall@1 with the term ${on.train.at1.toFixed(3)}, without ${off.train.at1.toFixed(3)}`,
+    );
     // (Measured: without the term 0.50 / 0.34 at 1 over the training listings, and between 0.67 and 0.83
     // at 10 from run to run (the backend's reduction order); with it 1.0 throughout. The margin is
     // asserted at 1, where it is wide; at 10 only that the term does not lose and nearly every title finds its listing.)
-    assert.ok(on.train.at10 >= off.train.at10 && on.train.at10 > 0.9, `training recall@10 with the term ${on.train.at10.toFixed(3)}, without ${off.train.at10.toFixed(3)}`);
+    assert.ok(
+      on.train.at10 >= off.train.at10 && on.train.at10 > 0.9,
+      `training recall@10 with the term ${on.train.at10.toFixed(3)}, without ${off.train.at10.toFixed(3)}`,
+    );
   });
 });
 

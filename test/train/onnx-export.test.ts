@@ -38,7 +38,9 @@ before(async () => {
 });
 
 function toOrt(t: tf.Tensor): ort.Tensor {
-  return t.dtype === 'int32' ? new ort.Tensor('int32', t.dataSync() as Int32Array, t.shape) : new ort.Tensor('float32', t.dataSync() as Float32Array, t.shape);
+  return t.dtype === 'int32'
+    ? new ort.Tensor('int32', t.dataSync() as Int32Array, t.shape)
+    : new ort.Tensor('float32', t.dataSync() as Float32Array, t.shape);
 }
 
 interface Checked {
@@ -49,7 +51,12 @@ interface Checked {
 }
 
 /** Exports `model`, runs it in ORT on `inputs`, and checks every output against `model.predict`. */
-async function check(model: tf.LayersModel, inputsList: tf.Tensor[][], options?: ExportOptions, session?: ort.InferenceSession): Promise<Checked> {
+async function check(
+  model: tf.LayersModel,
+  inputsList: tf.Tensor[][],
+  options?: ExportOptions,
+  session?: ort.InferenceSession,
+): Promise<Checked> {
   const start = performance.now();
   const bytes = session ? new Uint8Array() : exportLayersModel(model, { layers: MODEL_LAYER_TRANSLATIONS, ...options });
   const exportMs = performance.now() - start;
@@ -123,7 +130,8 @@ describe('ONNX export: dense models', () => {
     const shared = tf.layers.dense({ units: 16, activation: 'selu', name: 'shared' }); // called on both inputs
     const sa = shared.apply(a) as tf.SymbolicTensor;
     const sb = shared.apply(b) as tf.SymbolicTensor;
-    const act = (name: string, x: tf.SymbolicTensor) => tf.layers.activation({ activation: name as 'linear' }).apply(x) as tf.SymbolicTensor;
+    const act = (name: string, x: tf.SymbolicTensor) =>
+      tf.layers.activation({ activation: name as 'linear' }).apply(x) as tf.SymbolicTensor;
     const merged = [
       tf.layers.add().apply([da, sa, sb]),
       tf.layers.multiply().apply([act('softplus', sa), act('softsign', sb)]),
@@ -163,7 +171,15 @@ describe('ONNX export: convolutional models', () => {
     );
     const block = tf.model({ inputs: blockIn, outputs: blockOut, name: 'block' });
 
-    let x = apply(tf.layers.zeroPadding2d({ padding: [[1, 2], [0, 1]] }), image); // 20×23, padded in NHWC
+    let x = apply(
+      tf.layers.zeroPadding2d({
+        padding: [
+          [1, 2],
+          [0, 1],
+        ],
+      }),
+      image,
+    ); // 20×23, padded in NHWC
     x = apply(tf.layers.conv2d({ filters: 8, kernelSize: 3, strides: 2, padding: 'same', activation: 'relu' }), x); // 10×12 (asymmetric pad)
     x = apply(tf.layers.batchNormalization({ epsilon: 1e-3 }), x);
     x = apply(tf.layers.reLU({ maxValue: 6 }), x);
@@ -200,11 +216,16 @@ describe('ONNX export: convolutional models', () => {
 
   it('images of unknown size use SAME_UPPER padding and symbolic H, W', async (t) => {
     const image = tf.input({ shape: [null, null, 3] });
-    let x = tf.layers.conv2d({ filters: 4, kernelSize: 3, strides: 2, padding: 'same', activation: 'relu' }).apply(image) as tf.SymbolicTensor;
+    let x = tf.layers
+      .conv2d({ filters: 4, kernelSize: 3, strides: 2, padding: 'same', activation: 'relu' })
+      .apply(image) as tf.SymbolicTensor;
     x = tf.layers.averagePooling2d({ poolSize: 3, strides: 2, padding: 'same' }).apply(x) as tf.SymbolicTensor;
     x = tf.layers.globalAveragePooling2d({}).apply(x) as tf.SymbolicTensor;
     const model = tf.model({ inputs: image, outputs: x });
-    const { maxDiff, session } = await check(model, [[tf.randomUniform([2, 15, 10, 3], 0, 1, 'float32', 6)], [tf.randomUniform([1, 8, 9, 3], 0, 1, 'float32', 7)]]);
+    const { maxDiff, session } = await check(model, [
+      [tf.randomUniform([2, 15, 10, 3], 0, 1, 'float32', 6)],
+      [tf.randomUniform([1, 8, 9, 3], 0, 1, 'float32', 7)],
+    ]);
     assert.deepEqual(session.inputMetadata[0], { name: model.inputNames[0], isTensor: true, type: 'float32', shape: ['N', 'H', 'W', 3] });
     t.diagnostic(`max |diff| ${maxDiff.toExponential(2)}`);
   });
@@ -216,12 +237,17 @@ describe('ONNX export: text tower', () => {
     const ids = tf.input({ shape: [null], dtype: 'int32', name: 'token_ids' });
     const weights = tf.input({ shape: [null], name: 'token_weights' });
     const bag = new WeightedBag({ inputDim: vocab, outputDim: 48, useBias: true, name: 'bag' }).apply([ids, weights]) as tf.SymbolicTensor;
-    const wide = new WeightedBag({ inputDim: vocab, outputDim: 8, initScale: 0.1, name: 'wide' }).apply([ids, weights]) as tf.SymbolicTensor;
+    const wide = new WeightedBag({ inputDim: vocab, outputDim: 8, initScale: 0.1, name: 'wide' }).apply([
+      ids,
+      weights,
+    ]) as tf.SymbolicTensor;
     const hidden = tf.layers.dense({ units: 64, activation: 'relu' }).apply(bag) as tf.SymbolicTensor;
     const dropped = tf.layers.dropout({ rate: 0.2 }).apply(hidden) as tf.SymbolicTensor;
     const projected = tf.layers.dense({ units: 32, name: 'project' }).apply(dropped) as tf.SymbolicTensor;
     const embedding = new L2Normalize({ name: 'embedding' }).apply(projected) as tf.SymbolicTensor;
-    const category = tf.layers.dense({ units: 13, activation: 'softmax', name: 'category' }).apply(tf.layers.concatenate().apply([dropped, wide]) as tf.SymbolicTensor) as tf.SymbolicTensor;
+    const category = tf.layers
+      .dense({ units: 13, activation: 'softmax', name: 'category' })
+      .apply(tf.layers.concatenate().apply([dropped, wide]) as tf.SymbolicTensor) as tf.SymbolicTensor;
     const model = tf.model({ inputs: [ids, weights], outputs: [embedding, category], name: 'text_tower' });
 
     const batch = (n: number, l: number, seed: number): tf.Tensor[] => {
@@ -250,7 +276,10 @@ describe('ONNX export: text tower', () => {
   it('WeightedBag with skipOutOfRange: ids past the table count for nothing, in TF.js and ONNX', async () => {
     const ids = tf.input({ shape: [null], dtype: 'int32', name: 'ids' });
     const weights = tf.input({ shape: [null], name: 'weights' });
-    const bag = new WeightedBag({ inputDim: 50, outputDim: 6, skipOutOfRange: true, name: 'bag' }).apply([ids, weights]) as tf.SymbolicTensor;
+    const bag = new WeightedBag({ inputDim: 50, outputDim: 6, skipOutOfRange: true, name: 'bag' }).apply([
+      ids,
+      weights,
+    ]) as tf.SymbolicTensor;
     const model = tf.model({ inputs: [ids, weights], outputs: bag });
     const inRange = [tf.tensor2d([[3, 7, 0]], [1, 3], 'int32'), tf.tensor2d([[0.5, 0.25, 0]])];
     const withExtra = [tf.tensor2d([[3, 7, 60, 99]], [1, 4], 'int32'), tf.tensor2d([[0.5, 0.25, 0.9, 0.3]])];
@@ -263,7 +292,9 @@ describe('ONNX export: text tower', () => {
   it('HierarchicalLogits: each root plus the best of its own sub-categories, in TF.js and ONNX', async () => {
     // 3 roots, 5 sub-categories of unequal groups: root 0 owns subs 1 and 3, root 1 owns 0, root 2 owns 2 and 4.
     const input = tf.input({ shape: [8], name: 'scores' });
-    const logits = new HierarchicalLogits({ classes: 3, groups: [[1, 3], [0], [2, 4]], weight: 0.5, name: 'roots' }).apply(input) as tf.SymbolicTensor;
+    const logits = new HierarchicalLogits({ classes: 3, groups: [[1, 3], [0], [2, 4]], weight: 0.5, name: 'roots' }).apply(
+      input,
+    ) as tf.SymbolicTensor;
     const model = tf.model({ inputs: input, outputs: logits });
     const x = tf.tensor2d([
       [1, 2, 3, /* subs */ 10, -4, 7, 2, -1],
@@ -292,7 +323,11 @@ describe('ONNX export: pretrained MobileNetV2 backbone', () => {
 
     // One image of uniform random pixels, one drawn by sharp (gradient and shapes), both / 255.
     const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="320" height="240"><defs><linearGradient id="g"><stop offset="0" stop-color="#1e90ff"/><stop offset="1" stop-color="#ffd700"/></linearGradient></defs><rect width="320" height="240" fill="url(#g)"/><circle cx="110" cy="120" r="70" fill="#c0392b"/><rect x="190" y="60" width="90" height="120" fill="#2ecc71"/></svg>`;
-    const drawn = await sharp(Buffer.from(svg)).resize(BACKBONE_INPUT_SIZE, BACKBONE_INPUT_SIZE, { fit: 'fill' }).removeAlpha().raw().toBuffer();
+    const drawn = await sharp(Buffer.from(svg))
+      .resize(BACKBONE_INPUT_SIZE, BACKBONE_INPUT_SIZE, { fit: 'fill' })
+      .removeAlpha()
+      .raw()
+      .toBuffer();
     const pixels = new Float32Array(2 * BACKBONE_INPUT_SIZE * BACKBONE_INPUT_SIZE * 3);
     pixels.set(tf.randomUniform([BACKBONE_INPUT_SIZE * BACKBONE_INPUT_SIZE * 3], 0, 1, 'float32', 9).dataSync());
     drawn.forEach((v, i) => (pixels[BACKBONE_INPUT_SIZE * BACKBONE_INPUT_SIZE * 3 + i] = v / 255));
@@ -314,7 +349,9 @@ describe('ONNX export: pretrained MobileNetV2 backbone', () => {
 describe('backbone from a user-provided TF.js model', () => {
   it('loads a saved LayersModel folder (or file: URL), cut at the feature layer, and exports it', async () => {
     const image = tf.input({ shape: [16, 16, 3] });
-    const conv = tf.layers.conv2d({ filters: 4, kernelSize: 3, strides: 2, padding: 'same', activation: 'relu' }).apply(image) as tf.SymbolicTensor;
+    const conv = tf.layers
+      .conv2d({ filters: 4, kernelSize: 3, strides: 2, padding: 'same', activation: 'relu' })
+      .apply(image) as tf.SymbolicTensor;
     const features = tf.layers.globalAveragePooling2d({ name: 'features' }).apply(conv) as tf.SymbolicTensor;
     const classes = tf.layers.dense({ units: 3, activation: 'softmax' }).apply(features) as tf.SymbolicTensor;
     const saved = tf.model({ inputs: image, outputs: classes });
@@ -326,7 +363,10 @@ describe('backbone from a user-provided TF.js model', () => {
           const weights = Array.isArray(data) ? Buffer.concat(data.map((d) => Buffer.from(d))) : Buffer.from(data);
           await writeFile(path.join(dir, 'group1-shard1of1.bin'), weights);
           const manifest = [{ paths: ['group1-shard1of1.bin'], weights: artifacts.weightSpecs }];
-          await writeFile(path.join(dir, 'model.json'), JSON.stringify({ modelTopology: artifacts.modelTopology, format: 'layers-model', weightsManifest: manifest }));
+          await writeFile(
+            path.join(dir, 'model.json'),
+            JSON.stringify({ modelTopology: artifacts.modelTopology, format: 'layers-model', weightsManifest: manifest }),
+          );
           return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
         }),
       );
@@ -353,13 +393,16 @@ describe('ONNX export: errors', () => {
     const x = tf.input({ shape: [6, 4] });
     const y = tf.layers.conv1d({ filters: 2, kernelSize: 3, name: 'my_conv1d' }).apply(x) as tf.SymbolicTensor;
     const model = tf.model({ inputs: x, outputs: y });
-    assert.throws(() => exportLayersModel(model), (error: unknown) => {
-      assert.ok(error instanceof UnsupportedLayerError);
-      assert.equal(error.layerClass, 'Conv1D');
-      assert.equal(error.layerName, 'my_conv1d');
-      assert.match(error.message, /layer class Conv1D \(layer 'my_conv1d'\) is not supported/);
-      return true;
-    });
+    assert.throws(
+      () => exportLayersModel(model),
+      (error: unknown) => {
+        assert.ok(error instanceof UnsupportedLayerError);
+        assert.equal(error.layerClass, 'Conv1D');
+        assert.equal(error.layerName, 'my_conv1d');
+        assert.match(error.message, /layer class Conv1D \(layer 'my_conv1d'\) is not supported/);
+        return true;
+      },
+    );
   });
 
   it("the exporter knows TF.js's layers only: a model's own layer class needs its translation handed in", () => {
@@ -369,13 +412,19 @@ describe('ONNX export: errors', () => {
     assert.ok(exportLayersModel(model, { layers: MODEL_LAYER_TRANSLATIONS }).byteLength > 0);
     // The refusal lists the translations it was given, so a user sees what was known.
     const sequence = tf.input({ shape: [6, 4] });
-    const conv = tf.model({ inputs: sequence, outputs: tf.layers.conv1d({ filters: 2, kernelSize: 3 }).apply(sequence) as tf.SymbolicTensor });
+    const conv = tf.model({
+      inputs: sequence,
+      outputs: tf.layers.conv1d({ filters: 2, kernelSize: 3 }).apply(sequence) as tf.SymbolicTensor,
+    });
     assert.throws(() => exportLayersModel(conv, { layers: MODEL_LAYER_TRANSLATIONS }), /Conv1D .*supported: .*Dense.*L2Normalize/);
   });
 
   it('an unsupported activation and a bad opset are refused clearly', () => {
     const x = tf.input({ shape: [3] });
-    const model = tf.model({ inputs: x, outputs: tf.layers.dense({ units: 2, activation: 'logSoftmax' as 'linear', name: 'd' }).apply(x) as tf.SymbolicTensor });
+    const model = tf.model({
+      inputs: x,
+      outputs: tf.layers.dense({ units: 2, activation: 'logSoftmax' as 'linear', name: 'd' }).apply(x) as tf.SymbolicTensor,
+    });
     assert.throws(() => exportLayersModel(model), /layer 'd' \(Dense\): activation 'logSoftmax' is not supported/);
     assert.throws(() => exportLayersModel(model, { opset: 11 }), /opset 11 is not supported/);
     assert.throws(() => exportLayersModel(model, { outputNames: ['a', 'b'] }), /2 output names for 1 outputs/);

@@ -28,7 +28,11 @@ function patternImages(): { images: tf.Tensor4D; labels: tf.Tensor2D; classes: n
       const label = i % CLASSES;
       const phase = (i * 7) % 4;
       const period = 4 + (i % 3) * 2;
-      const stripe = (axis: tf.Tensor): tf.Tensor => tf.sin(axis.add(phase).mul((2 * Math.PI) / period)).greater(0).toFloat();
+      const stripe = (axis: tf.Tensor): tf.Tensor =>
+        tf
+          .sin(axis.add(phase).mul((2 * Math.PI) / period))
+          .greater(0)
+          .toFloat();
       const pattern = label === 0 ? stripe(rows) : label === 1 ? stripe(cols) : stripe(rows).sub(stripe(cols)).abs();
       const colour = tf.oneHot(label, 3).toFloat().reshape([1, 1, 3]);
       const noise = tf.randomUniform([SIZE, SIZE, 3], 0, 0.3, 'float32', 1000 + i);

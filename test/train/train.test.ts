@@ -24,7 +24,10 @@ const norm = (v: number[]) => Math.sqrt(v.reduce((s, x) => s + x * x, 0));
 
 /** A TF.js model published as `<prefix>/model.json` + `weights.bin` (train's tfjsFiles), as loadLayersModel takes it. */
 async function tfjsArtifacts(published: Published, prefix: string): Promise<tf.io.ModelArtifacts> {
-  const json = JSON.parse((await published.read(`${prefix}/model.json`)).toString('utf8')) as { modelTopology: object; weightsManifest: { weights: tf.io.WeightsManifestEntry[] }[] };
+  const json = JSON.parse((await published.read(`${prefix}/model.json`)).toString('utf8')) as {
+    modelTopology: object;
+    weightsManifest: { weights: tf.io.WeightsManifestEntry[] }[];
+  };
   const weights = await published.read(`${prefix}/weights.bin`);
   return {
     modelTopology: json.modelTopology,
@@ -45,11 +48,17 @@ describe('train on the demo catalogue', () => {
 
   it('trains both towers: the loss falls and validation accuracy is above chance for each modality', async () => {
     const published = await openPublished(catalogue.store, trained.key);
-    const curves = JSON.parse((await published.read(MODEL_FILES.curves)).toString('utf8')) as { trainLoss: number; valKnownItem?: { at1: number; at10: number } }[];
+    const curves = JSON.parse((await published.read(MODEL_FILES.curves)).toString('utf8')) as {
+      trainLoss: number;
+      valKnownItem?: { at1: number; at10: number };
+    }[];
     assert.ok(curves.length >= 2);
     assert.ok(curves.at(-1)!.trainLoss < curves[0]!.trainLoss, `loss ${curves.map((c) => c.trainLoss.toFixed(3)).join(' → ')}`);
     // The listing-contrastive term is on by default: each epoch scores known-item retrieval on validation.
-    assert.ok(curves.every((c) => c.valKnownItem && c.valKnownItem.at1 <= c.valKnownItem.at10), JSON.stringify(curves.map((c) => c.valKnownItem)));
+    assert.ok(
+      curves.every((c) => c.valKnownItem && c.valKnownItem.at1 <= c.valKnownItem.at10),
+      JSON.stringify(curves.map((c) => c.valKnownItem)),
+    );
     const { accuracy } = trained.metadata.validation;
     const chance = 1 / trained.metadata.labels.length;
     assert.equal(trained.metadata.modalities.image, true);
@@ -61,19 +70,30 @@ describe('train on the demo catalogue', () => {
     const published = await openPublished(catalogue.store, trained.key);
     const names = published.manifest.files.map((f) => f.name);
     for (const file of Object.values(MODEL_FILES)) assert.ok(names.includes(file), `${file} missing from ${names.join(', ')}`);
-    for (const file of ['tfjs/text_tower/model.json', 'tfjs/image_tower/weights.bin', 'tfjs/head/model.json']) assert.ok(names.includes(file), file);
+    for (const file of ['tfjs/text_tower/model.json', 'tfjs/image_tower/weights.bin', 'tfjs/head/model.json'])
+      assert.ok(names.includes(file), file);
     assert.ok(trained.metadata.onnxMaxAbsDiff < 1e-4, String(trained.metadata.onnxMaxAbsDiff));
     // The text encoder holds the deep bag only; the classifier's table (buckets and sentence ids × roots
     // and sub-categories) is in its own file, which an embedding-only process never reads.
     const bytes = (name: string) => published.manifest.files.find((f) => f.name === name)!.bytes;
     const deepBag = TINY.buckets * TINY.textDim * 4;
     const wideTable = (TINY.buckets + SENTENCE_ENCODER.dim) * trained.metadata.labels.length * 4; // roots only: a lower bound
-    assert.ok(bytes(MODEL_FILES.textEncoder) < deepBag + wideTable, `text_encoder.onnx ${bytes(MODEL_FILES.textEncoder)} bytes holds the classifier's table (deep bag ${deepBag}, table ≥ ${wideTable})`);
+    assert.ok(
+      bytes(MODEL_FILES.textEncoder) < deepBag + wideTable,
+      `text_encoder.onnx ${bytes(MODEL_FILES.textEncoder)} bytes holds the classifier's table (deep bag ${deepBag}, table ≥ ${wideTable})`,
+    );
     assert.ok(bytes(MODEL_FILES.textClassifier) > wideTable, `text_classifier.onnx ${bytes(MODEL_FILES.textClassifier)} bytes`);
-    const profile = JSON.parse((await published.read(MODEL_FILES.profile)).toString('utf8')) as { embeddings: { dim: number; mean: number[] } };
+    const profile = JSON.parse((await published.read(MODEL_FILES.profile)).toString('utf8')) as {
+      embeddings: { dim: number; mean: number[] };
+    };
     assert.equal(profile.embeddings.dim, TINY.embeddingDim);
     // The text features end in the sentence encoder's vector, and the wide part scores sub-categories.
-    assert.deepEqual(trained.metadata.featurizer.sentence, { encoder: SENTENCE_ENCODER.id, dim: SENTENCE_ENCODER.dim, weight: TINY.sentenceWeight, maxTokens: TINY.sentenceTokens });
+    assert.deepEqual(trained.metadata.featurizer.sentence, {
+      encoder: SENTENCE_ENCODER.id,
+      dim: SENTENCE_ENCODER.dim,
+      weight: TINY.sentenceWeight,
+      maxTokens: TINY.sentenceTokens,
+    });
     const textTower = JSON.parse((await published.read('tfjs/text_tower/model.json')).toString('utf8')) as { modelTopology: unknown };
     assert.match(JSON.stringify(textTower.modelTopology), /"class_name":"HierarchicalLogits"/);
     const cached: string[] = [];
@@ -118,23 +138,47 @@ describe('train on the demo catalogue', () => {
     // The legacy text encoder is the TF.js text tower itself ([ids, weights] → [embedding, logits]), exported whole.
     const published = await openPublished(catalogue.store, trained.key);
     const tower = await tf.loadLayersModel(tf.io.fromMemory(await tfjsArtifacts(published, 'tfjs/text_tower')));
-    const legacyEncoder = exportLayersModel(tower, { name: 'text_encoder', inputNames: ['ids', 'weights'], outputNames: ['embedding', 'logits'], layers: MODEL_LAYER_TRANSLATIONS });
+    const legacyEncoder = exportLayersModel(tower, {
+      name: 'text_encoder',
+      inputNames: ['ids', 'weights'],
+      outputNames: ['embedding', 'logits'],
+      layers: MODEL_LAYER_TRANSLATIONS,
+    });
     const legacyVersion = `${trained.version}-legacy`;
     const files = await Promise.all(
       published.manifest.files
         .filter((file) => file.name !== MODEL_FILES.textClassifier)
-        .map(async (file) => ({ name: file.name, body: file.name === MODEL_FILES.textEncoder ? Buffer.from(legacyEncoder) : await published.read(file.name) })),
+        .map(async (file) => ({
+          name: file.name,
+          body: file.name === MODEL_FILES.textEncoder ? Buffer.from(legacyEncoder) : await published.read(file.name),
+        })),
     );
-    await publish(catalogue.store, MODEL_PREFIX(legacyVersion), files, { kind: 'model', version: legacyVersion, metadata: published.manifest.metadata });
+    await publish(catalogue.store, MODEL_PREFIX(legacyVersion), files, {
+      kind: 'model',
+      version: legacyVersion,
+      metadata: published.manifest.metadata,
+    });
     const inputs = [{ title: 'wooden dining table', text: 'solid oak, seats six' }, { title: 'mountain bike' }];
-    const [current, legacy] = await Promise.all([openEmbedder(catalogue.store, trained.version), openEmbedder(catalogue.store, legacyVersion)]);
+    const [current, legacy] = await Promise.all([
+      openEmbedder(catalogue.store, trained.version),
+      openEmbedder(catalogue.store, legacyVersion),
+    ]);
     try {
       const [a, b] = [await current.classifyTexts(inputs), await legacy.classifyTexts(inputs)];
-      assert.ok(a.logits.some((v) => v !== 0), 'the classifier gave logits');
-      assert.ok(a.logits.every((v, k) => Math.abs(v - b.logits[k]!) < 1e-4), `${a.logits.slice(0, 4)} vs ${b.logits.slice(0, 4)}`);
+      assert.ok(
+        a.logits.some((v) => v !== 0),
+        'the classifier gave logits',
+      );
+      assert.ok(
+        a.logits.every((v, k) => Math.abs(v - b.logits[k]!) < 1e-4),
+        `${a.logits.slice(0, 4)} vs ${b.logits.slice(0, 4)}`,
+      );
       assert.ok(a.embeddings.every((v, k) => Math.abs(v - b.embeddings[k]!) < 1e-5));
       const products = await legacy.classifyProducts(inputs);
-      assert.ok(products.logits.every((v, k) => Math.abs(v - a.logits[k]!) < 1e-4), 'a product without pictures is classified by its text');
+      assert.ok(
+        products.logits.every((v, k) => Math.abs(v - a.logits[k]!) < 1e-4),
+        'a product without pictures is classified by its text',
+      );
     } finally {
       await Promise.all([current.close(), legacy.close()]);
     }
@@ -156,21 +200,56 @@ describe('train on the demo catalogue', () => {
       images: examples.map(() => null),
       labels: Int32Array.from(examples, (e) => dataset.labels.indexOf(e.root)),
     });
-    const shape = { buckets: 2 ** 10, textDim: 8, embeddingDim: 8, classes: dataset.labels.length, imageFeatureDim: 4, imageHidden: 4, dropout: 0, subcategories: null, sentenceDim: 0 };
-    const options = { epochs: 1, batchSize: 16, learningRate: 1e-2, patience: 5, seed: 3, imageFeatureDim: 4, contrastive: 0, temperature: 0.1, modalityDropout: 0, listingContrastive: 0, listingTemperature: 0.1, listingHardNegatives: 0, listingSpanShare: 0 };
+    const shape = {
+      buckets: 2 ** 10,
+      textDim: 8,
+      embeddingDim: 8,
+      classes: dataset.labels.length,
+      imageFeatureDim: 4,
+      imageHidden: 4,
+      dropout: 0,
+      subcategories: null,
+      sentenceDim: 0,
+    };
+    const options = {
+      epochs: 1,
+      batchSize: 16,
+      learningRate: 1e-2,
+      patience: 5,
+      seed: 3,
+      imageFeatureDim: 4,
+      contrastive: 0,
+      temperature: 0.1,
+      modalityDropout: 0,
+      listingContrastive: 0,
+      listingTemperature: 0.1,
+      listingHardNegatives: 0,
+      listingSpanShare: 0,
+    };
     const checkpoints = storeCheckpoints(catalogue.store, 'resume-test');
     const first = await trainLoop(buildTowers(shape), encode(dataset.train), encode(dataset.val), options, checkpoints, silentLog);
     assert.equal(first.resumedFrom, null);
     // "After the crash": a new process builds fresh towers and finds the checkpoint.
     const towers = buildTowers(shape);
-    const resumed = await trainLoop(towers, encode(dataset.train), encode(dataset.val), { ...options, epochs: 2 }, storeCheckpoints(catalogue.store, 'resume-test'), silentLog);
+    const resumed = await trainLoop(
+      towers,
+      encode(dataset.train),
+      encode(dataset.val),
+      { ...options, epochs: 2 },
+      storeCheckpoints(catalogue.store, 'resume-test'),
+      silentLog,
+    );
     assert.equal(resumed.resumedFrom, 1);
     assert.equal(resumed.history.length, 2);
     assert.deepEqual(resumed.history[0], first.history[0]);
   });
 
   it('trains a from-scratch CNN on the pictures when there is no pretrained backbone, and exports it', async () => {
-    const scratch = await trainModel(catalogue.store, { snapshotId: catalogue.snapshotId, hyperparameters: { ...TINY, imageBackbone: 'scratch', scratchEpochs: 4 } }, silentLog);
+    const scratch = await trainModel(
+      catalogue.store,
+      { snapshotId: catalogue.snapshotId, hyperparameters: { ...TINY, imageBackbone: 'scratch', scratchEpochs: 4 } },
+      silentLog,
+    );
     assert.match(scratch.metadata.image?.backbone ?? '', /^scratch-[0-9a-f]{16}$/);
     assert.equal(scratch.metadata.image?.inputSize, 64);
     assert.ok(scratch.metadata.onnxMaxAbsDiff < 1e-4);

@@ -51,7 +51,8 @@ interface ConvCase {
 function outShape(c: ConvCase, depthwise: boolean): Shape4 {
   const [n, h, w, channels] = c.x;
   const [fh, fw, , last] = c.filter;
-  const out = (length: number, f: number): number => (c.pad === 'same' ? Math.ceil(length / c.stride) : Math.floor((length - f) / c.stride) + 1);
+  const out = (length: number, f: number): number =>
+    c.pad === 'same' ? Math.ceil(length / c.stride) : Math.floor((length - f) / c.stride) + 1;
   return [n, out(h, fh), out(w, fw), depthwise ? channels * last : last];
 }
 
@@ -64,7 +65,8 @@ function gradients(c: ConvCase, depthwise: boolean, seed: number): { input: Floa
     const x = tf.tensor4d(values(size(c.x), seed), c.x);
     const filter = tf.tensor4d(values(size(c.filter), seed + 1), c.filter);
     const weighting = tf.tensor4d(values(size(outShape(c, depthwise)), seed + 2), outShape(c, depthwise));
-    const convolve = (input: tf.Tensor4D, f: tf.Tensor4D): tf.Tensor4D => (depthwise ? tf.depthwiseConv2d(input, f, c.stride, c.pad) : tf.conv2d(input, f, c.stride, c.pad));
+    const convolve = (input: tf.Tensor4D, f: tf.Tensor4D): tf.Tensor4D =>
+      depthwise ? tf.depthwiseConv2d(input, f, c.stride, c.pad) : tf.conv2d(input, f, c.stride, c.pad);
     const loss = (input: tf.Tensor, f: tf.Tensor): tf.Scalar => tf.sum(tf.mul(convolve(input as tf.Tensor4D, f as tf.Tensor4D), weighting));
     const [dx, dFilter] = tf.grads(loss)([x, filter]);
     return { input: dx?.dataSync() as Float32Array, filter: dFilter?.dataSync() as Float32Array };
@@ -112,7 +114,12 @@ describe('wasm filter-gradient kernels', () => {
   });
 
   it('registers the kernels the wasm backend lacked', () => {
-    for (const name of ['UnsortedSegmentSum', 'Conv2DBackpropFilter', 'DepthwiseConv2dNativeBackpropFilter', 'DepthwiseConv2dNativeBackpropInput']) {
+    for (const name of [
+      'UnsortedSegmentSum',
+      'Conv2DBackpropFilter',
+      'DepthwiseConv2dNativeBackpropFilter',
+      'DepthwiseConv2dNativeBackpropInput',
+    ]) {
       assert.ok(tf.getKernel(name, 'wasm'), name);
     }
   });
@@ -129,8 +136,14 @@ describe('wasm filter-gradient kernels', () => {
     for (const [index, c] of DEPTHWISE_CASES.entries()) {
       const expected = await on('cpu', () => gradients(c, true, index * 7 + 3));
       const actual = await on('wasm', () => gradients(c, true, index * 7 + 3));
-      assert.ok(maxRelativeError(actual.filter, expected.filter) < 1e-4, `filter, ${label(c)}: max error ${maxRelativeError(actual.filter, expected.filter)}`);
-      assert.ok(maxRelativeError(actual.input, expected.input) < 1e-4, `input, ${label(c)}: max error ${maxRelativeError(actual.input, expected.input)}`);
+      assert.ok(
+        maxRelativeError(actual.filter, expected.filter) < 1e-4,
+        `filter, ${label(c)}: max error ${maxRelativeError(actual.filter, expected.filter)}`,
+      );
+      assert.ok(
+        maxRelativeError(actual.input, expected.input) < 1e-4,
+        `input, ${label(c)}: max error ${maxRelativeError(actual.input, expected.input)}`,
+      );
     }
   });
 
@@ -141,7 +154,9 @@ describe('wasm filter-gradient kernels', () => {
         const table = tf.tensor2d(values(8 * 4, 11), [8, 4]);
         const weighting = tf.tensor2d(values(ids.length * 4, 12), [ids.length, 4]);
         const indices = tf.tensor1d(ids, 'int32');
-        return tf.grad((t: tf.Tensor) => tf.sum(tf.mul(tf.gather(t, indices), weighting)))(table).dataSync() as Float32Array;
+        return tf
+          .grad((t: tf.Tensor) => tf.sum(tf.mul(tf.gather(t, indices), weighting)))(table)
+          .dataSync() as Float32Array;
       });
     const expected = await on('cpu', gatherGradient);
     const actual = await on('wasm', gatherGradient);
@@ -154,7 +169,9 @@ describe('wasm filter-gradient kernels', () => {
   it('agrees with central finite differences of the loss on wasm (conv2d and depthwise, stride 2, same)', async () => {
     await tf.setBackend('wasm');
     for (const depthwise of [false, true]) {
-      const c: ConvCase = depthwise ? { x: [2, 5, 5, 2], filter: [3, 3, 2, 2], stride: 2, pad: 'same' } : { x: [2, 5, 5, 2], filter: [3, 3, 2, 3], stride: 2, pad: 'same' };
+      const c: ConvCase = depthwise
+        ? { x: [2, 5, 5, 2], filter: [3, 3, 2, 2], stride: 2, pad: 'same' }
+        : { x: [2, 5, 5, 2], filter: [3, 3, 2, 3], stride: 2, pad: 'same' };
       const xValues = values(size(c.x), 101);
       const filterValues = values(size(c.filter), 102);
       const weighting = values(size(outShape(c, depthwise)), 103);
@@ -170,8 +187,11 @@ describe('wasm filter-gradient kernels', () => {
         const x = tf.tensor4d(xValues, c.x);
         const f = tf.tensor4d(filterValues, c.filter);
         const r = tf.tensor4d(weighting, outShape(c, depthwise));
-        const conv = (g: tf.Tensor): tf.Tensor4D => (depthwise ? tf.depthwiseConv2d(x, g as tf.Tensor4D, c.stride, c.pad) : tf.conv2d(x, g as tf.Tensor4D, c.stride, c.pad));
-        return tf.grad((g: tf.Tensor) => tf.sum(tf.mul(tf.tanh(conv(g)), r)))(f).dataSync() as Float32Array;
+        const conv = (g: tf.Tensor): tf.Tensor4D =>
+          depthwise ? tf.depthwiseConv2d(x, g as tf.Tensor4D, c.stride, c.pad) : tf.conv2d(x, g as tf.Tensor4D, c.stride, c.pad);
+        return tf
+          .grad((g: tf.Tensor) => tf.sum(tf.mul(tf.tanh(conv(g)), r)))(f)
+          .dataSync() as Float32Array;
       });
       const eps = 1e-2;
       let worst = 0;
@@ -195,13 +215,23 @@ describe('wasm filter-gradient kernels', () => {
     const dy = tf.zeros([1, 2, 2, 2]);
     try {
       assert.throws(
-        () => kernel.kernelFunc({ inputs: { x, dy }, backend: tf.engine().backend, attrs: { strides: 1, dilations: 2, pad: 'valid', filterShape: [3, 3, 2, 1] } }),
+        () =>
+          kernel.kernelFunc({
+            inputs: { x, dy },
+            backend: tf.engine().backend,
+            attrs: { strides: 1, dilations: 2, pad: 'valid', filterShape: [3, 3, 2, 1] },
+          }),
         /dilations 2x2 are not supported/,
       );
       const conv = tf.getKernel('Conv2DBackpropFilter', 'wasm');
       assert.ok(conv);
       assert.throws(
-        () => conv.kernelFunc({ inputs: { x, dy }, backend: tf.engine().backend, attrs: { strides: 1, pad: 'valid', dataFormat: 'NCHW', filterShape: [3, 3, 2, 2] } }),
+        () =>
+          conv.kernelFunc({
+            inputs: { x, dy },
+            backend: tf.engine().backend,
+            attrs: { strides: 1, pad: 'valid', dataFormat: 'NCHW', filterShape: [3, 3, 2, 2] },
+          }),
         /dataFormat NCHW is not supported/,
       );
     } finally {

@@ -104,8 +104,17 @@ export function profileShift(training: DataProfile, rows: readonly ProfileRow[])
   const roots = [...new Set([...Object.keys(training.categories), ...rows.map((row) => row.root)])].sort();
   const current = categoryShares(rows);
   return {
-    category: psi(roots.map((root) => training.categories[root] ?? 0), roots.map((root) => current[root] ?? 0)),
+    category: psi(
+      roots.map((root) => training.categories[root] ?? 0),
+      roots.map((root) => current[root] ?? 0),
+    ),
     price: psi(training.price.shares, binShares(rows.map(logPrice), training.price.edges)),
-    textLength: psi(training.textLength.shares, binShares(rows.map((row) => row.textLength), training.textLength.edges)),
+    textLength: psi(
+      training.textLength.shares,
+      binShares(
+        rows.map((row) => row.textLength),
+        training.textLength.edges,
+      ),
+    ),
   };
 }

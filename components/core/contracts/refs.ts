@@ -21,7 +21,9 @@ async function readJson(file: string, what: string): Promise<unknown> {
   try {
     text = await readFile(file, 'utf8');
   } catch (error) {
-    throw new InputError(`${what} '${file}' is neither an id nor a readable file (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+    throw new InputError(
+      `${what} '${file}' is neither an id nor a readable file (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`,
+    );
   }
   try {
     return JSON.parse(text);
@@ -40,7 +42,8 @@ export async function snapshotIdFrom(arg: string): Promise<string> {
 async function versionFrom(arg: string, what: string, pattern: RegExp, prefix: string): Promise<string> {
   if (pattern.test(arg)) return arg;
   const parsed = Pointer.safeParse(await readJson(arg, what));
-  if (!parsed.success || !pattern.test(parsed.data.version)) throw new InputError(`${what} file ${arg} is not a ${what} pointer (expected {"version": "${prefix}…", "key", "uri"})`);
+  if (!parsed.success || !pattern.test(parsed.data.version))
+    throw new InputError(`${what} file ${arg} is not a ${what} pointer (expected {"version": "${prefix}…", "key", "uri"})`);
   return parsed.data.version;
 }
 

@@ -27,6 +27,9 @@ export interface SnapshotProduct {
 
 /** The pinned products of a snapshot, as train and evaluate read them. */
 export async function* readSnapshotProducts(store: ArtifactStore, snapshotId: string): AsyncGenerator<SnapshotProduct> {
-  const lines = createInterface({ input: (await store.getStream(SNAPSHOT_PRODUCTS_KEY(snapshotId))).pipe(createGunzip()), crlfDelay: Infinity });
+  const lines = createInterface({
+    input: (await store.getStream(SNAPSHOT_PRODUCTS_KEY(snapshotId))).pipe(createGunzip()),
+    crlfDelay: Infinity,
+  });
   for await (const line of lines) if (line) yield JSON.parse(line) as SnapshotProduct;
 }

@@ -69,9 +69,12 @@ export async function openEmbedder(store: ArtifactStore, version: string): Promi
   // Models published before text_classifier.onnx carry the logits as the text encoder's second output.
   const encoderGivesLogits = text.outputNames.includes('logits');
   let classifier: Promise<ort.InferenceSession> | undefined;
-  const textClassifier = () => (classifier ??= published.read(MODEL_FILES.textClassifier).then((bytes) => ort.InferenceSession.create(bytes, options)));
+  const textClassifier = () =>
+    (classifier ??= published.read(MODEL_FILES.textClassifier).then((bytes) => ort.InferenceSession.create(bytes, options)));
   const fusion = await ort.InferenceSession.create(await published.read(MODEL_FILES.fusion), options);
-  const image = metadata.modalities.image ? await ort.InferenceSession.create(await published.read(MODEL_FILES.imageEncoder), options) : null;
+  const image = metadata.modalities.image
+    ? await ort.InferenceSession.create(await published.read(MODEL_FILES.imageEncoder), options)
+    : null;
   const featurizer = TextFeaturizer.fromBytes(metadata.featurizer, await published.read(MODEL_FILES.idf));
   const dim = metadata.embeddingDim;
   const classes = metadata.labels.length;
@@ -83,7 +86,10 @@ export async function openEmbedder(store: ArtifactStore, version: string): Promi
       const part = inputs.slice(start, start + BATCH);
       const docs = classify ? await featurizeAll(featurizer, part, { store }) : part.map((input) => featurizer.featurize(input));
       const { ids, weights, length } = padBatch(docs);
-      const feeds = { ids: new ort.Tensor('int32', ids, [docs.length, length]), weights: new ort.Tensor('float32', weights, [docs.length, length]) };
+      const feeds = {
+        ids: new ort.Tensor('int32', ids, [docs.length, length]),
+        weights: new ort.Tensor('float32', weights, [docs.length, length]),
+      };
       const result = await text.run(feeds);
       out.embeddings.set(result['embedding']!.data as Float32Array, start * dim);
       // Embedding only: the logits stay zero, and the fused logits they feed are not returned.
@@ -102,7 +108,8 @@ export async function openEmbedder(store: ArtifactStore, version: string): Promi
       const part = pixels.slice(start, start + BATCH / 4);
       const flat = new Float32Array(part.length * size * size * 3);
       part.forEach((p, k) => {
-        if (p.length !== size * size * 3) throw new InputError(`image ${start + k} has ${p.length} values; the model takes ${size}×${size}×3`);
+        if (p.length !== size * size * 3)
+          throw new InputError(`image ${start + k} has ${p.length} values; the model takes ${size}×${size}×3`);
         flat.set(p, k * size * size * 3);
       });
       const result = await image.run({ pixels: new ort.Tensor('float32', flat, [part.length, size, size, 3]) });
@@ -124,7 +131,8 @@ export async function openEmbedder(store: ArtifactStore, version: string): Promi
         if (pictures.length === 0) continue;
         // A product's pictures: the mean of their embeddings (the fusion graph normalises the sum).
         const encoded = await embedImages(pictures);
-        for (let k = 0; k < encoded.n; k++) for (let d = 0; d < dim; d++) imageEmbeddings[row * dim + d]! += encoded.embeddings[k * dim + d]! / encoded.n;
+        for (let k = 0; k < encoded.n; k++)
+          for (let d = 0; d < dim; d++) imageEmbeddings[row * dim + d]! += encoded.embeddings[k * dim + d]! / encoded.n;
         imageMask[row] = 1;
       }
     }

@@ -88,7 +88,9 @@ const BuiltFacts = z.object({
   memoryBudgetBytes: z.number().optional(),
   recallTarget: z.number().optional(),
   recallTargetMet: z.boolean().optional(),
-  candidates: z.array(z.object({ type: z.string(), estimatedBytes: z.number(), recall: z.number().nullable(), parameter: z.number().optional() })).optional(),
+  candidates: z
+    .array(z.object({ type: z.string(), estimatedBytes: z.number(), recall: z.number().nullable(), parameter: z.number().optional() }))
+    .optional(),
 });
 
 export const LexicalFacts = z.object({
@@ -137,15 +139,21 @@ export async function openSearchIndex(store: ArtifactStore, version: string): Pr
   const buyerRows = z.array(IndexedBuyer).parse(JSON.parse((await published.read(INDEX_FILES.buyerRows)).toString('utf8')));
   const vectorBytes = await published.read(INDEX_FILES.productVectors);
   const productVectors = float32FromBytes(vectorBytes);
-  if (productVectors.length !== productRows.length * metadata.products.dim) throw new Error(`index ${version}: products.vectors.f32 holds ${productVectors.length} floats for ${productRows.length} products of ${metadata.products.dim} dimensions`);
+  if (productVectors.length !== productRows.length * metadata.products.dim)
+    throw new Error(
+      `index ${version}: products.vectors.f32 holds ${productVectors.length} floats for ${productRows.length} products of ${metadata.products.dim} dimensions`,
+    );
   const products = loadVectorIndex(await published.read(INDEX_FILES.products), metadata.products);
   const buyers = loadVectorIndex(await published.read(INDEX_FILES.buyers), metadata.buyers);
-  if (products.ntotal() !== productRows.length) throw new Error(`index ${version}: products.faiss holds ${products.ntotal()} vectors for ${productRows.length} products`);
-  if (buyers.ntotal() !== buyerRows.length) throw new Error(`index ${version}: buyers.faiss holds ${buyers.ntotal()} vectors for ${buyerRows.length} buyers`);
+  if (products.ntotal() !== productRows.length)
+    throw new Error(`index ${version}: products.faiss holds ${products.ntotal()} vectors for ${productRows.length} products`);
+  if (buyers.ntotal() !== buyerRows.length)
+    throw new Error(`index ${version}: buyers.faiss holds ${buyers.ntotal()} vectors for ${buyerRows.length} buyers`);
   let lexical: LexicalIndex | null = null;
   if (metadata.lexical) {
     lexical = LexicalIndex.fromFiles(await published.read(INDEX_FILES.lexicalHeader), await published.read(INDEX_FILES.lexicalPostings));
-    if (lexical.documents !== productRows.length) throw new Error(`index ${version}: lexical.json holds ${lexical.documents} documents for ${productRows.length} products`);
+    if (lexical.documents !== productRows.length)
+      throw new Error(`index ${version}: lexical.json holds ${lexical.documents} documents for ${productRows.length} products`);
   }
   return { version, metadata, products, productRows, productVectors, buyers, buyerRows, lexical };
 }

@@ -21,7 +21,8 @@ export function classification(truth: readonly string[], predicted: readonly str
   truth.forEach((label, i) => {
     const row = at.get(label);
     const column = at.get(predicted[i] ?? '');
-    if (row === undefined || column === undefined) throw new Error(`label '${row === undefined ? label : predicted[i]}' is not among the labels`);
+    if (row === undefined || column === undefined)
+      throw new Error(`label '${row === undefined ? label : predicted[i]}' is not among the labels`);
     confusion[row]![column]! += 1;
     if (row === column) correct += 1;
   });

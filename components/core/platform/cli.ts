@@ -15,13 +15,15 @@ export const EXIT_BAD_INPUT = 2;
 
 /** A command with the project's conventions: usage errors throw instead of exiting, help after an error. */
 export function createCommand(name: string, description: string): Command {
-  return new Command(name)
-    .description(description)
-    // Options after a subcommand's name are the subcommand's, even where the parent has one of that name.
-    .enablePositionalOptions()
-    .showHelpAfterError('(run with --help for usage)')
-    .exitOverride()
-    .configureOutput({ outputError: (text, write) => write(redact(text)) });
+  return (
+    new Command(name)
+      .description(description)
+      // Options after a subcommand's name are the subcommand's, even where the parent has one of that name.
+      .enablePositionalOptions()
+      .showHelpAfterError('(run with --help for usage)')
+      .exitOverride()
+      .configureOutput({ outputError: (text, write) => write(redact(text)) })
+  );
 }
 
 /** Parses a positive integer option value, with commander's own error on anything else. */

@@ -10,9 +10,7 @@ import { InputError } from './errors.js';
 import { isLogLevel, type LogLevel } from './log.js';
 import { maskUrl } from './secrets.js';
 
-export type DatabaseConfig =
-  | { kind: 'postgres'; url: string }
-  | { kind: 'pglite'; dir: string };
+export type DatabaseConfig = { kind: 'postgres'; url: string } | { kind: 'pglite'; dir: string };
 
 export interface S3Config {
   /** Custom endpoint (Ceph RGW, MinIO); unset means AWS itself. */
@@ -53,10 +51,7 @@ const EnvSchema = z.object({
   AWS_REGION: z.preprocess(nonEmpty, z.string().default('us-east-1')),
   LOG_LEVEL: z.preprocess(
     nonEmpty,
-    z
-      .string()
-      .default('info')
-      .refine(isLogLevel, { message: 'must be one of fatal, error, warn, info, debug, trace, silent' }),
+    z.string().default('info').refine(isLogLevel, { message: 'must be one of fatal, error, warn, info, debug, trace, silent' }),
   ),
 });
 

@@ -40,8 +40,7 @@ export class Progress {
     this.reported = true;
     const seconds = (now - this.started) / 1000;
     const rate = seconds > 0 ? this.done / seconds : 0;
-    const etaSeconds =
-      this.total !== undefined && rate > 0 && !finished ? Math.max(0, (this.total - this.done) / rate) : undefined;
+    const etaSeconds = this.total !== undefined && rate > 0 && !finished ? Math.max(0, (this.total - this.done) / rate) : undefined;
     this.log.info(
       {
         task: this.task,

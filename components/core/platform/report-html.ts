@@ -29,7 +29,9 @@ export interface Figure {
 }
 
 export function htmlReport(report: { title: string; facts: [string, string | number][]; figures: Figure[]; footer: string }): string {
-  const facts = report.facts.map(([name, value]) => `<tr><th>${escapeHtml(name)}</th><td>${escapeHtml(String(value))}</td></tr>`).join('\n');
+  const facts = report.facts
+    .map(([name, value]) => `<tr><th>${escapeHtml(name)}</th><td>${escapeHtml(String(value))}</td></tr>`)
+    .join('\n');
   const sections = report.figures
     .map((f) => `<section><h2>${escapeHtml(f.title)}</h2><p>${escapeHtml(f.note)}</p>${f.body}</section>`)
     .join('\n');

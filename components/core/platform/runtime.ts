@@ -36,7 +36,11 @@ export interface StoreRuntime {
  * artifacts only (train, evaluate, deploy). They must not hold the embedded database's lock for
  * minutes of CPU-bound work, which would also block every other step of a local run.
  */
-export async function withStore<T>(component: string, work: (runtime: StoreRuntime) => Promise<T>, env: NodeJS.ProcessEnv = process.env): Promise<T> {
+export async function withStore<T>(
+  component: string,
+  work: (runtime: StoreRuntime) => Promise<T>,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<T> {
   const config = loadConfig(env);
   const log = createLogger(component, config.logLevel);
   log.info(describeConfig(config), `${component}: artifacts ${config.artifactRoot}`);

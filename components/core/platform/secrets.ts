@@ -4,13 +4,7 @@
  * that hold credentials, wherever they appear in a text.
  */
 
-const SECRET_ENV_NAMES = [
-  'AWS_SECRET_ACCESS_KEY',
-  'AWS_SESSION_TOKEN',
-  'PGPASSWORD',
-  'DATABASE_PASSWORD',
-  'KFP_TOKEN',
-] as const;
+const SECRET_ENV_NAMES = ['AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'PGPASSWORD', 'DATABASE_PASSWORD', 'KFP_TOKEN'] as const;
 
 const MASK = '***';
 

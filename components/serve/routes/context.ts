@@ -20,7 +20,10 @@ export interface RouteContext {
  * Runs `work` on the served version (held open until it ends, whatever swap happens meanwhile) and
  * stamps the answer with that version and the time it took.
  */
-export async function answerWith<T extends object>(state: ServingState, work: (version: LoadedVersion) => Promise<T> | T): Promise<T & { model: string; index: string; tookMs: number }> {
+export async function answerWith<T extends object>(
+  state: ServingState,
+  work: (version: LoadedVersion) => Promise<T> | T,
+): Promise<T & { model: string; index: string; tookMs: number }> {
   const started = performance.now();
   return state.use(async (version) => {
     const body = await work(version);

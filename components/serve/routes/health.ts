@@ -22,7 +22,9 @@ const readyAnswer = {
 } as const;
 
 export async function healthRoutes(app: FastifyInstance, { state }: RouteContext): Promise<void> {
-  app.get('/healthz', { schema: { response: { 200: { type: 'object', properties: { status: { type: 'string' } } } } } }, async () => ({ status: 'ok' }));
+  app.get('/healthz', { schema: { response: { 200: { type: 'object', properties: { status: { type: 'string' } } } } } }, async () => ({
+    status: 'ok',
+  }));
 
   app.get('/readyz', { schema: { response: { 200: readyAnswer, 503: readyAnswer } } }, async (_request, reply) => {
     const version = state.current();

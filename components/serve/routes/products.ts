@@ -42,7 +42,16 @@ export async function productRoutes(app: FastifyInstance, { state }: RouteContex
         const print = rankingFingerprint(`/products/${request.params.id}/similar`, params);
         const offset = pageStart(params, version, print);
         const vector = version.index.productVectors.subarray(position * version.dim, (position + 1) * version.dim);
-        const plan = { terms: [], vector, mode: 'dense' as const, sort: params.sort ?? 'relevance', filters, offset, k: params.k, exclude: position };
+        const plan = {
+          terms: [],
+          vector,
+          mode: 'dense' as const,
+          sort: params.sort ?? 'relevance',
+          filters,
+          offset,
+          k: params.k,
+          exclude: position,
+        };
         return { product: version.index.productRows[position]!, ...pageFields(version, plan, searchPage(version, plan), print) };
       }),
   );
@@ -54,7 +63,10 @@ export async function productRoutes(app: FastifyInstance, { state }: RouteContex
         params: idParams,
         querystring: {
           type: 'object',
-          properties: { k: kParameter, radius_km: { type: 'number', exclusiveMinimum: 0, maximum: MAX_RADIUS_KM, default: DEFAULT_RADIUS_KM } },
+          properties: {
+            k: kParameter,
+            radius_km: { type: 'number', exclusiveMinimum: 0, maximum: MAX_RADIUS_KM, default: DEFAULT_RADIUS_KM },
+          },
           additionalProperties: false,
         },
         response: { 200: buyersAnswer, ...errors(400, 404, 503) },
@@ -62,8 +74,18 @@ export async function productRoutes(app: FastifyInstance, { state }: RouteContex
     },
     async (request) =>
       answerWith(state, (version) => {
-        const found = buyersForProduct(version, positionOf(version, request.params.id), { radiusKm: request.query.radius_km, k: request.query.k });
-        return { product: found.product, radiusKm: found.radiusKm, distanceFilter: found.distanceFilter, candidates: found.candidates, notes: found.notes, results: found.matches };
+        const found = buyersForProduct(version, positionOf(version, request.params.id), {
+          radiusKm: request.query.radius_km,
+          k: request.query.k,
+        });
+        return {
+          product: found.product,
+          radiusKm: found.radiusKm,
+          distanceFilter: found.distanceFilter,
+          candidates: found.candidates,
+          notes: found.notes,
+          results: found.matches,
+        };
       }),
   );
 }

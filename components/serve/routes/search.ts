@@ -56,9 +56,12 @@ export async function searchRoutes(app: FastifyInstance, { state, limits }: Rout
       const body = request.body;
       const type = request.headers['content-type'] ?? '';
       // Fastify parses JSON and text bodies itself; only the image parser above yields a Buffer.
-      if (!type.startsWith('image/')) throw new HttpError(415, `send the picture's raw bytes with an image/* Content-Type, not ${type || 'none'}`);
+      if (!type.startsWith('image/'))
+        throw new HttpError(415, `send the picture's raw bytes with an image/* Content-Type, not ${type || 'none'}`);
       if (!Buffer.isBuffer(body) || body.length === 0) throw new HttpError(400, 'the request body is empty: send the picture’s raw bytes');
-      return answerWith(state, async (version) => ({ results: await searchImage(version, body, request.query.k, { maxPixels: limits.maxImagePixels }) }));
+      return answerWith(state, async (version) => ({
+        results: await searchImage(version, body, request.query.k, { maxPixels: limits.maxImagePixels }),
+      }));
     },
   );
 }

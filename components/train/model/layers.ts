@@ -52,7 +52,8 @@ export class WeightedBag extends tf.layers.Layer {
   }
 
   override build(): void {
-    const init = this.initScale > 0 ? tf.initializers.randomUniform({ minval: -this.initScale, maxval: this.initScale }) : tf.initializers.zeros();
+    const init =
+      this.initScale > 0 ? tf.initializers.randomUniform({ minval: -this.initScale, maxval: this.initScale }) : tf.initializers.zeros();
     this.table = this.addWeight('embeddings', [this.inputDim, this.outputDim], 'float32', init);
     if (this.useBias) this.bias = this.addWeight('bias', [this.outputDim], 'float32', tf.initializers.zeros());
     this.built = true;
@@ -80,7 +81,14 @@ export class WeightedBag extends tf.layers.Layer {
   }
 
   override getConfig(): tf.serialization.ConfigDict {
-    return { ...super.getConfig(), inputDim: this.inputDim, outputDim: this.outputDim, useBias: this.useBias, initScale: this.initScale, skipOutOfRange: this.skipOutOfRange };
+    return {
+      ...super.getConfig(),
+      inputDim: this.inputDim,
+      outputDim: this.outputDim,
+      useBias: this.useBias,
+      initScale: this.initScale,
+      skipOutOfRange: this.skipOutOfRange,
+    };
   }
 }
 
@@ -118,7 +126,8 @@ export class HierarchicalLogits extends tf.layers.Layer {
 
   constructor(config: HierarchicalLogitsConfig) {
     super(config);
-    if (config.groups.length !== config.classes) throw new Error(`HierarchicalLogits: ${config.groups.length} groups for ${config.classes} classes`);
+    if (config.groups.length !== config.classes)
+      throw new Error(`HierarchicalLogits: ${config.groups.length} groups for ${config.classes} classes`);
     const empty = config.groups.findIndex((group) => group.length === 0);
     if (empty >= 0) throw new Error(`HierarchicalLogits: class ${empty} has no sub-category`);
     this.classes = config.classes;

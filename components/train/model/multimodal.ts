@@ -80,12 +80,26 @@ export interface Towers {
 export function buildTowers(shape: ModelShape): Towers {
   const ids = tf.input({ shape: [null], dtype: 'int32', name: 'ids' });
   const weights = tf.input({ shape: [null], name: 'weights' });
-  const bag = new WeightedBag({ name: 'text_bag', inputDim: shape.buckets, outputDim: shape.textDim, skipOutOfRange: shape.sentenceDim > 0 }).apply([ids, weights]) as tf.SymbolicTensor;
+  const bag = new WeightedBag({
+    name: 'text_bag',
+    inputDim: shape.buckets,
+    outputDim: shape.textDim,
+    skipOutOfRange: shape.sentenceDim > 0,
+  }).apply([ids, weights]) as tf.SymbolicTensor;
   const dropped = tf.layers.dropout({ name: 'text_dropout', rate: shape.dropout }).apply(bag) as tf.SymbolicTensor;
   const projected = tf.layers.dense({ name: 'text_projection', units: shape.embeddingDim }).apply(dropped) as tf.SymbolicTensor;
   const t = new L2Normalize({ name: 'text_embedding' }).apply(projected) as tf.SymbolicTensor;
-  let wide = new WeightedBag({ name: 'text_wide', inputDim: wideInputs(shape), outputDim: wideColumns(shape), useBias: true, initScale: 0 }).apply([ids, weights]) as tf.SymbolicTensor;
-  if (shape.subcategories) wide = new HierarchicalLogits({ name: 'text_wide_roots', classes: shape.classes, ...shape.subcategories }).apply(wide) as tf.SymbolicTensor;
+  let wide = new WeightedBag({
+    name: 'text_wide',
+    inputDim: wideInputs(shape),
+    outputDim: wideColumns(shape),
+    useBias: true,
+    initScale: 0,
+  }).apply([ids, weights]) as tf.SymbolicTensor;
+  if (shape.subcategories)
+    wide = new HierarchicalLogits({ name: 'text_wide_roots', classes: shape.classes, ...shape.subcategories }).apply(
+      wide,
+    ) as tf.SymbolicTensor;
   const text = tf.model({ name: 'text_tower', inputs: [ids, weights], outputs: [t, wide] });
   const textEmbedding = tf.model({ name: 'text_embedding_only', inputs: [ids, weights], outputs: t });
 

@@ -3,7 +3,7 @@
  * exporter (onnx-export/) as `ExportOptions.layers`: the exporter knows TF.js's built-in layers only.
  */
 import { attr, fail, one, out, variable, weight, type LayerCall, type Translate, type Value } from '../onnx-export/index.js';
-import { HierarchicalLogits, L2_EPSILON, type WeightedBag } from './layers.js';
+import { type HierarchicalLogits, L2_EPSILON, type WeightedBag } from './layers.js';
 
 /** WeightedBag: Σ_l w[n,l] · table[ids[n,l]] (+ bias) as Gather, Unsqueeze, Mul, ReduceSum. */
 function weightedBag(call: LayerCall): Value[] {
@@ -11,7 +11,8 @@ function weightedBag(call: LayerCall): Value[] {
   const g = call.g;
   let ids = g.toTf(call.inputs[0]!);
   const weights = g.toTf(call.inputs[1]!);
-  if (ids.dtype !== 'int32') ids = { ...ids, name: g.node('Cast', [ids.name], `${call.base}_ids`, [attr.int('to', 6 /* INT32 */)]), dtype: 'int32' };
+  if (ids.dtype !== 'int32')
+    ids = { ...ids, name: g.node('Cast', [ids.name], `${call.base}_ids`, [attr.int('to', 6 /* INT32 */)]), dtype: 'int32' };
   const bag = call.layer as WeightedBag;
   let idsName = ids.name;
   let weightsName = weights.name;
@@ -21,7 +22,11 @@ function weightedBag(call: LayerCall): Value[] {
     const inside = g.node('Less', [ids.name, limit], `${call.base}_inside`);
     const zero = g.node('Cast', [g.int64s([0], [])], `${call.base}_zero`, [attr.int('to', 6 /* INT32 */)]);
     idsName = g.node('Where', [inside, ids.name, zero], `${call.base}_ids_inside`);
-    weightsName = g.node('Mul', [weights.name, g.node('Cast', [inside], `${call.base}_mask`, [attr.int('to', 1 /* FLOAT */)])], `${call.base}_weights_inside`);
+    weightsName = g.node(
+      'Mul',
+      [weights.name, g.node('Cast', [inside], `${call.base}_mask`, [attr.int('to', 1 /* FLOAT */)])],
+      `${call.base}_weights_inside`,
+    );
   }
   const table = weight(call, variable(call, 'table', true), 'embeddings');
   const rows = g.node('Gather', [table, idsName], `${call.base}_rows`, [attr.int('axis', 0)]); // [N, L, D]
@@ -51,7 +56,9 @@ function hierarchicalLogits(call: LayerCall): Value[] {
   const x = g.toTf(one(call));
   const layer = call.layer as HierarchicalLogits;
   const table = layer.gatherTable();
-  const columns = g.node('Gather', [x.name, g.int64s(table.flat(), [table.length, table[0]!.length])], `${call.base}_columns`, [attr.int('axis', 1)]); // [N, C, M]
+  const columns = g.node('Gather', [x.name, g.int64s(table.flat(), [table.length, table[0]!.length])], `${call.base}_columns`, [
+    attr.int('axis', 1),
+  ]); // [N, C, M]
   const best = g.reduce('ReduceMax', columns, [2], false, `${call.base}_best`);
   const roots = g.node('Slice', [x.name, g.int64s([0]), g.int64s([layer.classes]), g.int64s([1])], `${call.base}_roots`);
   const scaled = g.node('Mul', [best, g.scalar(layer.weight)], `${call.base}_scaled`);

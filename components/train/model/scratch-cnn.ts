@@ -55,10 +55,18 @@ export function buildScratchCnn(options: ScratchCnnOptions): tf.LayersModel {
   if (inputSize < 8) throw new Error(`buildScratchCnn: inputSize must be at least 8 (got ${inputSize})`);
 
   const input = tf.input({ shape: [inputSize, inputSize, 3], dtype: 'float32' });
-  let x = normalisedRelu(tf.layers.conv2d({ filters: width, kernelSize: 3, strides: 2, padding: 'same', useBias: false }).apply(input) as tf.SymbolicTensor);
+  let x = normalisedRelu(
+    tf.layers.conv2d({ filters: width, kernelSize: 3, strides: 2, padding: 'same', useBias: false }).apply(input) as tf.SymbolicTensor,
+  );
   for (const block of BLOCKS) {
-    x = normalisedRelu(tf.layers.depthwiseConv2d({ kernelSize: 3, strides: block.stride, padding: 'same', useBias: false }).apply(x) as tf.SymbolicTensor);
-    x = normalisedRelu(tf.layers.conv2d({ filters: width * block.widthMultiple, kernelSize: 1, padding: 'same', useBias: false }).apply(x) as tf.SymbolicTensor);
+    x = normalisedRelu(
+      tf.layers.depthwiseConv2d({ kernelSize: 3, strides: block.stride, padding: 'same', useBias: false }).apply(x) as tf.SymbolicTensor,
+    );
+    x = normalisedRelu(
+      tf.layers
+        .conv2d({ filters: width * block.widthMultiple, kernelSize: 1, padding: 'same', useBias: false })
+        .apply(x) as tf.SymbolicTensor,
+    );
   }
   const pooled = tf.layers.globalAveragePooling2d({}).apply(x) as tf.SymbolicTensor;
   const features = tf.layers.dense({ units: featureDim }).apply(pooled) as tf.SymbolicTensor;

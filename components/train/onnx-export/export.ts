@@ -119,14 +119,19 @@ class Scope {
     if (layer instanceof tf.LayersModel) return this.nested(layer, inputs, base);
     const className = layer.getClassName();
     const translation = this.translations[className];
-    if (!translation) throw new UnsupportedLayerError(className, layer.name, undefined, [...SUPPORTED_LAYERS, ...Object.keys(this.translations).filter((name) => !(name in BUILTIN_TRANSLATIONS))]);
+    if (!translation)
+      throw new UnsupportedLayerError(className, layer.name, undefined, [
+        ...SUPPORTED_LAYERS,
+        ...Object.keys(this.translations).filter((name) => !(name in BUILTIN_TRANSLATIONS)),
+      ]);
     const call: LayerCall = { g: this.g, layer, className, base, inputs, outputShapes: node.outputTensors.map((t) => t.shape) };
     return translation(call);
   }
 
   /** A model used as a layer: its own graph, with its inputs bound to this call's values. */
   private nested(model: tf.LayersModel, inputs: Value[], base: string): Value[] {
-    if (model.inputs.length !== inputs.length) throw new Error(`ONNX export: nested model '${model.name}' takes ${model.inputs.length} inputs, called with ${inputs.length}`);
+    if (model.inputs.length !== inputs.length)
+      throw new Error(`ONNX export: nested model '${model.name}' takes ${model.inputs.length} inputs, called with ${inputs.length}`);
     const scope = new Scope(this.g, `${base}/`, this.translations);
     model.inputs.forEach((t, i) => scope.values.set(t.id, inputs[i]!));
     return scope.resolve(model.outputs);
@@ -140,7 +145,8 @@ function checkNames(names: string[] | undefined, count: number, what: string): v
 /** Exports `model` (its current weights, inference behaviour) as ONNX ModelProto bytes. */
 export function exportLayersModel(model: tf.LayersModel, options: ExportOptions = {}): Uint8Array {
   const opset = options.opset ?? DEFAULT_OPSET;
-  if (!Number.isInteger(opset) || opset < MIN_OPSET || opset > MAX_OPSET) throw new InputError(`ONNX export: opset ${opset} is not supported (${MIN_OPSET}–${MAX_OPSET})`);
+  if (!Number.isInteger(opset) || opset < MIN_OPSET || opset > MAX_OPSET)
+    throw new InputError(`ONNX export: opset ${opset} is not supported (${MIN_OPSET}–${MAX_OPSET})`);
   checkNames(options.inputNames, model.inputs.length, 'input');
   checkNames(options.outputNames, model.outputs.length, 'output');
   const inputNames = options.inputNames ?? model.inputNames;
@@ -162,7 +168,11 @@ export function exportLayersModel(model: tf.LayersModel, options: ExportOptions 
     // Outputs in TF.js's layout, under their own names.
     g.nodeNamed('Identity', [g.toTf(value).name], name);
     const shape = model.outputs[i]!.shape;
-    return valueInfo(name, value.dtype, shape.map((d, axis) => d ?? (axis === 0 ? 'N' : null)));
+    return valueInfo(
+      name,
+      value.dtype,
+      shape.map((d, axis) => d ?? (axis === 0 ? 'N' : null)),
+    );
   });
 
   const graph = onnx.GraphProto.create({

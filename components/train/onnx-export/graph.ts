@@ -145,7 +145,8 @@ export class GraphBuilder {
   /** The value with its ONNX tensor in NCHW (rank-4 values only); the transpose is made once. */
   toNchw(value: Value): Value {
     if (value.nchw) return value;
-    if (value.shape.length !== 4) throw new Error(`ONNX export: '${value.name}' has rank ${value.shape.length}, an image tensor needs rank 4`);
+    if (value.shape.length !== 4)
+      throw new Error(`ONNX export: '${value.name}' has rank ${value.shape.length}, an image tensor needs rank 4`);
     return this.transpose(value, true);
   }
 
@@ -158,7 +159,9 @@ export class GraphBuilder {
     const key = `${value.name}>${toNchw ? 'nchw' : 'nhwc'}`;
     let result = this.transposed.get(key);
     if (!result) {
-      const name = this.node('Transpose', [value.name], `${value.name}_${toNchw ? 'nchw' : 'nhwc'}`, [attr.ints('perm', toNchw ? NHWC_TO_NCHW : NCHW_TO_NHWC)]);
+      const name = this.node('Transpose', [value.name], `${value.name}_${toNchw ? 'nchw' : 'nhwc'}`, [
+        attr.ints('perm', toNchw ? NHWC_TO_NCHW : NCHW_TO_NHWC),
+      ]);
       result = { ...value, name, nchw: toNchw };
       this.transposed.set(key, result);
       // Going back needs no second transpose.

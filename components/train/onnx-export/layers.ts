@@ -107,7 +107,20 @@ function constFloats(call: LayerCall, suffix: string, make: () => Float32Array, 
 const SELU_ALPHA = 1.6732632423543772;
 const SELU_SCALE = 1.0507009873554805;
 
-export const SUPPORTED_ACTIVATIONS = ['linear', 'relu', 'relu6', 'sigmoid', 'hardSigmoid', 'tanh', 'softmax', 'elu', 'selu', 'softplus', 'softsign', 'swish'];
+export const SUPPORTED_ACTIVATIONS = [
+  'linear',
+  'relu',
+  'relu6',
+  'sigmoid',
+  'hardSigmoid',
+  'tanh',
+  'softmax',
+  'elu',
+  'selu',
+  'softplus',
+  'softsign',
+  'swish',
+];
 
 function activation(call: LayerCall, x: Value, name: unknown, base: string): Value {
   const g = call.g;
@@ -152,7 +165,14 @@ function activation(call: LayerCall, x: Value, name: unknown, base: string): Val
  * (ceil(in/s) - 1)·s + (k-1)·d + 1 - in in total, the odd one at the end (bottom/right), which is
  * what TF (and TF.js) do for stride 2. With an unknown spatial size ONNX's SAME_UPPER does the same.
  */
-function padsFor(call: LayerCall, x: Value, kernel: [number, number], strides: [number, number], dilation: [number, number], padding: unknown): ReturnType<typeof attr.int>[] {
+function padsFor(
+  call: LayerCall,
+  x: Value,
+  kernel: [number, number],
+  strides: [number, number],
+  dilation: [number, number],
+  padding: unknown,
+): ReturnType<typeof attr.int>[] {
   if (padding === 'valid') return [attr.ints('pads', [0, 0, 0, 0])];
   if (padding !== 'same') fail(call, `padding '${String(padding)}' is not supported (same, valid)`);
   const spatial = [x.shape[1], x.shape[2]];
@@ -211,7 +231,11 @@ function pooling(call: LayerCall, op: 'MaxPool' | 'AveragePool'): Value[] {
   const x = call.g.toNchw(input);
   const poolSize = pair(config['poolSize'], 'poolSize', call);
   const strides = pair(config['strides'] ?? poolSize, 'strides', call);
-  const attributes = [attr.ints('kernel_shape', poolSize), attr.ints('strides', strides), ...padsFor(call, input, poolSize, strides, [1, 1], config['padding'])];
+  const attributes = [
+    attr.ints('kernel_shape', poolSize),
+    attr.ints('strides', strides),
+    ...padsFor(call, input, poolSize, strides, [1, 1], config['padding']),
+  ];
   // TF averages over the window's pixels inside the image only.
   if (op === 'AveragePool') attributes.push(attr.int('count_include_pad', 0));
   return [out(call, call.g.node(op, [x.name], call.base, attributes), true)];
@@ -259,9 +283,12 @@ function batchNormalization(call: LayerCall): Value[] {
     const x = call.g.toNchw(input);
     const scale = gamma ? weight(call, gamma, 'gamma') : constFloats(call, 'gamma', () => new Float32Array(channels).fill(1), [channels]);
     const shift = beta ? weight(call, beta, 'beta') : constFloats(call, 'beta', () => new Float32Array(channels), [channels]);
-    const y = call.g.node('BatchNormalization', [x.name, scale, shift, weight(call, mean, 'moving_mean'), weight(call, variance, 'moving_variance')], call.base, [
-      attr.float('epsilon', epsilon),
-    ]);
+    const y = call.g.node(
+      'BatchNormalization',
+      [x.name, scale, shift, weight(call, mean, 'moving_mean'), weight(call, variance, 'moving_variance')],
+      call.base,
+      [attr.float('epsilon', epsilon)],
+    );
     return [out(call, y, true)];
   }
   // Other ranks: y = x · scale + shift on the last axis, scale = γ / sqrt(var + ε), shift = β − mean · scale.
@@ -280,7 +307,10 @@ function batchNormalization(call: LayerCall): Value[] {
 function relu(call: LayerCall): Value[] {
   const x = one(call);
   const maxValue = configOf(call.layer)['maxValue'];
-  const y = maxValue == null ? call.g.node('Relu', [x.name], call.base) : call.g.node('Clip', [x.name, call.g.scalar(0), call.g.scalar(Number(maxValue))], call.base);
+  const y =
+    maxValue == null
+      ? call.g.node('Relu', [x.name], call.base)
+      : call.g.node('Clip', [x.name, call.g.scalar(0), call.g.scalar(Number(maxValue))], call.base);
   return [out(call, y, x.nchw)];
 }
 
@@ -328,7 +358,8 @@ function reshape(call: LayerCall): Value[] {
 function merged(call: LayerCall): Value[] {
   if (call.inputs.length < 2) fail(call, `expected at least two inputs, got ${call.inputs.length}`);
   const rank = call.inputs[0]!.shape.length;
-  if (call.inputs.some((v) => v.shape.length !== rank)) fail(call, `inputs of different ranks are not supported ([${call.inputs.map((v) => v.shape.length).join(', ')}])`);
+  if (call.inputs.some((v) => v.shape.length !== rank))
+    fail(call, `inputs of different ranks are not supported ([${call.inputs.map((v) => v.shape.length).join(', ')}])`);
   const nchw = rank === 4 && call.inputs.some((v) => v.nchw);
   return call.inputs.map((v) => (nchw ? call.g.toNchw(v) : call.g.toTf(v)));
 }
@@ -340,7 +371,8 @@ function elementwise(op: 'Sum' | 'Mean' | 'Max' | 'Min' | 'Mul'): Translate {
     let y: string;
     if (op === 'Mul') {
       y = names[0]!;
-      for (let i = 1; i < names.length; i++) y = call.g.node('Mul', [y, names[i]!], i === names.length - 1 ? call.base : `${call.base}_${i}`);
+      for (let i = 1; i < names.length; i++)
+        y = call.g.node('Mul', [y, names[i]!], i === names.length - 1 ? call.base : `${call.base}_${i}`);
     } else {
       y = call.g.node(op, names, call.base);
     }
@@ -354,7 +386,18 @@ function concatenate(call: LayerCall): Value[] {
   let axis = Number(configOf(call.layer)['axis'] ?? -1);
   if (axis < 0) axis += rank;
   if (xs[0]!.nchw) axis = [0, 2, 3, 1][axis]!; // TF axis → its position in NCHW
-  return [out(call, call.g.node('Concat', xs.map((v) => v.name), call.base, [attr.int('axis', axis)]), xs[0]!.nchw)];
+  return [
+    out(
+      call,
+      call.g.node(
+        'Concat',
+        xs.map((v) => v.name),
+        call.base,
+        [attr.int('axis', axis)],
+      ),
+      xs[0]!.nchw,
+    ),
+  ];
 }
 
 function identity(call: LayerCall): Value[] {

@@ -70,7 +70,9 @@ export async function initBackend(log: Logger, only?: BackendChoice): Promise<Ba
       return active;
     }
   }
-  throw new InputError(`TF.js backend ${only} cannot start on this machine (choose one of ${BACKENDS.join(', ')}, or leave it out to take the best available)`);
+  throw new InputError(
+    `TF.js backend ${only} cannot start on this machine (choose one of ${BACKENDS.join(', ')}, or leave it out to take the best available)`,
+  );
 }
 
 export { tf };

@@ -41,7 +41,10 @@ function wasmKernel(name: string): tf.KernelFunc {
  * keeping only the result handed to the engine (each kernel output holds one reference to its data,
  * shared data included, so releasing each once is exact). On an error everything is released.
  */
-function composite(backend: KernelBackend, body: (run: (name: string, inputs: tf.NamedTensorInfoMap, attrs?: object) => tf.TensorInfo) => tf.TensorInfo): tf.TensorInfo {
+function composite(
+  backend: KernelBackend,
+  body: (run: (name: string, inputs: tf.NamedTensorInfoMap, attrs?: object) => tf.TensorInfo) => tf.TensorInfo,
+): tf.TensorInfo {
   const made: tf.TensorInfo[] = [];
   const run = (name: string, inputs: tf.NamedTensorInfoMap, attrs: object = {}): tf.TensorInfo => {
     const out = wasmKernel(name)({ inputs, backend, attrs: attrs as tf.NamedAttrMap }) as tf.TensorInfo;
@@ -110,12 +113,31 @@ function pairOf(value: [number, number] | number | undefined): [number, number] 
  * The forward convolution's geometry, after checking the attributes this implementation covers:
  * NHWC, dilations 1, and a dy whose size matches.
  */
-function forwardGeometry(kernelName: string, inShape: readonly number[], filterShape: Shape4, dy: tf.TensorInfo, attrs: ConvGradAttrs, depthwise: boolean): tf.backend_util.Conv2DInfo {
+function forwardGeometry(
+  kernelName: string,
+  inShape: readonly number[],
+  filterShape: Shape4,
+  dy: tf.TensorInfo,
+  attrs: ConvGradAttrs,
+  depthwise: boolean,
+): tf.backend_util.Conv2DInfo {
   const dilations = pairOf(attrs.dilations);
-  if (dilations[0] !== 1 || dilations[1] !== 1) throw new Error(`${kernelName} on wasm: dilations ${dilations.join('x')} are not supported (only 1)`);
-  if (attrs.dataFormat !== undefined && attrs.dataFormat !== 'NHWC') throw new Error(`${kernelName} on wasm: dataFormat ${attrs.dataFormat} is not supported (only NHWC)`);
-  if (inShape.length !== 4 || dy.shape.length !== 4) throw new Error(`${kernelName} on wasm: input and dy must be rank 4 (got ${inShape.length} and ${dy.shape.length})`);
-  const info = tf.backend_util.computeConv2DInfo(inShape as Shape4, filterShape, attrs.strides, 1, attrs.pad, attrs.dimRoundingMode, depthwise, 'channelsLast');
+  if (dilations[0] !== 1 || dilations[1] !== 1)
+    throw new Error(`${kernelName} on wasm: dilations ${dilations.join('x')} are not supported (only 1)`);
+  if (attrs.dataFormat !== undefined && attrs.dataFormat !== 'NHWC')
+    throw new Error(`${kernelName} on wasm: dataFormat ${attrs.dataFormat} is not supported (only NHWC)`);
+  if (inShape.length !== 4 || dy.shape.length !== 4)
+    throw new Error(`${kernelName} on wasm: input and dy must be rank 4 (got ${inShape.length} and ${dy.shape.length})`);
+  const info = tf.backend_util.computeConv2DInfo(
+    inShape as Shape4,
+    filterShape,
+    attrs.strides,
+    1,
+    attrs.pad,
+    attrs.dimRoundingMode,
+    depthwise,
+    'channelsLast',
+  );
   if (info.outHeight !== dy.shape[1] || info.outWidth !== dy.shape[2]) {
     throw new Error(`${kernelName} on wasm: dy is ${dy.shape.join('x')} but the forward convolution gives ${info.outShape.join('x')}`);
   }
@@ -123,7 +145,13 @@ function forwardGeometry(kernelName: string, inShape: readonly number[], filterS
 }
 
 /** Checks the attributes and works out the filter-gradient convolution's padding. */
-function gradientGeometry(kernelName: string, x: tf.TensorInfo, dy: tf.TensorInfo, attrs: FilterGradAttrs, depthwise: boolean): GradientGeometry {
+function gradientGeometry(
+  kernelName: string,
+  x: tf.TensorInfo,
+  dy: tf.TensorInfo,
+  attrs: FilterGradAttrs,
+  depthwise: boolean,
+): GradientGeometry {
   const info = forwardGeometry(kernelName, x.shape, attrs.filterShape, dy, attrs, depthwise);
   const { strideHeight, strideWidth, filterHeight, filterWidth, inHeight, inWidth, outHeight, outWidth } = info;
   const { top, left } = info.padInfo;
@@ -165,8 +193,14 @@ function conv2DBackpropFilter({ inputs, backend, attrs }: KernelArgs): tf.Tensor
     }
     const input = run('Transpose', { x }, { perm: [3, 1, 2, 0] }); // [Ci, H, W, N]
     const filter = run('Transpose', { x: dy }, { perm: [1, 2, 0, 3] }); // [OH, OW, N, Co]
-    const conv = run('Conv2D', { x: input, filter }, { strides: [1, 1], dilations: [geometry.strideHeight, geometry.strideWidth], pad: geometry.pad, dataFormat: 'NHWC' });
-    const cropped = geometry.needsCrop ? run('Slice', { x: conv }, { begin: [0, 0, 0, 0], size: [inChannels, filterHeight, filterWidth, outChannels] }) : conv;
+    const conv = run(
+      'Conv2D',
+      { x: input, filter },
+      { strides: [1, 1], dilations: [geometry.strideHeight, geometry.strideWidth], pad: geometry.pad, dataFormat: 'NHWC' },
+    );
+    const cropped = geometry.needsCrop
+      ? run('Slice', { x: conv }, { begin: [0, 0, 0, 0], size: [inChannels, filterHeight, filterWidth, outChannels] })
+      : conv;
     return run('Transpose', { x: cropped }, { perm: [1, 2, 0, 3] }); // [FH, FW, Ci, Co]
   });
 }
@@ -186,11 +220,17 @@ function depthwiseConv2dNativeBackpropFilter({ inputs, backend, attrs }: KernelA
     // dy's channel c·M + m becomes filter channel n·C + c, multiplier m: a plain reshape once N moves inside.
     const dyT = run('Transpose', { x: dy }, { perm: [1, 2, 0, 3] }); // [OH, OW, N, C·M]
     const filter = run('Reshape', { x: dyT }, { shape: [outHeight, outWidth, n * channels, multiplier] });
-    const conv = run('DepthwiseConv2dNative', { x: input, filter }, { strides: [1, 1], dilations: [geometry.strideHeight, geometry.strideWidth], pad: geometry.pad });
+    const conv = run(
+      'DepthwiseConv2dNative',
+      { x: input, filter },
+      { strides: [1, 1], dilations: [geometry.strideHeight, geometry.strideWidth], pad: geometry.pad },
+    );
     const [, convHeight, convWidth] = conv.shape as Shape4;
     const perImage = run('Reshape', { x: conv }, { shape: [convHeight, convWidth, n, channels * multiplier] });
     const summed = run('Sum', { x: perImage }, { axis: [2], keepDims: false }); // [FH', FW', C·M]
-    const cropped = geometry.needsCrop ? run('Slice', { x: summed }, { begin: [0, 0, 0], size: [filterHeight, filterWidth, channels * multiplier] }) : summed;
+    const cropped = geometry.needsCrop
+      ? run('Slice', { x: summed }, { begin: [0, 0, 0], size: [filterHeight, filterWidth, channels * multiplier] })
+      : summed;
     return run('Reshape', { x: cropped }, { shape: [filterHeight, filterWidth, channels, multiplier] });
   });
 }
@@ -208,20 +248,41 @@ function depthwiseConv2dNativeBackpropInput({ inputs, backend, attrs }: KernelAr
   // padded by what the forward pass's padding leaves of a "full" convolution.
   const top = filterHeight - 1 - info.padInfo.top;
   const left = filterWidth - 1 - info.padInfo.left;
-  if (top < 0 || left < 0) throw new Error(`${kernelName} on wasm: padding ${JSON.stringify(gradAttrs.pad)} wider than the filter is not supported`);
+  if (top < 0 || left < 0)
+    throw new Error(`${kernelName} on wasm: padding ${JSON.stringify(gradAttrs.pad)} wider than the filter is not supported`);
   return composite(backend, (run) => {
     let spread = dy;
     if (strideHeight > 1 || strideWidth > 1) {
       // Zeros between dy's pixels: pad singleton axes after each row and column, then fold them back.
       const expanded = run('Reshape', { x: dy }, { shape: [n * outHeight, 1, outWidth, 1, outChannels] });
-      const padded = run('PadV2', { x: expanded }, { paddings: [[0, 0], [0, strideHeight - 1], [0, 0], [0, strideWidth - 1], [0, 0]], constantValue: 0 });
+      const padded = run(
+        'PadV2',
+        { x: expanded },
+        {
+          paddings: [
+            [0, 0],
+            [0, strideHeight - 1],
+            [0, 0],
+            [0, strideWidth - 1],
+            [0, 0],
+          ],
+          constantValue: 0,
+        },
+      );
       spread = run('Reshape', { x: padded }, { shape: [n, outHeight * strideHeight, outWidth * strideWidth, outChannels] });
     }
     // Rows past what input row h − 1 reads are trailing zeros or never reached: cut them.
     const bottom = h + filterHeight - 1 - (spread.shape[1] as number) - top;
     const right = w + filterWidth - 1 - (spread.shape[2] as number) - left;
     if (bottom < 0 || right < 0) {
-      spread = run('Slice', { x: spread }, { begin: [0, 0, 0, 0], size: [n, (spread.shape[1] as number) + Math.min(0, bottom), (spread.shape[2] as number) + Math.min(0, right), outChannels] });
+      spread = run(
+        'Slice',
+        { x: spread },
+        {
+          begin: [0, 0, 0, 0],
+          size: [n, (spread.shape[1] as number) + Math.min(0, bottom), (spread.shape[2] as number) + Math.min(0, right), outChannels],
+        },
+      );
     }
     const flipped = run('Reverse', { x: filter }, { dims: [0, 1] });
     // Each of dy's C·M channels is correlated with its own filter slice, then the M slices of a channel summed.

@@ -92,11 +92,13 @@ export class Channels {
         // fails with `parameter "x" not found in executor input`. So an unpassed input that the command
         // line reads is bound to its default as a constant. (The SDK leaves defaults unbound for Python
         // components, whose executor applies them from `{{$}}`; so do we when no placeholder reads it.)
-        if (io.kind === 'parameter' && io.default !== undefined && readsPlaceholder(task.component, key)) parameters[key] = { runtimeValue: { constant: io.default as Json } };
+        if (io.kind === 'parameter' && io.default !== undefined && readsPlaceholder(task.component, key))
+          parameters[key] = { runtimeValue: { constant: io.default as Json } };
         continue;
       }
       if (isRef(value)) {
-        const definition: Channel['definition'] = value.kind === 'artifact-ref' ? { artifact: value.schema } : { parameter: io.kind === 'parameter' ? io.type : 'STRING' };
+        const definition: Channel['definition'] =
+          value.kind === 'artifact-ref' ? { artifact: value.schema } : { parameter: io.kind === 'parameter' ? io.type : 'STRING' };
         const binding = this.resolve(task.group, task, value.source, definition);
         if (value.kind === 'artifact-ref') artifacts[key] = binding;
         else parameters[key] = binding;
@@ -108,7 +110,8 @@ export class Channels {
     if (handler) {
       this.depend(task, handler);
       for (const [key, io] of Object.entries(task.component.inputs)) {
-        if (io.kind === 'parameter' && io.type === 'TASK_FINAL_STATUS') parameters[key] = { taskFinalStatus: { producerTask: handler.name } };
+        if (io.kind === 'parameter' && io.type === 'TASK_FINAL_STATUS')
+          parameters[key] = { taskFinalStatus: { producerTask: handler.name } };
       }
     }
     return omitEmpty({ artifacts, parameters });
@@ -159,7 +162,9 @@ function readsPlaceholder(component: ComponentDefinition, key: string): boolean 
 function pythonJson(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(pythonJson).join(', ')}]`;
   if (value !== null && typeof value === 'object') {
-    return `{${Object.entries(value).map(([k, v]) => `${JSON.stringify(k)}: ${pythonJson(v)}`).join(', ')}}`;
+    return `{${Object.entries(value)
+      .map(([k, v]) => `${JSON.stringify(k)}: ${pythonJson(v)}`)
+      .join(', ')}}`;
   }
   return JSON.stringify(value);
 }

@@ -23,12 +23,18 @@ export function componentSpec(component: ComponentDefinition, executorLabel: str
     const artifacts: JsonObject = {};
     for (const [name, io] of Object.entries(specs)) {
       if (io.kind === 'artifact') {
-        artifacts[name] = { artifactType: { schemaTitle: io.schema, schemaVersion: ARTIFACT_SCHEMA_VERSION }, ...omitEmpty({ description: io.description }) };
+        artifacts[name] = {
+          artifactType: { schemaTitle: io.schema, schemaVersion: ARTIFACT_SCHEMA_VERSION },
+          ...omitEmpty({ description: io.description }),
+        };
       } else {
         parameters[name] = parameterDefinition(io);
       }
     }
     return omitEmpty({ artifacts, parameters });
   };
-  return { executorLabel, ...omitEmpty({ inputDefinitions: definitions(component.inputs), outputDefinitions: definitions(component.outputs) }) };
+  return {
+    executorLabel,
+    ...omitEmpty({ inputDefinitions: definitions(component.inputs), outputDefinitions: definitions(component.outputs) }),
+  };
 }

@@ -44,7 +44,8 @@ export function groupInputDefinitions(channels: Channels, group: GroupNode): Jso
   const parameters: JsonObject = {};
   const artifacts: JsonObject = {};
   for (const [name, channel] of channels.byGroup.get(group) ?? []) {
-    if ('artifact' in channel.definition) artifacts[name] = { artifactType: { schemaTitle: channel.definition.artifact, schemaVersion: ARTIFACT_SCHEMA_VERSION } };
+    if ('artifact' in channel.definition)
+      artifacts[name] = { artifactType: { schemaTitle: channel.definition.artifact, schemaVersion: ARTIFACT_SCHEMA_VERSION } };
     else parameters[name] = { parameterType: channel.definition.parameter };
   }
   return omitEmpty({ artifacts, parameters });
@@ -65,7 +66,9 @@ export function dagTasks(graph: Graph, channels: Channels, group: GroupNode, tas
         componentRef: { name: `comp-${child.name}` },
         ...omitEmpty({ dependentTasks, inputs }),
         // The SDK always writes the backoff defaults beside the count.
-        ...(retries ? { retryPolicy: { backoffDuration: '0s', backoffFactor: 2.0, backoffMaxDuration: '3600s', maxRetryCount: retries } } : {}),
+        ...(retries
+          ? { retryPolicy: { backoffDuration: '0s', backoffFactor: 2.0, backoffMaxDuration: '3600s', maxRetryCount: retries } }
+          : {}),
         taskInfo: { name: child.options.displayName ?? child.name },
         ...(isExitTask ? { triggerPolicy: { strategy: 'ALL_UPSTREAM_TASKS_COMPLETED' } } : {}),
       };

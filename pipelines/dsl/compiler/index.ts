@@ -56,7 +56,10 @@ export function compilePipeline(definition: PipelineDefinition, options: Compile
     if (platform) platformExecutors[`exec-${task.name}`] = platform;
   }
   for (const group of graph.groups) {
-    components[`comp-${group.name}`] = { dag: { tasks: dagTasks(graph, channels, group, taskInputs) }, inputDefinitions: groupInputDefinitions(channels, group) };
+    components[`comp-${group.name}`] = {
+      dag: { tasks: dagTasks(graph, channels, group, taskInputs) },
+      inputDefinitions: groupInputDefinitions(channels, group),
+    };
   }
 
   const rootInputs: JsonObject = {};
@@ -72,6 +75,9 @@ export function compilePipeline(definition: PipelineDefinition, options: Compile
     schemaVersion: '2.1.0',
     sdkVersion: options.compilerVersion,
   };
-  const platform = Object.keys(platformExecutors).length > 0 ? { platforms: { kubernetes: { deploymentSpec: { executors: platformExecutors } } } } : undefined;
+  const platform =
+    Object.keys(platformExecutors).length > 0
+      ? { platforms: { kubernetes: { deploymentSpec: { executors: platformExecutors } } } }
+      : undefined;
   return { spec, platform };
 }

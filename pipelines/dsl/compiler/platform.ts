@@ -6,13 +6,14 @@ export function platformSpec(component: ComponentDefinition): JsonObject | undef
   const platform = component.platform;
   if (!platform) return undefined;
   const spec: JsonObject = {};
-  const asEnv = (kind: 'secret' | 'configMap') => (source: { name: string; keys: Readonly<Record<string, string>>; optional?: boolean }) => ({
-    keyToEnv: Object.entries(source.keys).map(([envVar, key]) => ({ envVar, [kind === 'secret' ? 'secretKey' : 'configMapKey']: key })),
-    optional: source.optional ?? false,
-    ...(kind === 'secret'
-      ? { secretName: source.name, secretNameParameter: { runtimeValue: { constant: source.name } } }
-      : { configMapName: source.name, configMapNameParameter: { runtimeValue: { constant: source.name } } }),
-  });
+  const asEnv =
+    (kind: 'secret' | 'configMap') => (source: { name: string; keys: Readonly<Record<string, string>>; optional?: boolean }) => ({
+      keyToEnv: Object.entries(source.keys).map(([envVar, key]) => ({ envVar, [kind === 'secret' ? 'secretKey' : 'configMapKey']: key })),
+      optional: source.optional ?? false,
+      ...(kind === 'secret'
+        ? { secretName: source.name, secretNameParameter: { runtimeValue: { constant: source.name } } }
+        : { configMapName: source.name, configMapNameParameter: { runtimeValue: { constant: source.name } } }),
+    });
   if (platform.secretEnv?.length) spec['secretAsEnv'] = platform.secretEnv.map(asEnv('secret'));
   if (platform.configMapEnv?.length) spec['configMapAsEnv'] = platform.configMapEnv.map(asEnv('configMap'));
   if (platform.nodeSelector) spec['nodeSelector'] = { labels: { ...platform.nodeSelector } };

@@ -19,15 +19,14 @@ import { PipelineCompileError } from './errors.js';
 export const DEFAULT_KFP_VERSION = '2.17.0';
 
 /** A backend release, `major.minor.patch` (no `v`, no pre-release: those are not in the table). */
-export const KfpVersion = z
-  .string()
-  .regex(/^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)$/, 'a KFP release is major.minor.patch, e.g. 2.17.0');
+export const KfpVersion = z.string().regex(/^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)$/, 'a KFP release is major.minor.patch, e.g. 2.17.0');
 
 type Release = readonly [number, number, number];
 
 export function parseKfpVersion(version: string): Release {
   const parsed = KfpVersion.safeParse(version);
-  if (!parsed.success) throw new PipelineCompileError(`kfpVersion '${version}' is not a KFP release: ${parsed.error.issues[0]?.message ?? 'malformed'}`);
+  if (!parsed.success)
+    throw new PipelineCompileError(`kfpVersion '${version}' is not a KFP release: ${parsed.error.issues[0]?.message ?? 'malformed'}`);
   const [major, minor, patch] = parsed.data.split('.').map(Number) as [number, number, number];
   return [major, minor, patch];
 }
@@ -71,7 +70,9 @@ function descendantGroups(group: GroupNode): GroupNode[] {
 
 function exitTasksWithStatus(graph: Graph): { task: TaskNode; handler: GroupNode }[] {
   return graph.groups.flatMap((handler) =>
-    handler.kind === 'exit-handler' && handler.exitTask && Object.values(handler.exitTask.component.inputs).some((io) => io.kind === 'parameter' && io.type === 'TASK_FINAL_STATUS')
+    handler.kind === 'exit-handler' &&
+    handler.exitTask &&
+    Object.values(handler.exitTask.component.inputs).some((io) => io.kind === 'parameter' && io.type === 'TASK_FINAL_STATUS')
       ? [{ task: handler.exitTask, handler }]
       : [],
   );
@@ -82,7 +83,13 @@ function tasksWithEnvFrom(graph: Graph): TaskNode[] {
 }
 
 /** The run placeholders the driver fills in a runtime constant (driver.go / resolve.go, see below). */
-const RUN_PLACEHOLDERS = new Set(['{{$.pipeline_job_name}}', '{{$.pipeline_job_resource_name}}', '{{$.pipeline_job_uuid}}', '{{$.pipeline_task_name}}', '{{$.pipeline_task_uuid}}']);
+const RUN_PLACEHOLDERS = new Set([
+  '{{$.pipeline_job_name}}',
+  '{{$.pipeline_job_resource_name}}',
+  '{{$.pipeline_job_uuid}}',
+  '{{$.pipeline_task_name}}',
+  '{{$.pipeline_task_uuid}}',
+]);
 
 export const CONSTRUCTS: readonly Construct[] = [
   {
@@ -166,13 +173,17 @@ export const CONSTRUCTS: readonly Construct[] = [
     id: 'retry-root',
     description: 'a retry policy on a task of the root DAG',
     minimum: '2.4.1',
-    uses: (graph) => graph.tasks.filter((t) => (t.options.retries ?? t.component.retries) && t.group.kind === 'root').map((t) => `task '${t.name}'`),
+    uses: (graph) =>
+      graph.tasks.filter((t) => (t.options.retries ?? t.component.retries) && t.group.kind === 'root').map((t) => `task '${t.name}'`),
   },
   {
     id: 'retry-nested',
     description: 'a retry policy on a task inside a loop, condition or exit handler',
     minimum: '2.14.0',
-    uses: (graph) => graph.tasks.filter((t) => (t.options.retries ?? t.component.retries) && t.group.kind !== 'root').map((t) => `task '${t.name}' (in ${t.group.name})`),
+    uses: (graph) =>
+      graph.tasks
+        .filter((t) => (t.options.retries ?? t.component.retries) && t.group.kind !== 'root')
+        .map((t) => `task '${t.name}' (in ${t.group.name})`),
   },
   {
     // The compiler writes secretNameParameter / configMapNameParameter beside the deprecated
@@ -243,6 +254,8 @@ export function checkTarget(pipelineName: string, graph: Graph, kfpVersion: stri
   const version = kfpVersion ?? DEFAULT_KFP_VERSION;
   const unsupported = unsupportedConstructs(graph, version);
   if (unsupported.length === 0) return;
-  const lines = unsupported.map(({ construct, uses }) => `  - ${construct.description} (needs KFP >= ${construct.minimum}): ${uses.join('; ')}`);
+  const lines = unsupported.map(
+    ({ construct, uses }) => `  - ${construct.description} (needs KFP >= ${construct.minimum}): ${uses.join('; ')}`,
+  );
   throw new PipelineCompileError(`pipeline ${pipelineName} cannot run on KFP ${version}:\n${lines.join('\n')}`);
 }

@@ -14,14 +14,17 @@ export function validate(definition: PipelineDefinition, graph: Graph): void {
     const where = `pipeline ${definition.name}, task '${task.name}'`;
     for (const key of Object.keys(task.inputs)) {
       if (!(key in declared)) {
-        throw new PipelineCompileError(`${where}: unknown input '${key}' (component ${task.component.name} takes: ${Object.keys(declared).join(', ') || 'none'})`);
+        throw new PipelineCompileError(
+          `${where}: unknown input '${key}' (component ${task.component.name} takes: ${Object.keys(declared).join(', ') || 'none'})`,
+        );
       }
     }
     for (const [key, io] of Object.entries(declared)) {
       const value = task.inputs[key];
       if (value === undefined) {
         if (io.kind === 'parameter' && io.type === 'TASK_FINAL_STATUS') {
-          if (!exitHandlerOf(graph, task)) throw new PipelineCompileError(`${where}: input '${key}' takes a final status, so the task must be an exitHandler's exit task`);
+          if (!exitHandlerOf(graph, task))
+            throw new PipelineCompileError(`${where}: input '${key}' takes a final status, so the task must be an exitHandler's exit task`);
           continue;
         }
         if (io.kind === 'artifact' || io.default === undefined) throw new PipelineCompileError(`${where}: missing required input '${key}'`);
@@ -61,12 +64,14 @@ function checkReachable(where: string, reader: string, group: GroupNode, source:
 
 function checkValue(where: string, io: IOSpec, value: unknown): void {
   if (io.kind === 'artifact') {
-    if (!isRef(value) || value.kind !== 'artifact-ref') throw new PipelineCompileError(`${where}: expects an artifact (${io.schema}), got ${describe(value)}`);
+    if (!isRef(value) || value.kind !== 'artifact-ref')
+      throw new PipelineCompileError(`${where}: expects an artifact (${io.schema}), got ${describe(value)}`);
     if (value.schema !== io.schema) throw new PipelineCompileError(`${where}: expects ${io.schema}, got ${value.schema}`);
     return;
   }
   if (isRef(value)) {
-    if (value.kind !== 'parameter-ref') throw new PipelineCompileError(`${where}: expects a ${io.type} parameter, got an artifact (${(value as ArtifactRef).schema})`);
+    if (value.kind !== 'parameter-ref')
+      throw new PipelineCompileError(`${where}: expects a ${io.type} parameter, got an artifact (${(value as ArtifactRef).schema})`);
     // A loop item's type is what the list holds, known only at run time.
     if (value.source.from !== 'loop-item' && value.type !== io.type) {
       throw new PipelineCompileError(`${where}: expects ${io.type}, got a ${value.type} reference`);

@@ -28,7 +28,9 @@ function pythonLiteral(value: unknown): string {
   if (typeof value === 'number') return Number.isInteger(value) ? value.toFixed(1) : String(value);
   if (value === null || value === undefined) return 'None';
   if (Array.isArray(value)) return `[${value.map(pythonLiteral).join(', ')}]`;
-  return `{${Object.entries(value as Record<string, unknown>).map(([k, v]) => `${pythonLiteral(k)}: ${pythonLiteral(v)}`).join(', ')}}`;
+  return `{${Object.entries(value as Record<string, unknown>)
+    .map(([k, v]) => `${pythonLiteral(k)}: ${pythonLiteral(v)}`)
+    .join(', ')}}`;
 }
 
 export function header(definition: PipelineDefinition): string {
@@ -42,7 +44,9 @@ export function header(definition: PipelineDefinition): string {
   if (inputs.length > 0) {
     lines.push('# Inputs:');
     for (const [name, spec] of inputs) {
-      lines.push(`#    ${name}: ${PYTHON_TYPES[spec.type]}${spec.default !== undefined ? ` [Default: ${pythonLiteral(spec.default)}]` : ''}`);
+      lines.push(
+        `#    ${name}: ${PYTHON_TYPES[spec.type]}${spec.default !== undefined ? ` [Default: ${pythonLiteral(spec.default)}]` : ''}`,
+      );
     }
   }
   return `${lines.join('\n')}\n`;

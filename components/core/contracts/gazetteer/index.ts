@@ -150,7 +150,8 @@ class IndexedGazetteer implements Gazetteer {
     const own = (this.byName.get(normalizeName(token)) ?? []).filter((p) => region.codes.has(p.code));
     if (own.length === 0) return fail('region_only_no_town', `"${token}" is a region with no place of that name, and no town is given`);
     const chosen = choose(own);
-    if (!chosen) return fail('ambiguous_within_county', `${token} names ${own.length} places in the region: ${own.map(describe).join(', ')}`);
+    if (!chosen)
+      return fail('ambiguous_within_county', `${token} names ${own.length} places in the region: ${own.map(describe).join(', ')}`);
     return found(chosen.place, 'region_token');
   }
 
@@ -181,7 +182,10 @@ class IndexedGazetteer implements Gazetteer {
     const chosen = choose(inside);
     if (!chosen) {
       const list = inside.map(describe).join(', ');
-      return fail('ambiguous_within_county', `${town}, ${region.name} matches ${inside.length} places more than ${CLUSTER_KM} km apart: ${list}`);
+      return fail(
+        'ambiguous_within_county',
+        `${town}, ${region.name} matches ${inside.length} places more than ${CLUSTER_KM} km apart: ${list}`,
+      );
     }
     if (tier === 'altname') return found(chosen.place, 'altname');
     if (near) return found(chosen.place, 'near_county');

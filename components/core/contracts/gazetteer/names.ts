@@ -13,4 +13,3 @@ export function normalizeName(text: string): string {
     .replace(/\s+/g, ' ')
     .trim();
 }
-

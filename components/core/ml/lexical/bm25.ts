@@ -201,7 +201,9 @@ export class LexicalIndex {
 
   /** The two published files. */
   toFiles(): LexicalFiles {
-    const parts = [this.offsets, this.postingDocs, this.lengths, this.tf].map((array) => Buffer.from(array.buffer, array.byteOffset, array.byteLength));
+    const parts = [this.offsets, this.postingDocs, this.lengths, this.tf].map((array) =>
+      Buffer.from(array.buffer, array.byteOffset, array.byteLength),
+    );
     return { header: Buffer.from(JSON.stringify(this.header)), postings: Buffer.concat(parts) };
   }
 
@@ -211,7 +213,8 @@ export class LexicalIndex {
     const v = header.terms.length;
     const sizes = [(v + 1) * 4, header.postings * 4, header.documents * F * 4, header.postings * F * 2];
     const expected = sizes.reduce((a, b) => a + b, 0);
-    if (postingBytes.byteLength !== expected) throw new Error(`lexical index: postings file holds ${postingBytes.byteLength} bytes, its header describes ${expected}`);
+    if (postingBytes.byteLength !== expected)
+      throw new Error(`lexical index: postings file holds ${postingBytes.byteLength} bytes, its header describes ${expected}`);
     // Copied into fresh buffers: a Buffer read from a file or S3 may start at an offset a typed array cannot view.
     let at = 0;
     const take = (bytes: number) => {
@@ -226,7 +229,8 @@ export class LexicalIndex {
     const tf = new Uint16Array(take(sizes[3]!));
     if (offsets[0] !== 0 || offsets[v] !== header.postings) throw new Error('lexical index: term offsets do not cover the postings');
     for (let i = 0; i < v; i++) if (offsets[i]! > offsets[i + 1]!) throw new Error(`lexical index: term offsets decrease at term ${i}`);
-    for (let p = 0; p < docs.length; p++) if (docs[p]! >= header.documents) throw new Error(`lexical index: posting ${p} names document ${docs[p]} of ${header.documents}`);
+    for (let p = 0; p < docs.length; p++)
+      if (docs[p]! >= header.documents) throw new Error(`lexical index: posting ${p} names document ${docs[p]} of ${header.documents}`);
     return new LexicalIndex(header, offsets, docs, lengths, tf);
   }
 
@@ -284,12 +288,29 @@ export class LexicalIndex {
       matched[d] = 0;
       title[d] = 0;
     }
-    return { terms: scored, docs: docs.subarray(0, kept), scores: out.scores.subarray(0, kept), matched: out.matched.subarray(0, kept), inTitle: out.inTitle.subarray(0, kept) };
+    return {
+      terms: scored,
+      docs: docs.subarray(0, kept),
+      scores: out.scores.subarray(0, kept),
+      matched: out.matched.subarray(0, kept),
+      inTitle: out.inTitle.subarray(0, kept),
+    };
   }
 
   /** Bytes the loaded index holds (typed arrays, plus an estimate of the vocabulary map). */
   memoryBytes(): number {
-    const arrays = [this.offsets, this.postingDocs, this.lengths, this.tf, this.weights, this.titleHit, this.scratchScores, this.scratchMatched, this.scratchTitle, this.scratchTouched];
+    const arrays = [
+      this.offsets,
+      this.postingDocs,
+      this.lengths,
+      this.tf,
+      this.weights,
+      this.titleHit,
+      this.scratchScores,
+      this.scratchMatched,
+      this.scratchTitle,
+      this.scratchTouched,
+    ];
     const vocabulary = this.header.terms.reduce((sum, term) => sum + 2 * term.length + 64, 0);
     return arrays.reduce((sum, array) => sum + array.byteLength, 0) + vocabulary;
   }

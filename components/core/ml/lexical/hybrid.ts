@@ -34,7 +34,19 @@
 import { z } from 'zod';
 import { popcount, rankMatches, type LexicalIndex, type LexicalMatches } from './bm25.js';
 
-export const FUSION_FEATURES = ['lexical', 'dense', 'titleCoverage', 'titleMatch', 'exactTitle', 'leafVote', 'rootVote', 'lexicalLeafPrior', 'lexicalRootPrior', 'denseLeafPrior', 'rrf'] as const;
+export const FUSION_FEATURES = [
+  'lexical',
+  'dense',
+  'titleCoverage',
+  'titleMatch',
+  'exactTitle',
+  'leafVote',
+  'rootVote',
+  'lexicalLeafPrior',
+  'lexicalRootPrior',
+  'denseLeafPrior',
+  'rrf',
+] as const;
 export type Feature = (typeof FUSION_FEATURES)[number];
 const NF = FUSION_FEATURES.length;
 
@@ -64,7 +76,19 @@ export type FusionConfig = z.infer<typeof FusionConfig>;
 
 /** Before fitting (and for an index built with too few validation products to fit on). */
 export const DEFAULT_FUSION: FusionConfig = {
-  weights: { lexical: 1, dense: 1, titleCoverage: 0.5, titleMatch: 0.5, exactTitle: 0.5, leafVote: 0.5, rootVote: 0.25, lexicalLeafPrior: 0.25, lexicalRootPrior: 0.25, denseLeafPrior: 0.25, rrf: 0 },
+  weights: {
+    lexical: 1,
+    dense: 1,
+    titleCoverage: 0.5,
+    titleMatch: 0.5,
+    exactTitle: 0.5,
+    leafVote: 0.5,
+    rootVote: 0.25,
+    lexicalLeafPrior: 0.25,
+    lexicalRootPrior: 0.25,
+    denseLeafPrior: 0.25,
+    rrf: 0,
+  },
   lexicalPool: 100,
   densePool: 100,
   votePool: 20,
@@ -95,7 +119,13 @@ export interface HybridCatalogue {
 }
 
 /** Builds the category ids from each listing's category path (root first). */
-export function hybridCatalogue(parts: { lexical: LexicalIndex; dense: DenseSearch; vectors: Float32Array; dim: number; paths: readonly (readonly string[])[] }): HybridCatalogue {
+export function hybridCatalogue(parts: {
+  lexical: LexicalIndex;
+  dense: DenseSearch;
+  vectors: Float32Array;
+  dim: number;
+  paths: readonly (readonly string[])[];
+}): HybridCatalogue {
   const ids = (keys: string[]) => {
     const seen = new Map<string, number>();
     return Int32Array.from(keys, (key) => {
@@ -109,7 +139,8 @@ export function hybridCatalogue(parts: { lexical: LexicalIndex; dense: DenseSear
   };
   const n = parts.paths.length;
   if (parts.lexical.documents !== n) throw new Error(`lexical index holds ${parts.lexical.documents} documents for ${n} listings`);
-  if (parts.vectors.length !== n * parts.dim) throw new Error(`${parts.vectors.length} vector floats for ${n} listings of ${parts.dim} dimensions`);
+  if (parts.vectors.length !== n * parts.dim)
+    throw new Error(`${parts.vectors.length} vector floats for ${n} listings of ${parts.dim} dimensions`);
   const leaf = ids(parts.paths.map((path) => path.join(' / ')));
   const root = ids(parts.paths.map((path) => path[0] ?? ''));
   return {
@@ -164,7 +195,13 @@ function dot(catalogue: HybridCatalogue, vector: Float32Array, doc: number): num
  * cheaper than asking the index for ever more neighbours only to drop most). With filters that keep
  * most of it: the index asked for more and more (×4) until enough pass.
  */
-export function denseTop(catalogue: HybridCatalogue, vector: Float32Array, want: number, allowed?: (doc: number) => boolean, exclude?: number): { docs: number[]; sims: number[] } {
+export function denseTop(
+  catalogue: HybridCatalogue,
+  vector: Float32Array,
+  want: number,
+  allowed?: (doc: number) => boolean,
+  exclude?: number,
+): { docs: number[]; sims: number[] } {
   const n = catalogue.leaf.length;
   const target = Math.min(want, n);
   // faiss asserts k > 0 in native code, which aborts the process: never hand it anything else.
@@ -195,9 +232,16 @@ export function denseTop(catalogue: HybridCatalogue, vector: Float32Array, want:
 const SCAN_BELOW = 2;
 
 /** Exact nearest among `docs` by direct cosines; ties by position. */
-function nearestAmong(catalogue: HybridCatalogue, vector: Float32Array, docs: readonly number[], want: number): { docs: number[]; sims: number[] } {
+function nearestAmong(
+  catalogue: HybridCatalogue,
+  vector: Float32Array,
+  docs: readonly number[],
+  want: number,
+): { docs: number[]; sims: number[] } {
   const sims = Float64Array.from(docs, (doc) => dot(catalogue, vector, doc));
-  const order = Array.from(docs.keys()).sort((a, b) => sims[b]! - sims[a]! || docs[a]! - docs[b]!).slice(0, want);
+  const order = Array.from(docs.keys())
+    .sort((a, b) => sims[b]! - sims[a]! || docs[a]! - docs[b]!)
+    .slice(0, want);
   return { docs: order.map((i) => docs[i]!), sims: order.map((i) => sims[i]!) };
 }
 
@@ -208,7 +252,14 @@ export function rankLexical(catalogue: HybridCatalogue, request: RankRequest, li
     .slice(0, limit)
     .map((i) => {
       const doc = matches.docs[i]!;
-      return { doc, score: matches.scores[i]!, lexical: matches.scores[i]!, matched: matches.matched[i]!, inTitle: matches.inTitle[i]!, dense: dot(catalogue, request.vector, doc) };
+      return {
+        doc,
+        score: matches.scores[i]!,
+        lexical: matches.scores[i]!,
+        matched: matches.matched[i]!,
+        inTitle: matches.inTitle[i]!,
+        dense: dot(catalogue, request.vector, doc),
+      };
     });
 }
 
@@ -230,7 +281,9 @@ function lexicalLookup(matches: LexicalMatches | null): (doc: number) => { lexic
   matches?.docs.forEach((doc, i) => at.set(doc, i));
   return (doc) => {
     const i = at.get(doc);
-    return i === undefined || !matches ? { lexical: 0, matched: 0, inTitle: 0 } : { lexical: matches.scores[i]!, matched: matches.matched[i]!, inTitle: matches.inTitle[i]! };
+    return i === undefined || !matches
+      ? { lexical: 0, matched: 0, inTitle: 0 }
+      : { lexical: matches.scores[i]!, matched: matches.matched[i]!, inTitle: matches.inTitle[i]! };
   };
 }
 
@@ -419,7 +472,14 @@ function orderBy(candidates: HybridCandidates, scores: Float64Array): number[] {
 export function scoreCandidates(candidates: HybridCandidates, weights: Float64Array): Ranked[] {
   const scores = weightedScores(candidates, weights);
   const { docs, lexical, matched, inTitle, dense } = candidates;
-  return orderBy(candidates, scores).map((i) => ({ doc: docs[i]!, score: scores[i]!, lexical: lexical[i]!, matched: matched[i]!, inTitle: inTitle[i]!, dense: dense[i]! }));
+  return orderBy(candidates, scores).map((i) => ({
+    doc: docs[i]!,
+    score: scores[i]!,
+    lexical: lexical[i]!,
+    matched: matched[i]!,
+    inTitle: inTitle[i]!,
+    dense: dense[i]!,
+  }));
 }
 
 /** Only the order of the candidates' positions under `weights` (what fitting reads, many times over). */

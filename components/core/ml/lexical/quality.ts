@@ -11,7 +11,19 @@
  *   core/metrics.ts) and precision@10 (share of the first ten in the query listing's leaf category).
  */
 import { queryTerms, tokenize } from './tokenize.js';
-import { FUSION_FEATURES, hybridCandidates, orderCandidates, rankDense, rankHybrid, rankLexical, weightVector, type FusionConfig, type HybridCandidates, type HybridCatalogue, type Ranked } from './hybrid.js';
+import {
+  FUSION_FEATURES,
+  hybridCandidates,
+  orderCandidates,
+  rankDense,
+  rankHybrid,
+  rankLexical,
+  weightVector,
+  type FusionConfig,
+  type HybridCandidates,
+  type HybridCatalogue,
+  type Ranked,
+} from './hybrid.js';
 
 export const SEARCH_MODES = ['bm25', 'dense', 'hybrid'] as const;
 export type SearchMode = (typeof SEARCH_MODES)[number];
@@ -34,7 +46,10 @@ export function makeQueries(titles: readonly string[], positions: readonly numbe
     const title = titles[source]!.trim();
     if (!title) continue;
     out.push({ text: title, source, kind: 'known', form: 'title' });
-    const words = title.split(/\s+/).map((w) => w.replace(/^[^\p{L}\p{N}]+|[^\p{L}\p{N}]+$/gu, '')).filter(Boolean);
+    const words = title
+      .split(/\s+/)
+      .map((w) => w.replace(/^[^\p{L}\p{N}]+|[^\p{L}\p{N}]+$/gu, ''))
+      .filter(Boolean);
     const content = words.filter((w) => tokenize(w).length > 0 && !/^\d+$/.test(w));
     const seen = new Set([title.toLowerCase()]);
     const add = (form: EvalQuery['form'], text: string) => {
@@ -111,7 +126,12 @@ export class QualityAccumulator {
   scores(): ModeScores {
     const per = (sum: number, n: number) => (n > 0 ? sum / n : 0);
     return {
-      knownItem: { queries: this.known.n, recallAt1: per(this.known.r1, this.known.n), recallAt10: per(this.known.r10, this.known.n), mrr: per(this.known.mrr, this.known.n) },
+      knownItem: {
+        queries: this.known.n,
+        recallAt1: per(this.known.r1, this.known.n),
+        recallAt10: per(this.known.r10, this.known.n),
+        mrr: per(this.known.mrr, this.known.n),
+      },
       short: { queries: this.short.n, ndcgAt10: per(this.short.ndcg, this.short.n), precisionAt10: per(this.short.p10, this.short.n) },
     };
   }
@@ -124,15 +144,24 @@ export interface PreparedQuery extends EvalQuery {
 }
 
 export function prepareQueries(queries: readonly EvalQuery[], embeddings: Float32Array, dim: number): PreparedQuery[] {
-  if (embeddings.length !== queries.length * dim) throw new Error(`${embeddings.length / dim} query embeddings for ${queries.length} queries`);
+  if (embeddings.length !== queries.length * dim)
+    throw new Error(`${embeddings.length / dim} query embeddings for ${queries.length} queries`);
   return queries.map((query, i) => ({ ...query, terms: queryTerms(query.text), vector: embeddings.subarray(i * dim, (i + 1) * dim) }));
 }
 
 const positions = (ranked: readonly Ranked[]) => ranked.map((r) => r.doc);
 
 /** The three modes on the same queries. */
-export function scoreModes(catalogue: HybridCatalogue, queries: readonly PreparedQuery[], config: FusionConfig): Record<SearchMode, ModeScores> {
-  const acc = { bm25: new QualityAccumulator(catalogue), dense: new QualityAccumulator(catalogue), hybrid: new QualityAccumulator(catalogue) };
+export function scoreModes(
+  catalogue: HybridCatalogue,
+  queries: readonly PreparedQuery[],
+  config: FusionConfig,
+): Record<SearchMode, ModeScores> {
+  const acc = {
+    bm25: new QualityAccumulator(catalogue),
+    dense: new QualityAccumulator(catalogue),
+    hybrid: new QualityAccumulator(catalogue),
+  };
   for (const query of queries) {
     acc.bm25.add(query, positions(rankLexical(catalogue, query, RANK_DEPTH)));
     acc.dense.add(query, positions(rankDense(catalogue, query, RANK_DEPTH)));
@@ -161,7 +190,10 @@ const GRID = [0, 0.1, 0.25, 0.5, 1, 2, 4, 8];
  * features are computed once per query; only the weighted sums are redone.
  */
 export function fitFusion(catalogue: HybridCatalogue, queries: readonly PreparedQuery[], base: FusionConfig, rounds = 3): FitResult {
-  const candidates: { query: PreparedQuery; candidates: HybridCandidates }[] = queries.map((query) => ({ query, candidates: hybridCandidates(catalogue, query, base) }));
+  const candidates: { query: PreparedQuery; candidates: HybridCandidates }[] = queries.map((query) => ({
+    query,
+    candidates: hybridCandidates(catalogue, query, base),
+  }));
   const evaluate = (weights: Float64Array) => {
     const acc = new QualityAccumulator(catalogue);
     for (const { query, candidates: c } of candidates) acc.add(query, orderCandidates(c, weights));
@@ -197,7 +229,12 @@ export function fitFusion(catalogue: HybridCatalogue, queries: readonly Prepared
 export const MIN_FIT_LISTINGS = 20;
 
 /** Embeds query texts as listing titles (the way the service embeds what a buyer types), a batch at a time. */
-export async function embedQueryTexts(embed: (titles: { title: string }[]) => Promise<{ embeddings: Float32Array }>, texts: readonly string[], dim: number, batch = 512): Promise<Float32Array> {
+export async function embedQueryTexts(
+  embed: (titles: { title: string }[]) => Promise<{ embeddings: Float32Array }>,
+  texts: readonly string[],
+  dim: number,
+  batch = 512,
+): Promise<Float32Array> {
   const out = new Float32Array(texts.length * dim);
   for (let start = 0; start < texts.length; start += batch) {
     const encoded = await embed(texts.slice(start, start + batch).map((title) => ({ title })));
@@ -219,6 +256,10 @@ export async function fitOnListings(
 ): Promise<FitResult | null> {
   if (positions.length < MIN_FIT_LISTINGS) return null;
   const queries = makeQueries(titles, positions);
-  const vectors = await embedQueryTexts(embed, queries.map((q) => q.text), catalogue.dim);
+  const vectors = await embedQueryTexts(
+    embed,
+    queries.map((q) => q.text),
+    catalogue.dim,
+  );
   return fitFusion(catalogue, prepareQueries(queries, vectors, catalogue.dim), base);
 }

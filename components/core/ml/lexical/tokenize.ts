@@ -9,8 +9,41 @@
 
 /** Words that carry no product meaning; kept short on purpose ("new", "set", "pair" stay: idf weighs them). */
 const STOPWORDS = new Set([
-  'a', 'an', 'and', 'are', 'as', 'at', 'be', 'but', 'by', 'for', 'from', 'has', 'have', 'i', 'in', 'is', 'it', 'its',
-  'my', 'of', 'on', 'or', 'our', 'so', 'that', 'the', 'this', 'to', 'was', 'we', 'were', 'will', 'with', 'you', 'your',
+  'a',
+  'an',
+  'and',
+  'are',
+  'as',
+  'at',
+  'be',
+  'but',
+  'by',
+  'for',
+  'from',
+  'has',
+  'have',
+  'i',
+  'in',
+  'is',
+  'it',
+  'its',
+  'my',
+  'of',
+  'on',
+  'or',
+  'our',
+  'so',
+  'that',
+  'the',
+  'this',
+  'to',
+  'was',
+  'we',
+  'were',
+  'will',
+  'with',
+  'you',
+  'your',
 ]);
 
 /** Longest token kept: longer runs are hashes, URLs or keyboard mashing, and would bloat the vocabulary. */
@@ -32,7 +65,10 @@ export function stem(word: string): string {
 
 /** The index terms of a text, in order, repeats kept (term frequency counts them). */
 export function tokenize(text: string): string[] {
-  const folded = text.normalize('NFKD').replace(/\p{M}+/gu, '').toLowerCase();
+  const folded = text
+    .normalize('NFKD')
+    .replace(/\p{M}+/gu, '')
+    .toLowerCase();
   const out: string[] = [];
   for (const raw of folded.split(/[^\p{L}\p{N}]+/u)) {
     if (!raw || raw.length > MAX_TOKEN || STOPWORDS.has(raw)) continue;

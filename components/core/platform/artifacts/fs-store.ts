@@ -23,7 +23,14 @@ async function makeDir(dir: string): Promise<void> {
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
     let missing = dir;
-    while (path.dirname(missing) !== missing && !(await stat(path.dirname(missing)).then(() => true, () => false))) missing = path.dirname(missing);
+    while (
+      path.dirname(missing) !== missing &&
+      !(await stat(path.dirname(missing)).then(
+        () => true,
+        () => false,
+      ))
+    )
+      missing = path.dirname(missing);
     await mkdir(missing); // throws the true cause; if it succeeds, the folder appeared meanwhile
     await mkdir(dir, { recursive: true });
   }
@@ -115,7 +122,6 @@ export function openFsStore(rootDir: string): ArtifactStore {
       try {
         const handle = await open(file, 'r');
         return handle.createReadStream(); // the stream owns the handle and closes it
-
       } catch (error) {
         return fail('read', key, error);
       }
@@ -153,8 +159,7 @@ export function openFsStore(rootDir: string): ArtifactStore {
           if (!relative && entry.name === TMP_DIR) continue;
           if (entry.isDirectory()) {
             if (key.startsWith(prefix) || prefix.startsWith(`${key}/`)) await walk(key);
-          }
-          else if (entry.isFile() && key.startsWith(prefix)) {
+          } else if (entry.isFile() && key.startsWith(prefix)) {
             found.push({ key, size: (await stat(path.join(root, ...key.split('/')))).size });
           }
         }

@@ -78,7 +78,11 @@ export async function openPglite(dir: string, log: Logger, options: { lockWaitSe
     copyFrom: (sql, chunks) => copy(db, sql, chunks),
     transaction: <T>(work: (tx: Queryable) => Promise<T>) =>
       db.transaction((tx) =>
-        work({ query: (sql, params) => run(tx, sql, params), exec: async (sql) => void (await tx.exec(sql)), copyFrom: (sql, chunks) => copy(tx, sql, chunks) }),
+        work({
+          query: (sql, params) => run(tx, sql, params),
+          exec: async (sql) => void (await tx.exec(sql)),
+          copyFrom: (sql, chunks) => copy(tx, sql, chunks),
+        }),
       ),
     async close() {
       try {

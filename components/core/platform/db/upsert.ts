@@ -52,7 +52,9 @@ export function upsertSql(spec: UpsertSpec): string {
   return [
     `INSERT INTO ${table} (${names.join(', ')})`,
     `SELECT * FROM unnest(${casts.join(', ')})`,
-    updates.length > 0 ? `ON CONFLICT (${key.join(', ')}) DO UPDATE SET ${updates.join(', ')}` : `ON CONFLICT (${key.join(', ')}) DO NOTHING`,
+    updates.length > 0
+      ? `ON CONFLICT (${key.join(', ')}) DO UPDATE SET ${updates.join(', ')}`
+      : `ON CONFLICT (${key.join(', ')}) DO NOTHING`,
     change.length > 0 && updates.length > 0 ? `WHERE ${changed}` : '',
     // xmax = 0 only for a freshly inserted row version: tells inserts from updates.
     'RETURNING (xmax = 0) AS inserted',
