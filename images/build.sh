@@ -30,6 +30,7 @@
 #   --push            push each image after building it
 #   --dry-run         print the commands instead of running them
 #   --list            print the images (name, template, image reference) and exit
+# Prints the images it built on stdout, one a line; the engine's output goes to stderr.
 #   name …            only these images (default: all; with --offline all but train)
 #   -- options …      passed to `<engine> build` as they are (e.g. -- --no-cache, -- --pull=never)
 # Base images: images/bases.env (NODE_IMAGE, CUDA_IMAGE; the environment overrides them).
@@ -155,8 +156,9 @@ if [ -n "$ca_bundle" ]; then
   engine_args+=(--secret "id=npm_ca,src=$ca_bundle")
 fi
 
+exec 3>&1
 run() {
-  if $dry_run; then echo "$*"; else "$@"; fi
+  if $dry_run; then echo "$*" >&3; else "$@"; fi
 }
 
 built=()
@@ -172,10 +174,11 @@ for name in "${names[@]}"; do
   esac
   echo "build.sh: $image from images/$template.Dockerfile ($ENGINE)" >&2
   started=$(date +%s)
+  # The engine's own output goes to stderr: stdout is the list of images built.
   if [ "$ENGINE" = docker ]; then
-    run env DOCKER_BUILDKIT=1 docker build "${engine_args[@]}" "${args[@]}" "${passthrough[@]}" "$root"
+    run env DOCKER_BUILDKIT=1 docker build "${engine_args[@]}" "${args[@]}" "${passthrough[@]}" "$root" >&2
   else
-    run podman build "${engine_args[@]}" "${args[@]}" "${passthrough[@]}" "$root"
+    run podman build "${engine_args[@]}" "${args[@]}" "${passthrough[@]}" "$root" >&2
   fi
   if ! $dry_run; then
     size="$("$ENGINE" image inspect --format '{{.Size}}' "$image")"
