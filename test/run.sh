@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `npm test`: everything a fresh machine needs to pass the whole suite, then the suite.
 #  1. installs what is missing: Debian's postgresql, Ceph (RADOS Gateway), Chromium (the page's browser
-#     tests) and podman (the images), the npm packages (npm ci);
+#     tests), podman (the images) and Fashion-MNIST (the picture tests), the npm packages (npm ci);
 #  2. starts a PostgreSQL server and a Ceph RGW (real S3) on 127.0.0.1, in a temp dir;
 #  3. checks (types, format, lint: `npm run check`), then runs every test/**/*.test.ts with node's test
 #     runner against them;
@@ -22,6 +22,7 @@ fi
 files=()
 if $unit; then
   [ -d node_modules ] || npm ci --no-audit --no-fund
+  bash test/services/datasets.sh install
   for file in test/**/*.test.ts; do
     [[ $file == *.integration.test.ts ]] || files+=("$file")
   done

@@ -1,5 +1,5 @@
 # Sourced by test/run.sh and bench/run.sh: installs what is missing and starts the real servers.
-#   services_up   installs Debian's PostgreSQL, Ceph, faiss, Chromium and podman if missing, runs `npm ci` when node_modules
+#   services_up   installs Debian's PostgreSQL, Ceph, faiss, Chromium, podman and Fashion-MNIST if missing, runs `npm ci` when node_modules
 #                 is absent or older than the lock file, starts PostgreSQL and Ceph RGW on 127.0.0.1
 #                 in a temp dir (stopped on exit), and exports TEST_DATABASE_URL, TEST_S3_ENDPOINT,
 #                 TEST_AWS_ACCESS_KEY_ID and TEST_AWS_SECRET_ACCESS_KEY.
@@ -13,6 +13,7 @@ services_up() {
   bash "$services_dir/postgres.sh" install
   bash "$services_dir/ceph-rgw.sh" install
   bash "$services_dir/chromium.sh" install
+  bash "$services_dir/datasets.sh" install
   # podman, buildah, runc and debootstrap: test/containers.test.ts builds the images offline and runs the pipeline in them.
   bash "$services_dir/podman.sh" install
   # faiss-node is built against Debian's faiss (scripts/build-faiss.mjs): the headers must be there
