@@ -68,7 +68,9 @@ function seeded(seed: number): () => number {
 async function readCsv(file: string): Promise<string[][]> {
   const rows: string[][] = [];
   // The real Products.csv has bare CRs inside descriptions: records end at LF (or CRLF) only.
-  const parser = createReadStream(file).pipe(parse({ bom: true, record_delimiter: ['\r\n', '\n'], relax_column_count: true, skip_records_with_error: true }));
+  const parser = createReadStream(file).pipe(
+    parse({ bom: true, record_delimiter: ['\r\n', '\n'], relax_column_count: true, skip_records_with_error: true }),
+  );
   for await (const record of parser as AsyncIterable<string[]>) rows.push(record);
   return rows;
 }
@@ -80,7 +82,14 @@ export async function readVocabulary(data: string) {
   const [productRows, imageRows] = await Promise.all([readCsv(path.join(data, 'Products.csv')), readCsv(path.join(data, 'Images.csv'))]);
   const header = productRows[0] ?? [];
   const col = (name: string) => header.indexOf(name);
-  const [ID, NAME, CATEGORY, DESCRIPTION, PRICE, LOCATION] = ['id', 'product_name', 'category', 'product_description', 'price', 'location'].map(col);
+  const [ID, NAME, CATEGORY, DESCRIPTION, PRICE, LOCATION] = [
+    'id',
+    'product_name',
+    'category',
+    'product_description',
+    'price',
+    'location',
+  ].map(col);
   const listings: RealListing[] = [];
   const towns: string[] = [];
   const imagesPerProduct = new Map<string, number>();
@@ -144,7 +153,7 @@ class Out {
     this.pending = [];
     this.size = 0;
     this.bytes += Buffer.byteLength(chunk);
-    if (!this.stream.write(chunk)) await new Promise((resolve) => this.stream.once('drain', resolve));
+    if (!this.stream.write(chunk)) await new Promise<void>((resolve) => this.stream.once('drain', () => resolve()));
   }
   async close() {
     await this.flush();
@@ -238,7 +247,10 @@ export async function generateCatalogue(options: GenerateOptions): Promise<Gener
     seed,
     seconds: (performance.now() - started) / 1000,
   };
-  await writeFile(path.join(options.out, 'generator.json'), `${JSON.stringify({ synthetic: true, source: options.data, ...result }, null, 2)}\n`);
+  await writeFile(
+    path.join(options.out, 'generator.json'),
+    `${JSON.stringify({ synthetic: true, source: options.data, ...result }, null, 2)}\n`,
+  );
   await writeFile(
     path.join(options.out, 'README.md'),
     `# SYNTHETIC benchmark catalogue (not real listings)\n\n${options.listings} listings recombined from the vocabulary of ${options.data} by bench/scale/generate.ts, seed ${seed}. ` +
@@ -248,11 +260,25 @@ export async function generateCatalogue(options: GenerateOptions): Promise<Gener
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const { values } = parseArgs({ options: { out: { type: 'string' }, n: { type: 'string' }, seed: { type: 'string', default: '1' }, data: { type: 'string', default: path.resolve(import.meta.dirname, '..', '..', '..', 'shared', 'data') }, dirty: { type: 'string', default: '0' } } });
+  const { values } = parseArgs({
+    options: {
+      out: { type: 'string' },
+      n: { type: 'string' },
+      seed: { type: 'string', default: '1' },
+      data: { type: 'string', default: path.resolve(import.meta.dirname, '..', '..', '..', 'shared', 'data') },
+      dirty: { type: 'string', default: '0' },
+    },
+  });
   if (!values.out || !values.n) {
     process.stderr.write('usage: generate.ts --out <dir> --n <listings> [--seed 1] [--data dir] [--dirty fraction]\n');
     process.exit(2);
   }
-  const result = await generateCatalogue({ out: values.out, listings: Number(values.n), seed: Number(values.seed), data: values.data!, dirty: Number(values.dirty) });
+  const result = await generateCatalogue({
+    out: values.out,
+    listings: Number(values.n),
+    seed: Number(values.seed),
+    data: values.data!,
+    dirty: Number(values.dirty),
+  });
   console.log(JSON.stringify(result));
 }
