@@ -21,6 +21,7 @@
  * kernel it replaced (kept here).
  */
 import * as tf from '@tensorflow/tfjs';
+import { spreadByStride } from './wasm-kernels.js';
 
 type KernelArgs = Parameters<tf.KernelFunc>[0];
 type KernelBackend = KernelArgs['backend'];
@@ -63,8 +64,8 @@ function conv2DBackpropInput(args: KernelArgs): tf.TensorInfo {
     dy.shape.length === 4 &&
     filter.shape.length === 4;
   if (!covered) return shipped!(args) as tf.TensorInfo;
-  const [n, h, w, inChannels] = gradAttrs.inputShape;
-  const [filterHeight, filterWidth, , outChannels] = filter.shape as Shape4;
+  const [, h, w, inChannels] = gradAttrs.inputShape;
+  const [filterHeight, filterWidth] = filter.shape as Shape4;
   const info = tf.backend_util.computeConv2DInfo(
     gradAttrs.inputShape,
     filter.shape as Shape4,
@@ -90,47 +91,9 @@ function conv2DBackpropInput(args: KernelArgs): tf.TensorInfo {
   };
   let result: tf.TensorInfo | undefined;
   try {
-    let spread = dy;
-    if (strideHeight > 1 || strideWidth > 1) {
-      const [, outHeight, outWidth] = dy.shape as Shape4;
-      const expanded = run('Reshape', { x: dy }, { shape: [n * outHeight, 1, outWidth, 1, outChannels] });
-      const padded = run(
-        'PadV2',
-        { x: expanded },
-        {
-          paddings: [
-            [0, 0],
-            [0, strideHeight - 1],
-            [0, 0],
-            [0, strideWidth - 1],
-            [0, 0],
-          ],
-          constantValue: 0,
-        },
-      );
-      spread = run('Reshape', { x: padded }, { shape: [n, outHeight * strideHeight, outWidth * strideWidth, outChannels] });
-    }
-    // Rows past what input row h − 1 reads are trailing zeros or never reached: cut them.
-    const bottom = h + filterHeight - 1 - (spread.shape[1] as number) - top;
-    const right = w + filterWidth - 1 - (spread.shape[2] as number) - left;
-    if (bottom < 0 || right < 0) {
-      spread = run(
-        'Slice',
-        { x: spread },
-        {
-          begin: [0, 0, 0, 0],
-          size: [n, (spread.shape[1] as number) + Math.min(0, bottom), (spread.shape[2] as number) + Math.min(0, right), outChannels],
-        },
-      );
-    }
+    const { spread, pad } = spreadByStride(run, dy, { h, w, filterHeight, filterWidth, strideHeight, strideWidth, top, left });
     const flipped = run('Reverse', { x: filter }, { dims: [0, 1] });
     const swapped = run('Transpose', { x: flipped }, { perm: [0, 1, 3, 2] }); // [FH, FW, Co, Ci]
-    const pad: tf.backend_util.ExplicitPadding = [
-      [0, 0],
-      [top, Math.max(0, bottom)],
-      [left, Math.max(0, right)],
-      [0, 0],
-    ];
     result = run('Conv2D', { x: spread, filter: swapped }, { strides: [1, 1], dilations: [1, 1], pad, dataFormat: 'NHWC' });
     if (result.shape[3] !== inChannels)
       throw new Error(`${KERNEL} on wasm: produced ${result.shape.join('x')} for input ${gradAttrs.inputShape.join('x')}`);

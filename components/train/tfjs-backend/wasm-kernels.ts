@@ -242,7 +242,7 @@ function depthwiseConv2dNativeBackpropInput({ inputs, backend, attrs }: KernelAr
   const info = forwardGeometry(kernelName, gradAttrs.inputShape, filter.shape as Shape4, dy, gradAttrs, true);
   const [n, h, w, channels] = gradAttrs.inputShape;
   const [filterHeight, filterWidth, , multiplier] = filter.shape as Shape4;
-  const [, outHeight, outWidth, outChannels] = dy.shape as Shape4;
+  const outChannels = dy.shape[3] as number;
   const { strideHeight, strideWidth } = info;
   // A transposed convolution is a correlation with the flipped filter over dy spread out by the stride,
   // padded by what the forward pass's padding leaves of a "full" convolution.
@@ -251,48 +251,10 @@ function depthwiseConv2dNativeBackpropInput({ inputs, backend, attrs }: KernelAr
   if (top < 0 || left < 0)
     throw new Error(`${kernelName} on wasm: padding ${JSON.stringify(gradAttrs.pad)} wider than the filter is not supported`);
   return composite(backend, (run) => {
-    let spread = dy;
-    if (strideHeight > 1 || strideWidth > 1) {
-      // Zeros between dy's pixels: pad singleton axes after each row and column, then fold them back.
-      const expanded = run('Reshape', { x: dy }, { shape: [n * outHeight, 1, outWidth, 1, outChannels] });
-      const padded = run(
-        'PadV2',
-        { x: expanded },
-        {
-          paddings: [
-            [0, 0],
-            [0, strideHeight - 1],
-            [0, 0],
-            [0, strideWidth - 1],
-            [0, 0],
-          ],
-          constantValue: 0,
-        },
-      );
-      spread = run('Reshape', { x: padded }, { shape: [n, outHeight * strideHeight, outWidth * strideWidth, outChannels] });
-    }
-    // Rows past what input row h − 1 reads are trailing zeros or never reached: cut them.
-    const bottom = h + filterHeight - 1 - (spread.shape[1] as number) - top;
-    const right = w + filterWidth - 1 - (spread.shape[2] as number) - left;
-    if (bottom < 0 || right < 0) {
-      spread = run(
-        'Slice',
-        { x: spread },
-        {
-          begin: [0, 0, 0, 0],
-          size: [n, (spread.shape[1] as number) + Math.min(0, bottom), (spread.shape[2] as number) + Math.min(0, right), outChannels],
-        },
-      );
-    }
+    const { spread, pad } = spreadByStride(run, dy, { h, w, filterHeight, filterWidth, strideHeight, strideWidth, top, left });
     const flipped = run('Reverse', { x: filter }, { dims: [0, 1] });
     // Each of dy's C·M channels is correlated with its own filter slice, then the M slices of a channel summed.
     const perOutputChannel = run('Reshape', { x: flipped }, { shape: [filterHeight, filterWidth, outChannels, 1] });
-    const pad: tf.backend_util.ExplicitPadding = [
-      [0, 0],
-      [top, Math.max(0, bottom)],
-      [left, Math.max(0, right)],
-      [0, 0],
-    ];
     const conv = run('DepthwiseConv2dNative', { x: spread, filter: perOutputChannel }, { strides: [1, 1], dilations: [1, 1], pad });
     if (multiplier === 1) return conv;
     const split = run('Reshape', { x: conv }, { shape: [n, h, w, channels, multiplier] });
@@ -319,4 +281,71 @@ export function registerWasmKernels(): void {
   for (const [kernelName, kernelFunc] of KERNELS) {
     if (!tf.getKernel(kernelName, 'wasm')) tf.registerKernel({ kernelName, backendName: 'wasm', kernelFunc });
   }
+}
+
+/** Runs a kernel on the backend, keeping what it made for disposal: as composite() and the fast gradients give it. */
+export type RunKernel = (name: string, inputs: tf.NamedTensorInfoMap, attrs: object) => tf.TensorInfo;
+
+/**
+ * A strided convolution's dy as a transposed convolution reads it: spread out by the stride (zeros
+ * between its pixels) and cut to the rows and columns that input row h − 1 and column w − 1 reach.
+ * Returns it with the padding that makes the correlation with the flipped filter a full convolution.
+ * Shared by the depthwise input gradient here and the Conv2D one in wasm-fast-grads.ts.
+ */
+export function spreadByStride(
+  run: RunKernel,
+  dy: tf.TensorInfo,
+  g: {
+    h: number;
+    w: number;
+    filterHeight: number;
+    filterWidth: number;
+    strideHeight: number;
+    strideWidth: number;
+    top: number;
+    left: number;
+  },
+): { spread: tf.TensorInfo; pad: tf.backend_util.ExplicitPadding } {
+  const { h, w, filterHeight, filterWidth, strideHeight, strideWidth, top, left } = g;
+  const [n, outHeight, outWidth, outChannels] = dy.shape as Shape4;
+  let spread = dy;
+  if (strideHeight > 1 || strideWidth > 1) {
+    // Zeros between dy's pixels: pad singleton axes after each row and column, then fold them back.
+    const expanded = run('Reshape', { x: dy }, { shape: [n * outHeight, 1, outWidth, 1, outChannels] });
+    const padded = run(
+      'PadV2',
+      { x: expanded },
+      {
+        paddings: [
+          [0, 0],
+          [0, strideHeight - 1],
+          [0, 0],
+          [0, strideWidth - 1],
+          [0, 0],
+        ],
+        constantValue: 0,
+      },
+    );
+    spread = run('Reshape', { x: padded }, { shape: [n, outHeight * strideHeight, outWidth * strideWidth, outChannels] });
+  }
+  // Rows past what input row h − 1 reads are trailing zeros or never reached: cut them.
+  const bottom = h + filterHeight - 1 - (spread.shape[1] as number) - top;
+  const right = w + filterWidth - 1 - (spread.shape[2] as number) - left;
+  if (bottom < 0 || right < 0) {
+    spread = run(
+      'Slice',
+      { x: spread },
+      {
+        begin: [0, 0, 0, 0],
+        size: [n, (spread.shape[1] as number) + Math.min(0, bottom), (spread.shape[2] as number) + Math.min(0, right), outChannels],
+      },
+    );
+  }
+  const pad: tf.backend_util.ExplicitPadding = [
+    [0, 0],
+    [top, Math.max(0, bottom)],
+    [left, Math.max(0, right)],
+    [0, 0],
+  ];
+  return { spread, pad };
 }
