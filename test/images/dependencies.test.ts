@@ -12,7 +12,7 @@ import { describe, it } from 'node:test';
 import { REPO_ROOT } from '../helpers.js';
 
 /** Dev-time tools that live beside the code they generate data for; never imported by a component. */
-const DEV_TOOLS = new Set(['components/core/contracts/gazetteer/generate.ts']);
+const DEV_TOOLS = new Set(['components/core/contracts/gazetteer/generate.ts', 'components/serve/generate-outline.ts']);
 
 const sources = (dir: string): string[] =>
   readdirSync(path.join(REPO_ROOT, dir)).flatMap((name) => {

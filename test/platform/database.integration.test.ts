@@ -110,7 +110,7 @@ describe('migrations from two processes at once', () => {
     const tmp = await tempDir('pglite-two-');
     const dir = path.join(tmp.dir, 'pg');
     const script = `
-      import { openPglite, migrate, createLogger } from ${JSON.stringify(path.join(REPO_ROOT, 'components/core/index.ts'))};
+      import { openPglite, migrate, createLogger } from ${JSON.stringify(path.join(REPO_ROOT, 'components/core/platform/index.ts'))};
       const db = await openPglite(${JSON.stringify(dir)}, createLogger('t', 'silent'));
       const applied = await migrate(db);
       await db.query("INSERT INTO load_refusals (source, raw_hash, reason, raw) VALUES ('p' || pg_backend_pid(), $1, 'r', 'x')", [process.pid + '']);

@@ -205,12 +205,14 @@ describe('the listing-contrastive term', () => {
     };
     const off = await recall(0);
     const on = await recall(1);
+    // Without the term, recall@1 swung from about 0.5 to 0.78 between runs (the wasm backend's kernels
+    // do not sum in a fixed order); with it, it is near 1. So: near 1 with it, and well above without.
     assert.ok(
-      on.val.at1 >= off.val.at1 + 0.25,
+      on.val.at1 >= 0.9 && on.val.at1 >= off.val.at1 + 0.15,
       `validation recall@1 with the term ${on.val.at1.toFixed(3)}, without ${off.val.at1.toFixed(3)}`,
     );
     assert.ok(
-      on.train.at1 >= off.train.at1 + 0.25,
+      on.train.at1 >= 0.9 && on.train.at1 >= off.train.at1 + 0.15,
       `training recall@1 with the term ${on.train.at1.toFixed(3)}, without ${off.train.at1.toFixed(3)}`,
     );
     // (Measured: without the term 0.50 / 0.34 at 1 over the training listings, and between 0.67 and 0.83
