@@ -175,10 +175,7 @@ describe('picture CNN (Fashion-MNIST, 28x28)', () => {
       for (let k = 0; k < expected.length; k++) {
         const diff = tf.max(tf.abs(tf.sub(expected[k]!, got[k]!))).dataSync()[0]!;
         const moved = tf.max(tf.abs(tf.sub(expected[k]!, initial[k]!))).dataSync()[0]!;
-        assert.ok(
-          diff < Math.max(2e-3, moved / 4),
-          `weight ${k}: resumed differs by ${diff} (training moved it by ${moved})`,
-        );
+        assert.ok(diff < Math.max(2e-3, moved / 4), `weight ${k}: resumed differs by ${diff} (training moved it by ${moved})`);
       }
 
       const exported = await exportPictureModels(cnn, val, tmp.dir, silentLog, 64);
