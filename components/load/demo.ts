@@ -10,6 +10,7 @@ import path from 'node:path';
 import { stringify } from 'csv-stringify/sync';
 import sharp from 'sharp';
 import { seededRandom } from '../core/platform/index.js';
+import { PLACES } from './places.js';
 
 interface CategoryTheme {
   root: string;
@@ -128,21 +129,6 @@ const THEMES: CategoryTheme[] = [
   },
 ];
 
-/** Places the gazetteer knows, as Gumtree writes them. */
-const PLACES = [
-  'Wokingham, Berkshire',
-  'Leeds, West Yorkshire',
-  'Bristol, Bristol',
-  'Camden, London',
-  'Manchester, Manchester',
-  'Glasgow, Glasgow',
-  'Cardiff, Cardiff',
-  'Norwich, Norfolk',
-  'York, North Yorkshire',
-  'Brighton, East Sussex',
-  'Belfast, Belfast',
-  'Exeter, Devon',
-];
 const CONDITIONS = ['in excellent condition', 'barely used', 'some signs of wear', 'like new, boxed', 'fully working'];
 
 function shapeSvg(shape: CategoryTheme['shape'], size: number, next: () => number): string {

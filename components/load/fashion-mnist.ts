@@ -32,22 +32,7 @@ import {
   fashionListingId,
   type FashionKind,
 } from '../core/contracts/index.js';
-
-/** Places the gazetteer knows, as Gumtree writes them. */
-const PLACES = [
-  'Wokingham, Berkshire',
-  'Leeds, West Yorkshire',
-  'Bristol, Bristol',
-  'Camden, London',
-  'Manchester, Manchester',
-  'Glasgow, Glasgow',
-  'Cardiff, Cardiff',
-  'Norwich, Norfolk',
-  'York, North Yorkshire',
-  'Brighton, East Sussex',
-  'Belfast, Belfast',
-  'Exeter, Devon',
-];
+import { PLACES } from './places.js';
 
 export interface FashionCatalogueOptions {
   /** Keep at most this many pictures of each split (the first ones): for tests and quick runs. */
