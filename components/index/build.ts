@@ -5,13 +5,20 @@
  * products, fit the hybrid ranking's weights on the model's validation listings, and publish them all
  * under `indexes/<version>/` with the manifest last (see core/index-bundle.ts). The version is a hash of the model and snapshot:
  * indexing the same pair twice finds the published index and stops.
+ *
+ * The embedding is either done here, in one process (`npm run index` alone), or fanned out beforehand
+ * (`index embed --shard k/N`, embed.ts: a pod a shard in the pipeline) and read back from the artifact
+ * store (`shards: N`): the product index is then built from the shards one at a time (trained on a
+ * sample drawn across them, filled shard by shard). What follows it (the published products.vectors.f32,
+ * the buyers' interest vectors, the fusion fit's cosines) still reads every vector, as the search
+ * service does: the whole matrix is assembled once the product index is built.
  */
 import { createHash } from 'node:crypto';
 import {
   AlreadyExistsError,
   bytesOfFloat32,
+  InputError,
   NotFoundError,
-  Progress,
   type ArtifactStore,
   type Logger,
   type Queryable,
@@ -27,23 +34,24 @@ import {
 } from '../core/contracts/index.js';
 import {
   buildVectorIndex,
+  buildVectorIndexFromShards,
   DEFAULT_FUSION,
   fitOnListings,
   FUSION_FEATURES,
   hybridCatalogue,
   LEXICAL_FORMAT,
   LexicalIndex,
-  imagePixels,
   INDEX_FILES,
   INDEX_PREFIX,
   IndexMetadata,
   openEmbedder,
   type IndexedBuyer,
+  type BuiltIndex,
   type IndexedProduct,
-  type ProductInput,
 } from '../core/ml/index.js';
 import { buyerVector, categoryCentroids, DEMOGRAPHIC_DIM, INTEREST_WEIGHT } from './buyer-vectors.js';
 import { generateBuyers, storeBuyers } from './buyers.js';
+import { embedProducts, openShards } from './embed.js';
 
 export interface IndexRequest {
   modelVersion: string;
@@ -60,6 +68,11 @@ export interface IndexRequest {
   memoryBudgetBytes?: number;
   /** Products embedded per batch (bounds the pictures held in memory). */
   batchSize?: number;
+  /**
+   * Build from the N shards `index embed --shard k/N` wrote to the store instead of embedding here. Not
+   * part of the version: the shards are how the same vectors were computed, not another index.
+   */
+  shards?: number;
 }
 
 export interface IndexResult {
@@ -113,49 +126,6 @@ async function listingDates(db: Queryable, ids: readonly string[]): Promise<Map<
   return out;
 }
 
-/** Product vectors (fused embeddings), in snapshot order, a batch of products and their pictures at a time. */
-async function embedCatalogue(
-  store: ArtifactStore,
-  embedder: Awaited<ReturnType<typeof openEmbedder>>,
-  products: readonly SnapshotProduct[],
-  batchSize: number,
-  log: Logger,
-) {
-  const dim = embedder.metadata.embeddingDim;
-  const vectors = new Float32Array(products.length * dim);
-  const withPictures = embedder.metadata.modalities.image;
-  const progress = new Progress(log, 'embedding products', products.length);
-  for (let start = 0; start < products.length; start += batchSize) {
-    const batch = products.slice(start, start + batchSize);
-    const inputs: ProductInput[] = [];
-    for (const product of batch) {
-      const pictures: Float32Array[] = [];
-      if (withPictures) {
-        for (const image of product.images.filter((i) => i.duplicateOf === null)) {
-          try {
-            pictures.push(await imagePixels(await store.get(image.key), { size: embedder.metadata.image!.inputSize }));
-          } catch (error) {
-            log.warn({ product: product.id, key: image.key, error: (error as Error).message }, 'picture left out of the product embedding');
-          }
-        }
-      }
-      inputs.push({
-        title: product.title,
-        text: product.text,
-        priceMinor: product.priceMinor,
-        town: product.town,
-        county: product.county,
-        pictures,
-      });
-    }
-    const encoded = await embedder.embedProducts(inputs);
-    vectors.set(encoded.embeddings, start * dim);
-    progress.tick(batch.length);
-  }
-  progress.finish();
-  return vectors;
-}
-
 export async function buildIndex(store: ArtifactStore, db: Queryable, request: IndexRequest, log: Logger): Promise<IndexResult> {
   const version = indexVersion(request);
   const key = INDEX_PREFIX(version);
@@ -181,14 +151,39 @@ export async function buildIndex(store: ArtifactStore, db: Queryable, request: I
     for await (const product of readSnapshotProducts(store, request.snapshotId)) products.push(product);
     if (products.length === 0) throw new NotFoundError(`snapshot ${request.snapshotId} has no products to index`);
 
-    const embedStarted = Date.now();
-    const vectors = await embedCatalogue(store, embedder, products, request.batchSize ?? 128, log);
-    const productsPerSecond = products.length / Math.max(1e-3, (Date.now() - embedStarted) / 1000);
-    log.info({ products: products.length, productsPerSecond: Math.round(productsPerSecond) }, 'products embedded');
-    const productIndex = buildVectorIndex(vectors, dim, {
+    const indexOptions = {
       exactUpTo: request.exactUpTo,
       ...(request.memoryBudgetBytes !== undefined ? { memoryBudgetBytes: request.memoryBudgetBytes } : {}),
-    });
+    };
+    let vectors: Float32Array;
+    let productIndex: BuiltIndex;
+    let productsPerSecond: number;
+    if (request.shards === undefined) {
+      const embedStarted = Date.now();
+      vectors = await embedProducts(store, embedder, products, request.batchSize ?? 128, log);
+      productsPerSecond = products.length / Math.max(1e-3, (Date.now() - embedStarted) / 1000);
+      log.info({ products: products.length, productsPerSecond: Math.round(productsPerSecond) }, 'products embedded');
+      productIndex = buildVectorIndex(vectors, dim, indexOptions);
+    } else {
+      const shards = await openShards(store, request.modelVersion, request.snapshotId, request.shards);
+      const ids = shards.files.flatMap((f) => f.ids);
+      const stray = ids.length === products.length ? products.findIndex((p, k) => p.id !== ids[k]) : Math.min(ids.length, products.length);
+      if (stray >= 0)
+        throw new InputError(
+          `the ${request.shards} shards hold ${ids.length} products, the snapshot ${products.length}: they differ from position ${stray} (embedded from another snapshot or model?)`,
+        );
+      if (shards.dims !== dim) throw new InputError(`the shards hold vectors of ${shards.dims} dimensions, the model embeds in ${dim}`);
+      // The shards ran side by side: the fan-out's rate is the products over its slowest shard's time.
+      productsPerSecond = products.length / Math.max(1e-3, ...shards.files.map((f) => f.seconds));
+      log.info(
+        { products: products.length, shards: request.shards, productsPerSecond: Math.round(productsPerSecond) },
+        'building from the embedded shards',
+      );
+      productIndex = await buildVectorIndexFromShards(shards, indexOptions);
+      // What follows reads every vector (the published products.vectors.f32, the buyers, the fusion fit).
+      vectors = new Float32Array(products.length * dim);
+      for (let k = 0, at = 0; k < request.shards; at += shards.counts[k]! * dim, k++) vectors.set(await shards.read(k), at);
+    }
     log.info(
       {
         type: productIndex.type,

@@ -3,16 +3,32 @@
  * indexes and the lexical (BM25F) index, fits the hybrid ranking's weights on the model's validation
  * listings, and publishes them all under `indexes/<version>/`. Prints one JSON line:
  * {"index": "<uri>", "version", "products": {type, vectors, recall…}, "buyers": {…}}.
+ *
+ * The embedding fanned out (the pipeline's way at scale):
+ *   index embed --model M --snapshot S --shard k/N   one shard's vectors to the store (a pod each)
+ *   index --model M --snapshot S --from-shards N     the same indexes, built from those N shards
  */
 import { pathToFileURL } from 'node:url';
-import { createCommand, positiveInteger, printSummary, runMain, withRuntime, writeOutputFile } from '../core/platform/index.js';
+import type { Command } from 'commander';
+import { createCommand, positiveInteger, printSummary, runMain, withRuntime, withStore, writeOutputFile } from '../core/platform/index.js';
 import { executorOutput, kfpMetrics, metricsMetadata, modelVersionFrom, snapshotIdFrom } from '../core/contracts/index.js';
 import { buildIndex } from './build.js';
+import { embedShard, parseShard, parseShardCount, type Shard } from './embed.js';
+
+const MODEL = ['--model <version|file>', 'the model: its version (m-…) or the pointer file train wrote (required)'] as const;
+const SNAPSHOT = ['--snapshot <id|file>', 'the snapshot: its id (snap-…) or the snapshot.json the snapshot step wrote (required)'] as const;
 
 export function indexCommand() {
-  return createCommand('index', 'Embed every product of a snapshot with a trained model and publish the FAISS product and buyer indexes.')
-    .requiredOption('--model <version|file>', 'the model: its version (m-…) or the pointer file train wrote')
-    .requiredOption('--snapshot <id|file>', 'the snapshot: its id (snap-…) or the snapshot.json the snapshot step wrote')
+  // Typed, so that program.error() (never returns) narrows the options after it.
+  const program: Command = createCommand(
+    'index',
+    'Embed every product of a snapshot with a trained model (or read the shards `index embed` wrote) and publish the FAISS product and buyer indexes.',
+  );
+  // --model and --snapshot are checked in the action, not by commander: a required option of the
+  // program would also be required of the `embed` subcommand's command line.
+  program
+    .option(...MODEL)
+    .option(...SNAPSHOT)
     .option('--buyers <n>', 'size of the generated buyer population', positiveInteger, 2000)
     .option('--seed <n>', 'seed of the buyer population', positiveInteger, 7)
     .option(
@@ -26,6 +42,11 @@ export function indexCommand() {
       "the search service's memory for the product index (MiB): the index type is chosen by it (Flat while it fits, then HNSW-SQ8, IVF-SQ8, IVF-PQ tuned to recall@10 >= 0.95), instead of by --exact-up-to",
       positiveInteger,
     )
+    .option(
+      '--from-shards <N|list>',
+      'build from the N shards `index embed --shard k/N` wrote (N, or the JSON list of every k/N) instead of embedding here',
+      parseShardCount,
+    )
     .option('--manifest <file>', 'write the index pointer (JSON: version, key, uri) here (a pipeline output)')
     .option('--metrics <file>', 'write the index statistics here (KFP system.Metrics JSON)')
     .option(
@@ -34,16 +55,19 @@ export function indexCommand() {
     )
     .action(
       async (options: {
-        model: string;
-        snapshot: string;
+        model?: string;
+        snapshot?: string;
         buyers: number;
         seed: number;
         exactUpTo: number;
         memoryBudgetMib?: number;
+        fromShards?: number;
         manifest?: string;
         metrics?: string;
         executorOutput?: string;
       }) => {
+        if (!options.model) program.error(`error: required option '${MODEL[0]}' not specified`);
+        if (!options.snapshot) program.error(`error: required option '${SNAPSHOT[0]}' not specified`);
         const modelVersion = await modelVersionFrom(options.model);
         const snapshotId = await snapshotIdFrom(options.snapshot);
         const result = await withRuntime('index', ({ store, db, log }) =>
@@ -57,6 +81,7 @@ export function indexCommand() {
               seed: options.seed,
               exactUpTo: options.exactUpTo,
               ...(options.memoryBudgetMib ? { memoryBudgetBytes: options.memoryBudgetMib * 2 ** 20 } : {}),
+              ...(options.fromShards ? { shards: options.fromShards } : {}),
             },
             log,
           ),
@@ -105,6 +130,34 @@ export function indexCommand() {
         });
       },
     );
+
+  program
+    .command('embed')
+    .description(
+      "Embed one shard of a snapshot's products (the k-th of N contiguous slices, in snapshot order) and write its vectors to the artifact store, for `index --from-shards N`.",
+    )
+    .requiredOption(...MODEL)
+    .requiredOption(...SNAPSHOT)
+    .requiredOption('--shard <k/N>', 'the shard: k of N, 0 <= k < N', parseShard)
+    .option('--batch-size <n>', 'products embedded per batch (bounds the pictures held in memory)', positiveInteger, 128)
+    .action(async (options: { model: string; snapshot: string; shard: Shard; batchSize: number }) => {
+      const modelVersion = await modelVersionFrom(options.model);
+      const snapshotId = await snapshotIdFrom(options.snapshot);
+      const result = await withStore('index', ({ store, log }) =>
+        embedShard(store, { modelVersion, snapshotId, shard: options.shard, batchSize: options.batchSize }, log),
+      );
+      printSummary({
+        shard: `${result.shard.index}/${result.shard.of}`,
+        vectors: result.uri,
+        model: modelVersion,
+        snapshot: snapshotId,
+        first: result.first,
+        products: result.products,
+        reused: result.reused,
+        productsPerSecond: Math.round(result.productsPerSecond),
+      });
+    });
+  return program;
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) await runMain(indexCommand());

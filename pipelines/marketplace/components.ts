@@ -146,18 +146,43 @@ export const evaluate = component({
   platform: STORAGE,
 });
 
+export const indexEmbed = component({
+  name: 'index-embed',
+  description: "Embeds one shard (k of N) of the snapshot's products with the model and writes their vectors to the artifact store.",
+  image: 'marketplace-index',
+  command: [...node('index'), 'embed'],
+  inputs: {
+    model: artifact.model(),
+    snapshot: artifact.dataset(),
+    shard: param.string({ default: '0/1', description: 'k/N: the k-th of N contiguous slices of the snapshot' }),
+  },
+  outputs: {},
+  args: ({ inputs }) => ['--model', inputs.model, '--snapshot', inputs.snapshot, '--shard', inputs.shard],
+  // Requests below an m6i.xlarge's allocatable (eks/node-capacity.yaml), one shard a node at most.
+  resources: { cpu: '4', cpuRequest: '3', memory: '8Gi', memoryRequest: '6Gi' },
+  platform: STORAGE,
+  // A shard already in the store is reused, so a retried pod picks up where its vectors are.
+  retries: 2,
+});
+
 export const index = component({
   name: 'index',
-  description: 'Embeds every product, builds the FAISS product and buyer indexes, publishes their manifest.',
+  description: 'Builds the FAISS product and buyer indexes from the embedded shards and the lexical index; publishes their manifest.',
   image: 'marketplace-index',
   command: node('index'),
-  inputs: { model: artifact.model(), snapshot: artifact.dataset() },
+  inputs: {
+    model: artifact.model(),
+    snapshot: artifact.dataset(),
+    shards: param.list({ default: ['0/1'], description: 'every shard k/N that index-embed wrote' }),
+  },
   outputs: { index: artifact.generic({ description: 'the published manifest.json' }), metrics: artifact.metrics() },
   args: ({ inputs, outputs }) => [
     '--model',
     inputs.model,
     '--snapshot',
     inputs.snapshot,
+    '--from-shards',
+    inputs.shards,
     '--manifest',
     outputs.index,
     '--metrics',

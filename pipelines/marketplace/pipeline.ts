@@ -5,27 +5,33 @@
  * built with the new model when one is promoted, else with the model already in production.
  * Whatever happens, the run's final status is recorded.
  *
- *   clean ×N ─► snapshot ─► drift ─[drifted]─► train ─► evaluate ─[promote]─► index ─► deploy
- *                               │                              └─[otherwise]─► production-model ─► index ─► deploy
- *                               └─[otherwise]─► production-model ─► index ─► deploy
+ *   clean ×N ─► snapshot ─► drift ─[drifted]─► train ─► evaluate ─[promote]─► embed ×S ─► index ─► deploy
+ *                               │                              └─[otherwise]─► production-model ─► embed ×S ─► index ─► deploy
+ *                               └─[otherwise]─► production-model ─► embed ×S ─► index ─► deploy
  *   └──────────────────────── exit handler: record-run ──────────────────────────────────────────────┘
+ *
+ * `embed ×S`: the snapshot embedded in shards (index-embed, a pod each), their vectors in the artifact
+ * store; index builds from them.
  */
-import { clean, deploy, drift, evaluate, index, productionModel, recordRun, snapshot, train } from './components.js';
+import { clean, deploy, drift, evaluate, index, indexEmbed, productionModel, recordRun, snapshot, train } from './components.js';
 import { exitHandler, param, parallelFor, pipeline, when, type ArtifactRef, type ParameterRef } from '../dsl/index.js';
 
-/** Index `snapshot` with `model` and put both in service. */
-function indexAndDeploy(
-  model: ArtifactRef<'system.Model'>,
-  snapshotRef: ArtifactRef<'system.Dataset'>,
-  target: ParameterRef<'STRING'>,
-): void {
-  const indexed = index({ model, snapshot: snapshotRef });
-  deploy({ model, index: indexed.outputs.index, target });
+/** Where an index goes: the shards it is embedded in and the deploy target. */
+interface Serving {
+  shards: ParameterRef<'LIST'>;
+  target: ParameterRef<'STRING'>;
+}
+
+/** Embed `snapshot` with `model` in shards side by side, index it from them, and put both in service. */
+function indexAndDeploy(model: ArtifactRef<'system.Model'>, snapshotRef: ArtifactRef<'system.Dataset'>, serving: Serving): void {
+  const embedding = parallelFor(serving.shards, (shard) => void indexEmbed({ model, snapshot: snapshotRef, shard }), { parallelism: 8 });
+  const indexed = index({ model, snapshot: snapshotRef, shards: serving.shards }).after(embedding);
+  deploy({ model, index: indexed.outputs.index, target: serving.target });
 }
 
 /** The new snapshot indexed with the production model: new, changed and removed listings reach search without retraining. */
-function refreshWithProductionModel(snapshotRef: ArtifactRef<'system.Dataset'>, target: ParameterRef<'STRING'>): void {
-  indexAndDeploy(productionModel({}).outputs.model, snapshotRef, target);
+function refreshWithProductionModel(snapshotRef: ArtifactRef<'system.Dataset'>, serving: Serving): void {
+  indexAndDeploy(productionModel({}).outputs.model, snapshotRef, serving);
 }
 
 export const marketplaceRanking = pipeline(
@@ -42,10 +48,18 @@ export const marketplaceRanking = pipeline(
       seed: param.integer({ default: 42 }),
       trainQuick: param.boolean({ default: false }),
       promoteTolerance: param.double({ default: 0.005 }),
+      // Two shards by default: one per core of the two-core machine the local pipeline runs on, and on a
+      // small catalogue each shard's pod pays for starting and loading the model, so more would be
+      // slower. A catalogue of 10^7 takes about 10 (10^6 listings a pod: docs/DESIGN.md, Scale).
+      embedShards: param.list({
+        default: ['0/2', '1/2'],
+        description: 'shards the snapshot is embedded in side by side, as k/N (every k of one N)',
+      }),
       deployTarget: param.string({ default: 'kubernetes' }),
     },
   },
   (inputs) => {
+    const serving: Serving = { shards: inputs.embedShards, target: inputs.deployTarget };
     exitHandler(
       () => recordRun({}),
       () => {
@@ -64,10 +78,10 @@ export const marketplaceRanking = pipeline(
             quick: inputs.trainQuick,
           });
           const verdict = evaluate({ model: trained.outputs.model, snapshot: snapshotRef, tolerance: inputs.promoteTolerance });
-          when(verdict.outputs.promote, () => indexAndDeploy(trained.outputs.model, snapshotRef, inputs.deployTarget)).otherwise(() =>
-            refreshWithProductionModel(snapshotRef, inputs.deployTarget),
+          when(verdict.outputs.promote, () => indexAndDeploy(trained.outputs.model, snapshotRef, serving)).otherwise(() =>
+            refreshWithProductionModel(snapshotRef, serving),
           );
-        }).otherwise(() => refreshWithProductionModel(snapshotRef, inputs.deployTarget));
+        }).otherwise(() => refreshWithProductionModel(snapshotRef, serving));
       },
     );
   },

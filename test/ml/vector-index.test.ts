@@ -1,7 +1,17 @@
-/** The index component's FAISS choice: exact up to a size, HNSW above it with efSearch tuned to a measured recall. */
+/**
+ * The index component's FAISS choice: exact up to a size, HNSW above it with efSearch tuned to a measured
+ * recall, or by a memory budget; and the same index built from shards read one at a time.
+ */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { buildVectorIndex, estimatedBytes, loadVectorIndex, recallAt } from '../../components/core/ml/vector-index.js';
+import {
+  buildVectorIndex,
+  buildVectorIndexFromShards,
+  estimatedBytes,
+  loadVectorIndex,
+  recallAt,
+  type BuiltIndex,
+} from '../../components/core/ml/vector-index.js';
 import { unitVectors } from '../helpers.js';
 
 describe('vector index', () => {
@@ -83,5 +93,73 @@ describe('vector index chosen by a memory budget', () => {
       'SQ8, over the budget, was not built',
     );
     assert.throws(() => buildVectorIndex(vectors, dims, { memoryBudgetBytes: 1000 }), /no index type fits a memory budget of 1000 bytes/);
+  });
+
+  describe('built from shards, one read at a time', () => {
+    // Unequal shards, one of them empty, as an embedding fanned out over a catalogue may leave them.
+    const counts = [1300, 0, 900, 1799, 1];
+    const starts = counts.map((_, s) => counts.slice(0, s).reduce((a, b) => a + b, 0));
+    const sharded = () => {
+      const reads: number[] = [];
+      let reading = 0;
+      let overlapping = 0;
+      return {
+        reads,
+        overlapping: () => overlapping,
+        shards: {
+          dims,
+          counts,
+          async read(shard: number) {
+            reading += 1;
+            if (reading > 1) overlapping += 1;
+            reads.push(shard);
+            await new Promise((resolve) => setImmediate(resolve));
+            reading -= 1;
+            // A fresh copy, as a shard read from a store is: nothing else of the collection is in reach.
+            return vectors.slice(starts[shard]! * dims, (starts[shard]! + counts[shard]!) * dims);
+          },
+        },
+      };
+    };
+    const queries = Array.from({ length: 40 }, (_, i) => vectors.slice(i * 97 * dims, (i * 97 + 1) * dims));
+    const sameAnswers = (a: BuiltIndex, b: BuiltIndex) => {
+      for (const query of queries) assert.deepEqual(a.index.searchFloat32(query, 10).labels, b.index.searchFloat32(query, 10).labels);
+    };
+
+    it('IVF under a budget: trained on the same sample across shards, filled shard by shard: the same index, tuned the same', async () => {
+      const budget = Math.floor(flatBytes * 0.4);
+      const source = sharded();
+      const fromShards = await buildVectorIndexFromShards(source.shards, { memoryBudgetBytes: budget });
+      const inMemory = buildVectorIndex(vectors, dims, { memoryBudgetBytes: budget });
+      assert.deepEqual(
+        [fromShards.type, fromShards.vectors, fromShards.nprobe, fromShards.recall, fromShards.bytes],
+        [inMemory.type, count, inMemory.nprobe, inMemory.recall, inMemory.bytes],
+      );
+      sameAnswers(fromShards, inMemory);
+      assert.equal(source.overlapping(), 0, 'never two shards read at once');
+      assert.ok(!source.reads.includes(1), 'the empty shard is never read');
+      assert.ok(
+        source.reads.filter((s) => s === 3).length >= 3,
+        'each pass (recall sample, exact answers, training sample, filling) reads the shards again rather than keeping them',
+      );
+    });
+
+    it('Flat, and HNSW above the exact threshold, from shards', async () => {
+      const flat = await buildVectorIndexFromShards(sharded().shards, { exactUpTo: 10_000 });
+      assert.deepEqual([flat.type, flat.vectors], ['Flat', count]);
+      sameAnswers(flat, buildVectorIndex(vectors, dims, { exactUpTo: 10_000 }));
+      const hnsw = await buildVectorIndexFromShards(sharded().shards, { exactUpTo: 1000, recallTarget: 0.95 });
+      assert.equal(hnsw.type, 'HNSW32,Flat');
+      assert.equal(hnsw.index.ntotal(), count);
+      assert.ok(hnsw.recall >= 0.95, `recall ${hnsw.recall}`);
+    });
+
+    it('refuses a shard that does not hold the vectors it declared', async () => {
+      const source = sharded().shards;
+      await assert.rejects(
+        buildVectorIndexFromShards({ ...source, counts: [1300, 0, 900, 1799, 2] }),
+        /shard 4 holds 64 numbers where 2 vectors of 64 were declared/,
+      );
+    });
   });
 });

@@ -32,7 +32,7 @@ describe('the marketplace-ranking pipeline spec', () => {
     assert.equal(yaml, expected, 'the compiled spec changed: review the diff, then run UPDATE_SNAPSHOTS=1 npm test to accept it');
   });
 
-  it('wires drift -> [drifted] train -> evaluate -> [promote] index -> deploy, otherwise a fresh index with the production model, inside an exit handler', async () => {
+  it('wires drift -> [drifted] train -> evaluate -> [promote] embed x S -> index -> deploy, otherwise a fresh index with the production model, inside an exit handler', async () => {
     const { spec } = await compiled();
     const rootTasks = at(spec, 'root', 'dag', 'tasks') as Obj;
     assert.deepEqual(Object.keys(rootTasks).sort(), ['exit-handler-1', 'record-run']);
@@ -53,30 +53,44 @@ describe('the marketplace-ranking pipeline spec', () => {
 
     const drifted = "inputs.parameter_values['pipelinechannel--drift-drifted'] == true";
     const outer = at(spec, 'components', 'comp-condition-branches-3', 'dag', 'tasks') as Obj;
-    assert.equal(at(outer, 'condition-7', 'triggerPolicy', 'condition'), drifted);
-    assert.equal(at(outer, 'condition-8', 'triggerPolicy', 'condition'), `!(${drifted})`);
+    assert.equal(at(outer, 'condition-9', 'triggerPolicy', 'condition'), drifted);
+    assert.equal(at(outer, 'condition-10', 'triggerPolicy', 'condition'), `!(${drifted})`);
 
-    const retrain = at(spec, 'components', 'comp-condition-7', 'dag', 'tasks') as Obj;
+    const retrain = at(spec, 'components', 'comp-condition-9', 'dag', 'tasks') as Obj;
     assert.deepEqual(Object.keys(retrain).sort(), ['condition-branches-4', 'evaluate', 'train']);
     assert.deepEqual(at(retrain, 'evaluate', 'dependentTasks'), ['train']);
     const promoted = "inputs.parameter_values['pipelinechannel--evaluate-promote'] == true";
     const inner = at(spec, 'components', 'comp-condition-branches-4', 'dag', 'tasks') as Obj;
-    assert.equal(at(inner, 'condition-5', 'triggerPolicy', 'condition'), promoted);
-    assert.equal(at(inner, 'condition-6', 'triggerPolicy', 'condition'), `!(${promoted})`);
+    assert.equal(at(inner, 'condition-6', 'triggerPolicy', 'condition'), promoted);
+    assert.equal(at(inner, 'condition-7', 'triggerPolicy', 'condition'), `!(${promoted})`);
 
-    // Promoted: the new model is indexed and deployed.
-    const promote = at(spec, 'components', 'comp-condition-5', 'dag', 'tasks') as Obj;
+    // Promoted: the new model embeds the snapshot in shards (a loop over the embedShards input, a task
+    // each), the index is built from them after the loop, and deployed.
+    const promote = at(spec, 'components', 'comp-condition-6', 'dag', 'tasks') as Obj;
+    assert.deepEqual(Object.keys(promote).sort(), ['deploy', 'for-loop-5', 'index']);
+    assert.deepEqual(at(promote, 'for-loop-5', 'parameterIterator'), {
+      itemInput: 'pipelinechannel--embedShards-loop-item',
+      items: { inputParameter: 'pipelinechannel--embedShards' },
+    });
+    const embed = at(spec, 'components', 'comp-for-loop-5', 'dag', 'tasks', 'index-embed') as Obj;
+    assert.deepEqual(at(embed, 'inputs', 'parameters', 'shard'), { componentInputParameter: 'pipelinechannel--embedShards-loop-item' });
+    assert.deepEqual(at(embed, 'inputs', 'artifacts', 'model'), { componentInputArtifact: 'pipelinechannel--train-model' });
+    assert.deepEqual(at(promote, 'index', 'dependentTasks'), ['for-loop-5']);
+    assert.deepEqual(at(promote, 'index', 'inputs', 'parameters', 'shards'), { componentInputParameter: 'pipelinechannel--embedShards' });
     assert.deepEqual(at(promote, 'deploy', 'dependentTasks'), ['index']);
     assert.deepEqual(at(promote, 'deploy', 'inputs', 'artifacts', 'model'), { componentInputArtifact: 'pipelinechannel--train-model' });
+    assert.deepEqual(at(spec, 'root', 'inputDefinitions', 'parameters', 'embedShards', 'defaultValue'), ['0/2', '1/2']);
     // Not promoted, or not drifted: the production model indexes the new snapshot, which is deployed.
     const refreshes = [
-      ['comp-condition-6', 'production-model', 'index-2', 'deploy-2'],
-      ['comp-condition-8', 'production-model-2', 'index-3', 'deploy-3'],
+      ['comp-condition-7', 'production-model', 'for-loop-8', 'index-2', 'deploy-2'],
+      ['comp-condition-10', 'production-model-2', 'for-loop-11', 'index-3', 'deploy-3'],
     ] as const;
-    for (const [group, pointer, indexTask, deployTask] of refreshes) {
+    for (const [group, pointer, loop, indexTask, deployTask] of refreshes) {
       const refresh = at(spec, 'components', group, 'dag', 'tasks') as Obj;
       const model = { taskOutputArtifact: { outputArtifactKey: 'model', producerTask: pointer } };
-      assert.deepEqual(Object.keys(refresh).sort(), [deployTask, indexTask, pointer], group);
+      assert.deepEqual(Object.keys(refresh).sort(), [deployTask, loop, indexTask, pointer], group);
+      assert.deepEqual(at(refresh, loop, 'inputs', 'artifacts', `pipelinechannel--${pointer}-model`), model);
+      assert.deepEqual(at(refresh, indexTask, 'dependentTasks'), [loop, pointer]);
       assert.deepEqual(at(refresh, indexTask, 'inputs', 'artifacts', 'model'), model);
       assert.deepEqual(at(refresh, indexTask, 'inputs', 'artifacts', 'snapshot'), {
         componentInputArtifact: 'pipelinechannel--snapshot-snapshot',
@@ -106,7 +120,7 @@ describe('the marketplace-ranking pipeline spec', () => {
       }
     }
     assert.ok(checked > 20, `checked ${checked} placeholders`);
-    const deployTask = at(components, 'comp-condition-5', 'dag', 'tasks', 'deploy');
+    const deployTask = at(components, 'comp-condition-6', 'dag', 'tasks', 'deploy');
     assert.deepEqual(at(deployTask, 'inputs', 'parameters', 'namespace'), { runtimeValue: { constant: 'marketplace' } });
   });
 
@@ -119,7 +133,8 @@ describe('the marketplace-ranking pipeline spec', () => {
     for (const name of ['clean', 'snapshot', 'drift', 'production-model', 'production-model-2', 'deploy', 'deploy-2', 'deploy-3']) {
       assert.deepEqual(at(tasks.get(name), 'cachingOptions'), {}, `${name} must not be cached`);
     }
-    for (const name of ['train', 'evaluate', 'index']) assert.deepEqual(at(tasks.get(name), 'cachingOptions'), { enableCache: true }, name);
+    for (const name of ['train', 'evaluate', 'index', 'index-embed'])
+      assert.deepEqual(at(tasks.get(name), 'cachingOptions'), { enableCache: true }, name);
   });
 
   it('runs train on a GPU node, takes storage settings from a Secret and a ConfigMap by name, and tags images with the version', async () => {

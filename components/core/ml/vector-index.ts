@@ -2,9 +2,10 @@
  * A FAISS index over unit vectors (inner product = cosine), chosen by size: exact (`Flat`) up to a
  * threshold, HNSW above it, with efSearch raised until the recall@k measured against exact search on
  * a sample reaches the target. Or, given the service's memory budget, chosen by memory: Flat while it
- * fits, then HNSW over 8-bit scalar-quantised vectors, IVF with SQ8, IVF with PQ (trained on an even
+ * fits, then HNSW over 8-bit scalar-quantised vectors, IVF with SQ8, IVF with PQ (trained on a random
  * sample), nprobe/efSearch raised until the recall target is met. The choice and the recall travel with the index, so a reader knows
- * what it serves.
+ * what it serves. The vectors may be in memory or in shards (the embedding fanned out over pods), read
+ * one shard at a time: `buildVectorIndexFromShards`.
  */
 import { createRequire } from 'node:module';
 import type * as Faiss from 'faiss-node';
@@ -50,7 +51,7 @@ export interface VectorIndexOptions {
   k?: number;
   /** Queries drawn for the recall measurement. */
   sample?: number;
-  /** Vectors a trained index (IVF, PQ, SQ) is trained on, drawn evenly (default 50,000, at least 39 per list). */
+  /** Vectors a trained index (IVF, PQ, SQ) is trained on, drawn at random (default 50,000, at least 39 per list). */
   trainSample?: number;
 }
 
@@ -101,10 +102,55 @@ function recallAgainst(index: Faiss.Index, queries: Float32Array, truth: Int32Ar
 }
 
 /**
- * `take` distinct rows of `vectors` drawn at random with a fixed seed (deterministic; random rather than
- * evenly spaced, which can alias with an ordering of the collection and sample one part of it).
+ * Vectors held in shards (n_0 + n_1 + … rows of `dims`, row r of shard s being vector n_0 + … + n_{s-1} + r):
+ * what the index is built from, one shard read at a time. An index built from shards is the index built
+ * from their concatenation; only a shard (plus the training and recall samples) is in memory at once,
+ * besides the index itself (a Flat or HNSW-Flat index holds every vector by construction; IVF-SQ8/PQ and
+ * HNSW-SQ8 hold their codes).
  */
-function sampleRows(vectors: Float32Array, dims: number, count: number, take: number, seed = 17): Float32Array {
+export interface VectorShards {
+  dims: number;
+  /** Rows in each shard, in order. */
+  counts: readonly number[];
+}
+
+/**
+ * The build's work, written once for both kinds of source: a generator that yields the number of the
+ * shard it needs next and is resumed with its vectors. `runSync` feeds it from memory, `runAsync` from
+ * an artifact store.
+ */
+type Work<T> = Generator<number, T, Float32Array>;
+
+function runSync<T>(work: Work<T>, read: (shard: number) => Float32Array): T {
+  let step = work.next();
+  while (!step.done) step = work.next(read(step.value));
+  return step.value;
+}
+
+async function runAsync<T>(work: Work<T>, read: (shard: number) => Promise<Float32Array>): Promise<T> {
+  let step = work.next();
+  while (!step.done) step = work.next(await read(step.value));
+  return step.value;
+}
+
+const total = (counts: readonly number[]) => counts.reduce((a, b) => a + b, 0);
+
+/** A shard's vectors, checked against the row count the shards declared. */
+function checkedShard(shards: VectorShards, shard: number, vectors: Float32Array): Float32Array {
+  const expected = (shards.counts[shard] ?? Number.NaN) * shards.dims;
+  if (vectors.length !== expected)
+    throw new Error(`shard ${shard} holds ${vectors.length} numbers where ${shards.counts[shard]} vectors of ${shards.dims} were declared`);
+  return vectors;
+}
+
+/**
+ * `take` distinct rows drawn at random with a fixed seed across the shards (deterministic, and the same
+ * rows however the vectors are sharded; random rather than evenly spaced, which can alias with an
+ * ordering of the collection and sample one part of it). A shard none of whose rows is drawn is not read.
+ */
+function* sampleRows(shards: VectorShards, take: number, seed = 17): Work<Float32Array> {
+  const { dims, counts } = shards;
+  const count = total(counts);
   const out = new Float32Array(take * dims);
   let state = seed >>> 0;
   const next = () => {
@@ -113,13 +159,22 @@ function sampleRows(vectors: Float32Array, dims: number, count: number, take: nu
   };
   // Selection sampling (Knuth's algorithm S): each row kept with the probability that leaves `take` in all.
   let kept = 0;
-  for (let row = 0; row < count && kept < take; row++) {
-    if ((count - row) * next() < take - kept) {
-      out.set(vectors.subarray(row * dims, (row + 1) * dims), kept * dims);
-      kept += 1;
+  let row = 0;
+  for (let shard = 0; shard < counts.length && kept < take; shard++) {
+    const picks: number[] = [];
+    for (let r = 0; r < counts[shard]! && kept + picks.length < take; r++, row++) {
+      if ((count - row) * next() < take - kept - picks.length) picks.push(r);
     }
+    if (picks.length === 0) continue;
+    const vectors = yield shard;
+    for (const r of picks) out.set(vectors.subarray(r * dims, (r + 1) * dims), kept++ * dims);
   }
   return out;
+}
+
+/** Adds every shard to `index`, in order (the labels are the rows' positions in the concatenation). */
+function* addShards(index: Faiss.Index, shards: VectorShards): Work<void> {
+  for (let shard = 0; shard < shards.counts.length; shard++) if (shards.counts[shard]! > 0) index.addFloat32(yield shard);
 }
 
 /** Bytes an index of each type holds for n vectors of d (faiss's layouts; ids are int64 in IVF lists). */
@@ -151,20 +206,51 @@ export function indexCandidates(n: number, d: number): string[] {
 
 const asFloat32 = (vectors: Float32Array | readonly number[]) => (vectors instanceof Float32Array ? vectors : Float32Array.from(vectors));
 
+/** Rows of an in-memory collection handed to the build at a time (views, not copies). */
+const IN_MEMORY_SHARD = 100_000;
+
+/** The index over vectors held in memory (n × dims, row order = label order). */
 export function buildVectorIndex(input: Float32Array | readonly number[], dims: number, options: VectorIndexOptions = {}): BuiltIndex {
   const vectors = asFloat32(input);
   const count = vectors.length / dims;
   if (!Number.isInteger(count)) throw new Error(`${vectors.length} numbers are not whole vectors of ${dims}`);
+  const counts = Array.from({ length: Math.ceil(count / IN_MEMORY_SHARD) }, (_, s) =>
+    Math.min(IN_MEMORY_SHARD, count - s * IN_MEMORY_SHARD),
+  );
+  const shards: VectorShards = { dims, counts };
+  return runSync(buildFromShards(shards, options), (s) =>
+    vectors.subarray(s * IN_MEMORY_SHARD * dims, (s * IN_MEMORY_SHARD + counts[s]!) * dims),
+  );
+}
+
+/**
+ * The index over vectors held in shards (e.g. in an artifact store, one file a shard): the same index as
+ * `buildVectorIndex` over their concatenation, reading one shard at a time (`read` is called again for a
+ * shard each time the build passes over the vectors: sampling, training, adding, exact search).
+ */
+export async function buildVectorIndexFromShards(
+  shards: VectorShards & { read(shard: number): Promise<Float32Array> },
+  options: VectorIndexOptions = {},
+): Promise<BuiltIndex> {
+  return runAsync(buildFromShards(shards, options), async (s) => checkedShard(shards, s, await shards.read(s)));
+}
+
+function* buildFromShards(shards: VectorShards, options: VectorIndexOptions): Work<BuiltIndex> {
+  const { dims } = shards;
+  const count = total(shards.counts);
   const k = Math.min(options.k ?? 10, Math.max(1, count));
   const faiss = loadFaiss();
-  if (options.memoryBudgetBytes !== undefined) return buildWithinBudget(vectors, dims, count, k, options.memoryBudgetBytes, options);
-  const flat = new faiss.IndexFlatIP(dims);
-  flat.addFloat32(vectors);
-  if (count <= (options.exactUpTo ?? 100_000)) return { index: flat, type: 'Flat', vectors: count, recall: 1, k };
-
+  if (options.memoryBudgetBytes !== undefined) return yield* buildWithinBudget(shards, count, k, options.memoryBudgetBytes, options);
+  if (count <= (options.exactUpTo ?? 100_000)) {
+    const flat = new faiss.IndexFlatIP(dims);
+    yield* addShards(flat, shards);
+    return { index: flat, type: 'Flat', vectors: count, recall: 1, k };
+  }
   const hnsw = faiss.Index.fromFactory(dims, 'HNSW32,Flat', faiss.MetricType.METRIC_INNER_PRODUCT);
-  hnsw.addFloat32(vectors);
-  const { queries, truth } = recallSample(flat, vectors, dims, count, k, options.sample);
+  yield* addShards(hnsw, shards);
+  // The exact answers for the recall sample: a scan of the shards (no second, exact index of every vector).
+  const queries = yield* sampleRows(shards, Math.min(options.sample ?? 200, count));
+  const truth = yield* exactTopK(shards, queries, k);
   const target = options.recallTarget ?? 0.95;
   let recall = 0;
   let efSearch = EF_SEARCH_STEPS[0]!;
@@ -176,25 +262,14 @@ export function buildVectorIndex(input: Float32Array | readonly number[], dims: 
   return { index: hnsw, type: 'HNSW32,Flat', vectors: count, recall, k, efSearch };
 }
 
-/** Evenly spaced stored vectors as queries, and their exact top-k from `exact`. */
-function recallSample(exact: Faiss.Index, vectors: Float32Array, dims: number, count: number, k: number, sample?: number) {
-  const queries = sampleRows(vectors, dims, count, Math.min(sample ?? 200, count));
-  return { queries, truth: exact.searchFloat32(queries, k).labels };
-}
-
 /**
  * The first candidate that fits the budget and reaches the recall target; when none reaches it, the one
- * of those that fit with the best recall (recallTargetMet: false). Exact search for the recall sample is
- * a scan of the stored vectors (no second copy is built).
+ * of those that fit with the best recall (recallTargetMet: false). Trained types are trained on a sample
+ * drawn across the shards and filled shard by shard; exact search for the recall sample is a scan of the
+ * shards (no second copy is built).
  */
-function buildWithinBudget(
-  vectors: Float32Array,
-  dims: number,
-  count: number,
-  k: number,
-  budget: number,
-  options: VectorIndexOptions,
-): BuiltIndex {
+function* buildWithinBudget(shards: VectorShards, count: number, k: number, budget: number, options: VectorIndexOptions): Work<BuiltIndex> {
+  const { dims } = shards;
   const faiss = loadFaiss();
   const target = options.recallTarget ?? 0.95;
   const candidates: NonNullable<BuiltIndex['candidates']> = [];
@@ -202,7 +277,7 @@ function buildWithinBudget(
     type === 'Flat' ? new faiss.IndexFlatIP(dims) : faiss.Index.fromFactory(dims, type, faiss.MetricType.METRIC_INNER_PRODUCT);
   if (estimatedBytes('Flat', count, dims) <= budget) {
     const flat = make('Flat');
-    flat.addFloat32(vectors);
+    yield* addShards(flat, shards);
     const bytes = flat.toBuffer().length;
     candidates.push({ type: 'Flat', estimatedBytes: estimatedBytes('Flat', count, dims), recall: 1 });
     return {
@@ -218,10 +293,10 @@ function buildWithinBudget(
       candidates,
     };
   }
-  // The exact answers for the sample: a flat index over the sample's queries' neighbours needs all vectors,
-  // so exact search is done shard by shard over the stored vectors (a flat index of one shard at a time).
-  const queries = sampleRows(vectors, dims, count, Math.min(options.sample ?? 200, count));
-  const truth = exactTopK(vectors, dims, count, queries, k);
+  const queries = yield* sampleRows(shards, Math.min(options.sample ?? 200, count));
+  const truth = yield* exactTopK(shards, queries, k);
+  // Training samples by size: the IVF candidates share one (the same number of lists), drawn once.
+  const trainingSamples = new Map<number, Float32Array>();
   let best: BuiltIndex | undefined;
   for (const type of indexCandidates(count, dims).slice(1)) {
     const estimate = estimatedBytes(type, count, dims);
@@ -233,9 +308,10 @@ function buildWithinBudget(
     if (!index.isTrained()) {
       const nlist = Number(/^IVF(\d+),/.exec(type)?.[1] ?? 1);
       const take = Math.min(count, Math.max(options.trainSample ?? 50_000, 39 * nlist));
-      index.trainFloat32(sampleRows(vectors, dims, count, take));
+      if (!trainingSamples.has(take)) trainingSamples.set(take, yield* sampleRows(shards, take));
+      index.trainFloat32(trainingSamples.get(take)!);
     }
-    index.addFloat32(vectors);
+    yield* addShards(index, shards);
     const ivf = type.startsWith('IVF');
     const nlist = Number(/^IVF(\d+),/.exec(type)?.[1] ?? 0);
     const steps = ivf ? [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024].filter((p) => p <= nlist) : EF_SEARCH_STEPS;
@@ -272,27 +348,34 @@ function buildWithinBudget(
   return { ...best, candidates };
 }
 
-/** Exact top-k (inner product) of `queries` over `vectors`, a flat index of at most 100,000 vectors at a time. */
-function exactTopK(vectors: Float32Array, dims: number, count: number, queries: Float32Array, k: number): Int32Array {
+/** Exact top-k (inner product) of `queries` over the shards, a flat index of at most 100,000 vectors at a time. */
+function* exactTopK(shards: VectorShards, queries: Float32Array, k: number): Work<Int32Array> {
   const faiss = loadFaiss();
+  const { dims, counts } = shards;
   const n = queries.length / dims;
   const bestD = new Float32Array(n * k).fill(-Infinity);
   const bestL = new Int32Array(n * k).fill(-1);
-  const shard = 100_000;
-  for (let start = 0; start < count; start += shard) {
-    const rows = Math.min(shard, count - start);
-    const flat = new faiss.IndexFlatIP(dims);
-    flat.addFloat32(vectors.subarray(start * dims, (start + rows) * dims));
-    const found = flat.searchFloat32(queries, Math.min(k, rows));
-    const kk = Math.min(k, rows);
-    for (let q = 0; q < n; q++) {
-      const merged: [number, number][] = [];
-      for (let j = 0; j < k; j++) if (bestL[q * k + j]! >= 0) merged.push([bestD[q * k + j]!, bestL[q * k + j]!]);
-      for (let j = 0; j < kk; j++) merged.push([found.distances[q * kk + j]!, found.labels[q * kk + j]! + start]);
-      merged.sort((a, b) => b[0] - a[0]);
-      for (let j = 0; j < k; j++) {
-        bestD[q * k + j] = merged[j]?.[0] ?? -Infinity;
-        bestL[q * k + j] = merged[j]?.[1] ?? -1;
+  const chunk = 100_000;
+  let offset = 0;
+  for (let shard = 0; shard < counts.length; offset += counts[shard]!, shard++) {
+    if (counts[shard] === 0) continue;
+    const vectors = yield shard;
+    for (let start = 0; start < counts[shard]!; start += chunk) {
+      const rows = Math.min(chunk, counts[shard]! - start);
+      const flat = new faiss.IndexFlatIP(dims);
+      flat.addFloat32(vectors.subarray(start * dims, (start + rows) * dims));
+      const kk = Math.min(k, rows);
+      const found = flat.searchFloat32(queries, kk);
+      const base = offset + start;
+      for (let q = 0; q < n; q++) {
+        const merged: [number, number][] = [];
+        for (let j = 0; j < k; j++) if (bestL[q * k + j]! >= 0) merged.push([bestD[q * k + j]!, bestL[q * k + j]!]);
+        for (let j = 0; j < kk; j++) merged.push([found.distances[q * kk + j]!, found.labels[q * kk + j]! + base]);
+        merged.sort((a, b) => b[0] - a[0]);
+        for (let j = 0; j < k; j++) {
+          bestD[q * k + j] = merged[j]?.[0] ?? -Infinity;
+          bestL[q * k + j] = merged[j]?.[1] ?? -1;
+        }
       }
     }
   }
