@@ -15,7 +15,7 @@ import * as ort from 'onnxruntime-node';
 import { FASHION_MNIST_DIR, readFashionMnist } from '../components/core/contracts/index.js';
 import { createLogger } from '../components/core/platform/index.js';
 import { loadMobileNetBackbone } from '../components/train/backbone.js';
-import { fillBatch, type GreyPictures } from '../components/train/picture-cnn.js';
+import { fillBatch, type PictureSet } from '../components/train/picture-cnn.js';
 import { initBackend } from '../components/train/tfjs-backend/backend.js';
 
 const argv = process.argv.slice(2);
@@ -60,7 +60,7 @@ await initBackend(log, 'wasm');
 const train = await readFashionMnist(FASHION_MNIST_DIR, 'train', catalogueCount);
 const test = await readFashionMnist(FASHION_MNIST_DIR, 'test', queryCount);
 const area = 28 * 28;
-const all: GreyPictures = {
+const all: PictureSet = {
   pixels: new Uint8Array((train.count + test.count) * area),
   labels: new Uint8Array(train.count + test.count),
   count: train.count + test.count,

@@ -48,7 +48,9 @@ export interface CleanOptions {
 }
 
 export const RAW_IMAGE_KEY = (id: string) => `raw-images/${id}.jpg`;
-export const MODEL_IMAGE_KEY = (size: number, id: string) => `images/${size}/${id}.jpg`;
+/** Under the model-ready limit's folder; `.png` for a picture kept at its own (smaller) side. */
+export const MODEL_IMAGE_KEY = (size: number, id: string, format: 'jpeg' | 'png' = 'jpeg') =>
+  `images/${size}/${id}.${format === 'png' ? 'png' : 'jpg'}`;
 
 const PRODUCTS_UPSERT: UpsertSpec = {
   table: 'products',
@@ -356,8 +358,9 @@ export async function cleanImages(options: CleanOptions): Promise<StepCounts> {
             if (!stored.has(key)) return refuse(row, 'image_object_missing', `image object missing: ${store.uri(key)}`);
             const decoded = await decodeImage(await store.get(key), limits);
             if (!decoded.ok) return refuse(row, decoded.rule, decoded.reason);
-            const modelKey = MODEL_IMAGE_KEY(limits.size, row.id);
-            await store.put(modelKey, decoded.facts.modelReady, { contentType: 'image/jpeg' });
+            const { format } = decoded.facts.modelReady;
+            const modelKey = MODEL_IMAGE_KEY(limits.size, row.id, format);
+            await store.put(modelKey, decoded.facts.modelReady.bytes, { contentType: `image/${format}` });
             const { modelReady, ...facts } = decoded.facts;
             void modelReady;
             cleaned.push({ id: row.id, product_id: row.product_id, raw_hash: row.content_hash, ...facts, model_key: modelKey });

@@ -14,8 +14,11 @@ export interface ImageFacts {
   mode: string;
   bytes: number;
   sha256: string;
-  /** The model-ready copy: `size`×`size` RGB JPEG, the whole picture letterboxed on white. */
-  modelReady: Buffer;
+  /**
+   * The model-ready copy: the whole picture letterboxed on white into a square RGB image, `size`×`size`
+   * as a JPEG when the picture is larger, else at its own side as a lossless PNG (never upscaled).
+   */
+  modelReady: { bytes: Buffer; side: number; format: 'jpeg' | 'png' };
 }
 
 export type DecodedImage = { ok: true; facts: ImageFacts } | ({ ok: false } & Refusal);
@@ -29,18 +32,26 @@ export interface ImageLimits {
 
 export const DEFAULT_IMAGE_LIMITS: ImageLimits = { size: 224, maxPixels: 40_000_000 };
 
-/** Letterboxed, not centre-cropped: a listing photo's subject often reaches the edges, and a crop would cut it. */
+/**
+ * Letterboxed, not centre-cropped: a listing photo's subject often reaches the edges, and a crop would cut it.
+ * A picture no larger than the model-ready square keeps its own side and every pixel (PNG): upscaling
+ * adds no information, and a model that reads small pictures (Fashion-MNIST's 28×28 articles) reads
+ * them at their real size, exactly as the export holds them.
+ */
 export async function decodeImage(bytes: Buffer, limits: ImageLimits = DEFAULT_IMAGE_LIMITS): Promise<DecodedImage> {
   const options = { limitInputPixels: limits.maxPixels, failOn: 'truncated' as const };
   try {
     const metadata = await sharp(bytes, options).metadata();
-    const modelReady = await sharp(bytes, options)
+    // EXIF orientations 5-8 swap width and height; the longest side is the same either way.
+    const longest = Math.max(metadata.width ?? 0, metadata.height ?? 0);
+    const side = Math.min(limits.size, longest);
+    const format = side < limits.size ? 'png' : 'jpeg';
+    const square = sharp(bytes, options)
       .rotate() // honour EXIF orientation, as a browser shows the photo
-      .resize(limits.size, limits.size, { fit: 'contain', background: { r: 255, g: 255, b: 255 } })
+      .resize(side, side, { fit: 'contain', background: { r: 255, g: 255, b: 255 } })
       .flatten({ background: { r: 255, g: 255, b: 255 } })
-      .toColourspace('srgb')
-      .jpeg({ quality: 90 })
-      .toBuffer();
+      .toColourspace('srgb');
+    const modelReady = { bytes: await (format === 'png' ? square.png() : square.jpeg({ quality: 90 })).toBuffer(), side, format } as const;
     return {
       ok: true,
       facts: {

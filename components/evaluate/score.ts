@@ -1,13 +1,14 @@
 /**
- * Scores one model on the held-out test products: root-category classification per modality (text
- * only, image only, combined), text-to-product retrieval (query = the product's cleaned title;
- * relevant = that product, gain 2, and same-category products, gain 1) against exact search over
+ * Scores one model on the held-out test products: classification per modality (text only, image only,
+ * combined) into the model's labels (root categories, or sub-categories: its labelDepth), text-to-product
+ * retrieval (query = the product's cleaned title; relevant = that product, gain 2, and products of the
+ * same label, gain 1) against exact search over
  * the whole snapshot, and search quality the way the service searches: BM25F alone, the embedding
  * alone and the hybrid ranking, side by side on the same queries (core/lexical/quality.ts), the
  * hybrid's weights fitted on the validation products exactly as the index component fits them.
  */
 import { Progress, type ArtifactStore, type Logger } from '../core/platform/index.js';
-import { readSnapshotProducts, type SnapshotProduct } from '../core/contracts/index.js';
+import { categoryLabel, readSnapshotProducts, type SnapshotProduct } from '../core/contracts/index.js';
 import {
   argmaxRow,
   classification,
@@ -73,13 +74,14 @@ export async function scoreModel(
 ): Promise<Scores> {
   const embedder = await openEmbedder(store, modelVersion);
   try {
-    const { labels, embeddingDim: dim, modalities } = embedder.metadata;
+    const { labels, labelDepth, embeddingDim: dim, modalities } = embedder.metadata;
     const classes = labels.length;
+    const labelOf = (p: SnapshotProduct) => categoryLabel(p.path, labelDepth);
     const all: SnapshotProduct[] = [];
     for await (const product of readSnapshotProducts(store, snapshotId)) all.push(product);
     const test = all.filter((p) => testIds.has(p.id));
     if (test.length === 0) throw new Error(`none of the ${testIds.size} test products is in snapshot ${snapshotId}`);
-    const truth = test.map((p) => p.root);
+    const truth = test.map(labelOf);
     const names = [...new Set([...labels, ...truth])].sort();
 
     const text = await embedder.classifyTexts(test);
@@ -97,7 +99,7 @@ export async function scoreModel(
         const encoded = await embedder.embedImages(pixels);
         const mean = new Float32Array(classes);
         for (let k = 0; k < encoded.n; k++) for (let c = 0; c < classes; c++) mean[c]! += encoded.logits[k * classes + c]!;
-        imageTruth.push(product.root);
+        imageTruth.push(labelOf(product));
         imagePredicted.push(labels[argmaxRow(mean, 0, classes)]!);
       }
     }
@@ -128,11 +130,28 @@ export async function scoreModel(
     const k = Math.min(100, all.length);
     const recallSums: Record<string, number> = Object.fromEntries(RECALL_KS.map((at) => [`at${at}`, 0]));
     let ndcg = 0;
+    // Same-label products, gain 1. nDCG@10 reads the gains of the ranked ids and the ten largest gains
+    // (the ideal), so the ranked ids of the product's label plus ten others of it give the full map's value
+    // without a map of the whole label per query (one label can be the whole catalogue).
+    const byLabel = new Map<string, string[]>();
+    for (const p of all) {
+      const members = byLabel.get(labelOf(p));
+      if (members) members.push(p.id);
+      else byLabel.set(labelOf(p), [p.id]);
+    }
+    const labelById = new Map(all.map((p) => [p.id, labelOf(p)]));
     test.forEach((product, q) => {
       const ranked = corpus.search(row(queries.embeddings, q, dim), k).labels.map((label) => all[label]!.id);
       const relevant = new Set([product.id]);
       for (const at of RECALL_KS) recallSums[`at${at}`]! += recallAtK(ranked, relevant, at);
-      const gains = new Map<string, number>(all.filter((p) => p.root === product.root).map((p) => [p.id, 1]));
+      const label = labelOf(product);
+      const gains = new Map<string, number>();
+      for (const id of (byLabel.get(label) ?? [])
+        .slice(0, 11)
+        .filter((id) => id !== product.id)
+        .slice(0, 10))
+        gains.set(id, 1);
+      for (const id of ranked.slice(0, 10)) if (labelById.get(id) === label) gains.set(id, 1);
       gains.set(product.id, 2);
       ndcg += ndcgAtK(ranked, gains, 10);
     });

@@ -27,6 +27,7 @@ import { idxRecords, InputError, seededRandom, type IdxHeader } from '../core/pl
 import {
   FASHION_CLASSES,
   FASHION_FILES,
+  FASHION_MNIST_DIR,
   FASHION_ROOT,
   fashionImageId,
   fashionListingId,
@@ -178,4 +179,23 @@ export async function fashionExportFolder(
   await rm(dir, { recursive: true, force: true });
   await rename(partial, dir);
   return { dir, summary, reused: false };
+}
+
+/**
+ * `--fashion-mnist [idx-dir]` of data:load and start: the catalogue's export folder, written on first
+ * use (`limit`: the first n pictures of each official split), reported on stderr.
+ */
+export async function fashionSource(option: string | true, limit: number | undefined, home: string): Promise<string> {
+  const idxDir = typeof option === 'string' ? option : FASHION_MNIST_DIR;
+  const prepared = await fashionExportFolder(idxDir, home, {
+    limitTrain: limit,
+    limitTest: limit,
+    onProgress: (rows) => {
+      if (rows % 10_000 === 0) process.stderr.write(`fashion-mnist: ${rows} pictures converted\n`);
+    },
+  });
+  process.stderr.write(
+    `fashion-mnist: ${prepared.reused ? 'reusing' : 'wrote'} ${prepared.dir} (${prepared.summary.train} training + ${prepared.summary.test} test pictures)\n`,
+  );
+  return prepared.dir;
 }

@@ -16,7 +16,7 @@ import {
   type Runtime,
 } from '../core/platform/index.js';
 import { FASHION_MNIST_DIR } from '../core/contracts/index.js';
-import { fashionExportFolder } from './fashion-mnist.js';
+import { fashionSource } from './fashion-mnist.js';
 import { findExportFiles, type ExportFolder } from './folder.js';
 import { folderImages, zipImages, type ImageFiles } from './image-files.js';
 import { loadRaw, type LoadSummary } from './load.js';
@@ -159,13 +159,7 @@ export function loadCommand() {
       let dir = dirArgument;
       if (options.fashionMnist) {
         if (dir !== undefined || options.from) throw new InputError('--fashion-mnist is the source: give no data folder or --from with it');
-        const idxDir = typeof options.fashionMnist === 'string' ? options.fashionMnist : FASHION_MNIST_DIR;
-        const limit = options.fashionLimit;
-        const prepared = await fashionExportFolder(idxDir, loadConfig().home, { limitTrain: limit, limitTest: limit });
-        process.stderr.write(
-          `fashion-mnist: ${prepared.reused ? 'reusing' : 'wrote'} ${prepared.dir} (${prepared.summary.train} training + ${prepared.summary.test} test pictures)\n`,
-        );
-        dir = prepared.dir;
+        dir = await fashionSource(options.fashionMnist, options.fashionLimit, loadConfig().home);
       }
       const folder = await resolveSource(dir, options);
       printSummary(await withRuntime('load', (runtime) => loadFromCommandLine(runtime, folder, options)));

@@ -4,7 +4,7 @@
  * dropped here, as they are read, so no later step of training can touch them.
  */
 import { type ArtifactStore, InputError } from '../core/platform/index.js';
-import { readSnapshotProducts } from '../core/contracts/index.js';
+import { categoryLabel, readSnapshotProducts, type LabelDepth } from '../core/contracts/index.js';
 import { splitOf, type Split } from './split.js';
 
 export interface Example {
@@ -15,6 +15,8 @@ export interface Example {
   root: string;
   /** The first two levels of the category path (`root / sub`); the root alone where the path stops there. */
   subcategory: string;
+  /** What the classifier predicts for it: its root or its sub-category (`Dataset.labelDepth`). */
+  label: string;
   priceMinor: number;
   town: string | null;
   county: string | null;
@@ -26,8 +28,10 @@ export interface Dataset {
   val: Example[];
   /** Ids of the held-out test products (their content is not kept). */
   testIds: string[];
-  /** Root categories, sorted: the label index is the position here. */
+  /** The classifier's labels, sorted: the label index is the position here. */
   labels: string[];
+  /** Root categories (1), or sub-categories (2) where every training listing has the same root. */
+  labelDepth: LabelDepth;
 }
 
 export interface DatasetOptions {
@@ -51,7 +55,8 @@ export async function readDataset(store: ArtifactStore, snapshotId: string, opti
       title: product.title,
       text: product.text,
       root: product.root,
-      subcategory: product.path.length > 1 ? `${product.root} / ${product.path[1]}` : product.root,
+      subcategory: categoryLabel(product.path, 2),
+      label: product.root,
       priceMinor: product.priceMinor,
       town: product.town,
       county: product.county,
@@ -66,16 +71,20 @@ export async function readDataset(store: ArtifactStore, snapshotId: string, opti
   testIds.sort();
   const sampledTrain = options.sample && options.sample < train.length ? everyNth(train, options.sample) : train;
   const sampledVal = options.sample && options.sample < train.length ? everyNth(val, Math.max(50, Math.round(options.sample / 8))) : val;
-  const labels = [...new Set(sampledTrain.map((example) => example.root))].sort();
+  // One root (a single-category shop, or the Fashion-MNIST catalogue): its sub-categories are the classes.
+  const roots = new Set(sampledTrain.map((example) => example.root));
+  const labelDepth: LabelDepth = roots.size === 1 ? 2 : 1;
+  for (const example of [...sampledTrain, ...sampledVal]) example.label = labelDepth === 1 ? example.root : example.subcategory;
+  const labels = [...new Set(sampledTrain.map((example) => example.label))].sort();
   if (labels.length < 2)
     throw new InputError(
-      `snapshot ${snapshotId} has ${labels.length} root categories in its training split; a classifier needs at least 2`,
+      `snapshot ${snapshotId} has ${roots.size} root categories${labelDepth === 2 ? ` and ${labels.length} sub-categories` : ''} in its training split; a classifier needs at least 2 classes`,
     );
   if (sampledVal.length === 0)
     throw new InputError(
       `snapshot ${snapshotId} has no validation products (it has ${train.length} training products); it is too small to train on`,
     );
-  return { train: sampledTrain, val: sampledVal, testIds, labels };
+  return { train: sampledTrain, val: sampledVal, testIds, labels, labelDepth };
 }
 
 function everyNth<T>(items: readonly T[], count: number): T[] {

@@ -11,7 +11,7 @@ import type { Encoded, ListingViews } from './batches.js';
 import { readDataset, type Dataset, type Example } from './dataset.js';
 import { featurizerConfigOf, type Hyperparameters } from './hyperparameters.js';
 import { imageFeatures, productFeature, type FeatureExtractor } from './image-features.js';
-import { pretrainScratchBackbone, SCRATCH_DEFAULTS } from './scratch-backbone.js';
+import { pictureSide, pretrainScratchBackbone, SCRATCH_DEFAULTS } from './scratch-backbone.js';
 
 /** Words kept per listing for span views. */
 const SPAN_SOURCE_WORDS = 200;
@@ -52,7 +52,7 @@ async function encode(
     ids: examples.map((e) => e.id),
     docs: await featurizeAll(featurizer, examples, { store, progress }),
     images: examples.map((e) => productFeature(e.imageKeys, images, featureDim)),
-    labels: Int32Array.from(examples, (e) => labels.indexOf(e.root)),
+    labels: Int32Array.from(examples, (e) => labels.indexOf(e.label)),
     ...(withListingViews ? { listing: listingViews(examples, featurizer) } : {}),
   };
 }
@@ -104,20 +104,25 @@ export async function prepareData(store: ArtifactStore, snapshotId: string, hp: 
   let extractor: FeatureExtractor | null = null;
   let pretrainingLosses: number[] | undefined;
   let features = new Map<string, Float32Array>();
-  if (hp.imageBackbone !== 'none' && imageKeys.length > 0) {
-    if (hp.imageBackbone === 'scratch') {
-      const scratch = await pretrainScratchBackbone(
-        store,
-        dataset.train,
-        dataset.labels,
-        { ...SCRATCH_DEFAULTS, epochs: hp.scratchEpochs, seed: hp.seed },
-        log,
-      );
+  const backbone =
+    hp.imageBackbone === 'auto' && imageKeys.length > 0
+      ? (await pictureSide(store, imageKeys, SCRATCH_DEFAULTS.maxInputSize)) < SCRATCH_DEFAULTS.maxInputSize
+        ? 'scratch'
+        : 'mobilenet_v2'
+      : hp.imageBackbone;
+  if (hp.imageBackbone === 'auto' && imageKeys.length > 0)
+    log.info(
+      { backbone },
+      backbone === 'scratch' ? 'pictures are thumbnails: the picture CNN reads them at their own size' : 'image backbone',
+    );
+  if (backbone !== 'none' && imageKeys.length > 0) {
+    if (backbone === 'scratch') {
+      const scratch = await pretrainScratchBackbone(store, dataset, { ...SCRATCH_DEFAULTS, epochs: hp.scratchEpochs, seed: hp.seed }, log);
       extractor = scratch.extractor;
       pretrainingLosses = scratch.losses;
     } else {
       extractor = {
-        id: hp.imageBackbone,
+        id: backbone,
         model: await loadMobileNetBackbone(),
         inputSize: BACKBONE_INPUT_SIZE,
         featureDim: BACKBONE_FEATURE_DIM,
@@ -136,7 +141,8 @@ export async function prepareData(store: ArtifactStore, snapshotId: string, hp: 
         ? 'no product has a picture: training on text and listing fields only'
         : 'no usable picture features: training on text only',
     );
-  const subcategories = hp.subcategoryWeight > 0 ? subcategoriesOf(dataset.train, dataset.labels) : null;
+  // Sub-category scores feed the root logits; where the labels are the sub-categories there is nothing to add.
+  const subcategories = hp.subcategoryWeight > 0 && dataset.labelDepth === 1 ? subcategoriesOf(dataset.train, dataset.labels) : null;
   return {
     dataset,
     featurizer,

@@ -100,9 +100,10 @@ export function trainCommand() {
     .addOption(
       new Option(
         '--image-backbone <name>',
-        'image feature extractor: mobilenet_v2 (pretrained, frozen), scratch (a small CNN trained here first), none (text only)',
-      ).choices(['mobilenet_v2', 'scratch', 'none']),
+        'image feature extractor: mobilenet_v2 (pretrained, frozen), scratch (the picture CNN trained here first, at the pictures’ own size), none (text only), auto (scratch for pictures under 64 px a side, else mobilenet_v2; the default)',
+      ).choices(['auto', 'mobilenet_v2', 'scratch', 'none']),
     )
+    .option('--scratch-epochs <n>', 'epochs of the picture CNN’s own training (with the scratch backbone)', positiveInteger)
     .addOption(new Option('--backend <name>', 'TF.js backend (default: the best available)').choices([...BACKENDS]))
     .option('--max-steps <n>', 'stop after this many optimiser steps (smoke tests)', positiveInteger)
     .option('--model <file>', 'write the model pointer (JSON: version, key, uri) here (a pipeline output)')

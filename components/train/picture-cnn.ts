@@ -71,18 +71,23 @@ export function buildPictureCnn(options: PictureCnnOptions): PictureCnn {
   };
 }
 
-/** Grey pictures as bytes, `count` of them, `size`×`size` each, row-major: the IDX layout. */
-export interface GreyPictures {
+/**
+ * Pictures as bytes, `count` of them, `size`×`size` each, row-major: grey (one byte a pixel, the IDX
+ * layout) or RGB (three, interleaved).
+ */
+export interface PictureSet {
   pixels: Uint8Array;
   labels: Uint8Array;
   count: number;
   size: number;
+  /** 1 (default): grey; 3: RGB. */
+  channels?: 1 | 3;
 }
 
 export interface Augmentation {
   /** Probability of a left-right flip. */
   flip: number;
-  /** Largest shift in pixels, each axis (the border filled with the picture's background, 0). */
+  /** Largest shift in pixels, each axis (the uncovered border repeats the edge pixels). */
   shift: number;
 }
 
@@ -92,19 +97,22 @@ export const NO_AUGMENTATION: Augmentation = { flip: 0, shift: 0 };
  * Writes pictures `indices` of `set` into `out` as RGB floats in [0, 1] (NHWC), each flipped and
  * shifted as `augmentation` and `random` say. Returns `out`.
  */
+const clamp = (v: number, size: number) => (v < 0 ? 0 : v >= size ? size - 1 : v);
+
 export function fillBatch(
-  set: GreyPictures,
+  set: PictureSet,
   indices: ArrayLike<number>,
   out: Float32Array,
   augmentation: Augmentation = NO_AUGMENTATION,
   random: () => number = Math.random,
 ): Float32Array {
   const { size, pixels } = set;
+  const channels = set.channels ?? 1;
   const area = size * size;
   if (out.length < indices.length * area * 3)
     throw new Error(`fillBatch: out holds ${out.length} floats, ${indices.length * area * 3} needed`);
   for (let k = 0; k < indices.length; k++) {
-    const source = indices[k]! * area;
+    const source = indices[k]! * area * channels;
     const flip = augmentation.flip > 0 && random() < augmentation.flip;
     const dy = augmentation.shift > 0 ? Math.floor(random() * (2 * augmentation.shift + 1)) - augmentation.shift : 0;
     const dx = augmentation.shift > 0 ? Math.floor(random() * (2 * augmentation.shift + 1)) - augmentation.shift : 0;
@@ -114,10 +122,9 @@ export function fillBatch(
       for (let c = 0; c < size; c++) {
         const sc0 = c - dx;
         const sc = flip ? size - 1 - sc0 : sc0;
-        const v = sr >= 0 && sr < size && sc0 >= 0 && sc0 < size ? pixels[source + sr * size + sc]! / 255 : 0;
-        out[o] = v;
-        out[o + 1] = v;
-        out[o + 2] = v;
+        // The border a shift uncovers repeats the edge pixel: Fashion-MNIST's black or a letterbox's white.
+        const at = source + (clamp(sr, size) * size + clamp(sc, size)) * channels;
+        for (let ch = 0; ch < 3; ch++) out[o + ch] = pixels[at + (channels === 3 ? ch : 0)]! / 255;
         o += 3;
       }
     }

@@ -10,7 +10,7 @@ import * as tf from '@tensorflow/tfjs';
 import * as ort from 'onnxruntime-node';
 import type { Logger } from '../core/platform/index.js';
 import { exportLayersModel } from './onnx-export/index.js';
-import { fillBatch, type GreyPictures, type PictureCnn } from './picture-cnn.js';
+import { fillBatch, type PictureSet, type PictureCnn } from './picture-cnn.js';
 
 export const PICTURE_ONNX_AGREEMENT = 1e-4;
 
@@ -33,7 +33,7 @@ export function pictureEncoder(cnn: PictureCnn): tf.LayersModel {
 
 export async function exportPictureModels(
   cnn: PictureCnn,
-  check: GreyPictures,
+  check: PictureSet,
   out: string,
   log: Logger,
   checkCount = 256,

@@ -12,7 +12,7 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { z } from 'zod';
 import { seededRandom, type Logger } from '../core/platform/index.js';
-import { fillBatch, NO_AUGMENTATION, type Augmentation, type GreyPictures, type PictureCnn } from './picture-cnn.js';
+import { fillBatch, NO_AUGMENTATION, type Augmentation, type PictureSet, type PictureCnn } from './picture-cnn.js';
 
 export interface PictureTrainOptions {
   epochs: number;
@@ -98,7 +98,7 @@ export function permutation(n: number, seed: number): Uint32Array {
 }
 
 /** Class probabilities of every picture of `set`, in batches: [count × classes]. */
-export async function predictPictures(model: tf.LayersModel, set: GreyPictures, batchSize = 256): Promise<Float32Array> {
+export async function predictPictures(model: tf.LayersModel, set: PictureSet, batchSize = 256): Promise<Float32Array> {
   const outDim = (model.outputs[0]!.shape[1] as number) ?? 0;
   const result = new Float32Array(set.count * outDim);
   const buffer = new Float32Array(batchSize * set.size * set.size * 3);
@@ -190,7 +190,7 @@ async function loadCheckpoint(dir: string, fingerprint: string, cnn: PictureCnn,
 }
 
 /** What a checkpoint must match to be resumed: the options that change what is trained. */
-function fingerprintOf(train: GreyPictures, options: PictureTrainOptions): string {
+function fingerprintOf(train: PictureSet, options: PictureTrainOptions): string {
   const { epochs, batchSize, learningRate, seed, augmentation, timeBudgetSeconds } = options;
   return createHash('sha256')
     .update(
@@ -202,8 +202,8 @@ function fingerprintOf(train: GreyPictures, options: PictureTrainOptions): strin
 
 export async function trainPictureCnn(
   cnn: PictureCnn,
-  train: GreyPictures,
-  val: GreyPictures,
+  train: PictureSet,
+  val: PictureSet,
   options: PictureTrainOptions,
   log: Logger,
 ): Promise<PictureTrainResult> {
@@ -351,7 +351,7 @@ async function loadCheckpointShapes(dir: string, fingerprint: string): Promise<b
 }
 
 /** One update at learning rate 0 so Adam has made its slot variables (their values are then replaced). */
-async function warmOptimizer(cnn: PictureCnn, optimizer: tf.Optimizer, train: GreyPictures): Promise<void> {
+async function warmOptimizer(cnn: PictureCnn, optimizer: tf.Optimizer, train: PictureSet): Promise<void> {
   (optimizer as unknown as { learningRate: number }).learningRate = 0;
   const buffer = fillBatch(train, [0], new Float32Array(train.size * train.size * 3));
   const x = tf.tensor4d(buffer, [1, train.size, train.size, 3]);

@@ -12,7 +12,7 @@ import * as tf from '@tensorflow/tfjs';
 import { createCommand, createLogger, positiveInteger, printSummary, runMain, type Logger } from '../core/platform/index.js';
 import { registerWasmFastGrads } from './tfjs-backend/wasm-fast-grads.js';
 import { initBackend, BACKENDS, type BackendChoice } from './tfjs-backend/backend.js';
-import { buildPictureCnn, type GreyPictures } from './picture-cnn.js';
+import { buildPictureCnn, type PictureSet } from './picture-cnn.js';
 import { trainPictureCnn, type PictureTrainOptions } from './picture-training.js';
 import { readFashionMnist, splitFashionTrain } from '../core/contracts/index.js';
 
@@ -24,7 +24,7 @@ export interface PictureRunOptions extends PictureTrainOptions {
   dropout?: number;
 }
 
-function subset(set: GreyPictures, indices: readonly number[]): GreyPictures {
+function subset(set: PictureSet, indices: readonly number[]): PictureSet {
   const area = set.size * set.size;
   const pixels = new Uint8Array(indices.length * area);
   const labels = new Uint8Array(indices.length);

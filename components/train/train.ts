@@ -29,6 +29,7 @@ import { curvesHtml } from './history.js';
 import type { Hyperparameters } from './hyperparameters.js';
 import { SPLIT_RULE } from './split.js';
 import { initBackend, type BackendChoice, type BackendInfo } from './tfjs-backend/backend.js';
+import { registerWasmFastGrads } from './tfjs-backend/wasm-fast-grads.js';
 
 export interface TrainRequest {
   snapshotId: string;
@@ -62,6 +63,8 @@ export async function trainModel(store: ArtifactStore, request: TrainRequest, lo
 
   const started = Date.now();
   const backend = await initBackend(log, request.backend);
+  // The picture CNN's gradient kernels (2.1x its training speed on wasm; docs/fashion-mnist.md).
+  if (backend.engine === 'wasm') registerWasmFastGrads();
   const data = await prepareData(store, request.snapshotId, hp, log);
   const checkpoints = storeCheckpoints(store, version);
   const fitted = await fitModel(data, hp, checkpoints, request.maxSteps, log);
@@ -124,6 +127,7 @@ async function publishModel(store: ArtifactStore, trained: Trained): Promise<Tra
   const metadata: ModelMetadata = {
     snapshotId: request.snapshotId,
     labels: dataset.labels,
+    labelDepth: dataset.labelDepth,
     embeddingDim: hp.embeddingDim,
     featurizer: featurizer.config,
     modalities: { text: true, image: withImages },

@@ -13,6 +13,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
   createCommand,
+  InputError,
+  loadConfig,
   positiveInteger,
   printSummary,
   runMain,
@@ -20,8 +22,9 @@ import {
   withStore,
   type Database,
 } from '../../components/core/platform/index.js';
-import { metadataScalars, readServingRecord } from '../../components/core/contracts/index.js';
+import { FASHION_MNIST_DIR, metadataScalars, readServingRecord } from '../../components/core/contracts/index.js';
 import { generateDemoExport } from '../../components/load/demo.js';
+import { fashionSource } from '../../components/load/fashion-mnist.js';
 import { loadFromCommandLine, resolveSource } from '../../components/load/main.js';
 import { compileToYaml, PLACEHOLDER_REGISTRY } from '../marketplace/compile.js';
 import { mapCommandToCheckout, runPipeline, TaskFailedError, type RunRecord } from '../local/runner.js';
@@ -34,6 +37,8 @@ const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..
 interface StartOptions {
   data?: string;
   demo?: boolean;
+  fashionMnist?: string | true;
+  fashionLimit?: number;
   imagesZip?: string;
   batchSize: number;
   epochs?: number;
@@ -90,6 +95,11 @@ const program = createCommand(
     'export folder (Products.csv, Images.csv, images/) to load first; default $MARKETPLACE_DATA, else what the raw tables hold',
   )
   .option('--demo', 'load the generated demo catalogue (synthetic listings with pictures); the default when there is no data at all')
+  .option(
+    '--fashion-mnist [idx-dir]',
+    `the Fashion-MNIST pictures catalogue (70,000 real article photos, 28×28, 10 classes; Debian's dataset-fashion-mnist, default ${FASHION_MNIST_DIR}): listings whose text says nothing of the class, so the pictures carry search; its official test split stays held out. Best in a fresh MARKETPLACE_HOME`,
+  )
+  .option('--fashion-limit <n>', 'with --fashion-mnist: the first n pictures of each official split only (a quick run)', positiveInteger)
   .option('--images-zip <path-or-url>', "the seed's image archive, if the images are not in <dir>/images")
   .option(
     '--full',
@@ -108,7 +118,12 @@ const program = createCommand(
     // A folder given is checked before anything is opened. The load runs in this process (with
     // --containers, in the load image); the database is closed before the pipeline starts, since its
     // tasks open the embedded database themselves.
-    const given = options.data ?? process.env['MARKETPLACE_DATA'];
+    if (options.fashionMnist && (options.data || options.demo))
+      throw new InputError('--fashion-mnist is the catalogue: give no --data or --demo with it');
+    if (options.fashionLimit && !options.fashionMnist) throw new InputError('--fashion-limit goes with --fashion-mnist');
+    const given = options.fashionMnist
+      ? await fashionSource(options.fashionMnist, options.fashionLimit, loadConfig().home)
+      : (options.data ?? process.env['MARKETPLACE_DATA']);
     let folder = given ? await resolveSource(given, {}) : undefined;
     const prepared = await withRuntime('start', async (runtime) => {
       const { db, config } = runtime;

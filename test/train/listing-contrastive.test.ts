@@ -54,6 +54,7 @@ function catalogue(count: number, seed: number): Example[] {
       text: `${item} by ${make}, ${pick(CONDITIONS)}. Collection from ${town}.`,
       root,
       subcategory: `${root} / ${sub}`,
+      label: root,
       priceMinor: 100 * (1 + Math.floor(random() * 300)),
       town,
       county: null,
@@ -102,7 +103,7 @@ describe('the listing-contrastive term', () => {
       ids: part.map((e) => e.id),
       docs: part.map((e) => featurizer.featurize(e)),
       images: part.map(() => null),
-      labels: Int32Array.from(part, (e) => labels.indexOf(e.root)),
+      labels: Int32Array.from(part, (e) => labels.indexOf(e.label)),
       listing: listingViews(part, featurizer),
     });
     train = encode(examples.slice(0, 300));

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { FASHION_MNIST_DIR, readFashionMnist } from '../../components/core/contracts/index.js';
-import { buildPictureCnn, fillBatch, type GreyPictures } from '../../components/train/picture-cnn.js';
+import { buildPictureCnn, fillBatch, type PictureSet } from '../../components/train/picture-cnn.js';
 import { exportPictureModels } from '../../components/train/picture-export.js';
 import { accuracyOf, argmaxRows, predictPictures, trainPictureCnn } from '../../components/train/picture-training.js';
 import { initBackend } from '../../components/train/tfjs-backend/backend.js';
@@ -20,7 +20,7 @@ import { silentLog, tempDir } from '../helpers.js';
 
 const DATA = process.env['FASHION_MNIST_DIR'] ?? FASHION_MNIST_DIR;
 
-function slice(set: GreyPictures, from: number, count: number): GreyPictures {
+function slice(set: PictureSet, from: number, count: number): PictureSet {
   const area = set.size * set.size;
   return {
     pixels: set.pixels.slice(from * area, (from + count) * area),
@@ -46,9 +46,9 @@ describe('picture CNN (Fashion-MNIST, 28x28)', () => {
     registerWasmFastGrads();
   });
 
-  it('fills a batch as RGB in [0,1]; a flip mirrors columns and a shift moves rows and columns, background 0', () => {
+  it('fills a batch as RGB in [0,1]; a flip mirrors columns, a shift moves rows and columns, the uncovered border repeats the edge', () => {
     const pixels = Uint8Array.from({ length: 16 }, (_, k) => k * 10); // 4x4: value 10·(4r + c)
-    const set: GreyPictures = { pixels, labels: Uint8Array.of(3), count: 1, size: 4 };
+    const set: PictureSet = { pixels, labels: Uint8Array.of(3), count: 1, size: 4 };
     const plain = fillBatch(set, [0], new Float32Array(48));
     assert.equal(plain[3 * 5], Math.fround(50 / 255));
     assert.equal(plain[3 * 5 + 1], plain[3 * 5]);
@@ -59,12 +59,24 @@ describe('picture CNN (Fashion-MNIST, 28x28)', () => {
     const at = (out: Float32Array, r: number, c: number) => Math.round(out[3 * (r * 4 + c)]! * 255);
     for (let r = 0; r < 4; r++) {
       for (let c = 0; c < 4; c++) {
-        const sr = r - 1; // shifted down by one: row r shows source row r - 1
-        const sc0 = c + 1; // shifted left by one
-        const expected = sr >= 0 && sc0 < 4 ? 10 * (4 * sr + (3 - sc0)) : 0;
-        assert.equal(at(moved, r, c), expected, `pixel ${r},${c}`);
+        const sr = Math.max(0, r - 1); // shifted down by one: row r shows source row r - 1 (row 0 repeats row 0)
+        const sc0 = Math.min(3, c + 1); // shifted left by one (the last column repeats its neighbour)
+        assert.equal(at(moved, r, c), 10 * (4 * sr + (3 - sc0)), `pixel ${r},${c}`);
       }
     }
+    // RGB pictures keep their channels.
+    const rgb: PictureSet = {
+      pixels: Uint8Array.from({ length: 48 }, (_, k) => k),
+      labels: Uint8Array.of(0),
+      count: 1,
+      size: 4,
+      channels: 3,
+    };
+    const coloured = fillBatch(rgb, [0], new Float32Array(48));
+    assert.deepEqual(
+      Array.from(coloured, (v) => Math.round(v * 255)),
+      Array.from({ length: 48 }, (_, k) => k),
+    );
   });
 
   it('the faster wasm gradients equal the cpu backend: conv input gradient (strides 1 and 2, same and valid) and batch norm', async () => {

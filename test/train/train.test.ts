@@ -198,7 +198,7 @@ describe('train on the demo catalogue', () => {
       ids: examples.map((e) => e.id),
       docs: examples.map((e) => featurizer.featurize(e)),
       images: examples.map(() => null),
-      labels: Int32Array.from(examples, (e) => dataset.labels.indexOf(e.root)),
+      labels: Int32Array.from(examples, (e) => dataset.labels.indexOf(e.label)),
     });
     const shape = {
       buckets: 2 ** 10,

@@ -45,9 +45,24 @@ export const MODEL_FILES = {
 
 const Accuracy = z.object({ text: z.number().nullable(), image: z.number().nullable(), combined: z.number() });
 
+/**
+ * How deep in the category path the classifier's labels are: 1, the root categories (a general
+ * marketplace: Gumtree has 13); 2, `root / sub` (a catalogue whose listings share one root, as the
+ * Fashion-MNIST pictures catalogue's ten classes do under Clothes, Footwear & Accessories).
+ */
+export const LabelDepth = z.union([z.literal(1), z.literal(2)]);
+export type LabelDepth = z.infer<typeof LabelDepth>;
+
+/** A listing's label at that depth: `root`, or `root / sub` (the root alone where its path stops there). */
+export function categoryLabel(path: readonly string[], depth: LabelDepth): string {
+  return path.slice(0, depth).join(' / ');
+}
+
 export const ModelMetadata = z.object({
   snapshotId: z.string(),
   labels: z.array(z.string()).min(2),
+  /** Models before it: root categories. */
+  labelDepth: LabelDepth.default(1),
   embeddingDim: z.number().int().positive(),
   featurizer: FeaturizerConfig,
   /** Which inputs the model was trained on: an image query to a text-only model is refused, not guessed. */

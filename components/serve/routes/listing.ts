@@ -89,6 +89,7 @@ export async function listingRoutes(app: FastifyInstance, { state }: RouteContex
       throw error;
     }
     reply.header('cache-control', 'public, max-age=3600').header('x-content-type-options', 'nosniff');
-    return reply.type('image/jpeg').send(body);
+    // Clean's model-ready copies: JPEG, or PNG for a picture kept at its own small size.
+    return reply.type(key.endsWith('.png') ? 'image/png' : 'image/jpeg').send(body);
   });
 }

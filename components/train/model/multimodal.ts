@@ -31,8 +31,8 @@
  * - Fusion is a masked sum, not a learned layer: a product without a picture gets exactly its text
  *   embedding (no invented image), and one head serves every subset of modalities.
  * - The image tower reads features of a frozen backbone (cached per image): a pretrained one
- *   (../backbone.ts) or, for users without one, the small CNN of scratch-cnn.ts, first trained on the
- *   catalogue's own pictures and then frozen (../scratch-backbone.ts).
+ *   (../backbone.ts) or, for users without one, the picture CNN (../picture-cnn.ts), first trained on
+ *   the catalogue's own pictures at their own size and then frozen (../scratch-backbone.ts).
  */
 import * as tf from '@tensorflow/tfjs';
 import { HierarchicalLogits, L2Normalize, WeightedBag } from './layers.js';
