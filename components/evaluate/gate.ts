@@ -1,8 +1,8 @@
 /**
  * The promote gate: the new model goes on only when it is not worse than production on the primary
  * metric (combined accuracy) by more than the tolerance, and not worse by more than the tolerance on
- * any guard metric (text accuracy, retrieval recall@10, nDCG@10, image accuracy when both models
- * read pictures, and the hybrid search's known-item recall@1 and @10 and short-query nDCG@10: a model
+ * any guard metric (text accuracy, retrieval recall@10, nDCG@10, image accuracy and picture-to-listing
+ * precision@10 when both models read pictures, and the hybrid search's known-item recall@1 and @10 and short-query nDCG@10: a model
  * whose search is worse than production's does not ship). Both models are scored on the same test
  * products in the same run.
  */
@@ -27,6 +27,7 @@ export function headline(scores: Scores): Record<string, number> {
     recall_at_10: scores.retrieval.recall['at10'] ?? 0,
     recall_at_100: scores.retrieval.recall['at100'] ?? 0,
     ndcg_at_10: scores.retrieval.ndcgAt10,
+    ...(scores.imageSearch ? { image_search_precision_at_10: scores.imageSearch.precisionAt10 } : {}),
     ...(scores.search ? searchHeadline(scores.search.modes.hybrid, 'search_hybrid') : {}),
   };
 }
@@ -48,6 +49,7 @@ export const GUARDS = [
   'accuracy_image',
   'recall_at_10',
   'ndcg_at_10',
+  'image_search_precision_at_10',
   'search_hybrid_known_recall_at_1',
   'search_hybrid_known_recall_at_10',
   'search_hybrid_short_ndcg_at_10',

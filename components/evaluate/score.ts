@@ -48,6 +48,12 @@ export interface Scores {
   testProducts: number;
   classification: { text: Classification; image: Classification | null; combined: Classification };
   retrieval: { queries: number; recall: Record<string, number>; ndcgAt10: number };
+  /**
+   * Picture-to-listing search as `POST /search/image` runs it: each test product's first picture as the
+   * query, the whole catalogue ranked by exact inner product, the product itself left out; precision@10
+   * = the share of the ten results with the product's label. Null when the model reads no pictures.
+   */
+  imageSearch?: { queries: number; precisionAt10: number } | null;
   /** Absent from scores made before search quality was measured. */
   search?: SearchScores;
 }
@@ -91,6 +97,7 @@ export async function scoreModel(
     const inputs: ProductInput[] = [];
     const imageTruth: string[] = [];
     const imagePredicted: string[] = [];
+    const pictureQueries: { id: string; label: string; vector: Float32Array }[] = [];
     for (const product of test) {
       const pixels =
         modalities.image && embedder.metadata.image ? await pictures(store, product, embedder.metadata.image.inputSize, log) : [];
@@ -101,6 +108,7 @@ export async function scoreModel(
         for (let k = 0; k < encoded.n; k++) for (let c = 0; c < classes; c++) mean[c]! += encoded.logits[k * classes + c]!;
         imageTruth.push(labelOf(product));
         imagePredicted.push(labels[argmaxRow(mean, 0, classes)]!);
+        pictureQueries.push({ id: product.id, label: labelOf(product), vector: encoded.embeddings.slice(0, dim) });
       }
     }
     if (imageTruth.length > 0) image = classification(imageTruth, imagePredicted, names);
@@ -156,6 +164,19 @@ export async function scoreModel(
       ndcg += ndcgAtK(ranked, gains, 10);
     });
 
+    let imageSearch: Scores['imageSearch'] = null;
+    if (pictureQueries.length > 0) {
+      let precision = 0;
+      for (const query of pictureQueries) {
+        const found = corpus
+          .searchFloat32(query.vector, Math.min(11, all.length))
+          .labels.filter((position) => position >= 0 && all[position]!.id !== query.id)
+          .slice(0, 10);
+        precision += found.filter((position) => labelById.get(all[position]!.id) === query.label).length / 10;
+      }
+      imageSearch = { queries: pictureQueries.length, precisionAt10: precision / pictureQueries.length };
+    }
+
     // Search as the service searches, over the same catalogue and vectors.
     const lexical = LexicalIndex.build(all.map((p) => ({ title: p.title, text: p.text, category: p.path.join(' ') })));
     const catalogue = hybridCatalogue({ lexical, dense: (q, n) => corpus.search(q, n), vectors, dim, paths: all.map((p) => p.path) });
@@ -191,6 +212,7 @@ export async function scoreModel(
         recall: Object.fromEntries(Object.entries(recallSums).map(([at, sum]) => [at, sum / test.length])),
         ndcgAt10: ndcg / test.length,
       },
+      imageSearch,
       search: {
         modes,
         fusion,

@@ -32,6 +32,16 @@ describe('the promote gate', () => {
   });
   it('keeps production when a guard metric is worse', () =>
     assert.equal(decide(scores('m-new', 0.9, 0.84, 0.4), scores('m-old', 0.84, 0.84, 0.6), 0.005, 'm-old').promote, false));
+  it('keeps production when its picture search is better, and compares it only when both models read pictures', () => {
+    const pictures = (model: string, precision: number): Scores => ({
+      ...scores(model, 0.9, 0.84, 0.6),
+      imageSearch: { queries: 100, precisionAt10: precision },
+    });
+    const verdict = decide(pictures('m-new', 0.7), pictures('m-old', 0.8), 0.005, 'm-old');
+    assert.equal(verdict.promote, false);
+    assert.match(verdict.reason, /image_search_precision_at_10 0\.7000 vs 0\.8000/);
+    assert.equal(decide(pictures('m-new', 0.7), scores('m-old', 0.84, 0.84, 0.6), 0.005, 'm-old').promote, true);
+  });
   it('does not promote the model already in production', () =>
     assert.equal(decide(scores('m-old', 0.9, 0.9, 0.9), scores('m-old', 0.9, 0.9, 0.9), 0.005, 'm-old').promote, false));
   it('does not promote the model already in production when evaluate did not score it twice', () => {
