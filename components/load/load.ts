@@ -128,23 +128,27 @@ async function loadTable(
       keep: REFUSALS_IN_SUMMARY,
       onRecord: () => progress.tick(),
       onRefusal: (refusal) => log.warn(refusal, `refused ${source.label} line ${refusal.line}: ${refusal.reason}`),
+      direct: true,
     });
     seconds.stage = since(phase);
     phase = performance.now();
-    const merged = await mergeStage(tx, shape, REFUSALS_IN_SUMMARY);
+    const merged = await mergeStage(tx, shape, REFUSALS_IN_SUMMARY, staged);
     seconds.merge = since(phase);
     phase = performance.now();
     for (const refusal of merged.firstDuplicates) log.warn(refusal, `refused ${source.label} line ${refusal.line}: ${refusal.reason}`);
-    const changed = await applyRemovals(tx, shape.table, source.label, removal);
+    // A table that was empty before this load (staged.direct) has no row this load could find absent.
+    const changed = await applyRemovals(tx, shape.table, source.label, staged.direct ? { ...removal, full: false } : removal);
     seconds.removals = since(phase);
     let files: ImageRowsForFiles | undefined;
     if (forFiles) {
-      const withFile = await liveStagedAmong(tx, forFiles.fileIds);
+      const withFile = await liveStagedAmong(tx, forFiles.fileIds, staged, shape.table);
       const storedOnly = await liveStagedAmong(
         tx,
         forFiles.storedIds.filter((id) => !withFile.has(id)),
+        staged,
+        shape.table,
       );
-      files = { live: await liveStagedCount(tx), withFile, storedOnly: storedOnly.size };
+      files = { live: await liveStagedCount(tx, staged, shape.table), withFile, storedOnly: storedOnly.size };
     }
     return { staged, merged, changed, files };
   });
@@ -163,7 +167,7 @@ async function loadTable(
   const first = [...staged.firstRefusals, ...merged.firstDuplicates].sort((a, b) => a.line - b.line);
   refusals.push(...first.slice(0, Math.max(0, REFUSALS_IN_SUMMARY - refusals.length)));
   log.info(
-    { table: shape.table, source: source.label, ...counts, seconds },
+    { table: shape.table, source: source.label, ...counts, seconds, copiedStraight: staged.directRows },
     `${shape.table}: read ${counts.read}, loaded ${counts.loaded}, refused ${counts.refused}, marked removed ${counts.removed}, restored ${counts.restored}`,
   );
   return { counts, ...(files ? { files } : {}) };

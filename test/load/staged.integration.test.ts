@@ -204,6 +204,61 @@ for (const backend of databaseBackends) {
       );
       assert.equal(large!.loaded, 200);
     });
+
+    it('into an empty table copies first occurrences straight in and answers as the staged path does, whatever the Bloom filter', async () => {
+      const many = [HEADER, ...Array.from({ length: 200 }, (_, i) => `${i},c${i},Thing ${i},Other,desc\t${i},£${i}.00,"Bath, Somerset"`)];
+      many.splice(50, 0, '49b,c7,Repeat,Other,x,£1.00,"Bath, Somerset"', '49c,,No id,Other,x,£1.00,"Bath, Somerset"');
+      many.push('200,c150,Repeat,Other,y,£1.00,"Bath, Somerset"', '201,c7,Again,Other,z,£1.00,"Bath, Somerset"', '202,short');
+      const file = path.join(dir, 'direct.csv');
+      await writeFile(file, `${many.join('\n')}\n`);
+      const rollback = new Error('rollback');
+      const results: unknown[] = [];
+      // The last: stage lines held back at most 300 characters, so the COPY into the table ends and starts again often.
+      for (const [direct, log2Bits, holdChars] of [
+        [false, 27, undefined],
+        [true, 27, undefined],
+        [true, 5, undefined],
+        [true, 5, 300],
+      ] as const) {
+        await db
+          .transaction(async (tx) => {
+            await tx.exec('DELETE FROM products_raw'); // empty within this transaction only
+            const source = csvSource(file, PRODUCTS);
+            const staged = await stageSource(tx, {
+              shape: PRODUCTS,
+              source,
+              bloomLog2Bits: log2Bits,
+              direct,
+              ...(holdChars ? { holdChars } : {}),
+            });
+            assert.equal(staged.direct, direct);
+            if (direct)
+              assert.ok(log2Bits === 5 ? staged.directRows < 60 : staged.directRows === 200, `${staged.directRows} rows copied straight`);
+            const merged = await mergeStage(tx, PRODUCTS, 20, staged);
+            const rows = await tx.query(
+              'SELECT id, product_description, price, content_hash, source_line, extra FROM products_raw ORDER BY id',
+            );
+            results.push({ counts: [staged.read, staged.rows, staged.refused], merged, rows: rows.rows });
+            throw rollback;
+          })
+          .catch((error: unknown) => {
+            if (error !== rollback) throw error;
+          });
+      }
+      assert.deepEqual(results[1], results[0], 'direct = staged');
+      assert.deepEqual(results[2], results[0], 'direct with a saturated Bloom filter = staged');
+      assert.deepEqual(results[3], results[0], 'direct, its COPY ended and started again every few rows = staged');
+      const merged = (results[0] as { merged: Awaited<ReturnType<typeof mergeStage>> }).merged;
+      assert.deepEqual(
+        merged.firstDuplicates.map((r) => [r.line, r.reason]),
+        [
+          [51, 'duplicate id c7 (first on line 9)'],
+          [204, 'duplicate id c150 (first on line 154)'],
+          [205, 'duplicate id c7 (first on line 9)'],
+        ],
+      );
+      assert.equal(merged.inserted, 200);
+    });
   });
 }
 
