@@ -7,7 +7,6 @@
  * (docs/fashion-mnist.md).
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -25,7 +24,8 @@ import {
 import { openFsStore } from '../../components/core/platform/index.js';
 import { buildApp, type SearchApp } from '../../components/serve/app.js';
 import { ServingState, servingRecordSource } from '../../components/serve/state.js';
-import { REPO_ROOT, silentLog, tempDir } from '../helpers.js';
+import { silentLog, tempDir } from '../helpers.js';
+import { runStart } from '../start-cli.js';
 
 const LIMIT = 400;
 
@@ -36,31 +36,7 @@ interface Summary {
   metrics: Record<string, number> | null;
 }
 
-function start(home: string): Promise<{ code: number | null; summary: Summary; stderr: string }> {
-  return new Promise((resolve) => {
-    const args = [
-      '--import',
-      'tsx',
-      path.join(REPO_ROOT, 'pipelines', 'cli', 'start.ts'),
-      '--quick',
-      '--fashion-mnist',
-      '--fashion-limit',
-      String(LIMIT),
-    ];
-    const child = spawn(process.execPath, args, {
-      cwd: REPO_ROOT,
-      env: { PATH: process.env['PATH'], HOME: process.env['HOME'], MARKETPLACE_HOME: home, LOG_LEVEL: 'warn' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on('close', (code) =>
-      resolve({ code, summary: (stdout.trim() ? JSON.parse(stdout.trim().split('\n').at(-1)!) : {}) as Summary, stderr }),
-    );
-  });
-}
+const start = (home: string) => runStart<Summary>(['--quick', '--fashion-mnist', '--fashion-limit', String(LIMIT)], home);
 
 describe('npm start -- --fashion-mnist: the whole pipeline on real product pictures', () => {
   let home: string;

@@ -7,7 +7,6 @@
  * every new listing by its own title; clean and snapshot never come from the cache.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { cp, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -16,7 +15,8 @@ import { stringify } from 'csv-stringify/sync';
 import { openFsStore } from '../../components/core/platform/index.js';
 import { buildApp, type SearchApp } from '../../components/serve/app.js';
 import { ServingState, servingRecordSource } from '../../components/serve/state.js';
-import { REPO_ROOT, silentLog, tempDir } from '../helpers.js';
+import { silentLog, tempDir } from '../helpers.js';
+import { runStart } from '../start-cli.js';
 
 interface Summary {
   drifted: boolean | null;
@@ -26,22 +26,7 @@ interface Summary {
   metrics: Record<string, number> | null;
 }
 
-function start(args: string[], home: string): Promise<{ code: number | null; summary: Summary; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'pipelines', 'cli', 'start.ts'), '--quick', ...args], {
-      cwd: REPO_ROOT,
-      env: { PATH: process.env['PATH'], HOME: process.env['HOME'], MARKETPLACE_HOME: home, LOG_LEVEL: 'warn' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on('close', (code) =>
-      resolve({ code, summary: (stdout.trim() ? JSON.parse(stdout.trim().split('\n').at(-1)!) : {}) as Summary, stderr }),
-    );
-  });
-}
+const start = (args: string[], home: string) => runStart<Summary>(['--quick', ...args], home);
 
 type Row = string[];
 const HEADER: Row = ['', 'id', 'product_name', 'category', 'product_description', 'price', 'location'];
