@@ -17,11 +17,11 @@ export interface Queryable {
   exec(sql: string): Promise<void>;
   /**
    * `COPY <table> (<columns>) FROM STDIN` fed from `chunks` (COPY text format: tab-separated, `\N` for
-   * NULL, backslash escapes), streamed with backpressure, so memory stays bounded whatever the size.
+   * NULL, backslash escapes; text or its UTF-8 bytes), streamed with backpressure, so memory stays bounded whatever the size.
    * Resolves to the rows copied. Postgres: pg-copy-streams on the connection; PGlite: the chunks
    * gathered into blobs of a few MB, each one `COPY … FROM '/dev/blob'`.
    */
-  copyFrom(sql: string, chunks: AsyncIterable<string>): Promise<number>;
+  copyFrom(sql: string, chunks: AsyncIterable<string | Uint8Array>): Promise<number>;
 }
 
 export interface Database extends Queryable {

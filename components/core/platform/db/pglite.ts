@@ -47,10 +47,10 @@ export async function openPglite(dir: string, log: Logger, options: { lockWaitSe
 
   // PGlite has no COPY FROM STDIN; it reads COPY data from a blob it is handed with the query. The chunks
   // are gathered into blobs of about 8 MB, each copied in turn: memory stays bounded.
-  const copy = async (target: Pick<PGlite, 'query'>, sql: string, chunks: AsyncIterable<string>): Promise<number> => {
+  const copy = async (target: Pick<PGlite, 'query'>, sql: string, chunks: AsyncIterable<string | Uint8Array>): Promise<number> => {
     const fromBlob = sql.replace(/\bFROM\s+STDIN\b/i, "FROM '/dev/blob'");
     if (fromBlob === sql) throw new Error(`copyFrom takes COPY … FROM STDIN, not: ${sql.slice(0, 80)}`);
-    let parts: string[] = [];
+    let parts: (string | Uint8Array)[] = [];
     let size = 0;
     let rows = 0;
     const flush = async () => {

@@ -40,7 +40,7 @@ export async function openPostgres(url: string, options: { maxConnections?: numb
     }
   };
 
-  const copy = async (client: pg.PoolClient, sql: string, chunks: AsyncIterable<string>): Promise<number> => {
+  const copy = async (client: pg.PoolClient, sql: string, chunks: AsyncIterable<string | Uint8Array>): Promise<number> => {
     try {
       const stream = client.query(copyFromStdin(sql));
       await pipeline(Readable.from(chunks), stream);
