@@ -1,13 +1,19 @@
 /**
- * The search service's memory for product rows at N listings, in its own process: the rows as the service
- * holds them today (one IndexedProduct object each, parsed from the index's product-rows JSON, and the id ->
- * position Map loaded.ts builds), measured as V8 heap growth after a full GC (the RSS delta is reported but
- * is not a measure of the rows: the rows JSON is resident, and freed pages are reused, before it is parsed). Rows are drawn from the
- * synthetic catalogue's vocabulary (titles, category paths, towns as the real export has them).
+ * The search service's memory for product rows at N listings, in its own process, in two layouts read
+ * from the same products.json bytes, one after the other:
+ *  - objects: one IndexedProduct object each (JSON.parse, checked by zod) and an id -> position Map (what
+ *    the service held before product-rows.ts);
+ *  - columns: ProductRows.fromJson (typed arrays, UTF-8 buffers, dictionaries, an id table: what it holds now).
+ * Measured as growth of V8 heap + external memory (typed arrays' and Buffers' bytes live outside the V8
+ * heap) after a full GC, and the time to read the rows. The RSS delta is reported but is not a measure
+ * of the rows (the JSON is resident, and freed pages are reused, before it is parsed). Rows are drawn from
+ * the synthetic catalogue's vocabulary (titles, category paths, towns as the real export has them).
  * Usage: node --expose-gc --import tsx bench/scale/rows-step.ts --n N [--data ../shared/data]
  */
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { z } from 'zod';
+import { IndexedProduct, ProductRows } from '../../components/core/ml/index.js';
 import { readVocabulary } from './generate.js';
 
 const { values } = parseArgs({
@@ -52,21 +58,54 @@ for (let i = 0; i < n; i++) {
     }),
   );
 }
-const json = `[${pieces.join(',')}]`;
+const json = Buffer.from(`[${pieces.join(',')}]`);
 pieces.length = 0;
-gc();
-const before = { heap: process.memoryUsage().heapUsed, rss: process.memoryUsage().rss };
-const rows = JSON.parse(json) as { id: string }[];
-const positionById = new Map<string, number>();
-rows.forEach((row, position) => positionById.set(row.id, position));
-gc();
-const after = { heap: process.memoryUsage().heapUsed, rss: process.memoryUsage().rss };
+
+/** After a full GC, and a pause: the external bytes of freed buffers are given back after the collection, not in it. */
+const usage = async () => {
+  for (let i = 0; i < 3; i++) {
+    gc();
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  const m = process.memoryUsage();
+  return { bytes: m.heapUsed + m.external, rss: m.rss };
+};
+async function measure<T>(read: () => T, probe: (held: T) => number) {
+  const before = await usage();
+  const started = performance.now();
+  const held = read();
+  const seconds = (performance.now() - started) / 1000;
+  const after = await usage();
+  return {
+    readSeconds: seconds,
+    bytesPerListing: (after.bytes - before.bytes) / n,
+    rssBytesPerListing: (after.rss - before.rss) / n,
+    check: probe(held),
+  };
+}
+
+const objects = await measure(
+  () => {
+    // As openSearchIndex read them: parsed whole, then checked.
+    const rows = z.array(IndexedProduct).parse(JSON.parse(json.toString('utf8')));
+    const positionById = new Map<string, number>();
+    rows.forEach((row, position) => positionById.set(row.id, position));
+    return { rows, positionById };
+  },
+  (held) => held.positionById.get(held.rows[n - 1]!.id)!,
+);
+const columns = await measure(
+  () => ProductRows.fromJson(json),
+  (rows) => rows.positionOf(rows.id(n - 1))!,
+);
 console.log(
   JSON.stringify({
     n,
-    jsonBytesPerListing: Buffer.byteLength(json) / n,
-    heapBytesPerListing: (after.heap - before.heap) / n,
-    rssBytesPerListing: (after.rss - before.rss) / n,
-    rows: rows.length + positionById.size - n,
+    jsonBytesPerListing: json.length / n,
+    objects,
+    columns,
+    // The figure the projection reads: what the service holds now.
+    heapBytesPerListing: columns.bytesPerListing,
+    ratio: columns.bytesPerListing / objects.bytesPerListing,
   }),
 );

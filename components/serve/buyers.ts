@@ -54,11 +54,15 @@ export interface BuyersAnswer {
 const pounds = (minor: number) => `£${(minor / 100).toFixed(2)}`;
 
 export function buyersForProduct(version: LoadedVersion, position: number, options: { radiusKm: number; k: number }): BuyersAnswer {
-  const product = version.index.productRows[position]!;
+  const product = version.index.productRows.get(position);
   const { buyers, buyerRows, metadata } = version.index;
   const weight = metadata.buyers.interestWeight;
   const scale = Math.sqrt(weight);
-  const query = [...productVector(version, position).map((v) => v * scale), ...new Array<number>(metadata.buyers.demographicDim).fill(0)];
+  // [P × √w, 0…0], handed to faiss as it is (no copy into a JS array).
+  const query = new Float32Array(version.dim + metadata.buyers.demographicDim);
+  productVector(version, position).forEach((v, j) => {
+    query[j] = v * scale;
+  });
   const home = product.latitude !== null && product.longitude !== null ? { lat: product.latitude, lon: product.longitude } : null;
   const notes: string[] = [];
   if (!home) notes.push(`product ${product.id} has no location: the ${options.radiusKm} km radius filter was skipped`);
@@ -70,7 +74,7 @@ export function buyersForProduct(version: LoadedVersion, position: number, optio
   // Widen the pool until k buyers pass the filters or every buyer has been read.
   while (pool > 0) {
     matches = [];
-    const { labels, distances } = buyers.search(query, pool);
+    const { labels, distances } = buyers.searchFloat32(query, pool);
     labels.forEach((label, rank) => {
       const buyer = buyerRows[label];
       if (!buyer) return;

@@ -119,23 +119,26 @@ export const anyFilter = (filters: Filters): boolean =>
 
 /** Distance from the origin to a listing, or null when either has no place. */
 export function listingDistance(version: LoadedVersion, origin: Origin | null, doc: number): number | null {
-  const row = version.index.productRows[doc]!;
-  if (!origin || row.latitude === null || row.longitude === null) return null;
-  return distanceKm(origin, { lat: row.latitude, lon: row.longitude });
+  if (!origin) return null;
+  const rows = version.index.productRows;
+  const lat = rows.latitude(doc);
+  const lon = rows.longitude(doc);
+  if (lat === null || lon === null) return null;
+  return distanceKm(origin, { lat, lon });
 }
 
 /** The filters as a predicate over index positions; undefined when there are none (the fast path). */
 export function filterPredicate(filters: Filters, version: LoadedVersion): ((doc: number) => boolean) | undefined {
   if (!anyFilter(filters)) return undefined;
   const rows = version.index.productRows;
-  const keys = version.search.categoryKeys;
+  const keysOf = version.search.categoryKeysOf;
   const { category, minPriceMinor, maxPriceMinor, origin, radiusKm } = filters;
   const depth = category ? category.key.split(' / ').length - 1 : 0;
   return (doc) => {
-    const row = rows[doc]!;
-    if (category && keys[doc]![depth] !== category.key) return false;
-    if (minPriceMinor !== null && row.priceMinor < minPriceMinor) return false;
-    if (maxPriceMinor !== null && row.priceMinor > maxPriceMinor) return false;
+    if (category && keysOf(doc)[depth] !== category.key) return false;
+    const price = rows.priceMinor(doc);
+    if (minPriceMinor !== null && price < minPriceMinor) return false;
+    if (maxPriceMinor !== null && price > maxPriceMinor) return false;
     if (radiusKm !== null) {
       // A listing without a place cannot be said to be within the radius.
       const km = listingDistance(version, origin, doc);

@@ -3,7 +3,7 @@
  * checked against each other, with the lookups every request needs built once at load time.
  */
 import type { ArtifactStore } from '../core/platform/index.js';
-import { openEmbedder, openSearchIndex, type Embedder, type IndexedProduct, type SearchIndex } from '../core/ml/index.js';
+import { loadFaiss, openEmbedder, openSearchIndex, type Embedder, type SearchIndex } from '../core/ml/index.js';
 import { buildSearchView, type SearchView } from './search-view.js';
 
 /** What the service is told to serve: from `serving/current.json`, or pinned by the environment. */
@@ -22,8 +22,8 @@ export interface LoadedVersion extends ServingTarget {
   index: SearchIndex;
   /** Product embedding width (= the model's embeddingDim = the products index's dim). */
   dim: number;
-  /** Product id → its position in vector order. */
-  positionById: ReadonlyMap<string, number>;
+  /** Product id → its position in vector order (a table over the rows' id column, not a Map of strings). */
+  positionById: { get(id: string): number | undefined };
   /** The ranker's view of this version (lexical + dense), its categories, towns and dates: swapped with it. */
   search: SearchView;
   loadedAt: Date;
@@ -39,10 +39,22 @@ export class IncompatibleVersionError extends Error {
  * its vectors live in that model's embedding space, and a query embedded by any other model would
  * return confident nonsense.
  */
-export async function loadVersion(store: ArtifactStore, target: ServingTarget): Promise<LoadedVersion> {
+export interface LoadOptions {
+  /**
+   * How the product vectors are held (openSearchIndex): 'int8' by default, a quarter of float32's
+   * memory (the FAISS index answers the dense search; the vectors give the cosines of lexical
+   * candidates and the start of similar and buyers); 'float32' holds them as published.
+   */
+  productVectors?: 'float32' | 'int8';
+}
+
+export async function loadVersion(store: ArtifactStore, target: ServingTarget, options: LoadOptions = {}): Promise<LoadedVersion> {
+  // One query a call: faiss's OpenMP team only adds spinning and hand-offs (HNSW one query a call was
+  // 8x slower at 2 threads than at 1 on a busy machine); concurrency comes from the requests.
+  loadFaiss().setOmpThreads(1);
   const [embedder, index] = await Promise.allSettled([
     openEmbedder(store, target.modelVersion),
-    openSearchIndex(store, target.indexVersion),
+    openSearchIndex(store, target.indexVersion, { productVectors: options.productVectors ?? 'int8' }),
   ]);
   if (embedder.status === 'rejected' || index.status === 'rejected') {
     if (embedder.status === 'fulfilled') await embedder.value.close();
@@ -73,7 +85,7 @@ function assemble(target: ServingTarget, embedder: Embedder, index: SearchIndex)
       `index ${target.indexVersion}: buyer vectors of ${metadata.buyers.dim} are not ${dim} interest + ${metadata.buyers.demographicDim} demographic dimensions`,
     );
   }
-  const positionById = new Map<string, number>();
-  index.productRows.forEach((product: IndexedProduct, position) => positionById.set(product.id, position));
+  const rows = index.productRows;
+  const positionById = { get: (id: string) => rows.positionOf(id) };
   return { ...target, embedder, index, dim, positionById, search: buildSearchView(index), loadedAt: new Date() };
 }

@@ -33,6 +33,7 @@ interface ServeOptions {
   connectionTimeoutSeconds: number;
   requestTimeoutSeconds: number;
   keepAliveTimeoutSeconds: number;
+  productVectors: 'float32' | 'int8';
 }
 
 function port(value: string): number {
@@ -81,6 +82,12 @@ export function serveCommand(env: NodeJS.ProcessEnv = process.env) {
       seconds,
       DEFAULT_TIMEOUTS.keepAliveTimeoutMs / 1000,
     )
+    .addOption(
+      new Option('--product-vectors <how>', 'hold the product vectors as int8 codes (a quarter of the memory) or float32 as published')
+        .choices(['int8', 'float32'])
+        .env('PRODUCT_VECTORS')
+        .default('int8'),
+    )
     .option('--log-requests', 'log every request')
     .action(async (options: ServeOptions) => {
       if (!options.modelVersion !== !options.indexVersion)
@@ -90,7 +97,12 @@ export function serveCommand(env: NodeJS.ProcessEnv = process.env) {
       const store = openArtifactStore(config);
       const pinned =
         options.modelVersion && options.indexVersion ? { modelVersion: options.modelVersion, indexVersion: options.indexVersion } : null;
-      const state = new ServingState({ store, log, source: pinned ? pinnedSource(pinned) : servingRecordSource(store) });
+      const state = new ServingState({
+        store,
+        log,
+        source: pinned ? pinnedSource(pinned) : servingRecordSource(store),
+        loadOptions: { productVectors: options.productVectors },
+      });
       const { app } = await buildApp({
         state,
         log,

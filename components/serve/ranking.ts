@@ -85,9 +85,9 @@ function sortKey(version: LoadedVersion, plan: SearchPlan): ((r: Ranked) => numb
   const rows = version.index.productRows;
   switch (plan.sort) {
     case 'price_asc':
-      return (r) => rows[r.doc]!.priceMinor;
+      return (r) => rows.priceMinor(r.doc);
     case 'price_desc':
-      return (r) => -rows[r.doc]!.priceMinor;
+      return (r) => -rows.priceMinor(r.doc);
     // Listings without a place, or without a date, go last.
     case 'distance':
       return (r) => listingDistance(version, plan.filters.origin, r.doc) ?? Number.POSITIVE_INFINITY;
@@ -136,16 +136,15 @@ export function searchPage(version: LoadedVersion, plan: SearchPlan): SearchPage
   const { origin } = plan.filters;
   const rows = version.index.productRows;
   const results = page.map((r): ResultRow => {
-    const row = rows[r.doc]!;
     const bits = (mask: number) => plan.terms.filter((_, i) => i < 32 && (mask >>> i) & 1);
     return {
-      id: row.id,
-      title: row.title,
-      root: row.root,
-      category: (row.path ?? [row.root]).join(' / '),
-      priceMinor: row.priceMinor,
-      town: row.town,
-      listedAt: row.listedAt ?? null,
+      id: rows.id(r.doc),
+      title: rows.title(r.doc),
+      root: rows.root(r.doc),
+      category: rows.categoryPath(r.doc).join(' / '),
+      priceMinor: rows.priceMinor(r.doc),
+      town: rows.town(r.doc),
+      listedAt: rows.listedAt(r.doc) ?? null,
       score: r.score,
       why: {
         matchedTerms: bits(r.matched),

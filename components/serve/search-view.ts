@@ -20,13 +20,16 @@ export interface SearchView {
   fusion: FusionConfig;
   /** False for an index published before the lexical index: lexical and hybrid modes then have no lexical part. */
   hasLexical: boolean;
-  /** Per listing: its category path's prefixes as keys ("home & garden", "home & garden / sofas", …). */
-  categoryKeys: readonly string[][];
+  /**
+   * A listing's category path's prefixes as keys ("home & garden", "home & garden / sofas", …): one
+   * array per distinct path (the catalogue's leaf), shared by its listings.
+   */
+  categoryKeysOf: (doc: number) => readonly string[];
   /** Every category key of the catalogue → how it is written (for the answer and for suggestions). */
   categories: ReadonlyMap<string, string>;
   /** Normalised town name → the places listings give under it (town, county, coordinates). */
   towns: ReadonlyMap<string, readonly Place[]>;
-  /** Milliseconds since the epoch, NaN when unknown. */
+  /** Milliseconds since the epoch, NaN when unknown (the rows' own column). */
   listedAt: Float64Array;
   /** Bytes the lexical index holds in memory. */
   lexicalBytes: number;
@@ -44,35 +47,56 @@ export const categoryKey = (levels: readonly string[]): string => levels.map((le
 
 export function buildSearchView(index: SearchIndex): SearchView {
   const rows = index.productRows;
-  const paths = rows.map((row) => row.path ?? [row.root]);
+  const n = rows.length;
+  // The rows' shared path arrays: n references, not n arrays.
+  const paths = Array.from({ length: n }, (_, doc) => rows.categoryPath(doc));
   // An index without the lexical files: an empty lexical index, so that every mode still runs (on the dense part).
-  const lexical = index.lexical ?? LexicalIndex.build(rows.map(() => ({ title: '', text: '', category: '' })));
+  const lexical = index.lexical ?? LexicalIndex.build(paths.map(() => ({ title: '', text: '', category: '' })));
   const products = index.products;
   const catalogue = hybridCatalogue({
     lexical,
     dense: (query, k) => products.search(query, k),
+    // The query's own memory, no copy into a JS array (the project's faiss build).
+    denseFloat32: (query, k) => products.searchFloat32(query, k),
     vectors: index.productVectors,
     dim: index.metadata.products.dim,
     paths,
   });
 
+  // Category keys once per distinct path (numbered by the catalogue's leaf ids), not an array a listing.
   const categories = new Map<string, string>();
-  const categoryKeys = paths.map((path) =>
+  const keysOf = (path: readonly string[]) =>
     path.map((_, depth) => {
       const key = categoryKey(path.slice(0, depth + 1));
       if (!categories.has(key)) categories.set(key, path.slice(0, depth + 1).join(' / '));
       return key;
-    }),
-  );
+    });
+  const leafPaths: (readonly string[])[] = [];
+  const leafKeys: string[][] = [];
+  // Listings whose path joins to another's leaf but has other levels (a level holding ' / '): their own keys.
+  const ownKeys = new Map<number, string[]>();
+  for (let doc = 0; doc < n; doc++) {
+    const leaf = catalogue.leaf[doc]!;
+    const path = paths[doc]!;
+    const first = leafPaths[leaf];
+    if (!first) {
+      leafPaths[leaf] = path;
+      leafKeys[leaf] = keysOf(path);
+    } else if (first !== path && (first.length !== path.length || first.some((level, depth) => level !== path[depth])))
+      ownKeys.set(doc, keysOf(path));
+  }
+  const leafOf = catalogue.leaf;
 
   const towns = new Map<string, Place[]>();
-  for (const row of rows) {
-    if (!row.town || row.latitude === null || row.longitude === null) continue;
-    const key = normalizeName(row.town);
+  for (let doc = 0; doc < n; doc++) {
+    const town = rows.town(doc);
+    const lat = rows.latitude(doc);
+    const lon = rows.longitude(doc);
+    if (!town || lat === null || lon === null) continue;
+    const key = normalizeName(town);
     const places = towns.get(key) ?? [];
     // One entry per distinct place (listings in the same town repeat it).
-    if (!places.some((p) => distanceKm(p, { lat: row.latitude!, lon: row.longitude! }) < 1))
-      places.push({ town: row.town, county: row.county, lat: row.latitude, lon: row.longitude });
+    if (!places.some((p) => distanceKm(p, { lat, lon }) < 1)) places.push({ town, county: rows.county(doc), lat, lon });
     towns.set(key, places);
   }
 
@@ -80,10 +104,10 @@ export function buildSearchView(index: SearchIndex): SearchView {
     catalogue,
     fusion: index.metadata.lexical?.fusion ?? DEFAULT_FUSION,
     hasLexical: index.lexical !== null,
-    categoryKeys,
+    categoryKeysOf: ownKeys.size === 0 ? (doc) => leafKeys[leafOf[doc]!]! : (doc) => ownKeys.get(doc) ?? leafKeys[leafOf[doc]!]!,
     categories,
     towns,
-    listedAt: Float64Array.from(rows, (row) => (row.listedAt ? Date.parse(row.listedAt) : Number.NaN)),
+    listedAt: rows.listedAtMillis,
     lexicalBytes: index.lexical?.memoryBytes() ?? 0,
   };
 }

@@ -2,7 +2,7 @@
  * Image search on one loaded version (a picture's vector against the products index), and the stored
  * product vectors buyers and similar start from. Text search is ranking.ts (hybrid, lexical, dense).
  */
-import { imagePixels, ModalityError, row } from '../core/ml/index.js';
+import { imagePixels, ModalityError, vectorAt } from '../core/ml/index.js';
 import type { LoadedVersion } from './loaded.js';
 
 export interface ProductHit {
@@ -15,35 +15,34 @@ export interface ProductHit {
   score: number;
 }
 
-/** The stored vector of the product at `position` (the index component wrote them in vector order). */
-export function productVector(version: LoadedVersion, position: number): number[] {
-  return row(version.index.productVectors, position, version.dim);
+/** The stored vector of the product at `position` (in vector order): a view of float32 vectors, decoded from int8 ones. */
+export function productVector(version: LoadedVersion, position: number): Float32Array {
+  return vectorAt(version.index.productVectors, position, version.dim);
 }
 
 /**
  * The k nearest products to `query`, best first; `exclude` (a position) is left out, which is how
  * "similar to P" avoids answering P itself.
  */
-export function nearestProducts(version: LoadedVersion, query: number[], k: number, exclude?: number): ProductHit[] {
+export function nearestProducts(version: LoadedVersion, query: Float32Array, k: number, exclude?: number): ProductHit[] {
   const { products, productRows } = version.index;
   const total = products.ntotal();
   // faiss-node refuses k above ntotal; one extra when a position will be dropped.
   const asked = Math.min(total, k + (exclude === undefined ? 0 : 1));
   // faiss asserts k > 0 in native code, which aborts the process: never hand it anything else.
   if (!Number.isSafeInteger(asked) || asked < 1) return [];
-  const { labels, distances } = products.search(query, asked);
+  // The query's own memory, no copy into a JS array (the project's faiss build).
+  const { labels, distances } = products.searchFloat32(query, asked);
   const hits: ProductHit[] = [];
   labels.forEach((label, rank) => {
     // HNSW pads with -1 when it finds fewer than asked.
-    if (label < 0 || label === exclude || hits.length >= k) return;
-    const product = productRows[label];
-    if (!product) return;
+    if (label < 0 || label >= productRows.length || label === exclude || hits.length >= k) return;
     hits.push({
-      id: product.id,
-      title: product.title,
-      root: product.root,
-      priceMinor: product.priceMinor,
-      town: product.town,
+      id: productRows.id(label),
+      title: productRows.title(label),
+      root: productRows.root(label),
+      priceMinor: productRows.priceMinor(label),
+      town: productRows.town(label),
       score: distances[rank]!,
     });
   });
@@ -62,5 +61,5 @@ export async function searchImage(version: LoadedVersion, bytes: Buffer, k: numb
   if (!image) throw new ModalityError(`model ${version.modelVersion} was trained without pictures: it cannot search by image`);
   const pixels = await imagePixels(bytes, { size: image.inputSize, maxPixels: limits.maxPixels });
   const encoded = await version.embedder.embedImages([pixels]);
-  return nearestProducts(version, row(encoded.embeddings, 0, version.dim), k);
+  return nearestProducts(version, encoded.embeddings.subarray(0, version.dim), k);
 }

@@ -13,7 +13,7 @@
  */
 import { errorMessage, type ArtifactStore, type Logger } from '../core/platform/index.js';
 import { readServingRecord } from '../core/contracts/index.js';
-import { describeTarget, loadVersion, sameTarget, type LoadedVersion, type ServingTarget } from './loaded.js';
+import { describeTarget, loadVersion, sameTarget, type LoadedVersion, type LoadOptions, type ServingTarget } from './loaded.js';
 
 /** Where the target comes from: null means nothing to serve yet. */
 export type TargetSource = () => Promise<ServingTarget | null>;
@@ -63,6 +63,8 @@ export interface ServingStateOptions {
   source: TargetSource;
   /** Loads a version; replaceable so that the swap logic can be exercised on its own. */
   load?: (store: ArtifactStore, target: ServingTarget) => Promise<LoadedVersion>;
+  /** How loadVersion holds a version (when `load` is not given). */
+  loadOptions?: LoadOptions;
   /** Longest wait before a failed target is tried again. */
   maxBackoffSeconds?: number;
 }
@@ -170,7 +172,7 @@ export class ServingState {
     );
     let version: LoadedVersion;
     try {
-      version = await (this.options.load ?? loadVersion)(this.options.store, target);
+      version = await (this.options.load ?? ((store, to) => loadVersion(store, to, this.options.loadOptions)))(this.options.store, target);
     } catch (error) {
       this.fail(target, error, started);
       return 'failed';

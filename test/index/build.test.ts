@@ -27,7 +27,7 @@ describe('index on the demo model', () => {
     const dim = index.metadata.products.dim;
     for (const k of [0, 3, index.productRows.length - 1]) {
       const hit = index.products.search(row(index.productVectors, k, dim), 1);
-      assert.equal(index.productRows[hit.labels[0]!]!.id, index.productRows[k]!.id, `product ${k} finds itself`);
+      assert.equal(index.productRows.id(hit.labels[0]!), index.productRows.id(k), `product ${k} finds itself`);
     }
   });
 
@@ -66,8 +66,8 @@ describe('index on the demo model', () => {
       [0, 1, 2].map((k) => Math.floor(((k + 1) * one.productRows.length) / of) - Math.floor((k * one.productRows.length) / of)),
     );
     assert.deepEqual(
-      fanned.productRows.map((p) => p.id),
-      one.productRows.map((p) => p.id),
+      Array.from(fanned.productRows, (p) => p.id),
+      Array.from(one.productRows, (p) => p.id),
       'the shards in order are the snapshot in order',
     );
     assert.equal(fanned.metadata.products.type, one.metadata.products.type);

@@ -22,6 +22,7 @@ import {
   scoreModes,
   stem,
   tokenize,
+  vectorAt,
   type Bm25Params,
 } from '../../components/core/ml/index.js';
 
@@ -230,7 +231,7 @@ describe('search quality', () => {
     );
     const vectors = new Float32Array(queries.length * 2);
     // Each query embedded as the vector of the listing it came from: the dense side knows the category.
-    queries.forEach((q, i) => vectors.set(catalogue.vectors.subarray(q.source * 2, q.source * 2 + 2), i * 2));
+    queries.forEach((q, i) => vectors.set(vectorAt(catalogue.vectors, q.source, 2), i * 2));
     const prepared = prepareQueries(queries, vectors, 2);
     const modes = scoreModes(catalogue, prepared, DEFAULT_FUSION);
     assert.equal(modes.bm25.knownItem.queries, listings.length);

@@ -217,7 +217,7 @@ describe('search service under hostile input', () => {
     demo = await demoService({ perCategory: 3, imageSize: 64, buyers: 300 });
     service = demo.service;
     picture = await readFile(path.join(demo.exportDir, 'images', 'demo-img-000000.jpg'));
-    ids = demo.state.current()!.index.productRows.map((product) => product.id);
+    ids = Array.from(demo.state.current()!.index.productRows, (product) => product.id);
   });
 
   after(async () => {

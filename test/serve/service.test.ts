@@ -10,9 +10,10 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import sharp from 'sharp';
 import { openFsStore, type ArtifactStore, type Database } from '../../components/core/platform/index.js';
-import { INDEX_FILES, INDEX_PREFIX } from '../../components/core/ml/index.js';
+import { INDEX_FILES, INDEX_PREFIX, type IndexedProduct } from '../../components/core/ml/index.js';
 import { buildIndex } from '../../components/index/build.js';
 import { buildApp, type SearchApp } from '../../components/serve/app.js';
+import type { ResultRow } from '../../components/serve/ranking.js';
 import type { ProductHit } from '../../components/serve/search.js';
 import { ServingState, servingRecordSource } from '../../components/serve/state.js';
 import { silentLog, tempDir } from '../helpers.js';
@@ -97,7 +98,7 @@ describe('search service on a demo model and index', () => {
   it('finds a product by its exact title in the top 10', async () => {
     const rows = state.current()!.index.productRows;
     // Every seventh listing of the catalogue, searched for by its own title.
-    for (const product of rows.filter((_, k) => k % 7 === 0)) {
+    for (const product of Array.from(rows).filter((_, k) => k % 7 === 0)) {
       const body = await get<SearchBody>(`/search?q=${encodeURIComponent(product.title)}&k=10`);
       assert.ok(
         body.results.some((hit) => hit.id === product.id),
@@ -120,6 +121,48 @@ describe('search service on a demo model and index', () => {
     const body = await get<{ message: string }>('/products/no-such-product/similar', 404);
     assert.match(body.message, /no product 'no-such-product'/);
     await get('/products/no-such-product/buyers', 404);
+  });
+
+  it('answers every listing with the fields products.json holds (the service holds the rows in columns)', async () => {
+    const file = await store.get(`${INDEX_PREFIX(indexVersion)}/${INDEX_FILES.productRows}`);
+    const json = JSON.parse(file.toString('utf8')) as IndexedProduct[];
+    const rows = state.current()!.index.productRows;
+    assert.equal(rows.length, json.length);
+    for (const [position, row] of json.entries()) {
+      assert.deepEqual(rows.get(position), row);
+      const body = await get<{ product: Record<string, unknown> }>(`/products/${encodeURIComponent(row.id)}`);
+      assert.deepEqual(body.product, {
+        id: row.id,
+        title: row.title,
+        root: row.root,
+        path: row.path ?? [row.root],
+        priceMinor: row.priceMinor,
+        town: row.town,
+        county: row.county,
+        latitude: row.latitude,
+        longitude: row.longitude,
+        listedAt: row.listedAt ?? null,
+        hasImage: row.imageKey !== null,
+      });
+    }
+    const byId = new Map(json.map((row) => [row.id, row]));
+    for (const q of ['sofa', 'bike', 'table']) {
+      for (const result of (await get<{ results: ResultRow[] }>(`/search?q=${q}&k=20`)).results) {
+        const row = byId.get(result.id)!;
+        const { title, root, category, priceMinor, town, listedAt } = result;
+        assert.deepEqual(
+          { title, root, category, priceMinor, town, listedAt },
+          {
+            title: row.title,
+            root: row.root,
+            category: (row.path ?? [row.root]).join(' / '),
+            priceMinor: row.priceMinor,
+            town: row.town,
+            listedAt: row.listedAt ?? null,
+          },
+        );
+      }
+    }
   });
 
   it('finds buyers for a product within the radius and its price band, with reasons', async () => {

@@ -3,7 +3,8 @@
  * component, which writes it, and the search service and deploy, which read it.
  *
  *   products.faiss   FAISS index of the products' fused embeddings (inner product on unit vectors)
- *   products.json    the products in vector order: what a search answer shows and filters on
+ *   products.json    the products in vector order: what a search answer shows and filters on (held
+ *                    in columns once read: product-rows.ts)
  *   products.vectors.f32  the same vectors, n × dim little-endian float32 (an HNSW index cannot give a
  *                    vector back, and "similar to P" / "buyers for P" start from P's vector)
  *   buyers.faiss     FAISS index of buyer vectors (interest part in the product space ⊕ demographics)
@@ -21,6 +22,8 @@ import type { ArtifactStore } from '../platform/artifacts/index.js';
 import { float32FromBytes } from '../platform/float32-bytes.js';
 import { Bm25Params, FusionConfig, LEXICAL_FORMAT, LexicalIndex } from './lexical/index.js';
 import { openPublished } from '../contracts/publish.js';
+import { ProductRows } from './product-rows.js';
+import { Int8Vectors, type ProductVectors } from './product-vectors.js';
 import { loadVectorIndex } from './vector-index.js';
 import type * as Faiss from 'faiss-node';
 
@@ -36,26 +39,7 @@ export const INDEX_FILES = {
   lexicalPostings: 'lexical.bin',
 } as const;
 
-export const IndexedProduct = z.object({
-  id: z.string(),
-  title: z.string(),
-  root: z.string(),
-  priceMinor: z.number(),
-  town: z.string().nullable(),
-  county: z.string().nullable(),
-  latitude: z.number().nullable(),
-  longitude: z.number().nullable(),
-  /** Model-ready picture, when the product has one (an artifact key). */
-  imageKey: z.string().nullable(),
-  /** The category path, root first (absent from indexes built before the lexical index: then [root]). */
-  path: z.array(z.string()).optional(),
-  /**
-   * When the listing was listed (ISO): the export's create_time when it has one, else when the
-   * catalogue first saw the listing (products.cleaned_at, set once at insert). Null when unknown.
-   */
-  listedAt: z.string().nullable().optional(),
-});
-export type IndexedProduct = z.infer<typeof IndexedProduct>;
+export { IndexedProduct, ProductRows, ProductRowsBuilder } from './product-rows.js';
 
 export const IndexedBuyer = z.object({
   id: z.string(),
@@ -118,31 +102,42 @@ export const IndexMetadata = z.object({
 });
 export type IndexMetadata = z.infer<typeof IndexMetadata>;
 
-export interface SearchIndex {
+export interface SearchIndex<Vectors extends ProductVectors = ProductVectors> {
   version: string;
   metadata: IndexMetadata;
   products: Faiss.Index;
-  productRows: IndexedProduct[];
-  /** n × products.dim, in vector order. */
-  productVectors: Float32Array;
+  /** The products in vector order, in columns (product-rows.ts): `get(i)` or one field at a time. */
+  productRows: ProductRows;
+  /** n × products.dim, in vector order: float32 as published, or int8 codes (OpenIndexOptions). */
+  productVectors: Vectors;
   buyers: Faiss.Index;
   buyerRows: IndexedBuyer[];
   /** Null for an index published before the lexical index (dense search only). */
   lexical: LexicalIndex | null;
 }
 
+export interface OpenIndexOptions {
+  /**
+   * How the product vectors are held: 'float32' as published (the default), or 'int8' (a quarter of
+   * the memory: Int8Vectors; the search service's choice, since the FAISS index answers the dense search).
+   */
+  productVectors?: 'float32' | 'int8';
+}
+
 /** Opens a published index; every file is checked against the manifest (CorruptArtifactError if not). */
-export async function openSearchIndex(store: ArtifactStore, version: string): Promise<SearchIndex> {
+export async function openSearchIndex(store: ArtifactStore, version: string): Promise<SearchIndex<Float32Array>>;
+export async function openSearchIndex(store: ArtifactStore, version: string, options: OpenIndexOptions): Promise<SearchIndex>;
+export async function openSearchIndex(store: ArtifactStore, version: string, options: OpenIndexOptions = {}): Promise<SearchIndex> {
   const published = await openPublished(store, INDEX_PREFIX(version));
   const metadata = IndexMetadata.parse(published.manifest.metadata);
-  const productRows = z.array(IndexedProduct).parse(JSON.parse((await published.read(INDEX_FILES.productRows)).toString('utf8')));
+  const productRows = ProductRows.fromJson(await published.read(INDEX_FILES.productRows));
   const buyerRows = z.array(IndexedBuyer).parse(JSON.parse((await published.read(INDEX_FILES.buyerRows)).toString('utf8')));
-  const vectorBytes = await published.read(INDEX_FILES.productVectors);
-  const productVectors = float32FromBytes(vectorBytes);
-  if (productVectors.length !== productRows.length * metadata.products.dim)
+  const floats = float32FromBytes(await published.read(INDEX_FILES.productVectors));
+  if (floats.length !== productRows.length * metadata.products.dim)
     throw new Error(
-      `index ${version}: products.vectors.f32 holds ${productVectors.length} floats for ${productRows.length} products of ${metadata.products.dim} dimensions`,
+      `index ${version}: products.vectors.f32 holds ${floats.length} floats for ${productRows.length} products of ${metadata.products.dim} dimensions`,
     );
+  const productVectors = options.productVectors === 'int8' ? Int8Vectors.quantise(floats, metadata.products.dim) : floats;
   const products = loadVectorIndex(await published.read(INDEX_FILES.products), metadata.products);
   const buyers = loadVectorIndex(await published.read(INDEX_FILES.buyers), metadata.buyers);
   if (products.ntotal() !== productRows.length)

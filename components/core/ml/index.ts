@@ -12,4 +12,5 @@ export * from './metrics.js';
 export * from './vector-index.js';
 export * from './embedder.js';
 export * from './index-bundle.js';
+export * from './product-vectors.js';
 export * from './lexical/index.js';

@@ -53,7 +53,7 @@ export async function listingRoutes(app: FastifyInstance, { state }: RouteContex
     return answerWith(state, (version) => {
       const position = version.positionById.get(id);
       if (position === undefined) throw new HttpError(404, `no product '${id}' in index ${version.indexVersion}`);
-      const row = version.index.productRows[position]!;
+      const row = version.index.productRows.get(position);
       return {
         product: {
           id: row.id,
@@ -77,7 +77,7 @@ export async function listingRoutes(app: FastifyInstance, { state }: RouteContex
     const key = await state.use((version) => {
       const position = version.positionById.get(id);
       if (position === undefined) throw new HttpError(404, `no product '${id}' in index ${version.indexVersion}`);
-      const imageKey = version.index.productRows[position]!.imageKey;
+      const imageKey = version.index.productRows.imageKey(position);
       if (imageKey === null) throw new HttpError(404, `product '${id}' has no picture`);
       return imageKey;
     });

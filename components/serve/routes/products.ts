@@ -9,6 +9,7 @@ import { HttpError } from '../http-errors.js';
 import type { LoadedVersion } from '../loaded.js';
 import { pageFields, pageStart, rankingFingerprint, type PageParams } from '../page.js';
 import { searchPage } from '../ranking.js';
+import { productVector } from '../search.js';
 import { buyersAnswer, errors, filterParameters, kParameter, similarAnswer } from '../schemas.js';
 import { answerWith, type RouteContext } from './context.js';
 
@@ -41,7 +42,7 @@ export async function productRoutes(app: FastifyInstance, { state }: RouteContex
         const filters = parseFilters(params, version);
         const print = rankingFingerprint(`/products/${request.params.id}/similar`, params);
         const offset = pageStart(params, version, print);
-        const vector = version.index.productVectors.subarray(position * version.dim, (position + 1) * version.dim);
+        const vector = productVector(version, position);
         const plan = {
           terms: [],
           vector,
@@ -52,7 +53,7 @@ export async function productRoutes(app: FastifyInstance, { state }: RouteContex
           k: params.k,
           exclude: position,
         };
-        return { product: version.index.productRows[position]!, ...pageFields(version, plan, searchPage(version, plan), print) };
+        return { product: version.index.productRows.get(position), ...pageFields(version, plan, searchPage(version, plan), print) };
       }),
   );
 

@@ -32,6 +32,7 @@
  * the postings of its terms.
  */
 import { z } from 'zod';
+import type { ProductVectors } from '../product-vectors.js';
 import { popcount, rankMatches, type LexicalIndex, type LexicalMatches } from './bm25.js';
 
 export const FUSION_FEATURES = [
@@ -98,13 +99,20 @@ const RRF_K = 60;
 
 /** Nearest-neighbour search over the product vectors (faiss-node's `search`). */
 export type DenseSearch = (query: number[], k: number) => { labels: number[]; distances: number[] };
+/** The same search handed the query's Float32Array as it is (the project's faiss build's `searchFloat32`: no copy). */
+export type DenseSearchFloat32 = (query: Float32Array, k: number) => { labels: ArrayLike<number>; distances: ArrayLike<number> };
 
 /** What the ranker reads of a catalogue: both indexes and each listing's categories, by position. */
 export interface HybridCatalogue {
   lexical: LexicalIndex;
   dense: DenseSearch;
-  /** n × dim unit vectors in position order (cosines of lexical candidates are computed from them). */
-  vectors: Float32Array;
+  /** When given, used instead of `dense` (the search service: one query a call, no copy of it). */
+  denseFloat32?: DenseSearchFloat32;
+  /**
+   * n × dim unit vectors in position order (cosines of lexical candidates are computed from them):
+   * float32, or int8 codes (the search service: a quarter of the memory).
+   */
+  vectors: ProductVectors;
   dim: number;
   /** Category ids by position: the full path (leaf) and the root. */
   leaf: Int32Array;
@@ -122,7 +130,8 @@ export interface HybridCatalogue {
 export function hybridCatalogue(parts: {
   lexical: LexicalIndex;
   dense: DenseSearch;
-  vectors: Float32Array;
+  denseFloat32?: DenseSearchFloat32;
+  vectors: ProductVectors;
   dim: number;
   paths: readonly (readonly string[])[];
 }): HybridCatalogue {
@@ -146,6 +155,7 @@ export function hybridCatalogue(parts: {
   return {
     lexical: parts.lexical,
     dense: parts.dense,
+    ...(parts.denseFloat32 ? { denseFloat32: parts.denseFloat32 } : {}),
     vectors: parts.vectors,
     dim: parts.dim,
     leaf,
@@ -184,6 +194,7 @@ export interface RankRequest {
 
 function dot(catalogue: HybridCatalogue, vector: Float32Array, doc: number): number {
   const { vectors, dim } = catalogue;
+  if (!(vectors instanceof Float32Array)) return vectors.dot(vector, doc);
   let sum = 0;
   for (let j = 0, o = doc * dim; j < dim; j++) sum += vector[j]! * vectors[o + j]!;
   return sum;
@@ -211,18 +222,20 @@ export function denseTop(
     for (let doc = 0; doc < n; doc++) if (doc !== exclude && allowed(doc)) kept.push(doc);
     if (kept.length <= n / SCAN_BELOW) return nearestAmong(catalogue, vector, kept, target);
   }
-  const query = Array.from(vector);
+  const { denseFloat32 } = catalogue;
+  const query = denseFloat32 ? null : Array.from(vector);
   let pool = Math.min(n, target + (exclude === undefined ? 0 : 1) + (allowed ? target : 0));
   for (;;) {
-    const { labels, distances } = catalogue.dense(query, pool);
+    const { labels, distances } = denseFloat32 ? denseFloat32(vector, pool) : catalogue.dense(query!, pool);
     const docs: number[] = [];
     const sims: number[] = [];
-    labels.forEach((label, rank) => {
+    for (let rank = 0; rank < labels.length; rank++) {
+      const label = labels[rank]!;
       // HNSW pads with -1 when it finds fewer than asked.
-      if (label < 0 || label === exclude || docs.length >= target || (allowed && !allowed(label))) return;
+      if (label < 0 || label === exclude || docs.length >= target || (allowed && !allowed(label))) continue;
       docs.push(label);
       sims.push(distances[rank]!);
-    });
+    }
     if (docs.length >= target || pool >= n) return { docs, sims };
     pool = Math.min(n, pool * 4);
   }
