@@ -7,9 +7,13 @@
  *  - index: the product index chosen by a memory budget (bytes per listing) over N synthetic clustered
  *    256-d unit vectors vs python3-faiss building the same type from the same vectors, and its search
  *    with the same nprobe/efSearch (one query a call on one thread, CPU time; recall@10 vs exact);
- *  - service rows: heap and RSS per listing of the product rows as the service holds them today.
+ *  - service rows: bytes per listing (V8 heap + typed arrays) of the product rows as the service holds them
+ *    (columns: product-rows.ts) beside the JS objects + id Map it held before, from the same JSON;
+ *  - serve (not in the default steps): bench/scale/serve-step.ts, the service over a synthetic index of N
+ *    listings (load time, RSS, p50/p99 at 1 and 16 connections), against --baseline-tree when given.
  * Prints a table and one JSON line; projects 10^7 and 10^8 from the measured curve.
- * Usage: node --import tsx bench/scale/curve.ts --scale 100000,1000000 [--seed 1] [--budget 300] [--steps load,index,rows]
+ * Usage: node --import tsx bench/scale/curve.ts --scale 100000,1000000 [--seed 1] [--budget 300] [--steps load,index,rows,serve]
+ *          [--baseline-tree <an older checkout, for serve>]
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createWriteStream, existsSync } from 'node:fs';
@@ -34,6 +38,7 @@ const { values } = parseArgs({
     budget: { type: 'string', default: '300' },
     steps: { type: 'string', default: 'load,index,rows' },
     data: { type: 'string', default: SHARED_DATA },
+    'baseline-tree': { type: 'string' },
   },
 });
 const scales = String(values.scale)
@@ -106,7 +111,7 @@ async function copyFile(shape: RawTableShape, file: string, out: string): Promis
 }
 
 type Row = Record<string, unknown>;
-const curve: { n: number; load?: Row; index?: Row; rows?: Row; generator: Row }[] = [];
+const curve: { n: number; load?: Row; index?: Row; rows?: Row; serve?: Row; generator: Row }[] = [];
 
 for (const n of scales) {
   const generated = await catalogue(n);
@@ -283,6 +288,24 @@ for (const n of scales) {
     ]);
     point.rows = { ...lastJson(step.stdout), maxRssBytes: step.maxRssBytes };
   }
+
+  if (steps.has('serve')) {
+    say(`${n}: the service over a synthetic index`);
+    const baseline = values['baseline-tree'] ? ['--baseline-tree', String(values['baseline-tree'])] : [];
+    const step = measured(process.execPath, [
+      '--import',
+      'tsx',
+      path.join(here, 'serve-step.ts'),
+      '--n',
+      String(n),
+      '--data',
+      String(values.data),
+      '--work',
+      path.join(os.tmpdir(), 'marketplace-serve-step'),
+      ...baseline,
+    ]);
+    point.serve = lastJson(step.stdout);
+  }
 }
 
 // Projection: per-listing figures from the largest measured N, scaled (the curve says whether they are flat).
@@ -345,14 +368,25 @@ for (const point of curve) {
     );
   }
   const rows = point.rows;
-  if (rows)
+  if (rows) {
+    const objects = rows['objects'] as Row | undefined;
+    const columns = rows['columns'] as Row | undefined;
     lines.push(
-      `| ${point.n} | service product rows (JS objects + id map) | | | ${gib(rows['maxRssBytes'])} | | heap ${f(rows['heapBytesPerListing'])} B per listing |`,
+      `| ${point.n} | service product rows in columns (id table included), read in ${f(columns?.['readSeconds'], 1)} s | | | ${gib(rows['maxRssBytes'])} | JS objects + id Map ${f(objects?.['bytesPerListing'])} B, read in ${f(objects?.['readSeconds'], 1)} s | ${f(rows['heapBytesPerListing'])} B per listing (${f(rows['ratio'], 2)}x) |`,
     );
+  }
+  const services = (point.serve?.['services'] ?? []) as Row[];
+  for (const s of services) {
+    const h1 = s['hybrid1'] as Row;
+    const h16 = s['hybrid16'] as Row;
+    lines.push(
+      `| ${point.n} | service (${String(s['tree'])}): ready in ${f(s['loadSeconds'], 1)} s; hybrid p50/p99 ${f(h1['p50'])}/${f(h1['p99'])} ms at 1 conn, ${f(h16['p50'])}/${f(h16['p99'])} ms at 16 | ${f(s['loadSeconds'], 1)} | ${f(h16['perSecond'])} req/s | ${gib(s['rssBytes'])} RSS | | |`,
+    );
+  }
 }
 lines.push(
   '',
-  '| listings | product index (GiB) | product rows as JS objects (GiB) | search shards of <= 10 GiB | embedding shards of 10^6 |',
+  '| listings | product index (GiB) | product rows in columns (GiB) | search shards of <= 10 GiB | embedding shards of 10^6 |',
   '|---:|---:|---:|---:|---:|',
 );
 for (const p of projection)
