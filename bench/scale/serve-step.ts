@@ -331,6 +331,7 @@ for (const tree of trees) {
     }
     const loadSeconds = (performance.now() - started) / 1000;
     const loaded = memory(server.pid!);
+    const ready = (await (await fetch(`${url}/readyz`)).json()) as { lexicalIndexBytes?: number };
     say(`${tree.name}: ready in ${loadSeconds.toFixed(1)} s, RSS ${(loaded.rssBytes / 2 ** 20).toFixed(0)} MiB; under load`);
     // A short warm-up (JIT, the first queries' pages).
     await load(url, queries, 4);
@@ -346,6 +347,7 @@ for (const tree of trees) {
       rssBytesPerListing: loaded.rssBytes / n,
       peakRssBytesLoading: loaded.peakRssBytes,
       rssBytesAfterLoad: after.rssBytes,
+      lexicalIndexBytes: ready.lexicalIndexBytes ?? null,
       hybrid1: one,
       hybrid16: sixteen,
       dense16: dense,

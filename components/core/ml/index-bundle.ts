@@ -132,7 +132,12 @@ export async function openSearchIndex(store: ArtifactStore, version: string, opt
   const metadata = IndexMetadata.parse(published.manifest.metadata);
   const productRows = ProductRows.fromJson(await published.read(INDEX_FILES.productRows));
   const buyerRows = z.array(IndexedBuyer).parse(JSON.parse((await published.read(INDEX_FILES.buyerRows)).toString('utf8')));
-  const floats = float32FromBytes(await published.read(INDEX_FILES.productVectors));
+  const vectorBytes = await published.read(INDEX_FILES.productVectors);
+  // Quantised straight from the bytes read when they can be viewed as floats (no float32 copy at any time).
+  const view = options.productVectors === 'int8' && vectorBytes.byteOffset % 4 === 0 && vectorBytes.byteLength % 4 === 0;
+  const floats = view
+    ? new Float32Array(vectorBytes.buffer, vectorBytes.byteOffset, vectorBytes.byteLength / 4)
+    : float32FromBytes(vectorBytes);
   if (floats.length !== productRows.length * metadata.products.dim)
     throw new Error(
       `index ${version}: products.vectors.f32 holds ${floats.length} floats for ${productRows.length} products of ${metadata.products.dim} dimensions`,

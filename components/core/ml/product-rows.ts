@@ -103,6 +103,16 @@ class Utf8Strings {
     return true;
   }
 
+  /** Whether strings i and k are the same. */
+  same(i: number, k: number): boolean {
+    const a = this.offsets[i]!;
+    const b = this.offsets[k]!;
+    const length = this.offsets[i + 1]! - a;
+    if (this.offsets[k + 1]! - b !== length) return false;
+    for (let j = 0; j < length; j++) if (this.bytes[a + j] !== this.bytes[b + j]) return false;
+    return true;
+  }
+
   hash(i: number): number {
     return fnv1a(this.bytes, this.offsets[i]!, this.offsets[i + 1]!);
   }
@@ -314,7 +324,7 @@ export class ProductRows implements Iterable<IndexedProduct> {
       for (;;) {
         const held = this.table[slot]!;
         // The same id twice: the later position wins (as a Map filled in order would answer).
-        if (held === 0 || columns.ids.equals(held - 1, columns.ids.bytes.subarray(columns.ids.offsets[i], columns.ids.offsets[i + 1]))) {
+        if (held === 0 || columns.ids.same(held - 1, i)) {
           this.table[slot] = i + 1;
           break;
         }

@@ -279,25 +279,32 @@ export function rankLexical(catalogue: HybridCatalogue, request: RankRequest, li
 /** Dense mode: the nearest allowed listings, with the query terms they happen to hold. */
 export function rankDense(catalogue: HybridCatalogue, request: RankRequest, limit: number): Ranked[] {
   const { docs, sims } = denseTop(catalogue, request.vector, limit, request.allowed, request.exclude);
-  const lexical = lexicalLookup(request.terms.length > 0 ? catalogue.lexical.match(request.terms, excluding(request)) : null);
-  return docs.map((doc, k) => ({ doc, score: sims[k]!, dense: sims[k]!, ...lexical(doc) }));
+  const matches = request.terms.length > 0 ? catalogue.lexical.match(request.terms, excluding(request)) : null;
+  if (!matches) return docs.map((doc, k) => ({ doc, score: sims[k]!, dense: sims[k]!, lexical: 0, matched: 0, inTitle: 0 }));
+  // Where each match is, in the per-position scratch (not a Map of every match: only `limit` are read).
+  const at = catalogue.scratch.match;
+  for (let i = 0; i < matches.docs.length; i++) at[matches.docs[i]!] = i;
+  try {
+    return docs.map((doc, k) => {
+      const i = at[doc]!;
+      return {
+        doc,
+        score: sims[k]!,
+        dense: sims[k]!,
+        lexical: i < 0 ? 0 : matches.scores[i]!,
+        matched: i < 0 ? 0 : matches.matched[i]!,
+        inTitle: i < 0 ? 0 : matches.inTitle[i]!,
+      };
+    });
+  } finally {
+    for (let i = 0; i < matches.docs.length; i++) at[matches.docs[i]!] = -1;
+  }
 }
 
 function excluding(request: RankRequest): ((doc: number) => boolean) | undefined {
   const { allowed, exclude } = request;
   if (exclude === undefined) return allowed;
   return allowed ? (doc) => doc !== exclude && allowed(doc) : (doc) => doc !== exclude;
-}
-
-function lexicalLookup(matches: LexicalMatches | null): (doc: number) => { lexical: number; matched: number; inTitle: number } {
-  const at = new Map<number, number>();
-  matches?.docs.forEach((doc, i) => at.set(doc, i));
-  return (doc) => {
-    const i = at.get(doc);
-    return i === undefined || !matches
-      ? { lexical: 0, matched: 0, inTitle: 0 }
-      : { lexical: matches.scores[i]!, matched: matches.matched[i]!, inTitle: matches.inTitle[i]! };
-  };
 }
 
 /**
