@@ -151,8 +151,8 @@ export interface StageOptions {
    * (SHARE ROW EXCLUSIVE: readers go on) for the rest of the transaction. Default false.
    */
   direct?: boolean;
-  /** With `direct`: stage lines held back before they are copied, in characters (default 4 Mi; tests make it small). */
-  holdChars?: number;
+  /** With `direct`: stage lines held back before they are copied, in bytes (default 4 MiB; tests make it small). */
+  holdBytes?: number;
 }
 
 /**
@@ -185,15 +185,17 @@ export async function stageSource(tx: Queryable, options: StageOptions): Promise
 
   // Every record becomes one line in COPY text format, for the staging table or (direct) the raw table.
   // Lines for the staging table wait in `held` while a COPY into the raw table is open (one COPY at a
-  // time on a connection); past `holdChars` that COPY ends, they are copied, and a new one starts.
+  // time on a connection); past `holdBytes` that COPY ends, they are copied, and a new one starts. They
+  // wait as bytes: a line kept as text would keep alive the whole piece of the file its fields were cut
+  // from (V8's sliced strings), 64 KiB a refusal.
   const records = source.records()[Symbol.asyncIterator]();
   let finished = false;
-  let held = '';
-  const holdChars = options.holdChars ?? 4 << 20;
+  const held = new ChunkWriter();
+  const holdBytes = options.holdBytes ?? 4 << 20;
   async function* chunks(direct: boolean): AsyncGenerator<Uint8Array> {
     const out = new ChunkWriter();
     let rows = 0;
-    while (!direct || held.length < holdChars) {
+    while (!direct || held.size < holdBytes) {
       const next = await records.next();
       if (next.done) {
         finished = true;
@@ -227,7 +229,7 @@ export async function stageSource(tx: Queryable, options: StageOptions): Promise
           }
         }
       }
-      if (direct && !toTable) held += line;
+      if (direct && !toTable) held.write(line);
       else out.write(line);
       if (++rows >= chunkRows) {
         if (out.size > 0) yield out.take();
@@ -244,9 +246,8 @@ export async function stageSource(tx: Queryable, options: StageOptions): Promise
     const tableCopy = `COPY ${shape.table} (${[...columns, 'extra', 'content_hash', 'source', 'source_line'].join(', ')}) FROM STDIN`;
     while (!finished) {
       await tx.copyFrom(tableCopy, chunks(true));
-      if (held) {
-        const lines = held;
-        held = '';
+      if (held.size > 0) {
+        const lines = held.take();
         await tx.copyFrom(
           stageCopy,
           (async function* () {

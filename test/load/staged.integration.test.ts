@@ -213,8 +213,8 @@ for (const backend of databaseBackends) {
       await writeFile(file, `${many.join('\n')}\n`);
       const rollback = new Error('rollback');
       const results: unknown[] = [];
-      // The last: stage lines held back at most 300 characters, so the COPY into the table ends and starts again often.
-      for (const [direct, log2Bits, holdChars] of [
+      // The last: stage lines held back at most 300 bytes, so the COPY into the table ends and starts again often.
+      for (const [direct, log2Bits, holdBytes] of [
         [false, 27, undefined],
         [true, 27, undefined],
         [true, 5, undefined],
@@ -229,7 +229,7 @@ for (const backend of databaseBackends) {
               source,
               bloomLog2Bits: log2Bits,
               direct,
-              ...(holdChars ? { holdChars } : {}),
+              ...(holdBytes ? { holdBytes } : {}),
             });
             assert.equal(staged.direct, direct);
             if (direct)
