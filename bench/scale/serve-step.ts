@@ -134,6 +134,15 @@ const vocabulary = await readVocabulary(values.data!);
 const random = seededRandom(7);
 const pick = <T>(items: readonly T[]) => items[Math.floor(random() * items.length)]!;
 const titles: string[] = [];
+const places = new Map<string, { lat: number; lon: number }>();
+const placeOf = (town: string) => {
+  let place = places.get(town);
+  if (!place) {
+    place = { lat: 50.5 + random() * 4, lon: -3.5 + random() * 4 };
+    places.set(town, place);
+  }
+  return place;
+};
 let indexFacts: { type: string; bytes?: number; recall: number; seconds: number } | null = null;
 const indexKey = `${INDEX_PREFIX(indexVersion)}/manifest.json`;
 const published = await store.get(indexKey).then(
@@ -165,8 +174,9 @@ if (!published) {
       priceMinor: Math.round(listing.pricePence * Math.exp(0.35 * gaussian())),
       town: town || null,
       county: county ?? null,
-      latitude: town ? 50.5 + random() * 4 : null,
-      longitude: town ? -3.5 + random() * 4 : null,
+      // One place a town, as the gazetteer gives the export's towns.
+      latitude: town ? placeOf(town).lat : null,
+      longitude: town ? placeOf(town).lon : null,
       imageKey: `images/224/${hex()}${hex()}.jpg`,
       path: levels,
       listedAt: new Date(Date.UTC(2021, 0, 1) + random() * 3e10).toISOString(),

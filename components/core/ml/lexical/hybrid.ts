@@ -33,7 +33,7 @@
  */
 import { z } from 'zod';
 import type { ProductVectors } from '../product-vectors.js';
-import { popcount, rankMatches, type LexicalIndex, type LexicalMatches } from './bm25.js';
+import { popcount, type LexicalIndex, type LexicalMatches } from './bm25.js';
 
 export const FUSION_FEATURES = [
   'lexical',
@@ -261,19 +261,18 @@ function nearestAmong(
 /** Lexical mode: every allowed listing holding a query term, by BM25F. */
 export function rankLexical(catalogue: HybridCatalogue, request: RankRequest, limit: number): Ranked[] {
   const matches = catalogue.lexical.match(request.terms, excluding(request));
-  return rankMatches(matches)
-    .slice(0, limit)
-    .map((i) => {
-      const doc = matches.docs[i]!;
-      return {
-        doc,
-        score: matches.scores[i]!,
-        lexical: matches.scores[i]!,
-        matched: matches.matched[i]!,
-        inTitle: matches.inTitle[i]!,
-        dense: dot(catalogue, request.vector, doc),
-      };
-    });
+  // The `limit` best without sorting every match (the same order as rankMatches(matches).slice(0, limit)).
+  return topMatches(matches, limit).map((i) => {
+    const doc = matches.docs[i]!;
+    return {
+      doc,
+      score: matches.scores[i]!,
+      lexical: matches.scores[i]!,
+      matched: matches.matched[i]!,
+      inTitle: matches.inTitle[i]!,
+      dense: dot(catalogue, request.vector, doc),
+    };
+  });
 }
 
 /** Dense mode: the nearest allowed listings, with the query terms they happen to hold. */
