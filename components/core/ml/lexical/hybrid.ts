@@ -320,14 +320,45 @@ export interface HybridCandidates {
   features: Float32Array;
 }
 
+/** The value that would be at `nth` were `values` sorted ascending (quickselect; `values` is reordered). */
+function selectNth(values: Float32Array, nth: number): number {
+  let low = 0;
+  let high = values.length - 1;
+  while (high > low) {
+    // Median of three as the pivot, then Hoare's partition.
+    const middle = (low + high) >>> 1;
+    const a = values[low]!;
+    const b = values[middle]!;
+    const c = values[high]!;
+    const pivot = a < b ? (b < c ? b : a < c ? c : a) : a < c ? a : b < c ? c : b;
+    let i = low;
+    let j = high;
+    while (i <= j) {
+      while (values[i]! < pivot) i++;
+      while (values[j]! > pivot) j--;
+      if (i <= j) {
+        const swap = values[i]!;
+        values[i] = values[j]!;
+        values[j] = swap;
+        i++;
+        j--;
+      }
+    }
+    if (nth <= j) high = j;
+    else if (nth >= i) low = i;
+    else return values[nth]!;
+  }
+  return values[nth]!;
+}
+
 /** Indices of the `limit` best matches, best first; ties by position (as rankMatches orders them). */
 function topMatches(matches: LexicalMatches, limit: number): number[] {
   const count = matches.docs.length;
   let candidates: number[];
   if (count <= limit) candidates = Array.from(matches.docs.keys());
   else {
-    // The limit-th best score by a native numeric sort of a copy; only matches at or above it are sorted.
-    const threshold = Float32Array.from(matches.scores).sort()[count - limit]!;
+    // The limit-th best score, selected in a copy (no sort of every match); only matches at or above it are sorted.
+    const threshold = selectNth(matches.scores.slice(), count - limit);
     candidates = [];
     for (let i = 0; i < count; i++) if (matches.scores[i]! >= threshold) candidates.push(i);
   }
