@@ -330,7 +330,7 @@ function selectNth(values: Float32Array, nth: number): number {
     const a = values[low]!;
     const b = values[middle]!;
     const c = values[high]!;
-    const pivot = a < b ? (b < c ? b : a < c ? c : a) : a < c ? a : b < c ? c : b;
+    const pivot = Math.max(Math.min(a, b), Math.min(Math.max(a, b), c));
     let i = low;
     let j = high;
     while (i <= j) {
