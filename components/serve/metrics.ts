@@ -55,6 +55,22 @@ export function createMetrics(state: ServingState): ServiceMetrics {
       this.set(state.current()?.index.buyers.ntotal() ?? 0);
     },
   });
+  new Gauge({
+    name: 'search_index_memory_bytes',
+    help: 'Bytes the served version holds, by part: product rows (columns), product vectors, lexical index, product FAISS index (as built)',
+    labelNames: ['part'] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      const version = state.current();
+      if (!version) return;
+      const { index } = version;
+      this.set({ part: 'product_rows' }, index.productRows.memoryBytes());
+      this.set({ part: 'product_vectors' }, index.productVectors.byteLength);
+      this.set({ part: 'lexical' }, version.search.lexicalBytes);
+      if (index.metadata.products.bytes !== undefined) this.set({ part: 'product_index' }, index.metadata.products.bytes);
+    },
+  });
   const reloads = new Counter({
     name: 'search_reloads_total',
     help: 'Attempts to load a new model and index, by outcome (a failure keeps the previous version serving)',

@@ -266,6 +266,11 @@ describe('search service on a demo model and index', () => {
     assert.match(text, /http_request_duration_seconds_count\{route="\/products\/:id\/similar",method="GET",status_code="404"\}/);
     assert.match(text, new RegExp(`search_model_info\\{model_version="${modelVersion}",index_version="${indexVersion}"\\} 1`));
     assert.match(text, /search_index_vectors 78/);
+    // The served version's memory by part: the rows in columns, the vectors as int8 codes (dim + 4 bytes each).
+    const dim = state.current()!.dim;
+    assert.match(text, new RegExp(`search_index_memory_bytes\\{part="product_vectors"\\} ${78 * (dim + 4)}\\b`));
+    assert.match(text, /search_index_memory_bytes\{part="product_rows"\} \d+/);
+    assert.match(text, /search_index_memory_bytes\{part="lexical"\} \d+/);
     assert.match(text, /search_reloads_total\{outcome="success"\} 1/);
     assert.match(text, /process_cpu_user_seconds_total/);
   });
