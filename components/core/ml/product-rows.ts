@@ -17,7 +17,9 @@
  *                          write back the same is kept as it is, beside
  *   id → position          an open-addressing table over the id buffer (Int32, at most half full)
  *
- * `get(i)` gives the row back as the object it was read from (the same fields, null and absent alike);
+ * `get(i)` gives the row back as the object it was read from (the same fields, null and absent alike;
+ * text as UTF-8 holds it: a lone UTF-16 surrogate, which Postgres text cannot hold, would come back as
+ * U+FFFD; a text column holds at most 4 GiB, about 10^8 titles);
  * the hot paths (filters, sorts, the page's rows) read single fields. Reading `products.json` does not
  * parse it whole: it is cut into batches of elements, each parsed and checked, so loading never holds
  * the whole catalogue as objects either.
