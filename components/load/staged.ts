@@ -4,10 +4,14 @@
  * the raw table in SQL, in the same transaction:
  *   - a repeated id is refused in SQL (the first line wins, as before: "duplicate id X (first on line N)");
  *   - `INSERT … SELECT … ON CONFLICT (id) DO UPDATE … WHERE content_hash IS DISTINCT FROM …` rewrites only
- *     changed rows; the counts come back as one row (inserted, updated), never one row per listing;
+ *     changed rows (and runs only when some row is new or changed); the counts come from one join before
+ *     it, as one row (inserted, updated), never one row per listing;
  *   - refusals go to `load_refusals` with their raw hash computed in SQL (sha256 of the UTF-8 text, the
  *     same hash the loader computed in JS);
  *   - removals (--full, or the source's marker) are anti-joins against the staging table.
+ * A first load (the raw table empty, `direct`) copies each row that is certainly the first of its id
+ * straight into the raw table, as psql COPY would, and stages only the rest (refusals, possible repeats,
+ * rows the source marks removed): one write per row instead of two.
  * A kill at any point leaves the table as it was before the load of this table or after it, never between.
  *
  * Memory is bounded whatever the file size: nothing per row is kept in JS. The one structure that
