@@ -205,6 +205,16 @@ for (const backend of databaseBackends) {
       assert.equal(large!.loaded, 200);
     });
 
+    it('a products file that fails leaves the images table as it was', async () => {
+      const broken = path.join(dir, '..', 'broken');
+      await mkdir(path.join(broken, 'images'), { recursive: true });
+      await writeFile(path.join(broken, 'Products.csv'), 'id,product_name\nz1,Only two columns\n');
+      await writeFile(path.join(broken, 'Images.csv'), ',id,product_id,bucket_link,image_ref,create_time\n0,zi1,z1,,,2022-02-26\n');
+      const before = (await db.query('SELECT id, updated_at FROM images_raw ORDER BY id')).rows;
+      await assert.rejects(loadExportFolder(broken, { db, store, log: silentLog }), /missing column\(s\) category/);
+      assert.deepEqual((await db.query('SELECT id, updated_at FROM images_raw ORDER BY id')).rows, before);
+    });
+
     it('into an empty table copies first occurrences straight in and answers as the staged path does, whatever the Bloom filter', async () => {
       const many = [HEADER, ...Array.from({ length: 200 }, (_, i) => `${i},c${i},Thing ${i},Other,desc\t${i},£${i}.00,"Bath, Somerset"`)];
       many.splice(50, 0, '49b,c7,Repeat,Other,x,£1.00,"Bath, Somerset"', '49c,,No id,Other,x,£1.00,"Bath, Somerset"');
