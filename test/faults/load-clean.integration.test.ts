@@ -35,16 +35,22 @@ async function count(url: string, table: string): Promise<number> {
   }
 }
 
-/** Runs a component CLI, crashes Postgres once `table` holds `rows` rows, and returns how the CLI ended. */
-async function crashMidway(
-  script: string,
-  args: string[],
-  env: NodeJS.ProcessEnv,
-  url: string,
-  table: string,
-  rows: number,
-  state: string,
-) {
+/** Whether a COPY's transaction is open: data:load streaming rows into a raw or staging table, not yet committed. */
+async function copying(url: string): Promise<boolean> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const open = await client.query(
+      "SELECT count(*) AS n FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND backend_xid IS NOT NULL AND query ILIKE 'COPY%'",
+    );
+    return Number(open.rows[0]?.n ?? 0) > 0;
+  } finally {
+    await client.end();
+  }
+}
+
+/** Runs a component CLI, crashes Postgres once `ready` says so (the CLI paused meanwhile), and returns how the CLI ended. */
+async function crashMidway(script: string, args: string[], env: NodeJS.ProcessEnv, ready: () => Promise<boolean>, state: string) {
   const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, script), ...args], {
     cwd: REPO_ROOT,
     env: { ...process.env, ...env },
@@ -55,11 +61,15 @@ async function crashMidway(
   let finished = false;
   void exited.then(() => (finished = true));
   for (let i = 0; i < 1500 && !finished; i++) {
-    if ((await count(url, table)) >= rows) break;
+    if (await ready()) break;
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
-  assert.equal(finished, false, 'the command ended before the crash: make its batches smaller');
+  assert.equal(finished, false, 'the command ended before the crash');
+  // Paused while Postgres goes down, so the crash lands where `ready` saw the command, not wherever it
+  // got to while the shutdown ran (a table's load can finish in less time than pg_ctl takes).
+  child.kill('SIGSTOP');
   postgres('crash', state);
+  child.kill('SIGCONT');
   const code = await exited;
   return { code, stderr };
 }
@@ -106,16 +116,16 @@ describe('a Postgres crash in the middle of data:load and of clean', () => {
   });
 
   it('data:load fails with a clear error, and a rerun loads every row exactly once', async () => {
+    // A table's rows commit together (one COPY into an empty table, or a staging table merged in one
+    // transaction): the crash comes while the products' COPY is open, with the images still to load.
     const crashed = await crashMidway(
       'components/load/main.ts',
       [REAL_EXPORT_SAMPLE, '--batch-size', '50'],
       env,
-      url,
-      'products_raw',
-      500,
+      async () => (await count(url, 'products_raw')) === 0 && (await copying(url)),
       state,
     );
-    assert.equal(crashed.code, 1);
+    assert.equal(crashed.code, 1, crashed.stderr);
     assert.match(crashed.stderr, /error: cannot reach Postgres at postgres:\/\/postgres@127\.0\.0\.1:\d+\/postgres/);
     postgres('start', state);
     const rerun = spawnSync(
@@ -131,7 +141,13 @@ describe('a Postgres crash in the middle of data:load and of clean', () => {
   });
 
   it('clean fails with a clear error, and a rerun ends with the catalogue of an uninterrupted clean', async () => {
-    const crashed = await crashMidway('components/clean/main.ts', ['--batch-size', '50'], env, url, 'products', 500, state);
+    const crashed = await crashMidway(
+      'components/clean/main.ts',
+      ['--batch-size', '50'],
+      env,
+      async () => (await count(url, 'products')) >= 500,
+      state,
+    );
     assert.equal(crashed.code, 1);
     assert.match(crashed.stderr, /error: cannot reach Postgres at postgres:\/\/postgres@127\.0\.0\.1:\d+\/postgres/);
     postgres('start', state);
