@@ -26,7 +26,7 @@ export interface Hyperparameters {
   /**
    * `mobilenet_v2`: pretrained, frozen (from the nsfwjs package); `scratch`: the picture CNN trained
    * here on the catalogue's pictures first, at their own size (for users without a pretrained backbone);
-   * `none`: text only; `auto`: scratch where the pictures are thumbnails of at most 64 pixels a side
+   * `none`: text only; `auto`: scratch where the pictures are thumbnails smaller than 64 pixels a side
    * (MobileNetV2 reads 224×224 photos: on Fashion-MNIST's 28×28 articles its features found 0.575 of
    * ten neighbours in the class, the picture CNN 0.886; docs/fashion-mnist.md), else mobilenet_v2.
    */
