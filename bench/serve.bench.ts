@@ -20,7 +20,6 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { mkdir, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
@@ -40,24 +39,9 @@ import { DEFAULTS, QUICK } from '../components/train/hyperparameters.js';
 import { trainModel } from '../components/train/train.js';
 import { silentLog, tempDir } from '../test/helpers.js';
 import { FULL_EXPORT } from './data.js';
+import { loadAutocannon } from './autocannon.js';
 
-/** The part of autocannon's API used here (it ships no types, and none are installed). */
-interface AutocannonResult {
-  duration: number;
-  requests: { total: number };
-  latency: { p50: number; p99: number };
-  errors: number;
-  timeouts: number;
-  non2xx: number;
-}
-type Autocannon = (options: {
-  url: string;
-  connections: number;
-  duration: number;
-  timeout: number;
-  requests: { setupRequest: (request: Record<string, unknown>) => Record<string, unknown> }[];
-}) => Promise<AutocannonResult>;
-const autocannon = createRequire(import.meta.url)('autocannon') as Autocannon;
+const autocannon = loadAutocannon();
 
 interface Phase {
   name: string;

@@ -21,7 +21,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import net from 'node:net';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -47,22 +46,7 @@ import { DEFAULTS, QUICK } from '../../components/train/hyperparameters.js';
 import { trainModel } from '../../components/train/train.js';
 import { silentLog } from '../../test/helpers.js';
 import { readVocabulary } from './generate.js';
-
-interface AutocannonResult {
-  duration: number;
-  requests: { total: number };
-  latency: { p50: number; p99: number; average: number };
-  errors: number;
-  timeouts: number;
-  non2xx: number;
-}
-type Autocannon = (options: {
-  url: string;
-  connections: number;
-  duration: number;
-  timeout: number;
-  requests: { setupRequest: (request: Record<string, unknown>) => Record<string, unknown> }[];
-}) => Promise<AutocannonResult>;
+import { loadAutocannon } from '../autocannon.js';
 
 const { values } = parseArgs({
   options: {
@@ -79,7 +63,7 @@ const { values } = parseArgs({
 // The load generator, in its own process so that it never shares the server's event loop.
 if (values.client) {
   const job = JSON.parse(readFileSync(values.client, 'utf8')) as { url: string; paths: string[]; connections: number; seconds: number };
-  const autocannon = createRequire(import.meta.url)('autocannon') as Autocannon;
+  const autocannon = loadAutocannon();
   let next = 0;
   const result = await autocannon({
     url: job.url,
