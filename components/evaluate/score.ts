@@ -141,15 +141,16 @@ export async function scoreModel(
     // Same-label products, gain 1. nDCG@10 reads the gains of the ranked ids and the ten largest gains
     // (the ideal), so the ranked ids of the product's label plus ten others of it give the full map's value
     // without a map of the whole label per query (one label can be the whole catalogue).
+    const labelAt = all.map(labelOf);
     const byLabel = new Map<string, string[]>();
-    for (const p of all) {
-      const members = byLabel.get(labelOf(p));
+    all.forEach((p, position) => {
+      const members = byLabel.get(labelAt[position]!);
       if (members) members.push(p.id);
-      else byLabel.set(labelOf(p), [p.id]);
-    }
-    const labelById = new Map(all.map((p) => [p.id, labelOf(p)]));
+      else byLabel.set(labelAt[position]!, [p.id]);
+    });
     test.forEach((product, q) => {
-      const ranked = corpus.search(row(queries.embeddings, q, dim), k).labels.map((label) => all[label]!.id);
+      const positions = corpus.search(row(queries.embeddings, q, dim), k).labels;
+      const ranked = positions.map((position) => all[position]!.id);
       const relevant = new Set([product.id]);
       for (const at of RECALL_KS) recallSums[`at${at}`]! += recallAtK(ranked, relevant, at);
       const label = labelOf(product);
@@ -159,7 +160,7 @@ export async function scoreModel(
         .filter((id) => id !== product.id)
         .slice(0, 10))
         gains.set(id, 1);
-      for (const id of ranked.slice(0, 10)) if (labelById.get(id) === label) gains.set(id, 1);
+      for (const position of positions.slice(0, 10)) if (labelAt[position] === label) gains.set(all[position]!.id, 1);
       gains.set(product.id, 2);
       ndcg += ndcgAtK(ranked, gains, 10);
     });
@@ -172,7 +173,7 @@ export async function scoreModel(
           .searchFloat32(query.vector, Math.min(11, all.length))
           .labels.filter((position) => position >= 0 && all[position]!.id !== query.id)
           .slice(0, 10);
-        precision += found.filter((position) => labelById.get(all[position]!.id) === query.label).length / 10;
+        precision += found.filter((position) => labelAt[position] === query.label).length / 10;
       }
       imageSearch = { queries: pictureQueries.length, precisionAt10: precision / pictureQueries.length };
     }

@@ -104,20 +104,27 @@ export async function prepareData(store: ArtifactStore, snapshotId: string, hp: 
   let extractor: FeatureExtractor | null = null;
   let pretrainingLosses: number[] | undefined;
   let features = new Map<string, Float32Array>();
+  // The pictures' side (from the first of them) decides `auto`, and is what the picture CNN reads.
+  const side =
+    imageKeys.length > 0 && (hp.imageBackbone === 'auto' || hp.imageBackbone === 'scratch')
+      ? await pictureSide(store, imageKeys, SCRATCH_DEFAULTS.maxInputSize)
+      : null;
   const backbone =
-    hp.imageBackbone === 'auto' && imageKeys.length > 0
-      ? (await pictureSide(store, imageKeys, SCRATCH_DEFAULTS.maxInputSize)) < SCRATCH_DEFAULTS.maxInputSize
-        ? 'scratch'
-        : 'mobilenet_v2'
-      : hp.imageBackbone;
-  if (hp.imageBackbone === 'auto' && imageKeys.length > 0)
+    hp.imageBackbone === 'auto' && side !== null ? (side < SCRATCH_DEFAULTS.maxInputSize ? 'scratch' : 'mobilenet_v2') : hp.imageBackbone;
+  if (hp.imageBackbone === 'auto' && side !== null)
     log.info(
-      { backbone },
+      { backbone, side },
       backbone === 'scratch' ? 'pictures are thumbnails: the picture CNN reads them at their own size' : 'image backbone',
     );
   if (backbone !== 'none' && imageKeys.length > 0) {
     if (backbone === 'scratch') {
-      const scratch = await pretrainScratchBackbone(store, dataset, { ...SCRATCH_DEFAULTS, epochs: hp.scratchEpochs, seed: hp.seed }, log);
+      const scratch = await pretrainScratchBackbone(
+        store,
+        dataset,
+        side ?? SCRATCH_DEFAULTS.maxInputSize,
+        { ...SCRATCH_DEFAULTS, epochs: hp.scratchEpochs, seed: hp.seed },
+        log,
+      );
       extractor = scratch.extractor;
       pretrainingLosses = scratch.losses;
     } else {

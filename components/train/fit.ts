@@ -121,42 +121,36 @@ const WIDE_FACTORS = [0.02, 0.05, 0.1, 0.2, 0.35, 0.5, 0.75, 1, 1.5, 2] as const
  */
 function calibrateWidePart(towers: Towers, val: Encoded, featureDim: number, hp: Hyperparameters, log: Logger): void {
   if (val.labels.length === 0) return;
-  const logits: Float32Array[] = [];
-  let classes = 0;
+  // Summed cross-entropy of softmax(factor · logits) per factor, a validation batch at a time.
+  const sums = WIDE_FACTORS.map(() => 0);
   for (const rows of sequentialBatches(val.labels.length, hp.batchSize * 4)) {
     const batch = makeBatch(val, rows, featureDim);
     const wide = tf.tidy(() => (towers.text.apply([batch.ids, batch.weights]) as tf.Tensor[])[1]!);
-    classes = wide.shape[1]!;
-    logits.push(wide.dataSync() as Float32Array);
+    const classes = wide.shape[1]!;
+    const logits = wide.dataSync();
     wide.dispose();
     batch.dispose();
+    rows.forEach((row, n) => {
+      const at = (c: number) => logits[n * classes + c]!;
+      WIDE_FACTORS.forEach((factor, f) => {
+        let max = -Infinity;
+        for (let c = 0; c < classes; c++) max = Math.max(max, factor * at(c));
+        let z = 0;
+        for (let c = 0; c < classes; c++) z += Math.exp(factor * at(c) - max);
+        sums[f]! += Math.log(z) + max - factor * at(val.labels[row]!);
+      });
+    });
   }
-  const all = new Float32Array(logits.reduce((n, part) => n + part.length, 0));
-  let offset = 0;
-  for (const part of logits) {
-    all.set(part, offset);
-    offset += part.length;
-  }
-  const crossEntropy = (factor: number) => {
-    let sum = 0;
-    for (let n = 0; n < val.labels.length; n++) {
-      let max = -Infinity;
-      for (let c = 0; c < classes; c++) max = Math.max(max, factor * all[n * classes + c]!);
-      let z = 0;
-      for (let c = 0; c < classes; c++) z += Math.exp(factor * all[n * classes + c]! - max);
-      sum += Math.log(z) + max - factor * all[n * classes + val.labels[n]!]!;
-    }
-    return sum / val.labels.length;
-  };
-  const scored = WIDE_FACTORS.map((factor) => ({ factor, crossEntropy: crossEntropy(factor) }));
-  const best = scored.reduce((a, b) => (b.crossEntropy < a.crossEntropy ? b : a));
+  const crossEntropy = (f: number) => sums[f]! / val.labels.length;
+  const best = WIDE_FACTORS.reduce((a, _, f) => (crossEntropy(f) < crossEntropy(a) ? f : a), 0);
+  const factor = WIDE_FACTORS[best]!;
   log.info(
-    { factor: best.factor, scale: best.factor * hp.wideScale, crossEntropy: best.crossEntropy, atConfigured: crossEntropy(1) },
+    { factor, scale: factor * hp.wideScale, crossEntropy: crossEntropy(best), atConfigured: crossEntropy(WIDE_FACTORS.indexOf(1)) },
     'wide part: its logits scaled as the validation split prefers',
   );
-  if (best.factor === 1) return;
+  if (factor === 1) return;
   const wide = towers.text.getLayer('text_wide');
-  const scaled = wide.getWeights().map((w) => w.mul(best.factor));
+  const scaled = wide.getWeights().map((w) => w.mul(factor));
   wide.setWeights(scaled);
   tf.dispose(scaled);
 }

@@ -103,10 +103,11 @@ async function readPictures(
   return { pixels: pixels.subarray(0, count * area), labels: labels.subarray(0, count), count, size, channels: 3 };
 }
 
-/** The extractor, and the CNN's training loss per epoch. */
+/** The extractor, and the CNN's training loss per epoch; `size`: the side it reads (pictureSide's). */
 export async function pretrainScratchBackbone(
   store: ArtifactStore,
   data: { train: readonly Example[]; val: readonly Example[]; labels: readonly string[] },
+  size: number,
   options: ScratchOptions,
   log: Logger,
 ): Promise<{ extractor: FeatureExtractor; losses: number[] }> {
@@ -114,11 +115,6 @@ export async function pretrainScratchBackbone(
   const picturesOf = (examples: readonly Example[]) =>
     examples.flatMap((e) => e.imageKeys.map((key) => ({ key, label: data.labels.indexOf(e.label) })));
   const trainPictures = picturesOf(data.train);
-  const size = await pictureSide(
-    store,
-    trainPictures.map((p) => p.key),
-    options.maxInputSize,
-  );
   const limit = Math.max(1, Math.floor(options.maxBytes / (size * size * 3)));
   if (trainPictures.length > limit)
     log.warn(
