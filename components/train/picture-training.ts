@@ -11,7 +11,7 @@ import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { z } from 'zod';
-import { seededRandom, type Logger } from '../core/platform/index.js';
+import { InputError, NotFoundError, seededRandom, type Logger } from '../core/platform/index.js';
 import { fillBatch, NO_AUGMENTATION, type Augmentation, type PictureSet, type PictureCnn } from './picture-cnn.js';
 
 export interface PictureTrainOptions {
@@ -31,6 +31,12 @@ export interface PictureTrainOptions {
    * a shared machine whose speed swings 5x within minutes, a step count alone cannot be planned.
    */
   timeBudgetSeconds?: number;
+  /**
+   * A previous run's checkpoint folder whose model weights (not its optimizer state or schedule) this
+   * run starts from: a second phase with its own rate, epochs and augmentation, for example fine-tuning
+   * on unshifted pictures at a low rate after a run with shifts.
+   */
+  initFrom?: string;
 }
 
 export interface EpochRecord {
@@ -190,11 +196,22 @@ async function loadCheckpoint(dir: string, fingerprint: string, cnn: PictureCnn,
 }
 
 /** What a checkpoint must match to be resumed: the options that change what is trained. */
-function fingerprintOf(train: PictureSet, options: PictureTrainOptions): string {
+function fingerprintOf(train: PictureSet, options: PictureTrainOptions, initFrom: CheckpointState | null): string {
   const { epochs, batchSize, learningRate, seed, augmentation, timeBudgetSeconds } = options;
+  const init = initFrom ? { fingerprint: initFrom.fingerprint, step: initFrom.step } : null;
   return createHash('sha256')
     .update(
-      JSON.stringify({ epochs, batchSize, learningRate, seed, augmentation, timeBudgetSeconds, count: train.count, size: train.size }),
+      JSON.stringify({
+        epochs,
+        batchSize,
+        learningRate,
+        seed,
+        augmentation,
+        timeBudgetSeconds,
+        count: train.count,
+        size: train.size,
+        init,
+      }),
     )
     .digest('hex')
     .slice(0, 16);
@@ -212,7 +229,13 @@ export async function trainPictureCnn(
   const totalSteps = stepsPerEpoch * epochs;
   const optimizer = tf.train.adam(options.learningRate);
   cnn.classifier.compile({ optimizer, loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'] });
-  const fingerprint = fingerprintOf(train, options);
+  const initFrom = options.initFrom ? await loadInitialWeights(options.initFrom, cnn) : null;
+  if (initFrom)
+    log.info(
+      { from: options.initFrom, step: initFrom.step, valAccuracy: initFrom.curve.at(-1)?.valAccuracy },
+      'picture CNN: starting from a previous run',
+    );
+  const fingerprint = fingerprintOf(train, options, initFrom);
   const checkpointSteps = options.checkpointSteps ?? 200;
   let step = 0;
   let seconds = 0;
@@ -338,6 +361,35 @@ export async function trainPictureCnn(
     steps: step,
     samples,
   };
+}
+
+/** Sets `cnn`'s weights from the checkpoint in `dir` (refusing one of another shape); returns its state. */
+async function loadInitialWeights(dir: string, cnn: PictureCnn): Promise<CheckpointState> {
+  let state: CheckpointState;
+  let bytes: Buffer;
+  try {
+    state = CheckpointState.parse(JSON.parse(await readFile(path.join(dir, 'state.json'), 'utf8')));
+    bytes = await readFile(path.join(dir, 'weights.bin'));
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT')
+      throw new NotFoundError(`--init-from: ${dir} holds no checkpoint (state.json and weights.bin)`);
+    throw new InputError(`--init-from: ${dir} is not a picture CNN checkpoint (${(error as Error).message})`);
+  }
+  const want = cnn.classifier.getWeights().map((w) => w.shape.join('x'));
+  const got = state.weights.map((w) => w.shape.join('x'));
+  if (want.join(',') !== got.join(','))
+    throw new InputError(`--init-from: ${dir} holds weights [${got.join(', ')}], this network has [${want.join(', ')}]`);
+  const all = new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
+  let offset = 0;
+  const weights = state.weights.map((w) => {
+    const size = w.shape.reduce((a, b) => a * b, 1);
+    const t = tf.tensor(all.subarray(offset, offset + size), w.shape);
+    offset += size;
+    return t;
+  });
+  cnn.classifier.setWeights(weights);
+  tf.dispose(weights);
+  return state;
 }
 
 async function loadCheckpointShapes(dir: string, fingerprint: string): Promise<boolean> {

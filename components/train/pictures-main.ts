@@ -73,6 +73,7 @@ export async function trainPictures(options: PictureRunOptions, log: Logger) {
       augmentation: options.augmentation,
       dropout: options.dropout,
       timeBudgetSeconds: options.timeBudgetSeconds,
+      initFrom: options.initFrom,
     },
     steps: result.steps,
     samples: result.samples,
@@ -100,6 +101,7 @@ const program = createCommand('train-pictures', 'Train the picture CNN on Fashio
   .option('--time-budget-minutes <x>', 'end training when this much training time is spent (the learning rate decays to it)', Number)
   .option('--dropout <x>', 'dropout rate', Number, 0.2)
   .option('--shift <n>', 'largest random shift in pixels (augmentation)', Number, 2)
+  .option('--init-from <dir>', "start from a previous run's checkpoint folder (its weights; this run's rate, epochs and augmentation)")
   .option('--stop-after-steps <n>', 'stop (checkpointed) after n steps: to test resuming', positiveInteger)
   .option('--backend <name>', `one of ${BACKENDS.join(', ')}`)
   .action(
@@ -116,6 +118,7 @@ const program = createCommand('train-pictures', 'Train the picture CNN on Fashio
       shift: number;
       limitTrain?: number;
       stopAfterSteps?: number;
+      initFrom?: string;
       backend?: BackendChoice;
     }) => {
       const log = createLogger('train-pictures');
@@ -132,6 +135,7 @@ const program = createCommand('train-pictures', 'Train the picture CNN on Fashio
           dropout: opts.dropout,
           limitTrain: opts.limitTrain,
           stopAfterSteps: opts.stopAfterSteps,
+          initFrom: opts.initFrom,
           backend: opts.backend,
         },
         log,

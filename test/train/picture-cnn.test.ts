@@ -2,8 +2,9 @@
  * The 28×28 picture CNN of issue #23 on a few hundred real Fashion-MNIST pictures: augmentation moves
  * pixels exactly as it says, the faster wasm gradients (tfjs-backend/wasm-fast-grads.ts) equal the cpu
  * backend's, a short training on the wasm backend learns (well above chance), a run killed after a few
- * steps and resumed from its checkpoint ends with (nearly) the weights of the uninterrupted run, and the ONNX
- * export agrees with TF.js.
+ * steps and resumed from its checkpoint ends with (nearly) the weights of the uninterrupted run, a second
+ * phase starts from a checkpoint's weights (and refuses another network's), and the ONNX export agrees
+ * with TF.js.
  */
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
@@ -189,6 +190,26 @@ describe('picture CNN (Fashion-MNIST, 28x28)', () => {
         const moved = tf.max(tf.abs(tf.sub(expected[k]!, initial[k]!))).dataSync()[0]!;
         assert.ok(diff < Math.max(2e-3, moved / 4), `weight ${k}: resumed differs by ${diff} (training moved it by ${moved})`);
       }
+
+      // A second phase starts from the finished run's weights (--init-from), not from random ones.
+      const phase2 = buildPictureCnn({ size: 28, classes: 10, dropout: 0, batchNormMomentum: 0.9 });
+      const warm = { ...options, epochs: 1, learningRate: 1e-9, augmentation: { flip: 0, shift: 0 }, stopAfterSteps: 1 };
+      await trainPictureCnn(phase2, train, val, { ...warm, initFrom: checkpointDir }, silentLog);
+      for (const layer of ['block1_conv', 'embedding_dense', 'classes']) {
+        const from = resumed.classifier.getLayer(layer).getWeights()[0]!;
+        const now = phase2.classifier.getLayer(layer).getWeights()[0]!;
+        const diff = tf.max(tf.abs(tf.sub(from, now))).dataSync()[0]!;
+        assert.ok(diff < 1e-6, `${layer}: a warm start differs from the checkpoint by ${diff}`);
+      }
+      const narrow = buildPictureCnn({ size: 28, classes: 10, width: 16 });
+      await assert.rejects(
+        trainPictureCnn(narrow, train, val, { ...warm, initFrom: checkpointDir }, silentLog),
+        /holds weights \[3x3x3x32/,
+      );
+      await assert.rejects(
+        trainPictureCnn(narrow, train, val, { ...warm, initFrom: path.join(tmp.dir, 'none') }, silentLog),
+        /holds no checkpoint/,
+      );
 
       const exported = await exportPictureModels(cnn, val, tmp.dir, silentLog, 64);
       assert.ok(exported.maxAbsDifference <= 1e-4);
