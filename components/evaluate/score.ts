@@ -14,6 +14,7 @@ import {
   classification,
   DEFAULT_FUSION,
   embedQueryTexts,
+  evenSample,
   fitOnListings,
   hybridCatalogue,
   LexicalIndex,
@@ -134,7 +135,11 @@ export async function scoreModel(
       progress.tick(part.length);
     }
     progress.finish();
-    const queries = await embedder.embedTexts(test.map((p) => ({ title: p.title })));
+    // Retrieval, picture search and search quality rank the whole catalogue for each query: an even
+    // sample of the test listings keeps that linear in the catalogue (query-sample.ts); classification
+    // above reads every test listing.
+    const queried = evenSample(test);
+    const queries = await embedder.embedTexts(queried.map((p) => ({ title: p.title })));
     const k = Math.min(100, all.length);
     const recallSums: Record<string, number> = Object.fromEntries(RECALL_KS.map((at) => [`at${at}`, 0]));
     let ndcg = 0;
@@ -148,7 +153,7 @@ export async function scoreModel(
       if (members) members.push(p.id);
       else byLabel.set(labelAt[position]!, [p.id]);
     });
-    test.forEach((product, q) => {
+    queried.forEach((product, q) => {
       const positions = corpus.search(row(queries.embeddings, q, dim), k).labels;
       const ranked = positions.map((position) => all[position]!.id);
       const relevant = new Set([product.id]);
@@ -168,14 +173,15 @@ export async function scoreModel(
     let imageSearch: Scores['imageSearch'] = null;
     if (pictureQueries.length > 0) {
       let precision = 0;
-      for (const query of pictureQueries) {
+      const sampled = evenSample(pictureQueries);
+      for (const query of sampled) {
         const found = corpus
           .searchFloat32(query.vector, Math.min(11, all.length))
           .labels.filter((position) => position >= 0 && all[position]!.id !== query.id)
           .slice(0, 10);
         precision += found.filter((position) => labelAt[position] === query.label).length / 10;
       }
-      imageSearch = { queries: pictureQueries.length, precisionAt10: precision / pictureQueries.length };
+      imageSearch = { queries: sampled.length, precisionAt10: precision / sampled.length };
     }
 
     // Search as the service searches, over the same catalogue and vectors.
@@ -183,9 +189,16 @@ export async function scoreModel(
     const catalogue = hybridCatalogue({ lexical, dense: (q, n) => corpus.search(q, n), vectors, dim, paths: all.map((p) => p.path) });
     const titles = all.map((p) => p.title);
     const positionsOf = (ids: ReadonlySet<string>) => all.flatMap((p, k) => (ids.has(p.id) ? [k] : []));
-    const fit = await fitOnListings(catalogue, titles, positionsOf(validationIds), (texts) => embedder.embedTexts(texts), DEFAULT_FUSION);
+    // The fit as the index component fits it: on an even sample of the validation listings.
+    const fit = await fitOnListings(
+      catalogue,
+      titles,
+      evenSample(positionsOf(validationIds)),
+      (texts) => embedder.embedTexts(texts),
+      DEFAULT_FUSION,
+    );
     const fusion = fit?.config ?? DEFAULT_FUSION;
-    const searchQueries = makeQueries(titles, positionsOf(testIds));
+    const searchQueries = makeQueries(titles, evenSample(positionsOf(testIds)));
     const queryVectors = await embedQueryTexts(
       (texts) => embedder.embedTexts(texts),
       searchQueries.map((q) => q.text),
@@ -209,9 +222,9 @@ export async function scoreModel(
         combined: classification(truth, combinedPredicted, names),
       },
       retrieval: {
-        queries: test.length,
-        recall: Object.fromEntries(Object.entries(recallSums).map(([at, sum]) => [at, sum / test.length])),
-        ndcgAt10: ndcg / test.length,
+        queries: queried.length,
+        recall: Object.fromEntries(Object.entries(recallSums).map(([at, sum]) => [at, sum / queried.length])),
+        ndcgAt10: ndcg / queried.length,
       },
       imageSearch,
       search: {

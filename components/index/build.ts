@@ -36,6 +36,7 @@ import {
   buildVectorIndex,
   buildVectorIndexFromShards,
   DEFAULT_FUSION,
+  evenSample,
   fitOnListings,
   FUSION_FEATURES,
   hybridCatalogue,
@@ -52,6 +53,7 @@ import {
 import { buyerVector, categoryCentroids, DEMOGRAPHIC_DIM, INTEREST_WEIGHT } from './buyer-vectors.js';
 import { generateBuyers, storeBuyers } from './buyers.js';
 import { embedProducts, openShards } from './embed.js';
+import { jsonArrayBytes } from './json-bytes.js';
 
 export interface IndexRequest {
   modelVersion: string;
@@ -232,7 +234,8 @@ export async function buildIndex(store: ArtifactStore, db: Queryable, request: I
     const fit = await fitOnListings(
       catalogue,
       products.map((p) => p.title),
-      products.flatMap((p, k) => (validation.has(p.id) ? [k] : [])),
+      // An even sample of the validation listings: every one of them at 10^6 would be O(N^2) (query-sample.ts).
+      evenSample(products.flatMap((p, k) => (validation.has(p.id) ? [k] : []))),
       (titles) => embedder.embedTexts(titles),
       DEFAULT_FUSION,
     );
@@ -300,7 +303,7 @@ export async function buildIndex(store: ArtifactStore, db: Queryable, request: I
     const lexicalFiles = lexical.toFiles();
     const files = [
       { name: INDEX_FILES.products, body: productIndex.index.toBuffer() },
-      { name: INDEX_FILES.productRows, body: Buffer.from(JSON.stringify(productRows)) },
+      { name: INDEX_FILES.productRows, body: jsonArrayBytes(productRows) },
       { name: INDEX_FILES.productVectors, body: bytesOfFloat32(vectors) },
       { name: INDEX_FILES.buyers, body: buyerIndex.index.toBuffer() },
       { name: INDEX_FILES.buyerRows, body: Buffer.from(JSON.stringify(buyerRows)) },

@@ -10,7 +10,16 @@
  */
 import { pathToFileURL } from 'node:url';
 import type { Command } from 'commander';
-import { createCommand, positiveInteger, printSummary, runMain, withRuntime, withStore, writeOutputFile } from '../core/platform/index.js';
+import {
+  createCommand,
+  nonNegativeInteger,
+  positiveInteger,
+  printSummary,
+  runMain,
+  withRuntime,
+  withStore,
+  writeOutputFile,
+} from '../core/platform/index.js';
 import { executorOutput, kfpMetrics, metricsMetadata, modelVersionFrom, snapshotIdFrom } from '../core/contracts/index.js';
 import { buildIndex } from './build.js';
 import { embedShard, parseShard, parseShardCount, type Shard } from './embed.js';
@@ -39,8 +48,8 @@ export function indexCommand() {
     )
     .option(
       '--memory-budget-mib <n>',
-      "the search service's memory for the product index (MiB): the index type is chosen by it (Flat while it fits, then HNSW-SQ8, IVF-SQ8, IVF-PQ tuned to recall@10 >= 0.95), instead of by --exact-up-to",
-      positiveInteger,
+      "the search service's memory for the product index (MiB): the index type is chosen by it (Flat while it fits, then HNSW-SQ8, IVF-SQ8, IVF-PQ tuned to recall@10 >= 0.95), instead of by --exact-up-to; 0: no budget (a pipeline passes the value)",
+      nonNegativeInteger,
     )
     .option(
       '--from-shards <N|list>',

@@ -96,7 +96,11 @@ export function trainCommand() {
     .option('--listing-temperature <x>', 'temperature of the listing-contrastive loss', positiveNumber)
     .option('--listing-hard-negatives <n>', 'hard negatives per listing (other listings of its sub-category)', nonNegativeInteger)
     .option('--listing-span-share <x>', 'share of listings whose query view is a 2–6 word span of their text instead of their title', share)
-    .option('--sample <n>', 'train on a deterministic sample of this many products', positiveInteger)
+    .option(
+      '--sample <n>',
+      'train on a deterministic sample of this many products (with as many validation products as an eighth of it, at least 50); 0: the configuration’s own (all, or --quick’s)',
+      nonNegativeInteger,
+    )
     .addOption(
       new Option(
         '--image-backbone <name>',

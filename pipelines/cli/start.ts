@@ -29,25 +29,10 @@ import { loadFromCommandLine, resolveSource } from '../../components/load/main.j
 import { compileToYaml, PLACEHOLDER_REGISTRY } from '../marketplace/compile.js';
 import { mapCommandToCheckout, runPipeline, TaskFailedError, type RunRecord } from '../local/runner.js';
 import { containerRunner, defaultImageTag, loadInContainer } from '../local/containers.js';
-import { QUICK } from '../../components/train/hyperparameters.js';
+import { pipelineParameters, type StartOptions } from './start-parameters.js';
 import { marketplaceRanking } from '../marketplace/pipeline.js';
 
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-
-interface StartOptions {
-  data?: string;
-  demo?: boolean;
-  fashionMnist?: string | true;
-  fashionLimit?: number;
-  imagesZip?: string;
-  batchSize: number;
-  epochs?: number;
-  quick?: boolean;
-  cache: boolean;
-  full?: boolean;
-  containers?: boolean;
-  imageTag?: string;
-}
 
 interface SnapshotFacts {
   id: string;
@@ -108,6 +93,26 @@ const program = createCommand(
   .option('--batch-size <rows>', 'rows per transaction', positiveInteger, 500)
   .option('--epochs <n>', 'most training epochs (early stopping usually ends sooner; default 30, 2 with --quick)', positiveInteger)
   .option('--quick', 'train the small smoke-run configuration (a sample, two epochs): minutes instead of tens of minutes')
+  .option(
+    '--partitions <n>',
+    'clean the catalogue in n partitions side by side (a task each, as Kubeflow runs them; default 1)',
+    positiveInteger,
+  )
+  .option(
+    '--train-sample <n>',
+    'train on a deterministic sample of n listings (and an eighth as many validation listings) instead of all: a large catalogue (10^5 and up) trains in minutes; evaluate and index still read every listing',
+    positiveInteger,
+  )
+  .option(
+    '--embed-shards <n>',
+    'embed the snapshot in n shards side by side (a task each, a pod each on Kubeflow; default 2, one per core here)',
+    positiveInteger,
+  )
+  .option(
+    '--index-memory-budget-mib <n>',
+    "the search service's memory for the product index (MiB): picks Flat, HNSW-SQ8, IVF-SQ8 or IVF-PQ, tuned to recall@10 >= 0.95 (default: exact up to 100,000 listings, HNSW above)",
+    positiveInteger,
+  )
   .option('--no-cache', 'run every pipeline task, even those an earlier run finished with the same inputs')
   .option(
     '--containers',
@@ -175,12 +180,7 @@ const program = createCommand(
     const specYaml = await compileToYaml(marketplaceRanking, { imageRegistry: PLACEHOLDER_REGISTRY, ...(imageTag ? { imageTag } : {}) });
     const run = await runPipeline({
       specYaml,
-      parameters: {
-        deployTarget: 'local',
-        cleanBatchSize: options.batchSize,
-        epochs: options.epochs ?? (options.quick ? QUICK.epochs : 30),
-        trainQuick: options.quick ?? false,
-      },
+      parameters: pipelineParameters(options),
       runsDir: path.join(home, 'runs'),
       cache: options.cache,
       ...(containers ? { containers } : { mapCommand: mapCommandToCheckout(REPO_ROOT) }),

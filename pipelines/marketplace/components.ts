@@ -93,6 +93,10 @@ export const train = component({
     embeddingDim: param.integer({ default: 256 }),
     seed: param.integer({ default: 42 }),
     quick: param.boolean({ default: false, description: 'the small smoke-run configuration' }),
+    sample: param.integer({
+      default: 0,
+      description: 'train on a deterministic sample of this many listings; 0: the configuration’s own (all, or --quick’s)',
+    }),
   },
   outputs: { model: artifact.model(), curves: artifact.html() },
   args: ({ inputs, outputs }) => [
@@ -106,6 +110,8 @@ export const train = component({
     inputs.seed,
     '--quick',
     inputs.quick,
+    '--sample',
+    inputs.sample,
     '--model',
     outputs.model,
     '--curves',
@@ -174,6 +180,11 @@ export const index = component({
     model: artifact.model(),
     snapshot: artifact.dataset(),
     shards: param.list({ default: ['0/1'], description: 'every shard k/N that index-embed wrote' }),
+    memoryBudgetMib: param.integer({
+      default: 0,
+      description:
+        "the search service's memory for the product index (MiB), which picks its type; 0: exact up to 100,000 products, HNSW above",
+    }),
   },
   outputs: { index: artifact.generic({ description: 'the published manifest.json' }), metrics: artifact.metrics() },
   args: ({ inputs, outputs }) => [
@@ -183,6 +194,8 @@ export const index = component({
     inputs.snapshot,
     '--from-shards',
     inputs.shards,
+    '--memory-budget-mib',
+    inputs.memoryBudgetMib,
     '--manifest',
     outputs.index,
     '--metrics',

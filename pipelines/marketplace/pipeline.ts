@@ -19,13 +19,16 @@ import { exitHandler, param, parallelFor, pipeline, when, type ArtifactRef, type
 /** Where an index goes: the shards it is embedded in and the deploy target. */
 interface Serving {
   shards: ParameterRef<'LIST'>;
+  memoryBudgetMib: ParameterRef<'NUMBER_INTEGER'>;
   target: ParameterRef<'STRING'>;
 }
 
 /** Embed `snapshot` with `model` in shards side by side, index it from them, and put both in service. */
 function indexAndDeploy(model: ArtifactRef<'system.Model'>, snapshotRef: ArtifactRef<'system.Dataset'>, serving: Serving): void {
   const embedding = parallelFor(serving.shards, (shard) => void indexEmbed({ model, snapshot: snapshotRef, shard }), { parallelism: 8 });
-  const indexed = index({ model, snapshot: snapshotRef, shards: serving.shards }).after(embedding);
+  const indexed = index({ model, snapshot: snapshotRef, shards: serving.shards, memoryBudgetMib: serving.memoryBudgetMib }).after(
+    embedding,
+  );
   deploy({ model, index: indexed.outputs.index, target: serving.target });
 }
 
@@ -47,6 +50,9 @@ export const marketplaceRanking = pipeline(
       embeddingDim: param.integer({ default: 256 }),
       seed: param.integer({ default: 42 }),
       trainQuick: param.boolean({ default: false }),
+      // 0: the training configuration's own (every listing, or --quick's sample). A large catalogue
+      // trains on a sample: the model learns categories and wording, not each listing (docs/DESIGN.md, Scale).
+      trainSample: param.integer({ default: 0, description: 'listings train reads (a deterministic sample); 0: all' }),
       promoteTolerance: param.double({ default: 0.005 }),
       // Two shards by default: one per core of the two-core machine the local pipeline runs on, and on a
       // small catalogue each shard's pod pays for starting and loading the model, so more would be
@@ -55,11 +61,14 @@ export const marketplaceRanking = pipeline(
         default: ['0/2', '1/2'],
         description: 'shards the snapshot is embedded in side by side, as k/N (every k of one N)',
       }),
+      // 0: no budget (exact up to 100,000 products, HNSW above); a budget picks Flat, HNSW-SQ8, IVF-SQ8
+      // or IVF-PQ by the bytes a listing it leaves (index --memory-budget-mib).
+      indexMemoryBudgetMib: param.integer({ default: 0, description: "the search service's memory for the product index, MiB; 0: none" }),
       deployTarget: param.string({ default: 'kubernetes' }),
     },
   },
   (inputs) => {
-    const serving: Serving = { shards: inputs.embedShards, target: inputs.deployTarget };
+    const serving: Serving = { shards: inputs.embedShards, memoryBudgetMib: inputs.indexMemoryBudgetMib, target: inputs.deployTarget };
     exitHandler(
       () => recordRun({}),
       () => {
@@ -76,6 +85,7 @@ export const marketplaceRanking = pipeline(
             embeddingDim: inputs.embeddingDim,
             seed: inputs.seed,
             quick: inputs.trainQuick,
+            sample: inputs.trainSample,
           });
           const verdict = evaluate({ model: trained.outputs.model, snapshot: snapshotRef, tolerance: inputs.promoteTolerance });
           when(verdict.outputs.promote, () => indexAndDeploy(trained.outputs.model, snapshotRef, serving)).otherwise(() =>

@@ -13,4 +13,5 @@ export * from './vector-index.js';
 export * from './embedder.js';
 export * from './index-bundle.js';
 export * from './product-vectors.js';
+export * from './query-sample.js';
 export * from './lexical/index.js';

@@ -33,6 +33,13 @@ export function positiveInteger(value: string): number {
   return parsed;
 }
 
+/** Parses an integer option value ≥ 0 (0 where a pipeline passes "none"), with commander's own error on anything else. */
+export function nonNegativeInteger(value: string): number {
+  const parsed = Number(value);
+  if (!Number.isInteger(parsed) || parsed < 0) throw new InvalidArgumentError(`'${value}' is not an integer ≥ 0.`);
+  return parsed;
+}
+
 /** Writes a command's summary: one JSON line on stdout. */
 export function printSummary(summary: unknown): void {
   process.stdout.write(`${JSON.stringify(summary)}\n`);
