@@ -113,7 +113,8 @@ const model = JSON.parse(readFileSync(modelFile, 'utf8')) as { version: string; 
 const dim = model.dim;
 
 // 2. The index of n synthetic listings.
-const indexVersion = `ix-scale${String(n).padStart(10, '0')}`;
+// Named by size and budget: another budget chooses another index, never the cached one.
+const indexVersion = `ix-scale${String(n).padStart(10, '0')}-b${budgetPerListing}`;
 const vocabulary = await readVocabulary(values.data!);
 const random = seededRandom(7);
 const pick = <T>(items: readonly T[]) => items[Math.floor(random() * items.length)]!;

@@ -91,6 +91,8 @@ export class LexicalIndex {
   /** Each posting's whole contribution to its document's score (see the header comment). */
   private readonly weights: Float32Array;
   private readonly titleHit: Uint8Array;
+  /** Each term's largest posting weight: the most it adds to any document (top-k retrieval's bound). */
+  private readonly maxWeight: Float32Array;
   /** Scratch for one query at a time (a query is scored synchronously, start to end). */
   private readonly scratchScores: Float32Array;
   private readonly scratchMatched: Uint32Array;
@@ -112,6 +114,7 @@ export class LexicalIndex {
     const norm = LEXICAL_FIELDS.map((field) => ({ w: fields[field].weight, b: fields[field].b, avg: header.averageLength[field] }));
     this.weights = new Float32Array(header.postings);
     this.titleHit = new Uint8Array(header.postings);
+    this.maxWeight = new Float32Array(header.terms.length);
     for (let t = 0; t < header.terms.length; t++) {
       const start = offsets[t]!;
       const end = offsets[t + 1]!;
@@ -129,6 +132,7 @@ export class LexicalIndex {
         }
         this.weights[p] = (idf * pseudo * (k1 + 1)) / (k1 + pseudo);
         this.titleHit[p] = tf[p * F]! > 0 ? 1 : 0;
+        if (this.weights[p]! > this.maxWeight[t]!) this.maxWeight[t] = this.weights[p]!;
       }
     }
     this.scratchScores = new Float32Array(n);
@@ -297,6 +301,107 @@ export class LexicalIndex {
     };
   }
 
+  /**
+   * The `k` best allowed documents for `terms` by BM25F, best first, ties by position: exactly the
+   * first `k` of rankMatches(match(terms, allowed)), same scores to the bit, without scoring every
+   * match. MaxScore (Turtle & Flood, "Query evaluation: strategies and optimizations", 1995), document
+   * at a time: a term whose largest weight, added to those of all weaker terms, cannot lift a document
+   * above the k-th score found so far no longer brings documents in; it is looked up (galloping search
+   * in its postings) only for documents a stronger term brought in and that could still make the top.
+   * A query made of a rare word and common ones ("hemnes white double bed") reads the rare word's
+   * postings whole and the common words' only where they can matter.
+   */
+  top(terms: readonly string[], k: number, allowed?: (doc: number) => boolean): LexicalMatches {
+    const scored = terms.slice(0, MAX_QUERY_TERMS);
+    // One cursor per known query term (a repeated term counts again, as in match), weakest bound first.
+    const lists = scored.flatMap((term, bit) => {
+      const id = this.termIds.get(term);
+      return id === undefined || !(k >= 1) ? [] : [{ bit, at: this.offsets[id]!, end: this.offsets[id + 1]!, bound: this.maxWeight[id]! }];
+    });
+    lists.sort((a, b) => a.bound - b.bound || a.bit - b.bit);
+    const L = lists.length;
+    // bounds[i]: the most lists 0..i add together.
+    const bounds = new Float64Array(L);
+    for (let i = 0, sum = 0; i < L; i++) bounds[i] = sum += lists[i]!.bound;
+    const heap = new TopHeap(k);
+    // A document's weight from each query term, by bit (only the bits of its `matched` are read).
+    const part = new Float32Array(MAX_QUERY_TERMS);
+    const docs = this.postingDocs;
+    const weights = this.weights;
+    let essential = 0; // lists[essential..] bring documents in; lists[..essential) are only looked up
+    while (essential < L) {
+      let d = 0xffffffff;
+      for (let i = essential; i < L; i++) {
+        const list = lists[i]!;
+        if (list.at < list.end && docs[list.at]! < d) d = docs[list.at]!;
+      }
+      if (d === 0xffffffff) break;
+      let matched = 0;
+      let inTitle = 0;
+      let sure = 0;
+      for (let i = essential; i < L; i++) {
+        const list = lists[i]!;
+        if (list.at < list.end && docs[list.at] === d) {
+          const w = weights[list.at]!;
+          part[list.bit] = w;
+          sure += w;
+          matched |= 1 << list.bit;
+          if (this.titleHit[list.at]) inTitle |= 1 << list.bit;
+          list.at++;
+        }
+      }
+      if (allowed && !allowed(d)) continue;
+      let possible = true;
+      for (let i = essential - 1; i >= 0; i--) {
+        if (heap.full && (sure + bounds[i]!) * SLACK < heap.worstScore) {
+          possible = false;
+          break;
+        }
+        const list = lists[i]!;
+        list.at = gallop(docs, list.at, list.end, d);
+        if (list.at < list.end && docs[list.at] === d) {
+          const w = weights[list.at]!;
+          part[list.bit] = w;
+          sure += w;
+          matched |= 1 << list.bit;
+          if (this.titleHit[list.at]) inTitle |= 1 << list.bit;
+        }
+      }
+      if (possible) {
+        // The score as match() adds it: float32, term by term in query order.
+        let score = 0;
+        for (let bit = 0; bit < scored.length; bit++) if (matched & (1 << bit)) score = Math.fround(score + part[bit]!);
+        if (heap.offer(d, score, matched >>> 0, inTitle >>> 0))
+          while (essential < L && heap.full && bounds[essential]! * SLACK < heap.worstScore) essential++;
+      }
+    }
+    return { terms: scored, ...heap.sorted() };
+  }
+
+  /**
+   * The BM25F score and match facts of each of `docs` for `terms` (as match() gives them), looked up
+   * by binary search in each term's postings: for the few listings a ranking reads that a top-k pass
+   * did not bring in (dense candidates, a dense page).
+   */
+  scoreDocs(terms: readonly string[], docs: ArrayLike<number>): { scores: Float32Array; matched: Uint32Array; inTitle: Uint32Array } {
+    const scored = terms.slice(0, MAX_QUERY_TERMS);
+    const out = { scores: new Float32Array(docs.length), matched: new Uint32Array(docs.length), inTitle: new Uint32Array(docs.length) };
+    scored.forEach((term, bit) => {
+      const id = this.termIds.get(term);
+      if (id === undefined) return;
+      const start = this.offsets[id]!;
+      const end = this.offsets[id + 1]!;
+      for (let i = 0; i < docs.length; i++) {
+        const p = gallop(this.postingDocs, start, end, docs[i]!);
+        if (p >= end || this.postingDocs[p] !== docs[i]) continue;
+        out.scores[i]! += this.weights[p]!;
+        out.matched[i] = (out.matched[i]! | (1 << bit)) >>> 0;
+        if (this.titleHit[p]) out.inTitle[i] = (out.inTitle[i]! | (1 << bit)) >>> 0;
+      }
+    });
+    return out;
+  }
+
   /** Bytes the loaded index holds (typed arrays, plus an estimate of the vocabulary map). */
   memoryBytes(): number {
     const arrays = [
@@ -306,6 +411,7 @@ export class LexicalIndex {
       this.tf,
       this.weights,
       this.titleHit,
+      this.maxWeight,
       this.scratchScores,
       this.scratchMatched,
       this.scratchTitle,
@@ -313,6 +419,147 @@ export class LexicalIndex {
     ];
     const vocabulary = this.header.terms.reduce((sum, term) => sum + 2 * term.length + 64, 0);
     return arrays.reduce((sum, array) => sum + array.byteLength, 0) + vocabulary;
+  }
+}
+
+/**
+ * A bound is compared with a score after this widening: a score is a float32 sum of up to 32 weights
+ * (each addition rounds by at most 2^-24 of it), a bound a float64 sum of the same weights.
+ */
+const SLACK = 1 + 1e-5;
+
+/** The first position in docs[from, end) (sorted ascending) holding `target` or more; `end` if none. */
+function gallop(docs: Uint32Array, from: number, end: number, target: number): number {
+  if (from >= end || docs[from]! >= target) return from;
+  // Exponential steps from the cursor (the next document is usually near), then binary search.
+  let low = from;
+  let step = 1;
+  let high = from + step;
+  while (high < end && docs[high]! < target) {
+    low = high;
+    step *= 2;
+    high = from + step;
+  }
+  if (high > end) high = end;
+  // docs[low] < target; docs[high] >= target or high == end.
+  while (high - low > 1) {
+    const middle = (low + high) >>> 1;
+    if (docs[middle]! < target) low = middle;
+    else high = middle;
+  }
+  return high;
+}
+
+/**
+ * The best `k` of the documents offered, by score then position (the lower first), in a binary heap
+ * whose root is the worst kept.
+ */
+class TopHeap {
+  private readonly docs: Int32Array;
+  private readonly scores: Float32Array;
+  private readonly matched: Uint32Array;
+  private readonly inTitle: Uint32Array;
+  private size = 0;
+
+  constructor(private readonly k: number) {
+    const room = Math.max(0, Math.min(k, 1 << 20));
+    this.docs = new Int32Array(room);
+    this.scores = new Float32Array(room);
+    this.matched = new Uint32Array(room);
+    this.inTitle = new Uint32Array(room);
+  }
+
+  get full(): boolean {
+    return this.size >= this.k || this.size >= this.docs.length;
+  }
+
+  /** The score a document must reach (ties then go by position) to be kept. */
+  get worstScore(): number {
+    return this.scores[0]!;
+  }
+
+  /** `a` ranks below `b`. */
+  private worse(a: number, b: number): boolean {
+    const sa = this.scores[a]!;
+    const sb = this.scores[b]!;
+    return sa < sb || (sa === sb && this.docs[a]! > this.docs[b]!);
+  }
+
+  private swap(a: number, b: number): void {
+    const { docs, scores, matched, inTitle } = this;
+    const doc = docs[a]!;
+    docs[a] = docs[b]!;
+    docs[b] = doc;
+    const score = scores[a]!;
+    scores[a] = scores[b]!;
+    scores[b] = score;
+    const m = matched[a]!;
+    matched[a] = matched[b]!;
+    matched[b] = m;
+    const t = inTitle[a]!;
+    inTitle[a] = inTitle[b]!;
+    inTitle[b] = t;
+  }
+
+  /** Keeps the document if it is among the best k so far; returns whether it was kept. */
+  offer(doc: number, score: number, matched: number, inTitle: number): boolean {
+    if (this.docs.length === 0) return false;
+    if (this.full) {
+      const root = this.scores[0]!;
+      if (score < root || (score === root && doc > this.docs[0]!)) return false;
+      this.set(0, doc, score, matched, inTitle);
+      this.down(0);
+      return true;
+    }
+    this.set(this.size, doc, score, matched, inTitle);
+    this.up(this.size++);
+    return true;
+  }
+
+  private set(i: number, doc: number, score: number, matched: number, inTitle: number): void {
+    this.docs[i] = doc;
+    this.scores[i] = score;
+    this.matched[i] = matched;
+    this.inTitle[i] = inTitle;
+  }
+
+  private up(i: number): void {
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (!this.worse(i, parent)) return;
+      this.swap(i, parent);
+      i = parent;
+    }
+  }
+
+  private down(i: number): void {
+    for (;;) {
+      const left = 2 * i + 1;
+      if (left >= this.size) return;
+      const right = left + 1;
+      const child = right < this.size && this.worse(right, left) ? right : left;
+      if (!this.worse(child, i)) return;
+      this.swap(i, child);
+      i = child;
+    }
+  }
+
+  /** What was kept, best first (the heap is emptied: the worst is taken off the root, repeatedly). */
+  sorted(): Omit<LexicalMatches, 'terms'> {
+    const n = this.size;
+    const out = { docs: new Int32Array(n), scores: new Float32Array(n), matched: new Uint32Array(n), inTitle: new Uint32Array(n) };
+    for (let i = n - 1; i >= 0; i--) {
+      out.docs[i] = this.docs[0]!;
+      out.scores[i] = this.scores[0]!;
+      out.matched[i] = this.matched[0]!;
+      out.inTitle[i] = this.inTitle[0]!;
+      this.size--;
+      if (this.size > 0) {
+        this.swap(0, this.size);
+        this.down(0);
+      }
+    }
+    return out;
   }
 }
 
