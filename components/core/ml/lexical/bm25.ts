@@ -16,7 +16,8 @@
  * scores worked by hand in test/ml/lexical.test.ts).
  *
  * A term's contribution to a document does not depend on the query, so it is computed once per
- * posting at load time; a query then only adds up the postings of its terms.
+ * posting at load time; a query then only adds up the postings of its terms, and only those that
+ * can still change its best k (top: MaxScore).
  */
 import { z } from 'zod';
 import { tokenize } from './tokenize.js';
@@ -59,11 +60,11 @@ export type LexicalHeader = z.infer<typeof LexicalHeader>;
 /** At most this many distinct query terms are scored: their match facts are bits of one 32-bit word. */
 export const MAX_QUERY_TERMS = 32;
 
-/** What a query matched: the documents with at least one of its terms, with their scores and facts. */
+/** The best documents for a query (each holds at least one of its terms), with their scores and facts. */
 export interface LexicalMatches {
   /** The query terms scored (bit i of `matched` and `inTitle` is terms[i]). */
   terms: string[];
-  /** Matching documents (positions), in no particular order. */
+  /** Documents (positions), best first; ties by position. */
   docs: Int32Array;
   scores: Float32Array;
   /** Bit i set: terms[i] occurs somewhere in the document. */
@@ -93,12 +94,6 @@ export class LexicalIndex {
   private readonly titleHit: Uint8Array;
   /** Each term's largest posting weight: the most it adds to any document (top-k retrieval's bound). */
   private readonly maxWeight: Float32Array;
-  /** Scratch for one query at a time (a query is scored synchronously, start to end). */
-  private readonly scratchScores: Float32Array;
-  private readonly scratchMatched: Uint32Array;
-  private readonly scratchTitle: Uint32Array;
-  /** The documents one query touched, in order. */
-  private readonly scratchTouched: Int32Array;
 
   private constructor(
     readonly header: LexicalHeader,
@@ -135,10 +130,6 @@ export class LexicalIndex {
         if (this.weights[p]! > this.maxWeight[t]!) this.maxWeight[t] = this.weights[p]!;
       }
     }
-    this.scratchScores = new Float32Array(n);
-    this.scratchMatched = new Uint32Array(n);
-    this.scratchTitle = new Uint32Array(n);
-    this.scratchTouched = new Int32Array(n);
   }
 
   /** Indexes documents in order: document i is position i (the products' vector order). */
@@ -253,58 +244,8 @@ export class LexicalIndex {
   }
 
   /**
-   * Every document with at least one of `terms` (at most MAX_QUERY_TERMS are read), with its score,
-   * and the terms it matched; `allowed` (the filters) leaves documents out before anything is kept.
-   */
-  match(terms: readonly string[], allowed?: (doc: number) => boolean): LexicalMatches {
-    const scored = terms.slice(0, MAX_QUERY_TERMS);
-    const scores = this.scratchScores;
-    const matched = this.scratchMatched;
-    const title = this.scratchTitle;
-    const touched = this.scratchTouched;
-    let count = 0;
-    scored.forEach((term, bit) => {
-      const id = this.termIds.get(term);
-      if (id === undefined) return;
-      const mask = 2 ** bit;
-      for (let p = this.offsets[id]!, end = this.offsets[id + 1]!; p < end; p++) {
-        const d = this.postingDocs[p]!;
-        if (matched[d] === 0) touched[count++] = d;
-        scores[d]! += this.weights[p]!;
-        matched[d] = (matched[d]! | mask) >>> 0;
-        if (this.titleHit[p]) title[d] = (title[d]! | mask) >>> 0;
-      }
-    });
-    const docs = new Int32Array(count);
-    const out = { scores: new Float32Array(count), matched: new Uint32Array(count), inTitle: new Uint32Array(count) };
-    let kept = 0;
-    for (let i = 0; i < count; i++) {
-      const d = touched[i]!;
-      if (!allowed || allowed(d)) {
-        docs[kept] = d;
-        out.scores[kept] = scores[d]!;
-        out.matched[kept] = matched[d]!;
-        out.inTitle[kept] = title[d]!;
-        kept++;
-      }
-      // Reset only what this query touched: the scratch stays zero between queries at no O(N) cost.
-      scores[d] = 0;
-      matched[d] = 0;
-      title[d] = 0;
-    }
-    return {
-      terms: scored,
-      docs: docs.subarray(0, kept),
-      scores: out.scores.subarray(0, kept),
-      matched: out.matched.subarray(0, kept),
-      inTitle: out.inTitle.subarray(0, kept),
-    };
-  }
-
-  /**
-   * The `k` best allowed documents for `terms` by BM25F, best first, ties by position: exactly the
-   * first `k` of rankMatches(match(terms, allowed)), same scores to the bit, without scoring every
-   * match. MaxScore (Turtle & Flood, "Query evaluation: strategies and optimizations", 1995), document
+   * The `k` best allowed documents for `terms` by BM25F, best first, ties by position (the scores
+   * are float32 sums, term by term in query order), without scoring every match. MaxScore (Turtle & Flood, "Query evaluation: strategies and optimizations", 1995), document
    * at a time: a term whose largest weight, added to those of all weaker terms, cannot lift a document
    * above the k-th score found so far no longer brings documents in; it is looked up (galloping search
    * in its postings) only for documents a stronger term brought in and that could still make the top.
@@ -368,7 +309,7 @@ export class LexicalIndex {
         }
       }
       if (possible) {
-        // The score as match() adds it: float32, term by term in query order.
+        // Float32, term by term in query order: the same sum whichever lists found the terms.
         let score = 0;
         for (let bit = 0; bit < scored.length; bit++) if (matched & (1 << bit)) score = Math.fround(score + part[bit]!);
         if (heap.offer(d, score, matched >>> 0, inTitle >>> 0))
@@ -379,8 +320,8 @@ export class LexicalIndex {
   }
 
   /**
-   * The BM25F score and match facts of each of `docs` for `terms` (as match() gives them), looked up
-   * by binary search in each term's postings: for the few listings a ranking reads that a top-k pass
+   * The BM25F score and match facts of each of `docs` for `terms` (0 for a document without any),
+   * looked up by galloping search in each term's postings: for the few listings a ranking reads that a top-k pass
    * did not bring in (dense candidates, a dense page).
    */
   scoreDocs(terms: readonly string[], docs: ArrayLike<number>): { scores: Float32Array; matched: Uint32Array; inTitle: Uint32Array } {
@@ -404,19 +345,7 @@ export class LexicalIndex {
 
   /** Bytes the loaded index holds (typed arrays, plus an estimate of the vocabulary map). */
   memoryBytes(): number {
-    const arrays = [
-      this.offsets,
-      this.postingDocs,
-      this.lengths,
-      this.tf,
-      this.weights,
-      this.titleHit,
-      this.maxWeight,
-      this.scratchScores,
-      this.scratchMatched,
-      this.scratchTitle,
-      this.scratchTouched,
-    ];
+    const arrays = [this.offsets, this.postingDocs, this.lengths, this.tf, this.weights, this.titleHit, this.maxWeight];
     const vocabulary = this.header.terms.reduce((sum, term) => sum + 2 * term.length + 64, 0);
     return arrays.reduce((sum, array) => sum + array.byteLength, 0) + vocabulary;
   }
@@ -561,11 +490,4 @@ class TopHeap {
     }
     return out;
   }
-}
-
-/** Positions of `matches` ordered by score, best first; ties by position (a stable, repeatable order). */
-export function rankMatches(matches: LexicalMatches): number[] {
-  const order = Array.from(matches.docs.keys());
-  order.sort((a, b) => matches.scores[b]! - matches.scores[a]! || matches.docs[a]! - matches.docs[b]!);
-  return order;
 }
