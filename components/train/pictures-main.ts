@@ -14,7 +14,7 @@ import { registerWasmFastGrads } from './tfjs-backend/wasm-fast-grads.js';
 import { initBackend, BACKENDS, type BackendChoice } from './tfjs-backend/backend.js';
 import { buildPictureCnn, type PictureSet } from './picture-cnn.js';
 import { trainPictureCnn, type PictureTrainOptions } from './picture-training.js';
-import { readFashionMnist, splitFashionTrain } from '../core/contracts/index.js';
+import { FASHION_MNIST_DIR, readFashionMnist, splitFashionTrain } from '../core/contracts/index.js';
 
 export interface PictureRunOptions extends PictureTrainOptions {
   data: string;
@@ -90,7 +90,7 @@ export async function trainPictures(options: PictureRunOptions, log: Logger) {
 }
 
 const program = createCommand('train-pictures', 'Train the picture CNN on Fashion-MNIST (official training split) and export it to ONNX')
-  .option('--data <dir>', 'folder of the IDX .gz files', '/usr/share/datasets/fashion-mnist')
+  .option('--data <dir>', 'folder of the IDX .gz files', FASHION_MNIST_DIR)
   .requiredOption('--out <dir>', 'where the model, ONNX files and training.json go')
   .option('--epochs <n>', 'epochs', positiveInteger, 6)
   .option('--batch-size <n>', 'batch size', positiveInteger, 64)
