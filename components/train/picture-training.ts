@@ -168,7 +168,11 @@ async function saveCheckpoint(
   await rename(path.join(dir, 'state.json.tmp'), path.join(dir, 'state.json'));
 }
 
-async function loadCheckpoint(dir: string, fingerprint: string, cnn: PictureCnn, optimizer: tf.Optimizer): Promise<CheckpointState | null> {
+/**
+ * A checkpoint's state and a reader of its arrays in the order saved (model weights, then optimizer
+ * slots); null when `dir` holds none.
+ */
+async function readCheckpoint(dir: string): Promise<{ state: CheckpointState; take: (shape: number[]) => tf.Tensor } | null> {
   let state: CheckpointState;
   let bytes: Buffer;
   try {
@@ -178,7 +182,6 @@ async function loadCheckpoint(dir: string, fingerprint: string, cnn: PictureCnn,
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
     throw error;
   }
-  if (state.fingerprint !== fingerprint) return null;
   const all = new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
   let offset = 0;
   const take = (shape: number[]) => {
@@ -187,6 +190,13 @@ async function loadCheckpoint(dir: string, fingerprint: string, cnn: PictureCnn,
     offset += size;
     return t;
   };
+  return { state, take };
+}
+
+async function loadCheckpoint(dir: string, fingerprint: string, cnn: PictureCnn, optimizer: tf.Optimizer): Promise<CheckpointState | null> {
+  const checkpoint = await readCheckpoint(dir);
+  if (!checkpoint || checkpoint.state.fingerprint !== fingerprint) return null;
+  const { state, take } = checkpoint;
   const weights = state.weights.map((w) => take(w.shape));
   cnn.classifier.setWeights(weights);
   tf.dispose(weights);
@@ -365,28 +375,19 @@ export async function trainPictureCnn(
 
 /** Sets `cnn`'s weights from the checkpoint in `dir` (refusing one of another shape); returns its state. */
 async function loadInitialWeights(dir: string, cnn: PictureCnn): Promise<CheckpointState> {
-  let state: CheckpointState;
-  let bytes: Buffer;
+  let checkpoint: Awaited<ReturnType<typeof readCheckpoint>>;
   try {
-    state = CheckpointState.parse(JSON.parse(await readFile(path.join(dir, 'state.json'), 'utf8')));
-    bytes = await readFile(path.join(dir, 'weights.bin'));
+    checkpoint = await readCheckpoint(dir);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT')
-      throw new NotFoundError(`--init-from: ${dir} holds no checkpoint (state.json and weights.bin)`);
     throw new InputError(`--init-from: ${dir} is not a picture CNN checkpoint (${(error as Error).message})`);
   }
+  if (!checkpoint) throw new NotFoundError(`--init-from: ${dir} holds no checkpoint (state.json and weights.bin)`);
+  const { state, take } = checkpoint;
   const want = cnn.classifier.getWeights().map((w) => w.shape.join('x'));
   const got = state.weights.map((w) => w.shape.join('x'));
   if (want.join(',') !== got.join(','))
     throw new InputError(`--init-from: ${dir} holds weights [${got.join(', ')}], this network has [${want.join(', ')}]`);
-  const all = new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
-  let offset = 0;
-  const weights = state.weights.map((w) => {
-    const size = w.shape.reduce((a, b) => a * b, 1);
-    const t = tf.tensor(all.subarray(offset, offset + size), w.shape);
-    offset += size;
-    return t;
-  });
+  const weights = state.weights.map((w) => take(w.shape));
   cnn.classifier.setWeights(weights);
   tf.dispose(weights);
   return state;
