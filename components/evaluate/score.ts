@@ -51,12 +51,15 @@ const BATCH_QUERIES = 256;
  * so a tie to the last bit may order differently.
  */
 export function batchedExactSearch(
-  corpus: { searchFloat32(queries: Float32Array, k: number): { labels: Int32Array; distances: Float32Array } },
+  corpus: { ntotal(): number; searchFloat32(queries: Float32Array, k: number): { labels: Int32Array; distances: Float32Array } },
   dim: number,
 ) {
   const memo = new WeakMap<Float32Array, { labels: Int32Array; distances: Float32Array; k: number }>();
   /** Searches every vector (each `dim` long) for its `k` nearest, keeping the answers for `dense`. */
-  const prefetch = (vectors: readonly Float32Array[], k = PREFETCH_K): void => {
+  const prefetch = (vectors: readonly Float32Array[], asked = PREFETCH_K): void => {
+    // faiss refuses k above the index's size: a catalogue smaller than k answers all of it.
+    const k = Math.min(asked, corpus.ntotal());
+    if (k < 1) return;
     for (let start = 0; start < vectors.length; start += BATCH_QUERIES) {
       const part = vectors.slice(start, start + BATCH_QUERIES);
       const batch = new Float32Array(part.length * dim);
@@ -74,7 +77,7 @@ export function batchedExactSearch(
   /** The ranking's dense search (HybridCatalogue.denseFloat32): prefetched answers where there are some. */
   const dense = (vector: Float32Array, k: number): { labels: ArrayLike<number>; distances: ArrayLike<number> } => {
     const hit = memo.get(vector);
-    if (hit && hit.k >= k) return { labels: hit.labels.subarray(0, k), distances: hit.distances.subarray(0, k) };
+    if (hit && hit.k >= Math.min(k, corpus.ntotal())) return { labels: hit.labels.subarray(0, k), distances: hit.distances.subarray(0, k) };
     return corpus.searchFloat32(vector, k);
   };
   return { prefetch, dense };
