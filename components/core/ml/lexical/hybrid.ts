@@ -26,9 +26,9 @@
  *                 the category most of its best matches are in. Bounded (300 by default), not every
  *                 match: at a million listings a common word matches 10^5 of them, and reading them
  *                 all made a query cost O(matches). On the real export's test queries, with weights
- *                 refitted for each, the best 300 rank as well as every match (bench/prior-pool.ts:
- *                 short-query nDCG@10 0.648 vs 0.646, known-item MRR equal; the best 100: 0.645, MRR
- *                 0.969 vs 0.972)
+ *                 refitted for each, the best 300 rank as well as every match (bench/prior-pool.ts,
+ *                 two models: short-query nDCG@10 0.648 / 0.650 against 0.646 / 0.651, known-item
+ *                 MRR equal; the best 100 moved either by up to 0.006, up or down)
  *   denseLeafPrior the share of the dense pool's weight ((cosine rescaled as above)², clipped at 0) in
  *                 the candidate's leaf category
  *   rrf           reciprocal rank fusion of the two candidate lists, ×30 (the first stage itself)
