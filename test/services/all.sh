@@ -16,6 +16,9 @@ services_up() {
   bash "$services_dir/datasets.sh" install
   # podman, buildah, runc and debootstrap: test/containers.test.ts builds the images offline and runs the pipeline in them.
   bash "$services_dir/podman.sh" install
+  # Every run builds the images of its commit (~10 GB with their stages): drop older builds' before the
+  # servers start, since Ceph's monitor will not start on a disk under 5 % free.
+  bash "$services_dir/../../images/prune.sh" || echo "services: images/prune.sh failed; going on" >&2
   # faiss-node is built against Debian's faiss (scripts/build-faiss.mjs): the headers must be there
   # before npm ci runs the project's postinstall.
   if [ ! -f /usr/include/faiss/Index.h ]; then
