@@ -1,7 +1,7 @@
 /** The generated buyer population: reproducible, plausible, consistent with the catalogue, stored idempotently. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { seededRandom } from '../../components/core/platform/index.js';
+import { distanceKm, seededRandom } from '../../components/core/platform/index.js';
 import type { SnapshotProduct } from '../../components/core/contracts/index.js';
 import { AGE_BANDS, generateBuyers, storeBuyers } from '../../components/index/buyers.js';
 import { databaseBackends, storeBackends, suiteStorage } from '../helpers.js';
@@ -67,6 +67,31 @@ describe('buyers', () => {
       return group.filter((b) => 'Video Games & Consoles' in b.interests).length / group.length;
     };
     assert.ok(share('18-24') > 2 * share('65+'), `video games: 18-24 ${share('18-24')}, 65+ ${share('65+')}`);
+  });
+
+  it('view nearer listings more often than their interests and price band alone would give', () => {
+    const buyers = generateBuyers(products, { count: 600, snapshotId: 's1' });
+    let viewedKm = 0;
+    let viewedCount = 0;
+    let eligibleKm = 0;
+    let eligibleCount = 0;
+    for (const buyer of buyers) {
+      const home = { lat: buyer.latitude, lon: buyer.longitude };
+      const km = (p: SnapshotProduct) => distanceKm(home, { lat: p.latitude ?? 0, lon: p.longitude ?? 0 });
+      for (const id of buyer.viewed) {
+        viewedKm += km(byId.get(id)!);
+        viewedCount++;
+      }
+      for (const p of products)
+        if (p.root in buyer.interests && p.priceMinor >= buyer.price_min && p.priceMinor <= buyer.price_max) {
+          eligibleKm += km(p);
+          eligibleCount++;
+        }
+    }
+    // Three places 150-300 km apart: uniform views would average ~150 km away, distance-weighted ones far less.
+    const viewedMean = viewedKm / viewedCount;
+    const eligibleMean = eligibleKm / eligibleCount;
+    assert.ok(viewedMean < 0.6 * eligibleMean, `viewed ${viewedMean.toFixed(0)} km away, eligible ${eligibleMean.toFixed(0)} km`);
   });
 
   it('refuse a catalogue with no located listing', () => {
