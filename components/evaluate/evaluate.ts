@@ -6,6 +6,7 @@
 
 import type { ArtifactStore, Logger } from '../core/platform/index.js';
 import { MODEL_FILES, MODEL_PREFIX, openPublished, readServingRecord, SplitFile } from '../core/contracts/index.js';
+import { readEvaluationCorpus } from './corpus.js';
 import { decide, headline, type Verdict } from './gate.js';
 import { evaluationReport } from './report.js';
 import { scoreModel, type Scores } from './score.js';
@@ -31,13 +32,26 @@ export async function evaluateModel(
   // The hybrid ranking's weights are fitted on the candidate's validation products, for both models:
   // the same queries fit them, the same test queries score them.
   const validationIds = new Set(split.val);
-  log.info({ model: request.modelVersion, snapshot: request.snapshotId, testProducts: testIds.size }, 'scoring the candidate');
-  const candidate = await scoreModel(store, request.modelVersion, request.snapshotId, testIds, log, validationIds);
+  const corpus = await readEvaluationCorpus(store, request.snapshotId, { test: testIds, validation: validationIds });
+  log.info(
+    {
+      snapshot: request.snapshotId,
+      listings: corpus.listings.length,
+      snapshotListings: corpus.snapshotListings,
+      classified: corpus.classified.length,
+    },
+    corpus.listings.length < corpus.snapshotListings
+      ? 'evaluation corpus: an even sample of the snapshot'
+      : 'evaluation corpus: the whole snapshot',
+  );
+  if (corpus.classified.length === 0) throw new Error(`none of the ${testIds.size} test products is in snapshot ${request.snapshotId}`);
+  log.info({ model: request.modelVersion, testProducts: corpus.classified.length }, 'scoring the candidate');
+  const candidate = await scoreModel(store, request.modelVersion, corpus, log, testIds, validationIds);
   const serving = await readServingRecord(store);
   let production: Scores | null = null;
   if (serving && serving.model.version !== request.modelVersion) {
     log.info({ production: serving.model.version }, 'scoring the production model on the same products');
-    production = await scoreModel(store, serving.model.version, request.snapshotId, testIds, log, validationIds);
+    production = await scoreModel(store, serving.model.version, corpus, log, testIds, validationIds);
   }
   const verdict = decide(candidate, production, request.tolerance, serving?.model.version ?? null);
   const report = await evaluationReport(candidate, production, verdict);

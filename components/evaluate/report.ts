@@ -66,6 +66,16 @@ export async function evaluationReport(candidate: Scores, production: Scores | n
       ['verdict', verdict.promote ? 'promote' : 'keep production'],
       ['reason', verdict.reason],
       ['test products', candidate.testProducts],
+      ...(candidate.catalogue
+        ? [
+            [
+              'listings searched',
+              candidate.catalogue.listings < candidate.catalogue.snapshotListings
+                ? `${candidate.catalogue.listings} of the snapshot's ${candidate.catalogue.snapshotListings} (an even sample, the same for both models)`
+                : `all ${candidate.catalogue.listings} of the snapshot`,
+            ] as [string, string],
+          ]
+        : []),
       ...Object.entries(mine).map(([metric, value]) => [metric, value.toFixed(4)] as [string, string]),
     ],
     figures: [

@@ -8,7 +8,8 @@
  * hybrid's weights fitted on the validation products exactly as the index component fits them.
  */
 import { Progress, type ArtifactStore, type Logger } from '../core/platform/index.js';
-import { categoryLabel, readSnapshotProducts, type SnapshotProduct } from '../core/contracts/index.js';
+import type { EvaluationCorpus } from './corpus.js';
+import { categoryLabel, type SnapshotProduct } from '../core/contracts/index.js';
 import {
   argmaxRow,
   classification,
@@ -16,7 +17,6 @@ import {
   embedQueryTexts,
   evenSample,
   fitFusion,
-  MAX_CLASSIFIED_LISTINGS,
   MIN_FIT_LISTINGS,
   hybridCatalogue,
   LexicalIndex,
@@ -104,6 +104,8 @@ export interface Scores {
   imageSearch?: { queries: number; precisionAt10: number } | null;
   /** Absent from scores made before search quality was measured. */
   search?: SearchScores;
+  /** The listings searched, of the snapshot's (corpus.ts); absent from scores made before it was bounded. */
+  catalogue?: { listings: number; snapshotListings: number };
 }
 
 async function pictures(store: ArtifactStore, product: SnapshotProduct, size: number, log: Logger): Promise<Float32Array[]> {
@@ -121,9 +123,9 @@ async function pictures(store: ArtifactStore, product: SnapshotProduct, size: nu
 export async function scoreModel(
   store: ArtifactStore,
   modelVersion: string,
-  snapshotId: string,
-  testIds: ReadonlySet<string>,
+  searched: EvaluationCorpus,
   log: Logger,
+  testIds: ReadonlySet<string>,
   validationIds: ReadonlySet<string> = new Set(),
 ): Promise<Scores> {
   const embedder = await openEmbedder(store, modelVersion);
@@ -131,15 +133,11 @@ export async function scoreModel(
     const { labels, labelDepth, embeddingDim: dim, modalities } = embedder.metadata;
     const classes = labels.length;
     const labelOf = (p: SnapshotProduct) => categoryLabel(p.path, labelDepth);
-    const all: SnapshotProduct[] = [];
-    for await (const product of readSnapshotProducts(store, snapshotId)) all.push(product);
-    // An even sample of the test listings is classified (query-sample.ts: all ~97,000 of them at 10^6
-    // would take ~45 minutes of sentence encoding); the same products for the candidate and production.
-    const test = evenSample(
-      all.filter((p) => testIds.has(p.id)),
-      MAX_CLASSIFIED_LISTINGS,
-    );
-    if (test.length === 0) throw new Error(`none of the ${testIds.size} test products is in snapshot ${snapshotId}`);
+    // The listings searched (corpus.ts: the whole snapshot up to a bound, else an even sample of it), and
+    // an even sample of the test listings classified (query-sample.ts: all ~97,000 of them at 10^6 would
+    // take ~45 minutes of sentence encoding); the same products for the candidate and production.
+    const all = searched.listings;
+    const test = searched.classified;
     const truth = test.map(labelOf);
     const names = [...new Set([...labels, ...truth])].sort();
 
@@ -280,6 +278,7 @@ export async function scoreModel(
     return {
       model: modelVersion,
       testProducts: test.length,
+      catalogue: { listings: all.length, snapshotListings: searched.snapshotListings },
       classification: {
         text: classification(truth, textPredicted, names),
         image,
