@@ -65,6 +65,8 @@ const BuiltFacts = z.object({
   vectors: z.number().int(),
   dim: z.number().int(),
   recall: z.number(),
+  /** The strict share of the exact top-k's labels (recall counts a result tying the k-th as found); absent before it was recorded. */
+  labelRecall: z.number().optional(),
   k: z.number().int(),
   efSearch: z.number().int().optional(),
   nprobe: z.number().int().optional(),
