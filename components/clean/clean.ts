@@ -261,7 +261,8 @@ async function inBatches<R extends { id: string }>(step: BatchStep<R>): Promise<
 
 export async function cleanProducts(options: CleanOptions): Promise<StepCounts> {
   const { db, gazetteer } = options;
-  const fences = await loadFences(db);
+  // Read on the first batch with rows to clean: a nightly run that finds none reads no prices.
+  let fences: Promise<Map<string, PriceFence>> | undefined;
   const part = partitionClause(options.partition, 3);
   return inBatches({
     db,
@@ -294,6 +295,8 @@ export async function cleanProducts(options: CleanOptions): Promise<StepCounts> 
       const cleaned: Record<string, unknown>[] = [];
       const quarantined: Quarantined[] = [];
       const removed: Removed[] = [];
+      fences ??= loadFences(db);
+      const fenceOf = await fences;
       for (const raw of rows) {
         if (raw.removed_at) {
           removed.push({
@@ -304,7 +307,7 @@ export async function cleanProducts(options: CleanOptions): Promise<StepCounts> 
           });
           continue;
         }
-        const result = cleanProduct(raw, fences, gazetteer);
+        const result = cleanProduct(raw, fenceOf, gazetteer);
         if (result.ok) cleaned.push({ ...result.product });
         else
           quarantined.push({
