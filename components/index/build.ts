@@ -36,6 +36,8 @@ import {
   buildVectorIndex,
   buildVectorIndexFromShards,
   DEFAULT_FUSION,
+  embedQueryTexts,
+  type Embedder,
   evenSample,
   fitOnListings,
   FUSION_FEATURES,
@@ -128,6 +130,22 @@ async function listingDates(db: Queryable, ids: readonly string[]): Promise<Map<
   return out;
 }
 
+/** Queries the product index's recall is measured with, half whole titles and half their first two words. */
+const RECALL_QUERIES = 200;
+
+/**
+ * What buyers type, made of catalogue titles (the first two words, as evaluate's short queries, and
+ * whole titles, as known-item searches) and embedded by the query tower as the service embeds them:
+ * the product index is tuned on these, not on the listings' own vectors, which sit in the catalogue's
+ * densest parts (at 10^6, nprobe 2 reached 0.978 on listings and 0.767 on two-word queries).
+ */
+async function typedQueries(embedder: Embedder, titles: readonly string[], dim: number): Promise<{ queries?: Float32Array }> {
+  const sample = evenSample(titles, RECALL_QUERIES / 2);
+  const short = sample.map((title) => title.split(/\s+/).slice(0, 2).join(' '));
+  const texts = [...sample, ...short].filter((text) => text.trim() !== '');
+  return texts.length === 0 ? {} : { queries: await embedQueryTexts((batch) => embedder.embedTexts(batch), texts, dim) };
+}
+
 export async function buildIndex(store: ArtifactStore, db: Queryable, request: IndexRequest, log: Logger): Promise<IndexResult> {
   const version = indexVersion(request);
   const key = INDEX_PREFIX(version);
@@ -155,6 +173,11 @@ export async function buildIndex(store: ArtifactStore, db: Queryable, request: I
 
     const indexOptions = {
       exactUpTo: request.exactUpTo,
+      ...(await typedQueries(
+        embedder,
+        products.map((p) => p.title),
+        dim,
+      )),
       ...(request.memoryBudgetBytes !== undefined ? { memoryBudgetBytes: request.memoryBudgetBytes } : {}),
     };
     let vectors: Float32Array;

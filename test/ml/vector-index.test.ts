@@ -119,6 +119,29 @@ describe('vector index chosen by a memory budget', () => {
     assert.ok(built.labelRecall! < 0.8, `strictly by label ${built.labelRecall}: the copies are told apart by nudges SQ8 cannot see`);
   });
 
+  it("tunes on the caller's queries when given: queries between the catalogue's clusters need more lists probed", () => {
+    const budget = Math.floor(flatBytes * 0.4);
+    const onListings = buildVectorIndex(vectors, dims, { memoryBudgetBytes: budget, recallTarget: 0.95 });
+    // What a buyer types lands between categories: the normalised sum of two cluster centres.
+    const between = new Float32Array(100 * dims);
+    for (let q = 0; q < 100; q++) {
+      let norm = 0;
+      for (let d = 0; d < dims; d++) {
+        between[q * dims + d] = centres[(q % 40) * dims + d]! + centres[((q * 7 + 3) % 40) * dims + d]!;
+        norm += between[q * dims + d]! ** 2;
+      }
+      for (let d = 0; d < dims; d++) between[q * dims + d]! /= Math.sqrt(norm);
+    }
+    const onQueries = buildVectorIndex(vectors, dims, { memoryBudgetBytes: budget, recallTarget: 0.95, queries: between });
+    assert.deepEqual([onListings.recallQueries, onQueries.recallQueries], ['listings', 'given']);
+    assert.ok(onQueries.recall >= 0.95, `recall@10 on the given queries ${onQueries.recall}`);
+    assert.ok(onQueries.nprobe! > onListings.nprobe!, `nprobe ${onQueries.nprobe} on the given queries, ${onListings.nprobe} on listings`);
+    assert.throws(
+      () => buildVectorIndex(vectors, dims, { memoryBudgetBytes: budget, queries: new Float32Array(dims + 1) }),
+      /the recall queries hold 65 numbers, not whole vectors of 64/,
+    );
+  });
+
   describe('built from shards, one read at a time', () => {
     // Unequal shards, one of them empty, as an embedding fanned out over a catalogue may leave them.
     const counts = [1300, 0, 900, 1799, 1];

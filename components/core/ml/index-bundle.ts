@@ -67,6 +67,8 @@ const BuiltFacts = z.object({
   recall: z.number(),
   /** The strict share of the exact top-k's labels (recall counts a result tying the k-th as found); absent before it was recorded. */
   labelRecall: z.number().optional(),
+  /** What recall was measured with: typed queries the index step embedded ('given'), or the listings' own vectors. */
+  recallQueries: z.enum(['given', 'listings']).optional(),
   k: z.number().int(),
   efSearch: z.number().int().optional(),
   nprobe: z.number().int().optional(),
