@@ -91,9 +91,10 @@ export interface IndexResult {
 
 export function indexVersion(request: IndexRequest): string {
   const { modelVersion, snapshotId, buyers = 2000, seed = 7, exactUpTo = 100_000, memoryBudgetBytes } = request;
-  // The lexical format and the ranking's features are part of the version: an index built before them
-  // (no lexical files, other features) is rebuilt, not reused.
-  const search = { lexical: LEXICAL_FORMAT, features: FUSION_FEATURES.join(',') };
+  // The lexical format, the ranking's features and how the product index is tuned are part of the
+  // version: an index built before them (no lexical files, other features, tuned on listings rather than
+  // typed queries) is rebuilt, not reused.
+  const search = { lexical: LEXICAL_FORMAT, features: FUSION_FEATURES.join(','), recallQueries: 'typed' };
   return `ix-${createHash('sha256')
     .update(
       JSON.stringify({
