@@ -2,8 +2,8 @@
  * Scores one model on the held-out test products: classification per modality (text only, image only,
  * combined) into the model's labels (root categories, or sub-categories: its labelDepth), text-to-product
  * retrieval (query = the product's cleaned title; relevant = that product, gain 2, and products of the
- * same label, gain 1) against exact search over
- * the whole snapshot, and search quality the way the service searches: BM25F alone, the embedding
+ * same label, gain 1) against exact search over the evaluation corpus (corpus.ts: the whole snapshot up
+ * to 100,000 listings, else an even sample of it), and search quality the way the service searches: BM25F alone, the embedding
  * alone and the hybrid ranking, side by side on the same queries (core/lexical/quality.ts), the
  * hybrid's weights fitted on the validation products exactly as the index component fits them.
  */

@@ -448,13 +448,13 @@ function* buildWithinBudget(shards: VectorShards, count: number, k: number, budg
   return { ...best, candidates };
 }
 
-/** Exact top-k (inner product) of `queries` over the shards, a flat index of at most 100,000 vectors at a time. */
 /** The exact k nearest of each query: labels and inner products, n*k each, best first. */
 interface ExactTopK {
   labels: Int32Array;
   scores: Float32Array;
 }
 
+/** Exact top-k (inner product) of `queries` over the shards, a flat index of at most 100,000 vectors at a time. */
 function* exactTopK(shards: VectorShards, queries: Float32Array, k: number): Work<ExactTopK> {
   const faiss = loadFaiss();
   const { dims, counts } = shards;
