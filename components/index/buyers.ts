@@ -133,8 +133,8 @@ export function generateBuyers(products: readonly SnapshotProduct[], options: Bu
   const next = seededRandom(options.seed ?? 7);
   const byAge = new Map<AgeBand, Map<string, number[]>>();
   const viewable = (age: AgeBand) => {
-    let found = byAge.get(age);
-    if (!found) byAge.set(age, (found = viewableByRoot(products, age)));
+    const found = byAge.get(age) ?? viewableByRoot(products, age);
+    byAge.set(age, found);
     return found;
   };
   const located = products.filter((p) => p.latitude !== null && p.longitude !== null);
