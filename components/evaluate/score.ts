@@ -14,14 +14,12 @@ import {
   argmaxRow,
   classification,
   DEFAULT_FUSION,
-  embedQueryTexts,
   evenSample,
   fitFusion,
   MIN_FIT_LISTINGS,
   hybridCatalogue,
   LexicalIndex,
-  makeQueries,
-  prepareQueries,
+  listingQueries,
   scoreModes,
   type FusionConfig,
   type ModeScores,
@@ -249,15 +247,9 @@ export async function scoreModel(
     });
     const titles = all.map((p) => p.title);
     const positionsOf = (ids: ReadonlySet<string>) => all.flatMap((p, k) => (ids.has(p.id) ? [k] : []));
-    /** Queries made of the listings at `positions`, embedded as the service embeds what a buyer types, their dense answers prefetched. */
+    /** The listings' queries (listingQueries, as the index component's fit makes them), their dense answers prefetched. */
     const prepared = async (positions: readonly number[]) => {
-      const made = makeQueries(titles, positions);
-      const vectors = await embedQueryTexts(
-        (texts) => embedder.embedTexts(texts),
-        made.map((q) => q.text),
-        dim,
-      );
-      const queries = prepareQueries(made, vectors, dim);
+      const queries = await listingQueries(titles, positions, (texts) => embedder.embedTexts(texts), dim);
       exact.prefetch(queries.map((q) => q.vector));
       return queries;
     };

@@ -247,6 +247,22 @@ export async function embedQueryTexts(
  * The fusion weights fitted on queries made from the validation listings (`positions`), or null when
  * there are too few of them. What the index component publishes and evaluate scores with.
  */
+/** Queries made of the listings at `positions` (makeQueries), embedded as the service embeds what a buyer types. */
+export async function listingQueries(
+  titles: readonly string[],
+  positions: readonly number[],
+  embed: (titles: { title: string }[]) => Promise<{ embeddings: Float32Array }>,
+  dim: number,
+): Promise<PreparedQuery[]> {
+  const queries = makeQueries(titles, positions);
+  const vectors = await embedQueryTexts(
+    embed,
+    queries.map((q) => q.text),
+    dim,
+  );
+  return prepareQueries(queries, vectors, dim);
+}
+
 export async function fitOnListings(
   catalogue: HybridCatalogue,
   titles: readonly string[],
@@ -255,11 +271,5 @@ export async function fitOnListings(
   base: FusionConfig,
 ): Promise<FitResult | null> {
   if (positions.length < MIN_FIT_LISTINGS) return null;
-  const queries = makeQueries(titles, positions);
-  const vectors = await embedQueryTexts(
-    embed,
-    queries.map((q) => q.text),
-    catalogue.dim,
-  );
-  return fitFusion(catalogue, prepareQueries(queries, vectors, catalogue.dim), base);
+  return fitFusion(catalogue, await listingQueries(titles, positions, embed, catalogue.dim), base);
 }
