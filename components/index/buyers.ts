@@ -74,7 +74,7 @@ function pickWeighted<T>(entries: readonly [T, number][], next: () => number): T
 
 /**
  * The listings an age band can view: each root's listings inside the band's price range, as positions
- * in the catalogue. Built once a band, so a buyer's views cost O(views), not O(listings): at 10^6
+ * in the catalogue. Built once for each band, so a buyer's views cost O(views), not O(listings): at 10^6
  * listings, filtering the catalogue for each of 2,000 buyers took 10 minutes.
  */
 function viewableByRoot(products: readonly SnapshotProduct[], age: AgeBand): Map<string, number[]> {
@@ -131,14 +131,9 @@ function viewListings(
 
 export function generateBuyers(products: readonly SnapshotProduct[], options: BuyerOptions): Buyer[] {
   const next = seededRandom(options.seed ?? 7);
-  const byAge = new Map<AgeBand, Map<string, number[]>>();
-  const viewable = (age: AgeBand) => {
-    const found = byAge.get(age) ?? viewableByRoot(products, age);
-    byAge.set(age, found);
-    return found;
-  };
   const located = products.filter((p) => p.latitude !== null && p.longitude !== null);
   if (located.length === 0) throw new Error('no located listings to place buyers near: clean a catalogue with locations first');
+  const viewable = new Map(AGE_BANDS.map((age) => [age, viewableByRoot(products, age)]));
   const rootShare = new Map<string, number>();
   for (const p of products) rootShare.set(p.root, (rootShare.get(p.root) ?? 0) + 1);
   const buyers: Buyer[] = [];
@@ -165,7 +160,7 @@ export function generateBuyers(products: readonly SnapshotProduct[], options: Bu
       interests[root] = (interests[root] ?? 0) + 1 / picks;
     }
     const [priceMin, priceMax] = PRICE_BANDS[age];
-    const viewed = viewListings(products, viewable(age), Object.keys(interests), { latitude, longitude }, next);
+    const viewed = viewListings(products, viewable.get(age)!, Object.keys(interests), { latitude, longitude }, next);
     const buyer = {
       id: `buyer-${String(i).padStart(6, '0')}`,
       age_band: age,
