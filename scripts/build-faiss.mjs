@@ -28,7 +28,7 @@ const loads = () =>
     process.execPath,
     [
       '-e',
-      "const { Index, IndexFlatIP } = require('faiss-node'); const f = require('faiss-node'); if (!Index.prototype.setSearchParameter || !f.setOmpThreads) process.exit(1); for (const m of ['searchFloat32', 'searchInto', 'addFloat32', 'trainFloat32']) if (!Index.prototype[m] || !IndexFlatIP.prototype[m]) process.exit(1)",
+      "const { Index, IndexFlatIP } = require('faiss-node'); const f = require('faiss-node'); if (!Index.prototype.setSearchParameter || !f.setOmpThreads) process.exit(1); for (const m of ['searchFloat32', 'searchInto', 'searchAsync', 'addFloat32', 'trainFloat32']) if (!Index.prototype[m] || !IndexFlatIP.prototype[m]) process.exit(1)",
     ],
     { cwd: path.dirname(packageDir) },
   ).status === 0;
@@ -170,6 +170,90 @@ const FLOAT32_METHODS = `
     return env.Undefined();
   }
 
+  // searchFloat32 on a libuv worker thread, answered by a Promise: the event loop serves other
+  // requests while faiss searches (a search service's one query a call would otherwise hold the loop
+  // for the whole search). The query is copied (n*d floats); the JS index object is referenced until
+  // the search ends, so it cannot be collected under it. Concurrent searches of one index are safe
+  // (faiss's search is const); adding to or training an index while a search is in flight is not.
+  class SearchWorker : public Napi::AsyncWorker
+  {
+  public:
+    SearchWorker(Napi::Env env, Napi::Object owner, faiss::Index *index, const float *xq, size_t nq, idx_t k, int threads)
+        : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), owner_(Napi::Persistent(owner)), index_(index),
+          queries_(xq, xq + nq * index->d), nq_(nq), k_(k), threads_(threads), distances_(nq * k), labels_(nq * k) {}
+
+    Napi::Promise Promise() { return deferred_.Promise(); }
+
+    void Execute() override
+    {
+      // OpenMP's thread count is a per-thread setting: the worker thread takes the one set on the loop's.
+      omp_set_num_threads(threads_);
+      try
+      {
+        index_->search(nq_, queries_.data(), k_, distances_.data(), labels_.data());
+      }
+      catch (const std::exception &ex)
+      {
+        SetError(ex.what());
+      }
+    }
+
+    void OnOK() override
+    {
+      Napi::Env env = Env();
+      Napi::Float32Array distances = Napi::Float32Array::New(env, distances_.size());
+      std::copy(distances_.begin(), distances_.end(), distances.Data());
+      Napi::Int32Array labels = Napi::Int32Array::New(env, labels_.size());
+      for (size_t i = 0; i < labels_.size(); i++) labels.Data()[i] = static_cast<int32_t>(labels_[i]);
+      Napi::Object results = Napi::Object::New(env);
+      results.Set("distances", distances);
+      results.Set("labels", labels);
+      deferred_.Resolve(results);
+    }
+
+    void OnError(const Napi::Error &error) override { deferred_.Reject(error.Value()); }
+
+  private:
+    Napi::Promise::Deferred deferred_;
+    Napi::ObjectReference owner_;
+    faiss::Index *index_;
+    std::vector<float> queries_;
+    size_t nq_;
+    idx_t k_;
+    int threads_;
+    std::vector<float> distances_;
+    std::vector<idx_t> labels_;
+  };
+
+  Napi::Value searchAsync(const Napi::CallbackInfo &info)
+  {
+    Napi::Env env = info.Env();
+    float *xq;
+    size_t nq;
+    if (!float32Arg(info, 0, &xq, &nq)) return env.Undefined();
+    if (info.Length() != 2 || !info[1].IsNumber())
+    {
+      Napi::TypeError::New(env, "Expected (queries: Float32Array, k: number).").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    const uint32_t k = info[1].As<Napi::Number>().Uint32Value();
+    if (k > index_->ntotal)
+    {
+      Napi::Error::New(env, "Invalid the number of k (cannot be given a value greater than \`ntotal\`: " + std::to_string(index_->ntotal) + ").").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    // faiss asserts k > 0 in native code, which would abort the process from the worker thread.
+    if (k < 1)
+    {
+      Napi::Error::New(env, "Invalid the number of k (must be at least 1).").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    SearchWorker *worker = new SearchWorker(env, info.This().As<Napi::Object>(), index_.get(), xq, nq, k, omp_get_max_threads());
+    Napi::Promise promise = worker->Promise();
+    worker->Queue();
+    return promise;
+  }
+
   Napi::Value addFloat32(const Napi::CallbackInfo &info)
   {
     Napi::Env env = info.Env();
@@ -261,13 +345,14 @@ const REGISTER_FLOAT32 = (name) =>
     `      InstanceMethod("toBuffer", &${name}::toBuffer),`,
     `      InstanceMethod("searchFloat32", &${name}::searchFloat32),`,
     `      InstanceMethod("searchInto", &${name}::searchInto),`,
+    `      InstanceMethod("searchAsync", &${name}::searchAsync),`,
     `      InstanceMethod("addFloat32", &${name}::addFloat32),`,
     `      InstanceMethod("trainFloat32", &${name}::trainFloat32),`,
   ].join('\n');
 let source = readFileSync(path.join(packageDir, 'src', 'faiss.cc'), 'utf8');
 const patches = [
   ['#include <faiss/index_factory.h>', '#include <faiss/index_factory.h>\n#include <faiss/AutoTune.h>'],
-  ['#include <faiss/index_factory.h>', '#include <faiss/index_factory.h>\n#include <vector>'],
+  ['#include <faiss/index_factory.h>', '#include <faiss/index_factory.h>\n#include <vector>\n#include <algorithm>\n#include <omp.h>'],
   ['  Napi::Value ntotal(const Napi::CallbackInfo &info)', FLOAT32_METHODS + METHOD],
   // The typed-array methods on every class (Index, IndexFlatL2, IndexFlatIP); setSearchParameter on Index.
   ['      InstanceMethod("toBuffer", &IndexFlatIP::toBuffer),', REGISTER_FLOAT32('IndexFlatIP')],

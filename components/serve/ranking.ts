@@ -12,7 +12,7 @@
  * - pages are slices of that one list: the same request on the same index version gives the same list,
  *   so pages neither repeat nor skip a listing.
  */
-import { rankDense, rankHybrid, rankLexical, type Ranked, type RankRequest } from '../core/ml/index.js';
+import { rankDense, rankHybrid, rankLexical, searchAhead, type DenseAhead, type Ranked, type RankRequest } from '../core/ml/index.js';
 import { anyFilter, describeFilters, filterPredicate, listingDistance, type Filters, type SortOrder } from './filters.js';
 import type { LoadedVersion } from './loaded.js';
 
@@ -73,9 +73,15 @@ export interface SearchPage {
   notes: string[];
 }
 
-function rank(version: LoadedVersion, plan: SearchPlan, allowed: ((doc: number) => boolean) | undefined, depth: number): Ranked[] {
+function rank(
+  version: LoadedVersion,
+  plan: SearchPlan,
+  allowed: ((doc: number) => boolean) | undefined,
+  depth: number,
+  ahead?: DenseAhead,
+): Ranked[] {
   const { catalogue, fusion } = version.search;
-  const request: RankRequest = { terms: plan.terms, vector: plan.vector, allowed, exclude: plan.exclude };
+  const request: RankRequest = { terms: plan.terms, vector: plan.vector, allowed, exclude: plan.exclude, ...(ahead ? { ahead } : {}) };
   if (plan.mode === 'lexical') return rankLexical(catalogue, request, MAX_RESULTS);
   if (plan.mode === 'dense') return rankDense(catalogue, request, depth);
   return rankHybrid(catalogue, request, fusion);
@@ -109,12 +115,22 @@ function relevantEnough(list: readonly Ranked[], mode: SearchMode): Ranked[] {
   return pool.filter((r) => (!anyTerm || r.matched !== 0) && (reference <= 0 || r.score >= SORT_FLOOR * reference));
 }
 
-export function searchPage(version: LoadedVersion, plan: SearchPlan): SearchPage {
+export async function searchPage(version: LoadedVersion, plan: SearchPlan): Promise<SearchPage> {
   const allowed = filterPredicate(plan.filters, version);
   const key = sortKey(version, plan);
   // Dense relevance pages read one past the page to know whether another follows.
   const depth = key ? SORT_POOL : Math.min(MAX_RESULTS, plan.offset + plan.k + 1);
-  let list = rank(version, plan, allowed, depth);
+  // The dense index is searched first, off the event loop (other requests rank meanwhile): hybrid
+  // ranking's nearest pool (whatever the filters), a dense page without filters (with them, the
+  // ranking may scan what they keep instead).
+  const { catalogue, fusion } = version.search;
+  const ahead =
+    plan.mode === 'hybrid'
+      ? await searchAhead(catalogue, plan.vector, fusion.densePool, plan.exclude)
+      : plan.mode === 'dense' && !allowed
+        ? await searchAhead(catalogue, plan.vector, depth, plan.exclude)
+        : undefined;
+  let list = rank(version, plan, allowed, depth, ahead);
   if (key) {
     const keys = new Map(relevantEnough(list, plan.mode).map((r) => [r, key(r)]));
     list = [...keys.keys()].sort((a, b) => keys.get(a)! - keys.get(b)!); // Array.sort is stable: ties stay in relevance order.

@@ -58,6 +58,8 @@ export function buildSearchView(index: SearchIndex): SearchView {
     dense: (query, k) => products.search(query, k),
     // The query's own memory, no copy into a JS array (the project's faiss build).
     denseFloat32: (query, k) => products.searchFloat32(query, k),
+    // Searched ahead of each ranking on a libuv worker thread: the event loop ranks other requests meanwhile.
+    denseAsync: (query, k) => products.searchAsync(query, k),
     vectors: index.productVectors,
     dim: index.metadata.products.dim,
     paths,

@@ -24,15 +24,15 @@ export function productVector(version: LoadedVersion, position: number): Float32
  * The k nearest products to `query`, best first; `exclude` (a position) is left out, which is how
  * "similar to P" avoids answering P itself.
  */
-export function nearestProducts(version: LoadedVersion, query: Float32Array, k: number, exclude?: number): ProductHit[] {
+export async function nearestProducts(version: LoadedVersion, query: Float32Array, k: number, exclude?: number): Promise<ProductHit[]> {
   const { products, productRows } = version.index;
   const total = products.ntotal();
   // faiss-node refuses k above ntotal; one extra when a position will be dropped.
   const asked = Math.min(total, k + (exclude === undefined ? 0 : 1));
   // faiss asserts k > 0 in native code, which aborts the process: never hand it anything else.
   if (!Number.isSafeInteger(asked) || asked < 1) return [];
-  // The query's own memory, no copy into a JS array (the project's faiss build).
-  const { labels, distances } = products.searchFloat32(query, asked);
+  // On a libuv worker thread (the project's faiss build): the event loop serves other requests meanwhile.
+  const { labels, distances } = await products.searchAsync(query, asked);
   const hits: ProductHit[] = [];
   labels.forEach((label, rank) => {
     // HNSW pads with -1 when it finds fewer than asked.

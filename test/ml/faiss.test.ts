@@ -44,4 +44,39 @@ describe('faiss-node (built from source against libfaiss)', () => {
     assert.ok(high >= 0.95, `recall@10 at efSearch 256: ${high}`);
     assert.throws(() => hnsw.setSearchParameter('noSuchParameter', 1), /set_index_parameter/);
   });
+
+  it('searches on a worker thread (searchAsync): the same answers as searchFloat32, many at once, the event loop turning meanwhile', async () => {
+    const dims = 64;
+    const vectors = Float32Array.from(unitVectors(20_000, dims, 5));
+    const index = faiss.Index.fromFactory(dims, 'IVF64,SQ8', faiss.MetricType.METRIC_INNER_PRODUCT);
+    index.trainFloat32(vectors);
+    index.addFloat32(vectors);
+    index.setSearchParameter('nprobe', 8);
+    const queries = Array.from({ length: 64 }, (_, i) => vectors.subarray(i * 97 * dims, (i * 97 + 1) * dims));
+    const answers = await Promise.all(queries.map((query) => index.searchAsync(query, 10)));
+    answers.forEach((answer, i) => {
+      const want = index.searchFloat32(queries[i]!, 10);
+      assert.deepEqual(answer.labels, want.labels, `labels of query ${i}`);
+      assert.deepEqual(answer.distances, want.distances, `distances of query ${i}`);
+    });
+    // An exhaustive search of 20,000 × 64 floats for 64 queries takes tens of milliseconds. Held on the
+    // loop, it would have settled by the first setImmediate callback; on a worker thread it is still running.
+    const exact = new faiss.IndexFlatIP(dims);
+    exact.addFloat32(vectors);
+    let settled = false;
+    const search = exact.searchAsync(vectors.subarray(0, 64 * dims), 100).finally(() => (settled = true));
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(settled, false, 'the loop turned while faiss searched');
+    const found = await search;
+    assert.equal(found.labels.length, 64 * 100);
+    assert.deepEqual(
+      Array.from(found.labels.filter((_, i) => i % 100 === 0)),
+      Array.from({ length: 64 }, (_, q) => q),
+      'each vector finds itself first',
+    );
+    // Bad arguments throw at the call, before anything runs on another thread (faiss would abort the process on k = 0).
+    assert.throws(() => exact.searchAsync(vectors.subarray(0, dims), 0), /at least 1/);
+    assert.throws(() => exact.searchAsync(vectors.subarray(0, dims), 20_001), /ntotal/);
+    assert.throws(() => exact.searchAsync(vectors.subarray(0, dims - 1), 5), /multiple of 64/);
+  });
 });

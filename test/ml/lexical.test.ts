@@ -17,6 +17,7 @@ import {
   queryTerms,
   rankDense,
   rankHybrid,
+  searchAhead,
   rankLexical,
   scoreModes,
   stem,
@@ -139,7 +140,7 @@ function smallCatalogue() {
   const lexical = LexicalIndex.build(listings.map((l) => ({ title: l.title, text: l.title, category: l.path.join(' ') })));
   const catalogue = hybridCatalogue({ lexical, dense: (q, k) => faiss.search(q, k), vectors, dim, paths: listings.map((l) => l.path) });
   const unit = (x: number, y: number) => Float32Array.from([x / Math.hypot(x, y), y / Math.hypot(x, y)]);
-  return { listings, catalogue, unit };
+  return { listings, catalogue, unit, faiss };
 }
 
 describe('hybrid ranking', () => {
@@ -178,6 +179,35 @@ describe('hybrid ranking', () => {
       rankHybrid(catalogue, request, DEFAULT_FUSION).map((r) => r.doc),
       ranked.map((r) => r.doc),
     );
+  });
+
+  it('ranks the same with the dense search made ahead, off the event loop, and then searches no more', async () => {
+    const { faiss } = smallCatalogue();
+    let searches = 0;
+    const counted = {
+      ...catalogue,
+      dense: (q: number[], k: number) => {
+        searches++;
+        return faiss.search(q, k);
+      },
+      denseAsync: (q: Float32Array, k: number) => faiss.searchAsync(q, k),
+    };
+    for (const [vector, exclude] of [
+      [unit(1, 0.05), undefined],
+      [unit(0.3, 0.95), 7],
+    ] as const) {
+      const request = { terms: queryTerms('leather sofa'), vector, ...(exclude === undefined ? {} : { exclude }) };
+      const pool = await searchAhead(counted, vector, DEFAULT_FUSION.densePool, exclude);
+      searches = 0;
+      assert.deepEqual(rankHybrid(counted, { ...request, ahead: pool }, DEFAULT_FUSION), rankHybrid(catalogue, request, DEFAULT_FUSION));
+      assert.equal(searches, 0, 'hybrid ranking used the pool searched ahead');
+      const page = await searchAhead(counted, vector, 3, exclude);
+      assert.deepEqual(rankDense(counted, { ...request, ahead: page }, 3), rankDense(catalogue, request, 3));
+      assert.equal(searches, 0, 'so did a dense page');
+      // A filtered dense page asks the index for another pool: it searches for itself, and still answers right.
+      const filtered = { ...request, allowed: (doc: number) => doc % 2 === 0 };
+      assert.deepEqual(rankDense(counted, { ...filtered, ahead: page }, 3), rankDense(catalogue, filtered, 3));
+    }
   });
 });
 

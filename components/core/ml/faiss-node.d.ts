@@ -16,6 +16,12 @@ declare module 'faiss-node' {
     searchFloat32(queries: Float32Array, k: number): Float32SearchResult;
     /** searchFloat32 into the caller's arrays (each at least n*k long): nothing allocated per call. */
     searchInto(queries: Float32Array, k: number, distances: Float32Array, labels: Int32Array): void;
+    /**
+     * searchFloat32 on a libuv worker thread: the event loop goes on meanwhile. The query is copied
+     * at the call; bad arguments throw there, a faiss error rejects. Do not add to or train the index
+     * while a search is in flight.
+     */
+    searchAsync(queries: Float32Array, k: number): Promise<Float32SearchResult>;
     addFloat32(vectors: Float32Array): void;
     trainFloat32(vectors: Float32Array): void;
   }

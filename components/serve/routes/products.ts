@@ -36,7 +36,7 @@ export async function productRoutes(app: FastifyInstance, { state }: RouteContex
       },
     },
     async (request) =>
-      answerWith(state, (version) => {
+      answerWith(state, async (version) => {
         const position = positionOf(version, request.params.id);
         const params = request.query;
         const filters = parseFilters(params, version);
@@ -53,7 +53,7 @@ export async function productRoutes(app: FastifyInstance, { state }: RouteContex
           k: params.k,
           exclude: position,
         };
-        return { product: version.index.productRows.get(position), ...pageFields(version, plan, searchPage(version, plan), print) };
+        return { product: version.index.productRows.get(position), ...pageFields(version, plan, await searchPage(version, plan), print) };
       }),
   );
 

@@ -33,7 +33,7 @@ export async function searchRoutes(app: FastifyInstance, { state, limits }: Rout
         // Embedded in every mode (ONNX alone, off the event loop): lexical results report their cosine too.
         const vector = (await version.embedder.embedTexts([{ title: query }])).embeddings.subarray(0, version.dim);
         const plan = { terms, vector, mode: params.mode, sort: params.sort ?? 'relevance', filters, offset, k: params.k };
-        const page = searchPage(version, plan);
+        const page = await searchPage(version, plan);
         return { query, mode: params.mode, ...pageFields(version, plan, page, print) };
       });
     },

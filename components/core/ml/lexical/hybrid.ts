@@ -109,7 +109,18 @@ const RRF_K = 60;
 /** Nearest-neighbour search over the product vectors (faiss-node's `search`). */
 export type DenseSearch = (query: number[], k: number) => { labels: number[]; distances: number[] };
 /** The same search handed the query's Float32Array as it is (the project's faiss build's `searchFloat32`: no copy). */
-export type DenseSearchFloat32 = (query: Float32Array, k: number) => { labels: ArrayLike<number>; distances: ArrayLike<number> };
+export type DenseSearchFloat32 = (query: Float32Array, k: number) => DenseAnswer;
+/** The same search on a worker thread, the event loop free meanwhile (the project's faiss build's `searchAsync`). */
+export type DenseSearchAsync = (query: Float32Array, k: number) => Promise<DenseAnswer>;
+/** Labels (positions; -1 pads) and inner products, nearest first. */
+export interface DenseAnswer {
+  labels: ArrayLike<number>;
+  distances: ArrayLike<number>;
+}
+/** A dense search made ahead of a ranking (searchAhead), for the pool it asked. */
+export interface DenseAhead extends DenseAnswer {
+  pool: number;
+}
 
 /** What the ranker reads of a catalogue: both indexes and each listing's categories, by position. */
 export interface HybridCatalogue {
@@ -117,6 +128,8 @@ export interface HybridCatalogue {
   dense: DenseSearch;
   /** When given, used instead of `dense` (the search service: one query a call, no copy of it). */
   denseFloat32?: DenseSearchFloat32;
+  /** When given, searchAhead searches with it (the search service: off the event loop). */
+  denseAsync?: DenseSearchAsync;
   /**
    * n × dim unit vectors in position order (cosines of lexical candidates are computed from them):
    * float32, or int8 codes (the search service: a quarter of the memory).
@@ -140,6 +153,7 @@ export function hybridCatalogue(parts: {
   lexical: LexicalIndex;
   dense: DenseSearch;
   denseFloat32?: DenseSearchFloat32;
+  denseAsync?: DenseSearchAsync;
   vectors: ProductVectors;
   dim: number;
   paths: readonly (readonly string[])[];
@@ -165,6 +179,7 @@ export function hybridCatalogue(parts: {
     lexical: parts.lexical,
     dense: parts.dense,
     ...(parts.denseFloat32 ? { denseFloat32: parts.denseFloat32 } : {}),
+    ...(parts.denseAsync ? { denseAsync: parts.denseAsync } : {}),
     vectors: parts.vectors,
     dim: parts.dim,
     leaf,
@@ -199,6 +214,11 @@ export interface RankRequest {
   allowed?: (doc: number) => boolean;
   /** A position never answered (the product a "similar" query starts from). */
   exclude?: number;
+  /**
+   * The dense index's answer for `vector`, searched ahead (searchAhead): the ranking uses it in place of
+   * its first search of the index when it asks for the same pool.
+   */
+  ahead?: DenseAhead;
 }
 
 function dot(catalogue: HybridCatalogue, vector: Float32Array, doc: number): number {
@@ -221,6 +241,7 @@ export function denseTop(
   want: number,
   allowed?: (doc: number) => boolean,
   exclude?: number,
+  ahead?: DenseAhead,
 ): { docs: number[]; sims: number[] } {
   const n = catalogue.leaf.length;
   const target = Math.min(want, n);
@@ -233,9 +254,9 @@ export function denseTop(
   }
   const { denseFloat32 } = catalogue;
   const query = denseFloat32 ? null : Array.from(vector);
-  let pool = Math.min(n, target + (exclude === undefined ? 0 : 1) + (allowed ? target : 0));
+  let pool = firstPool(n, target, exclude, allowed !== undefined);
   for (;;) {
-    const { labels, distances } = denseFloat32 ? denseFloat32(vector, pool) : catalogue.dense(query!, pool);
+    const { labels, distances } = ahead?.pool === pool ? ahead : denseFloat32 ? denseFloat32(vector, pool) : catalogue.dense(query!, pool);
     const docs: number[] = [];
     const sims: number[] = [];
     for (let rank = 0; rank < labels.length; rank++) {
@@ -248,6 +269,35 @@ export function denseTop(
     if (docs.length >= target || pool >= n) return { docs, sims };
     pool = Math.min(n, pool * 4);
   }
+}
+
+/** The first pool denseTop asks the index for: one more for a position left out, twice as many under a filter. */
+const firstPool = (n: number, target: number, exclude: number | undefined, filtered: boolean): number =>
+  Math.min(n, target + (exclude === undefined ? 0 : 1) + (filtered ? target : 0));
+
+/**
+ * The search denseTop(catalogue, vector, want, no filter, exclude) makes first, made now: on a worker
+ * thread where the catalogue can (denseAsync), so that the event loop serves other requests meanwhile.
+ * Handed to a ranking as `ahead`, it replaces that search (hybrid ranking's nearest pool, or an
+ * unfiltered dense page). Without denseAsync it searches in place (the same answer, on the loop).
+ */
+export async function searchAhead(
+  catalogue: HybridCatalogue,
+  vector: Float32Array,
+  want: number,
+  exclude?: number,
+): Promise<DenseAhead | undefined> {
+  const n = catalogue.leaf.length;
+  const target = Math.min(want, n);
+  if (!Number.isSafeInteger(target) || target < 1) return undefined;
+  const pool = firstPool(n, target, exclude, false);
+  const { denseAsync, denseFloat32 } = catalogue;
+  const answer = denseAsync
+    ? await denseAsync(vector, pool)
+    : denseFloat32
+      ? denseFloat32(vector, pool)
+      : catalogue.dense(Array.from(vector), pool);
+  return { pool, labels: answer.labels, distances: answer.distances };
 }
 
 /** Filters keeping under 1 / SCAN_BELOW of the catalogue are answered by a direct scan of what they keep. */
@@ -282,7 +332,7 @@ export function rankLexical(catalogue: HybridCatalogue, request: RankRequest, li
 
 /** Dense mode: the nearest allowed listings, with the query terms they happen to hold. */
 export function rankDense(catalogue: HybridCatalogue, request: RankRequest, limit: number): Ranked[] {
-  const { docs, sims } = denseTop(catalogue, request.vector, limit, request.allowed, request.exclude);
+  const { docs, sims } = denseTop(catalogue, request.vector, limit, request.allowed, request.exclude, request.ahead);
   // The query terms each listing of the page holds, looked up in the postings (only these are read).
   const facts = request.terms.length > 0 ? catalogue.lexical.scoreDocs(request.terms, docs) : null;
   return docs.map((doc, k) => ({
@@ -324,7 +374,7 @@ export function hybridCandidates(catalogue: HybridCatalogue, request: RankReques
   // The dense candidates are the query's nearest `densePool` listings in the whole catalogue, then
   // filtered: not the nearest that pass the filters, which under a narrow filter are anything at all
   // ("sofa" under 50p would bring DVDs). A listing enters hybrid results by a word or by being near.
-  const nearest = denseTop(catalogue, request.vector, config.densePool, undefined, request.exclude);
+  const nearest = denseTop(catalogue, request.vector, config.densePool, undefined, request.exclude, request.ahead);
   const denseDocs: number[] = [];
   const denseSims: number[] = [];
   nearest.docs.forEach((doc, rank) => {
