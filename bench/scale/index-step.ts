@@ -10,7 +10,7 @@
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { buildVectorIndex, loadFaiss } from '../../components/core/ml/vector-index.js';
+import { buildVectorIndex, ivfLists, loadFaiss } from '../../components/core/ml/vector-index.js';
 
 const { values } = parseArgs({
   options: {
@@ -115,7 +115,7 @@ console.log(
     heldOutRecall: hits / (queryCount * k),
     buildSeconds,
     // What buildVectorIndex trains an IVF index on: 50,000 vectors, or 39 a list if that is more.
-    trainSample: Math.min(n, Math.max(50_000, 39 * Number(/^IVF(\d+),/.exec(built.type)?.[1] ?? 0))),
+    trainSample: Math.min(n, Math.max(50_000, 39 * ivfLists(built.type))),
     candidates: built.candidates,
     singleCpuQps: queryCount / ((used.user + used.system) / 1e6),
     p50ms: latencies[Math.floor(queryCount * 0.5)],

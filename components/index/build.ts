@@ -41,6 +41,7 @@ import {
   evenSample,
   fitOnListings,
   FUSION_FEATURES,
+  HNSW_QUANTIZER_FROM,
   hybridCatalogue,
   LEXICAL_FORMAT,
   LexicalIndex,
@@ -91,10 +92,15 @@ export interface IndexResult {
 
 export function indexVersion(request: IndexRequest): string {
   const { modelVersion, snapshotId, buyers = 2000, seed = 7, exactUpTo = 100_000, memoryBudgetBytes } = request;
-  // The lexical format, the ranking's features and how the product index is tuned are part of the
-  // version: an index built before them (no lexical files, other features, tuned on listings rather than
-  // typed queries) is rebuilt, not reused.
-  const search = { lexical: LEXICAL_FORMAT, features: FUSION_FEATURES.join(','), recallQueries: 'typed' };
+  // The lexical format, the ranking's features and how the product index is built and tuned are part of
+  // the version: an index built before them (no lexical files, other features, tuned on listings rather
+  // than typed queries, an exhaustive quantizer over thousands of lists) is rebuilt, not reused.
+  const search = {
+    lexical: LEXICAL_FORMAT,
+    features: FUSION_FEATURES.join(','),
+    recallQueries: 'typed',
+    hnswQuantizerFrom: HNSW_QUANTIZER_FROM,
+  };
   return `ix-${createHash('sha256')
     .update(
       JSON.stringify({

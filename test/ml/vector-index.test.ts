@@ -8,10 +8,12 @@ import {
   buildVectorIndex,
   buildVectorIndexFromShards,
   estimatedBytes,
+  ivfLists,
   loadVectorIndex,
   recallAt,
   type BuiltIndex,
 } from '../../components/core/ml/vector-index.js';
+import { IndexMetadata } from '../../components/core/ml/index-bundle.js';
 import { unitVectors } from '../helpers.js';
 
 describe('vector index', () => {
@@ -80,6 +82,26 @@ describe('vector index chosen by a memory budget', () => {
     const exact = buildVectorIndex(vectors, dims, { exactUpTo: Infinity }).index;
     const queries = Array.from({ length: 50 }, (_, i) => Array.from(vectors.subarray(i * 37 * dims, (i * 37 + 1) * dims)));
     assert.ok(recallAt(10, reloaded, exact, queries) >= 0.9, 'the reloaded index searches with the recorded nprobe');
+  });
+
+  it('with many lists, IVF finds the lists to probe through an HNSW graph over the centroids; tuned, recorded and restored the same', () => {
+    const budget = Math.floor(flatBytes * 0.4);
+    // 4,000 vectors make 64 lists: the graph from 64 lists on here (4,096 by default, about 10^6 vectors).
+    const built = buildVectorIndex(vectors, dims, { memoryBudgetBytes: budget, recallTarget: 0.95, hnswQuantizerFrom: 64 });
+    assert.match(built.type, /^IVF64_HNSW32,SQ8$/);
+    assert.ok(built.recall >= 0.95 && built.recallTargetMet, `recall@10 ${built.recall} at nprobe ${built.nprobe}`);
+    assert.ok(built.bytes! <= budget, `${built.bytes} bytes within the budget of ${budget}`);
+    assert.equal(ivfLists(built.type), 64);
+    assert.ok(estimatedBytes(built.type, count, dims) > estimatedBytes('IVF64,SQ8', count, dims), "the graph's links are counted");
+    assert.doesNotThrow(
+      () => IndexMetadata.shape.products.parse({ type: built.type, vectors: count, dim: dims, recall: built.recall, k: 10 }),
+      'a manifest may name it',
+    );
+    const reloaded = loadVectorIndex(built.index.toBuffer(), built);
+    const queries = Array.from({ length: 50 }, (_, i) => vectors.subarray(i * 37 * dims, (i * 37 + 1) * dims));
+    for (const query of queries) assert.deepEqual(reloaded.searchFloat32(query, 10), built.index.searchFloat32(query, 10));
+    // Below the threshold, the same budget keeps the exhaustive quantizer.
+    assert.match(buildVectorIndex(vectors, dims, { memoryBudgetBytes: budget, recallTarget: 0.95 }).type, /^IVF64,SQ8$/);
   });
 
   it('with less memory, PQ; when no type reaches the target within the budget, the best recall is kept and says so', () => {

@@ -61,7 +61,7 @@ export type IndexedBuyer = z.infer<typeof IndexedBuyer>;
  * whether the recall target was met and the candidates tried.
  */
 const BuiltFacts = z.object({
-  type: z.string().regex(/^(Flat|HNSW32,(Flat|SQ8)|IVF\d+,(SQ8|PQ\d+(np)?))$/),
+  type: z.string().regex(/^(Flat|HNSW32,(Flat|SQ8)|IVF\d+(_HNSW32)?,(SQ8|PQ\d+(np)?))$/),
   vectors: z.number().int(),
   dim: z.number().int(),
   recall: z.number(),
