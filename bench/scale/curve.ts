@@ -249,6 +249,7 @@ for (const n of scales) {
         String(ours['trainSample']),
         String(ours['nprobe'] ?? 0),
         String(ours['efSearch'] ?? 0),
+        String(ours['quantizerEfSearch'] ?? 0),
       ],
       pyEnv,
     );

@@ -10,7 +10,7 @@
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { buildVectorIndex, ivfLists, loadFaiss } from '../../components/core/ml/vector-index.js';
+import { buildVectorIndex, ivfLists, loadFaiss, QUANTIZER_EF_SEARCH } from '../../components/core/ml/vector-index.js';
 
 const { values } = parseArgs({
   options: {
@@ -108,6 +108,7 @@ console.log(
     type: built.type,
     nprobe: built.nprobe ?? null,
     efSearch: built.efSearch ?? null,
+    quantizerEfSearch: built.type.includes('_HNSW32,') ? QUANTIZER_EF_SEARCH : null,
     budgetBytes: budget,
     bytes: built.bytes,
     bytesPerVector: (built.bytes ?? 0) / n,

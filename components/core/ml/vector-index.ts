@@ -3,7 +3,8 @@
  * threshold, HNSW above it, with efSearch raised until the recall@k measured against exact search on
  * a sample reaches the target. Or, given the service's memory budget, chosen by memory: Flat while it
  * fits, then HNSW over 8-bit scalar-quantised vectors, IVF with SQ8, IVF with PQ (trained on a random
- * sample), nprobe/efSearch raised until the recall target is met. The choice and the recall travel with the index, so a reader knows
+ * sample; from 4,096 lists on, the lists to probe found through an HNSW graph over the centroids),
+ * nprobe/efSearch raised until the recall target is met. The choice and the recall travel with the index, so a reader knows
  * what it serves. The vectors may be in memory or in shards (the embedding fanned out over pods), read
  * one shard at a time: `buildVectorIndexFromShards`.
  */
@@ -298,7 +299,7 @@ export function estimatedBytes(type: string, n: number, d: number): number {
 export const HNSW_QUANTIZER_FROM = 4096;
 
 /** How many centroids the HNSW quantizer visits (its efSearch) to find the lists to probe. */
-const QUANTIZER_EF_SEARCH = 64;
+export const QUANTIZER_EF_SEARCH = 64;
 
 /** The types a budget may choose from, most memory (and recall) first. */
 export function indexCandidates(n: number, d: number, hnswQuantizerFrom = HNSW_QUANTIZER_FROM): string[] {
