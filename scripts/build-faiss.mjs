@@ -95,23 +95,38 @@ const FLOAT32_METHODS = `
     return true;
   }
 
+  // The (queries: Float32Array, k) arguments of a search, checked; false (an exception pending) when
+  // they are wrong. k must be 1..ntotal: faiss asserts k > 0 in native code, which aborts the process.
+  bool searchArgs(const Napi::CallbackInfo &info, float **xq, size_t *nq, uint32_t *k)
+  {
+    Napi::Env env = info.Env();
+    if (!float32Arg(info, 0, xq, nq)) return false;
+    if (info.Length() != 2 || !info[1].IsNumber())
+    {
+      Napi::TypeError::New(env, "Expected (queries: Float32Array, k: number).").ThrowAsJavaScriptException();
+      return false;
+    }
+    *k = info[1].As<Napi::Number>().Uint32Value();
+    if (*k < 1)
+    {
+      Napi::Error::New(env, "Invalid the number of k (must be at least 1).").ThrowAsJavaScriptException();
+      return false;
+    }
+    if (*k > index_->ntotal)
+    {
+      Napi::Error::New(env, "Invalid the number of k (cannot be given a value greater than \`ntotal\`: " + std::to_string(index_->ntotal) + ").").ThrowAsJavaScriptException();
+      return false;
+    }
+    return true;
+  }
+
   Napi::Value searchFloat32(const Napi::CallbackInfo &info)
   {
     Napi::Env env = info.Env();
     float *xq;
     size_t nq;
-    if (!float32Arg(info, 0, &xq, &nq)) return env.Undefined();
-    if (info.Length() != 2 || !info[1].IsNumber())
-    {
-      Napi::TypeError::New(env, "Expected (queries: Float32Array, k: number).").ThrowAsJavaScriptException();
-      return env.Undefined();
-    }
-    const uint32_t k = info[1].As<Napi::Number>().Uint32Value();
-    if (k > index_->ntotal)
-    {
-      Napi::Error::New(env, "Invalid the number of k (cannot be given a value greater than \`ntotal\`: " + std::to_string(index_->ntotal) + ").").ThrowAsJavaScriptException();
-      return env.Undefined();
-    }
+    uint32_t k;
+    if (!searchArgs(info, &xq, &nq, &k)) return env.Undefined();
     Napi::Float32Array distances = Napi::Float32Array::New(env, k * nq);
     Napi::Int32Array labels = Napi::Int32Array::New(env, k * nq);
     std::vector<idx_t> found(k * nq);
@@ -230,24 +245,8 @@ const FLOAT32_METHODS = `
     Napi::Env env = info.Env();
     float *xq;
     size_t nq;
-    if (!float32Arg(info, 0, &xq, &nq)) return env.Undefined();
-    if (info.Length() != 2 || !info[1].IsNumber())
-    {
-      Napi::TypeError::New(env, "Expected (queries: Float32Array, k: number).").ThrowAsJavaScriptException();
-      return env.Undefined();
-    }
-    const uint32_t k = info[1].As<Napi::Number>().Uint32Value();
-    if (k > index_->ntotal)
-    {
-      Napi::Error::New(env, "Invalid the number of k (cannot be given a value greater than \`ntotal\`: " + std::to_string(index_->ntotal) + ").").ThrowAsJavaScriptException();
-      return env.Undefined();
-    }
-    // faiss asserts k > 0 in native code, which would abort the process from the worker thread.
-    if (k < 1)
-    {
-      Napi::Error::New(env, "Invalid the number of k (must be at least 1).").ThrowAsJavaScriptException();
-      return env.Undefined();
-    }
+    uint32_t k;
+    if (!searchArgs(info, &xq, &nq, &k)) return env.Undefined();
     SearchWorker *worker = new SearchWorker(env, info.This().As<Napi::Object>(), index_.get(), xq, nq, k, omp_get_max_threads());
     Napi::Promise promise = worker->Promise();
     worker->Queue();
