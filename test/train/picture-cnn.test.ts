@@ -158,7 +158,8 @@ describe('picture CNN (Fashion-MNIST, 28x28)', () => {
     const val = slice(all, 512, 128);
     const options = { epochs: 2, batchSize: 32, learningRate: 3e-3, seed: 5, augmentation: { flip: 0.5, shift: 1 } };
 
-    const cnn = buildPictureCnn({ size: 28, classes: 10, dropout: 0, batchNormMomentum: 0.9 });
+    // Seeded: the same initial weights every run (unseeded, one CI run in many started where two epochs reached 0.45).
+    const cnn = buildPictureCnn({ size: 28, classes: 10, dropout: 0, batchNormMomentum: 0.9, seed: 5 });
     const initial = cnn.classifier.getWeights().map((w) => w.clone());
     const whole = await trainPictureCnn(cnn, train, val, options, silentLog);
     assert.equal(whole.curve.length, 2);
