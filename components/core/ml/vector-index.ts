@@ -293,8 +293,8 @@ export function estimatedBytes(type: string, n: number, d: number): number {
  * From this many lists on, an IVF index finds the lists to probe with an HNSW graph over the centroids
  * (`IVF4096_HNSW32,SQ8`), not by comparing the query with every centroid: faiss's guideline for 10^6
  * vectors and more. At 4,096 lists of 256-d (10^6 listings) the exhaustive comparison was 0.48 of a
- * 1.09 ms query (nprobe 8, one thread, Debian's faiss); with the graph the query took 0.77 ms at the same
- * recall (docs/benchmarks.md). Below it, the exhaustive comparison is cheap and exact.
+ * 1.09 ms query (nprobe 8, one thread, Debian's faiss); with the graph the query took 0.77 ms at about the
+ * same recall (docs/benchmarks.md). Below it, the exhaustive comparison is cheap and exact.
  */
 export const HNSW_QUANTIZER_FROM = 4096;
 
