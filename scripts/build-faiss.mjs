@@ -95,15 +95,16 @@ const FLOAT32_METHODS = `
     return true;
   }
 
-  // The (queries: Float32Array, k) arguments of a search, checked; false (an exception pending) when
-  // they are wrong. k must be 1..ntotal: faiss asserts k > 0 in native code, which aborts the process.
-  bool searchArgs(const Napi::CallbackInfo &info, float **xq, size_t *nq, uint32_t *k)
+  // The (queries: Float32Array, k, ...) arguments of a search taking arity of them, checked; false
+  // (an exception pending) when they are wrong. k must be 1..ntotal: faiss asserts k > 0 in native code,
+  // which aborts the process.
+  bool searchArgs(const Napi::CallbackInfo &info, size_t arity, const char *usage, float **xq, size_t *nq, uint32_t *k)
   {
     Napi::Env env = info.Env();
     if (!float32Arg(info, 0, xq, nq)) return false;
-    if (info.Length() != 2 || !info[1].IsNumber())
+    if (info.Length() != arity || !info[1].IsNumber())
     {
-      Napi::TypeError::New(env, "Expected (queries: Float32Array, k: number).").ThrowAsJavaScriptException();
+      Napi::TypeError::New(env, usage).ThrowAsJavaScriptException();
       return false;
     }
     *k = info[1].As<Napi::Number>().Uint32Value();
@@ -126,7 +127,7 @@ const FLOAT32_METHODS = `
     float *xq;
     size_t nq;
     uint32_t k;
-    if (!searchArgs(info, &xq, &nq, &k)) return env.Undefined();
+    if (!searchArgs(info, 2, "Expected (queries: Float32Array, k: number).", &xq, &nq, &k)) return env.Undefined();
     Napi::Float32Array distances = Napi::Float32Array::New(env, k * nq);
     Napi::Int32Array labels = Napi::Int32Array::New(env, k * nq);
     std::vector<idx_t> found(k * nq);
@@ -154,19 +155,20 @@ const FLOAT32_METHODS = `
     Napi::Env env = info.Env();
     float *xq;
     size_t nq;
-    if (!float32Arg(info, 0, &xq, &nq)) return env.Undefined();
-    if (info.Length() != 4 || !info[1].IsNumber() || !info[2].IsTypedArray() || !info[3].IsTypedArray() ||
-        info[2].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array || info[3].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array)
+    uint32_t k;
+    const char *usage = "Expected (queries: Float32Array, k: number, distances: Float32Array, labels: Int32Array).";
+    if (!searchArgs(info, 4, usage, &xq, &nq, &k)) return env.Undefined();
+    if (!info[2].IsTypedArray() || !info[3].IsTypedArray() || info[2].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array ||
+        info[3].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array)
     {
-      Napi::TypeError::New(env, "Expected (queries: Float32Array, k: number, distances: Float32Array, labels: Int32Array).").ThrowAsJavaScriptException();
+      Napi::TypeError::New(env, usage).ThrowAsJavaScriptException();
       return env.Undefined();
     }
-    const uint32_t k = info[1].As<Napi::Number>().Uint32Value();
     Napi::Float32Array distances = info[2].As<Napi::Float32Array>();
     Napi::Int32Array labels = info[3].As<Napi::Int32Array>();
-    if (k > index_->ntotal || distances.ElementLength() < k * nq || labels.ElementLength() < k * nq)
+    if (distances.ElementLength() < k * nq || labels.ElementLength() < k * nq)
     {
-      Napi::Error::New(env, "k is larger than ntotal, or the output arrays are shorter than n*k.").ThrowAsJavaScriptException();
+      Napi::Error::New(env, "The output arrays are shorter than n*k.").ThrowAsJavaScriptException();
       return env.Undefined();
     }
     static thread_local std::vector<idx_t> found;
@@ -246,7 +248,7 @@ const FLOAT32_METHODS = `
     float *xq;
     size_t nq;
     uint32_t k;
-    if (!searchArgs(info, &xq, &nq, &k)) return env.Undefined();
+    if (!searchArgs(info, 2, "Expected (queries: Float32Array, k: number).", &xq, &nq, &k)) return env.Undefined();
     SearchWorker *worker = new SearchWorker(env, info.This().As<Napi::Object>(), index_.get(), xq, nq, k, omp_get_max_threads());
     Napi::Promise promise = worker->Promise();
     worker->Queue();
