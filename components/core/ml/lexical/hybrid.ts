@@ -252,11 +252,9 @@ export function denseTop(
     for (let doc = 0; doc < n; doc++) if (doc !== exclude && allowed(doc)) kept.push(doc);
     if (kept.length <= n / SCAN_BELOW) return nearestAmong(catalogue, vector, kept, target);
   }
-  const { denseFloat32 } = catalogue;
-  const query = denseFloat32 ? null : Array.from(vector);
   let pool = firstPool(n, target, exclude, allowed !== undefined);
   for (;;) {
-    const { labels, distances } = ahead?.pool === pool ? ahead : denseFloat32 ? denseFloat32(vector, pool) : catalogue.dense(query!, pool);
+    const { labels, distances } = ahead?.pool === pool ? ahead : searchNow(catalogue, vector, pool);
     const docs: number[] = [];
     const sims: number[] = [];
     for (let rank = 0; rank < labels.length; rank++) {
@@ -270,6 +268,10 @@ export function denseTop(
     pool = Math.min(n, pool * 4);
   }
 }
+
+/** The index's `pool` nearest to `vector`, searched on the event loop (denseFloat32 when the catalogue has it: no copy). */
+const searchNow = (catalogue: HybridCatalogue, vector: Float32Array, pool: number): DenseAnswer =>
+  catalogue.denseFloat32 ? catalogue.denseFloat32(vector, pool) : catalogue.dense(Array.from(vector), pool);
 
 /** The first pool denseTop asks the index for: one more for a position left out, twice as many under a filter. */
 const firstPool = (n: number, target: number, exclude: number | undefined, filtered: boolean): number =>
@@ -291,12 +293,7 @@ export async function searchAhead(
   const target = Math.min(want, n);
   if (!Number.isSafeInteger(target) || target < 1) return undefined;
   const pool = firstPool(n, target, exclude, false);
-  const { denseAsync, denseFloat32 } = catalogue;
-  const answer = denseAsync
-    ? await denseAsync(vector, pool)
-    : denseFloat32
-      ? denseFloat32(vector, pool)
-      : catalogue.dense(Array.from(vector), pool);
+  const answer = catalogue.denseAsync ? await catalogue.denseAsync(vector, pool) : searchNow(catalogue, vector, pool);
   return { pool, labels: answer.labels, distances: answer.distances };
 }
 
