@@ -4,7 +4,7 @@
  * service searches with text queries, whose neighbourhoods can be sparser. This embeds queries made of
  * catalogue titles (the whole title, and its first two words), searches the published index at a range
  * of settings, and compares with exact search over the published vectors (products.vectors.f32):
- * recall@10 by label and as the index step counts it (a result reaching the exact 10th's score less 1e-3).
+ * recall@10 by label and as the index step counts it (a result reaching the exact 10th's score less TIE_EPSILON).
  * Usage: node --import tsx bench/scale/query-recall.ts --home <MARKETPLACE_HOME> [--index ix-…] [--queries 300]
  */
 import { readFileSync } from 'node:fs';
@@ -19,6 +19,7 @@ import {
   loadFaiss,
   loadVectorIndex,
   openEmbedder,
+  TIE_EPSILON,
 } from '../../components/core/ml/index.js';
 import { openFsStore } from '../../components/core/platform/index.js';
 
@@ -58,7 +59,7 @@ for (const [name, texts] of [
     let tied = 0;
     for (let q = 0; q < texts.length; q++) {
       const expected = new Set(truth.labels.subarray(q * k, q * k + k));
-      const kth = truth.distances[q * k + k - 1]! - 1e-3;
+      const kth = truth.distances[q * k + k - 1]! - TIE_EPSILON;
       for (let j = 0; j < k; j++) {
         const label = found[q * k + j]!;
         if (label < 0) continue;

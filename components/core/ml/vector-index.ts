@@ -116,7 +116,7 @@ export function recallAt(k: number, index: Searchable, exact: Searchable, querie
  * equals scored as missing them (0.77 at 10^6 synthetic listings). The strict share of the exact
  * labels is still recorded beside it (`labelRecall`).
  */
-const TIE_EPSILON = 1e-3;
+export const TIE_EPSILON = 1e-3;
 
 /**
  * Tunes the search parameter: the answers of `index` to the queries at each setting, then one pass over

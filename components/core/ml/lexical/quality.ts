@@ -243,10 +243,6 @@ export async function embedQueryTexts(
   return out;
 }
 
-/**
- * The fusion weights fitted on queries made from the validation listings (`positions`), or null when
- * there are too few of them. What the index component publishes and evaluate scores with.
- */
 /** Queries made of the listings at `positions` (makeQueries), embedded as the service embeds what a buyer types. */
 export async function listingQueries(
   titles: readonly string[],
@@ -263,6 +259,10 @@ export async function listingQueries(
   return prepareQueries(queries, vectors, dim);
 }
 
+/**
+ * The fusion weights fitted on queries made from the validation listings (`positions`), or null when
+ * there are too few of them. What the index component publishes and evaluate scores with.
+ */
 export async function fitOnListings(
   catalogue: HybridCatalogue,
   titles: readonly string[],
