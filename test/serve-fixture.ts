@@ -83,7 +83,8 @@ export async function demoService(options: DemoServiceOptions = {}): Promise<Dem
     ).version;
     await publishServing(store, model.version, indexVersion, snapshotId);
 
-    const state = new ServingState({ store, log: silentLog, source: servingRecordSource(store) });
+    // One lexical thread, as the service runs by default: unfiltered queries are searched on it.
+    const state = new ServingState({ store, log: silentLog, source: servingRecordSource(store), loadOptions: { lexicalThreads: 1 } });
     closers.push(() => state.close());
     const service = await buildApp({ ...options.app, state, log: silentLog });
     closers.push(() => service.app.close());

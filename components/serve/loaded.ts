@@ -4,7 +4,7 @@
  */
 import type { ArtifactStore } from '../core/platform/index.js';
 import { loadFaiss, openEmbedder, openSearchIndex, type Embedder, type SearchIndex } from '../core/ml/index.js';
-import { buildSearchView, type SearchView } from './search-view.js';
+import { buildSearchView, type SearchView, type SearchViewOptions } from './search-view.js';
 
 /** What the service is told to serve: from `serving/current.json`, or pinned by the environment. */
 export interface ServingTarget {
@@ -27,6 +27,8 @@ export interface LoadedVersion extends ServingTarget {
   /** The ranker's view of this version (lexical + dense), its categories, towns and dates: swapped with it. */
   search: SearchView;
   loadedAt: Date;
+  /** Closes the model's sessions and stops the view's threads. */
+  close(): Promise<void>;
 }
 
 /** A version that cannot be served (an index built with another model, mismatched widths). */
@@ -39,7 +41,7 @@ export class IncompatibleVersionError extends Error {
  * its vectors live in that model's embedding space, and a query embedded by any other model would
  * return confident nonsense.
  */
-export interface LoadOptions {
+export interface LoadOptions extends SearchViewOptions {
   /**
    * How the product vectors are held (openSearchIndex): 'int8' by default, a quarter of float32's
    * memory (the FAISS index answers the dense search; the vectors give the cosines of lexical
@@ -61,14 +63,14 @@ export async function loadVersion(store: ArtifactStore, target: ServingTarget, o
     throw embedder.status === 'rejected' ? embedder.reason : (index as PromiseRejectedResult).reason;
   }
   try {
-    return assemble(target, embedder.value, index.value);
+    return assemble(target, embedder.value, index.value, options);
   } catch (error) {
     await embedder.value.close();
     throw error;
   }
 }
 
-function assemble(target: ServingTarget, embedder: Embedder, index: SearchIndex): LoadedVersion {
+function assemble(target: ServingTarget, embedder: Embedder, index: SearchIndex, options: LoadOptions): LoadedVersion {
   const { metadata } = index;
   if (metadata.modelVersion !== target.modelVersion) {
     throw new IncompatibleVersionError(
@@ -87,5 +89,9 @@ function assemble(target: ServingTarget, embedder: Embedder, index: SearchIndex)
   }
   const rows = index.productRows;
   const positionById = { get: (id: string) => rows.positionOf(id) };
-  return { ...target, embedder, index, dim, positionById, search: buildSearchView(index), loadedAt: new Date() };
+  const search = buildSearchView(index, options);
+  const close = async () => {
+    await Promise.all([embedder.close(), search.close()]);
+  };
+  return { ...target, embedder, index, dim, positionById, search, loadedAt: new Date(), close };
 }

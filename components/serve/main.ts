@@ -13,6 +13,7 @@ import {
   InputError,
   loadConfig,
   openArtifactStore,
+  nonNegativeInteger,
   positiveInteger,
   printSummary,
   runMain,
@@ -34,6 +35,7 @@ interface ServeOptions {
   requestTimeoutSeconds: number;
   keepAliveTimeoutSeconds: number;
   productVectors: 'float32' | 'int8';
+  lexicalThreads: number;
 }
 
 function port(value: string): number {
@@ -88,6 +90,15 @@ export function serveCommand(env: NodeJS.ProcessEnv = process.env) {
         .env('PRODUCT_VECTORS')
         .default('int8'),
     )
+    .addOption(
+      new Option(
+        '--lexical-threads <n>',
+        'worker threads that read the lexical index for unfiltered queries beside the event loop (0: on the loop); one less than the CPUs the pod has is the most that helps',
+      )
+        .argParser(nonNegativeInteger)
+        .env('LEXICAL_THREADS')
+        .default(1),
+    )
     .option('--log-requests', 'log every request')
     .action(async (options: ServeOptions) => {
       if (!options.modelVersion !== !options.indexVersion)
@@ -101,7 +112,7 @@ export function serveCommand(env: NodeJS.ProcessEnv = process.env) {
         store,
         log,
         source: pinned ? pinnedSource(pinned) : servingRecordSource(store),
-        loadOptions: { productVectors: options.productVectors },
+        loadOptions: { productVectors: options.productVectors, lexicalThreads: options.lexicalThreads },
       });
       const { app } = await buildApp({
         state,

@@ -12,7 +12,18 @@
  * - pages are slices of that one list: the same request on the same index version gives the same list,
  *   so pages neither repeat nor skip a listing.
  */
-import { rankDense, rankHybrid, rankLexical, searchAhead, type DenseAhead, type Ranked, type RankRequest } from '../core/ml/index.js';
+import {
+  hybridLexicalK,
+  lexicalAhead,
+  rankDense,
+  rankHybrid,
+  rankLexical,
+  searchAhead,
+  type DenseAhead,
+  type LexicalAhead,
+  type Ranked,
+  type RankRequest,
+} from '../core/ml/index.js';
 import { anyFilter, describeFilters, filterPredicate, listingDistance, type Filters, type SortOrder } from './filters.js';
 import type { LoadedVersion } from './loaded.js';
 
@@ -79,9 +90,17 @@ function rank(
   allowed: ((doc: number) => boolean) | undefined,
   depth: number,
   ahead?: DenseAhead,
+  lexical?: LexicalAhead,
 ): Ranked[] {
   const { catalogue, fusion } = version.search;
-  const request: RankRequest = { terms: plan.terms, vector: plan.vector, allowed, exclude: plan.exclude, ...(ahead ? { ahead } : {}) };
+  const request: RankRequest = {
+    terms: plan.terms,
+    vector: plan.vector,
+    allowed,
+    exclude: plan.exclude,
+    ...(ahead ? { ahead } : {}),
+    ...(lexical ? { lexicalAhead: lexical } : {}),
+  };
   if (plan.mode === 'lexical') return rankLexical(catalogue, request, MAX_RESULTS);
   if (plan.mode === 'dense') return rankDense(catalogue, request, depth);
   return rankHybrid(catalogue, request, fusion);
@@ -120,17 +139,22 @@ export async function searchPage(version: LoadedVersion, plan: SearchPlan): Prom
   const key = sortKey(version, plan);
   // Dense relevance pages read one past the page to know whether another follows.
   const depth = key ? SORT_POOL : Math.min(MAX_RESULTS, plan.offset + plan.k + 1);
-  // The dense index is searched first, off the event loop (other requests rank meanwhile): hybrid
-  // ranking's nearest pool (whatever the filters), a dense page without filters (with them, the
-  // ranking may scan what they keep instead).
+  // Both indexes are searched first, off the event loop (other requests rank meanwhile), side by side:
+  // the dense index for hybrid ranking's nearest pool (whatever the filters) or a dense page without
+  // filters (with them, the ranking may scan what they keep instead); the lexical top-k without
+  // filters (with them, the ranking reads the postings itself: a filter is a closure the lexical
+  // threads cannot call).
   const { catalogue, fusion } = version.search;
-  const ahead =
+  const lexicalK = plan.mode === 'hybrid' ? hybridLexicalK(fusion) : plan.mode === 'lexical' ? MAX_RESULTS : 0;
+  const [ahead, lexical] = await Promise.all([
     plan.mode === 'hybrid'
-      ? await searchAhead(catalogue, plan.vector, fusion.densePool, plan.exclude)
+      ? searchAhead(catalogue, plan.vector, fusion.densePool, plan.exclude)
       : plan.mode === 'dense' && !allowed
-        ? await searchAhead(catalogue, plan.vector, depth, plan.exclude)
-        : undefined;
-  let list = rank(version, plan, allowed, depth, ahead);
+        ? searchAhead(catalogue, plan.vector, depth, plan.exclude)
+        : undefined,
+    lexicalK > 0 && !allowed && plan.exclude === undefined ? lexicalAhead(catalogue, plan.terms, lexicalK) : undefined,
+  ]);
+  let list = rank(version, plan, allowed, depth, ahead, lexical);
   if (key) {
     const keys = new Map(relevantEnough(list, plan.mode).map((r) => [r, key(r)]));
     list = [...keys.keys()].sort((a, b) => keys.get(a)! - keys.get(b)!); // Array.sort is stable: ties stay in relevance order.

@@ -9,6 +9,7 @@ import {
   DEFAULT_FUSION,
   hybridCatalogue,
   LexicalIndex,
+  LexicalThreads,
   type FusionConfig,
   type HybridCatalogue,
   type SearchIndex,
@@ -33,6 +34,10 @@ export interface SearchView {
   listedAt: Float64Array;
   /** Bytes the lexical index holds in memory. */
   lexicalBytes: number;
+  /** Lexical search threads running (0: the lexical top-k is read on the event loop). */
+  lexicalThreads: () => number;
+  /** Stops what the view started (its lexical threads). */
+  close(): Promise<void>;
 }
 
 export interface Place {
@@ -45,7 +50,15 @@ export interface Place {
 /** Category keys: levels trimmed and lower-cased, joined by " / " (what the category filter compares). */
 export const categoryKey = (levels: readonly string[]): string => levels.map((level) => level.trim().toLowerCase()).join(' / ');
 
-export function buildSearchView(index: SearchIndex): SearchView {
+export interface SearchViewOptions {
+  /**
+   * Worker threads that search the lexical index for unfiltered queries, beside the event loop (0:
+   * none). At a million listings a whole title's lexical top-k is most of a hybrid query's time.
+   */
+  lexicalThreads?: number;
+}
+
+export function buildSearchView(index: SearchIndex, options: SearchViewOptions = {}): SearchView {
   const rows = index.productRows;
   const n = rows.length;
   // The rows' shared path arrays: n references, not n arrays.
@@ -102,6 +115,10 @@ export function buildSearchView(index: SearchIndex): SearchView {
     towns.set(key, places);
   }
 
+  // Started last, once everything that can refuse this index has passed: no thread outlives a failed load.
+  const threads =
+    index.lexical && (options.lexicalThreads ?? 0) > 0 ? LexicalThreads.start(index.lexical.postings, options.lexicalThreads!) : null;
+  if (threads) catalogue.lexicalAsync = (terms, k) => threads.top(terms, k);
   return {
     catalogue,
     fusion: index.metadata.lexical?.fusion ?? DEFAULT_FUSION,
@@ -111,5 +128,9 @@ export function buildSearchView(index: SearchIndex): SearchView {
     towns,
     listedAt: rows.listedAtMillis,
     lexicalBytes: index.lexical?.memoryBytes() ?? 0,
+    lexicalThreads: () => threads?.size ?? 0,
+    close: async () => {
+      await threads?.close();
+    },
   };
 }

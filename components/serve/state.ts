@@ -178,7 +178,7 @@ export class ServingState {
       return 'failed';
     }
     if (this.closed) {
-      await version.embedder.close();
+      await version.close();
       return 'unchanged';
     }
     const previous = this.held;
@@ -230,7 +230,7 @@ export class ServingState {
 
   private async release(held: Held): Promise<void> {
     try {
-      await held.version.embedder.close();
+      await held.version.close();
     } catch (error) {
       this.options.log.warn({ err: error }, `closing ${describeTarget(held.version)} failed`);
     }

@@ -3,12 +3,15 @@
  * ranker and the search-quality measures on a small catalogue with a real FAISS index.
  */
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import {
   DEFAULT_FUSION,
   fitFusion,
   hybridCatalogue,
+  hybridLexicalK,
+  lexicalAhead,
   LexicalIndex,
+  LexicalThreads,
   loadFaiss,
   makeQueries,
   ndcgAtK,
@@ -208,6 +211,46 @@ describe('hybrid ranking', () => {
       const filtered = { ...request, allowed: (doc: number) => doc % 2 === 0 };
       assert.deepEqual(rankDense(counted, { ...filtered, ahead: page }, 3), rankDense(catalogue, filtered, 3));
     }
+  });
+
+  it('ranks the same with the lexical top-k searched ahead on a worker thread, and then reads no postings itself', async () => {
+    const threads = LexicalThreads.start(catalogue.lexical.postings, 1);
+    after(() => threads.close());
+    let tops = 0;
+    const lexical = Object.assign(Object.create(catalogue.lexical) as LexicalIndex, {
+      top: (...args: Parameters<LexicalIndex['top']>) => {
+        tops++;
+        return catalogue.lexical.top(...args);
+      },
+    });
+    const counted = { ...catalogue, lexical, lexicalAsync: (terms: readonly string[], k: number) => threads.top(terms, k) };
+    const request = { terms: queryTerms('leather sofa'), vector: unit(1, 0.05) };
+    const k = hybridLexicalK(DEFAULT_FUSION);
+    const ahead = await lexicalAhead(counted, request.terms, k);
+    assert.ok(ahead, 'searched ahead');
+    tops = 0;
+    assert.deepEqual(
+      rankHybrid(counted, { ...request, lexicalAhead: ahead }, DEFAULT_FUSION),
+      rankHybrid(catalogue, request, DEFAULT_FUSION),
+    );
+    assert.equal(tops, 0, 'hybrid ranking used the top-k searched ahead');
+    const page = await lexicalAhead(counted, request.terms, 10);
+    assert.deepEqual(rankLexical(counted, { ...request, lexicalAhead: page }, 10), rankLexical(catalogue, request, 10));
+    assert.equal(tops, 0, 'so did a lexical page');
+    // Another question than the one answered ahead: the ranking searches for itself, and answers right.
+    const filtered = { ...request, allowed: (doc: number) => doc !== 0 };
+    assert.deepEqual(
+      rankHybrid(counted, { ...filtered, lexicalAhead: ahead }, DEFAULT_FUSION),
+      rankHybrid(catalogue, filtered, DEFAULT_FUSION),
+    );
+    assert.equal(tops, 1, 'a filter');
+    assert.deepEqual(rankLexical(counted, { ...request, lexicalAhead: page }, 5), rankLexical(catalogue, request, 5));
+    assert.equal(tops, 2, 'another k');
+    const bike = { ...request, terms: queryTerms('bike frame') };
+    assert.deepEqual(rankHybrid(counted, { ...bike, lexicalAhead: ahead }, DEFAULT_FUSION), rankHybrid(catalogue, bike, DEFAULT_FUSION));
+    assert.equal(tops, 3, 'other terms');
+    assert.equal(await lexicalAhead(counted, queryTerms('zebra'), k), undefined, 'no known term: nothing to search ahead');
+    assert.equal(await lexicalAhead(catalogue, request.terms, k), undefined, 'no threads: the ranking searches in place');
   });
 });
 

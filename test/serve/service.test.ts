@@ -77,11 +77,12 @@ describe('search service on a demo model and index', () => {
 
   it('is alive and ready, naming the versions it serves', async () => {
     assert.deepEqual(await get('/healthz'), { status: 'ok' });
-    const ready = await get<{ ready: boolean; model: string; index: string; products: number }>('/readyz');
+    const ready = await get<{ ready: boolean; model: string; index: string; products: number; lexicalThreads: number }>('/readyz');
     assert.equal(ready.ready, true);
     assert.equal(ready.model, modelVersion);
     assert.equal(ready.index, indexVersion);
     assert.equal(ready.products, 78);
+    assert.equal(ready.lexicalThreads, 1, 'the lexical thread the fixture asks for is running');
   });
 
   it('answers a text query with ranked products and the versions that produced them', async () => {
@@ -296,8 +297,9 @@ describe('search service on a demo model and index', () => {
       assert.equal(response.statusCode, 200, response.body);
       assert.ok([indexVersion, second.version].includes(response.json<SearchBody>().index));
     }
-    const ready = await get<{ index: string; model: string }>('/readyz');
+    const ready = await get<{ index: string; model: string; lexicalThreads: number }>('/readyz');
     assert.equal(ready.index, second.version);
+    assert.equal(ready.lexicalThreads, 1, 'the new version runs its own lexical thread');
     assert.equal((await get<SearchBody>('/search?q=bike')).index, second.version);
     assert.equal(await state.refresh(), 'unchanged');
     indexVersion = second.version;

@@ -16,6 +16,8 @@ const readyAnswer = {
     buyers: { type: 'integer' },
     /** Bytes the lexical index holds in memory (0 for an index built before it). */
     lexicalIndexBytes: { type: 'integer' },
+    /** Lexical search threads alive (0: the event loop reads the lexical index; fewer than set: one died). */
+    lexicalThreads: { type: 'integer' },
     /** Why not ready, or why the last reload failed while an older version still serves. */
     lastError: { type: ['string', 'null'] },
   },
@@ -40,6 +42,7 @@ export async function healthRoutes(app: FastifyInstance, { state }: RouteContext
       products: version.index.productRows.length,
       buyers: version.index.buyerRows.length,
       lexicalIndexBytes: version.search.lexicalBytes,
+      lexicalThreads: version.search.lexicalThreads(),
       lastError: state.lastError(),
     };
   });

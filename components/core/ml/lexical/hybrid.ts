@@ -39,7 +39,8 @@
  */
 import { z } from 'zod';
 import type { ProductVectors } from '../product-vectors.js';
-import { popcount, type LexicalIndex } from './bm25.js';
+import type { LexicalIndex } from './bm25.js';
+import { MAX_QUERY_TERMS, popcount, type LexicalMatches } from './top-k.js';
 
 export const FUSION_FEATURES = [
   'lexical',
@@ -117,6 +118,13 @@ export interface DenseAnswer {
   labels: ArrayLike<number>;
   distances: ArrayLike<number>;
 }
+/** The same top-k as LexicalIndex.top, unfiltered, on a worker thread (LexicalThreads.top). */
+export type LexicalSearchAsync = (terms: readonly string[], k: number) => Promise<LexicalMatches>;
+/** A lexical top-k made ahead of a ranking (lexicalAhead), unfiltered, for the k it asked. */
+export interface LexicalAhead {
+  k: number;
+  matches: LexicalMatches;
+}
 /** A dense search made ahead of a ranking (searchAhead), for the pool it asked. */
 export interface DenseAhead extends DenseAnswer {
   pool: number;
@@ -130,6 +138,8 @@ export interface HybridCatalogue {
   denseFloat32?: DenseSearchFloat32;
   /** When given, searchAhead searches with it (the search service: off the event loop). */
   denseAsync?: DenseSearchAsync;
+  /** When given, lexicalAhead searches with it (the search service: on a worker thread). */
+  lexicalAsync?: LexicalSearchAsync;
   /**
    * n × dim unit vectors in position order (cosines of lexical candidates are computed from them):
    * float32, or int8 codes (the search service: a quarter of the memory).
@@ -154,6 +164,7 @@ export function hybridCatalogue(parts: {
   dense: DenseSearch;
   denseFloat32?: DenseSearchFloat32;
   denseAsync?: DenseSearchAsync;
+  lexicalAsync?: LexicalSearchAsync;
   vectors: ProductVectors;
   dim: number;
   paths: readonly (readonly string[])[];
@@ -180,6 +191,7 @@ export function hybridCatalogue(parts: {
     dense: parts.dense,
     ...(parts.denseFloat32 ? { denseFloat32: parts.denseFloat32 } : {}),
     ...(parts.denseAsync ? { denseAsync: parts.denseAsync } : {}),
+    ...(parts.lexicalAsync ? { lexicalAsync: parts.lexicalAsync } : {}),
     vectors: parts.vectors,
     dim: parts.dim,
     leaf,
@@ -219,6 +231,11 @@ export interface RankRequest {
    * its first search of the index when it asks for the same pool.
    */
   ahead?: DenseAhead;
+  /**
+   * The lexical top-k of `terms`, searched ahead (lexicalAhead): used in place of the ranking's own
+   * when it asks for the same k without a filter or an excluded position.
+   */
+  lexicalAhead?: LexicalAhead;
 }
 
 function dot(catalogue: HybridCatalogue, vector: Float32Array, doc: number): number {
@@ -297,6 +314,29 @@ export async function searchAhead(
   return { pool, labels: answer.labels, distances: answer.distances };
 }
 
+/**
+ * The lexical top `k` of `terms`, unfiltered, found now on a worker thread where the catalogue has them
+ * (lexicalAsync), so that the event loop serves other requests meanwhile; undefined without them or
+ * without a known term (the ranking then searches in place, as it does under a filter).
+ */
+export async function lexicalAhead(catalogue: HybridCatalogue, terms: readonly string[], k: number): Promise<LexicalAhead | undefined> {
+  if (!catalogue.lexicalAsync || !(k >= 1) || !terms.some((term) => catalogue.lexical.knows(term))) return undefined;
+  return { k, matches: await catalogue.lexicalAsync(terms, k) };
+}
+
+/** The ranking's lexical top `k`: the one searched ahead when it answers the same question, else searched now. */
+function lexicalMatches(catalogue: HybridCatalogue, request: RankRequest, k: number): LexicalMatches {
+  const allowed = excluding(request);
+  const ahead = request.lexicalAhead;
+  const same =
+    ahead !== undefined &&
+    allowed === undefined &&
+    ahead.k === k &&
+    ahead.matches.terms.length === Math.min(request.terms.length, MAX_QUERY_TERMS) &&
+    ahead.matches.terms.every((term, i) => term === request.terms[i]);
+  return same ? ahead.matches : catalogue.lexical.top(request.terms, k, allowed);
+}
+
 /** Filters keeping under 1 / SCAN_BELOW of the catalogue are answered by a direct scan of what they keep. */
 const SCAN_BELOW = 2;
 
@@ -316,7 +356,7 @@ function nearestAmong(
 
 /** Lexical mode: the `limit` best allowed listings holding a query term, by BM25F. */
 export function rankLexical(catalogue: HybridCatalogue, request: RankRequest, limit: number): Ranked[] {
-  const matches = catalogue.lexical.top(request.terms, limit, excluding(request));
+  const matches = lexicalMatches(catalogue, request, limit);
   return Array.from(matches.docs, (doc, i) => ({
     doc,
     score: matches.scores[i]!,
@@ -362,11 +402,12 @@ export interface HybridCandidates {
   features: Float32Array;
 }
 
+/** The lexical top-k a hybrid ranking reads: the first `lexicalPool` are candidates, all `priorPool` vote in the priors. */
+export const hybridLexicalK = (config: FusionConfig): number => Math.max(config.lexicalPool, config.priorPool);
+
 export function hybridCandidates(catalogue: HybridCatalogue, request: RankRequest, config: FusionConfig): HybridCandidates {
-  const allowed = excluding(request);
-  // The best matches, best first: the first `lexicalPool` are candidates, all `priorPool` vote in the priors.
-  const matches =
-    request.terms.length > 0 ? catalogue.lexical.top(request.terms, Math.max(config.lexicalPool, config.priorPool), allowed) : null;
+  // The best matches, best first.
+  const matches = request.terms.length > 0 ? lexicalMatches(catalogue, request, hybridLexicalK(config)) : null;
   const lexicalTop = matches ? Array.from({ length: Math.min(config.lexicalPool, matches.docs.length) }, (_, i) => i) : [];
   // The dense candidates are the query's nearest `densePool` listings in the whole catalogue, then
   // filtered: not the nearest that pass the filters, which under a narrow filter are anything at all
