@@ -6,6 +6,11 @@
  * index component fits them), then the test listings' queries are scored (as evaluate scores them),
  * and the hybrid ranking's time per query is measured on those queries, settings interleaved.
  *
+ * A setting is a pool (every query reads it) or short/long: `300/100` reads 300 for a query of up to
+ * SHORT_QUERY_TERMS terms and 100 for a longer one (FusionConfig.longPriorPool). Such a setting is
+ * also scored with the weights fitted for its short pool alone (`300/100, weights of 300`): what an
+ * index published before longPriorPool ranks with, its weights fitted when every query read 300.
+ *
  * The version is the store's serving record (serving/current.json) unless --model/--index name one; the
  * split (which listings are validation and test) is the model's split.json.
  */
@@ -31,13 +36,13 @@ const { values } = parseArgs({
     artifacts: { type: 'string' },
     model: { type: 'string' },
     index: { type: 'string' },
-    pools: { type: 'string', default: 'all,1000,300,100' },
+    pools: { type: 'string', default: 'all,1000,300,300/100,100' },
     help: { type: 'boolean', short: 'h' },
   },
 });
 if (values.help || !values.artifacts) {
   process.stdout.write(
-    'usage: tsx bench/prior-pool.ts --artifacts <artifact folder> [--model m-…] [--index ix-…] [--pools all,1000,300,100]\n',
+    'usage: tsx bench/prior-pool.ts --artifacts <artifact folder> [--model m-…] [--index ix-…] [--pools all,1000,300,300/100,100]\n',
   );
   process.exit(values.help ? 0 : 2);
 }
@@ -65,19 +70,27 @@ const prepared = prepareQueries(
   ),
   version.dim,
 );
-const pools = String(values.pools)
+const size = (text: string) => {
+  const pool = text.trim() === 'all' ? rows.length : Number(text);
+  if (!Number.isInteger(pool) || pool < 1) throw new Error(`--pools: '${text}' is not a pool (a positive whole number or 'all')`);
+  return pool;
+};
+const settings = String(values.pools)
   .split(',')
-  .map((p) => (p.trim() === 'all' ? rows.length : Number(p)));
-const configs: { pool: string; config: FusionConfig; fitQueries: number; objective: number }[] = [];
-for (const pool of pools) {
-  const base: FusionConfig = { ...DEFAULT_FUSION, priorPool: pool };
-  const fit = await fitOnListings(catalogue, titles, evenSample(positionsOf(split.val)), embed, base);
-  configs.push({
-    pool: pool === rows.length ? 'all' : String(pool),
-    config: fit?.config ?? base,
-    fitQueries: fit?.queries ?? 0,
-    objective: fit?.objective ?? Number.NaN,
+  .map((spec) => {
+    const [short, long = short] = spec.split('/').map((part) => part.trim());
+    return { name: spec.trim(), short: size(short!), long: size(long!) };
   });
+const configs: { pool: string; config: FusionConfig; fitQueries: number; objective: number }[] = [];
+for (const { name, short, long } of settings) {
+  const base: FusionConfig = { ...DEFAULT_FUSION, priorPool: short, longPriorPool: long };
+  const fit = await fitOnListings(catalogue, titles, evenSample(positionsOf(split.val)), embed, base);
+  configs.push({ pool: name, config: fit?.config ?? base, fitQueries: fit?.queries ?? 0, objective: fit?.objective ?? Number.NaN });
+}
+for (const { name, short, long } of settings) {
+  const alone = configs.find((c) => c.config.priorPool === short && c.config.longPriorPool === short);
+  if (long !== short && alone)
+    configs.push({ ...alone, pool: `${name}, weights of ${alone.pool}`, config: { ...alone.config, longPriorPool: long } });
 }
 const times = configs.map(() => [] as number[]);
 for (let round = 0; round < 3; round++)

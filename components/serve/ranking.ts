@@ -145,7 +145,7 @@ export async function searchPage(version: LoadedVersion, plan: SearchPlan): Prom
   // filters (with them, the ranking reads the postings itself: a filter is a closure the lexical
   // threads cannot call).
   const { catalogue, fusion } = version.search;
-  const lexicalK = plan.mode === 'hybrid' ? hybridLexicalK(fusion) : plan.mode === 'lexical' ? MAX_RESULTS : 0;
+  const lexicalK = plan.mode === 'hybrid' ? hybridLexicalK(fusion, plan.terms) : plan.mode === 'lexical' ? MAX_RESULTS : 0;
   const [ahead, lexical] = await Promise.all([
     plan.mode === 'hybrid'
       ? searchAhead(catalogue, plan.vector, fusion.densePool, plan.exclude)

@@ -225,7 +225,7 @@ describe('hybrid ranking', () => {
     });
     const counted = { ...catalogue, lexical, lexicalAsync: (terms: readonly string[], k: number) => threads.top(terms, k) };
     const request = { terms: queryTerms('leather sofa'), vector: unit(1, 0.05) };
-    const k = hybridLexicalK(DEFAULT_FUSION);
+    const k = hybridLexicalK(DEFAULT_FUSION, request.terms);
     const ahead = await lexicalAhead(counted, request.terms, k);
     assert.ok(ahead, 'searched ahead');
     tops = 0;

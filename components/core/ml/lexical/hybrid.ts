@@ -33,9 +33,11 @@
  *                 the candidate's leaf category
  *   rrf           reciprocal rank fusion of the two candidate lists, ×30 (the first stage itself)
  * The first stage orders the union by RRF (k = 60); the vote reads its top.
+ * A query of more than SHORT_QUERY_TERMS terms reads `longPriorPool` (100) matches for its priors, not
+ * `priorPool`: see longPriorPool.
  *
  * No sentence encoder and no network call: a query costs one ONNX text embedding, one FAISS search and
- * the postings of its terms that can still change its best `priorPool` (MaxScore: LexicalIndex.top).
+ * the postings of its terms that can still change its best `priorPool` (MaxScore: LexicalPostings.top).
  */
 import { z } from 'zod';
 import type { ProductVectors } from '../product-vectors.js';
@@ -81,6 +83,14 @@ export const FusionConfig = z.object({
   votePool: z.number().int().positive(),
   /** How many of the best lexical matches the lexical priors read (an index published before it: 300). */
   priorPool: z.number().int().positive().default(300),
+  /**
+   * The same for a query of more than SHORT_QUERY_TERMS terms (an index published before it: 100).
+   * A short query ("double bed") is ambiguous, and its category is what most of its best matches are
+   * about; a long one (a title typed whole) says what it is, and its best 100 matches agree as well
+   * as its best 300 (bench/prior-pool.ts, with its own row for this rule). Reading 100 halves the
+   * lexical work of a whole title at a million listings.
+   */
+  longPriorPool: z.number().int().positive().default(100),
 });
 export type FusionConfig = z.infer<typeof FusionConfig>;
 
@@ -103,7 +113,11 @@ export const DEFAULT_FUSION: FusionConfig = {
   densePool: 100,
   votePool: 20,
   priorPool: 300,
+  longPriorPool: 100,
 };
+
+/** A query of at most this many terms is short (FusionConfig.priorPool); longer ones read longPriorPool. */
+export const SHORT_QUERY_TERMS = 3;
 
 const RRF_K = 60;
 
@@ -402,12 +416,16 @@ export interface HybridCandidates {
   features: Float32Array;
 }
 
-/** The lexical top-k a hybrid ranking reads: the first `lexicalPool` are candidates, all `priorPool` vote in the priors. */
-export const hybridLexicalK = (config: FusionConfig): number => Math.max(config.lexicalPool, config.priorPool);
+/**
+ * The lexical top-k a hybrid ranking reads for `terms`: the first `lexicalPool` are candidates, all of
+ * them vote in the priors (priorPool, or longPriorPool for a long query).
+ */
+export const hybridLexicalK = (config: FusionConfig, terms: readonly string[]): number =>
+  Math.max(config.lexicalPool, terms.length > SHORT_QUERY_TERMS ? config.longPriorPool : config.priorPool);
 
 export function hybridCandidates(catalogue: HybridCatalogue, request: RankRequest, config: FusionConfig): HybridCandidates {
   // The best matches, best first.
-  const matches = request.terms.length > 0 ? lexicalMatches(catalogue, request, hybridLexicalK(config)) : null;
+  const matches = request.terms.length > 0 ? lexicalMatches(catalogue, request, hybridLexicalK(config, request.terms)) : null;
   const lexicalTop = matches ? Array.from({ length: Math.min(config.lexicalPool, matches.docs.length) }, (_, i) => i) : [];
   // The dense candidates are the query's nearest `densePool` listings in the whole catalogue, then
   // filtered: not the nearest that pass the filters, which under a narrow filter are anything at all
