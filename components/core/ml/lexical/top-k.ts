@@ -227,19 +227,22 @@ export class LexicalPostings {
   /**
    * The BM25F score and match facts of each of `docs` for `terms` (0 for a document without any),
    * looked up by galloping search in each term's postings: for the few listings a ranking reads that a top-k pass
-   * did not bring in (dense candidates, a dense page).
+   * did not bring in (dense candidates, a dense page). The documents are visited in position order, so
+   * each search in a term's postings starts where the last one ended, not at the list's head.
    */
   scoreDocs(terms: readonly string[], docs: ArrayLike<number>): DocFacts {
     const scored = terms.slice(0, MAX_QUERY_TERMS);
     const out = { scores: new Float32Array(docs.length), matched: new Uint32Array(docs.length), inTitle: new Uint32Array(docs.length) };
+    const order = Uint32Array.from({ length: docs.length }, (_, i) => i).sort((a, b) => docs[a]! - docs[b]!);
     scored.forEach((term, bit) => {
       const id = this.termIds.get(term);
       if (id === undefined) return;
-      const start = this.offsets[id]!;
       const end = this.offsets[id + 1]!;
-      for (let i = 0; i < docs.length; i++) {
-        const p = gallop(this.docs, start, end, docs[i]!);
-        if (p >= end || this.docs[p] !== docs[i]) continue;
+      let p = this.offsets[id]!;
+      for (const i of order) {
+        p = gallop(this.docs, p, end, docs[i]!);
+        if (p >= end) break;
+        if (this.docs[p] !== docs[i]) continue;
         out.scores[i]! += this.weights[p]!;
         out.matched[i] = (out.matched[i]! | (1 << bit)) >>> 0;
         if (this.titleHit[p]) out.inTitle[i] = (out.inTitle[i]! | (1 << bit)) >>> 0;
