@@ -3,7 +3,7 @@
  * (seedPostings 0) in the same run: both on the same queries, one after the other query by query (so
  * that the machine's drift falls on both), and their answers compared bit for bit. The queries are
  * catalogue titles, whole (known-item search, the lexical worst case) and their first two words, at the
- * k the hybrid ranking asks for (the index's fusion: max(lexicalPool, priorPool)).
+ * k the hybrid ranking asks for each (hybridLexicalK: the index's lexicalPool, priorPool, longPriorPool).
  * Usage: node --import tsx bench/scale/lexical-top.ts --home <MARKETPLACE_HOME> [--index ix-…] [--queries 1000] [--rounds 3]
  */
 import { readFileSync } from 'node:fs';
@@ -12,12 +12,14 @@ import { parseArgs } from 'node:util';
 import {
   DEFAULT_FUSION,
   evenSample,
+  hybridLexicalK,
   INDEX_FILES,
   INDEX_PREFIX,
   IndexMetadata,
   LexicalIndex,
   queryTerms,
   SEED_POSTINGS,
+  SHORT_QUERY_TERMS,
 } from '../../components/core/ml/index.js';
 
 const { values } = parseArgs({
@@ -42,7 +44,7 @@ const version =
 const folder = path.join(artifacts, INDEX_PREFIX(version));
 const metadata = IndexMetadata.parse(JSON.parse(readFileSync(path.join(folder, 'manifest.json'), 'utf8')).metadata);
 const fusion = metadata.lexical?.fusion ?? DEFAULT_FUSION;
-const k = Math.max(fusion.lexicalPool, fusion.priorPool);
+const kOf = (terms: readonly string[]) => hybridLexicalK(fusion, terms);
 const lexical = LexicalIndex.fromFiles(
   readFileSync(path.join(folder, INDEX_FILES.lexicalHeader)),
   readFileSync(path.join(folder, INDEX_FILES.lexicalPostings)),
@@ -50,7 +52,7 @@ const lexical = LexicalIndex.fromFiles(
 const titles = (JSON.parse(readFileSync(path.join(folder, INDEX_FILES.productRows), 'utf8')) as { title: string }[]).map((r) => r.title);
 const sample = evenSample(titles, Number(values.queries));
 process.stdout.write(
-  `${version}: ${lexical.documents} listings, ${lexical.header.postings} postings; top ${k}; ${sample.length} queries\n`,
+  `${version}: ${lexical.documents} listings, ${lexical.header.postings} postings; top ${fusion.priorPool}, ${fusion.longPriorPool} for a query of more than ${SHORT_QUERY_TERMS} terms; ${sample.length} queries\n`,
 );
 
 const variants = [
@@ -70,7 +72,7 @@ for (const [name, texts] of [
   const queries = texts.map((t) => queryTerms(t)).filter((terms) => terms.length > 0);
   let differ = 0;
   for (const terms of queries) {
-    const [a, b] = variants.map((v) => lexical.top(terms, k, undefined, v.seed));
+    const [a, b] = variants.map((v) => lexical.top(terms, kOf(terms), undefined, v.seed));
     const same = (x: ArrayLike<number>, y: ArrayLike<number>) => x.length === y.length && Array.from(x).every((value, i) => value === y[i]);
     if (!same(a!.docs, b!.docs) || !same(a!.scores, b!.scores) || !same(a!.matched, b!.matched) || !same(a!.inTitle, b!.inTitle)) differ++;
   }
@@ -79,7 +81,7 @@ for (const [name, texts] of [
     for (const terms of queries)
       variants.forEach((v, i) => {
         const start = performance.now();
-        lexical.top(terms, k, undefined, v.seed);
+        lexical.top(terms, kOf(terms), undefined, v.seed);
         times[i]!.push(performance.now() - start);
       });
   const [plain, seeded] = times.map(summary);
@@ -90,4 +92,4 @@ for (const [name, texts] of [
   );
   out[name] = { plain, seeded, differ, queries: queries.length };
 }
-process.stdout.write(`${JSON.stringify({ bench: 'lexical-top', version, k, seedPostings: SEED_POSTINGS, ...out })}\n`);
+process.stdout.write(`${JSON.stringify({ bench: 'lexical-top', version, fusion, seedPostings: SEED_POSTINGS, ...out })}\n`);

@@ -116,8 +116,9 @@ export class LexicalPostings {
    * good documents happen to have come by. So the documents of the strongest terms (the rarest, at
    * most `seedPostings` postings together) are scored first, whole; the k-th best of them is a score
    * the answer's k-th reaches, and the second pass, over the documents that hold none of those terms,
-   * starts from it. At a million listings (synthetic, top 300) whole titles took 0.68x the time of
-   * plain MaxScore, two-word queries 0.82x (bench/scale/lexical-top.ts, the same run).
+   * starts from it. At a million listings (synthetic) whole titles took 0.68x the time of plain
+   * MaxScore at top 300 and 0.46x at top 100, two-word queries 0.82x at top 300
+   * (bench/scale/lexical-top.ts, plain and seeded in the same run).
    * `seedPostings` 0 is plain MaxScore: the same answer, bit for bit (test/ml/lexical-top.test.ts).
    */
   top(terms: readonly string[], k: number, allowed?: (doc: number) => boolean, seedPostings = SEED_POSTINGS): LexicalMatches {
