@@ -4,7 +4,7 @@
  * query only adds up the postings of its terms, and only those that can still change its best k
  * (top: MaxScore, with a seed pass).
  *
- * Its arrays live on SharedArrayBuffers where the loader put them there (LexicalIndex.fromFiles), so
+ * Its arrays live on SharedArrayBuffers where the loader put them (LexicalIndex.fromFiles), so
  * that a worker thread can search the same memory (top-threads.ts): `shareable()` hands them over,
  * `new LexicalPostings(parts)` opens them on the other side.
  */
