@@ -60,6 +60,25 @@ describe('LexicalThreads', () => {
     assert.ok(built.docs.buffer instanceof SharedArrayBuffer);
   });
 
+  it('a thread that dies fails what it held; with none left, the calling thread answers', async () => {
+    const pool = LexicalThreads.start(index.postings, 1);
+    after(() => pool.close());
+    const terms = queryTerms('white oak table');
+    assert.deepEqual(Array.from((await pool.top(terms, 10)).docs), Array.from(index.top(terms, 10).docs));
+    // The thread stopped from outside, as a crash would stop it (the pool's own thread, reached for this test).
+    const [thread] = (pool as unknown as { threads: { worker: import('node:worker_threads').Worker }[] }).threads;
+    const stopped = new Promise((resolve) => thread!.worker.once('exit', resolve));
+    const held = pool.top(terms, 10);
+    await thread!.worker.terminate();
+    await stopped;
+    await held.then(
+      (matches) => assert.ok(matches.docs.length > 0, 'answered before it stopped'),
+      (error: Error) => assert.match(error.message, /lexical thread exited/),
+    );
+    assert.equal(pool.size, 0);
+    assert.deepEqual(Array.from((await pool.top(terms, 10)).docs), Array.from(index.top(terms, 10).docs), 'answered on the calling thread');
+  });
+
   it('answers nothing once closed, and refuses a count that is not a positive whole number', async () => {
     const pool = LexicalThreads.start(index.postings, 1);
     const pending = pool.top(queryTerms('red sofa'), 10);
