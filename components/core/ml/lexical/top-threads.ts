@@ -36,21 +36,12 @@ interface Thread {
 // The entry beside this module, in its own form: top-thread.ts under tsx, top-thread.js once compiled.
 const ENTRY = new URL(`./top-thread${path.extname(fileURLToPath(import.meta.url))}`, import.meta.url);
 
-/**
- * What makes a thread read TypeScript when this module runs from its sources (npm run serve, the tests,
- * under tsx): Node 20 does not carry the main thread's loader into a worker, and tsx registers itself
- * on the main thread only, so the thread registers tsx's loader itself before it loads its entry. tsx is
- * a dev dependency: the images run the compiled .js, whose thread starts from its entry directly.
- */
-const TS_LOADER = 'tsx/esm/api';
+/** From TypeScript sources (under tsx) a thread starts here: tsx's loader, then the entry (see the file). */
+const TSX_BOOT = new URL('./top-thread-tsx.mjs', import.meta.url);
 
 function startWorker(parts: ReturnType<LexicalPostings['shareable']>): Worker {
   const options = { workerData: parts, name: 'lexical-top' };
-  if (!ENTRY.pathname.endsWith('.ts')) return new Worker(ENTRY, options);
-  // biome-ignore lint/style/useTemplate: written out so that scripts/component-deps.mjs, which takes "import(" before anything but a quote for an import of a computed name, does not misread this text as one
-  const load = (url: string) => 'await import(' + JSON.stringify(url) + ')';
-  const boot = `const { register } = ${load(import.meta.resolve(TS_LOADER))}; register(); ${load(ENTRY.href)};`;
-  return new Worker(boot, { ...options, eval: true });
+  return ENTRY.pathname.endsWith('.ts') ? new Worker(TSX_BOOT, { ...options, argv: [ENTRY.href] }) : new Worker(ENTRY, options);
 }
 
 export class LexicalThreads {
