@@ -94,14 +94,19 @@ export const FusionConfig = z.object({
 });
 export type FusionConfig = z.infer<typeof FusionConfig>;
 
-/** Before fitting (and for an index built with too few validation products to fit on). */
+/**
+ * Before fitting (and for an index built with too few validation products to fit on). exactTitle is 2:
+ * a title typed whole must find its listing even where the embedding knows none of its words (a new
+ * listing's made-up name, a small catalogue's quick model), which at 0.5 a far cosine (rescaled to −1)
+ * outweighed; fits on the real export chose 1 to 4.
+ */
 export const DEFAULT_FUSION: FusionConfig = {
   weights: {
     lexical: 1,
     dense: 1,
     titleCoverage: 0.5,
     titleMatch: 0.5,
-    exactTitle: 0.5,
+    exactTitle: 2,
     leafVote: 0.5,
     rootVote: 0.25,
     lexicalLeafPrior: 0.25,
