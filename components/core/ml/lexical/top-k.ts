@@ -55,7 +55,7 @@ export interface PostingParts {
 }
 
 /** A copy of `array` on a SharedArrayBuffer, or `array` itself when it is on one already. */
-export function onShared<T extends Uint32Array | Float32Array | Uint8Array>(array: T): T {
+function onShared<T extends Uint32Array | Float32Array | Uint8Array>(array: T): T {
   if (array.buffer instanceof SharedArrayBuffer) return array;
   const Ctor = array.constructor as new (buffer: SharedArrayBuffer) => T;
   const copy = new Ctor(new SharedArrayBuffer(array.byteLength));
@@ -65,15 +65,9 @@ export function onShared<T extends Uint32Array | Float32Array | Uint8Array>(arra
 
 export class LexicalPostings {
   private readonly termIds: Map<string, number>;
-  private readonly offsets: Uint32Array;
-  private readonly docs: Uint32Array;
-  private readonly weights: Float32Array;
-  private readonly titleHit: Uint8Array;
-  private readonly maxWeight: Float32Array;
 
   constructor(private readonly parts: PostingParts) {
     this.termIds = new Map(parts.terms.map((term, id) => [term, id]));
-    ({ offsets: this.offsets, docs: this.docs, weights: this.weights, titleHit: this.titleHit, maxWeight: this.maxWeight } = parts);
   }
 
   /** The parts, every array on a SharedArrayBuffer (copied there if it was not): for a worker thread. */
@@ -123,12 +117,13 @@ export class LexicalPostings {
    */
   top(terms: readonly string[], k: number, allowed?: (doc: number) => boolean, seedPostings = SEED_POSTINGS): LexicalMatches {
     const scored = terms.slice(0, MAX_QUERY_TERMS);
+    const { offsets, maxWeight } = this.parts;
     // One cursor per known query term (a repeated term counts again, as in match), weakest bound first.
     const lists: Cursor[] = scored.flatMap((term, bit) => {
       const id = this.termIds.get(term);
       return id === undefined || !(k >= 1)
         ? []
-        : [{ bit, start: this.offsets[id]!, at: this.offsets[id]!, end: this.offsets[id + 1]!, bound: this.maxWeight[id]! }];
+        : [{ bit, start: offsets[id]!, at: offsets[id]!, end: offsets[id + 1]!, bound: maxWeight[id]! }];
     });
     lists.sort((a, b) => a.bound - b.bound || a.bit - b.bit);
     const L = lists.length;
@@ -170,9 +165,7 @@ export class LexicalPostings {
     const L = lists.length;
     // A document's weight from each query term, by bit (only the bits of its `matched` are read).
     const part = new Float32Array(MAX_QUERY_TERMS);
-    const docs = this.docs;
-    const weights = this.weights;
-    const titleHit = this.titleHit;
+    const { docs, weights, titleHit } = this.parts;
     let essential = from; // lists[essential..] bring documents in; lists[..essential) are only looked up
     const narrow = () => {
       while (essential < L && heap.full && bounds[essential]! * SLACK < heap.worstScore) essential++;
@@ -235,18 +228,19 @@ export class LexicalPostings {
     const scored = terms.slice(0, MAX_QUERY_TERMS);
     const out = { scores: new Float32Array(docs.length), matched: new Uint32Array(docs.length), inTitle: new Uint32Array(docs.length) };
     const order = Uint32Array.from({ length: docs.length }, (_, i) => i).sort((a, b) => docs[a]! - docs[b]!);
+    const { offsets, docs: postingDocs, weights, titleHit } = this.parts;
     scored.forEach((term, bit) => {
       const id = this.termIds.get(term);
       if (id === undefined) return;
-      const end = this.offsets[id + 1]!;
-      let p = this.offsets[id]!;
+      const end = offsets[id + 1]!;
+      let p = offsets[id]!;
       for (const i of order) {
-        p = gallop(this.docs, p, end, docs[i]!);
+        p = gallop(postingDocs, p, end, docs[i]!);
         if (p >= end) break;
-        if (this.docs[p] !== docs[i]) continue;
-        out.scores[i]! += this.weights[p]!;
+        if (postingDocs[p] !== docs[i]) continue;
+        out.scores[i]! += weights[p]!;
         out.matched[i] = (out.matched[i]! | (1 << bit)) >>> 0;
-        if (this.titleHit[p]) out.inTitle[i] = (out.inTitle[i]! | (1 << bit)) >>> 0;
+        if (titleHit[p]) out.inTitle[i] = (out.inTitle[i]! | (1 << bit)) >>> 0;
       }
     });
     return out;

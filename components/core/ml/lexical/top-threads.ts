@@ -12,7 +12,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import type { LexicalMatches, LexicalPostings } from './top-k.js';
+import type { LexicalMatches, LexicalPostings, PostingParts } from './top-k.js';
 
 /** Asked of a thread. */
 export interface TopRequest {
@@ -39,7 +39,7 @@ const ENTRY = new URL(`./top-thread${path.extname(fileURLToPath(import.meta.url)
 /** From TypeScript sources (under tsx) a thread starts here: tsx's loader, then the entry (see the file). */
 const TSX_BOOT = new URL('./top-thread-tsx.mjs', import.meta.url);
 
-function startWorker(parts: ReturnType<LexicalPostings['shareable']>): Worker {
+function startWorker(parts: PostingParts): Worker {
   const options = { workerData: parts, name: 'lexical-top' };
   return ENTRY.pathname.endsWith('.ts') ? new Worker(TSX_BOOT, { ...options, argv: [ENTRY.href] }) : new Worker(ENTRY, options);
 }
@@ -60,7 +60,7 @@ export class LexicalThreads {
     return pool;
   }
 
-  private spawn(parts: ReturnType<LexicalPostings['shareable']>): void {
+  private spawn(parts: PostingParts): void {
     const thread: Thread = { worker: startWorker(parts), waiting: new Map() };
     thread.worker.on('message', (reply: TopReply) => {
       const waiting = thread.waiting.get(reply.id);
