@@ -157,7 +157,10 @@ export interface HybridCatalogue {
   denseFloat32?: DenseSearchFloat32;
   /** When given, searchAhead searches with it (the search service: off the event loop). */
   denseAsync?: DenseSearchAsync;
-  /** When given, lexicalAhead searches with it (the search service: on a worker thread). */
+  /**
+   * When given, lexicalAhead searches with it (the search service: on a worker thread). Set by whoever
+   * starts the threads, once the catalogue is built: a catalogue refused by hybridCatalogue starts none.
+   */
   lexicalAsync?: LexicalSearchAsync;
   /**
    * n × dim unit vectors in position order (cosines of lexical candidates are computed from them):
@@ -183,7 +186,6 @@ export function hybridCatalogue(parts: {
   dense: DenseSearch;
   denseFloat32?: DenseSearchFloat32;
   denseAsync?: DenseSearchAsync;
-  lexicalAsync?: LexicalSearchAsync;
   vectors: ProductVectors;
   dim: number;
   paths: readonly (readonly string[])[];
@@ -210,7 +212,6 @@ export function hybridCatalogue(parts: {
     dense: parts.dense,
     ...(parts.denseFloat32 ? { denseFloat32: parts.denseFloat32 } : {}),
     ...(parts.denseAsync ? { denseAsync: parts.denseAsync } : {}),
-    ...(parts.lexicalAsync ? { lexicalAsync: parts.lexicalAsync } : {}),
     vectors: parts.vectors,
     dim: parts.dim,
     leaf,
